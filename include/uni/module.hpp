@@ -1,0 +1,135 @@
+// uni/module.hpp — write functions that a uni cluster can run.
+//
+// A module is a shared object whose source includes this header and marks the
+// functions it offers with UNI_EXPORT:
+//
+//   #include <uni/module.hpp>
+//   std::uint64_t factorial(int n) { ... }
+//   UNI_EXPORT(factorial);
+//
+// Build it with the CMake helper `uni_add_module(factorial factorial.cpp)` or by
+// hand:
+//   g++ -std=c++20 -O2 -shared -fPIC -fno-gnu-unique -I include mod.cpp -o libmod.so
+// (-fno-gnu-unique lets two builds of one module live side by side in a worker).
+//
+// Parameter and return types: integers, floating point, bool, std::string, and
+// std::vector, std::array, std::map, std::unordered_map, std::optional,
+// std::tuple, std::pair of those, structs with MSGPACK_DEFINE, and void returns.
+// Arguments arrive as msgpack and are checked before the call: a mismatch is a
+// task error ("argument 2: expected integer, got string"), never a crash. An
+// exception thrown by the function becomes a task error carrying its what().
+//
+// This header needs nothing but msgpack-cxx's headers.
+#pragma once
+
+#include <deque>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "uni/detail/module_abi.hpp"
+#include "uni/detail/platform.hpp"
+#include "uni/detail/types.hpp"
+
+namespace uni::detail {
+
+// The exports of the module being built. Hidden visibility gives every shared
+// object its own registry even when a boss executable includes this header too.
+class __attribute__((visibility("hidden"))) ExportRegistry {
+ public:
+  static ExportRegistry& instance() {
+    static ExportRegistry registry;
+    return registry;
+  }
+
+  bool add(const char* name, std::string signature, uni_invoke_fn invoke, const void* address) {
+    const std::string& stored = strings_.emplace_back(std::move(signature));
+    exports_.push_back(uni_export{name, stored.c_str(), invoke, address});
+    table_.count = exports_.size();
+    table_.exports = exports_.data();
+    return true;
+  }
+
+  const uni_module_table* table() const { return &table_; }
+
+ private:
+  ExportRegistry() = default;
+  std::deque<std::string> strings_;  // deque: c_str() pointers stay valid as it grows
+  std::vector<uni_export> exports_;
+  uni_module_table table_{UNI_MODULE_ABI_VERSION, UNI_PLATFORM_TAG, 0, nullptr};
+};
+
+inline std::string current_exception_text() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    const std::type_info* type = abi::__cxa_current_exception_type();
+    return "exception of type " + (type ? demangle(type->name()) : std::string("unknown"));
+  }
+}
+
+// The invoker generated for one exported function: msgpack args in, msgpack
+// result (or an error text) out through emit.
+template <auto Fn>
+void invoke(const char* data, std::size_t size, void* ctx, uni_emit_fn emit) noexcept {
+  using Traits = FunctionTraits<decltype(Fn)>;
+  using Result = typename Traits::Result;
+  typename Traits::ArgsTuple args;
+  try {
+    msgpack::object_handle handle = msgpack::unpack(data, size);
+    std::string error;
+    if (!decode_arguments(handle.get(), args, error)) {
+      emit(ctx, UNI_INVOKE_BAD_ARGS, error.data(), error.size());
+      return;
+    }
+  } catch (const std::exception& e) {
+    std::string error = std::string("arguments are not valid msgpack: ") + e.what();
+    emit(ctx, UNI_INVOKE_BAD_ARGS, error.data(), error.size());
+    return;
+  }
+  msgpack::sbuffer out;
+  try {
+    if constexpr (std::is_void_v<Result>) {
+      std::apply(Fn, std::move(args));
+      msgpack::pack(out, msgpack::type::nil_t());
+    } else {
+      msgpack::pack(out, std::apply(Fn, std::move(args)));
+    }
+  } catch (...) {
+    std::string error = current_exception_text();
+    emit(ctx, UNI_INVOKE_THREW, error.data(), error.size());
+    return;
+  }
+  emit(ctx, UNI_INVOKE_OK, out.data(), out.size());
+}
+
+template <auto Fn>
+bool register_export(const char* name) {
+  using Traits = FunctionTraits<decltype(Fn)>;
+  return ExportRegistry::instance().add(name, Traits::signature(name), &invoke<Fn>,
+                                        reinterpret_cast<const void*>(Fn));
+}
+
+// The platform tag, also stored in its own ELF section so that a boss can read
+// it from the file without loading the module.
+[[gnu::used, gnu::section(UNI_PLATFORM_SECTION)]] inline constexpr char kModulePlatform[] =
+    UNI_PLATFORM_TAG;
+
+}  // namespace uni::detail
+
+#define UNI_DETAIL_CAT2(a, b) a##b
+#define UNI_DETAIL_CAT(a, b) UNI_DETAIL_CAT2(a, b)
+
+// Offers `fn` (a non-overloaded, non-template function) to the cluster under
+// the name as written. Use at namespace scope, once per function.
+#define UNI_EXPORT(fn)                                                      \
+  [[maybe_unused]] static const bool UNI_DETAIL_CAT(uni_export_, __COUNTER__) = \
+      ::uni::detail::register_export<&fn>(#fn)
+
+// The module's entry point. Weak, so a module of several sources that all
+// include this header still links.
+extern "C" __attribute__((weak, visibility("default"))) const uni_module_table* uni_module_v1() {
+  return ::uni::detail::ExportRegistry::instance().table();
+}

@@ -1,0 +1,372 @@
+// uni/uni.hpp — the boss side of a uni cluster: connect, send functions with
+// their arguments to the workers, collect results.
+//
+//   #include <uni/uni.hpp>
+//   #include "factorial.hpp"            // the module's own header
+//
+//   auto cluster = uni::connect("tcp://127.0.0.1:7070");
+//   uni::Future<std::uint64_t> f = cluster.remote(factorial)(20);
+//   std::cout << f.get() << " computed by pid " << f.worker().pid << "\n";
+//
+// Functions live in modules (see uni/module.hpp). A boss that links a module
+// passes the function itself (`cluster.remote(factorial)`); one that does not
+// names the module file and the function (`cluster.function<R(Args...)>(path,
+// "name")`). Either way the module is shipped to the workers on first use,
+// content-addressed, and cached there.
+//
+// Thread safety: a Cluster and its futures may be used from any number of
+// threads at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "uni/detail/types.hpp"
+#include "uni/version.hpp"
+
+namespace uni {
+
+// ---- errors ---------------------------------------------------------------------
+
+// Base of every exception uni throws.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The cluster could not be reached, or refused this client.
+class ConnectError : public Error {
+ public:
+  enum class Reason {
+    kUnreachable,  // no manager answered at the address
+    kAuthFailed,   // the handshake failed: wrong authkey
+    kRefused,      // the manager answered with an error (e.g. protocol version)
+  };
+  ConnectError(Reason reason, const std::string& what) : Error(what), reason_(reason) {}
+  Reason reason() const { return reason_; }
+
+ private:
+  Reason reason_;
+};
+
+// A module file that cannot be shipped: missing, not a shared object, not a
+// uni module, or a function that is not exported from one.
+class ModuleError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Which worker ran a task, and the process that ran it.
+struct WorkerInfo {
+  std::string id;
+  std::string host;
+  std::uint32_t pid = 0;
+};
+
+// Why a task failed.
+enum class ErrorKind {
+  kException,        // the function threw; what() carries its what()
+  kBadArguments,     // the arguments did not match the function's signature
+  kUnknownFunction,  // the module exports no such function
+  kModule,           // the module could not be fetched or loaded on the worker
+  kCrashed,          // its executor or worker died on every attempt
+  kTimedOut,         // ran longer than TaskOptions::timeout
+  kCancelled,        // cancelled, or a service stopped
+  kNoWorker,         // no worker took it within TaskOptions::wait
+  kRejected,         // the manager refused it (size limits, bad module)
+};
+const char* to_string(ErrorKind kind);
+
+// A task that ran and failed, thrown by Future::get().
+class TaskError : public Error {
+ public:
+  TaskError(ErrorKind kind, const std::string& what, WorkerInfo worker)
+      : Error(what), kind_(kind), worker_(std::move(worker)) {}
+  ErrorKind kind() const { return kind_; }
+  // The worker that reported the failure (empty if none ran it).
+  const WorkerInfo& worker() const { return worker_; }
+
+ private:
+  ErrorKind kind_;
+  WorkerInfo worker_;
+};
+
+// ---- options --------------------------------------------------------------------
+
+struct ConnectOptions {
+  // The shared secret. Empty: authkey_file, then $UNI_AUTHKEY, then the key
+  // file `uni manager` creates (~/.config/uni/authkey).
+  std::string authkey;
+  std::string authkey_file;
+  // Give up connecting (ConnectError) after this long.
+  std::chrono::milliseconds connect_timeout{5000};
+  // Messages from the manager, e.g. that tasks wait for a worker that is not
+  // there. Default: printed to stderr.
+  std::function<void(const std::string&)> on_notice;
+};
+
+struct TaskOptions {
+  std::chrono::milliseconds timeout{0};  // run-time limit; 0 = none
+  std::chrono::milliseconds wait{0};     // limit on waiting for a worker; 0 = none
+  int max_attempts = 3;                  // runs lost to crashes before giving up; 1 = never rerun
+};
+
+// ---- internals the templates below need ------------------------------------------
+
+namespace detail {
+class Client;
+struct TaskState;
+struct ModuleInfo;
+
+struct FunctionRef {
+  std::shared_ptr<const ModuleInfo> module;
+  std::string name;
+};
+
+std::shared_ptr<TaskState> submit(Client& client, const FunctionRef& fn, std::string args,
+                                  const TaskOptions& options, bool service);
+void wait(const TaskState& state);
+bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout);
+// The msgpack bytes of the result; throws TaskError if the task failed.
+const std::string& result_bytes(const TaskState& state);
+WorkerInfo worker_of(const TaskState& state);
+std::string id_of(const TaskState& state);
+void cancel(Client& client, const TaskState& state);
+FunctionRef resolve_function(Client& client, const void* address);
+FunctionRef module_function(Client& client, const std::string& path, const std::string& name);
+[[noreturn]] void throw_result_mismatch(const std::string& type, const std::string& error);
+
+template <class R>
+R decode_result(const std::string& bytes) {
+  msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size());
+  if constexpr (std::is_void_v<R>) {
+    return;
+  } else {
+    R value{};
+    std::string error;
+    if (!Codec<R>::decode(handle.get(), value, error)) throw_result_mismatch(type_name<R>(), error);
+    return value;
+  }
+}
+
+template <class... Params, class... A>
+std::string pack_arguments(A&&... args) {
+  static_assert(sizeof...(Params) == sizeof...(A), "wrong number of arguments for this function");
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  packer.pack_array(sizeof...(A));
+  // Convert to the parameter type first, so that 2 for a double travels as a
+  // double and "x" for a std::string as a string.
+  (packer.pack(static_cast<std::remove_cvref_t<Params>>(std::forward<A>(args))), ...);
+  return std::string(buffer.data(), buffer.size());
+}
+}  // namespace detail
+
+// ---- results ----------------------------------------------------------------------
+
+// The result of a task, available once a worker has run it.
+template <class R>
+class Future {
+ public:
+  Future() = default;
+
+  // Waits for the task and returns its result. Throws TaskError if it failed,
+  // uni::Error if the result does not decode as R. May be called again.
+  R get() const {
+    detail::wait(*state_);
+    return detail::decode_result<R>(detail::result_bytes(*state_));
+  }
+
+  void wait() const { detail::wait(*state_); }
+
+  // Waits at most `timeout`. Returns true if the task has finished.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return detail::wait_for(*state_, std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  }
+
+  bool ready() const { return detail::wait_for(*state_, std::chrono::nanoseconds(0)); }
+
+  // The worker and process that ran the task (waits for it).
+  WorkerInfo worker() const {
+    detail::wait(*state_);
+    return detail::worker_of(*state_);
+  }
+
+  // The task id, as `uni stop` takes it.
+  std::string id() const { return detail::id_of(*state_); }
+
+  // Drops the task if it is still queued, stops it if it is running (under
+  // process isolation). get() then throws TaskError(kCancelled).
+  void cancel() const { detail::cancel(*client_, *state_); }
+
+  bool valid() const { return state_ != nullptr; }
+
+ private:
+  template <class>
+  friend class RemoteFunction;
+  template <class>
+  friend class Service;
+  Future(std::shared_ptr<detail::Client> client, std::shared_ptr<detail::TaskState> state)
+      : client_(std::move(client)), state_(std::move(state)) {}
+  std::shared_ptr<detail::Client> client_;
+  std::shared_ptr<detail::TaskState> state_;
+};
+
+// Waits for every future and returns their results in order; throws the first
+// failure.
+template <class R>
+std::vector<R> gather(const std::vector<Future<R>>& futures) {
+  std::vector<R> out;
+  out.reserve(futures.size());
+  for (const auto& f : futures) out.push_back(f.get());
+  return out;
+}
+
+// A long-running task that occupies its worker slot until it returns or is
+// stopped (the "become" of the universal server).
+template <class R>
+class Service {
+ public:
+  // Stops the service: its executor is killed and its slot freed.
+  void stop() const { future_.cancel(); }
+  // Waits for the service to return and gives its result; throws
+  // TaskError(kCancelled) if it was stopped.
+  R get() const { return future_.get(); }
+  std::string id() const { return future_.id(); }
+  const Future<R>& future() const { return future_; }
+
+ private:
+  friend class Cluster;
+  explicit Service(Future<R> future) : future_(std::move(future)) {}
+  Future<R> future_;
+};
+
+template <class Signature>
+class RemoteFunction;
+
+// A function of a module, callable on the cluster: each call is a task.
+template <class R, class... Args>
+class RemoteFunction<R(Args...)> {
+ public:
+  using Result = R;
+
+  template <class... A>
+  Future<R> operator()(A&&... args) const {
+    return submit(detail::pack_arguments<Args...>(std::forward<A>(args)...), false);
+  }
+
+  // The same function with other task options.
+  RemoteFunction with(TaskOptions options) const {
+    RemoteFunction copy = *this;
+    copy.options_ = options;
+    return copy;
+  }
+
+  const std::string& name() const { return fn_.name; }
+
+ private:
+  friend class Cluster;
+  RemoteFunction(std::shared_ptr<detail::Client> client, detail::FunctionRef fn, TaskOptions options)
+      : client_(std::move(client)), fn_(std::move(fn)), options_(options) {}
+
+  Future<R> submit(std::string args, bool service) const {
+    return Future<R>(client_, detail::submit(*client_, fn_, std::move(args), options_, service));
+  }
+
+  std::shared_ptr<detail::Client> client_;
+  detail::FunctionRef fn_;
+  TaskOptions options_;
+};
+
+// ---- the cluster --------------------------------------------------------------------
+
+struct WorkerStatus {
+  std::string id, host, platform, isolation;
+  std::uint32_t pid = 0, slots = 0, busy = 0;
+};
+
+struct ServiceStatus {
+  std::string id, worker, function;
+};
+
+struct ClusterStatus {
+  std::vector<WorkerStatus> workers;
+  std::uint64_t queued = 0;
+  std::uint64_t running = 0;
+  std::vector<ServiceStatus> services;
+};
+
+class Cluster {
+ public:
+  // `fn` must be a function of a module this program links, marked with
+  // UNI_EXPORT there. Throws ModuleError if it is not.
+  template <class R, class... Args>
+  RemoteFunction<R(Args...)> remote(R (*fn)(Args...), TaskOptions options = {}) const {
+    return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)), options};
+  }
+
+  // A function of a module file, by name. The signature is the caller's
+  // promise; a mismatch is reported by the worker as a task error.
+  template <class Signature>
+  RemoteFunction<Signature> function(const std::string& module_path, const std::string& name,
+                                     TaskOptions options = {}) const {
+    return {client_, detail::module_function(*client_, module_path, name), options};
+  }
+
+  // One task per input, all submitted before any result is awaited. An input
+  // is the single argument, or a std::tuple of the arguments.
+  template <class R, class... Args, class Range>
+  std::vector<Future<R>> map(const RemoteFunction<R(Args...)>& fn, const Range& inputs) const {
+    std::vector<Future<R>> out;
+    for (const auto& input : inputs) {
+      if constexpr (requires { std::tuple_size<std::remove_cvref_t<decltype(input)>>::value; } &&
+                    sizeof...(Args) != 1)
+        out.push_back(std::apply(fn, input));
+      else
+        out.push_back(fn(input));
+    }
+    return out;
+  }
+  template <class R, class... Args, class Range>
+  std::vector<Future<R>> map(R (*fn)(Args...), const Range& inputs, TaskOptions options = {}) const {
+    return map(remote(fn, options), inputs);
+  }
+
+  // Starts fn(args...) as a service on some worker.
+  template <class R, class... Args, class... A>
+  Service<R> spawn(const RemoteFunction<R(Args...)>& fn, A&&... args) const {
+    return Service<R>(fn.submit(detail::pack_arguments<Args...>(std::forward<A>(args)...), true));
+  }
+  template <class R, class... Args, class... A>
+  Service<R> spawn(R (*fn)(Args...), A&&... args) const {
+    return spawn(remote(fn), std::forward<A>(args)...);
+  }
+
+  // Workers, queue and services as the manager sees them now.
+  ClusterStatus status() const;
+
+  // The manager's address.
+  const std::string& address() const { return address_; }
+
+ private:
+  friend Cluster connect(const std::string&, const ConnectOptions&);
+  Cluster(std::shared_ptr<detail::Client> client, std::string address)
+      : client_(std::move(client)), address_(std::move(address)) {}
+  std::shared_ptr<detail::Client> client_;
+  std::string address_;
+};
+
+// Connects to the manager at `address` ("tcp://host:port" or "host:port";
+// empty: $UNI_CONNECT, else tcp://127.0.0.1:7070). Throws ConnectError when
+// no manager answers or authentication fails — within connect_timeout.
+Cluster connect(const std::string& address = "", const ConnectOptions& options = {});
+
+}  // namespace uni

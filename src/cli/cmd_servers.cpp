@@ -1,0 +1,283 @@
+// `uni manager`, `uni worker`, `uni up` and the hidden `uni executor`: the
+// long-running processes of a cluster.
+#include <poll.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "cli/signals.hpp"
+#include "common/keys.hpp"
+#include "common/log.hpp"
+#include "common/process.hpp"
+#include "common/units.hpp"
+#include "manager/manager.hpp"
+#include "proto/transport.hpp"
+#include "worker/executor.hpp"
+#include "worker/supervisor.hpp"
+
+namespace uni::cli {
+
+namespace {
+
+std::uint64_t size_flag(const std::string& text, const char* flag) {
+  auto size = parse_size(text);
+  if (!size) throw CLI::ValidationError(flag, "not a size: " + text + " (e.g. 256M, 1G)");
+  return *size;
+}
+
+std::chrono::milliseconds seconds_flag(const std::string& text, const char* flag) {
+  auto ms = parse_seconds(text);
+  if (!ms) throw CLI::ValidationError(flag, "not a duration in seconds: " + text);
+  return *ms;
+}
+
+// The manager's authkey: given, or found, or created on first use.
+std::string manager_authkey(const std::string& flag, const std::string& file) {
+  if (auto key = find_authkey(flag, file)) return *key;
+  std::string key = create_default_authkey();
+  log::info("generated a new authkey in {} (clients of this user find it there)",
+            default_authkey_path());
+  return key;
+}
+
+struct ManagerFlags {
+  std::string listen = "tcp://127.0.0.1:7070";
+  std::string authkey, authkey_file;
+  std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
+  std::string max_message = "128M", max_module = "100M", store_size = "1G";
+
+  void add_to(CLI::App& app) {
+    app.add_option("--listen", listen, "address to listen on (tcp://HOST:PORT; port 0: any free port)")
+        ->capture_default_str();
+    app.add_option("--authkey", authkey, "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
+    app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
+    app.add_option("--heartbeat", heartbeat, "heartbeat interval, seconds")->capture_default_str();
+    app.add_option("--heartbeat-timeout", heartbeat_timeout,
+                   "a worker silent this long is dead and its tasks are requeued, seconds")
+        ->capture_default_str();
+    app.add_option("--boss-grace", boss_grace,
+                   "a disconnected boss's tasks and results are kept this long, seconds")
+        ->capture_default_str();
+    app.add_option("--max-message", max_message, "largest message accepted")->capture_default_str();
+    app.add_option("--max-module", max_module, "largest module accepted")->capture_default_str();
+    app.add_option("--store-size", store_size, "memory for stored modules")->capture_default_str();
+  }
+
+  manager::ManagerConfig config(const std::string& key) const {
+    manager::ManagerConfig c;
+    c.listen = listen;
+    c.keys = derive_curve_keys(key);
+    c.heartbeat = seconds_flag(heartbeat, "--heartbeat");
+    c.heartbeat_timeout = seconds_flag(heartbeat_timeout, "--heartbeat-timeout");
+    c.boss_grace = seconds_flag(boss_grace, "--boss-grace");
+    c.max_message = size_flag(max_message, "--max-message");
+    c.max_module = size_flag(max_module, "--max-module");
+    c.module_store_bytes = size_flag(store_size, "--store-size");
+    if (c.max_module + (1 << 20) > c.max_message)
+      throw CLI::ValidationError("--max-module", "must be at least 1M below --max-message");
+    return c;
+  }
+};
+
+struct WorkerFlags {
+  ClientFlags client;
+  unsigned slots = 0;
+  std::string isolation = "process";
+  std::string cache_dir, cache_size = "1G", mem_limit;
+  pid_t parent = 0;
+
+  void add_to(CLI::App& app, bool with_client_flags) {
+    if (with_client_flags) client.add_to(app);
+    app.add_option("--slots", slots, "tasks run at once (default: one per core)");
+    app.add_option("--isolation", isolation, "process: each task in an executor process; thread: "
+                                             "on threads of the worker (trusted code, lowest latency)")
+        ->check(CLI::IsMember({"process", "thread"}))
+        ->capture_default_str();
+    app.add_option("--cache-dir", cache_dir, "module cache (default: ~/.cache/uni/modules)");
+    app.add_option("--cache-size", cache_size, "module cache limit; unused modules are evicted LRU")
+        ->capture_default_str();
+    app.add_option("--mem-limit", mem_limit, "address-space limit per executor, e.g. 256M");
+  }
+
+  worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
+    worker::WorkerConfig c;
+    c.connect = connect;
+    c.keys = derive_curve_keys(key);
+    c.slots = slots;
+    c.thread_isolation = isolation == "thread";
+    c.cache_dir = cache_dir;
+    c.cache_bytes = size_flag(cache_size, "--cache-size");
+    if (!mem_limit.empty()) c.mem_limit = size_flag(mem_limit, "--mem-limit");
+    return c;
+  }
+};
+
+int run_worker(WorkerFlags& flags) {
+  log::setup("worker");
+  if (flags.parent != 0) {
+    // Started by `uni up`: end with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != flags.parent) return kExitOk;
+  }
+  std::optional<std::string> key = find_authkey(flags.client.authkey, flags.client.authkey_file);
+  if (!key) {
+    std::fprintf(stderr, "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
+    return kExitUsage;
+  }
+  std::string connect = flags.client.connect;
+  if (connect.empty()) connect = "tcp://127.0.0.1:7070";
+  worker::Supervisor supervisor(flags.config(connect, *key));
+  on_stop_signal([](void* s) { static_cast<worker::Supervisor*>(s)->request_stop(); }, &supervisor);
+  try {
+    supervisor.run();
+  } catch (const proto::ConnectFailure& e) {
+    std::fprintf(stderr, "uni worker: %s\n", e.what());
+    return kExitConnect;
+  }
+  if (flags.isolation == "thread") {
+    // Task threads that never return would block the exit forever.
+    std::fflush(nullptr);
+    std::_Exit(kExitOk);
+  }
+  return kExitOk;
+}
+
+// Runs the manager in this thread; `started` is called once it listens.
+int run_manager(const ManagerFlags& flags, const std::function<void(manager::Manager&, const std::string&)>& started) {
+  log::setup("manager");
+  std::string key = manager_authkey(flags.authkey, flags.authkey_file);
+  manager::Manager manager(flags.config(key));
+  std::printf("listening on %s\n", manager.endpoint().c_str());
+  std::fflush(stdout);
+  on_stop_signal([](void* m) { static_cast<manager::Manager*>(m)->request_stop(); }, &manager);
+  if (started) started(manager, key);
+  manager.run();
+  return kExitOk;
+}
+
+// `uni up`'s workers: started, restarted if they die, stopped with the manager.
+class WorkerGroup {
+ public:
+  WorkerGroup(std::vector<std::string> argv, std::string key, unsigned count)
+      : argv_(std::move(argv)), key_(std::move(key)), workers_(count) {
+    for (auto& w : workers_) w = spawn();
+    watcher_ = std::thread([this] { watch(); });
+  }
+
+  ~WorkerGroup() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      for (auto& w : workers_) w.signal(SIGTERM);
+    }
+    watcher_.join();
+    // Process destructors kill (SIGKILL) whatever has not ended after the grace.
+  }
+
+ private:
+  Process spawn() {
+    SpawnOptions options;
+    options.argv = argv_;
+    options.env = {"UNI_AUTHKEY=" + key_};  // not on the command line, where ps shows it
+    return Process::spawn(options);
+  }
+
+  void watch() {
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    for (;;) {
+      std::vector<pollfd> fds;
+      {
+        std::lock_guard lock(mutex_);
+        for (auto& w : workers_) fds.push_back({w.running() ? w.pidfd() : -1, POLLIN, 0});
+        bool any = false;
+        for (auto& w : workers_) any |= w.running();
+        if (stopping_ && deadline == std::chrono::steady_clock::time_point::max())
+          deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        if (stopping_ && (!any || std::chrono::steady_clock::now() > deadline)) return;
+      }
+      ::poll(fds.data(), fds.size(), 200);
+      std::lock_guard lock(mutex_);
+      for (std::size_t i = 0; i < workers_.size(); ++i) {
+        if (!(fds[i].revents & POLLIN)) continue;
+        auto status = workers_[i].try_wait();
+        if (!status || stopping_) continue;
+        log::warn("worker {} {}; starting another", workers_[i].pid(), status->describe());
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        workers_[i] = spawn();
+      }
+    }
+  }
+
+  std::vector<std::string> argv_;
+  std::string key_;
+  std::mutex mutex_;
+  std::vector<Process> workers_;
+  bool stopping_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace
+
+void ClientFlags::add_to(CLI::App& app) {
+  app.add_option("--connect", connect, "manager address (default: $UNI_CONNECT or tcp://127.0.0.1:7070)")
+      ->envname("UNI_CONNECT");
+  app.add_option("--authkey", authkey, "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
+  app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
+}
+
+void add_manager_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("manager", "run a manager: task queue, result routing, module store");
+  auto flags = std::make_shared<ManagerFlags>();
+  flags->add_to(*cmd);
+  cmd->callback([flags, &exit_code] { exit_code = run_manager(*flags, nullptr); });
+}
+
+void add_worker_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("worker", "run a worker that runs whatever tasks it is sent");
+  auto flags = std::make_shared<WorkerFlags>();
+  flags->add_to(*cmd, true);
+  cmd->add_option("--parent-pid", flags->parent, "exit when this process ends")->group("");
+  cmd->callback([flags, &exit_code] { exit_code = run_worker(*flags); });
+}
+
+void add_up_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("up", "run a manager and N workers in the foreground (Ctrl-C stops all)");
+  auto manager_flags = std::make_shared<ManagerFlags>();
+  auto worker_flags = std::make_shared<WorkerFlags>();
+  auto workers = std::make_shared<unsigned>(2);
+  manager_flags->add_to(*cmd);
+  worker_flags->add_to(*cmd, false);
+  cmd->add_option("--workers", *workers, "number of worker processes")->capture_default_str();
+  cmd->callback([=, &exit_code] {
+    std::unique_ptr<WorkerGroup> group;
+    exit_code = run_manager(*manager_flags, [&](manager::Manager& m, const std::string& key) {
+      std::vector<std::string> argv = {"/proc/self/exe", "worker", "--connect", m.endpoint(),
+                                       "--isolation", worker_flags->isolation,
+                                       "--cache-size", worker_flags->cache_size,
+                                       "--parent-pid", std::to_string(::getpid())};
+      if (worker_flags->slots) argv.insert(argv.end(), {"--slots", std::to_string(worker_flags->slots)});
+      if (!worker_flags->cache_dir.empty()) argv.insert(argv.end(), {"--cache-dir", worker_flags->cache_dir});
+      if (!worker_flags->mem_limit.empty()) argv.insert(argv.end(), {"--mem-limit", worker_flags->mem_limit});
+      group = std::make_unique<WorkerGroup>(argv, key, *workers);
+    });
+    group.reset();  // SIGTERM the workers, wait for them
+  });
+}
+
+int executor_main(int argc, char** argv) {
+  worker::ExecutorOptions options;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--supervisor") options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
+    else if (flag == "--mem-limit") options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
+  }
+  return worker::run_executor(options);
+}
+
+}  // namespace uni::cli

@@ -1,0 +1,48 @@
+// The `uni` command line: one function per subcommand, and the conventions
+// they share (design §7): exit codes, client flags, argument parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace uni::cli {
+
+// Exit codes, part of the CLI's contract.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitTaskFailed = 1;  // the task (for map: at least one) failed
+inline constexpr int kExitUsage = 2;       // bad flag, bad file, local error
+inline constexpr int kExitConnect = 3;     // cannot connect, or authentication failed
+
+// --connect, --authkey, --authkey-file (UNI_CONNECT / UNI_AUTHKEY stand in).
+struct ClientFlags {
+  std::string connect;
+  std::string authkey;
+  std::string authkey_file;
+  void add_to(CLI::App& app);
+};
+
+// Task options shared by run, map and spawn.
+struct TaskFlags {
+  std::string timeout;  // seconds, fractions allowed
+  std::string wait;
+  int max_attempts = 3;
+  void add_to(CLI::App& app);
+};
+
+// Each registers its subcommand on `app`; the callback it sets runs the
+// command and stores the exit code in `exit_code`.
+void add_manager_command(CLI::App& app, int& exit_code);
+void add_up_command(CLI::App& app, int& exit_code);
+void add_worker_command(CLI::App& app, int& exit_code);
+void add_run_command(CLI::App& app, int& exit_code);
+void add_map_command(CLI::App& app, int& exit_code);
+void add_spawn_command(CLI::App& app, int& exit_code);
+void add_stop_command(CLI::App& app, int& exit_code);
+void add_status_command(CLI::App& app, int& exit_code);
+void add_inspect_command(CLI::App& app, int& exit_code);
+
+// `uni executor`: not for people; the worker starts its executors this way.
+int executor_main(int argc, char** argv);
+
+}  // namespace uni::cli

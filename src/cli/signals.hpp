@@ -1,0 +1,15 @@
+// SIGINT/SIGTERM -> a stop request. A signal handler can only reach global
+// state, so this is the one place that keeps some: the target to notify.
+#pragma once
+
+namespace uni::cli {
+
+// Calls stop(arg) from the handler on the first SIGINT or SIGTERM; the
+// callback must be async-signal-safe (Manager/Supervisor::request_stop are).
+// A second signal of the same kind exits at once.
+void on_stop_signal(void (*stop)(void*), void* arg);
+
+// The signal that arrived, or 0.
+int received_stop_signal();
+
+}  // namespace uni::cli

@@ -1,0 +1,144 @@
+// The non-template half of uni/uni.hpp: connecting, futures, module lookup.
+#include <dlfcn.h>
+
+#include <cstdlib>
+
+#include "client/client.hpp"
+#include "common/json_msgpack.hpp"
+#include "uni/detail/module_abi.hpp"
+
+namespace uni {
+
+const char* to_string(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kException: return "exception";
+    case ErrorKind::kBadArguments: return "bad-arguments";
+    case ErrorKind::kUnknownFunction: return "unknown-function";
+    case ErrorKind::kModule: return "module-error";
+    case ErrorKind::kCrashed: return "crashed";
+    case ErrorKind::kTimedOut: return "timed-out";
+    case ErrorKind::kCancelled: return "cancelled";
+    case ErrorKind::kNoWorker: return "no-worker";
+    case ErrorKind::kRejected: return "rejected";
+  }
+  return "unknown";
+}
+
+Cluster connect(const std::string& address, const ConnectOptions& options) {
+  std::string target = address;
+  if (target.empty()) {
+    const char* env = std::getenv("UNI_CONNECT");
+    target = env && *env ? env : "tcp://127.0.0.1:7070";
+  }
+  auto client = detail::Client::connect(target, options);
+  std::string endpoint = client->endpoint();
+  return Cluster(std::move(client), std::move(endpoint));
+}
+
+ClusterStatus Cluster::status() const {
+  std::string bytes = client_->status(std::chrono::milliseconds(5000));
+  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+  nlohmann::json j = to_json(h.get());
+  ClusterStatus out;
+  for (const auto& w : j.value("workers", nlohmann::json::array())) {
+    WorkerStatus ws;
+    ws.id = w.value("id", "");
+    ws.host = w.value("host", "");
+    ws.platform = w.value("platform", "");
+    ws.isolation = w.value("isolation", "");
+    ws.pid = w.value("pid", 0u);
+    ws.slots = w.value("slots", 0u);
+    ws.busy = w.value("busy", 0u);
+    out.workers.push_back(std::move(ws));
+  }
+  out.queued = j.value("queue", std::uint64_t{0});
+  out.running = j.value("running", std::uint64_t{0});
+  for (const auto& s : j.value("services", nlohmann::json::array()))
+    out.services.push_back({s.value("id", ""), s.value("worker", ""), s.value("function", "")});
+  return out;
+}
+
+namespace detail {
+
+namespace {
+ErrorKind kind_of(proto::Status status) {
+  switch (status) {
+    case proto::Status::kException: return ErrorKind::kException;
+    case proto::Status::kBadArguments: return ErrorKind::kBadArguments;
+    case proto::Status::kUnknownFunction: return ErrorKind::kUnknownFunction;
+    case proto::Status::kModuleError: return ErrorKind::kModule;
+    case proto::Status::kCrashed: return ErrorKind::kCrashed;
+    case proto::Status::kTimedOut: return ErrorKind::kTimedOut;
+    case proto::Status::kCancelled: return ErrorKind::kCancelled;
+    case proto::Status::kNoWorker: return ErrorKind::kNoWorker;
+    default: return ErrorKind::kRejected;
+  }
+}
+}  // namespace
+
+std::shared_ptr<TaskState> submit(Client& client, const FunctionRef& fn, std::string args,
+                                  const TaskOptions& options, bool service) {
+  return client.submit(fn.module, fn.name, std::move(args), options,
+                       service ? proto::kFlagService : std::uint8_t{0});
+}
+
+void wait(const TaskState& state) {
+  std::unique_lock lock(state.mutex);
+  state.finished.wait(lock, [&] { return state.done; });
+}
+
+bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(state.mutex);
+  return state.finished.wait_for(lock, timeout, [&] { return state.done; });
+}
+
+const std::string& result_bytes(const TaskState& state) {
+  std::lock_guard lock(state.mutex);
+  const proto::Result& r = state.result;
+  if (r.status == proto::Status::kOk) return r.payload;
+  throw TaskError(kind_of(r.status), r.payload, WorkerInfo{r.worker, r.host, r.pid});
+}
+
+WorkerInfo worker_of(const TaskState& state) {
+  std::lock_guard lock(state.mutex);
+  return WorkerInfo{state.result.worker, state.result.host, state.result.pid};
+}
+
+std::string id_of(const TaskState& state) { return state.task.id.str(); }
+
+void cancel(Client& client, const TaskState& state) { client.cancel_async(state.task.id); }
+
+FunctionRef resolve_function(Client& client, const void* address) {
+  Dl_info info{};
+  if (!::dladdr(address, &info) || !info.dli_fname)
+    throw ModuleError("cannot find the module of this function (dladdr failed)");
+  std::string path = info.dli_fname;
+  std::string symbol = info.dli_sname ? info.dli_sname : "the function";
+  // The module's table names each export and its address; match the address.
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (!handle)
+    throw ModuleError(symbol + " lives in " + path +
+                      ", which is not a shared object: functions to run remotely must live in a "
+                      "module (uni_add_module)");
+  auto entry = reinterpret_cast<uni_module_entry_fn>(::dlsym(handle, UNI_MODULE_ENTRY_SYMBOL));
+  std::string name;
+  if (entry)
+    if (const uni_module_table* table = entry())
+      for (std::size_t i = 0; i < table->count; ++i)
+        if (table->exports[i].address == address) name = table->exports[i].name;
+  ::dlclose(handle);
+  if (!entry) throw ModuleError(path + " is not a uni module: it does not include uni/module.hpp");
+  if (name.empty()) throw ModuleError(symbol + " in " + path + " is not exported: add UNI_EXPORT(...) for it");
+  return FunctionRef{client.module_file(path), name};
+}
+
+FunctionRef module_function(Client& client, const std::string& path, const std::string& name) {
+  return FunctionRef{client.module_file(path), name};
+}
+
+void throw_result_mismatch(const std::string& type, const std::string& error) {
+  throw Error("the task's result does not decode as " + type + ": " + error);
+}
+
+}  // namespace detail
+}  // namespace uni

@@ -1,0 +1,453 @@
+// The boss's I/O thread and the hand-off to it (see client.hpp).
+#include "client/client.hpp"
+
+#include <sodium.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+
+#include "common/keys.hpp"
+#include "common/log.hpp"
+#include "common/module_file.hpp"
+#include "proto/peer_connection.hpp"
+
+namespace uni::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using proto::TaskId;
+
+std::uint64_t random_session() {
+  std::uint64_t v = 0;
+  randombytes_buf(&v, sizeof(v));
+  return v;
+}
+
+std::string routing_id(std::uint64_t session) {
+  std::string rid = "b";
+  rid.append(reinterpret_cast<const char*>(&session), sizeof(session));
+  return rid;
+}
+
+}  // namespace
+
+class Client::Io {
+ public:
+  Io(Client& owner, const CurveKeys& keys, const ConnectOptions& options)
+      : owner_(owner),
+        connection_(context_, keys, owner.endpoint_, routing_id(owner.session_)),
+        wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        on_notice_(options.on_notice) {
+    if (!wake_fd_) throw Error("eventfd failed");
+    if (!on_notice_)
+      on_notice_ = [](const std::string& text) { std::fprintf(stderr, "uni: %s\n", text.c_str()); };
+  }
+
+  void open(std::chrono::milliseconds timeout) {
+    welcome_ = connection_.open(hello(), timeout);
+  }
+
+  void loop();
+  void wake() {
+    if (!wake_pending_.exchange(true)) {
+      std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+    }
+  }
+  void stop() {
+    stop_ = true;
+    wake_pending_ = false;
+    wake();
+  }
+  std::uint64_t max_message() const { return welcome_.max_message; }
+
+ private:
+  std::string hello() const {
+    proto::Hello h;
+    h.role = "boss";
+    h.session = owner_.session_;
+    return proto::encode_hello(h);
+  }
+  void take_work();
+  void send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks);
+  void on_message(const proto::Message& m);
+  // Replies come back in order; a null waiter marks a reply nobody awaits.
+  void send_cancel(const std::vector<TaskId>& ids, std::shared_ptr<std::promise<std::string>> waiter) {
+    if (connection_.send(proto::encode_cancel(ids))) cancel_waiters_.push_back(std::move(waiter));
+    else if (waiter) waiter->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
+  }
+  void resolve(const TaskId& id, proto::Result result);
+  void fail_request(const std::string& why);
+
+  Client& owner_;
+  zmq::context_t context_{1};
+  proto::PeerConnection connection_;
+  UniqueFd wake_fd_;
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> stop_{false};
+  std::function<void(const std::string&)> on_notice_;
+  proto::Welcome welcome_;
+
+  std::unordered_map<TaskId, std::shared_ptr<TaskState>, proto::TaskIdHash> pending_;
+  std::unordered_map<ModuleHash, std::shared_ptr<const ModuleInfo>> modules_;
+  std::vector<TaskId> cancelled_;  // sent again after a reconnect until their results arrive
+  std::deque<std::shared_ptr<std::promise<std::string>>> status_waiters_, cancel_waiters_;
+  std::vector<TaskId> acks_;
+};
+
+void Client::Io::loop() {
+  Clock::time_point next_heartbeat = Clock::now();
+  std::chrono::milliseconds heartbeat(welcome_.heartbeat_ms ? welcome_.heartbeat_ms : 1000);
+  while (!stop_) {
+    zmq::pollitem_t items[] = {{connection_.socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {connection_.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd_.get(), ZMQ_POLLIN, 0}};
+    zmq::poll(items, 3, heartbeat);
+    if ((items[1].revents & ZMQ_POLLIN) && connection_.reconnected()) connection_.send(hello());
+    if (items[2].revents & ZMQ_POLLIN) {
+      std::uint64_t count;
+      [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof(count));
+      wake_pending_ = false;
+      take_work();
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < 1024; ++i) {
+        zmq::message_t frame;
+        if (!connection_.socket().recv(frame, zmq::recv_flags::dontwait)) break;
+        try {
+          on_message(proto::Message::parse(static_cast<const char*>(frame.data()), frame.size()));
+        } catch (const proto::DecodeError& e) {
+          log::error("malformed message from the manager: {}", e.what());
+        }
+      }
+    }
+    if (!acks_.empty()) {
+      connection_.send(proto::encode_ack(acks_));
+      acks_.clear();
+    }
+    if (Clock::now() >= next_heartbeat) {
+      connection_.send(proto::encode_heartbeat());
+      next_heartbeat = Clock::now() + heartbeat;
+    }
+  }
+  connection_.send(proto::encode_bye("boss leaving"));
+  fail_request("the connection is closing");
+}
+
+void Client::Io::take_work() {
+  std::vector<std::shared_ptr<TaskState>> tasks;
+  std::vector<TaskId> cancels;
+  std::vector<Request> requests;
+  {
+    std::lock_guard lock(owner_.mutex_);
+    tasks.swap(owner_.to_submit_);
+    cancels.swap(owner_.to_cancel_);
+    requests.swap(owner_.requests_);
+  }
+  for (auto& t : tasks) {
+    pending_[t->task.id] = t;
+    modules_.try_emplace(t->module->hash, t->module);
+  }
+  send_tasks(tasks);
+  if (!cancels.empty()) {
+    cancelled_.insert(cancelled_.end(), cancels.begin(), cancels.end());
+    send_cancel(cancels, nullptr);
+  }
+  for (Request& r : requests) {
+    if (r.type == proto::Type::kStatus) {
+      if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.reply);
+      else r.reply->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
+    } else {
+      send_cancel(r.ids, r.reply);
+    }
+  }
+}
+
+void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks) {
+  // Batches stay well under the manager's message limit; a single task too
+  // large for any message fails here with a clear error.
+  const std::size_t budget = welcome_.max_message / 2;
+  std::vector<const proto::Task*> batch;
+  std::size_t bytes = 0;
+  auto send_batch = [&] {
+    if (!batch.empty()) connection_.send(proto::encode_submit(batch));  // unsent: resubmitted after HELLO
+    batch.clear();
+    bytes = 0;
+  };
+  for (const auto& t : tasks) {
+    std::size_t size = t->task.args.size() + t->task.function.size() + 96;
+    if (size > budget) {
+      proto::Result r;
+      r.status = proto::Status::kRejected;
+      r.payload = "the task's arguments take " + std::to_string(t->task.args.size()) +
+                  " bytes, more than the manager accepts in one message (" +
+                  std::to_string(welcome_.max_message) + " bytes, --max-message)";
+      resolve(t->task.id, std::move(r));
+      continue;
+    }
+    if (bytes + size > budget) send_batch();
+    batch.push_back(&t->task);
+    bytes += size;
+  }
+  send_batch();
+}
+
+void Client::Io::on_message(const proto::Message& m) {
+  using proto::Type;
+  switch (m.type()) {
+    case Type::kResult:
+      for (proto::Result& r : m.results()) {
+        acks_.push_back(r.id);
+        resolve(r.id, std::move(r));
+      }
+      return;
+    case Type::kNeedModule: {
+      ModuleHash hash = m.module_hash();
+      auto it = modules_.find(hash);
+      if (it == modules_.end()) {
+        log::warn("the manager asked for module {}, which this boss never sent", hash.hex().substr(0, 12));
+        return;
+      }
+      const ModuleInfo& mod = *it->second;
+      if (mod.bytes.size() + 256 > welcome_.max_message) {
+        std::string why = "module " + mod.path + " (" + std::to_string(mod.bytes.size()) +
+                          " bytes) is larger than the manager accepts in one message (" +
+                          std::to_string(welcome_.max_message) + " bytes)";
+        std::vector<TaskId> failed;
+        for (auto& [id, t] : pending_)
+          if (t->module->hash == hash) failed.push_back(id);
+        for (const TaskId& id : failed) {
+          proto::Result r;
+          r.status = proto::Status::kRejected;
+          r.payload = why;
+          resolve(id, std::move(r));
+        }
+        return;
+      }
+      connection_.send(proto::encode_put_module(hash, mod.platform, mod.bytes));
+      return;
+    }
+    case Type::kWelcome: {
+      // A HELLO after a reconnect was answered: bring the manager up to date.
+      welcome_ = m.welcome();
+      std::vector<std::shared_ptr<TaskState>> all;
+      all.reserve(pending_.size());
+      for (auto& [id, t] : pending_) all.push_back(t);
+      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a->task.id.seq < b->task.id.seq; });
+      send_tasks(all);
+      std::vector<TaskId> still;
+      for (const TaskId& id : cancelled_)
+        if (pending_.count(id)) still.push_back(id);
+      cancelled_ = still;
+      if (!cancelled_.empty()) send_cancel(cancelled_, nullptr);
+      if (!all.empty()) log::info("reconnected: resubmitted {} unfinished task(s)", all.size());
+      return;
+    }
+    case Type::kNotice: on_notice_(m.text()); return;
+    case Type::kStatusReply:
+      if (!status_waiters_.empty()) {
+        const msgpack::object& map = m.field(0);
+        msgpack::sbuffer buffer;
+        msgpack::pack(buffer, map);
+        status_waiters_.front()->set_value(std::string(buffer.data(), buffer.size()));
+        status_waiters_.pop_front();
+      }
+      return;
+    case Type::kCancelReply:
+      if (!cancel_waiters_.empty()) {
+        if (auto& waiter = cancel_waiters_.front()) {
+          msgpack::sbuffer buffer;
+          msgpack::pack(buffer, m.field(0));
+          waiter->set_value(std::string(buffer.data(), buffer.size()));
+        }
+        cancel_waiters_.pop_front();
+      }
+      return;
+    case Type::kError: {
+      proto::ErrorMessage e = m.error();
+      if (e.code == "hello-required") {
+        connection_.send(hello());
+        return;
+      }
+      log::error("the manager says: {}", e.text);
+      return;
+    }
+    case Type::kBye: log::debug("the manager is going away: {}", m.text()); return;
+    case Type::kHeartbeat: return;
+    default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
+  }
+}
+
+void Client::Io::resolve(const TaskId& id, proto::Result result) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // a duplicate after a reconnect: already resolved
+  std::shared_ptr<TaskState> state = std::move(it->second);
+  pending_.erase(it);
+  {
+    std::lock_guard lock(state->mutex);
+    state->result = std::move(result);
+    state->result.id = id;
+    state->task.args = std::string();  // no longer needed for resubmission
+    state->done = true;
+  }
+  state->finished.notify_all();
+  std::lock_guard lock(owner_.mutex_);
+  --owner_.outstanding_;
+}
+
+void Client::Io::fail_request(const std::string& why) {
+  for (auto* waiters : {&status_waiters_, &cancel_waiters_})
+    for (auto& w : *waiters)
+      if (w) w->set_exception(std::make_exception_ptr(Error(why)));
+}
+
+// ---- Client ----------------------------------------------------------------------------
+
+std::shared_ptr<Client> Client::connect(const std::string& address, const ConnectOptions& options) {
+  if (sodium_init() < 0) throw Error("libsodium failed to initialise");
+  std::optional<std::string> authkey;
+  try {
+    authkey = find_authkey(options.authkey, options.authkey_file);
+  } catch (const std::exception& e) {
+    throw ConnectError(ConnectError::Reason::kAuthFailed, e.what());
+  }
+  if (!authkey)
+    throw ConnectError(ConnectError::Reason::kAuthFailed,
+                       "no authkey: pass --authkey or --authkey-file, set UNI_AUTHKEY, or start a "
+                       "manager without one so that it creates " + default_authkey_path());
+  CurveKeys keys = derive_curve_keys(*authkey);
+
+  std::shared_ptr<Client> client(new Client());
+  client->endpoint_ = proto::normalize_endpoint(address);
+  client->session_ = random_session();
+  client->io_ = std::make_unique<Io>(*client, keys, options);
+  try {
+    client->io_->open(options.connect_timeout);
+  } catch (const proto::ConnectFailure& e) {
+    using R = proto::ConnectFailure::Reason;
+    ConnectError::Reason reason = e.reason() == R::kAuthFailed    ? ConnectError::Reason::kAuthFailed
+                                  : e.reason() == R::kUnreachable ? ConnectError::Reason::kUnreachable
+                                                                  : ConnectError::Reason::kRefused;
+    throw ConnectError(reason, e.what());
+  }
+  client->thread_ = std::thread([io = client->io_.get()] { io->loop(); });
+  return client;
+}
+
+Client::~Client() {
+  if (io_) io_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Client::wake() { io_->wake(); }
+
+std::shared_ptr<TaskState> Client::submit(std::shared_ptr<const ModuleInfo> module, std::string function,
+                                          std::string args, const TaskOptions& options,
+                                          std::uint8_t flags) {
+  auto state = std::make_shared<TaskState>();
+  proto::Task& t = state->task;
+  t.module = module->hash;
+  t.function = std::move(function);
+  t.args = std::move(args);
+  auto clamp_ms = [](std::chrono::milliseconds ms) {
+    return static_cast<std::uint32_t>(std::clamp<std::int64_t>(ms.count(), 0, UINT32_MAX));
+  };
+  t.timeout_ms = clamp_ms(options.timeout);
+  t.wait_ms = clamp_ms(options.wait);
+  t.max_attempts = static_cast<std::uint8_t>(std::clamp(options.max_attempts, 1, 255));
+  t.flags = flags;
+  state->module = std::move(module);
+  {
+    std::lock_guard lock(mutex_);
+    t.id = {session_, next_seq_++};
+    to_submit_.push_back(state);
+    ++outstanding_;
+  }
+  wake();
+  return state;
+}
+
+void Client::cancel_async(const proto::TaskId& id) {
+  {
+    std::lock_guard lock(mutex_);
+    to_cancel_.push_back(id);
+  }
+  wake();
+}
+
+namespace {
+std::string await_reply(std::future<std::string>& reply, std::chrono::milliseconds timeout,
+                        const char* what) {
+  if (reply.wait_for(timeout) != std::future_status::ready)
+    throw Error(std::string("the manager did not answer the ") + what + " request within " +
+                std::to_string(timeout.count() / 1000.0).substr(0, 3) + " s");
+  return reply.get();
+}
+}  // namespace
+
+std::vector<proto::CancelOutcome> Client::cancel(const std::vector<proto::TaskId>& ids,
+                                                 std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<std::string>>();
+  std::future<std::string> reply = promise->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    requests_.push_back({proto::Type::kCancel, ids, promise});
+  }
+  wake();
+  std::string bytes = await_reply(reply, timeout, "cancel");
+  // Re-read through the protocol decoder: [type, version, list].
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_array(3);
+  p.pack_uint8(static_cast<std::uint8_t>(proto::Type::kCancelReply));
+  p.pack_uint32(proto::kVersion);
+  std::string message(buffer.data(), buffer.size());
+  message += bytes;
+  return proto::Message::parse(message.data(), message.size()).cancel_outcomes();
+}
+
+StatusReply Client::status(std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<std::string>>();
+  std::future<std::string> reply = promise->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    requests_.push_back({proto::Type::kStatus, {}, promise});
+  }
+  wake();
+  return await_reply(reply, timeout, "status");
+}
+
+std::size_t Client::outstanding() const {
+  std::lock_guard lock(mutex_);
+  return outstanding_;
+}
+
+std::shared_ptr<const ModuleInfo> Client::module_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw ModuleError("cannot open module " + path + ": " + std::strerror(errno));
+  std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  std::lock_guard lock(modules_mutex_);
+  CachedModule& cached = modules_by_path_[path];
+  if (cached.info && cached.mtime_ns == mtime && cached.size == static_cast<std::uint64_t>(st.st_size))
+    return cached.info;
+  try {
+    ModuleFile file = ModuleFile::load(path);
+    auto info = std::make_shared<ModuleInfo>();
+    info->path = path;
+    info->bytes = std::move(file.bytes);
+    info->hash = file.hash;
+    info->platform = std::move(file.platform);
+    cached = {mtime, static_cast<std::uint64_t>(st.st_size), info};
+    return info;
+  } catch (const ModuleFileError& e) {
+    modules_by_path_.erase(path);
+    throw ModuleError(e.what());
+  }
+}
+
+}  // namespace uni::detail

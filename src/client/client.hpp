@@ -1,0 +1,108 @@
+// The boss's connection to a cluster: submits tasks, ships modules on the
+// manager's request, resolves futures, and after any reconnect resubmits
+// every task that has no result yet (the manager drops duplicates by id).
+// User threads hand work to one I/O thread, which owns the ZeroMQ socket and
+// batches whatever has accumulated into one message.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/hash.hpp"
+#include "common/unique_fd.hpp"
+#include "proto/messages.hpp"
+#include "uni/uni.hpp"
+
+namespace uni::detail {
+
+struct ModuleInfo {
+  std::string path;
+  std::string bytes;
+  ModuleHash hash;
+  std::string platform;
+};
+
+struct TaskState {
+  proto::Task task;  // kept for resubmission until the result arrives
+  std::shared_ptr<const ModuleInfo> module;
+  mutable std::mutex mutex;
+  mutable std::condition_variable finished;
+  bool done = false;
+  proto::Result result;
+};
+
+// What a status request returns: the manager's msgpack map, as bytes.
+using StatusReply = std::string;
+
+class Client {
+ public:
+  // Connects (blocking until WELCOME) and starts the I/O thread. Throws
+  // ConnectError.
+  static std::shared_ptr<Client> connect(const std::string& address, const ConnectOptions& options);
+  ~Client();
+
+  std::shared_ptr<TaskState> submit(std::shared_ptr<const ModuleInfo> module, std::string function,
+                                    std::string args, const TaskOptions& options, std::uint8_t flags);
+
+  // Asks the manager to cancel tasks (of any boss). Returns each one's
+  // outcome; throws Error if the manager does not answer within `timeout`.
+  std::vector<proto::CancelOutcome> cancel(const std::vector<proto::TaskId>& ids,
+                                           std::chrono::milliseconds timeout);
+  void cancel_async(const proto::TaskId& id);
+
+  StatusReply status(std::chrono::milliseconds timeout);
+
+  // Reads and checks a module file; cached by path while the file is unchanged.
+  std::shared_ptr<const ModuleInfo> module_file(const std::string& path);
+
+  const std::string& endpoint() const { return endpoint_; }
+  std::uint64_t session() const { return session_; }
+
+  // Tasks submitted and not finished.
+  std::size_t outstanding() const;
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+ private:
+  class Io;
+  Client() = default;
+  void wake();
+
+  std::string endpoint_;
+  std::uint64_t session_ = 0;
+  std::unique_ptr<Io> io_;
+
+  // Shared with the I/O thread, under mutex_.
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<TaskState>> to_submit_;
+  std::vector<proto::TaskId> to_cancel_;
+  struct Request {
+    proto::Type type;
+    std::vector<proto::TaskId> ids;
+    std::shared_ptr<std::promise<std::string>> reply;
+  };
+  std::vector<Request> requests_;
+  std::uint64_t next_seq_ = 1;
+  std::size_t outstanding_ = 0;
+
+  std::mutex modules_mutex_;
+  struct CachedModule {
+    std::int64_t mtime_ns = 0;
+    std::uint64_t size = 0;
+    std::shared_ptr<const ModuleInfo> info;
+  };
+  std::map<std::string, CachedModule> modules_by_path_;
+
+  std::thread thread_;
+};
+
+}  // namespace uni::detail

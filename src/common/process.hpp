@@ -1,0 +1,60 @@
+// Child processes: started with posix_spawn (safe from a process that holds a
+// ZeroMQ context, unlike a bare fork), watched through a pidfd that a poll
+// loop can wait on, killed and reaped when their owner lets go of them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+
+namespace uni {
+
+// How a process ended, in words a user reads ("killed by SIGSEGV").
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;  // exit code, or signal number when signaled
+  std::string describe() const;
+};
+
+std::string signal_name(int signal);  // 11 -> "SIGSEGV"
+
+struct SpawnOptions {
+  std::vector<std::string> argv;                 // argv[0] is the program path
+  std::vector<std::pair<int, int>> fds;          // {fd in this process, fd number in the child}
+  std::vector<std::string> env;                  // NAME=VALUE, replacing inherited NAME
+  bool new_process_group = false;
+  bool stdin_null = false;                        // stdin from /dev/null
+};
+
+class Process {
+ public:
+  Process() = default;
+  // Starts the program. Throws std::runtime_error naming it on failure. The
+  // child starts with default signal dispositions and an empty signal mask.
+  static Process spawn(const SpawnOptions& options);
+
+  Process(Process&&) noexcept = default;
+  Process& operator=(Process&& other) noexcept;
+  ~Process();  // a child still running is killed (SIGKILL) and reaped
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }  // readable once the child has ended
+  bool running() const { return pid_ > 0 && !status_; }
+
+  void signal(int sig) const;
+  std::optional<ExitStatus> try_wait();  // reaps if ended, never blocks
+  ExitStatus wait();                     // blocks until it ends
+
+ private:
+  void kill_and_reap();
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  std::optional<ExitStatus> status_;
+};
+
+}  // namespace uni

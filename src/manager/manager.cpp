@@ -1,0 +1,981 @@
+// The manager's event loop and its handling of each message type
+// (docs/protocol.md). Per cycle: read every waiting message, assign queued
+// tasks to workers with free credit, then send one batched TASKS message per
+// worker and one RESULT message per boss. Timers: heartbeats, dead workers,
+// gone bosses, wait limits, "no worker" notices.
+#include "manager/manager.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <queue>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+#include <zmq.hpp>
+
+#include "common/log.hpp"
+#include "common/unique_fd.hpp"
+#include "manager/module_store.hpp"
+#include "manager/task_queue.hpp"
+#include "proto/messages.hpp"
+#include "proto/transport.hpp"
+#include "uni/version.hpp"
+
+namespace uni::manager {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using proto::Status;
+using proto::TaskId;
+using proto::TaskIdHash;
+
+enum class TaskState : std::uint8_t {
+  kWaitingModule,  // the manager lacks its module; the boss was asked for it
+  kQueued,
+  kRunning,        // assigned to a worker (running or prefetched there)
+  kAwaitingBoss,   // known only from a worker's re-announcement, which lost it: needs the boss's resubmission
+  kDone,           // result waiting for the boss's ACK
+};
+
+struct Worker;
+
+struct TaskRecord {
+  proto::Task task;
+  TaskState state = TaskState::kQueued;
+  bool placeholder = false;  // args unknown (re-announced by a worker after a restart)
+  std::uint16_t platform = 0;
+  Worker* worker = nullptr;
+  Clock::time_point queued_at{};
+  std::unique_ptr<std::string> attempt_log;  // failed attempts so far, for the final error
+  std::unique_ptr<proto::Result> result;
+};
+
+struct Boss {
+  std::uint64_t session = 0;
+  std::string rid;
+  bool connected = false;
+  Clock::time_point last_seen{};
+  std::vector<TaskId> results_out;
+  std::unordered_set<ModuleHash> asked;  // NEED_MODULE sent on this connection
+  std::map<std::uint16_t, Clock::time_point> waiting_since;  // platforms with no worker
+  std::set<std::uint16_t> noticed;
+};
+
+struct Worker {
+  std::string rid, id, host, isolation;
+  std::uint32_t pid = 0, slots = 1, capacity = 1;
+  std::uint16_t platform = 0;
+  std::unordered_set<TaskId, TaskIdHash> inflight;
+  Clock::time_point last_seen{};
+  Clock::time_point joined{};
+  std::vector<TaskId> tasks_out;
+  std::vector<TaskId> acks_out;
+};
+
+struct Peer {
+  Boss* boss = nullptr;
+  Worker* worker = nullptr;
+};
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  static const char* digits = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes; ++i) {
+    unsigned v = rd() & 0xff;
+    out += digits[v >> 4];
+    out += digits[v & 15];
+  }
+  return out;
+}
+
+std::string seconds_text(std::uint32_t ms) {
+  char out[32];
+  std::snprintf(out, sizeof(out), "%g", ms / 1000.0);
+  return out;
+}
+
+}  // namespace
+
+class Manager::Impl {
+ public:
+  explicit Impl(ManagerConfig config)
+      : config_(std::move(config)),
+        zap_(context_, [&] {
+          std::set<std::string> keys = config_.extra_client_keys;
+          keys.insert(config_.keys.client_public);
+          return keys;
+        }()),
+        router_(proto::make_router(context_, config_.keys, config_.listen, config_.max_message,
+                                   endpoint_)),
+        modules_(config_.module_store_bytes),
+        wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        manager_id_(random_hex(8)) {
+    if (!wake_) throw std::runtime_error("eventfd failed");
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  void request_stop() {
+    stop_ = true;
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+  }
+
+  void run();
+
+ private:
+  // ---- I/O ----
+  void read_messages();
+  void handle(const std::string& rid, const char* data, std::size_t size);
+  bool send(const std::string& rid, const std::string& body);
+  void flush();
+
+  // ---- handlers, one per message type ----
+  void on_hello(const std::string& rid, const proto::Message& m);
+  void on_submit(Boss& boss, const proto::Message& m);
+  void on_put_module(Boss& boss, const proto::Message& m);
+  void on_ack(Boss& boss, const proto::Message& m);
+  void on_cancel(const std::string& rid, const proto::Message& m);
+  void on_status(const std::string& rid);
+  void on_result(Worker& worker, const proto::Message& m);
+  void on_fetch_module(Worker& worker, const proto::Message& m);
+  void on_bye(const std::string& rid, Peer peer, const proto::Message& m);
+
+  // ---- task life cycle ----
+  TaskRecord* find(const TaskId& id) {
+    auto it = tasks_.find(id);
+    return it == tasks_.end() ? nullptr : &it->second;
+  }
+  void enqueue(TaskRecord& t, bool front);
+  void module_arrived(const ModuleHash& hash);
+  void dispatch();
+  void complete(TaskRecord& t, proto::Result result);
+  void fail(TaskRecord& t, Status status, std::string text);
+  void attempt_failed(TaskRecord& t, const std::string& what);
+  void unassign(TaskRecord& t);
+  void erase(const TaskId& id);
+  void cancel_on_worker(Worker& w, const TaskId& id);
+
+  // ---- peers ----
+  Boss& boss_for(std::uint64_t session);
+  void worker_gone(Worker& w, const std::string& why);
+  void boss_expired(Boss& b);
+  std::uint16_t platform_index(const std::string& platform);
+  std::size_t workers_for(std::uint16_t platform) const;
+
+  // ---- timers ----
+  void on_timer(Clock::time_point now);
+  std::string status_map() const;
+
+  ManagerConfig config_;
+  zmq::context_t context_{1};
+  proto::ZapHandler zap_;
+  std::string endpoint_;
+  zmq::socket_t router_;
+  ModuleStore modules_;
+  TaskQueue queue_;
+  UniqueFd wake_;
+  std::string manager_id_;
+  std::atomic<bool> stop_{false};
+
+  std::unordered_map<TaskId, TaskRecord, TaskIdHash> tasks_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Boss>> bosses_;
+  std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by routing id
+  std::unordered_map<std::string, Peer> peers_;                        // by routing id
+  std::unordered_map<ModuleHash, std::vector<TaskId>> waiting_for_module_;
+  std::vector<std::string> platforms_;
+  using Deadline = std::pair<Clock::time_point, TaskId>;
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> wait_deadlines_;
+  std::size_t queued_ = 0;
+  Clock::time_point next_heartbeat_{};
+
+  struct Totals {
+    std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
+  } totals_;
+};
+
+// ---- loop ------------------------------------------------------------------------
+
+void Manager::Impl::run() {
+  log::info("manager {} listening on {}", manager_id_, endpoint_);
+  zmq::pollitem_t items[] = {
+      {router_.handle(), 0, ZMQ_POLLIN, 0},
+      {zap_.socket().handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, wake_.get(), ZMQ_POLLIN, 0},
+  };
+  Clock::time_point next_timer = Clock::now();
+  while (!stop_) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_timer - Clock::now());
+    zmq::poll(items, 3, std::max(wait, std::chrono::milliseconds(0)));
+    // ZAP first: a connecting peer's handshake waits on it.
+    if (items[1].revents & ZMQ_POLLIN)
+      while (zap_.socket().get(zmq::sockopt::events) & ZMQ_POLLIN) zap_.handle();
+    if (items[0].revents & ZMQ_POLLIN) read_messages();
+    dispatch();
+    flush();
+    Clock::time_point now = Clock::now();
+    if (now >= next_timer) {
+      on_timer(now);
+      dispatch();
+      flush();
+      next_timer = now + std::chrono::milliseconds(100);
+    }
+  }
+  // Tell everyone connected that the manager is going; they reconnect later.
+  for (auto& [rid, peer] : peers_) send(rid, proto::encode_bye("manager shutting down"));
+  log::info("manager stopped");
+}
+
+void Manager::Impl::read_messages() {
+  // Bounded, so timers and the ZAP handler are served under a flood.
+  for (int i = 0; i < 4096; ++i) {
+    zmq::message_t rid_frame;
+    if (!router_.recv(rid_frame, zmq::recv_flags::dontwait)) return;
+    std::string rid = rid_frame.to_string();
+    if (!rid_frame.more()) continue;
+    zmq::message_t body;
+    if (!router_.recv(body, zmq::recv_flags::dontwait)) return;
+    bool extra = body.more();
+    while (extra) {  // a peer speaking something else sent more frames: drop them
+      zmq::message_t rest;
+      if (!router_.recv(rest, zmq::recv_flags::dontwait)) break;
+      extra = rest.more();
+    }
+    handle(rid, static_cast<const char*>(body.data()), body.size());
+  }
+}
+
+void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t size) {
+  if (size > config_.max_message) {
+    log::warn("refused a message of {} bytes (limit {})", size, config_.max_message);
+    send(rid, proto::encode_error("too-large", "message of " + std::to_string(size) +
+                                                   " bytes exceeds the manager's limit of " +
+                                                   std::to_string(config_.max_message) +
+                                                   " bytes (--max-message)"));
+    return;
+  }
+  try {
+    proto::Message m = proto::Message::parse(data, size);
+    if (m.version() != proto::kVersion) {
+      send(rid, proto::encode_error(
+                    "version", "protocol version mismatch: this manager speaks version " +
+                                   std::to_string(proto::kVersion) + ", the peer sent version " +
+                                   std::to_string(m.version()) + " (upgrade the older side)"));
+      return;
+    }
+    if (m.type() == proto::Type::kHello) return on_hello(rid, m);
+    auto it = peers_.find(rid);
+    if (it == peers_.end()) {
+      // Typically a peer from before a manager restart: it says HELLO again.
+      send(rid, proto::encode_error("hello-required", "unknown peer: send HELLO first"));
+      return;
+    }
+    Peer peer = it->second;
+    if (peer.boss) {
+      peer.boss->last_seen = Clock::now();
+      peer.boss->connected = true;
+    }
+    if (peer.worker) peer.worker->last_seen = Clock::now();
+    using proto::Type;
+    switch (m.type()) {
+      case Type::kHeartbeat: return;
+      case Type::kBye: return on_bye(rid, peer, m);
+      case Type::kCancel: return on_cancel(rid, m);
+      case Type::kStatus: return on_status(rid);
+      default: break;
+    }
+    if (peer.boss) {
+      switch (m.type()) {
+        case Type::kSubmit: return on_submit(*peer.boss, m);
+        case Type::kPutModule: return on_put_module(*peer.boss, m);
+        case Type::kAck: return on_ack(*peer.boss, m);
+        default: break;
+      }
+    } else {
+      switch (m.type()) {
+        case Type::kResult: return on_result(*peer.worker, m);
+        case Type::kFetchModule: return on_fetch_module(*peer.worker, m);
+        case Type::kCredit:
+          peer.worker->capacity = std::max<std::uint32_t>(m.credit(), 1);
+          return;
+        default: break;
+      }
+    }
+    send(rid, proto::encode_error("malformed", std::string("unexpected ") + proto::type_name(m.type()) +
+                                                   " from a " + (peer.boss ? "boss" : "worker")));
+  } catch (const proto::DecodeError& e) {
+    log::warn("malformed message ({} bytes): {}", size, e.what());
+    send(rid, proto::encode_error("malformed", std::string("malformed message: ") + e.what()));
+  }
+}
+
+bool Manager::Impl::send(const std::string& rid, const std::string& body) {
+  try {
+    if (!router_.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+      return false;
+    zmq::message_t frame(body.data(), body.size());
+    return router_.send(frame, zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH: the peer is not connected (ROUTER_MANDATORY). Its state
+    // stays; it is brought up to date when it says HELLO again.
+    if (e.num() != EHOSTUNREACH) log::warn("send failed: {}", e.what());
+    return false;
+  }
+}
+
+void Manager::Impl::flush() {
+  // Split batches so that no message nears the size limit.
+  const std::size_t budget = config_.max_message / 2;
+  for (auto& [rid, w] : workers_) {
+    if (!w->acks_out.empty()) {
+      send(rid, proto::encode_ack(w->acks_out));
+      w->acks_out.clear();
+    }
+    if (w->tasks_out.empty()) continue;
+    std::vector<const proto::Task*> batch;
+    std::size_t bytes = 0;
+    auto send_batch = [&] {
+      if (batch.empty()) return;
+      if (!send(rid, proto::encode_tasks(batch))) {
+        // Never delivered: back to the queue, no attempt spent.
+        for (const proto::Task* t : batch) {
+          TaskRecord* rec = find(t->id);
+          if (rec && rec->state == TaskState::kRunning && rec->worker == w.get()) {
+            unassign(*rec);
+            enqueue(*rec, true);
+          }
+        }
+      }
+      batch.clear();
+      bytes = 0;
+    };
+    for (const TaskId& id : w->tasks_out) {
+      TaskRecord* rec = find(id);
+      if (!rec || rec->state != TaskState::kRunning || rec->worker != w.get()) continue;
+      batch.push_back(&rec->task);
+      bytes += rec->task.args.size() + rec->task.function.size() + 80;
+      if (bytes > budget) send_batch();
+    }
+    send_batch();
+    w->tasks_out.clear();
+  }
+  for (auto& [session, b] : bosses_) {
+    if (b->results_out.empty()) continue;
+    if (!b->connected) {
+      b->results_out.clear();  // resent from the task table when it says HELLO again
+      continue;
+    }
+    std::vector<const proto::Result*> batch;
+    std::size_t bytes = 0;
+    auto send_batch = [&] {
+      if (batch.empty()) return;
+      if (!send(b->rid, proto::encode_results(batch))) b->connected = false;
+      batch.clear();
+      bytes = 0;
+    };
+    for (const TaskId& id : b->results_out) {
+      TaskRecord* rec = find(id);
+      if (!rec || rec->state != TaskState::kDone || !rec->result) continue;
+      batch.push_back(rec->result.get());
+      bytes += rec->result->payload.size() + 96;
+      if (bytes > budget) send_batch();
+    }
+    send_batch();
+    b->results_out.clear();
+  }
+}
+
+// ---- handlers --------------------------------------------------------------------
+
+void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
+  proto::Hello hello = m.hello();
+  proto::Welcome welcome{manager_id_, UNI_VERSION_STRING,
+                         static_cast<std::uint32_t>(config_.heartbeat.count()),
+                         config_.max_message, config_.max_module};
+  Clock::time_point now = Clock::now();
+
+  if (hello.role == "boss") {
+    if (auto it = peers_.find(rid); it != peers_.end() && it->second.worker)
+      worker_gone(*it->second.worker, "its connection now speaks as a boss");
+    Boss& boss = boss_for(hello.session);
+    boss.rid = rid;
+    boss.connected = true;
+    boss.last_seen = now;
+    boss.asked.clear();
+    peers_[rid] = Peer{&boss, nullptr};
+    send(rid, proto::encode_welcome(welcome));
+    // Results it may have missed while away; it acknowledges what it gets.
+    for (auto& [id, t] : tasks_)
+      if (id.session == boss.session && t.state == TaskState::kDone) boss.results_out.push_back(id);
+    log::debug("boss {:016x} connected", boss.session);
+    return;
+  }
+
+  // A worker. A known routing id is the same worker process reconnecting.
+  auto& slot = workers_[rid];
+  bool known = slot != nullptr;
+  if (!slot) slot = std::make_unique<Worker>();
+  Worker& w = *slot;
+  w.rid = rid;
+  w.id = hello.worker_id;
+  w.host = hello.host;
+  w.pid = hello.pid;
+  w.slots = hello.slots;
+  w.capacity = std::max<std::uint32_t>(hello.capacity, 1);
+  w.platform = platform_index(hello.platform);
+  w.isolation = hello.isolation;
+  w.last_seen = now;
+  if (!known) w.joined = now;
+  peers_[rid] = Peer{nullptr, &w};
+  send(rid, proto::encode_welcome(welcome));
+
+  // Reconcile what the worker holds with what the manager believes.
+  std::unordered_set<TaskId, TaskIdHash> held;
+  for (const proto::RunningTask& rt : hello.running) held.insert(rt.id);
+  std::vector<TaskId> lost;
+  for (const TaskId& id : w.inflight)
+    if (!held.count(id)) lost.push_back(id);
+  for (const TaskId& id : lost) {  // sent but never received: requeue, no attempt spent
+    TaskRecord* t = find(id);
+    if (t) {
+      unassign(*t);
+      enqueue(*t, true);
+    }
+  }
+  for (const proto::RunningTask& rt : hello.running) {
+    TaskRecord* t = find(rt.id);
+    if (!t) {
+      // Known only to this worker (the manager restarted): adopt it. Its args
+      // come back with the boss's resubmission.
+      TaskRecord& rec = tasks_[rt.id];
+      rec.task.id = rt.id;
+      rec.task.module = rt.module;
+      rec.task.function = rt.function;
+      rec.task.flags = rt.flags;
+      rec.task.attempt = rt.attempt;
+      rec.task.max_attempts = std::max<std::uint8_t>(rt.attempt, 3);
+      rec.placeholder = true;
+      rec.platform = w.platform;
+      rec.state = TaskState::kRunning;
+      rec.worker = &w;
+      w.inflight.insert(rt.id);
+      boss_for(rt.id.session);
+      modules_.pin(rt.module);
+      continue;
+    }
+    if (t->state == TaskState::kRunning && t->worker == &w) continue;
+    if (t->state == TaskState::kQueued || t->state == TaskState::kAwaitingBoss) {
+      if (t->state == TaskState::kQueued) --queued_;  // its queue entry is skipped when popped
+      t->state = TaskState::kRunning;
+      t->worker = &w;
+      w.inflight.insert(rt.id);
+      continue;
+    }
+    // Done, or running elsewhere since: this copy must stop.
+    cancel_on_worker(w, rt.id);
+  }
+  for (auto& [session, b] : bosses_) {  // a worker for a platform someone waits on
+    b->waiting_since.erase(w.platform);
+    b->noticed.erase(w.platform);
+  }
+  log::info("worker {} ({} pid {}, {} slots, {}) {}", w.id, w.host, w.pid, w.slots, w.isolation,
+            known ? "reconnected" : "joined");
+}
+
+void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
+  std::vector<proto::Task> tasks = m.tasks();
+  Clock::time_point now = Clock::now();
+  for (proto::Task& task : tasks) {
+    if (task.id.session != boss.session) {
+      send(boss.rid, proto::encode_error("malformed", "task " + task.id.str() +
+                                                          " does not belong to this boss's session"));
+      continue;
+    }
+    if (TaskRecord* existing = find(task.id)) {
+      // A resubmission (after a reconnect): fill in what a placeholder lacks,
+      // resend a result the boss may have missed, otherwise ignore.
+      if (existing->placeholder) {
+        std::uint8_t attempt = existing->task.attempt;
+        existing->task = std::move(task);
+        existing->task.attempt = attempt;
+        existing->placeholder = false;
+        if (existing->state == TaskState::kAwaitingBoss) {
+          existing->state = TaskState::kQueued;
+          enqueue(*existing, true);
+        }
+      } else if (existing->state == TaskState::kDone) {
+        boss.results_out.push_back(existing->task.id);
+      }
+      continue;
+    }
+    ++totals_.submitted;
+    TaskRecord& rec = tasks_[task.id];
+    rec.task = std::move(task);
+    rec.task.attempt = 1;
+    if (rec.task.max_attempts == 0) rec.task.max_attempts = 1;
+    rec.queued_at = now;
+    modules_.pin(rec.task.module);
+    if (rec.task.wait_ms > 0)
+      wait_deadlines_.emplace(now + std::chrono::milliseconds(rec.task.wait_ms), rec.task.id);
+    if (const StoredModule* mod = modules_.find(rec.task.module)) {
+      rec.platform = platform_index(mod->platform);
+      enqueue(rec, false);
+    } else {
+      rec.state = TaskState::kWaitingModule;
+      waiting_for_module_[rec.task.module].push_back(rec.task.id);
+      if (boss.asked.insert(rec.task.module).second)
+        send(boss.rid, proto::encode_need_module(rec.task.module));
+    }
+  }
+}
+
+void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
+  proto::ModuleUpload up = m.module_upload();
+  std::optional<std::string> error;
+  if (up.bytes.size() > config_.max_module)
+    error = "module of " + std::to_string(up.bytes.size()) + " bytes exceeds the manager's limit of " +
+            std::to_string(config_.max_module) + " bytes (--max-module)";
+  else
+    error = modules_.put(up.hash, up.platform, std::move(up.bytes));
+  if (error) {
+    log::warn("module upload from boss {:016x} refused: {}", boss.session, *error);
+    // Fail this boss's tasks that wait for it; others may still upload it.
+    auto it = waiting_for_module_.find(up.hash);
+    if (it != waiting_for_module_.end()) {
+      std::vector<TaskId> keep;
+      for (const TaskId& id : it->second) {
+        TaskRecord* t = find(id);
+        if (!t || t->state != TaskState::kWaitingModule) continue;
+        if (id.session == boss.session) fail(*t, Status::kRejected, *error);
+        else keep.push_back(id);
+      }
+      if (keep.empty()) waiting_for_module_.erase(it);
+      else it->second = std::move(keep);
+    }
+    return;
+  }
+  log::info("stored module {} ({} bytes, {})", up.hash.hex().substr(0, 12),
+            modules_.find(up.hash)->bytes.size(), up.platform);
+  module_arrived(up.hash);
+}
+
+void Manager::Impl::module_arrived(const ModuleHash& hash) {
+  auto it = waiting_for_module_.find(hash);
+  if (it == waiting_for_module_.end()) return;
+  const StoredModule* mod = modules_.find(hash);
+  std::uint16_t platform = platform_index(mod->platform);
+  for (const TaskId& id : it->second) {
+    TaskRecord* t = find(id);
+    if (!t || t->state != TaskState::kWaitingModule) continue;
+    t->platform = platform;
+    enqueue(*t, false);
+  }
+  waiting_for_module_.erase(it);
+}
+
+void Manager::Impl::on_ack(Boss& boss, const proto::Message& m) {
+  for (const TaskId& id : m.task_ids()) {
+    TaskRecord* t = find(id);
+    if (t && t->state == TaskState::kDone && id.session == boss.session) erase(id);
+  }
+}
+
+void Manager::Impl::on_cancel(const std::string& rid, const proto::Message& m) {
+  std::vector<proto::CancelOutcome> outcomes;
+  for (const TaskId& id : m.task_ids()) {
+    TaskRecord* t = find(id);
+    std::string state;
+    if (!t) {
+      state = "unknown";
+    } else if (t->state == TaskState::kDone) {
+      state = "done";
+    } else if (t->state == TaskState::kRunning) {
+      cancel_on_worker(*t->worker, id);
+      state = "stopping";
+    } else {
+      fail(*t, Status::kCancelled, "cancelled before it started");
+      state = "cancelled";
+    }
+    outcomes.push_back({id, state});
+  }
+  if (peers_.count(rid) && peers_[rid].boss) send(rid, proto::encode_cancel_reply(outcomes));
+}
+
+void Manager::Impl::on_status(const std::string& rid) {
+  send(rid, proto::encode_status_reply(status_map()));
+}
+
+void Manager::Impl::on_result(Worker& w, const proto::Message& m) {
+  for (proto::Result& r : m.results()) {
+    w.acks_out.push_back(r.id);
+    TaskRecord* t = find(r.id);
+    // Only the worker the task is assigned to may complete it: a late result
+    // from a worker presumed dead, or from a cancelled copy, is dropped here.
+    if (!t || t->state != TaskState::kRunning || t->worker != &w) {
+      log::debug("dropping result of {} from worker {}: not assigned to it", r.id.str(), w.id);
+      continue;
+    }
+    unassign(*t);
+    if (proto::is_retryable(r.status)) {
+      attempt_failed(*t, r.payload + " on worker " + w.id + " (" + w.host + ")");
+      continue;
+    }
+    r.worker = w.id;
+    r.host = w.host;
+    r.attempt = t->task.attempt;
+    complete(*t, std::move(r));
+  }
+}
+
+void Manager::Impl::on_fetch_module(Worker& w, const proto::Message& m) {
+  ModuleHash hash = m.module_hash();
+  const StoredModule* mod = modules_.find(hash);
+  if (!mod) {
+    send(w.rid, proto::encode_module(hash, nullptr,
+                                     "the manager does not have module " + hash.hex().substr(0, 12)));
+    return;
+  }
+  send(w.rid, proto::encode_module(hash, &mod->bytes, ""));
+}
+
+void Manager::Impl::on_bye(const std::string& rid, Peer peer, const proto::Message& m) {
+  std::string reason = m.text();
+  if (peer.worker) {
+    worker_gone(*peer.worker, "it left (" + reason + ")");
+  } else if (peer.boss) {
+    peer.boss->connected = false;
+    peers_.erase(rid);
+  }
+}
+
+// ---- task life cycle ------------------------------------------------------------------
+
+void Manager::Impl::enqueue(TaskRecord& t, bool front) {
+  if (t.placeholder) {  // cannot run without its args: wait for the boss to resubmit
+    t.state = TaskState::kAwaitingBoss;
+    return;
+  }
+  t.state = TaskState::kQueued;
+  ++queued_;
+  queue_.push(t.platform, t.task.id.session, t.task.id, front);
+  if (workers_for(t.platform) == 0) {
+    Boss& b = boss_for(t.task.id.session);
+    b.waiting_since.try_emplace(t.platform, Clock::now());
+  }
+}
+
+void Manager::Impl::dispatch() {
+  if (queued_ == 0 || workers_.empty()) return;
+  // One task per worker per round, so that batches spread over the workers.
+  std::vector<Worker*> open;
+  for (auto& [rid, w] : workers_)
+    if (w->inflight.size() < w->capacity && !queue_.empty(w->platform)) open.push_back(w.get());
+  while (!open.empty() && queued_ > 0) {
+    std::size_t kept = 0;
+    for (Worker* w : open) {
+      std::optional<TaskId> id;
+      TaskRecord* t = nullptr;
+      while ((id = queue_.pop(w->platform))) {
+        t = find(*id);
+        if (t && t->state == TaskState::kQueued) break;
+        t = nullptr;  // cancelled, failed or taken since it was queued
+      }
+      if (!t) continue;
+      --queued_;
+      t->state = TaskState::kRunning;
+      t->worker = w;
+      w->inflight.insert(t->task.id);
+      w->tasks_out.push_back(t->task.id);
+      if (w->inflight.size() < w->capacity) open[kept++] = w;
+    }
+    open.resize(kept);
+  }
+}
+
+void Manager::Impl::complete(TaskRecord& t, proto::Result result) {
+  if (t.state == TaskState::kQueued) --queued_;
+  if (t.state == TaskState::kRunning) unassign(t);
+  t.state = TaskState::kDone;
+  result.id = t.task.id;
+  if (result.status == Status::kOk) ++totals_.completed;
+  else ++totals_.failed;
+  if (t.task.flags & proto::kFlagDetached) {
+    log::info("service {} ({}) ended: {}", t.task.id.str(), t.task.function,
+              result.status == Status::kOk ? "returned" : result.payload);
+    erase(t.task.id);
+    return;
+  }
+  t.result = std::make_unique<proto::Result>(std::move(result));
+  boss_for(t.task.id.session).results_out.push_back(t.task.id);
+}
+
+void Manager::Impl::fail(TaskRecord& t, Status status, std::string text) {
+  proto::Result r;
+  r.status = status;
+  r.payload = std::move(text);
+  r.attempt = t.task.attempt;
+  complete(t, std::move(r));
+}
+
+void Manager::Impl::attempt_failed(TaskRecord& t, const std::string& what) {
+  if (!t.attempt_log) t.attempt_log = std::make_unique<std::string>();
+  std::string& log = *t.attempt_log;
+  if (!log.empty()) log += "; ";
+  log += "attempt " + std::to_string(t.task.attempt) + ": " + what;
+  if (t.task.attempt >= t.task.max_attempts) {
+    std::string text = t.task.max_attempts == 1
+                           ? log.substr(log.find(": ") + 2)
+                           : "failed " + std::to_string(t.task.attempt) + " attempts: " + log;
+    fail(t, Status::kCrashed, text);
+    return;
+  }
+  ++t.task.attempt;
+  ++totals_.requeued;
+  log::info("task {} ({}) requeued for attempt {}: {}", t.task.id.str(), t.task.function,
+            t.task.attempt, what);
+  enqueue(t, true);
+}
+
+void Manager::Impl::unassign(TaskRecord& t) {
+  if (t.worker) t.worker->inflight.erase(t.task.id);
+  t.worker = nullptr;
+}
+
+void Manager::Impl::erase(const TaskId& id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return;
+  if (it->second.state == TaskState::kQueued) --queued_;
+  unassign(it->second);
+  modules_.unpin(it->second.task.module);
+  tasks_.erase(it);
+}
+
+void Manager::Impl::cancel_on_worker(Worker& w, const TaskId& id) {
+  send(w.rid, proto::encode_cancel({id}));
+}
+
+// ---- peers -------------------------------------------------------------------------------
+
+Boss& Manager::Impl::boss_for(std::uint64_t session) {
+  auto& slot = bosses_[session];
+  if (!slot) {
+    slot = std::make_unique<Boss>();
+    slot->session = session;
+    slot->last_seen = Clock::now();
+  }
+  return *slot;
+}
+
+void Manager::Impl::worker_gone(Worker& w, const std::string& why) {
+  log::warn("worker {} ({} pid {}) lost: {}; requeueing its {} task(s)", w.id, w.host, w.pid, why,
+            w.inflight.size());
+  std::vector<TaskId> inflight(w.inflight.begin(), w.inflight.end());
+  for (const TaskId& id : inflight) {
+    TaskRecord* t = find(id);
+    if (!t) continue;
+    unassign(*t);
+    attempt_failed(*t, "worker " + w.id + " (" + w.host + ") lost while running " + t->task.function +
+                           ": " + why);
+  }
+  std::string rid = w.rid;
+  peers_.erase(rid);
+  workers_.erase(rid);  // w is gone from here on
+}
+
+void Manager::Impl::boss_expired(Boss& b) {
+  log::info("boss {:016x} gone for {} s: dropping its tasks and results", b.session,
+            config_.boss_grace.count() / 1000);
+  std::vector<TaskId> mine;
+  for (auto& [id, t] : tasks_)
+    if (id.session == b.session && !(t.task.flags & proto::kFlagDetached)) mine.push_back(id);
+  for (const TaskId& id : mine) {
+    TaskRecord* t = find(id);
+    if (t->state == TaskState::kRunning && t->worker) cancel_on_worker(*t->worker, id);
+    erase(id);
+  }
+  if (!b.rid.empty()) peers_.erase(b.rid);
+  b.results_out.clear();
+  b.connected = false;
+  b.rid.clear();
+}
+
+std::uint16_t Manager::Impl::platform_index(const std::string& platform) {
+  for (std::size_t i = 0; i < platforms_.size(); ++i)
+    if (platforms_[i] == platform) return static_cast<std::uint16_t>(i);
+  platforms_.push_back(platform);
+  return static_cast<std::uint16_t>(platforms_.size() - 1);
+}
+
+std::size_t Manager::Impl::workers_for(std::uint16_t platform) const {
+  std::size_t n = 0;
+  for (const auto& [rid, w] : workers_) n += w->platform == platform;
+  return n;
+}
+
+// ---- timers ------------------------------------------------------------------------------
+
+void Manager::Impl::on_timer(Clock::time_point now) {
+  // Workers silent past the timeout are dead.
+  std::vector<Worker*> dead;
+  for (auto& [rid, w] : workers_)
+    if (now - w->last_seen > config_.heartbeat_timeout) dead.push_back(w.get());
+  for (Worker* w : dead)
+    worker_gone(*w, "no heartbeat for " +
+                        seconds_text(static_cast<std::uint32_t>(config_.heartbeat_timeout.count())) +
+                        " s");
+
+  // Bosses: away after the timeout, forgotten after the grace period.
+  std::vector<Boss*> expired;
+  for (auto& [session, b] : bosses_) {
+    if (b->connected && now - b->last_seen > config_.heartbeat_timeout) b->connected = false;
+    if (!b->connected && now - b->last_seen > config_.boss_grace) expired.push_back(b.get());
+  }
+  for (Boss* b : expired) {
+    boss_expired(*b);
+    bool owns_tasks = false;
+    for (auto& [id, t] : tasks_)
+      if (id.session == b->session) {
+        owns_tasks = true;
+        break;
+      }
+    if (!owns_tasks) bosses_.erase(b->session);
+  }
+
+  // Wait limits.
+  while (!wait_deadlines_.empty() && wait_deadlines_.top().first <= now) {
+    TaskId id = wait_deadlines_.top().second;
+    wait_deadlines_.pop();
+    TaskRecord* t = find(id);
+    if (!t || (t->state != TaskState::kQueued && t->state != TaskState::kWaitingModule)) continue;
+    std::string platform = t->state == TaskState::kQueued ? platforms_[t->platform] : "its module";
+    fail(*t, Status::kNoWorker,
+         "no worker for platform " + platform + " took it within " + seconds_text(t->task.wait_ms) + " s");
+  }
+
+  // "Your tasks wait for a worker that is not there", once per boss and platform.
+  for (auto& [session, b] : bosses_) {
+    if (!b->connected) continue;
+    for (auto& [platform, since] : b->waiting_since) {
+      if (now - since < config_.notice_after || b->noticed.count(platform)) continue;
+      if (workers_for(platform) > 0) continue;
+      b->noticed.insert(platform);
+      send(b->rid, proto::encode_notice("no worker for platform " + platforms_[platform] +
+                                        " is connected; tasks wait in the queue until one joins"));
+    }
+  }
+
+  if (now >= next_heartbeat_) {
+    next_heartbeat_ = now + config_.heartbeat;
+    std::string beat = proto::encode_heartbeat();
+    for (auto& [rid, peer] : peers_)
+      if (!peer.boss || peer.boss->connected) send(rid, beat);
+  }
+}
+
+std::string Manager::Impl::status_map() const {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  auto key = [&](std::string_view k) { p.pack(k); };
+  Clock::time_point now = Clock::now();
+
+  std::size_t running = 0, waiting_module = 0;
+  std::vector<const TaskRecord*> services;
+  for (const auto& [id, t] : tasks_) {
+    if (t.state == TaskState::kRunning) {
+      ++running;
+      if (t.task.flags & proto::kFlagService) services.push_back(&t);
+    }
+    if (t.state == TaskState::kWaitingModule) ++waiting_module;
+  }
+  std::size_t connected_bosses = 0;
+  for (const auto& [s, b] : bosses_) connected_bosses += b->connected;
+
+  p.pack_map(10);
+  key("manager");
+  p.pack(manager_id_);
+  key("version");
+  p.pack(std::string_view(UNI_VERSION_STRING));
+  key("endpoint");
+  p.pack(endpoint_);
+  key("workers");
+  std::vector<const Worker*> workers;
+  for (const auto& [rid, w] : workers_) workers.push_back(w.get());
+  std::sort(workers.begin(), workers.end(),
+            [](const Worker* a, const Worker* b) { return a->joined < b->joined; });
+  p.pack_array(static_cast<std::uint32_t>(workers.size()));
+  for (const Worker* w : workers) {
+    p.pack_map(10);
+    key("id");
+    p.pack(w->id);
+    key("host");
+    p.pack(w->host);
+    key("pid");
+    p.pack(w->pid);
+    key("slots");
+    p.pack(w->slots);
+    key("busy");
+    p.pack(std::min<std::size_t>(w->inflight.size(), w->slots));
+    key("assigned");
+    p.pack(w->inflight.size());
+    key("capacity");
+    p.pack(w->capacity);
+    key("platform");
+    p.pack(platforms_[w->platform]);
+    key("isolation");
+    p.pack(w->isolation);
+    key("last_seen_ms");
+    p.pack(std::chrono::duration_cast<std::chrono::milliseconds>(now - w->last_seen).count());
+  }
+  key("queue");
+  p.pack(queued_);
+  key("waiting_for_module");
+  p.pack(waiting_module);
+  key("running");
+  p.pack(running);
+  key("services");
+  p.pack_array(static_cast<std::uint32_t>(services.size()));
+  for (const TaskRecord* t : services) {
+    p.pack_map(4);
+    key("id");
+    p.pack(t->task.id.str());
+    key("worker");
+    p.pack(t->worker ? t->worker->id : std::string());
+    key("host");
+    p.pack(t->worker ? t->worker->host : std::string());
+    key("function");
+    p.pack(t->task.function);
+  }
+  key("bosses");
+  p.pack(connected_bosses);
+  key("totals");
+  p.pack_map(6);
+  key("submitted");
+  p.pack(totals_.submitted);
+  key("completed");
+  p.pack(totals_.completed);
+  key("failed");
+  p.pack(totals_.failed);
+  key("requeued");
+  p.pack(totals_.requeued);
+  key("modules");
+  p.pack(modules_.count());
+  key("module_bytes");
+  p.pack(modules_.bytes());
+  return std::string(buffer.data(), buffer.size());
+}
+
+// ---- public face -------------------------------------------------------------------------
+
+Manager::Manager(ManagerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Manager::~Manager() = default;
+const std::string& Manager::endpoint() const { return impl_->endpoint(); }
+void Manager::run() { impl_->run(); }
+void Manager::request_stop() { impl_->request_stop(); }
+
+}  // namespace uni::manager

@@ -1,0 +1,47 @@
+// The manager's module store: module bytes by BLAKE2b-256 hash, verified on
+// upload, kept in memory under a size limit. A module that queued or running
+// tasks still need is pinned; the others go least-recently-used first.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/hash.hpp"
+
+namespace uni::manager {
+
+struct StoredModule {
+  std::string bytes;
+  std::string platform;
+  std::uint32_t pins = 0;  // tasks that need it
+  std::list<ModuleHash>::iterator lru;
+};
+
+class ModuleStore {
+ public:
+  explicit ModuleStore(std::uint64_t limit_bytes) : limit_(limit_bytes) {}
+
+  // Verifies that bytes hash to `hash` and form a uni module, then stores them.
+  // Returns an error text for the uploader, or nullopt on success.
+  std::optional<std::string> put(const ModuleHash& hash, std::string platform, std::string bytes);
+
+  const StoredModule* find(const ModuleHash& hash);  // marks it recently used
+  void pin(const ModuleHash& hash);
+  void unpin(const ModuleHash& hash);
+
+  std::size_t count() const { return modules_.size(); }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  void evict();
+  std::uint64_t limit_;
+  std::uint64_t bytes_ = 0;
+  std::unordered_map<ModuleHash, StoredModule> modules_;
+  std::list<ModuleHash> lru_;  // front: most recently used
+};
+
+}  // namespace uni::manager

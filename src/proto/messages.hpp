@@ -1,0 +1,226 @@
+// The uni wire protocol, version 1: message types and their fields, as
+// specified in docs/protocol.md. Every message is one msgpack array
+// [type, version, ...]; this file is the single place that knows the layout.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/hash.hpp"
+
+#ifndef MSGPACK_NO_BOOST
+#define MSGPACK_NO_BOOST
+#endif
+#include <msgpack.hpp>
+
+namespace uni::proto {
+
+inline constexpr std::uint32_t kVersion = 1;
+
+enum class Type : std::uint8_t {
+  kHello = 1,
+  kWelcome = 2,
+  kError = 3,
+  kHeartbeat = 4,
+  kSubmit = 5,
+  kNeedModule = 6,
+  kPutModule = 7,
+  kResult = 8,
+  kAck = 9,
+  kCancel = 10,
+  kCancelReply = 11,
+  kStatus = 12,
+  kStatusReply = 13,
+  kTasks = 14,
+  kFetchModule = 15,
+  kModule = 16,
+  kCredit = 17,
+  kNotice = 18,
+  kBye = 19,
+};
+const char* type_name(Type type);
+
+// Thrown by every decoder on input that does not follow the protocol. The
+// message says what was wrong and where; it is sent back to the peer.
+class DecodeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A task's identity: the submitting boss's random session id and its own
+// sequence number. Printed as "<session in 16 hex digits>-<seq>".
+struct TaskId {
+  std::uint64_t session = 0;
+  std::uint64_t seq = 0;
+  auto operator<=>(const TaskId&) const = default;
+  std::string str() const;
+  static std::optional<TaskId> parse(std::string_view text);
+};
+
+struct TaskIdHash {
+  std::size_t operator()(const TaskId& id) const noexcept {
+    return static_cast<std::size_t>(id.session * 0x9E3779B97F4A7C15ull ^ id.seq);
+  }
+};
+
+// How a task ended. The numbers are part of the protocol.
+enum class Status : std::uint8_t {
+  kOk = 0,
+  kException = 1,        // the function threw
+  kBadArguments = 2,     // arguments did not match the signature
+  kUnknownFunction = 3,  // the module has no such export
+  kModuleError = 4,      // the module could not be fetched or loaded
+  kCrashed = 5,          // executor or worker died, attempts exhausted
+  kTimedOut = 6,
+  kCancelled = 7,
+  kNoWorker = 8,         // waited longer than its wait limit for a worker
+  kRejected = 9,         // the manager refused it (limits, missing module)
+};
+const char* status_name(Status status);  // "ok", "exception", "bad-arguments", ...
+bool is_retryable(Status status);        // kCrashed from a worker: the manager may requeue
+
+inline constexpr std::uint8_t kFlagService = 1;   // runs until it returns or is stopped
+inline constexpr std::uint8_t kFlagDetached = 2;  // nobody waits: survives its boss, result dropped
+
+// SUBMIT element (boss -> manager) and TASKS element (manager -> worker).
+struct Task {
+  TaskId id;
+  ModuleHash module;
+  std::string function;
+  std::string args;  // msgpack array
+  std::uint32_t timeout_ms = 0;  // run-time limit, 0 = none
+  std::uint32_t wait_ms = 0;     // queue-time limit, 0 = none (boss -> manager only)
+  std::uint8_t max_attempts = 3;
+  std::uint8_t flags = 0;
+  std::uint8_t attempt = 1;  // which attempt this is (manager -> worker only)
+};
+
+// RESULT element. Worker -> manager: worker/host unset (the manager knows its
+// sender). Manager -> boss: all fields.
+struct Result {
+  TaskId id;
+  Status status = Status::kOk;
+  std::string payload;  // kOk: msgpack value; otherwise UTF-8 error text
+  std::string worker;
+  std::string host;
+  std::uint32_t pid = 0;
+  std::uint8_t attempt = 1;
+};
+
+struct RunningTask {  // a worker's re-announcement after (re)connecting
+  TaskId id;
+  ModuleHash module;
+  std::string function;
+  std::uint8_t flags = 0;
+  std::uint8_t attempt = 1;
+};
+
+struct Hello {
+  std::string role;  // "boss" or "worker"
+  // boss
+  std::uint64_t session = 0;
+  // worker
+  std::string worker_id;
+  std::string host;
+  std::uint32_t pid = 0;
+  std::uint32_t slots = 0;
+  std::uint32_t capacity = 0;
+  std::string platform;
+  std::string isolation;
+  std::vector<RunningTask> running;
+};
+
+struct Welcome {
+  std::string manager_id;  // random per manager start: a change means it restarted
+  std::string version;     // uni release
+  std::uint32_t heartbeat_ms = 1000;
+  std::uint64_t max_message = 0;
+  std::uint64_t max_module = 0;
+};
+
+struct ErrorMessage {
+  std::string code;  // "version", "malformed", "too-large", "hello-required", "refused"
+  std::string text;
+};
+
+struct ModuleUpload {
+  ModuleHash hash;
+  std::string platform;
+  std::string bytes;
+};
+
+struct ModuleReply {  // MODULE: bytes, or an error saying why not
+  ModuleHash hash;
+  std::optional<std::string> bytes;
+  std::string error;
+};
+
+struct CancelOutcome {
+  TaskId id;
+  std::string state;  // "cancelled", "stopping", "done", "unknown"
+};
+
+// ---- encoding: each returns the whole message, ready to send -------------
+
+std::string encode_hello(const Hello& hello);
+std::string encode_welcome(const Welcome& welcome);
+std::string encode_error(std::string_view code, std::string_view text);
+std::string encode_heartbeat();
+std::string encode_submit(const std::vector<const Task*>& tasks);
+std::string encode_tasks(const std::vector<const Task*>& tasks);
+std::string encode_need_module(const ModuleHash& hash);
+std::string encode_put_module(const ModuleHash& hash, std::string_view platform, std::string_view bytes);
+std::string encode_results(const std::vector<const Result*>& results);
+std::string encode_ack(const std::vector<TaskId>& ids);
+std::string encode_cancel(const std::vector<TaskId>& ids);
+std::string encode_cancel_reply(const std::vector<CancelOutcome>& outcomes);
+std::string encode_status_request();
+std::string encode_status_reply(std::string_view packed_map);  // body: one msgpack map
+std::string encode_fetch_module(const ModuleHash& hash);
+std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error);
+std::string encode_credit(std::uint32_t capacity);
+std::string encode_notice(std::string_view text);
+std::string encode_bye(std::string_view reason);
+
+// ---- decoding ------------------------------------------------------------
+
+// A received message, unpacked once. The accessors read its fields and throw
+// DecodeError on any mismatch. The version is checked by the caller, so that
+// a peer of another version can be told so.
+class Message {
+ public:
+  // Unpacks with limits proportional to the size, so that a small frame cannot
+  // claim a huge array. Throws DecodeError.
+  static Message parse(const char* data, std::size_t size);
+
+  Type type() const { return type_; }
+  std::uint32_t version() const { return version_; }
+  const msgpack::object& field(std::uint32_t index) const;  // body field, 0-based after version
+
+  Hello hello() const;
+  Welcome welcome() const;
+  ErrorMessage error() const;
+  std::vector<Task> tasks() const;         // SUBMIT or TASKS
+  ModuleHash module_hash() const;          // NEED_MODULE, FETCH_MODULE
+  ModuleUpload module_upload() const;      // PUT_MODULE
+  std::vector<Result> results() const;     // RESULT, in either direction
+  std::vector<TaskId> task_ids() const;    // ACK, CANCEL
+  std::vector<CancelOutcome> cancel_outcomes() const;
+  ModuleReply module_reply() const;
+  std::uint32_t credit() const;
+  std::string text() const;                // NOTICE, BYE
+
+ private:
+  msgpack::object_handle handle_;
+  const msgpack::object* body_ = nullptr;
+  std::uint32_t body_size_ = 0;
+  Type type_{};
+  std::uint32_t version_ = 0;
+};
+
+}  // namespace uni::proto

@@ -1,0 +1,80 @@
+// Length-prefixed frames over a stream fd (see channel.hpp).
+#include "worker/channel.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace uni::worker {
+
+void append_frame(std::string& out, std::string_view body) {
+  std::uint32_t n = static_cast<std::uint32_t>(body.size());
+  char prefix[4] = {static_cast<char>(n), static_cast<char>(n >> 8), static_cast<char>(n >> 16),
+                    static_cast<char>(n >> 24)};
+  out.append(prefix, 4);
+  out.append(body);
+}
+
+bool FrameReader::fill(int fd) {
+  if (start_ > 0 && start_ == buffer_.size()) {
+    buffer_.clear();
+    start_ = 0;
+  } else if (start_ > (1u << 20)) {
+    buffer_.erase(0, start_);
+    start_ = 0;
+  }
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n > 0) {
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+      return true;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+  }
+}
+
+std::optional<std::string> FrameReader::next() {
+  if (buffer_.size() - start_ < 4) return std::nullopt;
+  const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + start_);
+  std::uint32_t n = p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
+  if (n > kMaxFrame) throw std::runtime_error("channel frame of " + std::to_string(n) + " bytes");
+  if (buffer_.size() - start_ - 4 < n) return std::nullopt;
+  std::string frame = buffer_.substr(start_ + 4, n);
+  start_ += 4 + n;
+  return frame;
+}
+
+bool write_some(int fd, std::string& pending) {
+  std::size_t done = 0;
+  while (done < pending.size()) {
+    ssize_t n = ::send(fd, pending.data() + done, pending.size() - done, MSG_NOSIGNAL);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    pending.erase(0, done);
+    return false;
+  }
+  pending.erase(0, done);
+  return true;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace uni::worker

@@ -1,0 +1,49 @@
+// The supervisor <-> executor channel: a stream socketpair carrying frames of
+// [u32 little-endian length][msgpack body]. The supervisor side is
+// non-blocking and driven by its poll loop; the executor side blocks.
+//
+// Messages (each a msgpack array):
+//   supervisor -> executor  [1 RUN, tag u64, module path, function, args bin]
+//                           [2 UNLOAD, module path]
+//   executor -> supervisor  [3 DONE, tag u64, status u8, payload bin]
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace uni::worker {
+
+inline constexpr std::uint8_t kRun = 1;
+inline constexpr std::uint8_t kUnload = 2;
+inline constexpr std::uint8_t kDone = 3;
+
+// A frame larger than this is a broken peer, not a message.
+inline constexpr std::uint32_t kMaxFrame = 1u << 30;
+
+// Appends one frame (length prefix + body) to `out`.
+void append_frame(std::string& out, std::string_view body);
+
+// Accumulates bytes read from a stream and cuts them into frames.
+class FrameReader {
+ public:
+  // Reads what the fd has (non-blocking fd) or waits for at least one byte
+  // (blocking fd). Returns false on end of stream or error.
+  bool fill(int fd);
+  // The next complete frame, if any. Throws std::runtime_error on a bad length.
+  std::optional<std::string> next();
+
+ private:
+  std::string buffer_;
+  std::size_t start_ = 0;
+};
+
+// Writes as much of `pending` as the non-blocking fd takes; erases what was
+// written. Returns false if the peer is gone.
+bool write_some(int fd, std::string& pending);
+
+// Blocking write of the whole buffer. Returns false if the peer is gone.
+bool write_all(int fd, std::string_view data);
+
+}  // namespace uni::worker

@@ -1,0 +1,24 @@
+// The executor process: runs one task at a time for its supervisor, so that a
+// task that crashes, leaks or hangs takes down only this process. Started by
+// the supervisor as `uni executor` (fork+exec, never a bare fork of a process
+// holding a ZeroMQ context) with the channel on fd 3 and stdout/stderr piped
+// to the supervisor.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace uni::worker {
+
+inline constexpr int kExecutorChannelFd = 3;
+
+struct ExecutorOptions {
+  pid_t supervisor = 0;         // exit if this is no longer our parent
+  std::uint64_t mem_limit = 0;  // RLIMIT_AS in bytes, 0 = none
+};
+
+// Serves RUN requests on fd 3 until the channel closes. Returns the exit code.
+int run_executor(const ExecutorOptions& options);
+
+}  // namespace uni::worker

@@ -1,0 +1,82 @@
+// dlopen/dlsym of module files and invocation through the module table.
+#include "worker/module_loader.hpp"
+
+#include <dlfcn.h>
+
+#include "uni/detail/platform.hpp"
+
+namespace uni::worker {
+
+std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) {
+  // RTLD_NOW: a missing symbol fails here, with the loader's message, rather
+  // than as a crash in the middle of a task.
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* error = ::dlerror();
+    throw ModuleLoadError("cannot load module: " + std::string(error ? error : "unknown dlopen error"));
+  }
+  auto entry = reinterpret_cast<uni_module_entry_fn>(::dlsym(handle, UNI_MODULE_ENTRY_SYMBOL));
+  if (!entry) {
+    ::dlclose(handle);
+    throw ModuleLoadError("not a uni module: " + path + " does not export " UNI_MODULE_ENTRY_SYMBOL);
+  }
+  const uni_module_table* table = entry();
+  if (!table || table->abi_version != UNI_MODULE_ABI_VERSION) {
+    ::dlclose(handle);
+    throw ModuleLoadError("module ABI version " + std::to_string(table ? table->abi_version : 0) +
+                          " is not supported (this worker loads version " +
+                          std::to_string(UNI_MODULE_ABI_VERSION) + ")");
+  }
+  if (std::string_view(table->platform) != UNI_PLATFORM_TAG) {
+    std::string platform = table->platform;
+    ::dlclose(handle);
+    throw ModuleLoadError("module built for platform " + platform + ", this worker is " UNI_PLATFORM_TAG);
+  }
+  return std::unique_ptr<LoadedModule>(new LoadedModule(handle, table));
+}
+
+LoadedModule::~LoadedModule() { ::dlclose(handle_); }
+
+const uni_export* LoadedModule::find(std::string_view name) const {
+  for (std::size_t i = 0; i < table_->count; ++i)
+    if (name == table_->exports[i].name) return &table_->exports[i];
+  return nullptr;
+}
+
+std::string LoadedModule::export_names() const {
+  std::string out;
+  for (std::size_t i = 0; i < table_->count; ++i) {
+    if (!out.empty()) out += ", ";
+    out += table_->exports[i].name;
+  }
+  return out.empty() ? "(nothing)" : out;
+}
+
+namespace {
+void emit(void* ctx, int status, const char* data, std::size_t size) {
+  auto* out = static_cast<Outcome*>(ctx);
+  switch (status) {
+    case UNI_INVOKE_OK: out->status = proto::Status::kOk; break;
+    case UNI_INVOKE_BAD_ARGS: out->status = proto::Status::kBadArguments; break;
+    default: out->status = proto::Status::kException; break;
+  }
+  out->payload.assign(data, size);
+}
+}  // namespace
+
+Outcome invoke(const LoadedModule& module, std::string_view function, std::string_view args) {
+  const uni_export* e = module.find(function);
+  if (!e)
+    return {proto::Status::kUnknownFunction,
+            "unknown function '" + std::string(function) + "': the module exports " +
+                module.export_names()};
+  Outcome out;
+  out.status = proto::Status::kException;
+  out.payload = "the function returned without reporting a result";
+  e->invoke(args.data(), args.size(), &out, &emit);
+  if (out.status == proto::Status::kBadArguments)
+    out.payload = std::string(function) + ": " + out.payload + " (signature: " + e->signature + ")";
+  return out;
+}
+
+}  // namespace uni::worker

@@ -1,0 +1,49 @@
+// A module loaded into this process with dlopen: its export table, and the
+// call of one export with msgpack arguments. Used by executors, by thread
+// isolation and by `uni inspect`. Two builds of a module are two files (named
+// by hash) and load side by side; RTLD_LOCAL keeps their symbols apart.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "proto/messages.hpp"
+#include "uni/detail/module_abi.hpp"
+
+namespace uni::worker {
+
+class ModuleLoadError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class LoadedModule {
+ public:
+  // dlopen()s the file and checks its entry point, ABI version and platform.
+  // Throws ModuleLoadError with the loader's own words (missing library, ...).
+  static std::unique_ptr<LoadedModule> open(const std::string& path);
+  ~LoadedModule();
+  LoadedModule(const LoadedModule&) = delete;
+  LoadedModule& operator=(const LoadedModule&) = delete;
+
+  const uni_module_table& table() const { return *table_; }
+  const uni_export* find(std::string_view name) const;
+  std::string export_names() const;  // "factorial, ident"
+
+ private:
+  LoadedModule(void* handle, const uni_module_table* table) : handle_(handle), table_(table) {}
+  void* handle_;
+  const uni_module_table* table_;
+};
+
+struct Outcome {
+  proto::Status status = proto::Status::kOk;
+  std::string payload;  // msgpack result, or the error text
+};
+
+// Calls `function` with msgpack `args`. Never throws: every failure is an Outcome.
+Outcome invoke(const LoadedModule& module, std::string_view function, std::string_view args);
+
+}  // namespace uni::worker

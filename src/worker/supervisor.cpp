@@ -1,0 +1,419 @@
+// The worker's supervisor loop and its handling of each manager message
+// (docs/protocol.md). A task moves: TASKS -> fetching module -> ready ->
+// running (runner) -> finished (result sent, kept until the manager's ACK).
+// Everything held is re-announced in HELLO after a reconnect, and unacked
+// results are sent again, so a manager restart loses nothing.
+#include "worker/supervisor.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <deque>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "common/log.hpp"
+#include "common/unique_fd.hpp"
+#include "proto/messages.hpp"
+#include "proto/peer_connection.hpp"
+#include "uni/detail/platform.hpp"
+#include "worker/executor_pool.hpp"
+#include "worker/module_cache.hpp"
+#include "worker/thread_runner.hpp"
+
+namespace uni::worker {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using proto::Status;
+using proto::TaskId;
+
+std::string random_id() {
+  std::random_device rd;
+  char out[9];
+  std::snprintf(out, sizeof(out), "%08x", static_cast<unsigned>(rd()));
+  return out;
+}
+
+std::string hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+std::string seconds_text(std::uint32_t ms) {
+  char out[32];
+  std::snprintf(out, sizeof(out), "%g", ms / 1000.0);
+  return out;
+}
+
+enum class HeldState : std::uint8_t { kFetching, kReady, kRunning, kFinished };
+
+struct Held {
+  proto::Task task;
+  HeldState state = HeldState::kFetching;
+  std::uint64_t tag = 0;
+  bool module_acquired = false;
+  Clock::time_point started{};
+  // Set when the supervisor itself stops the task (timeout, cancel): the
+  // executor's death then reports this instead of a crash.
+  std::optional<Status> stop_status;
+  std::string stop_text;
+  proto::Result result;
+};
+
+}  // namespace
+
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/uni/modules";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.cache/uni/modules";
+}
+
+class Supervisor::Impl {
+ public:
+  explicit Impl(WorkerConfig config)
+      : config_(std::move(config)),
+        id_(random_id()),
+        host_(hostname()),
+        connection_(context_, config_.keys, config_.connect, "w" + id_),
+        cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir, config_.cache_bytes),
+        wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
+    if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
+    else runner_ = std::make_unique<ExecutorPool>(ExecutorPoolOptions{config_.slots, config_.mem_limit});
+  }
+
+  void run();
+  void request_stop() {
+    stop_ = true;
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+  }
+  const std::string& id() const { return id_; }
+
+ private:
+  std::string hello() const;
+  std::uint32_t capacity() const;
+  void say_hello();
+  void on_message(const proto::Message& m);
+  void on_tasks(const proto::Message& m);
+  void on_module(const proto::Message& m);
+  void on_cancel(const proto::Message& m);
+  void on_completion(Completion& c);
+  void finish(Held& h, Status status, std::string payload, std::uint32_t pid);
+  void schedule();
+  void flush();
+  void check_timeouts(Clock::time_point now);
+  void update_credit();
+
+  WorkerConfig config_;
+  std::string id_;
+  std::string host_;
+  zmq::context_t context_{1};
+  proto::PeerConnection connection_;
+  ModuleCache cache_;
+  std::unique_ptr<Runner> runner_;
+  UniqueFd wake_;
+  std::atomic<bool> stop_{false};
+
+  std::unordered_map<TaskId, Held, proto::TaskIdHash> held_;
+  std::unordered_map<std::uint64_t, TaskId> by_tag_;
+  std::deque<TaskId> ready_;
+  std::unordered_map<ModuleHash, std::vector<TaskId>> fetching_;
+  std::vector<TaskId> results_out_;
+  std::uint64_t next_tag_ = 1;
+  std::uint32_t credit_sent_ = 0;
+  std::chrono::milliseconds heartbeat_{1000};
+  Clock::time_point last_heard_{};
+};
+
+std::uint32_t Supervisor::Impl::capacity() const {
+  // Slots plus one task queued per free slot, so that an executor finishing a
+  // task finds the next one here instead of a round trip away. Services hold
+  // their slot indefinitely: nothing is queued behind them.
+  std::uint32_t services = 0;
+  for (const auto& [id, h] : held_)
+    services += (h.task.flags & proto::kFlagService) && h.state == HeldState::kRunning;
+  std::uint32_t free_slots = config_.slots > services ? config_.slots - services : 0;
+  return std::max<std::uint32_t>(config_.slots + free_slots, 1);
+}
+
+std::string Supervisor::Impl::hello() const {
+  proto::Hello h;
+  h.role = "worker";
+  h.worker_id = id_;
+  h.host = host_;
+  h.pid = static_cast<std::uint32_t>(::getpid());
+  h.slots = config_.slots;
+  h.capacity = capacity();
+  h.platform = UNI_PLATFORM_TAG;
+  h.isolation = config_.thread_isolation ? "thread" : "process";
+  for (const auto& [id, held] : held_)
+    h.running.push_back({id, held.task.module, held.task.function, held.task.flags, held.task.attempt});
+  return proto::encode_hello(h);
+}
+
+void Supervisor::Impl::say_hello() {
+  credit_sent_ = capacity();
+  connection_.send(hello());
+}
+
+void Supervisor::Impl::run() {
+  proto::Welcome welcome = connection_.open(hello(), config_.connect_timeout);
+  credit_sent_ = capacity();
+  heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms);
+  last_heard_ = Clock::now();
+  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
+            connection_.endpoint(), config_.slots, config_.thread_isolation ? "thread" : "process",
+            ::getpid());
+
+  Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
+  std::vector<zmq::pollitem_t> items;
+  std::vector<Completion> done;
+  while (!stop_) {
+    items.clear();
+    items.push_back({connection_.socket().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({connection_.monitor_socket().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+    runner_->add_poll_items(items);
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+
+    if (items[1].revents & ZMQ_POLLIN) {
+      if (connection_.reconnected()) {
+        log::info("reconnected to the manager: announcing {} held task(s)", held_.size());
+        say_hello();
+      }
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < 1024; ++i) {
+        zmq::message_t frame;
+        if (!connection_.socket().recv(frame, zmq::recv_flags::dontwait)) break;
+        last_heard_ = Clock::now();
+        try {
+          on_message(proto::Message::parse(static_cast<const char*>(frame.data()), frame.size()));
+        } catch (const proto::DecodeError& e) {
+          log::error("malformed message from the manager: {}", e.what());
+        }
+      }
+    }
+    runner_->service(&items[3], done);
+    for (Completion& c : done) on_completion(c);
+    done.clear();
+    schedule();
+    Clock::time_point now = Clock::now();
+    check_timeouts(now);
+    update_credit();
+    flush();
+    if (now >= next_heartbeat) {
+      connection_.send(proto::encode_heartbeat());
+      next_heartbeat = now + heartbeat_;
+    }
+  }
+  connection_.send(proto::encode_bye("worker stopping"));
+  log::info("worker {} stopped", id_);
+}
+
+void Supervisor::Impl::on_message(const proto::Message& m) {
+  using proto::Type;
+  if (m.version() != proto::kVersion && m.type() != Type::kError) {
+    log::error("the manager speaks protocol version {}, this worker {}", m.version(), proto::kVersion);
+    return;
+  }
+  switch (m.type()) {
+    case Type::kWelcome:
+      heartbeat_ = std::chrono::milliseconds(m.welcome().heartbeat_ms);
+      // Results the manager may not have: it acknowledges each one it gets.
+      for (auto& [id, h] : held_)
+        if (h.state == HeldState::kFinished) results_out_.push_back(id);
+      return;
+    case Type::kTasks: return on_tasks(m);
+    case Type::kModule: return on_module(m);
+    case Type::kCancel: return on_cancel(m);
+    case Type::kAck:
+      for (const TaskId& id : m.task_ids()) {
+        auto it = held_.find(id);
+        if (it != held_.end() && it->second.state == HeldState::kFinished) held_.erase(it);
+      }
+      return;
+    case Type::kError: {
+      proto::ErrorMessage e = m.error();
+      if (e.code == "hello-required") return say_hello();
+      log::error("the manager says: {}", e.text);
+      return;
+    }
+    case Type::kBye:
+      log::warn("the manager is going away ({}); waiting for it to come back", m.text());
+      return;
+    case Type::kHeartbeat: return;
+    default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
+  }
+}
+
+void Supervisor::Impl::on_tasks(const proto::Message& m) {
+  for (proto::Task& task : m.tasks()) {
+    if (held_.count(task.id)) continue;  // a duplicate after a reconnect
+    TaskId id = task.id;
+    Held& h = held_[id];
+    h.task = std::move(task);
+    if (cache_.acquire(h.task.module)) {
+      h.module_acquired = true;
+      h.state = HeldState::kReady;
+      ready_.push_back(id);
+      continue;
+    }
+    h.state = HeldState::kFetching;
+    auto& waiting = fetching_[h.task.module];
+    if (waiting.empty()) connection_.send(proto::encode_fetch_module(h.task.module));
+    waiting.push_back(id);
+  }
+}
+
+void Supervisor::Impl::on_module(const proto::Message& m) {
+  proto::ModuleReply reply = m.module_reply();
+  auto it = fetching_.find(reply.hash);
+  if (it == fetching_.end()) return;
+  std::vector<TaskId> waiting = std::move(it->second);
+  fetching_.erase(it);
+  std::optional<std::string> error;
+  if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
+  else error = cache_.store(reply.hash, *reply.bytes);
+  for (const TaskId& id : waiting) {
+    auto h = held_.find(id);
+    if (h == held_.end() || h->second.state != HeldState::kFetching) continue;
+    if (!error && cache_.acquire(reply.hash)) {
+      h->second.module_acquired = true;
+      h->second.state = HeldState::kReady;
+      ready_.push_back(id);
+    } else {
+      finish(h->second, Status::kModuleError,
+             "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
+                 error.value_or("it vanished from the cache"),
+             0);
+    }
+  }
+  for (const std::string& path : cache_.evict()) runner_->unload(path);
+}
+
+void Supervisor::Impl::on_cancel(const proto::Message& m) {
+  for (const TaskId& id : m.task_ids()) {
+    auto it = held_.find(id);
+    if (it == held_.end()) continue;
+    Held& h = it->second;
+    switch (h.state) {
+      case HeldState::kFetching:
+      case HeldState::kReady: finish(h, Status::kCancelled, "cancelled before it started", 0); break;
+      case HeldState::kRunning:
+        if (runner_->kill(h.tag)) {
+          h.stop_status = Status::kCancelled;
+          h.stop_text = "cancelled while running (its executor was stopped)";
+        } else {
+          by_tag_.erase(h.tag);  // its eventual completion is ignored
+          finish(h, Status::kCancelled,
+                 "cancelled, but this worker runs tasks on threads (--isolation thread), which cannot "
+                 "be stopped: the task keeps running until it returns, and its result is discarded",
+                 0);
+        }
+        break;
+      case HeldState::kFinished: break;
+    }
+  }
+}
+
+void Supervisor::Impl::on_completion(Completion& c) {
+  auto tag = by_tag_.find(c.tag);
+  if (tag == by_tag_.end()) return;  // already finished (timed out or cancelled on a thread)
+  TaskId id = tag->second;
+  by_tag_.erase(tag);
+  auto it = held_.find(id);
+  if (it == held_.end()) return;
+  Held& h = it->second;
+  if (c.died) {
+    if (h.stop_status) {
+      finish(h, *h.stop_status, h.stop_text, c.pid);
+    } else {
+      finish(h, Status::kCrashed,
+             "executor " + c.died->describe() + " while running " + h.task.function, c.pid);
+    }
+    return;
+  }
+  finish(h, c.status, std::move(c.payload), c.pid);
+}
+
+void Supervisor::Impl::finish(Held& h, Status status, std::string payload, std::uint32_t pid) {
+  if (h.module_acquired) {
+    cache_.release(h.task.module);
+    h.module_acquired = false;
+  }
+  h.state = HeldState::kFinished;
+  h.result.id = h.task.id;
+  h.result.status = status;
+  h.result.payload = std::move(payload);
+  h.result.pid = pid;
+  h.result.attempt = h.task.attempt;
+  results_out_.push_back(h.task.id);
+}
+
+void Supervisor::Impl::schedule() {
+  while (!ready_.empty() && runner_->idle() > 0) {
+    TaskId id = ready_.front();
+    ready_.pop_front();
+    auto it = held_.find(id);
+    if (it == held_.end() || it->second.state != HeldState::kReady) continue;
+    Held& h = it->second;
+    h.state = HeldState::kRunning;
+    h.tag = next_tag_++;
+    h.started = Clock::now();
+    by_tag_[h.tag] = id;
+    runner_->start(RunRequest{h.tag, cache_.path(h.task.module), h.task.function, h.task.args, id.str()});
+  }
+}
+
+void Supervisor::Impl::check_timeouts(Clock::time_point now) {
+  for (auto& [id, h] : held_) {
+    if (h.state != HeldState::kRunning || h.task.timeout_ms == 0 || h.stop_status) continue;
+    if (now - h.started < std::chrono::milliseconds(h.task.timeout_ms)) continue;
+    std::string text = "timed out after " + seconds_text(h.task.timeout_ms) + " s";
+    if (runner_->kill(h.tag)) {
+      h.stop_status = Status::kTimedOut;
+      h.stop_text = text + " (its executor was stopped)";
+    } else {
+      by_tag_.erase(h.tag);
+      finish(h, Status::kTimedOut,
+             text + "; under thread isolation it cannot be stopped and keeps its thread until it returns",
+             static_cast<std::uint32_t>(::getpid()));
+    }
+  }
+}
+
+void Supervisor::Impl::update_credit() {
+  std::uint32_t now = capacity();
+  if (now != credit_sent_ && connection_.send(proto::encode_credit(now))) credit_sent_ = now;
+}
+
+void Supervisor::Impl::flush() {
+  if (results_out_.empty()) return;
+  std::vector<const proto::Result*> batch;
+  for (const TaskId& id : results_out_) {
+    auto it = held_.find(id);
+    if (it != held_.end() && it->second.state == HeldState::kFinished) batch.push_back(&it->second.result);
+  }
+  results_out_.clear();
+  // Unsent (no connection) is fine: finished tasks stay held and are sent
+  // again after the next WELCOME.
+  if (!batch.empty()) connection_.send(proto::encode_results(batch));
+}
+
+// ---- public face -------------------------------------------------------------------------
+
+Supervisor::Supervisor(WorkerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Supervisor::~Supervisor() = default;
+void Supervisor::run() { impl_->run(); }
+void Supervisor::request_stop() { impl_->request_stop(); }
+const std::string& Supervisor::id() const { return impl_->id(); }
+
+}  // namespace uni::worker

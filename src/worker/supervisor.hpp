@@ -1,0 +1,51 @@
+// The worker's supervisor (design §4): its connection to the manager, the
+// tasks it holds (fetching their module, ready, running, finished and not yet
+// acknowledged), the module cache, the runner (executor processes or
+// threads), heartbeats, timeouts and cancellation. One thread, one poll loop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/keys.hpp"
+
+namespace uni::worker {
+
+struct WorkerConfig {
+  std::string connect = "tcp://127.0.0.1:7070";
+  CurveKeys keys;
+  unsigned slots = 0;             // 0: one per core
+  bool thread_isolation = false;  // --isolation thread
+  std::string cache_dir;          // empty: $XDG_CACHE_HOME/uni/modules or ~/.cache/uni/modules
+  std::uint64_t cache_bytes = 1ull << 30;
+  std::uint64_t mem_limit = 0;    // per executor, bytes; 0 = none
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(WorkerConfig config);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Connects and serves until request_stop(). Throws proto::ConnectFailure if
+  // the first connection fails (unreachable, authentication failed).
+  void run();
+
+  // Safe from a signal handler and from any thread.
+  void request_stop();
+
+  const std::string& id() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// $XDG_CACHE_HOME/uni/modules, else ~/.cache/uni/modules.
+std::string default_cache_dir();
+
+}  // namespace uni::worker

@@ -1,0 +1,101 @@
+// Thread isolation (see thread_runner.hpp).
+#include "worker/thread_runner.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace uni::worker {
+
+ThreadRunner::ThreadRunner(unsigned slots)
+    : slots_(slots), wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!wake_) throw std::runtime_error("eventfd failed");
+  for (unsigned i = 0; i < slots_; ++i) threads_.emplace_back([this] { loop(); });
+}
+
+ThreadRunner::~ThreadRunner() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+std::size_t ThreadRunner::idle() const { return slots_ - busy_; }
+
+void ThreadRunner::start(RunRequest request) {
+  ++busy_;
+  {
+    std::lock_guard lock(mutex_);
+    work_.push_back(std::move(request));
+  }
+  work_ready_.notify_one();
+}
+
+void ThreadRunner::unload(const std::string& module_path) {
+  // A module may be in use on another thread; it stays loaded until the
+  // worker exits. Only its file leaves the cache.
+  (void)module_path;
+}
+
+const LoadedModule* ThreadRunner::module(const std::string& path, std::string& error) {
+  std::lock_guard lock(mutex_);
+  auto it = modules_.find(path);
+  if (it != modules_.end()) return it->second.get();
+  try {
+    return modules_.emplace(path, LoadedModule::open(path)).first->second.get();
+  } catch (const ModuleLoadError& e) {
+    error = e.what();
+    return nullptr;
+  }
+}
+
+void ThreadRunner::loop() {
+  const auto pid = static_cast<std::uint32_t>(::getpid());
+  for (;;) {
+    RunRequest request;
+    {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [&] { return stopping_ || !work_.empty(); });
+      if (stopping_) return;
+      request = std::move(work_.front());
+      work_.pop_front();
+    }
+    Completion c;
+    c.tag = request.tag;
+    c.pid = pid;
+    std::string error;
+    if (const LoadedModule* m = module(request.module_path, error)) {
+      Outcome outcome = invoke(*m, request.function, request.args);
+      c.status = outcome.status;
+      c.payload = std::move(outcome.payload);
+    } else {
+      c.status = proto::Status::kModuleError;
+      c.payload = std::move(error);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      finished_.push_back(std::move(c));
+    }
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+  }
+}
+
+void ThreadRunner::add_poll_items(std::vector<zmq::pollitem_t>& items) {
+  items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+}
+
+void ThreadRunner::service(const zmq::pollitem_t* first, std::vector<Completion>& done) {
+  if (!(first->revents & ZMQ_POLLIN)) return;
+  std::uint64_t count;
+  [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
+  std::lock_guard lock(mutex_);
+  busy_ -= finished_.size();
+  for (Completion& c : finished_) done.push_back(std::move(c));
+  finished_.clear();
+}
+
+}  // namespace uni::worker

@@ -1,0 +1,49 @@
+// --isolation thread: tasks run on threads of the worker process itself.
+// For trusted code and the lowest latency; what it gives up (docs/isolation.md):
+// a crashing task takes the whole worker down (the manager requeues its
+// tasks), a running task cannot be stopped by a timeout or a cancel, and
+// task output is not prefixed with the task id.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/unique_fd.hpp"
+#include "worker/module_loader.hpp"
+#include "worker/runner.hpp"
+
+namespace uni::worker {
+
+class ThreadRunner : public Runner {
+ public:
+  explicit ThreadRunner(unsigned slots);
+  ~ThreadRunner() override;  // joins; a task still running delays it
+
+  std::size_t idle() const override;
+  void start(RunRequest request) override;
+  bool kill(std::uint64_t) override { return false; }
+  void unload(const std::string& module_path) override;
+  void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
+  void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
+
+ private:
+  void loop();
+  const LoadedModule* module(const std::string& path, std::string& error);
+
+  unsigned slots_;
+  std::size_t busy_ = 0;  // touched by the supervisor thread only
+  UniqueFd wake_;         // eventfd: a completion is waiting
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::deque<RunRequest> work_;
+  std::vector<Completion> finished_;
+  std::map<std::string, std::unique_ptr<LoadedModule>> modules_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace uni::worker
