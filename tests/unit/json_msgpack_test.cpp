@@ -1,0 +1,172 @@
+// Proves src/common/json_msgpack.hpp: JSON <-> msgpack keeps integers, floats, signs and structure;
+// binary, non-string keys and invalid UTF-8 become JSON without throwing; CLI arguments parse.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "common/json_msgpack.hpp"
+
+namespace {
+
+using nlohmann::json;
+using uni::dump_json;
+using uni::pack_json;
+using uni::parse_cli_argument;
+using uni::to_json;
+
+std::string pack(const json& value) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  pack_json(packer, value);
+  return std::string(buffer.data(), buffer.size());
+}
+
+msgpack::object_handle unpack(const std::string& bytes) {
+  return msgpack::unpack(bytes.data(), bytes.size());
+}
+
+json round_trip(const json& value) {
+  return to_json(unpack(pack(value)).get());
+}
+
+TEST(JsonMsgpack, ScalarsRoundTrip) {
+  for (const char* text :
+       {"null", "true", "false", "0", "3", "-7", "2.5", "-0.125", "\"\"", "\"ab\"",
+        "\"caf\\u00e9\"", "18446744073709551615", "-9223372036854775808", "1e300"}) {
+    json value = json::parse(text);
+    EXPECT_EQ(round_trip(value), value) << text;
+  }
+}
+
+TEST(JsonMsgpack, StructuresRoundTrip) {
+  json value =
+      json::parse(R"({"a": [1, -2, 3.5, "x", null, true, {"b": []}], "c": {}, "d": [[]]})");
+  EXPECT_EQ(round_trip(value), value);
+  EXPECT_EQ(dump_json(round_trip(value)), dump_json(value));
+}
+
+TEST(JsonMsgpack, IntegersStayIntegersAndFloatsStayFloats) {
+  msgpack::object_handle three = unpack(pack(json::parse("3")));
+  EXPECT_EQ(three.get().type, msgpack::type::POSITIVE_INTEGER);
+  EXPECT_EQ(three.get().via.u64, 3u);
+  msgpack::object_handle minus = unpack(pack(json::parse("-7")));
+  EXPECT_EQ(minus.get().type, msgpack::type::NEGATIVE_INTEGER);
+  EXPECT_EQ(minus.get().via.i64, -7);
+  msgpack::object_handle half = unpack(pack(json::parse("2.5")));
+  EXPECT_EQ(half.get().type, msgpack::type::FLOAT64);
+  EXPECT_EQ(half.get().via.f64, 2.5);
+  msgpack::object_handle whole = unpack(pack(json::parse("2.0")));
+  EXPECT_EQ(whole.get().type, msgpack::type::FLOAT64);
+  EXPECT_TRUE(round_trip(json::parse("2.0")).is_number_float());
+  EXPECT_TRUE(round_trip(json::parse("2")).is_number_integer());
+  EXPECT_EQ(dump_json(round_trip(json::parse("-7"))), "-7");
+}
+
+TEST(JsonMsgpack, StringsAreMsgpackStrings) {
+  msgpack::object_handle s = unpack(pack(json("ab")));
+  ASSERT_EQ(s.get().type, msgpack::type::STR);
+  EXPECT_EQ(std::string(s.get().via.str.ptr, s.get().via.str.size), "ab");
+}
+
+TEST(JsonMsgpack, BinaryBecomesByteArray) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_bin(3);
+  p.pack_bin_body("\x00\x7f\xff", 3);
+  json out = to_json(msgpack::unpack(buffer.data(), buffer.size()).get());
+  EXPECT_EQ(out, json::parse("[0, 127, 255]"));
+  // And JSON binary packs as msgpack binary.
+  json binary = json::binary({1, 2, 3});
+  msgpack::object_handle h = unpack(pack(binary));
+  ASSERT_EQ(h.get().type, msgpack::type::BIN);
+  EXPECT_EQ(h.get().via.bin.size, 3u);
+}
+
+TEST(JsonMsgpack, NonStringMapKeysBecomeTheirJsonText) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_map(4);
+  p.pack(1);
+  p.pack(std::string("one"));
+  p.pack(-2);
+  p.pack(true);
+  p.pack(std::vector<int>{1, 2});
+  p.pack_nil();
+  p.pack(std::string("s"));
+  p.pack(2.5);
+  json out = to_json(msgpack::unpack(buffer.data(), buffer.size()).get());
+  EXPECT_EQ(out, json::parse(R"({"1": "one", "-2": true, "[1,2]": null, "s": 2.5})"));
+}
+
+TEST(JsonMsgpack, ExtensionsAreDescribed) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_ext(2, 5);
+  p.pack_ext_body("\x01\x02", 2);
+  json out = to_json(msgpack::unpack(buffer.data(), buffer.size()).get());
+  EXPECT_EQ(out, json::parse(R"({"ext": 5, "data": [1, 2]})"));
+}
+
+TEST(JsonMsgpack, Float32IsANumber) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_float(1.5f);
+  EXPECT_EQ(to_json(msgpack::unpack(buffer.data(), buffer.size()).get()), json(1.5));
+}
+
+TEST(JsonMsgpack, InvalidUtf8DoesNotThrow) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_map(1);
+  p.pack_str(2);
+  p.pack_str_body("\xff\xfe", 2);
+  p.pack_array(1);
+  p.pack_str(3);
+  p.pack_str_body("a\xc3z", 3);
+  json out;
+  ASSERT_NO_THROW(out = to_json(msgpack::unpack(buffer.data(), buffer.size()).get()));
+  std::string text;
+  ASSERT_NO_THROW(text = dump_json(out));
+  EXPECT_NE(text.find("\xef\xbf\xbd"), std::string::npos) << text;  // U+FFFD replacement
+  EXPECT_NO_THROW(json::parse(text));                               // and the result is JSON
+}
+
+TEST(JsonMsgpack, DumpIsCompact) {
+  EXPECT_EQ(dump_json(json::parse(R"({ "a" : [ 1 , 2 ] })")), R"({"a":[1,2]})");
+}
+
+TEST(CliArgument, JsonValues) {
+  EXPECT_EQ(parse_cli_argument("3"), json(3));
+  EXPECT_TRUE(parse_cli_argument("3").is_number_integer());
+  EXPECT_EQ(parse_cli_argument("-7"), json(-7));
+  EXPECT_EQ(parse_cli_argument("2.5"), json(2.5));
+  EXPECT_EQ(parse_cli_argument("true"), json(true));
+  EXPECT_EQ(parse_cli_argument("false"), json(false));
+  EXPECT_EQ(parse_cli_argument("null"), json(nullptr));
+  EXPECT_EQ(parse_cli_argument("[1,2]"), json::parse("[1,2]"));
+  EXPECT_EQ(parse_cli_argument("{\"k\":1}"), json::parse("{\"k\":1}"));
+  EXPECT_EQ(parse_cli_argument("\"ab\""), json("ab"));
+  EXPECT_EQ(parse_cli_argument("\"3\""), json("3"));
+}
+
+TEST(CliArgument, AnythingElseIsAString) {
+  EXPECT_EQ(parse_cli_argument("ab"), json("ab"));
+  EXPECT_EQ(parse_cli_argument(""), json(""));
+  EXPECT_EQ(parse_cli_argument("hello world"), json("hello world"));
+  EXPECT_EQ(parse_cli_argument("[1,"), json("[1,"));
+  EXPECT_EQ(parse_cli_argument("1 2"), json("1 2"));
+  EXPECT_EQ(parse_cli_argument("True"), json("True"));
+  EXPECT_EQ(parse_cli_argument("-"), json("-"));
+  EXPECT_EQ(parse_cli_argument("\xff"), json("\xff"));
+}
+
+TEST(CliArgument, PacksAsTheWireExpects) {
+  msgpack::object_handle h = unpack(pack(parse_cli_argument("-7")));
+  EXPECT_EQ(h.get().type, msgpack::type::NEGATIVE_INTEGER);
+  h = unpack(pack(parse_cli_argument("ab")));
+  EXPECT_EQ(h.get().type, msgpack::type::STR);
+}
+
+}  // namespace
