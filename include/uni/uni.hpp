@@ -110,6 +110,11 @@ struct ConnectOptions {
   // Messages from the manager, e.g. that tasks wait for a worker that is not
   // there. Default: printed to stderr.
   std::function<void(const std::string&)> on_notice;
+  // Backpressure: at most this many tasks of this client may be unfinished;
+  // a submission beyond it blocks until one finishes ...
+  std::size_t max_outstanding = 1'000'000;
+  // ... for at most this long (0: as long as it takes), then throws uni::Error.
+  std::chrono::milliseconds submit_timeout{0};
 };
 
 struct TaskOptions {

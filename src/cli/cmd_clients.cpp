@@ -76,20 +76,40 @@ std::string result_json(const proto::Result& r) {
   return dump_json(to_json(h.get()));
 }
 
-void wait_done(const detail::TaskState& state) {
-  std::unique_lock lock(state.mutex);
-  state.finished.wait(lock, [&] { return state.done; });
-}
-
 bool wait_done_for(const detail::TaskState& state, std::chrono::milliseconds timeout) {
   std::unique_lock lock(state.mutex);
   return state.finished.wait_for(lock, timeout, [&] { return state.done; });
+}
+
+// Ctrl-C (or SIGTERM) while tasks are out: cancel them on the cluster, so that
+// nothing keeps running for a boss that is gone.
+struct Interrupted {
+  int signal;
+};
+
+void on_interrupt_cancel(detail::Client& client, const std::vector<std::shared_ptr<detail::TaskState>>& states) {
+  int sig = received_stop_signal();
+  if (sig == 0) return;
+  std::vector<proto::TaskId> ids;
+  for (const auto& s : states)
+    if (s && !wait_done_for(*s, std::chrono::milliseconds(0))) ids.push_back(s->task.id);
+  if (!ids.empty()) {
+    std::fprintf(stderr, "interrupted: cancelling %zu unfinished task(s)\n", ids.size());
+    try {
+      client.cancel(ids, std::chrono::seconds(3));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cancelling failed: %s\n", e.what());
+    }
+  }
+  throw Interrupted{sig};
 }
 
 // Runs a client command, turning its errors into messages and exit codes.
 int guarded(const char* name, const std::function<int()>& body) {
   try {
     return body();
+  } catch (const Interrupted& i) {
+    return 128 + i.signal;
   } catch (const CommandError& e) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return e.code;
@@ -133,8 +153,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
       std::string args = pack_arguments({rest.begin() + 2, rest.end()});
       auto client = connect_client(*client_flags);
       auto module = load_module(*client, rest[0]);
+      on_stop_signal(nullptr, nullptr);
       auto state = client->submit(module, rest[1], std::move(args), options, 0);
-      wait_done(*state);
+      while (!wait_done_for(*state, std::chrono::milliseconds(100))) on_interrupt_cancel(*client, {state});
       const proto::Result& r = state->result;
       if (r.status != proto::Status::kOk) {
         std::fprintf(stderr, "uni run: %s failed (%s): %s\n", rest[1].c_str(), proto::status_name(r.status),
@@ -190,6 +211,7 @@ void add_map_command(CLI::App& app, int& exit_code) {
       }
       auto client = connect_client(*client_flags);
       auto mod = load_module(*client, *module);
+      on_stop_signal(nullptr, nullptr);
       std::vector<std::shared_ptr<detail::TaskState>> states(packed.size());
       for (std::size_t i = 0; i < packed.size(); ++i)
         if (bad[i].empty()) states[i] = client->submit(mod, *function, std::move(packed[i]), options, 0);
@@ -202,7 +224,8 @@ void add_map_command(CLI::App& app, int& exit_code) {
           failed = true;
           continue;
         }
-        while (!wait_done_for(*states[i], std::chrono::milliseconds(250))) {
+        while (!wait_done_for(*states[i], std::chrono::milliseconds(100))) {
+          on_interrupt_cancel(*client, states);
           if (Clock::now() >= next_progress) {
             std::size_t left = client->outstanding();
             std::fprintf(stderr, "uni map: %zu/%zu done\n", states.size() - left, states.size());

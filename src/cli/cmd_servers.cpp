@@ -89,7 +89,7 @@ struct WorkerFlags {
   ClientFlags client;
   unsigned slots = 0;
   std::string isolation = "process";
-  std::string cache_dir, cache_size = "1G", mem_limit;
+  std::string cache_dir, cache_size = "1G", mem_limit, drain_timeout = "30";
   pid_t parent = 0;
 
   void add_to(CLI::App& app, bool with_client_flags) {
@@ -103,6 +103,9 @@ struct WorkerFlags {
     app.add_option("--cache-size", cache_size, "module cache limit; unused modules are evicted LRU")
         ->capture_default_str();
     app.add_option("--mem-limit", mem_limit, "address-space limit per executor, e.g. 256M");
+    app.add_option("--drain-timeout", drain_timeout,
+                   "on SIGTERM, seconds running tasks get to finish before they are handed back")
+        ->capture_default_str();
   }
 
   worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
@@ -114,6 +117,7 @@ struct WorkerFlags {
     c.cache_dir = cache_dir;
     c.cache_bytes = size_flag(cache_size, "--cache-size");
     if (!mem_limit.empty()) c.mem_limit = size_flag(mem_limit, "--mem-limit");
+    c.drain_timeout = seconds_flag(drain_timeout, "--drain-timeout");
     return c;
   }
 };
@@ -133,7 +137,7 @@ int run_worker(WorkerFlags& flags) {
   std::string connect = flags.client.connect;
   if (connect.empty()) connect = "tcp://127.0.0.1:7070";
   worker::Supervisor supervisor(flags.config(connect, *key));
-  on_stop_signal([](void* s) { static_cast<worker::Supervisor*>(s)->request_stop(); }, &supervisor);
+  on_stop_signal([](void* s) { static_cast<worker::Supervisor*>(s)->request_drain(); }, &supervisor);
   try {
     supervisor.run();
   } catch (const proto::ConnectFailure& e) {

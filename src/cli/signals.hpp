@@ -6,6 +6,7 @@ namespace uni::cli {
 
 // Calls stop(arg) from the handler on the first SIGINT or SIGTERM; the
 // callback must be async-signal-safe (Manager/Supervisor::request_stop are).
+// With a null callback the signal is only recorded (received_stop_signal()).
 // A second signal of the same kind exits at once.
 void on_stop_signal(void (*stop)(void*), void* arg);
 

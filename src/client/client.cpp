@@ -98,6 +98,9 @@ class Client::Io {
   std::vector<TaskId> cancelled_;  // sent again after a reconnect until their results arrive
   std::deque<std::shared_ptr<std::promise<std::string>>> status_waiters_, cancel_waiters_;
   std::vector<TaskId> acks_;
+  // Tasks the manager answered "queue full": submitted again after a pause.
+  std::vector<std::shared_ptr<TaskState>> retry_;
+  Clock::time_point retry_at_{};
 };
 
 void Client::Io::loop() {
@@ -107,7 +110,7 @@ void Client::Io::loop() {
     zmq::pollitem_t items[] = {{connection_.socket().handle(), 0, ZMQ_POLLIN, 0},
                                {connection_.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, wake_fd_.get(), ZMQ_POLLIN, 0}};
-    zmq::poll(items, 3, heartbeat);
+    proto::poll(items, 3, retry_.empty() ? heartbeat : std::chrono::milliseconds(50));
     if ((items[1].revents & ZMQ_POLLIN) && connection_.reconnected()) connection_.send(hello());
     if (items[2].revents & ZMQ_POLLIN) {
       std::uint64_t count;
@@ -129,6 +132,11 @@ void Client::Io::loop() {
     if (!acks_.empty()) {
       connection_.send(proto::encode_ack(acks_));
       acks_.clear();
+    }
+    if (!retry_.empty() && Clock::now() >= retry_at_) {
+      std::vector<std::shared_ptr<TaskState>> again;
+      again.swap(retry_);
+      send_tasks(again);
     }
     if (Clock::now() >= next_heartbeat) {
       connection_.send(proto::encode_heartbeat());
@@ -202,6 +210,13 @@ void Client::Io::on_message(const proto::Message& m) {
   switch (m.type()) {
     case Type::kResult:
       for (proto::Result& r : m.results()) {
+        if (r.status == proto::Status::kQueueFull) {  // backpressure: try again shortly
+          auto it = pending_.find(r.id);
+          if (it == pending_.end()) continue;
+          if (retry_.empty()) retry_at_ = Clock::now() + std::chrono::milliseconds(200);
+          retry_.push_back(it->second);
+          continue;
+        }
         acks_.push_back(r.id);
         resolve(r.id, std::move(r));
       }
@@ -237,7 +252,10 @@ void Client::Io::on_message(const proto::Message& m) {
       welcome_ = m.welcome();
       std::vector<std::shared_ptr<TaskState>> all;
       all.reserve(pending_.size());
-      for (auto& [id, t] : pending_) all.push_back(t);
+      for (auto& [id, t] : pending_) {
+        t->task.flags |= proto::kFlagResubmitted;
+        all.push_back(t);
+      }
       std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a->task.id.seq < b->task.id.seq; });
       send_tasks(all);
       std::vector<TaskId> still;
@@ -297,7 +315,7 @@ void Client::Io::resolve(const TaskId& id, proto::Result result) {
   }
   state->finished.notify_all();
   std::lock_guard lock(owner_.mutex_);
-  --owner_.outstanding_;
+  if (owner_.outstanding_-- == owner_.max_outstanding_) owner_.window_open_.notify_all();
 }
 
 void Client::Io::fail_request(const std::string& why) {
@@ -325,6 +343,8 @@ std::shared_ptr<Client> Client::connect(const std::string& address, const Connec
   std::shared_ptr<Client> client(new Client());
   client->endpoint_ = proto::normalize_endpoint(address);
   client->session_ = random_session();
+  client->max_outstanding_ = std::max<std::size_t>(options.max_outstanding, 1);
+  client->submit_timeout_ = options.submit_timeout;
   client->io_ = std::make_unique<Io>(*client, keys, options);
   try {
     client->io_->open(options.connect_timeout);
@@ -363,7 +383,17 @@ std::shared_ptr<TaskState> Client::submit(std::shared_ptr<const ModuleInfo> modu
   t.flags = flags;
   state->module = std::move(module);
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    if (outstanding_ >= max_outstanding_) {
+      auto open = [&] { return outstanding_ < max_outstanding_; };
+      if (submit_timeout_.count() == 0) {
+        window_open_.wait(lock, open);
+      } else if (!window_open_.wait_for(lock, submit_timeout_, open)) {
+        throw Error("cannot submit: " + std::to_string(outstanding_) +
+                    " tasks are unfinished, the limit (ConnectOptions::max_outstanding), and none "
+                    "finished within the submit timeout");
+      }
+    }
     t.id = {session_, next_seq_++};
     to_submit_.push_back(state);
     ++outstanding_;

@@ -93,6 +93,9 @@ class Client {
   std::vector<Request> requests_;
   std::uint64_t next_seq_ = 1;
   std::size_t outstanding_ = 0;
+  std::size_t max_outstanding_ = 0;
+  std::chrono::milliseconds submit_timeout_{0};
+  std::condition_variable window_open_;
 
   std::mutex modules_mutex_;
   struct CachedModule {

@@ -39,6 +39,7 @@ enum class TaskState : std::uint8_t {
   kQueued,
   kRunning,        // assigned to a worker (running or prefetched there)
   kAwaitingBoss,   // known only from a worker's re-announcement, which lost it: needs the boss's resubmission
+  kRecovering,     // resubmitted just after a manager start: waits for workers to re-announce it
   kDone,           // result waiting for the boss's ACK
 };
 
@@ -139,6 +140,7 @@ class Manager::Impl {
   // ---- handlers, one per message type ----
   void on_hello(const std::string& rid, const proto::Message& m);
   void on_submit(Boss& boss, const proto::Message& m);
+  void answer_queue_full();
   void on_put_module(Boss& boss, const proto::Message& m);
   void on_ack(Boss& boss, const proto::Message& m);
   void on_cancel(const std::string& rid, const proto::Message& m);
@@ -194,6 +196,10 @@ class Manager::Impl {
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> wait_deadlines_;
   std::size_t queued_ = 0;
   Clock::time_point next_heartbeat_{};
+  Clock::time_point started_ = Clock::now();
+  std::vector<TaskId> recovering_;
+  std::vector<proto::Result> queue_full_;  // answers to the SUBMIT being handled
+  std::string queue_full_to_;
 
   struct Totals {
     std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
@@ -212,7 +218,7 @@ void Manager::Impl::run() {
   Clock::time_point next_timer = Clock::now();
   while (!stop_) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_timer - Clock::now());
-    zmq::poll(items, 3, std::max(wait, std::chrono::milliseconds(0)));
+    proto::poll(items, 3, std::max(wait, std::chrono::milliseconds(0)));
     // ZAP first: a connecting peer's handshake waits on it.
     if (items[1].revents & ZMQ_POLLIN)
       while (zap_.socket().get(zmq::sockopt::events) & ZMQ_POLLIN) zap_.handle();
@@ -292,7 +298,9 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
     }
     if (peer.boss) {
       switch (m.type()) {
-        case Type::kSubmit: return on_submit(*peer.boss, m);
+        case Type::kSubmit:
+          on_submit(*peer.boss, m);
+          return answer_queue_full();
         case Type::kPutModule: return on_put_module(*peer.boss, m);
         case Type::kAck: return on_ack(*peer.boss, m);
         default: break;
@@ -301,8 +309,8 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
       switch (m.type()) {
         case Type::kResult: return on_result(*peer.worker, m);
         case Type::kFetchModule: return on_fetch_module(*peer.worker, m);
-        case Type::kCredit:
-          peer.worker->capacity = std::max<std::uint32_t>(m.credit(), 1);
+        case Type::kCredit:  // 0: the worker drains and takes nothing new
+          peer.worker->capacity = m.credit();
           return;
         default: break;
       }
@@ -427,7 +435,7 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
   w.host = hello.host;
   w.pid = hello.pid;
   w.slots = hello.slots;
-  w.capacity = std::max<std::uint32_t>(hello.capacity, 1);
+  w.capacity = hello.capacity;
   w.platform = platform_index(hello.platform);
   w.isolation = hello.isolation;
   w.last_seen = now;
@@ -470,7 +478,8 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
       continue;
     }
     if (t->state == TaskState::kRunning && t->worker == &w) continue;
-    if (t->state == TaskState::kQueued || t->state == TaskState::kAwaitingBoss) {
+    if (t->state == TaskState::kQueued || t->state == TaskState::kAwaitingBoss ||
+        t->state == TaskState::kRecovering) {
       if (t->state == TaskState::kQueued) --queued_;  // its queue entry is skipped when popped
       t->state = TaskState::kRunning;
       t->worker = &w;
@@ -514,6 +523,15 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
       }
       continue;
     }
+    if (tasks_.size() >= config_.max_tasks) {
+      proto::Result full;
+      full.id = task.id;
+      full.status = Status::kQueueFull;
+      full.payload = "the manager holds " + std::to_string(tasks_.size()) + " tasks, its limit";
+      queue_full_.push_back(std::move(full));
+      queue_full_to_ = boss.rid;
+      continue;
+    }
     ++totals_.submitted;
     TaskRecord& rec = tasks_[task.id];
     rec.task = std::move(task);
@@ -525,7 +543,12 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
       wait_deadlines_.emplace(now + std::chrono::milliseconds(rec.task.wait_ms), rec.task.id);
     if (const StoredModule* mod = modules_.find(rec.task.module)) {
       rec.platform = platform_index(mod->platform);
-      enqueue(rec, false);
+      if ((rec.task.flags & proto::kFlagResubmitted) && now < started_ + config_.recovery_window) {
+        rec.state = TaskState::kRecovering;
+        recovering_.push_back(rec.task.id);
+      } else {
+        enqueue(rec, false);
+      }
     } else {
       rec.state = TaskState::kWaitingModule;
       waiting_for_module_[rec.task.module].push_back(rec.task.id);
@@ -533,6 +556,14 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
         send(boss.rid, proto::encode_need_module(rec.task.module));
     }
   }
+}
+
+void Manager::Impl::answer_queue_full() {
+  if (queue_full_.empty()) return;
+  std::vector<const proto::Result*> batch;
+  for (const proto::Result& r : queue_full_) batch.push_back(&r);
+  send(queue_full_to_, proto::encode_results(batch));
+  queue_full_.clear();
 }
 
 void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
@@ -570,11 +601,17 @@ void Manager::Impl::module_arrived(const ModuleHash& hash) {
   if (it == waiting_for_module_.end()) return;
   const StoredModule* mod = modules_.find(hash);
   std::uint16_t platform = platform_index(mod->platform);
+  Clock::time_point now = Clock::now();
   for (const TaskId& id : it->second) {
     TaskRecord* t = find(id);
     if (!t || t->state != TaskState::kWaitingModule) continue;
     t->platform = platform;
-    enqueue(*t, false);
+    if ((t->task.flags & proto::kFlagResubmitted) && now < started_ + config_.recovery_window) {
+      t->state = TaskState::kRecovering;
+      recovering_.push_back(id);
+    } else {
+      enqueue(*t, false);
+    }
   }
   waiting_for_module_.erase(it);
 }
@@ -622,6 +659,10 @@ void Manager::Impl::on_result(Worker& w, const proto::Message& m) {
       continue;
     }
     unassign(*t);
+    if (r.status == Status::kHandedBack) {  // a draining worker: not a failed attempt
+      enqueue(*t, true);
+      continue;
+    }
     if (proto::is_retryable(r.status)) {
       attempt_failed(*t, r.payload + " on worker " + w.id + " (" + w.host + ")");
       continue;
@@ -773,8 +814,11 @@ Boss& Manager::Impl::boss_for(std::uint64_t session) {
 }
 
 void Manager::Impl::worker_gone(Worker& w, const std::string& why) {
-  log::warn("worker {} ({} pid {}) lost: {}; requeueing its {} task(s)", w.id, w.host, w.pid, why,
-            w.inflight.size());
+  if (w.inflight.empty())
+    log::info("worker {} ({} pid {}) gone: {}", w.id, w.host, w.pid, why);
+  else
+    log::warn("worker {} ({} pid {}) lost: {}; requeueing its {} task(s)", w.id, w.host, w.pid, why,
+              w.inflight.size());
   std::vector<TaskId> inflight(w.inflight.begin(), w.inflight.end());
   for (const TaskId& id : inflight) {
     TaskRecord* t = find(id);
@@ -847,13 +891,22 @@ void Manager::Impl::on_timer(Clock::time_point now) {
     if (!owns_tasks) bosses_.erase(b->session);
   }
 
+  // The recovery window after a start is over: what no worker re-announced runs now.
+  if (!recovering_.empty() && now >= started_ + config_.recovery_window) {
+    for (const TaskId& id : recovering_)
+      if (TaskRecord* t = find(id); t && t->state == TaskState::kRecovering) enqueue(*t, false);
+    recovering_.clear();
+  }
+
   // Wait limits.
   while (!wait_deadlines_.empty() && wait_deadlines_.top().first <= now) {
     TaskId id = wait_deadlines_.top().second;
     wait_deadlines_.pop();
     TaskRecord* t = find(id);
-    if (!t || (t->state != TaskState::kQueued && t->state != TaskState::kWaitingModule)) continue;
-    std::string platform = t->state == TaskState::kQueued ? platforms_[t->platform] : "its module";
+    if (!t || (t->state != TaskState::kQueued && t->state != TaskState::kWaitingModule &&
+               t->state != TaskState::kRecovering))
+      continue;
+    std::string platform = t->state != TaskState::kWaitingModule ? platforms_[t->platform] : "its module";
     fail(*t, Status::kNoWorker,
          "no worker for platform " + platform + " took it within " + seconds_text(t->task.wait_ms) + " s");
   }

@@ -28,6 +28,13 @@ struct ManagerConfig {
   std::uint64_t max_message = 128ull << 20;
   std::uint64_t max_module = 100ull << 20;
   std::uint64_t module_store_bytes = 1ull << 30;
+  // Tasks the manager holds at most (queued, running, and results not yet
+  // acknowledged). Past it, submissions are answered "queue full" and the boss
+  // submits them again later: memory stays bounded, nothing is lost.
+  std::uint64_t max_tasks = 2'000'000;
+  // After a start, resubmitted tasks wait this long for workers to re-announce
+  // what they still run, so that a restart never starts a task twice.
+  std::chrono::milliseconds recovery_window{2000};
 };
 
 class Manager {

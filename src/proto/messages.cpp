@@ -45,11 +45,15 @@ const char* status_name(Status status) {
     case Status::kCancelled: return "cancelled";
     case Status::kNoWorker: return "no-worker";
     case Status::kRejected: return "rejected";
+    case Status::kHandedBack: return "handed-back";
+    case Status::kQueueFull: return "queue-full";
   }
   return "unknown";
 }
 
 bool is_retryable(Status status) { return status == Status::kCrashed; }
+
+bool is_final(Status status) { return status != Status::kHandedBack && status != Status::kQueueFull; }
 
 std::string TaskId::str() const {
   char out[48];
@@ -585,7 +589,7 @@ std::vector<Result> Message::results() const {
     Result r;
     r.id = f.id();
     std::uint8_t status = f.uint<std::uint8_t>("status");
-    if (status > static_cast<std::uint8_t>(Status::kRejected))
+    if (status > static_cast<std::uint8_t>(Status::kQueueFull))
       fail("result: unknown status " + std::to_string(status));
     r.status = static_cast<Status>(status);
     r.payload = f.bin("payload");

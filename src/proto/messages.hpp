@@ -80,12 +80,20 @@ enum class Status : std::uint8_t {
   kCancelled = 7,
   kNoWorker = 8,         // waited longer than its wait limit for a worker
   kRejected = 9,         // the manager refused it (limits, missing module)
+  // Not final, never reaches a boss's future:
+  kHandedBack = 10,      // worker -> manager: a draining worker returns it unstarted or interrupted
+  kQueueFull = 11,       // manager -> boss: not accepted now, submit again later (backpressure)
 };
 const char* status_name(Status status);  // "ok", "exception", "bad-arguments", ...
 bool is_retryable(Status status);        // kCrashed from a worker: the manager may requeue
+bool is_final(Status status);            // false for kHandedBack and kQueueFull
 
 inline constexpr std::uint8_t kFlagService = 1;   // runs until it returns or is stopped
 inline constexpr std::uint8_t kFlagDetached = 2;  // nobody waits: survives its boss, result dropped
+// Sent again by a boss after a reconnect. A manager that has just started holds
+// such tasks briefly, so that workers can re-announce what they still run and
+// nothing is started twice.
+inline constexpr std::uint8_t kFlagResubmitted = 4;
 
 // SUBMIT element (boss -> manager) and TASKS element (manager -> worker).
 struct Task {

@@ -31,7 +31,7 @@ Welcome PeerConnection::open(const std::string& hello, std::chrono::milliseconds
                            "the manager at " + endpoint_ + " did not answer HELLO");
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                {monitor_.socket().handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(hello_sent || !watch.connected() ? 50 : 5));
+    poll(items, 2, std::chrono::milliseconds(hello_sent || !watch.connected() ? 50 : 5));
     while (auto event = monitor_.next()) watch.on_event(*event);
     if (watch.connected() && !hello_sent) hello_sent = send(hello);
     zmq::message_t reply;

@@ -2,6 +2,7 @@
 #include "proto/transport.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -29,6 +30,12 @@ void set_curve_keys(zmq::socket_t& s, const std::string& pub, const std::string&
 }
 
 }  // namespace
+
+void poll(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout) {
+  if (zmq_poll(items, static_cast<int>(count), static_cast<long>(timeout.count())) >= 0) return;
+  if (zmq_errno() != EINTR) throw zmq::error_t();
+  for (std::size_t i = 0; i < count; ++i) items[i].revents = 0;
+}
 
 std::string normalize_endpoint(const std::string& address) {
   if (address.find("://") != std::string::npos) return address;

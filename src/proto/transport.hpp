@@ -15,6 +15,10 @@
 
 namespace uni::proto {
 
+// zmq_poll that treats a signal's interruption as "nothing ready": every poll
+// loop checks its stop flag right after. Revents are cleared in that case.
+void poll(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds timeout);
+
 // Normalises "host:port" to "tcp://host:port"; other strings pass unchanged.
 std::string normalize_endpoint(const std::string& address);
 

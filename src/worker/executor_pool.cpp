@@ -110,6 +110,9 @@ void ExecutorPool::spawn(Executor& e) {
   spawn.fds = {{child_channel.get(), kExecutorChannelFd}, {child_out.get(), 1}, {child_err.get(), 2}};
   spawn.env = executor_env();
   spawn.stdin_null = true;
+  // Its own process group: a Ctrl-C at the worker's terminal is the
+  // supervisor's to handle (drain), not a crash of every running task.
+  spawn.new_process_group = true;
   e.process = Process::spawn(spawn);
   e.reader = FrameReader();
   e.pending.clear();

@@ -91,8 +91,11 @@ class Supervisor::Impl {
   void run();
   void request_stop() {
     stop_ = true;
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+    wake();
+  }
+  void request_drain() {
+    drain_requested_ = true;
+    wake();
   }
   const std::string& id() const { return id_; }
 
@@ -110,6 +113,12 @@ class Supervisor::Impl {
   void flush();
   void check_timeouts(Clock::time_point now);
   void update_credit();
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+  }
+  void drain(Clock::time_point now);
+  bool drained(Clock::time_point now) const;
 
   WorkerConfig config_;
   std::string id_;
@@ -120,6 +129,11 @@ class Supervisor::Impl {
   std::unique_ptr<Runner> runner_;
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> drain_requested_{false};
+  bool draining_ = false;
+  bool manager_left_ = false;  // said BYE: nobody will acknowledge results
+  Clock::time_point drain_deadline_{};
+  Clock::time_point last_flush_{};
 
   std::unordered_map<TaskId, Held, proto::TaskIdHash> held_;
   std::unordered_map<std::uint64_t, TaskId> by_tag_;
@@ -133,6 +147,7 @@ class Supervisor::Impl {
 };
 
 std::uint32_t Supervisor::Impl::capacity() const {
+  if (draining_) return 0;
   // Slots plus one task queued per free slot, so that an executor finishing a
   // task finds the next one here instead of a round trip away. Services hold
   // their slot indefinitely: nothing is queued behind them.
@@ -181,7 +196,7 @@ void Supervisor::Impl::run() {
     items.push_back({connection_.monitor_socket().handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
     runner_->add_poll_items(items);
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    proto::poll(items.data(), items.size(), std::chrono::milliseconds(50));
 
     if (items[1].revents & ZMQ_POLLIN) {
       if (connection_.reconnected()) {
@@ -201,14 +216,20 @@ void Supervisor::Impl::run() {
         }
       }
     }
+    if (items[2].revents & ZMQ_POLLIN) {
+      std::uint64_t count;
+      [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
+    }
     runner_->service(&items[3], done);
     for (Completion& c : done) on_completion(c);
     done.clear();
     schedule();
     Clock::time_point now = Clock::now();
     check_timeouts(now);
+    if (drain_requested_ || draining_) drain(now);
     update_credit();
     flush();
+    if (draining_ && drained(now)) break;
     if (now >= next_heartbeat) {
       connection_.send(proto::encode_heartbeat());
       next_heartbeat = now + heartbeat_;
@@ -226,6 +247,7 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
   }
   switch (m.type()) {
     case Type::kWelcome:
+      manager_left_ = false;
       heartbeat_ = std::chrono::milliseconds(m.welcome().heartbeat_ms);
       // Results the manager may not have: it acknowledges each one it gets.
       for (auto& [id, h] : held_)
@@ -247,6 +269,7 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
       return;
     }
     case Type::kBye:
+      manager_left_ = true;
       log::warn("the manager is going away ({}); waiting for it to come back", m.text());
       return;
     case Type::kHeartbeat: return;
@@ -260,6 +283,10 @@ void Supervisor::Impl::on_tasks(const proto::Message& m) {
     TaskId id = task.id;
     Held& h = held_[id];
     h.task = std::move(task);
+    if (draining_) {  // crossed our CREDIT 0 on the way
+      finish(h, Status::kHandedBack, "the worker is draining", 0);
+      continue;
+    }
     if (cache_.acquire(h.task.module)) {
       h.module_acquired = true;
       h.state = HeldState::kReady;
@@ -390,6 +417,47 @@ void Supervisor::Impl::check_timeouts(Clock::time_point now) {
   }
 }
 
+void Supervisor::Impl::drain(Clock::time_point now) {
+  if (!draining_) {
+    draining_ = true;
+    drain_deadline_ = now + config_.drain_timeout;
+    std::size_t running = 0;
+    for (auto& [id, h] : held_) running += h.state == HeldState::kRunning;
+    log::info("worker {} draining: {} running task(s) get {} s to finish", id_, running,
+              config_.drain_timeout.count() / 1000.0);
+  }
+  // Tasks that have not started go back to the manager at once.
+  for (auto& [id, h] : held_)
+    if (h.state == HeldState::kFetching || h.state == HeldState::kReady)
+      finish(h, Status::kHandedBack, "the worker is draining", 0);
+  ready_.clear();
+  // With the manager gone there is nobody to wait for; past the deadline,
+  // running tasks are stopped and handed back too.
+  if (now < drain_deadline_ && !manager_left_) return;
+  for (auto& [id, h] : held_) {
+    if (h.state != HeldState::kRunning || h.stop_status) continue;
+    if (runner_->kill(h.tag)) {
+      h.stop_status = Status::kHandedBack;
+      h.stop_text = "interrupted by the worker's shutdown";
+    } else {
+      by_tag_.erase(h.tag);
+      finish(h, Status::kHandedBack, "interrupted by the worker's shutdown", 0);
+    }
+  }
+}
+
+bool Supervisor::Impl::drained(Clock::time_point now) const {
+  bool running = false, unacked = false;
+  for (const auto& [id, h] : held_) {
+    running |= h.state != HeldState::kFinished;
+    unacked |= h.state == HeldState::kFinished;
+  }
+  if (running) return false;
+  // Results are acknowledged within a round trip; if not after a second, the
+  // manager is not there to take them (it will requeue on its own).
+  return !unacked || manager_left_ || now - last_flush_ > std::chrono::seconds(1);
+}
+
 void Supervisor::Impl::update_credit() {
   std::uint32_t now = capacity();
   if (now != credit_sent_ && connection_.send(proto::encode_credit(now))) credit_sent_ = now;
@@ -406,6 +474,7 @@ void Supervisor::Impl::flush() {
   // Unsent (no connection) is fine: finished tasks stay held and are sent
   // again after the next WELCOME.
   if (!batch.empty()) connection_.send(proto::encode_results(batch));
+  last_flush_ = Clock::now();
 }
 
 // ---- public face -------------------------------------------------------------------------
@@ -414,6 +483,7 @@ Supervisor::Supervisor(WorkerConfig config) : impl_(std::make_unique<Impl>(std::
 Supervisor::~Supervisor() = default;
 void Supervisor::run() { impl_->run(); }
 void Supervisor::request_stop() { impl_->request_stop(); }
+void Supervisor::request_drain() { impl_->request_drain(); }
 const std::string& Supervisor::id() const { return impl_->id(); }
 
 }  // namespace uni::worker

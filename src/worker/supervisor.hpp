@@ -22,6 +22,9 @@ struct WorkerConfig {
   std::uint64_t cache_bytes = 1ull << 30;
   std::uint64_t mem_limit = 0;    // per executor, bytes; 0 = none
   std::chrono::milliseconds connect_timeout{5000};
+  // A draining worker gives running tasks this long to finish before it stops
+  // them and hands them back to the manager.
+  std::chrono::milliseconds drain_timeout{30000};
 };
 
 class Supervisor {
@@ -35,8 +38,13 @@ class Supervisor {
   // the first connection fails (unreachable, authentication failed).
   void run();
 
-  // Safe from a signal handler and from any thread.
+  // Stops at once. Safe from a signal handler and from any thread.
   void request_stop();
+
+  // Graceful stop (SIGTERM): take no new tasks, hand queued ones back, let
+  // running ones finish within the drain timeout, hand back the rest, leave.
+  // Safe from a signal handler and from any thread.
+  void request_drain();
 
   const std::string& id() const;
 
