@@ -203,6 +203,8 @@ class Manager::Impl {
 
   struct Totals {
     std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
+    std::uint64_t module_uploads = 0, module_upload_bytes = 0;  // PUT_MODULE accepted
+    std::uint64_t module_fetches = 0, module_fetch_bytes = 0;   // MODULE sent to workers
   } totals_;
 };
 
@@ -591,8 +593,10 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
     }
     return;
   }
-  log::info("stored module {} ({} bytes, {})", up.hash.hex().substr(0, 12),
-            modules_.find(up.hash)->bytes.size(), up.platform);
+  std::size_t size = modules_.find(up.hash)->bytes.size();
+  ++totals_.module_uploads;
+  totals_.module_upload_bytes += size;
+  log::info("stored module {} ({} bytes, {})", up.hash.hex().substr(0, 12), size, up.platform);
   module_arrived(up.hash);
 }
 
@@ -682,6 +686,8 @@ void Manager::Impl::on_fetch_module(Worker& w, const proto::Message& m) {
                                      "the manager does not have module " + hash.hex().substr(0, 12)));
     return;
   }
+  ++totals_.module_fetches;
+  totals_.module_fetch_bytes += mod->bytes.size();
   send(w.rid, proto::encode_module(hash, &mod->bytes, ""));
 }
 
@@ -1007,7 +1013,7 @@ std::string Manager::Impl::status_map() const {
   key("bosses");
   p.pack(connected_bosses);
   key("totals");
-  p.pack_map(6);
+  p.pack_map(10);
   key("submitted");
   p.pack(totals_.submitted);
   key("completed");
@@ -1020,6 +1026,14 @@ std::string Manager::Impl::status_map() const {
   p.pack(modules_.count());
   key("module_bytes");
   p.pack(modules_.bytes());
+  key("module_uploads");
+  p.pack(totals_.module_uploads);
+  key("module_upload_bytes");
+  p.pack(totals_.module_upload_bytes);
+  key("module_fetches");
+  p.pack(totals_.module_fetches);
+  key("module_fetch_bytes");
+  p.pack(totals_.module_fetch_bytes);
   return std::string(buffer.data(), buffer.size());
 }
 
