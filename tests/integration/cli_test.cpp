@@ -1,0 +1,248 @@
+// The CLI conventions of design §7 that scripts rely on: JSON arguments,
+// options before MODULE, `uni map` line for line, `uni status --json` shape,
+// --version, exit code 2 for usage errors, `uni inspect`.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "test_cluster.hpp"
+#include "uni/version.hpp"
+
+namespace uni::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// `uni run testfns FN ARGS...`, expected to succeed; its stdout as JSON.
+json run_json(TestCluster& cluster, const std::string& fn, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"run", module_path("testfns"), fn};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = cluster.uni(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.lines().size(), 1u) << r.describe();
+  json j = json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << "stdout is not JSON\n" << r.describe();
+  return j;
+}
+
+TEST(CliArguments, EachArgumentIsOneJsonValue) {
+  TestCluster cluster;
+  EXPECT_EQ(run_json(cluster, "add", {"3", "4"}), json(7));
+  // -7 is a number, not an option.
+  EXPECT_EQ(run_json(cluster, "add", {"3", "-7"}), json(-4));
+  EXPECT_EQ(run_json(cluster, "scale", {"2.5", "4"}), json(10.0));
+  EXPECT_EQ(run_json(cluster, "negate", {"true"}), json(false));
+  EXPECT_EQ(run_json(cluster, "reversed", {"[1,2,3]"}), json::parse("[3,2,1]"));
+  EXPECT_EQ(run_json(cluster, "count_words", {R"(["a","b","a"])"}),
+            json::parse(R"({"a":2,"b":1})"));
+  EXPECT_EQ(run_json(cluster, "greet", {R"("ab")"}), json("hello, ab"));
+}
+
+TEST(CliArguments, AnArgumentThatIsNotJsonIsAString) {
+  TestCluster cluster;
+  EXPECT_EQ(run_json(cluster, "greet", {"ab"}), json("hello, ab"));
+  EXPECT_EQ(run_json(cluster, "greet", {"two words"}), json("hello, two words"));
+  // After MODULE, something that looks like an option is an argument too.
+  EXPECT_EQ(run_json(cluster, "greet", {"--timeout"}), json("hello, --timeout"));
+  // Valid JSON stays JSON: 3 is a number, which greet does not take.
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "greet", "3"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "argument 1: expected string, got integer")) << r.describe();
+}
+
+TEST(CliArguments, ContainersOptionalsTuplesAndStructsRoundTrip) {
+  TestCluster cluster;
+  EXPECT_EQ(run_json(cluster, "half_if_even", {"10"}), json(5));
+  EXPECT_EQ(run_json(cluster, "half_if_even", {"7"}), json(nullptr));
+  EXPECT_EQ(run_json(cluster, "divmod", {"17", "5"}), json::parse("[3,2]"));
+  EXPECT_EQ(run_json(cluster, "describe_number", {"6"}), json::parse(R"([12,"6",1.5])"));
+  EXPECT_EQ(run_json(cluster, "translate", {R"([1,2,"p"])", "10", "20"}),
+            json::parse(R"([11,22,"p'"])"));
+  EXPECT_EQ(run_json(cluster, "nothing", {"1"}), json(nullptr));
+  // A struct of the wrong shape is refused with the argument's position.
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "translate", "[1,2]", "0", "0"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "argument 1")) << r.describe();
+}
+
+TEST(CliArguments, ApiPassesTheSameTypes) {
+  TestCluster cluster;
+  uni::Cluster boss = cluster.connect();
+  const std::string m = module_path("testfns");
+  auto words =
+      boss.function<std::map<std::string, int>(std::vector<std::string>)>(m, "count_words");
+  auto half = boss.function<std::optional<int>(int)>(m, "half_if_even");
+  auto dm = boss.function<std::pair<int, int>(int, int)>(m, "divmod");
+  auto desc = boss.function<std::tuple<int, std::string, double>(int)>(m, "describe_number");
+  auto nothing = boss.function<void(int)>(m, "nothing");
+  auto w = words(std::vector<std::string>{"x", "y", "x"});
+  auto h1 = half(8), h2 = half(3);
+  auto d = dm(17, 5);
+  auto t = desc(6);
+  auto n = nothing(1);
+  EXPECT_EQ(w.get(), (std::map<std::string, int>{{"x", 2}, {"y", 1}}));
+  EXPECT_EQ(h1.get(), std::optional<int>(4));
+  EXPECT_EQ(h2.get(), std::nullopt);
+  EXPECT_EQ(d.get(), std::make_pair(3, 2));
+  EXPECT_EQ(t.get(), std::make_tuple(12, std::string("6"), 1.5));
+  EXPECT_NO_THROW(n.get());
+}
+
+TEST(CliOptions, TaskOptionsComeBeforeModule) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", "--timeout", "10", "--wait", "5", "--max-attempts", "1",
+                                 module_path("testfns"), "add", "1", "-2"});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.out, "-1\n") << r.describe();
+  // --timeout limits the run time, in seconds with fractions.
+  CommandResult slow = cluster.uni(
+      {"run", "--timeout", "0.5", module_path("testfns"), "sleep_ms", "10000"}, {.timeout = 20s});
+  EXPECT_EQ(slow.exit_code, 1) << slow.describe();
+  EXPECT_TRUE(contains(slow.err, "time")) << slow.describe();
+}
+
+TEST(CliMap, OneLinePerInputLineInInputOrder) {
+  TestCluster cluster({.workers = 1, .slots = 2});
+  // Later lines finish first: the output must still follow the input.
+  std::string input = "[600]\n[300]\n[0]\n[100]\n";
+  CommandResult r = cluster.uni({"map", module_path("testfns"), "sleep_ms", "--input", "-"},
+                                {.stdin_text = input});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.lines(), (std::vector<std::string>{"600", "300", "0", "100"})) << r.describe();
+
+  std::ostringstream many;
+  for (int i = 0; i < 200; ++i) many << "[" << i << ", " << 1000 - i << "]\n";
+  std::filesystem::path file = cluster.dir().write("many.jsonl", many.str());
+  CommandResult m = cluster.uni({"map", "--input", file.string(), module_path("testfns"), "add"});
+  EXPECT_EQ(m.exit_code, 0) << m.describe();
+  std::vector<std::string> lines = m.lines();
+  ASSERT_EQ(lines.size(), 200u) << m.describe();
+  for (const auto& line : lines) EXPECT_EQ(line, "1000");
+}
+
+TEST(CliMap, AFailedTaskIsAnErrorLineAndExitCode1) {
+  TestCluster cluster;
+  std::string input = "[10, 2]\n[1, 0]\n[9, 3]\nnot json\n[8, 4]\n";
+  CommandResult r =
+      cluster.uni({"map", module_path("testfns"), "checked_div"}, {.stdin_text = input});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  std::vector<std::string> lines = r.lines();
+  ASSERT_EQ(lines.size(), 5u) << r.describe();
+  EXPECT_EQ(lines[0], "5");
+  EXPECT_EQ(lines[2], "3");
+  EXPECT_EQ(lines[4], "2");
+  for (int i : {1, 3}) {
+    json j = json::parse(lines[i], nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("error") && j["error"].is_string())
+        << "line " << i << ": " << lines[i];
+  }
+  EXPECT_TRUE(contains(json::parse(lines[1])["error"].get<std::string>(), "division by zero"))
+      << lines[1];
+}
+
+TEST(CliStatus, JsonListsWorkersQueueAndServices) {
+  TestCluster cluster({.workers = 2, .slots = 3});
+  json j = cluster.status();
+  ASSERT_TRUE(j.is_object());
+  ASSERT_TRUE(j.contains("workers") && j["workers"].is_array()) << j.dump();
+  ASSERT_EQ(j["workers"].size(), 2u) << j.dump();
+  std::set<pid_t> pids = {cluster.worker(0).pid(), cluster.worker(1).pid()};
+  std::set<std::string> ids;
+  for (const json& w : j["workers"]) {
+    ASSERT_TRUE(w.is_object());
+    EXPECT_TRUE(w.contains("id") && w["id"].is_string()) << w.dump();
+    ids.insert(w.value("id", ""));
+    EXPECT_EQ(w.value("host", ""), host_name()) << w.dump();
+    EXPECT_EQ(pids.count(w.value("pid", -1)), 1u) << w.dump();
+    EXPECT_EQ(w.value("slots", -1), 3) << w.dump();
+    EXPECT_EQ(w.value("busy", -1), 0) << w.dump();
+  }
+  EXPECT_EQ(ids.size(), 2u) << "worker ids are not distinct: " << j.dump();
+  ASSERT_TRUE(j.contains("queue") && j["queue"].is_number_integer()) << j.dump();
+  EXPECT_EQ(j["queue"].get<int>(), 0);
+  ASSERT_TRUE(j.contains("services") && j["services"].is_array()) << j.dump();
+  EXPECT_TRUE(j["services"].empty());
+
+  // The human-readable form names the same workers.
+  CommandResult text = cluster.uni({"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.describe();
+  for (const auto& id : ids) EXPECT_TRUE(contains(text.out, id)) << text.describe();
+}
+
+TEST(CliStatus, BusyAndQueueCountRunningAndWaitingTasks) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  uni::Cluster boss = cluster.connect();
+  auto sleep = boss.function<int(int)>(module_path("testfns"), "sleep_ms");
+  std::vector<Future<int>> futures;
+  for (int i = 0; i < 4; ++i) futures.push_back(sleep(1500));
+  json j;
+  bool seen = false;
+  for (int i = 0; i < 30 && !seen; ++i) {
+    j = cluster.status();
+    seen = j.is_object() && j["workers"][0].value("busy", 0) == 1 && j.value("queue", 0) >= 1;
+    if (!seen) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(seen) << "expected one busy slot and queued tasks: " << j.dump();
+  for (auto& f : futures) ASSERT_TRUE(f.wait_for(60s));
+}
+
+TEST(CliVersion, PrintsTheVersion) {
+  TestCluster cluster({.workers = 0});
+  CommandResult r = cluster.uni({"--version"}, {.cluster_env = false});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, UNI_VERSION_STRING)) << r.describe();
+}
+
+TEST(CliUsage, BadFlagOrUnreadableModuleIsExitCode2) {
+  TestCluster cluster;
+  CommandResult flag =
+      cluster.uni({"run", "--no-such-flag", module_path("testfns"), "add", "1", "2"});
+  EXPECT_EQ(flag.exit_code, 2) << flag.describe();
+  EXPECT_FALSE(flag.err.empty()) << flag.describe();
+  CommandResult status_flag = cluster.uni({"status", "--bogus"});
+  EXPECT_EQ(status_flag.exit_code, 2) << status_flag.describe();
+  CommandResult no_command = cluster.uni({"frobnicate"});
+  EXPECT_EQ(no_command.exit_code, 2) << no_command.describe();
+  CommandResult missing_args = cluster.uni({"run", module_path("testfns")});
+  EXPECT_EQ(missing_args.exit_code, 2) << missing_args.describe();
+  CommandResult bad_wait =
+      cluster.uni({"run", "--wait", "soon", module_path("testfns"), "add", "1", "2"});
+  EXPECT_EQ(bad_wait.exit_code, 2) << bad_wait.describe();
+  // A directory is not a readable module file.
+  CommandResult dir = cluster.uni({"run", cluster.dir().path().string(), "f"});
+  EXPECT_EQ(dir.exit_code, 2) << dir.describe();
+  CommandResult map_missing = cluster.uni(
+      {"map", "--input", (cluster.dir() / "absent.jsonl").string(), module_path("testfns"), "add"});
+  EXPECT_EQ(map_missing.exit_code, 2) << map_missing.describe();
+  CommandResult inspect_missing = cluster.uni({"inspect", (cluster.dir() / "absent.so").string()});
+  EXPECT_EQ(inspect_missing.exit_code, 2) << inspect_missing.describe();
+}
+
+TEST(CliInspect, PrintsFunctionsWithSignatures) {
+  TestCluster cluster({.workers = 0});
+  CommandResult r = cluster.uni({"inspect", module_path("testfns")}, {.cluster_env = false});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  for (const char* sig :
+       {"add(int, int)", "greet(std::string)", "ident(long)", "nothing(int)", "sleep_ms(int)"})
+    EXPECT_TRUE(contains(r.out, sig)) << "missing " << sig << "\n" << r.describe();
+  EXPECT_TRUE(contains(r.out, "hash:")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "platform:")) << r.describe();
+  // 17 functions, one line each.
+  int listed = 0;
+  bool in_functions = false;
+  for (const auto& line : r.lines()) {
+    if (in_functions && line.rfind("  ", 0) == 0) ++listed;
+    if (line == "functions:") in_functions = true;
+  }
+  EXPECT_EQ(listed, 17) << r.describe();
+}
+
+}  // namespace
+}  // namespace uni::test

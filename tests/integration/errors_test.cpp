@@ -1,0 +1,200 @@
+// Bad input gets a clear error, and the cluster keeps serving: after each
+// failure a good task still runs. Also the failures of connecting (wrong
+// authkey, no manager) and of waiting for a worker that is not there.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "net.hpp"
+#include "test_cluster.hpp"
+
+namespace uni::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A good task after a failure: the cluster still serves.
+void expect_still_serving(TestCluster& cluster) {
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "2", "3"});
+  EXPECT_EQ(r.exit_code, 0) << "the cluster stopped serving\n" << r.describe();
+  EXPECT_EQ(r.out, "5\n") << r.describe();
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(BadInput, UnknownFunctionIsNamedAndTheExportsListed) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "no_such_fn", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "no_such_fn")) << r.describe();
+  for (const char* exported : {"ident", "add", "greet", "chatter"})
+    EXPECT_TRUE(contains(r.err, exported)) << "the error does not list " << exported << "\n"
+                                           << r.describe();
+  expect_still_serving(cluster);
+
+  uni::Cluster boss = cluster.connect();
+  auto f = boss.function<int(int)>(module_path("testfns"), "no_such_fn")(1);
+  ASSERT_TRUE(f.wait_for(30s));
+  try {
+    f.get();
+    ADD_FAILURE() << "an unknown function returned";
+  } catch (const TaskError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnknownFunction) << e.what();
+  }
+}
+
+TEST(BadInput, WrongNumberOfArgumentsSaysHowManyAreExpected) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "expected 2 arguments, got 1")) << r.describe();
+  expect_still_serving(cluster);
+  CommandResult more = cluster.uni({"run", module_path("testfns"), "add", "1", "2", "3"});
+  EXPECT_EQ(more.exit_code, 1) << more.describe();
+  EXPECT_TRUE(contains(more.err, "expected 2 arguments, got 3")) << more.describe();
+  expect_still_serving(cluster);
+}
+
+TEST(BadInput, WrongArgumentTypeNamesTheArgumentAndBothTypes) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "1", "ab"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "argument 2: expected integer, got string")) << r.describe();
+  expect_still_serving(cluster);
+
+  // Through the C++ API, a caller's wrong signature is the same kind of error.
+  uni::Cluster boss = cluster.connect();
+  auto f = boss.function<std::string(std::string)>(module_path("testfns"), "add")("x");
+  ASSERT_TRUE(f.wait_for(30s));
+  try {
+    f.get();
+    ADD_FAILURE() << "add(\"x\") returned";
+  } catch (const TaskError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kBadArguments) << e.what();
+  }
+}
+
+TEST(BadInput, FileThatIsNotASharedObjectIsRefusedLocally) {
+  TestCluster cluster;
+  std::filesystem::path bogus = cluster.dir().write("notes.so", "these are notes, not code\n");
+  CommandResult r = cluster.uni({"run", bogus.string(), "f"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_TRUE(contains(r.err, bogus.string())) << r.describe();
+  EXPECT_TRUE(contains(r.err, "not a shared object")) << r.describe();
+  expect_still_serving(cluster);
+
+  uni::Cluster boss = cluster.connect();
+  EXPECT_THROW(boss.function<int()>(bogus.string(), "f"), ModuleError);
+}
+
+TEST(BadInput, SharedObjectThatIsNotAUniModuleIsRefusedLocally) {
+  // The libz this test links: a real shared object without uni's entry point.
+  Dl_info info{};
+  ASSERT_NE(::dladdr(reinterpret_cast<const void*>(&::zlibVersion), &info), 0);
+  ASSERT_NE(info.dli_fname, nullptr);
+  std::string libz = info.dli_fname;
+  ASSERT_TRUE(contains(libz, "libz.so")) << libz;
+
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", libz, "zlibVersion"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_TRUE(contains(r.err, "not a uni module")) << r.describe();
+  expect_still_serving(cluster);
+}
+
+TEST(BadInput, MissingModuleFileIsAUsageError) {
+  TestCluster cluster;
+  std::string missing = (cluster.dir() / "missing.so").string();
+  CommandResult r = cluster.uni({"run", missing, "f"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_TRUE(contains(r.err, missing)) << r.describe();
+  expect_still_serving(cluster);
+}
+
+TEST(BadInput, TaskThatThrowsCarriesItsWhat) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "fail", "the reason"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "boom: the reason")) << r.describe();
+  expect_still_serving(cluster);
+
+  uni::Cluster boss = cluster.connect();
+  auto f = boss.function<int(std::string)>(module_path("testfns"), "fail")("via the api");
+  ASSERT_TRUE(f.wait_for(30s));
+  try {
+    f.get();
+    ADD_FAILURE() << "fail() returned";
+  } catch (const TaskError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kException);
+    EXPECT_TRUE(contains(e.what(), "boom: via the api")) << e.what();
+    EXPECT_FALSE(e.worker().id.empty()) << "a task error should name its worker";
+  }
+}
+
+TEST(NoWorker, TaskWaitsSaysSoOnStderrAndRunsWhenAWorkerJoins) {
+  TestCluster cluster({.workers = 0});
+  ChildProcess run = cluster.start(
+      "run-waiting", {uni_binary(), "run", module_path("factorial"), "factorial", "5"});
+  // The manager sends its notice after about 2 s.
+  EXPECT_TRUE(run.wait_for_stderr("no worker", 15s))
+      << "no notice on stderr while waiting; stderr: " << run.read_stderr();
+  EXPECT_TRUE(run.running()) << "uni run gave up: " << run.read_stderr();
+  cluster.add_worker(1);
+  std::optional<ExitStatus> status = run.wait_for(30s);
+  ASSERT_TRUE(status) << "the waiting task did not complete after a worker joined";
+  EXPECT_EQ(status->code, 0) << run.read_stderr();
+  EXPECT_EQ(run.read_stdout(), "120\n");
+}
+
+TEST(NoWorker, WaitLimitFailsSayingNoWorkerTookIt) {
+  TestCluster cluster({.workers = 0});
+  CommandResult r = cluster.uni({"run", "--wait", "1", module_path("factorial"), "factorial", "5"},
+                                {.timeout = 20s});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "no worker")) << r.describe();
+  EXPECT_TRUE(contains(r.err, "took it within 1 s")) << r.describe();
+  // A fraction of a second is accepted too.
+  CommandResult frac = cluster.uni(
+      {"run", "--wait", "0.5", module_path("factorial"), "factorial", "5"}, {.timeout = 20s});
+  EXPECT_EQ(frac.exit_code, 1) << frac.describe();
+  EXPECT_TRUE(contains(frac.err, "no worker")) << frac.describe();
+}
+
+TEST(Connect, WrongAuthkeyExitsWithCode3WithinFiveSeconds) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", module_path("factorial"), "factorial", "5"},
+                                {.timeout = 20s, .env = {"UNI_AUTHKEY=not-the-key"}});
+  EXPECT_EQ(r.exit_code, 3) << r.describe();
+  EXPECT_TRUE(contains(r.err, "authentication failed")) << r.describe();
+  EXPECT_LT(r.elapsed, 5s) << r.describe();
+  CommandResult status = cluster.uni({"status"}, {.timeout = 20s, .env = {"UNI_AUTHKEY=nope"}});
+  EXPECT_EQ(status.exit_code, 3) << status.describe();
+  expect_still_serving(cluster);
+
+  ConnectOptions options;
+  options.authkey = "also-wrong";
+  try {
+    cluster.connect(options);
+    ADD_FAILURE() << "connected with a wrong authkey";
+  } catch (const ConnectError& e) {
+    EXPECT_EQ(e.reason(), ConnectError::Reason::kAuthFailed) << e.what();
+  }
+}
+
+TEST(Connect, NoManagerAtTheAddressExitsWithCode3) {
+  TestCluster cluster;
+  int port = free_tcp_port();
+  std::string nowhere = "tcp://127.0.0.1:" + std::to_string(port);
+  CommandResult r = cluster.uni({"run", module_path("factorial"), "factorial", "5"},
+                                {.timeout = 30s, .env = {"UNI_CONNECT=" + nowhere}});
+  EXPECT_EQ(r.exit_code, 3) << r.describe();
+  EXPECT_TRUE(contains(r.err, std::to_string(port))) << "the error should name the address\n"
+                                                     << r.describe();
+  CommandResult flag = cluster.uni({"status", "--connect", nowhere}, {.timeout = 30s});
+  EXPECT_EQ(flag.exit_code, 3) << flag.describe();
+}
+
+}  // namespace
+}  // namespace uni::test

@@ -1,0 +1,79 @@
+// Starting and stopping clusters: `uni up` (a manager and its workers in one
+// foreground process tree, usable like any cluster, gone entirely after
+// SIGINT), and the stop signals of a standalone manager and worker.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "test_cluster.hpp"
+
+namespace uni::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Up, StartsManagerAndTwoWorkersRunsFactorialAndSigintStopsEverything) {
+  TestCluster cluster({.workers = 0, .slots = 1, .up_workers = 2});
+  ChildProcess& up = cluster.manager();
+  ASSERT_TRUE(cluster.wait_for_worker_count(2)) << up.read_stderr();
+
+  nlohmann::json status = cluster.status();
+  std::set<pid_t> processes;  // everything the cluster runs: workers and executors
+  for (const auto& w : status["workers"]) {
+    auto pid = static_cast<pid_t>(w.value("pid", 0));
+    EXPECT_EQ(parent_pid(pid), up.pid()) << "worker " << pid << " is not a child of uni up";
+    processes.insert(pid);
+  }
+
+  uni::Cluster boss = cluster.connect();
+  auto factorial = boss.function<std::uint64_t(int)>(module_path("factorial"), "factorial");
+  std::vector<Future<std::uint64_t>> futures;
+  for (int n = 1; n <= 12; ++n) futures.push_back(factorial(n));
+  std::uint64_t expected = 1;
+  for (int n = 1; n <= 12; ++n) {
+    expected *= static_cast<std::uint64_t>(n);
+    ASSERT_TRUE(futures[n - 1].wait_for(30s));
+    EXPECT_EQ(futures[n - 1].get(), expected);
+    processes.insert(static_cast<pid_t>(futures[n - 1].worker().pid));
+  }
+  CommandResult r = cluster.uni({"run", module_path("factorial"), "factorial", "20"});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.out, std::to_string(expected * 13 * 14 * 15 * 16 * 17 * 18 * 19 * 20) + "\n");
+
+  up.signal(SIGINT);
+  std::optional<ExitStatus> exit = up.wait_for(15s);
+  ASSERT_TRUE(exit) << "uni up did not end after SIGINT";
+  EXPECT_EQ(up.read_stderr().find("Interrupted system call"), std::string::npos)
+      << up.read_stderr();
+  EXPECT_FALSE(exit->signaled) << exit->describe();
+  EXPECT_EQ(exit->code, 0) << exit->describe();
+  EXPECT_TRUE(up.wait_group_gone(10s)) << "processes left behind: " << up.group_members().size();
+  for (pid_t pid : processes)
+    EXPECT_FALSE(process_alive(pid)) << "pid " << pid << " outlived uni up";
+}
+
+TEST(Shutdown, ManagerStopsCleanlyOnSigterm) {
+  TestCluster cluster({.workers = 0});
+  cluster.manager().signal(SIGTERM);
+  std::optional<ExitStatus> exit = cluster.manager().wait_for(10s);
+  ASSERT_TRUE(exit) << "uni manager did not end after SIGTERM";
+  EXPECT_FALSE(exit->signaled) << exit->describe();
+  EXPECT_EQ(exit->code, 0) << exit->describe() << "\n" << cluster.manager().read_stderr();
+}
+
+TEST(Shutdown, IdleWorkerStopsCleanlyOnSigtermAndLeavesTheManager) {
+  TestCluster cluster({.workers = 1, .slots = 2});
+  ChildProcess& worker = cluster.worker(0);
+  std::vector<pid_t> group = worker.group_members();  // the supervisor and its executors
+  worker.signal(SIGTERM);
+  std::optional<ExitStatus> exit = worker.wait_for(15s);
+  ASSERT_TRUE(exit) << "uni worker did not end after SIGTERM";
+  EXPECT_FALSE(exit->signaled) << exit->describe();
+  EXPECT_EQ(exit->code, 0) << exit->describe() << "\n" << worker.read_stderr();
+  EXPECT_TRUE(worker.wait_group_gone(10s)) << "executors outlived their worker";
+  for (pid_t pid : group) EXPECT_FALSE(process_alive(pid)) << pid;
+  EXPECT_TRUE(cluster.wait_for_worker_count(0)) << "the manager still lists the stopped worker";
+}
+
+}  // namespace
+}  // namespace uni::test

@@ -1,0 +1,262 @@
+// TestCluster: real manager and worker processes for the integration tests.
+#include "test_cluster.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace uni::test {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string random_authkey() {
+  std::random_device rd;
+  std::ostringstream out;
+  out << "test-key-" << std::hex << rd() << rd() << rd();
+  return out.str();
+}
+
+// `base` with each NAME=VALUE of `extra` added, replacing an entry of the same
+// NAME (uni::Process passes duplicates through, and getenv takes the first).
+std::vector<std::string> merge_env(std::vector<std::string> base,
+                                   const std::vector<std::string>& extra) {
+  for (const std::string& e : extra) {
+    std::string name = e.substr(0, e.find('=') + 1);
+    std::erase_if(base, [&](const std::string& b) { return b.rfind(name, 0) == 0; });
+    base.push_back(e);
+  }
+  return base;
+}
+
+}  // namespace
+
+std::string bin_path(const std::string& program) {
+  return std::string(UNI_BIN_DIR) + "/" + program;
+}
+std::string uni_binary() {
+  return bin_path("uni");
+}
+std::string module_path(const std::string& name) {
+  return std::string(UNI_MODULE_DIR) + "/lib" + name + ".so";
+}
+
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> CommandResult::lines() const {
+  return split_lines(out);
+}
+
+std::string CommandResult::describe() const {
+  std::ostringstream s;
+  s << "command:";
+  for (const auto& a : argv) s << " " << a;
+  s << "\nexit code: " << exit_code << (timed_out ? " (timed out, killed)" : "")
+    << "\nelapsed: " << elapsed.count() << " ms\n--- stdout ---\n"
+    << out << "--- stderr ---\n"
+    << err << "---";
+  return s.str();
+}
+
+TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)), dir_("uni-it") {
+  if (options_.authkey.empty()) options_.authkey = random_authkey();
+  std::filesystem::create_directories(config_dir());
+  std::filesystem::create_directories(cache_home());
+  start_manager("tcp://127.0.0.1:0");
+  std::vector<pid_t> pids;
+  for (int i = 0; i < options_.workers; ++i)
+    pids.push_back(add_worker(options_.slots, options_.worker_args, false).pid());
+  for (pid_t pid : pids)
+    if (!wait_for_worker(pid)) break;
+}
+
+TestCluster::~TestCluster() {
+  // Workers first, so that none of them notices the manager going away.
+  for (auto& w : workers_) w.kill(SIGKILL);
+  manager_.kill(SIGKILL);
+}
+
+std::vector<std::string> TestCluster::base_env() const {
+  return {"UNI_CONFIG_DIR=" + config_dir().string(), "XDG_CACHE_HOME=" + cache_home().string()};
+}
+
+std::vector<std::string> TestCluster::client_env() const {
+  std::vector<std::string> env = base_env();
+  env.push_back("UNI_CONNECT=" + address_);
+  env.push_back("UNI_AUTHKEY=" + options_.authkey);
+  return env;
+}
+
+void TestCluster::start_manager(const std::string& listen) {
+  std::vector<std::string> argv = {uni_binary(), "manager",   "--listen",
+                                   listen,       "--authkey", options_.authkey};
+  if (options_.up_workers >= 0) {
+    argv[1] = "up";
+    argv.insert(argv.end(), {"--workers", std::to_string(options_.up_workers), "--slots",
+                             std::to_string(options_.slots)});
+  }
+  argv.insert(argv.end(), options_.manager_args.begin(), options_.manager_args.end());
+  manager_ = start(options_.up_workers >= 0 ? "up" : "manager", argv, {}, false);
+  if (!manager_.wait_for_stdout("\n", 20s))
+    throw std::runtime_error("uni manager did not start: " + describe(manager_.status()) +
+                             "\nstdout: " + manager_.read_stdout() +
+                             "\nstderr: " + manager_.read_stderr());
+  // The first line is "listening on ADDR".
+  std::string line = split_lines(manager_.read_stdout()).at(0);
+  const std::string prefix = "listening on ";
+  if (line.rfind(prefix, 0) != 0)
+    throw std::runtime_error("uni manager's first line is not 'listening on ADDR': " + line);
+  address_ = line.substr(prefix.size());
+}
+
+ChildProcess& TestCluster::add_worker(unsigned slots, const std::vector<std::string>& extra,
+                                      bool wait) {
+  std::vector<std::string> argv = {
+      uni_binary(), "worker",         "--connect", address_,
+      "--authkey",  options_.authkey, "--slots",   std::to_string(slots)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  ChildProcess& w = workers_.emplace_back(start("worker", argv, {}, false));
+  if (wait) wait_for_worker(w.pid());
+  return w;
+}
+
+bool TestCluster::wait_for_worker(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    CommandResult r = uni({"status", "--json"}, {.timeout = 10s});
+    if (r.exit_code == 0) {
+      nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+      if (!j.is_discarded() && j.contains("workers"))
+        for (const auto& w : j["workers"])
+          if (w.value("pid", 0) == pid) return true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  std::string log;
+  for (auto& w : workers_)
+    if (w.pid() == pid) log = w.read_stderr();
+  ADD_FAILURE() << "worker " << pid << " did not join the manager within " << timeout.count()
+                << " ms; its stderr:\n"
+                << log;
+  return false;
+}
+
+bool TestCluster::wait_for_worker_count(std::size_t count, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::size_t seen = 0;
+  while (Clock::now() < deadline) {
+    CommandResult r = uni({"status", "--json"}, {.timeout = 10s});
+    nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+    if (r.exit_code == 0 && !j.is_discarded() && j.contains("workers")) {
+      seen = j["workers"].size();
+      if (seen == count) return true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ADD_FAILURE() << "expected " << count << " workers, the manager lists " << seen;
+  return false;
+}
+
+ExitStatus TestCluster::stop_manager(std::chrono::milliseconds grace) {
+  return manager_.stop(grace);
+}
+
+void TestCluster::restart_manager() {
+  if (manager_.running()) throw std::logic_error("restart_manager: the manager still runs");
+  std::string address = address_;
+  start_manager(address);
+  if (address_ != address)
+    ADD_FAILURE() << "the restarted manager listens on " << address_ << ", not " << address;
+}
+
+ChildProcess TestCluster::start(const std::string& name, const std::vector<std::string>& argv,
+                                const std::vector<std::string>& extra_env, bool cluster_env) {
+  ChildOptions options;
+  options.argv = argv;
+  options.env = merge_env(cluster_env ? client_env() : base_env(), extra_env);
+  options.output_dir = dir_.path();
+  options.name = name;
+  return ChildProcess::start(options);
+}
+
+CommandResult TestCluster::run(const std::vector<std::string>& argv,
+                               const CommandOptions& options) {
+  ChildOptions child;
+  child.argv = argv;
+  child.env = merge_env(options.cluster_env ? client_env() : base_env(), options.env);
+  child.output_dir = dir_.path();
+  child.name = std::filesystem::path(argv.at(0)).filename().string();
+  child.stdin_text = options.stdin_text;
+
+  CommandResult result;
+  result.argv = argv;
+  auto started = Clock::now();
+  ChildProcess process = ChildProcess::start(child);
+  std::optional<ExitStatus> status = process.wait_for(options.timeout);
+  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  if (!status) {
+    result.timed_out = true;
+    process.kill(SIGKILL);
+    process.wait_for(10s);
+  } else if (!status->signaled) {
+    result.exit_code = status->code;
+  }
+  result.out = process.read_stdout();
+  result.err = process.read_stderr();
+  if (result.timed_out)
+    ADD_FAILURE() << "command did not end within " << options.timeout.count() << " ms\n"
+                  << result.describe();
+  return result;
+}
+
+CommandResult TestCluster::uni(const std::vector<std::string>& args,
+                               const CommandOptions& options) {
+  std::vector<std::string> argv = {uni_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, options);
+}
+
+nlohmann::json TestCluster::status() {
+  CommandResult r = uni({"status", "--json"}, {.timeout = 15s});
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  if (r.exit_code != 0 || j.is_discarded() || !j.is_object()) {
+    ADD_FAILURE() << "uni status --json failed\n" << r.describe();
+    return nullptr;
+  }
+  return j;
+}
+
+nlohmann::json TestCluster::worker_status(pid_t pid) {
+  nlohmann::json j = status();
+  if (j.is_object() && j.contains("workers"))
+    for (const auto& w : j["workers"])
+      if (w.value("pid", 0) == pid) return w;
+  return nullptr;
+}
+
+uni::Cluster TestCluster::connect(uni::ConnectOptions options) {
+  ::setenv("UNI_CONFIG_DIR", config_dir().c_str(), 1);
+  ::setenv("XDG_CACHE_HOME", cache_home().c_str(), 1);
+  if (options.authkey.empty() && options.authkey_file.empty()) options.authkey = options_.authkey;
+  return uni::connect(address_, options);
+}
+
+}  // namespace uni::test
