@@ -18,7 +18,7 @@ void append_frame(std::string& out, std::string_view body) {
   out.append(body);
 }
 
-bool FrameReader::fill(int fd) {
+bool FrameReader::fill(int fd, bool wait) {
   if (start_ > 0 && start_ == buffer_.size()) {
     buffer_.clear();
     start_ = 0;
@@ -28,7 +28,7 @@ bool FrameReader::fill(int fd) {
   }
   char chunk[65536];
   for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    ssize_t n = ::recv(fd, chunk, sizeof(chunk), wait ? 0 : MSG_DONTWAIT);
     if (n > 0) {
       buffer_.append(chunk, static_cast<std::size_t>(n));
       return true;
@@ -37,6 +37,13 @@ bool FrameReader::fill(int fd) {
     if (errno == EINTR) continue;
     return errno == EAGAIN || errno == EWOULDBLOCK;
   }
+}
+
+bool FrameReader::has_frame() const {
+  if (buffer_.size() - start_ < 4) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + start_);
+  std::uint32_t n = p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t{p[3]} << 24);
+  return buffer_.size() - start_ - 4 >= n || n > kMaxFrame;
 }
 
 std::optional<std::string> FrameReader::next() {

@@ -1,11 +1,13 @@
 // The supervisor <-> executor channel: a stream socketpair carrying frames of
 // [u32 little-endian length][msgpack body]. The supervisor side is
-// non-blocking and driven by its poll loop; the executor side blocks.
+// non-blocking and driven by its poll loop; the executor side blocks. Both
+// sides batch: several frames travel in one write whenever several are ready.
 //
 // Messages (each a msgpack array):
 //   supervisor -> executor  [1 RUN, tag u64, module path, function, args bin]
 //                           [2 UNLOAD, module path]
-//   executor -> supervisor  [3 DONE, tag u64, status u8, payload bin]
+//   executor -> supervisor  [3 DONE, tag u64, status u8, payload bin, elapsed ns u64]
+//                           [4 OUTPUT, tag u64, stream u8 (1 stdout, 2 stderr), bytes bin]
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@ namespace uni::worker {
 inline constexpr std::uint8_t kRun = 1;
 inline constexpr std::uint8_t kUnload = 2;
 inline constexpr std::uint8_t kDone = 3;
+inline constexpr std::uint8_t kOutput = 4;
 
 // A frame larger than this is a broken peer, not a message.
 inline constexpr std::uint32_t kMaxFrame = 1u << 30;
@@ -28,9 +31,11 @@ void append_frame(std::string& out, std::string_view body);
 // Accumulates bytes read from a stream and cuts them into frames.
 class FrameReader {
  public:
-  // Reads what the fd has (non-blocking fd) or waits for at least one byte
-  // (blocking fd). Returns false on end of stream or error.
-  bool fill(int fd);
+  // Reads what the fd has; with `wait`, blocks until there is something.
+  // Returns false on end of stream or error.
+  bool fill(int fd, bool wait = false);
+  // Whether a whole frame is buffered.
+  bool has_frame() const;
   // The next complete frame, if any. Throws std::runtime_error on a bad length.
   std::optional<std::string> next();
 

@@ -1,41 +1,129 @@
-// Executor process main loop (see executor.hpp).
+// Executor process main loop (see executor.hpp). Tasks arrive in batches when
+// they are short; results go back in batches too: the channel is written when
+// no further task is waiting, or at least every millisecond. A task's stdout
+// and stderr are captured in-process (stdio and iostreams) and sent in-band,
+// tagged with the task, so a task that prints nothing costs nothing.
 #include "worker/executor.hpp"
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <map>
 #include <memory>
 
 #include "worker/channel.hpp"
 #include "worker/module_loader.hpp"
-
-#ifndef MSGPACK_NO_BOOST
-#define MSGPACK_NO_BOOST
-#endif
-#include <msgpack.hpp>
+#include "worker/status_page.hpp"
 
 namespace uni::worker {
 
 namespace {
 
-std::string done_frame(std::uint64_t tag, const Outcome& outcome) {
-  msgpack::sbuffer buffer(outcome.payload.size() + 32);
-  msgpack::packer<msgpack::sbuffer> p(buffer);
-  p.pack_array(4);
-  p.pack_uint8(kDone);
-  p.pack_uint64(tag);
-  p.pack_uint8(static_cast<std::uint8_t>(outcome.status));
-  p.pack_bin(static_cast<std::uint32_t>(outcome.payload.size()));
-  p.pack_bin_body(outcome.payload.data(), static_cast<std::uint32_t>(outcome.payload.size()));
-  std::string frame;
-  append_frame(frame, std::string_view(buffer.data(), buffer.size()));
-  return frame;
+using Clock = std::chrono::steady_clock;
+
+// Results not yet written are flushed at least this often.
+constexpr auto kFlushInterval = std::chrono::milliseconds(1);
+constexpr std::size_t kFlushBytes = 256 * 1024;
+
+void pack_bin(msgpack::packer<msgpack::sbuffer>& p, std::string_view data) {
+  p.pack_bin(static_cast<std::uint32_t>(data.size()));
+  p.pack_bin_body(data.data(), static_cast<std::uint32_t>(data.size()));
 }
+
+// Frames waiting to be written to the supervisor.
+class Outbox {
+ public:
+  void done(std::uint64_t tag, const Outcome& outcome, std::int64_t elapsed_ns) {
+    msgpack::sbuffer buffer(outcome.payload.size() + 40);
+    msgpack::packer<msgpack::sbuffer> p(buffer);
+    p.pack_array(5);
+    p.pack_uint8(kDone);
+    p.pack_uint64(tag);
+    p.pack_uint8(static_cast<std::uint8_t>(outcome.status));
+    pack_bin(p, outcome.payload);
+    p.pack_uint64(static_cast<std::uint64_t>(elapsed_ns));
+    add(std::string_view(buffer.data(), buffer.size()));
+  }
+
+  void output(std::uint64_t tag, std::uint8_t stream, std::string_view bytes) {
+    msgpack::sbuffer buffer(bytes.size() + 24);
+    msgpack::packer<msgpack::sbuffer> p(buffer);
+    p.pack_array(4);
+    p.pack_uint8(kOutput);
+    p.pack_uint64(tag);
+    p.pack_uint8(stream);
+    pack_bin(p, bytes);
+    add(std::string_view(buffer.data(), buffer.size()));
+  }
+
+  bool due(Clock::time_point now) const {
+    return !pending_.empty() && (pending_.size() > kFlushBytes || now - since_ >= kFlushInterval);
+  }
+
+  // Returns false if the supervisor is gone.
+  bool flush() {
+    if (pending_.empty()) return true;
+    bool ok = write_all(kExecutorChannelFd, pending_);
+    pending_.clear();
+    return ok;
+  }
+
+ private:
+  void add(std::string_view frame) {
+    if (pending_.empty()) since_ = Clock::now();
+    append_frame(pending_, frame);
+  }
+  std::string pending_;
+  Clock::time_point since_{};
+};
+
+// Where the running task's stdio output goes: OUTPUT frames, sent at once
+// (a task that prints wants its lines seen while it runs).
+struct Capture {
+  Outbox* outbox = nullptr;
+  std::uint64_t tag = 0;
+  std::uint8_t stream = 1;
+};
+
+ssize_t capture_write(void* cookie, const char* data, size_t size) {
+  auto* c = static_cast<Capture*>(cookie);
+  c->outbox->output(c->tag, c->stream, std::string_view(data, size));
+  if (!c->outbox->flush()) return -1;
+  return static_cast<ssize_t>(size);
+}
+
+// Points stdout/stderr (and cout/cerr/clog, which libstdc++ binds to the
+// FILE objects of its start-up) at the captures. Writes straight to fd 1 or 2
+// bypass this and reach the supervisor's pipes, labelled with the executor.
+class OutputRedirect {
+ public:
+  OutputRedirect(Capture& out, Capture& err) {
+    cookie_io_functions_t io{nullptr, &capture_write, nullptr, nullptr};
+    out_file_ = ::fopencookie(&out, "w", io);
+    err_file_ = ::fopencookie(&err, "w", io);
+    if (!out_file_ || !err_file_) return;
+    std::setvbuf(out_file_, nullptr, _IOLBF, 16384);
+    std::setvbuf(err_file_, nullptr, _IONBF, 0);
+    stdout = out_file_;
+    stderr = err_file_;
+    out_buf_ = std::make_unique<__gnu_cxx::stdio_sync_filebuf<char>>(out_file_);
+    err_buf_ = std::make_unique<__gnu_cxx::stdio_sync_filebuf<char>>(err_file_);
+    std::cout.rdbuf(out_buf_.get());
+    std::cerr.rdbuf(err_buf_.get());
+    std::clog.rdbuf(err_buf_.get());
+  }
+
+ private:
+  FILE* out_file_ = nullptr;
+  FILE* err_file_ = nullptr;
+  std::unique_ptr<__gnu_cxx::stdio_sync_filebuf<char>> out_buf_, err_buf_;
+};
 
 std::string_view str_of(const msgpack::object& o) {
   if (o.type == msgpack::type::STR) return {o.via.str.ptr, o.via.str.size};
@@ -57,12 +145,26 @@ int run_executor(const ExecutorOptions& options) {
   }
   std::signal(SIGPIPE, SIG_IGN);  // a task writing to a closed socket gets EPIPE
 
+  SharedStatusPage status = SharedStatusPage::attach(kExecutorStatusFd);
+  StatusPage& page = *status.page();
+  Outbox outbox;
+  Capture out_capture{&outbox, 0, 1}, err_capture{&outbox, 0, 2};
+  OutputRedirect redirect(out_capture, err_capture);
+
   std::map<std::string, std::unique_ptr<LoadedModule>, std::less<>> modules;
   FrameReader reader;
   for (;;) {
-    std::optional<std::string> frame;
-    while (!(frame = reader.next()))
-      if (!reader.fill(kExecutorChannelFd)) return 0;  // supervisor closed the channel
+    if (!reader.has_frame()) {
+      // Take whatever else has arrived; only when nothing has, send the
+      // batch of results and wait.
+      if (!reader.fill(kExecutorChannelFd, false)) return 0;
+      if (!reader.has_frame()) {
+        if (!outbox.flush()) return 0;
+        if (!reader.fill(kExecutorChannelFd, true)) return 0;
+        continue;
+      }
+    }
+    std::optional<std::string> frame = reader.next();
     msgpack::object_handle handle = msgpack::unpack(frame->data(), frame->size());
     const msgpack::object& msg = handle.get();
     if (msg.type != msgpack::type::ARRAY || msg.via.array.size < 2) return 2;
@@ -79,6 +181,11 @@ int run_executor(const ExecutorOptions& options) {
     std::string_view function = str_of(f[3]);
     std::string_view args = str_of(f[4]);
 
+    Clock::time_point start = Clock::now();
+    page.started_ns.store(start.time_since_epoch().count(), std::memory_order_relaxed);
+    page.running_tag.store(tag, std::memory_order_release);
+    out_capture.tag = err_capture.tag = tag;
+
     Outcome outcome;
     auto it = modules.find(path);
     if (it == modules.end()) {
@@ -89,12 +196,14 @@ int run_executor(const ExecutorOptions& options) {
       }
     }
     if (it != modules.end()) outcome = invoke(*it->second, function, args);
-    // Flush the task's output before its result, so that the supervisor, which
-    // drains the pipes when the result arrives, labels every line correctly.
-    std::cout.flush();
-    std::cerr.flush();
-    std::fflush(nullptr);
-    if (!write_all(kExecutorChannelFd, done_frame(tag, outcome))) return 0;
+    // The task's last partial line goes out before its result.
+    std::fflush(stdout);
+    std::fflush(stderr);
+
+    Clock::time_point end = Clock::now();
+    page.running_tag.store(0, std::memory_order_release);
+    outbox.done(tag, outcome, std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+    if (outbox.due(end) && !outbox.flush()) return 0;
   }
 }
 

@@ -1,8 +1,8 @@
 // The executor process: runs one task at a time for its supervisor, so that a
 // task that crashes, leaks or hangs takes down only this process. Started by
 // the supervisor as `uni executor` (fork+exec, never a bare fork of a process
-// holding a ZeroMQ context) with the channel on fd 3 and stdout/stderr piped
-// to the supervisor.
+// holding a ZeroMQ context) with the channel on fd 3, its status page on fd 4,
+// and stdout/stderr piped to the supervisor.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +12,7 @@
 namespace uni::worker {
 
 inline constexpr int kExecutorChannelFd = 3;
+inline constexpr int kExecutorStatusFd = 4;  // the shared status page (status_page.hpp)
 
 struct ExecutorOptions {
   pid_t supervisor = 0;         // exit if this is no longer our parent

@@ -9,26 +9,26 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
 
 #include "common/log.hpp"
+#include "common/unique_fd.hpp"
+#include "worker/channel.hpp"
 #include "worker/executor.hpp"
-
-#ifndef MSGPACK_NO_BOOST
-#define MSGPACK_NO_BOOST
-#endif
-#include <msgpack.hpp>
+#include "worker/status_page.hpp"
 
 namespace uni::worker {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr int kItemsPerExecutor = 4;  // channel, stdout, stderr, pidfd
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 std::string run_frame(const RunRequest& r) {
-  msgpack::sbuffer buffer(r.args.size() + r.module_path.size() + 64);
+  msgpack::sbuffer buffer(r.args.size() + r.module_path.size() + r.function.size() + 48);
   msgpack::packer<msgpack::sbuffer> p(buffer);
   p.pack_array(5);
   p.pack_uint8(kRun);
@@ -66,20 +66,47 @@ std::vector<std::string> executor_env() {
 #endif
 }
 
+// Writes complete lines of `text` with the label in front; keeps the rest.
+void emit_lines(FILE* to, const std::string& label, std::string& partial, std::string_view text, bool final) {
+  partial.append(text);
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1)
+    std::fprintf(to, "[%s] %.*s\n", label.c_str(), static_cast<int>(nl - start), partial.data() + start);
+  partial.erase(0, start);
+  if (final && !partial.empty()) {
+    std::fprintf(to, "[%s] %s\n", label.c_str(), partial.c_str());
+    partial.clear();
+  }
+  std::fflush(to);
+}
+
 }  // namespace
 
 struct ExecutorPool::Executor {
+  struct InFlight {
+    std::uint64_t tag;
+    std::string label;
+    std::string out_partial, err_partial;  // captured output, not yet a whole line
+  };
   Process process;
   UniqueFd channel, out, err;
+  SharedStatusPage status;
   FrameReader reader;
-  std::string pending;       // bytes for the channel not yet written
+  std::string pending;  // bytes for the channel not yet written
   bool channel_open = false;
-  std::optional<std::uint64_t> tag;
-  std::string label;
-  std::string out_partial, err_partial;
+  std::deque<InFlight> inflight;  // handed over, in order; the front runs first
+  std::string out_raw, err_raw;   // partial lines written straight to fd 1/2
   Clock::time_point spawned{};
   Clock::time_point respawn_at{};
   int quick_deaths = 0;
+
+  bool usable() const { return process.running() && channel_open; }
+  InFlight* find(std::uint64_t tag) {
+    for (auto& f : inflight)
+      if (f.tag == tag) return &f;
+    return nullptr;
+  }
+  std::string raw_label() const { return "executor " + std::to_string(process.pid()); }
 };
 
 ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(options) {
@@ -103,11 +130,15 @@ void ExecutorPool::spawn(Executor& e) {
   set_nonblocking(e.channel.get());
   set_nonblocking(e.out.get());
   set_nonblocking(e.err.get());
+  e.status = SharedStatusPage::create();
 
   SpawnOptions spawn;
   spawn.argv = {"/proc/self/exe", "executor", "--supervisor", std::to_string(::getpid()),
                 "--mem-limit", std::to_string(options_.mem_limit)};
-  spawn.fds = {{child_channel.get(), kExecutorChannelFd}, {child_out.get(), 1}, {child_err.get(), 2}};
+  spawn.fds = {{child_channel.get(), kExecutorChannelFd},
+               {e.status.fd(), kExecutorStatusFd},
+               {child_out.get(), 1},
+               {child_err.get(), 2}};
   spawn.env = executor_env();
   spawn.stdin_null = true;
   // Its own process group: a Ctrl-C at the worker's terminal is the
@@ -117,42 +148,52 @@ void ExecutorPool::spawn(Executor& e) {
   e.reader = FrameReader();
   e.pending.clear();
   e.channel_open = true;
-  e.tag.reset();
-  e.label.clear();
+  e.inflight.clear();
   e.spawned = Clock::now();
   log::debug("executor {} started", e.process.pid());
 }
 
-std::size_t ExecutorPool::idle() const {
+std::size_t ExecutorPool::room() const {
   std::size_t n = 0;
-  for (const auto& e : executors_) n += e->process.running() && e->channel_open && !e->tag;
+  for (const auto& e : executors_)
+    if (e->usable() && e->inflight.size() < depth_) n += depth_ - e->inflight.size();
   return n;
 }
 
 void ExecutorPool::start(RunRequest request) {
-  for (auto& e : executors_) {
-    if (!e->process.running() || !e->channel_open || e->tag) continue;
-    e->tag = request.tag;
-    e->label = request.label;
-    e->pending += run_frame(request);
-    if (!write_some(e->channel.get(), e->pending)) e->channel_open = false;
-    return;
-  }
-  throw std::logic_error("ExecutorPool::start with no idle executor");
+  // The least loaded executor: idle ones first, so long tasks spread out.
+  Executor* best = nullptr;
+  for (auto& e : executors_)
+    if (e->usable() && e->inflight.size() < depth_ && (!best || e->inflight.size() < best->inflight.size()))
+      best = e.get();
+  if (!best) throw std::logic_error("ExecutorPool::start without room");
+  best->pending += run_frame(request);
+  best->inflight.push_back({request.tag, std::move(request.label), {}, {}});
+  if (!write_some(best->channel.get(), best->pending)) best->channel_open = false;
 }
 
-bool ExecutorPool::kill(std::uint64_t tag) {
-  for (auto& e : executors_)
-    if (e->tag == tag) {
-      e->process.signal(SIGKILL);
-      return true;
-    }
-  return false;
+Runner::Stop ExecutorPool::stop(std::uint64_t tag) {
+  for (auto& e : executors_) {
+    if (!e->find(tag)) continue;
+    if (e->status.page()->running_tag.load(std::memory_order_acquire) != tag) return Stop::kNotStarted;
+    e->process.signal(SIGKILL);
+    return Stop::kStopping;
+  }
+  return Stop::kNotStarted;
+}
+
+std::optional<Runner::Clock::time_point> ExecutorPool::started(std::uint64_t tag) const {
+  for (const auto& e : executors_) {
+    const StatusPage& page = *e->status.page();
+    if (!e->process.running() || page.running_tag.load(std::memory_order_acquire) != tag) continue;
+    return Clock::time_point(Clock::duration(page.started_ns.load(std::memory_order_relaxed)));
+  }
+  return std::nullopt;
 }
 
 void ExecutorPool::unload(const std::string& module_path) {
   for (auto& e : executors_) {
-    if (!e->process.running() || !e->channel_open) continue;
+    if (!e->usable()) continue;
     e->pending += unload_frame(module_path);
     if (!write_some(e->channel.get(), e->pending)) e->channel_open = false;
   }
@@ -161,53 +202,111 @@ void ExecutorPool::unload(const std::string& module_path) {
 void ExecutorPool::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   for (auto& e : executors_) {
     bool live = e->process.running();
-    short channel_events = live && e->channel_open ? ZMQ_POLLIN : 0;
-    if (live && e->channel_open && !e->pending.empty()) channel_events |= ZMQ_POLLOUT;
+    short channel_events = e->usable() ? ZMQ_POLLIN : 0;
+    if (e->usable() && !e->pending.empty()) channel_events |= ZMQ_POLLOUT;
+    short in = live ? ZMQ_POLLIN : 0;
     items.push_back({nullptr, e->channel.get(), channel_events, 0});
-    items.push_back({nullptr, e->out.get(), static_cast<short>(live ? ZMQ_POLLIN : 0), 0});
-    items.push_back({nullptr, e->err.get(), static_cast<short>(live ? ZMQ_POLLIN : 0), 0});
-    items.push_back({nullptr, e->process.pidfd(), static_cast<short>(live ? ZMQ_POLLIN : 0), 0});
+    items.push_back({nullptr, e->out.get(), in, 0});
+    items.push_back({nullptr, e->err.get(), in, 0});
+    items.push_back({nullptr, live ? e->process.pidfd() : -1, in, 0});
   }
 }
 
-void ExecutorPool::relay(Executor& e, int fd, std::string& partial, FILE* to, bool final) {
+namespace {
+// Drains a pipe of raw writes to fd 1/2 into lines labelled with the executor.
+void relay_raw(int fd, std::string& partial, FILE* to, const std::string& label, bool final) {
   char chunk[16384];
+  std::string text;
   for (;;) {
     ssize_t n = ::read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    partial.append(chunk, static_cast<std::size_t>(n));
+    text.append(chunk, static_cast<std::size_t>(n));
   }
-  std::string label = e.label.empty() ? "executor " + std::to_string(e.process.pid()) : e.label;
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1)
-    std::fprintf(to, "[%s] %.*s\n", label.c_str(), static_cast<int>(nl - start), partial.data() + start);
-  partial.erase(0, start);
-  if (final && !partial.empty()) {
-    std::fprintf(to, "[%s] %s\n", label.c_str(), partial.c_str());
-    partial.clear();
+  if (!text.empty() || (final && !partial.empty())) emit_lines(to, label, partial, text, final);
+}
+}  // namespace
+
+void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done) {
+  bool open = e.reader.fill(e.channel.get());
+  try {
+    while (auto frame = e.reader.next()) {
+      msgpack::object_handle h = msgpack::unpack(frame->data(), frame->size());
+      const msgpack::object& m = h.get();
+      if (m.type != msgpack::type::ARRAY || m.via.array.size < 4) throw std::runtime_error("short frame");
+      const msgpack::object* f = m.via.array.ptr;
+      std::uint8_t kind = f[0].as<std::uint8_t>();
+      std::uint64_t tag = f[1].as<std::uint64_t>();
+      Executor::InFlight* task = e.find(tag);
+      if (kind == kOutput) {
+        const msgpack::object& bytes = f[3];
+        std::string_view text(bytes.via.bin.ptr, bytes.type == msgpack::type::BIN ? bytes.via.bin.size : 0);
+        if (f[2].as<std::uint8_t>() == 2)
+          emit_lines(stderr, task ? task->label : e.raw_label(), task ? task->err_partial : e.err_raw, text, false);
+        else
+          emit_lines(stdout, task ? task->label : e.raw_label(), task ? task->out_partial : e.out_raw, text, false);
+        continue;
+      }
+      if (kind != kDone || m.via.array.size < 5) throw std::runtime_error("unexpected frame");
+      if (!task) continue;
+      emit_lines(stdout, task->label, task->out_partial, "", true);
+      emit_lines(stderr, task->label, task->err_partial, "", true);
+      const msgpack::object& payload = f[3];
+      Completion c;
+      c.tag = tag;
+      c.status = static_cast<proto::Status>(f[2].as<std::uint8_t>());
+      c.payload.assign(payload.via.bin.ptr, payload.type == msgpack::type::BIN ? payload.via.bin.size : 0);
+      c.pid = static_cast<std::uint32_t>(e.process.pid());
+      c.elapsed_ns = f[4].as<std::int64_t>();
+      done.push_back(std::move(c));
+      // Results come in the order the tasks were handed over.
+      while (!e.inflight.empty() && e.inflight.front().tag != tag) e.inflight.pop_front();
+      if (!e.inflight.empty()) e.inflight.pop_front();
+    }
+  } catch (const std::exception& ex) {
+    log::error("executor {} sent a broken frame ({}): stopping it", e.process.pid(), ex.what());
+    open = false;
   }
-  std::fflush(to);
+  if (!open) {
+    // Without its channel the executor is of no use: make sure it ends.
+    e.channel_open = false;
+    e.process.signal(SIGKILL);
+  }
 }
 
 void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
-  relay(e, e.out.get(), e.out_partial, stdout, true);
-  relay(e, e.err.get(), e.err_partial, stderr, true);
+  read_channel(e, done);  // results it wrote before it died
+  relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), true);
+  relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), true);
   ExitStatus status = e.process.wait();
-  pid_t pid = e.process.pid();
-  if (e.tag) {
-    done.push_back(Completion{*e.tag, proto::Status::kCrashed, "", static_cast<std::uint32_t>(pid), status});
-  } else {
-    log::warn("executor {} {} while idle", pid, status.describe());
+  auto pid = static_cast<std::uint32_t>(e.process.pid());
+  // The status page names the task that was running; the others handed over
+  // with it either never started or finished without their result getting
+  // out: they go back to be run again, uncharged.
+  std::uint64_t running = e.status.page()->running_tag.load(std::memory_order_acquire);
+  for (auto& task : e.inflight) {
+    emit_lines(stdout, task.label, task.out_partial, "", true);
+    emit_lines(stderr, task.label, task.err_partial, "", true);
+    Completion c;
+    c.tag = task.tag;
+    c.pid = pid;
+    if (task.tag == running) {
+      c.status = proto::Status::kCrashed;
+      c.died = status;
+    } else {
+      c.status = proto::Status::kHandedBack;
+      c.payload = "its executor died while running another task";
+    }
+    done.push_back(std::move(c));
   }
+  if (e.inflight.empty() || running == 0) log::warn("executor {} {} between tasks", pid, status.describe());
   // An executor that keeps dying at once (a broken install, no memory) is
   // restarted at most once a second instead of in a tight loop.
   bool quick = Clock::now() - e.spawned < std::chrono::seconds(1);
   e.quick_deaths = quick ? e.quick_deaths + 1 : 0;
   e.respawn_at = Clock::now() + (e.quick_deaths > 2 ? std::chrono::seconds(1) : std::chrono::seconds(0));
   e.process = Process();
-  e.tag.reset();
-  e.label.clear();
+  e.inflight.clear();
   e.channel_open = false;
 }
 
@@ -226,52 +325,12 @@ void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>
       }
       continue;
     }
-    if (it[1].revents) relay(e, e.out.get(), e.out_partial, stdout, false);
-    if (it[2].revents) relay(e, e.err.get(), e.err_partial, stderr, false);
-    if (it[0].revents & ZMQ_POLLOUT) {
-      if (!write_some(e.channel.get(), e.pending)) e.channel_open = false;
-    }
-    if (it[0].revents & ZMQ_POLLIN) {
-      bool open = e.reader.fill(e.channel.get());
-      try {
-        while (auto frame = e.reader.next()) {
-          msgpack::object_handle h = msgpack::unpack(frame->data(), frame->size());
-          const msgpack::object& m = h.get();
-          if (m.type != msgpack::type::ARRAY || m.via.array.size < 4 ||
-              m.via.array.ptr[0].as<std::uint8_t>() != kDone)
-            throw std::runtime_error("unexpected frame");
-          std::uint64_t tag = m.via.array.ptr[1].as<std::uint64_t>();
-          auto status = static_cast<proto::Status>(m.via.array.ptr[2].as<std::uint8_t>());
-          const msgpack::object& payload = m.via.array.ptr[3];
-          // Lines written before the result belong to this task.
-          relay(e, e.out.get(), e.out_partial, stdout, true);
-          relay(e, e.err.get(), e.err_partial, stderr, true);
-          if (e.tag == tag) {
-            done.push_back(Completion{tag, status, std::string(payload.via.bin.ptr, payload.via.bin.size),
-                                      static_cast<std::uint32_t>(e.process.pid()), std::nullopt});
-            e.tag.reset();
-            e.label.clear();
-          }
-        }
-      } catch (const std::exception& ex) {
-        log::error("executor {} sent a broken frame ({}): stopping it", e.process.pid(), ex.what());
-        open = false;
-      }
-      if (!open) {
-        // Without its channel the executor is of no use: make sure it ends.
-        e.channel_open = false;
-        e.process.signal(SIGKILL);
-      }
-    }
+    if (it[1].revents) relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
+    if (it[2].revents) relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
+    if ((it[0].revents & ZMQ_POLLOUT) && !write_some(e.channel.get(), e.pending)) e.channel_open = false;
+    if (it[0].revents & ZMQ_POLLIN) read_channel(e, done);
     if (it[3].revents & ZMQ_POLLIN) reap(e, done);
   }
-}
-
-std::vector<pid_t> ExecutorPool::pids() const {
-  std::vector<pid_t> out;
-  for (const auto& e : executors_)
-    if (e->process.running()) out.push_back(e->process.pid());
-  return out;
 }
 
 }  // namespace uni::worker

@@ -1,17 +1,14 @@
 // The supervisor's side of its executor processes: starting them, handing
-// them tasks over their channel, relaying their output line by line with the
-// task id in front, noticing their death through a pidfd, and starting a
-// fresh one in place of each that died.
+// them tasks over their channel (several at once for short tasks), relaying
+// their output line by line with the task id in front, noticing their death
+// through a pidfd, and starting a fresh one in place of each that died.
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "common/unique_fd.hpp"
-#include "worker/channel.hpp"
 #include "worker/runner.hpp"
 
 namespace uni::worker {
@@ -26,22 +23,23 @@ class ExecutorPool : public Runner {
   explicit ExecutorPool(ExecutorPoolOptions options);
   ~ExecutorPool() override;
 
-  std::size_t idle() const override;
+  std::size_t room() const override;
+  void set_pipeline_depth(unsigned depth) override { depth_ = depth ? depth : 1; }
   void start(RunRequest request) override;
-  bool kill(std::uint64_t tag) override;
+  Stop stop(std::uint64_t tag) override;
+  std::optional<Clock::time_point> started(std::uint64_t tag) const override;
   void unload(const std::string& module_path) override;
   void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
   void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
 
-  std::vector<pid_t> pids() const;
-
  private:
   struct Executor;
   void spawn(Executor& e);
-  void relay(Executor& e, int fd, std::string& partial, FILE* to, bool final);
+  void read_channel(Executor& e, std::vector<Completion>& done);
   void reap(Executor& e, std::vector<Completion>& done);
 
   ExecutorPoolOptions options_;
+  unsigned depth_ = 1;
   std::vector<std::unique_ptr<Executor>> executors_;
 };
 

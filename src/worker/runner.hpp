@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,8 +21,9 @@ struct Completion {
   std::uint64_t tag = 0;
   proto::Status status = proto::Status::kOk;
   std::string payload;
-  std::uint32_t pid = 0;                // the process that ran it
-  std::optional<ExitStatus> died;       // set when the executor died under the task
+  std::uint32_t pid = 0;             // the process that ran it
+  std::int64_t elapsed_ns = 0;       // its run time
+  std::optional<ExitStatus> died;    // set when its executor died running it
 };
 
 struct RunRequest {
@@ -34,12 +36,24 @@ struct RunRequest {
 
 class Runner {
  public:
+  using Clock = std::chrono::steady_clock;
   virtual ~Runner() = default;
-  virtual std::size_t idle() const = 0;  // slots free to start a task now
+
+  // Tasks that can be handed over now. With a pipeline depth above 1, an
+  // executor is given further short tasks before it finishes the current one.
+  virtual std::size_t room() const = 0;
+  virtual void set_pipeline_depth(unsigned depth) = 0;
   virtual void start(RunRequest request) = 0;
-  // Stops a running task; its Completion follows with `died` set. Returns
-  // false where the isolation mode cannot stop a running task (threads).
-  virtual bool kill(std::uint64_t tag) = 0;
+
+  enum class Stop { kStopping, kDropped, kNotStarted, kCannot };
+  // Stops a task. kStopping: it was running and its Completion follows with
+  // `died` set. kDropped: it had not started and is gone, no Completion.
+  // kNotStarted: it waits in an executor's pipeline and will still run.
+  // kCannot: it runs, and this isolation cannot stop it (threads).
+  virtual Stop stop(std::uint64_t tag) = 0;
+  // When the task started running, if it has.
+  virtual std::optional<Clock::time_point> started(std::uint64_t tag) const = 0;
+
   // Forgets a module evicted from the cache.
   virtual void unload(const std::string& module_path) = 0;
   // The fds to watch, appended to the supervisor's poll set.

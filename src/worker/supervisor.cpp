@@ -58,7 +58,9 @@ struct Held {
   HeldState state = HeldState::kFetching;
   std::uint64_t tag = 0;
   bool module_acquired = false;
-  Clock::time_point started{};
+  // Cancelled while waiting in an executor's pipeline: it still runs there,
+  // and its result is replaced by "cancelled".
+  bool cancel_on_done = false;
   // Set when the supervisor itself stops the task (timeout, cancel): the
   // executor's death then reports this instead of a crash.
   std::optional<Status> stop_status;
@@ -118,6 +120,7 @@ class Supervisor::Impl {
     [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
   }
   void drain(Clock::time_point now);
+  void adapt(std::int64_t elapsed_ns);
   bool drained(Clock::time_point now) const;
 
   WorkerConfig config_;
@@ -142,20 +145,48 @@ class Supervisor::Impl {
   std::vector<TaskId> results_out_;
   std::uint64_t next_tag_ = 1;
   std::uint32_t credit_sent_ = 0;
+  std::uint32_t services_running_ = 0;
+  // Adaptive prefetch (see adapt()): tasks held per free slot beyond the one
+  // running, and tasks handed to each executor at once.
+  double average_task_ns_ = -1;
+  std::uint32_t prefetch_per_slot_ = 1;
+  unsigned pipeline_depth_ = 1;
   std::chrono::milliseconds heartbeat_{1000};
   Clock::time_point last_heard_{};
 };
 
 std::uint32_t Supervisor::Impl::capacity() const {
   if (draining_) return 0;
-  // Slots plus one task queued per free slot, so that an executor finishing a
-  // task finds the next one here instead of a round trip away. Services hold
-  // their slot indefinitely: nothing is queued behind them.
-  std::uint32_t services = 0;
-  for (const auto& [id, h] : held_)
-    services += (h.task.flags & proto::kFlagService) && h.state == HeldState::kRunning;
-  std::uint32_t free_slots = config_.slots > services ? config_.slots - services : 0;
-  return std::max<std::uint32_t>(config_.slots + free_slots, 1);
+  // The credit granted to the manager: a task per slot plus the prefetch, so
+  // that an executor finishing a task finds the next one here instead of a
+  // round trip away. Services hold their slot indefinitely: nothing is
+  // prefetched for a slot a service holds.
+  std::uint32_t free_slots = config_.slots > services_running_ ? config_.slots - services_running_ : 0;
+  return config_.slots + free_slots * prefetch_per_slot_;
+}
+
+void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
+  // Exponentially weighted average of task run times.
+  double sample = static_cast<double>(std::max<std::int64_t>(elapsed_ns, 1000));
+  average_task_ns_ = average_task_ns_ < 0 ? sample : 0.9 * average_task_ns_ + 0.1 * sample;
+  auto power_of_two_at_most = [](double x, std::uint32_t cap) {
+    std::uint32_t p = 1;
+    while (p * 2 <= x && p * 2 <= cap) p *= 2;
+    return p;
+  };
+  // Prefetch about 2 ms of work per slot: enough to hide the round trip to
+  // the manager for short tasks. Tasks of 10 ms or more are not prefetched
+  // at all, so that long tasks spread evenly over the workers (a task waits
+  // for a free slot; the round trip is small next to the task).
+  std::uint32_t prefetch = average_task_ns_ >= 10e6 ? 0 : power_of_two_at_most(2e6 / average_task_ns_, 128);
+  // Hand an executor up to 0.5 ms of work at once: its results come back in
+  // one write. Longer tasks go one at a time, to whichever executor is free.
+  unsigned depth = power_of_two_at_most(0.5e6 / average_task_ns_, 32);
+  prefetch_per_slot_ = prefetch;
+  if (depth != pipeline_depth_) {
+    pipeline_depth_ = depth;
+    runner_->set_pipeline_depth(depth);
+  }
 }
 
 std::string Supervisor::Impl::hello() const {
@@ -335,15 +366,26 @@ void Supervisor::Impl::on_cancel(const proto::Message& m) {
       case HeldState::kFetching:
       case HeldState::kReady: finish(h, Status::kCancelled, "cancelled before it started", 0); break;
       case HeldState::kRunning:
-        if (runner_->kill(h.tag)) {
-          h.stop_status = Status::kCancelled;
-          h.stop_text = "cancelled while running (its executor was stopped)";
-        } else {
-          by_tag_.erase(h.tag);  // its eventual completion is ignored
-          finish(h, Status::kCancelled,
-                 "cancelled, but this worker runs tasks on threads (--isolation thread), which cannot "
-                 "be stopped: the task keeps running until it returns, and its result is discarded",
-                 0);
+        switch (runner_->stop(h.tag)) {
+          case Runner::Stop::kStopping:
+            h.stop_status = Status::kCancelled;
+            h.stop_text = "cancelled while running (its executor was stopped)";
+            break;
+          case Runner::Stop::kDropped:
+            by_tag_.erase(h.tag);
+            finish(h, Status::kCancelled, "cancelled before it started", 0);
+            break;
+          case Runner::Stop::kNotStarted:
+            h.cancel_on_done = true;
+            break;
+          case Runner::Stop::kCannot:
+            by_tag_.erase(h.tag);  // its eventual completion is ignored
+            finish(h, Status::kCancelled,
+                   "cancelled, but this worker runs tasks on threads (--isolation thread), which "
+                   "cannot be stopped: the task keeps running until it returns, and its result is "
+                   "discarded",
+                   0);
+            break;
         }
         break;
       case HeldState::kFinished: break;
@@ -368,10 +410,17 @@ void Supervisor::Impl::on_completion(Completion& c) {
     }
     return;
   }
+  if (h.cancel_on_done) {
+    finish(h, Status::kCancelled, "cancelled after it had been handed to an executor; it ran, and its "
+                                  "result was discarded", c.pid);
+    return;
+  }
+  if (c.status != Status::kHandedBack) adapt(c.elapsed_ns);
   finish(h, c.status, std::move(c.payload), c.pid);
 }
 
 void Supervisor::Impl::finish(Held& h, Status status, std::string payload, std::uint32_t pid) {
+  if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService)) --services_running_;
   if (h.module_acquired) {
     cache_.release(h.task.module);
     h.module_acquired = false;
@@ -386,7 +435,7 @@ void Supervisor::Impl::finish(Held& h, Status status, std::string payload, std::
 }
 
 void Supervisor::Impl::schedule() {
-  while (!ready_.empty() && runner_->idle() > 0) {
+  while (!ready_.empty() && runner_->room() > 0) {
     TaskId id = ready_.front();
     ready_.pop_front();
     auto it = held_.find(id);
@@ -394,7 +443,7 @@ void Supervisor::Impl::schedule() {
     Held& h = it->second;
     h.state = HeldState::kRunning;
     h.tag = next_tag_++;
-    h.started = Clock::now();
+    if (h.task.flags & proto::kFlagService) ++services_running_;
     by_tag_[h.tag] = id;
     runner_->start(RunRequest{h.tag, cache_.path(h.task.module), h.task.function, h.task.args, id.str()});
   }
@@ -403,9 +452,10 @@ void Supervisor::Impl::schedule() {
 void Supervisor::Impl::check_timeouts(Clock::time_point now) {
   for (auto& [id, h] : held_) {
     if (h.state != HeldState::kRunning || h.task.timeout_ms == 0 || h.stop_status) continue;
-    if (now - h.started < std::chrono::milliseconds(h.task.timeout_ms)) continue;
+    std::optional<Clock::time_point> started = runner_->started(h.tag);
+    if (!started || now - *started < std::chrono::milliseconds(h.task.timeout_ms)) continue;
     std::string text = "timed out after " + seconds_text(h.task.timeout_ms) + " s";
-    if (runner_->kill(h.tag)) {
+    if (runner_->stop(h.tag) == Runner::Stop::kStopping) {
       h.stop_status = Status::kTimedOut;
       h.stop_text = text + " (its executor was stopped)";
     } else {
@@ -436,7 +486,7 @@ void Supervisor::Impl::drain(Clock::time_point now) {
   if (now < drain_deadline_ && !manager_left_) return;
   for (auto& [id, h] : held_) {
     if (h.state != HeldState::kRunning || h.stop_status) continue;
-    if (runner_->kill(h.tag)) {
+    if (runner_->stop(h.tag) == Runner::Stop::kStopping) {
       h.stop_status = Status::kHandedBack;
       h.stop_text = "interrupted by the worker's shutdown";
     } else {

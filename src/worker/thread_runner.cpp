@@ -23,15 +23,36 @@ ThreadRunner::~ThreadRunner() {
   for (auto& t : threads_) t.join();
 }
 
-std::size_t ThreadRunner::idle() const { return slots_ - busy_; }
+std::size_t ThreadRunner::room() const {
+  std::size_t limit = std::size_t{slots_} * depth_;
+  return handed_ < limit ? limit - handed_ : 0;
+}
 
 void ThreadRunner::start(RunRequest request) {
-  ++busy_;
+  ++handed_;
   {
     std::lock_guard lock(mutex_);
     work_.push_back(std::move(request));
   }
   work_ready_.notify_one();
+}
+
+Runner::Stop ThreadRunner::stop(std::uint64_t tag) {
+  std::lock_guard lock(mutex_);
+  for (auto it = work_.begin(); it != work_.end(); ++it)
+    if (it->tag == tag) {
+      work_.erase(it);
+      --handed_;
+      return Stop::kDropped;
+    }
+  return running_.count(tag) ? Stop::kCannot : Stop::kNotStarted;
+}
+
+std::optional<Runner::Clock::time_point> ThreadRunner::started(std::uint64_t tag) const {
+  std::lock_guard lock(mutex_);
+  auto it = running_.find(tag);
+  if (it == running_.end()) return std::nullopt;
+  return it->second;
 }
 
 void ThreadRunner::unload(const std::string& module_path) {
@@ -56,12 +77,15 @@ void ThreadRunner::loop() {
   const auto pid = static_cast<std::uint32_t>(::getpid());
   for (;;) {
     RunRequest request;
+    Clock::time_point start;
     {
       std::unique_lock lock(mutex_);
       work_ready_.wait(lock, [&] { return stopping_ || !work_.empty(); });
       if (stopping_) return;
       request = std::move(work_.front());
       work_.pop_front();
+      start = Clock::now();
+      running_[request.tag] = start;
     }
     Completion c;
     c.tag = request.tag;
@@ -75,12 +99,18 @@ void ThreadRunner::loop() {
       c.status = proto::Status::kModuleError;
       c.payload = std::move(error);
     }
+    c.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+    bool first;
     {
       std::lock_guard lock(mutex_);
+      running_.erase(request.tag);
+      first = finished_.empty();
       finished_.push_back(std::move(c));
     }
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+    if (first) {  // one wake-up per batch of completions
+      std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+    }
   }
 }
 
@@ -93,7 +123,7 @@ void ThreadRunner::service(const zmq::pollitem_t* first, std::vector<Completion>
   std::uint64_t count;
   [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
   std::lock_guard lock(mutex_);
-  busy_ -= finished_.size();
+  handed_ -= finished_.size();
   for (Completion& c : finished_) done.push_back(std::move(c));
   finished_.clear();
 }

@@ -1,5 +1,5 @@
 // --isolation thread: tasks run on threads of the worker process itself.
-// For trusted code and the lowest latency; what it gives up (docs/isolation.md):
+// For trusted code and the lowest latency; what it gives up (docs/reliability.md):
 // a crashing task takes the whole worker down (the manager requeues its
 // tasks), a running task cannot be stopped by a timeout or a cancel, and
 // task output is not prefixed with the task id.
@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "common/unique_fd.hpp"
 #include "worker/module_loader.hpp"
@@ -23,9 +24,11 @@ class ThreadRunner : public Runner {
   explicit ThreadRunner(unsigned slots);
   ~ThreadRunner() override;  // joins; a task still running delays it
 
-  std::size_t idle() const override;
+  std::size_t room() const override;
+  void set_pipeline_depth(unsigned depth) override { depth_ = depth ? depth : 1; }
   void start(RunRequest request) override;
-  bool kill(std::uint64_t) override { return false; }
+  Stop stop(std::uint64_t tag) override;
+  std::optional<Clock::time_point> started(std::uint64_t tag) const override;
   void unload(const std::string& module_path) override;
   void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
   void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
@@ -35,11 +38,13 @@ class ThreadRunner : public Runner {
   const LoadedModule* module(const std::string& path, std::string& error);
 
   unsigned slots_;
-  std::size_t busy_ = 0;  // touched by the supervisor thread only
-  UniqueFd wake_;         // eventfd: a completion is waiting
-  std::mutex mutex_;
+  unsigned depth_ = 1;
+  std::size_t handed_ = 0;  // started and not completed; the supervisor thread's own
+  UniqueFd wake_;           // eventfd: a completion is waiting
+  mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::deque<RunRequest> work_;
+  std::unordered_map<std::uint64_t, Clock::time_point> running_;
   std::vector<Completion> finished_;
   std::map<std::string, std::unique_ptr<LoadedModule>> modules_;
   bool stopping_ = false;

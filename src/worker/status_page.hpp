@@ -1,0 +1,41 @@
+// A page of memory shared by the supervisor and one executor, saying which
+// task the executor is running and since when. The executor updates it with
+// two plain stores per task, no syscall; when the executor dies, the page
+// tells the supervisor which task of a pipelined batch killed it, so that
+// only that task is charged with the crash.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "common/unique_fd.hpp"
+
+namespace uni::worker {
+
+struct StatusPage {
+  std::atomic<std::uint64_t> running_tag{0};  // 0: between tasks
+  std::atomic<std::int64_t> started_ns{0};    // steady clock (CLOCK_MONOTONIC) at its start
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+class SharedStatusPage {
+ public:
+  // Supervisor side: a new page in a memfd. Throws std::runtime_error.
+  static SharedStatusPage create();
+  // Executor side: maps the page the supervisor passed as `fd`.
+  static SharedStatusPage attach(int fd);
+
+  SharedStatusPage() = default;
+  SharedStatusPage(SharedStatusPage&& other) noexcept;
+  SharedStatusPage& operator=(SharedStatusPage&& other) noexcept;
+  ~SharedStatusPage();
+
+  StatusPage* page() const { return page_; }
+  int fd() const { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+  StatusPage* page_ = nullptr;
+};
+
+}  // namespace uni::worker
