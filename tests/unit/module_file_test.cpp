@@ -1,6 +1,5 @@
-// Proves src/common/module_file.hpp: a real module passes with its platform tag; anything else
-// (text, plain .so, executables, truncated or corrupted modules) is a ModuleFileError, never a
-// crash.
+// Proves src/common/module_file.hpp: a real module passes with its platform tag; text, plain .so,
+// executables, truncated or corrupted modules are a ModuleFileError (no crash), in linear time.
 #include <dlfcn.h>
 #include <elf.h>
 #include <gtest/gtest.h>
