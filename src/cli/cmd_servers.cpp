@@ -51,6 +51,7 @@ struct ManagerFlags {
   std::string authkey, authkey_file;
   std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
+  std::uint64_t max_tasks = 2'000'000;
 
   void add_to(CLI::App& app) {
     app.add_option("--listen", listen, "address to listen on (tcp://HOST:PORT; port 0: any free port)")
@@ -67,6 +68,10 @@ struct ManagerFlags {
     app.add_option("--max-message", max_message, "largest message accepted")->capture_default_str();
     app.add_option("--max-module", max_module, "largest module accepted")->capture_default_str();
     app.add_option("--store-size", store_size, "memory for stored modules")->capture_default_str();
+    app.add_option("--max-tasks", max_tasks,
+                   "tasks held at most (queued, running, unacknowledged); past it bosses are told "
+                   "to submit again later")
+        ->capture_default_str();
   }
 
   manager::ManagerConfig config(const std::string& key) const {
@@ -79,6 +84,7 @@ struct ManagerFlags {
     c.max_message = size_flag(max_message, "--max-message");
     c.max_module = size_flag(max_module, "--max-module");
     c.module_store_bytes = size_flag(store_size, "--store-size");
+    c.max_tasks = max_tasks;
     if (c.max_module + (1 << 20) > c.max_message)
       throw CLI::ValidationError("--max-module", "must be at least 1M below --max-message");
     return c;

@@ -943,19 +943,22 @@ std::string Manager::Impl::status_map() const {
   auto key = [&](std::string_view k) { p.pack(k); };
   Clock::time_point now = Clock::now();
 
-  std::size_t running = 0, waiting_module = 0;
+  // "running" counts busy slots: a worker also holds prefetched tasks, which
+  // are "assigned" but wait there for a slot.
+  std::size_t assigned = 0, running = 0, waiting_module = 0;
   std::vector<const TaskRecord*> services;
   for (const auto& [id, t] : tasks_) {
     if (t.state == TaskState::kRunning) {
-      ++running;
+      ++assigned;
       if (t.task.flags & proto::kFlagService) services.push_back(&t);
     }
     if (t.state == TaskState::kWaitingModule) ++waiting_module;
   }
+  for (const auto& [rid, w] : workers_) running += std::min<std::size_t>(w->inflight.size(), w->slots);
   std::size_t connected_bosses = 0;
   for (const auto& [s, b] : bosses_) connected_bosses += b->connected;
 
-  p.pack_map(10);
+  p.pack_map(11);
   key("manager");
   p.pack(manager_id_);
   key("version");
@@ -997,6 +1000,8 @@ std::string Manager::Impl::status_map() const {
   p.pack(waiting_module);
   key("running");
   p.pack(running);
+  key("assigned");
+  p.pack(assigned);
   key("services");
   p.pack_array(static_cast<std::uint32_t>(services.size()));
   for (const TaskRecord* t : services) {

@@ -25,7 +25,8 @@ int abort_now() { std::abort(); }
 
 int exit_now(int code) { std::exit(code); }
 
-// Recursion that the compiler cannot turn into a loop.
+// Recursion that the compiler cannot turn into a loop, on purpose endless.
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
 static int recurse(volatile char* previous, int depth) {
   volatile char frame[4096];
   frame[0] = previous ? previous[0] : 1;

@@ -1,0 +1,109 @@
+// Cancellation: a queued task is dropped, a running one stopped (its executor
+// killed, the worker unharmed); `uni stop` does the same by id, and Ctrl-C on
+// `uni run` / `uni map` cancels what that command had outstanding.
+#include <csignal>
+
+#include "fault_support.hpp"
+
+namespace uni::test {
+namespace {
+
+TEST(Cancel, AQueuedTaskIsDroppedAndARunningOneStopped) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  pid_t worker = cluster.worker(0).pid();
+  uni::Cluster boss = cluster.connect();
+  auto slow = boss.function<int(int, int)>(module_path("faults"), "slow");
+  auto running = slow(1, 30000);
+  auto queued = slow(2, 30000);
+  ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] >= 1; }));
+  auto start = std::chrono::steady_clock::now();
+  queued.cancel();
+  running.cancel();
+  for (auto* f : {&queued, &running}) {
+    ASSERT_TRUE(f->wait_for(10s)) << "a cancelled task did not finish";
+    try {
+      f->get();
+      ADD_FAILURE() << "a cancelled task returned a result";
+    } catch (const TaskError& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kCancelled) << e.what();
+    }
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  try {
+    queued.get();
+  } catch (const TaskError& e) {
+    EXPECT_TRUE(contains(e.what(), "before it started")) << e.what();
+  }
+  try {
+    running.get();
+  } catch (const TaskError& e) {
+    EXPECT_TRUE(contains(e.what(), "while running")) << e.what();
+  }
+  EXPECT_TRUE(process_alive(worker));
+  expect_still_serving(cluster);
+}
+
+TEST(Cancel, UniStopCancelsATaskById) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  uni::Cluster boss = cluster.connect();
+  auto task = boss.function<int(int, int)>(module_path("faults"), "slow")(1, 30000);
+  ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 1; }));
+  CommandResult stop = cluster.uni({"stop", task.id()});
+  EXPECT_EQ(stop.exit_code, 0) << stop.describe();
+  ASSERT_TRUE(task.wait_for(10s));
+  EXPECT_THROW(task.get(), TaskError);
+  CommandResult unknown = cluster.uni({"stop", "0000000000000001-1"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.describe();
+  EXPECT_TRUE(contains(unknown.err, "no task or service")) << unknown.describe();
+  CommandResult garbage = cluster.uni({"stop", "not-an-id"});
+  EXPECT_EQ(garbage.exit_code, 2) << garbage.describe();
+}
+
+TEST(Cancel, CtrlCOnUniRunCancelsItsTask) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  ChildProcess run = start_uni(cluster, "run", {"run", module_path("faults"), "slow", "1", "60000"});
+  ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 1; }));
+  run.signal(SIGINT);
+  auto status = run.wait_for(10s);
+  ASSERT_TRUE(status.has_value()) << "uni run ignored Ctrl-C";
+  EXPECT_EQ(status->code, 128 + SIGINT) << run.read_stderr();
+  EXPECT_TRUE(contains(run.read_stderr(), "cancelling 1")) << run.read_stderr();
+  // The task stopped on the worker: its slot is free again.
+  EXPECT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 0; }, 10s));
+  expect_still_serving(cluster);
+}
+
+TEST(Cancel, CtrlCOnUniMapCancelsEverythingOutstanding) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "slow", "--input",
+                                                cluster.dir().write("in.jsonl", slow_inputs(8, 30000)).string()});
+  ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 1; }));
+  map.signal(SIGINT);
+  auto status = map.wait_for(10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 128 + SIGINT);
+  EXPECT_TRUE(wait_status(cluster, [](const nlohmann::json& s) {
+    return s["running"] == 0 && s["queue"] == 0;
+  }, 10s)) << cluster.status().dump();
+  expect_still_serving(cluster);
+}
+
+TEST(Cancel, StoppingAServiceFreesItsSlot) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  uni::Cluster boss = cluster.connect();
+  auto service = boss.spawn(boss.function<int(int, int)>(module_path("faults"), "slow"), 1, 60000);
+  ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["services"].size() == 1; }));
+  service.stop();
+  ASSERT_TRUE(service.future().wait_for(10s));
+  try {
+    service.get();
+    ADD_FAILURE() << "a stopped service returned";
+  } catch (const TaskError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCancelled);
+  }
+  EXPECT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["services"].empty(); }));
+  expect_still_serving(cluster);
+}
+
+}  // namespace
+}  // namespace uni::test

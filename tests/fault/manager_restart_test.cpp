@@ -1,0 +1,85 @@
+// The manager can die and come back: workers and bosses reconnect by
+// themselves, bosses resubmit what has no result, workers re-announce what
+// they run, and no result is lost or delivered twice; a running service is
+// not started a second time. A manager stopped with SIGTERM says so first.
+#include <csignal>
+
+#include "echo.hpp"
+#include "fault_support.hpp"
+#include "net.hpp"
+
+namespace uni::test {
+namespace {
+
+TEST(ManagerRestart, MapOfSixteenSlowTasksSurvivesKillNineAndRestart) {
+  TestCluster cluster({.workers = 2, .slots = 2});
+  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "slow", "--input",
+                                                cluster.dir().write("in.jsonl", slow_inputs(16, 800)).string()});
+  ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] >= 2; }));
+  cluster.kill_manager(SIGKILL);
+  ASSERT_TRUE(cluster.manager().wait_for(5s).has_value());
+  std::this_thread::sleep_for(500ms);
+  cluster.restart_manager();
+  auto status = map.wait_for(60s);
+  ASSERT_TRUE(status.has_value()) << "the map never finished after the restart";
+  EXPECT_EQ(status->code, 0) << map.read_stderr();
+  CommandResult r;
+  r.out = map.read_stdout();
+  expect_each_result_once(r, 16);
+  EXPECT_TRUE(cluster.wait_for_worker_count(2));
+  expect_still_serving(cluster);
+}
+
+TEST(ManagerRestart, ARunningServiceIsReannouncedNotStartedTwice) {
+  TestCluster cluster({.workers = 2, .slots = 1});
+  int port = free_tcp_port();
+  CommandResult spawn = cluster.uni({"spawn", module_path("echo"), "server", std::to_string(port)});
+  ASSERT_EQ(spawn.exit_code, 0) << spawn.describe();
+  std::string id = spawn.lines().at(0);
+
+  // A boss of the C++ API with its own service: it resubmits after the restart.
+  uni::Cluster boss = cluster.connect();
+  int boss_port = free_tcp_port();
+  uni::Service<int> service = boss.spawn(server, boss_port);
+  TcpClient::connect(boss_port).close();
+
+  cluster.kill_manager(SIGKILL);
+  ASSERT_TRUE(cluster.manager().wait_for(5s).has_value());
+  cluster.restart_manager();
+  ASSERT_TRUE(cluster.wait_for_worker_count(2));
+  // Past the recovery window: both services listed once each, on their workers.
+  std::this_thread::sleep_for(3s);
+  nlohmann::json s = cluster.status();
+  ASSERT_EQ(s["services"].size(), 2u) << s.dump();
+  std::set<std::string> ids;
+  for (const auto& svc : s["services"]) ids.insert(svc["id"].get<std::string>());
+  EXPECT_TRUE(ids.count(id)) << s.dump();
+  EXPECT_TRUE(ids.count(service.id())) << s.dump();
+
+  // Both still serve, each as the one original copy.
+  for (int p : {port, boss_port}) {
+    TcpClient c = TcpClient::connect(p);
+    ASSERT_TRUE(c.send_line("ping"));
+    EXPECT_EQ(c.read_line(), "ping");
+  }
+  TcpClient quit = TcpClient::connect(boss_port);
+  quit.send_line("QUIT");
+  ASSERT_TRUE(service.future().wait_for(20s));
+  EXPECT_EQ(service.get(), boss_port);
+  CommandResult stop = cluster.uni({"stop", id});
+  EXPECT_EQ(stop.exit_code, 0) << stop.describe();
+}
+
+TEST(ManagerRestart, SigtermToTheManagerTellsItsPeersFirst) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  ExitStatus stopped = cluster.stop_manager();
+  EXPECT_FALSE(stopped.signaled) << "the manager did not exit on SIGTERM by itself";
+  EXPECT_TRUE(cluster.worker(0).wait_for_stderr("going away", 5s)) << cluster.worker(0).read_stderr();
+  // The worker waits for it and rejoins when it is back.
+  cluster.restart_manager();
+  EXPECT_TRUE(cluster.wait_for_worker_count(1));
+  expect_still_serving(cluster);
+}
+
+}  // namespace
+}  // namespace uni::test
