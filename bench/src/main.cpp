@@ -1,0 +1,126 @@
+// uni-bench: the benchmark suite (issue 4, design §11; bench/README.md).
+//
+//   uni-bench [--quick] [--workload W1,W2,W3,W4,memory,workers200] [--isolation process,thread]
+//
+// Starts its own clusters (real `uni manager` and `uni worker` processes from
+// this binary's directory), runs the workloads, and prints one JSON object per
+// line on stdout, each with its figures, the raw ZeroMQ CURVE baseline of the
+// same run and their ratio. Progress goes to stderr.
+#include <CLI/CLI.hpp>
+#include <set>
+
+#include "cluster.hpp"
+#include "common/log.hpp"
+#include "workloads.hpp"
+
+namespace {
+
+const std::vector<std::string> kWorkloads = {"W1", "W2", "W3", "W4", "memory", "workers200"};
+const std::vector<std::string> kIsolations = {"process", "thread"};
+
+std::vector<std::string> split_list(const std::vector<std::string>& given, const std::vector<std::string>& all,
+                                    const char* what) {
+  std::vector<std::string> out;
+  for (const std::string& item : given) {
+    std::stringstream ss(item);
+    for (std::string part; std::getline(ss, part, ',');) {
+      if (part.empty()) continue;
+      if (part == "all") return all;
+      auto it = std::find_if(all.begin(), all.end(), [&](const std::string& a) {
+        return std::equal(a.begin(), a.end(), part.begin(), part.end(),
+                          [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+      });
+      if (it == all.end()) throw CLI::ValidationError(what, "unknown: " + part);
+      if (std::find(out.begin(), out.end(), *it) == out.end()) out.push_back(*it);
+    }
+  }
+  return out.empty() ? all : out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"uni-bench: uni's benchmark suite; one JSON object per line on stdout"};
+  bool quick = false, keep = false;
+  int repeats = 0;
+  std::vector<std::string> workload_flags, isolation_flags;
+  app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
+  app.add_option("--workload", workload_flags, "W1, W2, W3, W4, memory, workers200 (repeatable or comma list; default all)");
+  app.add_option("--isolation", isolation_flags, "process, thread (repeatable or comma list; default both)");
+  app.add_option("--repeat", repeats, "runs per figure, the median is reported (default 3, 1 with --quick)");
+  app.add_flag("--keep-temp", keep, "keep the temp dir with the cluster logs");
+  std::vector<std::string> workloads, isolations;
+  try {
+    app.parse(argc, argv);
+    workloads = split_list(workload_flags, kWorkloads, "--workload");
+    isolations = split_list(isolation_flags, kIsolations, "--isolation");
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  bench::Config config = quick ? bench::Config::reduced() : bench::Config::full();
+  if (repeats > 0) config.repeats = repeats;
+  auto wants = [&](const char* w) { return std::find(workloads.begin(), workloads.end(), w) != workloads.end(); };
+
+  uni::log::setup("uni-bench", "warn");
+  bench::install_signal_handlers();
+  bench::Environment env;
+  try {
+    env = bench::Environment::setup(keep);
+  } catch (const std::exception& e) {
+    bench::note("cannot set up: %s", e.what());
+    return 2;
+  }
+
+  bench::Clock::time_point start = bench::Clock::now();
+  bench::note("%s run: workloads %s, isolation %s; temp dir %s", quick ? "quick" : "full",
+              CLI::detail::join(workloads, ",").c_str(), CLI::detail::join(isolations, ",").c_str(),
+              env.temp.c_str());
+  int failures = 0;
+  auto report_error = [&](const std::string& workload, const std::string& isolation, const std::string& what) {
+    ++failures;
+    bench::note("%s %s FAILED: %s", workload.c_str(), isolation.c_str(), what.c_str());
+    bench::emit(bench::Json{{"workload", workload}, {"isolation", isolation}, {"error", what}});
+  };
+  // Runs one workload; a failure is reported and the suite goes on.
+  auto attempt = [&](const std::string& workload, const std::string& isolation, const std::function<void()>& f) {
+    if (!wants(workload.c_str())) return;
+    try {
+      bench::Clock::time_point t0 = bench::Clock::now();
+      f();
+      bench::note("%s %s done in %.1f s", workload.c_str(), isolation.c_str(), bench::seconds_since(t0));
+    } catch (const std::exception& e) {
+      report_error(workload, isolation, e.what());
+    }
+  };
+
+  bench::Shared shared;
+  for (const std::string& iso : isolations) {
+    if (!wants("W1") && !wants("W2") && !wants("W3") && !wants("W4")) break;
+    try {
+      // One cluster per isolation mode: one worker for W2, W4 and W3's first
+      // phase, then a second worker for W3's second phase and W1.
+      bench::note("starting a cluster: manager + 1 worker (%s isolation)", iso.c_str());
+      bench::LocalCluster cluster(env, "cluster-" + iso);
+      cluster.add_workers(1, iso);
+      attempt("W2", iso, [&] { bench::run_w2(config, cluster, iso); });
+      attempt("W4", iso, [&] { bench::run_w4(config, env, cluster, iso); });
+      std::optional<bench::W3Partial> w3;
+      attempt("W3", iso, [&] { w3 = bench::run_w3_one_worker(config, cluster); });
+      if (wants("W1") || w3) {
+        bench::note("adding a second worker (%s isolation)", iso.c_str());
+        cluster.add_workers(1, iso);
+      }
+      if (w3) attempt("W3", iso, [&] { bench::run_w3_two_workers(config, cluster, iso, *w3); });
+      attempt("W1", iso, [&] { bench::run_w1(config, cluster, iso, shared); });
+    } catch (const std::exception& e) {
+      for (const char* w : {"W1", "W2", "W3", "W4"})
+        if (wants(w)) report_error(w, iso, std::string("cluster: ") + e.what());
+    }
+  }
+  attempt("memory", "none", [&] { bench::run_memory(config, env); });
+  attempt("workers200", "simulated", [&] { bench::run_workers200(config, env, shared); });
+
+  bench::note("finished in %.1f s, %d failure(s)", bench::seconds_since(start), failures);
+  env.cleanup();
+  return failures == 0 ? 0 : 1;
+}
