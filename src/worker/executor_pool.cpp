@@ -160,22 +160,25 @@ std::size_t ExecutorPool::room() const {
   return n;
 }
 
-void ExecutorPool::start(RunRequest request) {
+bool ExecutorPool::start(RunRequest& request) {
   // The least loaded executor: idle ones first, so long tasks spread out.
   Executor* best = nullptr;
+  std::size_t limit = request.exclusive ? 1 : depth_;
   for (auto& e : executors_)
-    if (e->usable() && e->inflight.size() < depth_ && (!best || e->inflight.size() < best->inflight.size()))
+    if (e->usable() && e->inflight.size() < limit && (!best || e->inflight.size() < best->inflight.size()))
       best = e.get();
-  if (!best) throw std::logic_error("ExecutorPool::start without room");
+  if (!best) return false;
   best->pending += run_frame(request);
   best->inflight.push_back({request.tag, std::move(request.label), {}, {}});
   if (!write_some(best->channel.get(), best->pending)) best->channel_open = false;
+  return true;
 }
 
-Runner::Stop ExecutorPool::stop(std::uint64_t tag) {
+Runner::Stop ExecutorPool::stop(std::uint64_t tag, bool force) {
   for (auto& e : executors_) {
     if (!e->find(tag)) continue;
-    if (e->status.page()->running_tag.load(std::memory_order_acquire) != tag) return Stop::kNotStarted;
+    if (!force && e->status.page()->running_tag.load(std::memory_order_acquire) != tag)
+      return Stop::kNotStarted;
     e->process.signal(SIGKILL);
     return Stop::kStopping;
   }

@@ -25,8 +25,8 @@ class ExecutorPool : public Runner {
 
   std::size_t room() const override;
   void set_pipeline_depth(unsigned depth) override { depth_ = depth ? depth : 1; }
-  void start(RunRequest request) override;
-  Stop stop(std::uint64_t tag) override;
+  bool start(RunRequest& request) override;
+  Stop stop(std::uint64_t tag, bool force = false) override;
   std::optional<Clock::time_point> started(std::uint64_t tag) const override;
   void unload(const std::string& module_path) override;
   void add_poll_items(std::vector<zmq::pollitem_t>& items) override;

@@ -32,6 +32,10 @@ struct RunRequest {
   std::string function;
   std::string args;
   std::string label;  // the task id, prefixed to its output lines
+  // Must never run twice (max attempts 1): handed only to an executor with
+  // nothing else in its pipeline, so that its fate is never confused with a
+  // neighbour's if the executor dies.
+  bool exclusive = false;
 };
 
 class Runner {
@@ -43,14 +47,18 @@ class Runner {
   // executor is given further short tasks before it finishes the current one.
   virtual std::size_t room() const = 0;
   virtual void set_pipeline_depth(unsigned depth) = 0;
-  virtual void start(RunRequest request) = 0;
+  // Hands the task over; false if no executor can take it right now.
+  virtual bool start(RunRequest& request) = 0;
 
   enum class Stop { kStopping, kDropped, kNotStarted, kCannot };
   // Stops a task. kStopping: it was running and its Completion follows with
   // `died` set. kDropped: it had not started and is gone, no Completion.
   // kNotStarted: it waits in an executor's pipeline and will still run.
   // kCannot: it runs, and this isolation cannot stop it (threads).
-  virtual Stop stop(std::uint64_t tag) = 0;
+  // With `force`, an executor holding the task is killed even if the task has
+  // not started (kStopping): its Completion then says kHandedBack, or `died`
+  // if it started meanwhile.
+  virtual Stop stop(std::uint64_t tag, bool force = false) = 0;
   // When the task started running, if it has.
   virtual std::optional<Clock::time_point> started(std::uint64_t tag) const = 0;
 

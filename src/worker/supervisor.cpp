@@ -437,15 +437,20 @@ void Supervisor::Impl::finish(Held& h, Status status, std::string payload, std::
 void Supervisor::Impl::schedule() {
   while (!ready_.empty() && runner_->room() > 0) {
     TaskId id = ready_.front();
-    ready_.pop_front();
     auto it = held_.find(id);
-    if (it == held_.end() || it->second.state != HeldState::kReady) continue;
+    if (it == held_.end() || it->second.state != HeldState::kReady) {
+      ready_.pop_front();
+      continue;
+    }
     Held& h = it->second;
+    RunRequest request{next_tag_, cache_.path(h.task.module), h.task.function, h.task.args, id.str(),
+                       h.task.max_attempts == 1};
+    if (!runner_->start(request)) break;  // in order: wait for an executor that can take it
+    ready_.pop_front();
     h.state = HeldState::kRunning;
     h.tag = next_tag_++;
     if (h.task.flags & proto::kFlagService) ++services_running_;
     by_tag_[h.tag] = id;
-    runner_->start(RunRequest{h.tag, cache_.path(h.task.module), h.task.function, h.task.args, id.str()});
   }
 }
 
@@ -484,14 +489,27 @@ void Supervisor::Impl::drain(Clock::time_point now) {
   // With the manager gone there is nobody to wait for; past the deadline,
   // running tasks are stopped and handed back too.
   if (now < drain_deadline_ && !manager_left_) return;
+  // A task stopped midway has run, partly: it counts as a failed attempt
+  // (kCrashed), so that a task that must not run twice is not run again.
+  // One still waiting in an executor's pipeline has not: the executor's death
+  // reports it handed back.
+  const std::string interrupted = "interrupted by the shutdown of worker " + id_;
   for (auto& [id, h] : held_) {
     if (h.state != HeldState::kRunning || h.stop_status) continue;
-    if (runner_->stop(h.tag) == Runner::Stop::kStopping) {
-      h.stop_status = Status::kHandedBack;
-      h.stop_text = "interrupted by the worker's shutdown";
-    } else {
-      by_tag_.erase(h.tag);
-      finish(h, Status::kHandedBack, "interrupted by the worker's shutdown", 0);
+    switch (runner_->stop(h.tag, /*force=*/true)) {
+      case Runner::Stop::kStopping:
+        h.stop_status = Status::kCrashed;
+        h.stop_text = interrupted;
+        break;
+      case Runner::Stop::kDropped:
+      case Runner::Stop::kNotStarted:
+        by_tag_.erase(h.tag);
+        finish(h, Status::kHandedBack, "the worker is draining", 0);
+        break;
+      case Runner::Stop::kCannot:
+        by_tag_.erase(h.tag);
+        finish(h, Status::kCrashed, interrupted + " (it keeps running on its thread)", 0);
+        break;
     }
   }
 }

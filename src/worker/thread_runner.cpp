@@ -28,16 +28,18 @@ std::size_t ThreadRunner::room() const {
   return handed_ < limit ? limit - handed_ : 0;
 }
 
-void ThreadRunner::start(RunRequest request) {
+bool ThreadRunner::start(RunRequest& request) {
+  if (room() == 0) return false;
   ++handed_;
   {
     std::lock_guard lock(mutex_);
     work_.push_back(std::move(request));
   }
   work_ready_.notify_one();
+  return true;
 }
 
-Runner::Stop ThreadRunner::stop(std::uint64_t tag) {
+Runner::Stop ThreadRunner::stop(std::uint64_t tag, bool) {
   std::lock_guard lock(mutex_);
   for (auto it = work_.begin(); it != work_.end(); ++it)
     if (it->tag == tag) {
