@@ -26,13 +26,12 @@ Config Config::full() { return Config{}; }
 Config Config::reduced() {
   Config c;
   c.quick = true;
-  c.repeats = 1;
-  c.baseline_messages = 20'000;
+  c.repeats = 3;
+  c.baseline_messages = 10'000;
   c.w1_tasks = 3'000;
   c.w2_round_trips = 500;
   c.w2_warmup = 100;
-  c.w3_limit = 500'000;
-  c.w4_samples = 1;
+  c.w4_samples = 2;
   c.memory_tasks = 100'000;
   c.sim_workers = 200;
   c.sim_tasks = 5'000;
@@ -140,6 +139,8 @@ void run_w1(const Config& c, LocalCluster& cluster, const std::string& isolation
             {"baseline_per_s", round_to(base, 1)},
             {"ratio", round_to(ratio(rate, base), 4)},
             {"submit_ms", round_to(median(submits), 2)},
+            // Issue 4: at least 2x the raw message rate with process isolation, more with threads.
+            {"target", {{"ratio_min", 2.0}, {"met", ratio(rate, base) >= 2.0}}},
             {"repeats", c.repeats},
             {"runs", runs}});
 }
@@ -183,6 +184,7 @@ void run_w2(const Config& c, LocalCluster& cluster, const std::string& isolation
          isolation.c_str(), r + 1, c.repeats, p50, p99, b.p50_us, b.p99_us, sp.p50_us);
   }
   double p50 = median(p50s), p99 = median(p99s), b50 = median(b50s), b99 = median(b99s), s50 = median(s50s);
+  double target = 1.3 * b50 + (isolation == "process" ? s50 : 0.0);
   emit(Json{{"workload", "W2"},
             {"isolation", isolation},
             {"round_trips", c.w2_round_trips},
@@ -196,6 +198,9 @@ void run_w2(const Config& c, LocalCluster& cluster, const std::string& isolation
             {"socketpair_p50_us", round_to(s50, 1)},
             {"ratio_p50", round_to(ratio(p50, b50), 4)},
             {"ratio_p99", round_to(ratio(p99, b99), 4)},
+            // Issue 4: p50 at most 1.3x the raw round trip, plus one socketpair
+            // round trip under process isolation.
+            {"target", {{"p50_us_max", round_to(target, 1)}, {"met", p50 <= target}}},
             {"repeats", c.repeats},
             {"runs", runs}});
 }
@@ -301,6 +306,9 @@ void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::strin
             {"reference_2_threads_ms", round_to(ref, 1)},
             {"ratio_to_reference", round_to(ratio(w2, ref), 3)},
             {"reference_1_thread_ms", round_to(p.reference_1_thread_ms, 1)},
+            // Issue 4: speedup from 1 to 2 workers >= 1.85, 2 workers <= 1.1x the 2-thread loop.
+            {"target", {{"speedup_min", 1.85}, {"ratio_to_reference_max", 1.1},
+                        {"met", ratio(w1, w2) >= 1.85 && ratio(w2, ref) <= 1.1}}},
             {"repeats", c.repeats},
             {"runs", {{"wall_1_worker_ms", p.wall_1}, {"wall_2_workers_ms", wall_2}, {"reference_2_threads_ms", p.reference_2}}}});
 }
@@ -421,6 +429,9 @@ void run_w4(const Config& c, const Environment& env, LocalCluster& cluster, cons
             {"second_call", second_moved.json()},
             {"baseline_module_round_trip_ms", round_to(b.p50_us / 1000.0, 3)},
             {"ratio", round_to(ratio(first, b.p50_us / 1000.0), 3)},
+            // Issue 4: a cold call of a 1 MB module within 10 ms; later calls send no module bytes.
+            {"target", {{"first_call_ms_max", 10.0}, {"second_call_module_bytes_max", 0},
+                        {"met", first <= 10.0 && second_moved.upload_bytes + second_moved.fetch_bytes == 0}}},
             {"samples", c.w4_samples},
             {"runs", runs}});
 }
@@ -474,6 +485,8 @@ void run_memory(const Config& c, const Environment& env) {
   std::size_t two = uni::proto::encode_submit({&task, &task}).size();
   double wire = static_cast<double>(two - one);
   double per_task = static_cast<double>(after > before ? after - before : 0) / static_cast<double>(c.memory_tasks);
+  constexpr std::uint64_t kTargetBytes = 256ull << 20;
+  auto projected = static_cast<std::uint64_t>(static_cast<double>(before) + per_task * 1e6);
   note("memory: %zu queued tasks: manager RSS %.1f MiB (before %.1f MiB), %.0f bytes per task", c.memory_tasks,
        static_cast<double>(after) / 1048576.0, static_cast<double>(before) / 1048576.0, per_task);
   emit(Json{{"workload", "memory"},
@@ -487,8 +500,11 @@ void run_memory(const Config& c, const Environment& env) {
             {"bytes_per_task", round_to(per_task, 1)},
             {"wire_bytes_per_task", wire},
             {"ratio", round_to(ratio(per_task, wire), 3)},
+            {"projected_rss_1m_bytes", projected},
             {"submit_s", round_to(submit_s, 3)},
-            {"queue_fill_s", round_to(fill_s, 3)}});
+            {"queue_fill_s", round_to(fill_s, 3)},
+            // Issue 4: 1,000,000 queued tasks in at most 256 MB (MiB here) of manager memory.
+            {"target", {{"rss_1m_bytes_max", kTargetBytes}, {"met", projected <= kTargetBytes}}}});
 }
 
 // ---- workers200 ----------------------------------------------------------------------------
@@ -504,9 +520,10 @@ void run_workers200(const Config& c, const Environment& env, const Shared& share
     for (int r = 0; r < c.repeats; ++r) bases.push_back(baseline.rate(c.baseline_messages).per_s);
   }
 
-  auto phase = [&](std::size_t workers, std::vector<double>& rates, Json& shares, double& connect_s) {
+  auto phase = [&](std::size_t workers, std::uint32_t capacity, std::vector<double>& rates, Json& shares,
+                   double& connect_s) {
     Clock::time_point start = Clock::now();
-    SimulatedWorkers sims(keys, cluster.address(), workers);
+    SimulatedWorkers sims(keys, cluster.address(), workers, capacity);
     cluster.wait_workers(workers);
     connect_s = seconds_since(start);
     warm_all_workers(boss, 1, 200);
@@ -525,21 +542,27 @@ void run_workers200(const Config& c, const Environment& env, const Shared& share
   std::vector<double> rates_2, rates_n;
   Json shares_2, shares_n;
   double connect_2 = 0, connect_n = 0;
-  phase(2, rates_2, shares_2, connect_2);
+  // The comparison: the same simulated workers, 2 connections holding the
+  // same total credit (tasks in flight) as the 200.
+  const std::uint32_t capacity_2 =
+      static_cast<std::uint32_t>(c.sim_workers * c.sim_capacity / 2);
+  phase(2, capacity_2, rates_2, shares_2, connect_2);
   // The two leave (BYE); wait until the manager has let them go.
   for (Clock::time_point start = Clock::now(); !boss.status().workers.empty();) {
     if (seconds_since(start) > 10) fail("the simulated workers did not leave the manager");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  SimStats st = phase(c.sim_workers, rates_n, shares_n, connect_n);
+  SimStats st = phase(c.sim_workers, c.sim_capacity, rates_n, shares_n, connect_n);
 
   double rate = median(rates_n), rate_2 = median(rates_2), base = median(bases);
   Json line{{"workload", "workers200"},
             {"isolation", "simulated"},
             {"workers", c.sim_workers},
             {"tasks", c.sim_tasks},
+            {"capacity", c.sim_capacity},
             {"tasks_per_s", round_to(rate, 1)},
             {"sim_2_workers_per_s", round_to(rate_2, 1)},
+            {"sim_2_workers_capacity", capacity_2},
             {"ratio_to_2_workers", round_to(ratio(rate, rate_2), 4)},
             {"baseline_per_s", round_to(base, 1)},
             {"ratio", round_to(ratio(rate, base), 4)},

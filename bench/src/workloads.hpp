@@ -11,16 +11,17 @@ namespace bench {
 
 struct Config {
   bool quick = false;
-  int repeats = 3;                      // W1, W2, W3, workers200: runs per figure (median)
-  std::size_t baseline_messages = 100'000;
+  int repeats = 5;                      // W1, W2, W3, workers200: runs per figure (median)
+  std::size_t baseline_messages = 30'000;
   std::size_t w1_tasks = 10'000;
   std::size_t w2_round_trips = 2'000;
   std::size_t w2_warmup = 200;
   std::int64_t w3_limit = 2'000'000;
   int w3_tasks = 16;
-  int w4_samples = 3;
+  int w4_samples = 5;
   std::size_t memory_tasks = 1'000'000;
   std::size_t sim_workers = 200;
+  std::uint32_t sim_capacity = 2;  // credit of each simulated worker: 1 slot + 1 prefetched
   std::size_t sim_tasks = 20'000;
 
   static Config full();
