@@ -29,6 +29,7 @@ namespace {
 
 constexpr std::size_t kMaxChildren = 256;
 std::atomic<pid_t> g_children[kMaxChildren];
+char g_temp_note[512] = "";  // "; temp dir ... left behind", for the signal handler
 
 void register_child(pid_t pid) {
   for (auto& slot : g_children) {
@@ -52,8 +53,10 @@ struct Registered {
 
 void on_signal(int sig) {
   kill_all_children();
-  const char text[] = "[uni-bench] interrupted: cluster processes killed\n";
+  const char text[] = "[uni-bench] interrupted: cluster processes killed";
   [[maybe_unused]] ssize_t n = ::write(2, text, sizeof(text) - 1);
+  n = ::write(2, g_temp_note, std::strlen(g_temp_note));
+  n = ::write(2, "\n", 1);
   ::_exit(128 + sig);
 }
 
@@ -138,6 +141,7 @@ Environment Environment::setup(bool keep_temp) {
   env.temp = templ;
   env.keep_temp = keep_temp;
   env.authkey = random_hex(16);
+  std::snprintf(g_temp_note, sizeof(g_temp_note), "; its temp dir %s is left behind", env.temp.c_str());
 
   // The user's ~/.config/uni and ~/.cache/uni stay untouched: every uni
   // process of the run (and the bench's own boss) uses these.

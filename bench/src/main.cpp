@@ -76,7 +76,10 @@ int main(int argc, char** argv) {
               CLI::detail::join(workloads, ",").c_str(), CLI::detail::join(isolations, ",").c_str(),
               env.temp.c_str());
   int failures = 0;
+  bool w3_pending = false;  // running W3's first phase: its line comes with the second
+  std::set<std::string> reported;  // workload/isolation pairs that have their line
   auto report_error = [&](const std::string& workload, const std::string& isolation, const std::string& what) {
+    if (!reported.insert(workload + "/" + isolation).second) return;
     ++failures;
     bench::note("%s %s FAILED: %s", workload.c_str(), isolation.c_str(), what.c_str());
     bench::emit(bench::Json{{"workload", workload}, {"isolation", isolation}, {"error", what}});
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
       bench::Clock::time_point t0 = bench::Clock::now();
       f();
       bench::note("%s %s done in %.1f s", workload.c_str(), isolation.c_str(), bench::seconds_since(t0));
+      if (workload != "W3" || !w3_pending) reported.insert(workload + "/" + isolation);
     } catch (const std::exception& e) {
       report_error(workload, isolation, e.what());
     }
@@ -105,7 +109,9 @@ int main(int argc, char** argv) {
       attempt("W2", iso, [&] { bench::run_w2(config, cluster, iso); });
       attempt("W4", iso, [&] { bench::run_w4(config, env, cluster, iso); });
       std::optional<bench::W3Partial> w3;
+      w3_pending = true;
       attempt("W3", iso, [&] { w3 = bench::run_w3_one_worker(config, cluster); });
+      w3_pending = false;
       if (wants("W1") || w3) {
         bench::note("adding a second worker (%s isolation)", iso.c_str());
         cluster.add_workers(1, iso);

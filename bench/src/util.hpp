@@ -55,8 +55,19 @@ void note(const char* format, A&&... args) {
   std::fflush(stderr);
 }
 
-// One result: one JSON object on one line of stdout.
-inline void emit(const Json& line) {
+// The 1-minute load average: how busy the (shared) machine was.
+inline double load_average() {
+  double load = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
+}
+
+// One result: one JSON object on one line of stdout, with the machine's load.
+inline void emit(Json line) {
+  line["loadavg_1m"] = load_average();
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);
 }
