@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
   app.add_option("--workload", workload_flags, "W1, W2, W3, W4, memory, workers200 (repeatable or comma list; default all)");
   app.add_option("--isolation", isolation_flags, "process, thread (repeatable or comma list; default both)");
-  app.add_option("--repeat", repeats, "runs per figure, the median is reported (default 3, 1 with --quick)");
+  app.add_option("--repeat", repeats, "runs per figure, the median is reported (default 5, 3 with --quick)");
   app.add_flag("--keep-temp", keep, "keep the temp dir with the cluster logs");
   std::vector<std::string> workloads, isolations;
   try {
@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     workloads = split_list(workload_flags, kWorkloads, "--workload");
     isolations = split_list(isolation_flags, kIsolations, "--isolation");
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int code = app.exit(e);  // prints help or the error
+    return code == 0 ? 0 : 2;
   }
   bench::Config config = quick ? bench::Config::reduced() : bench::Config::full();
   if (repeats > 0) config.repeats = repeats;

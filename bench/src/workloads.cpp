@@ -31,7 +31,7 @@ Config Config::reduced() {
   c.w1_tasks = 3'000;
   c.w2_round_trips = 500;
   c.w2_warmup = 100;
-  c.w4_samples = 2;
+  c.w4_samples = 3;
   c.memory_tasks = 100'000;
   c.sim_workers = 200;
   c.sim_tasks = 5'000;
