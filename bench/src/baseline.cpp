@@ -28,7 +28,8 @@ struct Keypair {
 
 Keypair keypair() {
   Keypair k{};
-  if (zmq_curve_keypair(k.pub, k.sec) != 0) throw std::runtime_error("zmq_curve_keypair failed (no CURVE?)");
+  if (zmq_curve_keypair(k.pub, k.sec) != 0)
+    throw std::runtime_error("zmq_curve_keypair failed (no CURVE?)");
   return k;
 }
 
@@ -36,7 +37,9 @@ void check(int rc, const char* what) {
   if (rc != 0) throw std::runtime_error(std::string(what) + ": " + zmq_strerror(zmq_errno()));
 }
 
-void set_int(void* s, int option, int value) { check(zmq_setsockopt(s, option, &value, sizeof(value)), "setsockopt"); }
+void set_int(void* s, int option, int value) {
+  check(zmq_setsockopt(s, option, &value, sizeof(value)), "setsockopt");
+}
 
 void* curve_server(void* ctx, int type, const Keypair& server) {
   void* s = zmq_socket(ctx, type);
@@ -88,7 +91,8 @@ bool recv_parts(void* s, std::vector<zmq_msg_t>& parts, int flags) {
 }  // namespace
 
 struct Baseline::Impl {
-  Keypair front_key = keypair(), back_key = keypair(), client_key = keypair(), worker_key = keypair();
+  Keypair front_key = keypair(), back_key = keypair(), client_key = keypair(),
+          worker_key = keypair();
   void* client_ctx = zmq_ctx_new();
   void* broker_ctx = zmq_ctx_new();
   void* worker_ctx = zmq_ctx_new();
@@ -96,7 +100,7 @@ struct Baseline::Impl {
   std::string front_endpoint, back_endpoint;
   std::thread broker, worker;
   std::atomic<bool> broker_ready{false}, worker_ready{false};
-  std::string error;
+  std::string broker_error, worker_error;  // set before the ready flag, read after it
 
   // Front: [client rid, body] -> back: ["W", body]; back: ["W", body] -> front: [client rid, body].
   // One client, so the broker remembers its routing id and every hop is one frame on the wire.
@@ -112,12 +116,12 @@ struct Baseline::Impl {
       front_endpoint = endpoint_of(front);
       back_endpoint = endpoint_of(back);
     } catch (const std::exception& e) {
-      error = e.what();
+      broker_error = e.what();
     }
     broker_ready = true;
     std::string client_rid;
     std::vector<zmq_msg_t> parts;
-    while (error.empty()) {
+    while (broker_error.empty()) {
       zmq_pollitem_t items[] = {{front, 0, ZMQ_POLLIN, 0}, {back, 0, ZMQ_POLLIN, 0}};
       if (zmq_poll(items, 2, -1) < 0) {
         if (zmq_errno() == EINTR) continue;
@@ -152,12 +156,12 @@ struct Baseline::Impl {
       s = curve_client(worker_ctx, ZMQ_DEALER, back_key, worker_key, "W");
       check(zmq_connect(s, back_endpoint.c_str()), "connect worker");
     } catch (const std::exception& e) {
-      error = e.what();
+      worker_error = e.what();
     }
     worker_ready = true;
     zmq_msg_t msg;
     zmq_msg_init(&msg);
-    while (error.empty()) {
+    while (worker_error.empty()) {
       if (zmq_msg_recv(&msg, s, 0) < 0) {
         if (zmq_errno() == EINTR) continue;
         break;
@@ -181,7 +185,8 @@ struct Baseline::Impl {
   }
 
   void send(const char* data, std::size_t size) {
-    if (zmq_send(client, data, size, 0) != static_cast<int>(size)) throw std::runtime_error("baseline send failed");
+    if (zmq_send(client, data, size, 0) != static_cast<int>(size))
+      throw std::runtime_error("baseline send failed");
   }
 };
 
@@ -190,10 +195,10 @@ Baseline::Baseline() : impl_(new Impl) {
   try {
     m.broker = std::thread([&m] { m.broker_loop(); });
     while (!m.broker_ready) std::this_thread::yield();
-    if (!m.error.empty()) throw std::runtime_error("baseline broker: " + m.error);
+    if (!m.broker_error.empty()) throw std::runtime_error("baseline broker: " + m.broker_error);
     m.worker = std::thread([&m] { m.worker_loop(); });
     while (!m.worker_ready) std::this_thread::yield();
-    if (!m.error.empty()) throw std::runtime_error("baseline worker: " + m.error);
+    if (!m.worker_error.empty()) throw std::runtime_error("baseline worker: " + m.worker_error);
     m.client = curve_client(m.client_ctx, ZMQ_DEALER, m.front_key, m.client_key, "C");
     check(zmq_connect(m.client, m.front_endpoint.c_str()), "connect client");
     // Until a ping comes back, both handshakes are done and the worker is known.
@@ -203,7 +208,8 @@ Baseline::Baseline() : impl_(new Impl) {
     for (;;) {
       m.send(buf, sizeof(buf));
       if (zmq_recv(m.client, buf, sizeof(buf), 0) >= 0) break;
-      if (seconds_since(start) > 10) throw std::runtime_error("baseline: no round trip within 10 s");
+      if (seconds_since(start) > 10)
+        throw std::runtime_error("baseline: no round trip within 10 s");
     }
     // Drain late echoes of earlier pings.
     while (zmq_recv(m.client, buf, sizeof(buf), 0) >= 0) {
@@ -230,11 +236,13 @@ BaselineRate Baseline::rate(std::size_t messages, std::size_t window) {
   while (received < messages) {
     while (sent < messages && sent - received < window) {
       std::memcpy(out, &sent, sizeof(sent));
-      if (zmq_send(m.client, out, sizeof(out), ZMQ_DONTWAIT) != static_cast<int>(sizeof(out))) break;
+      if (zmq_send(m.client, out, sizeof(out), ZMQ_DONTWAIT) != static_cast<int>(sizeof(out)))
+        break;
       ++sent;
     }
     // Block for one reply, then take whatever else is there.
-    if (zmq_recv(m.client, in, sizeof(in), 0) < 0) throw std::runtime_error("baseline: reply timed out");
+    if (zmq_recv(m.client, in, sizeof(in), 0) < 0)
+      throw std::runtime_error("baseline: reply timed out");
     ++received;
     while (received < sent && zmq_recv(m.client, in, sizeof(in), ZMQ_DONTWAIT) >= 0) ++received;
   }
@@ -253,7 +261,8 @@ BaselineLatency Baseline::latency(std::size_t round_trips, std::size_t warmup, s
   for (std::size_t i = 0; i < warmup + round_trips; ++i) {
     Clock::time_point t0 = Clock::now();
     m.send(buf.data(), buf.size());
-    if (zmq_recv(m.client, buf.data(), buf.size(), 0) < 0) throw std::runtime_error("baseline: reply timed out");
+    if (zmq_recv(m.client, buf.data(), buf.size(), 0) < 0)
+      throw std::runtime_error("baseline: reply timed out");
     if (i >= warmup) us.push_back(us_between(t0, Clock::now()));
   }
   BaselineLatency r;

@@ -16,7 +16,7 @@
 namespace bench {
 
 struct BaselineRate {
-  double per_s = 0;   // pipelined round trips per second
+  double per_s = 0;  // pipelined round trips per second
   std::size_t messages = 0;
   std::size_t window = 0;  // round trips in flight
 };
@@ -40,7 +40,8 @@ class Baseline {
   BaselineRate rate(std::size_t messages, std::size_t window = 1000);
   // (b) `round_trips` sequential round trips (after `warmup` unmeasured ones)
   // of messages of `bytes` bytes.
-  BaselineLatency latency(std::size_t round_trips, std::size_t warmup = 200, std::size_t bytes = kMessageBytes);
+  BaselineLatency latency(std::size_t round_trips, std::size_t warmup = 200,
+                          std::size_t bytes = kMessageBytes);
 
  private:
   struct Impl;

@@ -129,19 +129,24 @@ Environment Environment::setup(bool keep_temp) {
   Environment env;
   std::string dir = self_dir();
   env.uni = dir + "/uni";
-  if (!is_file(env.uni)) throw std::runtime_error("cannot find the uni binary next to uni-bench: " + env.uni);
+  if (!is_file(env.uni))
+    throw std::runtime_error("cannot find the uni binary next to uni-bench: " + env.uni);
   env.module_dir = dir + "/../modules";
   if (!is_file(env.module_dir + "/libbench_big.so")) env.module_dir = UNI_BENCH_MODULE_DIR;
   if (!is_file(env.module_dir + "/libbench_big.so"))
-    throw std::runtime_error("cannot find libbench_big.so in " + dir + "/../modules or " UNI_BENCH_MODULE_DIR);
+    throw std::runtime_error("cannot find libbench_big.so in " + dir +
+                             "/../modules or " UNI_BENCH_MODULE_DIR);
 
-  std::string base = std::getenv("TMPDIR") && *std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
+  std::string base =
+      std::getenv("TMPDIR") && *std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
   std::string templ = base + "/uni-bench.XXXXXX";
-  if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp " + templ + ": " + std::strerror(errno));
+  if (!::mkdtemp(templ.data()))
+    throw std::runtime_error("mkdtemp " + templ + ": " + std::strerror(errno));
   env.temp = templ;
   env.keep_temp = keep_temp;
   env.authkey = random_hex(16);
-  std::snprintf(g_temp_note, sizeof(g_temp_note), "; its temp dir %s is left behind", env.temp.c_str());
+  std::snprintf(g_temp_note, sizeof(g_temp_note), "; its temp dir %s is left behind",
+                env.temp.c_str());
 
   // The user's ~/.config/uni and ~/.cache/uni stay untouched: every uni
   // process of the run (and the bench's own boss) uses these.
@@ -173,8 +178,9 @@ LocalCluster::LocalCluster(const Environment& env, const std::string& name)
     : env_(env), dir_(env.temp + "/" + name) {
   fs::create_directories(dir_);
   std::string out = dir_ + "/manager.out";
-  manager_ = spawn({env_.uni, "manager", "--listen", "tcp://127.0.0.1:0", "--authkey", env_.authkey},
-                   "manager.log", "manager.out");
+  manager_ =
+      spawn({env_.uni, "manager", "--listen", "tcp://127.0.0.1:0", "--authkey", env_.authkey},
+            "manager.log", "manager.out");
   Clock::time_point start = Clock::now();
   for (;;) {
     std::string text = read_text(out);
@@ -188,7 +194,8 @@ LocalCluster::LocalCluster(const Environment& env, const std::string& name)
     if (!manager_.running() || manager_.try_wait())
       throw std::runtime_error("uni manager exited before listening:\n" + log_tails());
     if (seconds_since(start) > 20)
-      throw std::runtime_error("uni manager did not say \"listening on\" within 20 s:\n" + log_tails());
+      throw std::runtime_error("uni manager did not say \"listening on\" within 20 s:\n" +
+                               log_tails());
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
@@ -205,7 +212,7 @@ LocalCluster::Pids::~Pids() {
 }
 
 LocalCluster::~LocalCluster() {
-  boss_.reset();  // says BYE while the manager is still there
+  boss_.reset();     // says BYE while the manager is still there
   workers_.clear();  // SIGKILL and reap (their executors die with them: PDEATHSIG)
   manager_ = uni::Process();
 }
@@ -220,7 +227,8 @@ uni::Process LocalCluster::spawn(std::vector<std::string> argv, const std::strin
     return fd;
   };
   uni::UniqueFd err = open(log_name);
-  uni::UniqueFd out = out_name.empty() ? uni::UniqueFd(::dup(err.get())) : open(out_name);
+  uni::UniqueFd out =
+      out_name.empty() ? uni::UniqueFd(::fcntl(err.get(), F_DUPFD_CLOEXEC, 0)) : open(out_name);
   // The children die with the bench even if it is killed outright: setpriv
   // sets their parent-death signal before it execs uni (same pid).
   if (is_file("/usr/bin/setpriv"))
@@ -250,8 +258,8 @@ void LocalCluster::check_alive() {
   if (manager_.try_wait()) throw std::runtime_error("uni manager died:\n" + log_tails());
   for (auto& w : workers_)
     if (auto status = w.try_wait())
-      throw std::runtime_error("uni worker " + std::to_string(w.pid()) + " " + status->describe() + ":\n" +
-                               log_tails());
+      throw std::runtime_error("uni worker " + std::to_string(w.pid()) + " " + status->describe() +
+                               ":\n" + log_tails());
 }
 
 void LocalCluster::wait_workers(std::size_t expected, std::chrono::seconds timeout) {
@@ -260,8 +268,9 @@ void LocalCluster::wait_workers(std::size_t expected, std::chrono::seconds timeo
     check_alive();
     if (boss_->status().workers.size() >= expected) return;
     if (Clock::now() - start > timeout)
-      throw std::runtime_error("the manager did not list " + std::to_string(expected) + " worker(s) within " +
-                               std::to_string(timeout.count()) + " s:\n" + log_tails());
+      throw std::runtime_error("the manager did not list " + std::to_string(expected) +
+                               " worker(s) within " + std::to_string(timeout.count()) + " s:\n" +
+                               log_tails());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

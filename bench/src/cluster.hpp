@@ -53,7 +53,8 @@ class LocalCluster {
   // Starts `count` workers (`--slots 1 --isolation ISOLATION`) and waits until
   // the manager lists `expected_total` workers.
   void add_workers(int count, const std::string& isolation);
-  void wait_workers(std::size_t expected_total, std::chrono::seconds timeout = std::chrono::seconds(60));
+  void wait_workers(std::size_t expected_total,
+                    std::chrono::seconds timeout = std::chrono::seconds(60));
 
   uni::Cluster& boss() { return *boss_; }
   const std::string& address() const { return address_; }
@@ -68,7 +69,8 @@ class LocalCluster {
   std::string log_tails() const;
 
  private:
-  uni::Process spawn(std::vector<std::string> argv, const std::string& log_name, const std::string& out_name = "");
+  uni::Process spawn(std::vector<std::string> argv, const std::string& log_name,
+                     const std::string& out_name = "");
   void check_alive();
 
   // Unregisters the children from the signal handler's list when the cluster goes.

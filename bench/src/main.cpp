@@ -18,8 +18,8 @@ namespace {
 const std::vector<std::string> kWorkloads = {"W1", "W2", "W3", "W4", "memory", "workers200"};
 const std::vector<std::string> kIsolations = {"process", "thread"};
 
-std::vector<std::string> split_list(const std::vector<std::string>& given, const std::vector<std::string>& all,
-                                    const char* what) {
+std::vector<std::string> split_list(const std::vector<std::string>& given,
+                                    const std::vector<std::string>& all, const char* what) {
   std::vector<std::string> out;
   for (const std::string& item : given) {
     std::stringstream ss(item);
@@ -45,9 +45,12 @@ int main(int argc, char** argv) {
   int repeats = 0;
   std::vector<std::string> workload_flags, isolation_flags;
   app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
-  app.add_option("--workload", workload_flags, "W1, W2, W3, W4, memory, workers200 (repeatable or comma list; default all)");
-  app.add_option("--isolation", isolation_flags, "process, thread (repeatable or comma list; default both)");
-  app.add_option("--repeat", repeats, "runs per figure, the median is reported (default 5, 3 with --quick)");
+  app.add_option("--workload", workload_flags,
+                 "W1, W2, W3, W4, memory, workers200 (repeatable or comma list; default all)");
+  app.add_option("--isolation", isolation_flags,
+                 "process, thread (repeatable or comma list; default both)");
+  app.add_option("--repeat", repeats,
+                 "runs per figure, the median is reported (default 5, 3 with --quick)");
   app.add_flag("--keep-temp", keep, "keep the temp dir with the cluster logs");
   std::vector<std::string> workloads, isolations;
   try {
@@ -60,7 +63,9 @@ int main(int argc, char** argv) {
   }
   bench::Config config = quick ? bench::Config::reduced() : bench::Config::full();
   if (repeats > 0) config.repeats = repeats;
-  auto wants = [&](const char* w) { return std::find(workloads.begin(), workloads.end(), w) != workloads.end(); };
+  auto wants = [&](const char* w) {
+    return std::find(workloads.begin(), workloads.end(), w) != workloads.end();
+  };
 
   uni::log::setup("uni-bench", "warn");
   bench::install_signal_handlers();
@@ -77,21 +82,24 @@ int main(int argc, char** argv) {
               CLI::detail::join(workloads, ",").c_str(), CLI::detail::join(isolations, ",").c_str(),
               env.temp.c_str());
   int failures = 0;
-  bool w3_pending = false;  // running W3's first phase: its line comes with the second
+  bool w3_pending = false;         // running W3's first phase: its line comes with the second
   std::set<std::string> reported;  // workload/isolation pairs that have their line
-  auto report_error = [&](const std::string& workload, const std::string& isolation, const std::string& what) {
+  auto report_error = [&](const std::string& workload, const std::string& isolation,
+                          const std::string& what) {
     if (!reported.insert(workload + "/" + isolation).second) return;
     ++failures;
     bench::note("%s %s FAILED: %s", workload.c_str(), isolation.c_str(), what.c_str());
     bench::emit(bench::Json{{"workload", workload}, {"isolation", isolation}, {"error", what}});
   };
   // Runs one workload; a failure is reported and the suite goes on.
-  auto attempt = [&](const std::string& workload, const std::string& isolation, const std::function<void()>& f) {
+  auto attempt = [&](const std::string& workload, const std::string& isolation,
+                     const std::function<void()>& f) {
     if (!wants(workload.c_str())) return;
     try {
       bench::Clock::time_point t0 = bench::Clock::now();
       f();
-      bench::note("%s %s done in %.1f s", workload.c_str(), isolation.c_str(), bench::seconds_since(t0));
+      bench::note("%s %s done in %.1f s", workload.c_str(), isolation.c_str(),
+                  bench::seconds_since(t0));
       if (workload != "W3" || !w3_pending) reported.insert(workload + "/" + isolation);
     } catch (const std::exception& e) {
       report_error(workload, isolation, e.what());

@@ -82,7 +82,8 @@ struct SimulatedWorkers::Impl {
           try {
             msgpack::object_handle h = msgpack::unpack(tasks[i].args.data(), tasks[i].args.size());
             const msgpack::object& args = h.get();
-            if (args.type != msgpack::type::ARRAY || args.via.array.size != 1) throw std::bad_cast();
+            if (args.type != msgpack::type::ARRAY || args.via.array.size != 1)
+              throw std::bad_cast();
             msgpack::sbuffer out;
             msgpack::pack(out, args.via.array.ptr[0]);
             r.status = uni::proto::Status::kOk;
@@ -105,7 +106,8 @@ struct SimulatedWorkers::Impl {
       case Type::kError:
         if (m.error().code == "hello-required") send(sim.socket, hello_for(sim.id, capacity));
         return;
-      default: return;  // ACK, HEARTBEAT, CANCEL (nothing runs long), BYE
+      default:
+        return;  // ACK, HEARTBEAT, CANCEL (nothing runs long), BYE
     }
   }
 
@@ -123,7 +125,8 @@ struct SimulatedWorkers::Impl {
             zmq::message_t frame;
             if (!sims[i].socket.recv(frame, zmq::recv_flags::dontwait)) break;
             try {
-              on_message(sims[i], uni::proto::Message::parse(static_cast<const char*>(frame.data()), frame.size()));
+              on_message(sims[i], uni::proto::Message::parse(static_cast<const char*>(frame.data()),
+                                                             frame.size()));
             } catch (const uni::proto::DecodeError& e) {
               note("simulated worker %s: malformed message: %s", sims[i].id.c_str(), e.what());
             }
@@ -142,8 +145,9 @@ struct SimulatedWorkers::Impl {
   }
 };
 
-SimulatedWorkers::SimulatedWorkers(const uni::CurveKeys& keys, const std::string& endpoint, std::size_t count,
-                                   std::uint32_t capacity, std::chrono::milliseconds timeout)
+SimulatedWorkers::SimulatedWorkers(const uni::CurveKeys& keys, const std::string& endpoint,
+                                   std::size_t count, std::uint32_t capacity,
+                                   std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.capacity = capacity;
@@ -157,7 +161,8 @@ SimulatedWorkers::SimulatedWorkers(const uni::CurveKeys& keys, const std::string
     // for real peers, which watch the handshake instead).
     s.socket.set(zmq::sockopt::immediate, 0);
     s.socket.connect(uni::proto::normalize_endpoint(endpoint));
-    if (!send(s.socket, hello_for(s.id, capacity))) throw std::runtime_error("simulated worker: HELLO not queued");
+    if (!send(s.socket, hello_for(s.id, capacity)))
+      throw std::runtime_error("simulated worker: HELLO not queued");
     m.sims.push_back(std::move(s));
   }
   m.thread = std::thread([&m] { m.loop(); });
@@ -168,8 +173,8 @@ SimulatedWorkers::SimulatedWorkers(const uni::CurveKeys& keys, const std::string
       std::size_t got = m.welcomed;
       m.stop = true;
       m.thread.join();
-      throw std::runtime_error("simulated workers: " + std::to_string(got) + " of " + std::to_string(count) +
-                               " welcomed (" + why + ")");
+      throw std::runtime_error("simulated workers: " + std::to_string(got) + " of " +
+                               std::to_string(count) + " welcomed (" + why + ")");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

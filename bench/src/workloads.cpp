@@ -21,7 +21,9 @@
 
 namespace bench {
 
-Config Config::full() { return Config{}; }
+Config Config::full() {
+  return Config{};
+}
 
 Config Config::reduced() {
   Config c;
@@ -42,9 +44,13 @@ namespace {
 
 constexpr std::int64_t kPrimesBelow2M = 148'933;
 
-[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what);
+}
 
-double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+double ratio(double a, double b) {
+  return b > 0 ? a / b : 0;
+}
 
 std::vector<std::int64_t> iota_inputs(std::size_t n) {
   std::vector<std::int64_t> v(n);
@@ -60,7 +66,8 @@ void warm_all_workers(uni::Cluster& boss, std::size_t workers, std::size_t batch
   for (int round = 0; round < 10 && seen.size() < workers; ++round) {
     auto futures = boss.map(fn, iota_inputs(batch));
     for (std::size_t i = 0; i < futures.size(); ++i) {
-      if (futures[i].get() != static_cast<std::int64_t>(i)) fail("warm-up: ident returned a wrong value");
+      if (futures[i].get() != static_cast<std::int64_t>(i))
+        fail("warm-up: ident returned a wrong value");
       seen.insert(futures[i].worker().id);
     }
   }
@@ -87,7 +94,8 @@ Throughput ident_throughput(uni::Cluster& boss, std::size_t n) {
   t.per_s = static_cast<double>(n) / (t.wall_ms / 1000.0);
   for (std::size_t i = 0; i < n; ++i) {
     std::int64_t v = futures[i].get();
-    if (v != inputs[i]) fail("ident(" + std::to_string(inputs[i]) + ") returned " + std::to_string(v));
+    if (v != inputs[i])
+      fail("ident(" + std::to_string(inputs[i]) + ") returned " + std::to_string(v));
     ++t.per_worker[futures[i].worker().id];
   }
   return t;
@@ -99,7 +107,9 @@ Json worker_shares(const std::map<std::string, std::size_t>& per_worker) {
     lo = std::min(lo, n);
     hi = std::max(hi, n);
   }
-  return Json{{"workers_used", per_worker.size()}, {"min_tasks", per_worker.empty() ? 0 : lo}, {"max_tasks", hi}};
+  return Json{{"workers_used", per_worker.size()},
+              {"min_tasks", per_worker.empty() ? 0 : lo},
+              {"max_tasks", hi}};
 }
 
 }  // namespace
@@ -125,8 +135,8 @@ void run_w1(const Config& c, LocalCluster& cluster, const std::string& isolation
                     {"ratio", round_to(ratio(t.per_s, b.per_s), 4)},
                     {"submit_ms", round_to(t.submit_ms, 2)},
                     {"workers", shares}});
-    note("W1 %s run %d/%d: %.0f tasks/s, baseline %.0f msg/s (ratio %.3f)", isolation.c_str(), r + 1, c.repeats,
-         t.per_s, b.per_s, ratio(t.per_s, b.per_s));
+    note("W1 %s run %d/%d: %.0f tasks/s, baseline %.0f msg/s (ratio %.3f)", isolation.c_str(),
+         r + 1, c.repeats, t.per_s, b.per_s, ratio(t.per_s, b.per_s));
   }
   double rate = median(rates), base = median(bases);
   if (isolation == "thread") shared.w1_thread_per_s = rate;
@@ -151,7 +161,8 @@ void run_w2(const Config& c, LocalCluster& cluster, const std::string& isolation
   uni::Cluster& boss = cluster.boss();
   auto fn = boss.remote(ident);
   for (std::size_t i = 0; i < c.w2_warmup; ++i)
-    if (fn(static_cast<std::int64_t>(i)).get() != static_cast<std::int64_t>(i)) fail("W2 warm-up: wrong result");
+    if (fn(static_cast<std::int64_t>(i)).get() != static_cast<std::int64_t>(i))
+      fail("W2 warm-up: wrong result");
   Baseline baseline;
   std::vector<double> p50s, p99s, means, b50s, b99s, s50s;
   Json runs = Json::array();
@@ -180,10 +191,13 @@ void run_w2(const Config& c, LocalCluster& cluster, const std::string& isolation
                     {"baseline_p50_us", round_to(b.p50_us, 1)},
                     {"baseline_p99_us", round_to(b.p99_us, 1)},
                     {"socketpair_p50_us", round_to(sp.p50_us, 1)}});
-    note("W2 %s run %d/%d: p50 %.0f us p99 %.0f us, baseline p50 %.0f us p99 %.0f us, socketpair p50 %.0f us",
-         isolation.c_str(), r + 1, c.repeats, p50, p99, b.p50_us, b.p99_us, sp.p50_us);
+    note(
+        "W2 %s run %d/%d: p50 %.0f us p99 %.0f us, baseline p50 %.0f us p99 %.0f us, socketpair "
+        "p50 %.0f us",
+        isolation.c_str(), r + 1, c.repeats, p50, p99, b.p50_us, b.p99_us, sp.p50_us);
   }
-  double p50 = median(p50s), p99 = median(p99s), b50 = median(b50s), b99 = median(b99s), s50 = median(s50s);
+  double p50 = median(p50s), p99 = median(p99s), b50 = median(b50s), b99 = median(b99s),
+         s50 = median(s50s);
   double target = 1.3 * b50 + (isolation == "process" ? s50 : 0.0);
   emit(Json{{"workload", "W2"},
             {"isolation", isolation},
@@ -231,7 +245,8 @@ double reference_ms(const Config& c, int threads, std::vector<std::int64_t>& cou
   return ms_since(start);
 }
 
-double cluster_primes_ms(const Config& c, uni::Cluster& boss, const std::vector<std::int64_t>& expected) {
+double cluster_primes_ms(const Config& c, uni::Cluster& boss,
+                         const std::vector<std::int64_t>& expected) {
   auto fn = boss.remote(count_primes);
   Clock::time_point start = Clock::now();
   std::vector<uni::Future<std::int64_t>> futures;
@@ -244,8 +259,8 @@ double cluster_primes_ms(const Config& c, uni::Cluster& boss, const std::vector<
   for (int k = 0; k < c.w3_tasks; ++k) {
     std::int64_t got = futures[static_cast<std::size_t>(k)].get();
     if (got != expected[static_cast<std::size_t>(k)])
-      fail("count_primes of range " + std::to_string(k) + " returned " + std::to_string(got) + ", expected " +
-           std::to_string(expected[static_cast<std::size_t>(k)]));
+      fail("count_primes of range " + std::to_string(k) + " returned " + std::to_string(got) +
+           ", expected " + std::to_string(expected[static_cast<std::size_t>(k)]));
   }
   return ms;
 }
@@ -271,27 +286,29 @@ W3Partial run_w3_one_worker(const Config& c, LocalCluster& cluster) {
   p.reference_1_thread_ms = reference_ms(c, 1, p.range_counts);
   p.total = std::accumulate(p.range_counts.begin(), p.range_counts.end(), std::int64_t{0});
   if (c.w3_limit == 2'000'000 && p.total != kPrimesBelow2M)
-    fail("the reference counted " + std::to_string(p.total) + " primes below 2,000,000, not 148933");
+    fail("the reference counted " + std::to_string(p.total) +
+         " primes below 2,000,000, not 148933");
   warm_primes(cluster.boss(), 1);
   for (int r = 0; r < c.repeats; ++r) {
     p.reference_2.push_back(reference_ms(c, 2, counts));
     if (counts != p.range_counts) fail("the 2-thread reference disagrees with the 1-thread one");
     p.wall_1.push_back(cluster_primes_ms(c, cluster.boss(), p.range_counts));
-    note("W3 1 worker run %d/%d: %.0f ms (2-thread reference %.0f ms)", r + 1, c.repeats, p.wall_1.back(),
-         p.reference_2.back());
+    note("W3 1 worker run %d/%d: %.0f ms (2-thread reference %.0f ms)", r + 1, c.repeats,
+         p.wall_1.back(), p.reference_2.back());
   }
   return p;
 }
 
-void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::string& isolation, W3Partial& p) {
+void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::string& isolation,
+                        W3Partial& p) {
   warm_primes(cluster.boss(), 2);
   std::vector<double> wall_2;
   std::vector<std::int64_t> counts;
   for (int r = 0; r < c.repeats; ++r) {
     p.reference_2.push_back(reference_ms(c, 2, counts));
     wall_2.push_back(cluster_primes_ms(c, cluster.boss(), p.range_counts));
-    note("W3 2 workers run %d/%d: %.0f ms (2-thread reference %.0f ms)", r + 1, c.repeats, wall_2.back(),
-         p.reference_2.back());
+    note("W3 2 workers run %d/%d: %.0f ms (2-thread reference %.0f ms)", r + 1, c.repeats,
+         wall_2.back(), p.reference_2.back());
   }
   double w1 = median(p.wall_1), w2 = median(wall_2), ref = median(p.reference_2);
   emit(Json{{"workload", "W3"},
@@ -310,10 +327,15 @@ void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::strin
             // (then no speedup can reach 1.85, and the figures say so).
             {"cores_available", round_to(ratio(p.reference_1_thread_ms, ref), 2)},
             // Issue 4: speedup from 1 to 2 workers >= 1.85, 2 workers <= 1.1x the 2-thread loop.
-            {"target", {{"speedup_min", 1.85}, {"ratio_to_reference_max", 1.1},
-                        {"met", ratio(w1, w2) >= 1.85 && ratio(w2, ref) <= 1.1}}},
+            {"target",
+             {{"speedup_min", 1.85},
+              {"ratio_to_reference_max", 1.1},
+              {"met", ratio(w1, w2) >= 1.85 && ratio(w2, ref) <= 1.1}}},
             {"repeats", c.repeats},
-            {"runs", {{"wall_1_worker_ms", p.wall_1}, {"wall_2_workers_ms", wall_2}, {"reference_2_threads_ms", p.reference_2}}}});
+            {"runs",
+             {{"wall_1_worker_ms", p.wall_1},
+              {"wall_2_workers_ms", wall_2},
+              {"reference_2_threads_ms", p.reference_2}}}});
 }
 
 // ---- W4 --------------------------------------------------------------------------------
@@ -341,7 +363,8 @@ FreshModule fresh_module(const Environment& env, const std::string& name) {
   FreshModule m;
   m.data = uni::read_file(env.module_dir + "/libbench_big.so");
   std::size_t at = m.data.find(std::string_view(kMarker, kMarkerBytes));
-  if (at == std::string::npos || m.data.find(std::string_view(kMarker, kMarkerBytes), at + 1) != std::string::npos)
+  if (at == std::string::npos ||
+      m.data.find(std::string_view(kMarker, kMarkerBytes), at + 1) != std::string::npos)
     fail("libbench_big.so must contain its nonce marker exactly once");
   unsigned char nonce[kMarkerBytes];
   randombytes_buf(nonce, sizeof(nonce));
@@ -361,38 +384,47 @@ struct ModuleTotals {
   std::uint64_t uploads = 0, upload_bytes = 0, fetches = 0, fetch_bytes = 0;
   static ModuleTotals of(const Json& status) {
     const Json& t = status.at("totals");
-    return {t.value("module_uploads", std::uint64_t{0}), t.value("module_upload_bytes", std::uint64_t{0}),
-            t.value("module_fetches", std::uint64_t{0}), t.value("module_fetch_bytes", std::uint64_t{0})};
+    return {t.value("module_uploads", std::uint64_t{0}),
+            t.value("module_upload_bytes", std::uint64_t{0}),
+            t.value("module_fetches", std::uint64_t{0}),
+            t.value("module_fetch_bytes", std::uint64_t{0})};
   }
   ModuleTotals operator-(const ModuleTotals& o) const {
-    return {uploads - o.uploads, upload_bytes - o.upload_bytes, fetches - o.fetches, fetch_bytes - o.fetch_bytes};
+    return {uploads - o.uploads, upload_bytes - o.upload_bytes, fetches - o.fetches,
+            fetch_bytes - o.fetch_bytes};
   }
   Json json() const {
-    return {{"module_uploads", uploads}, {"module_upload_bytes", upload_bytes}, {"module_fetches", fetches},
+    return {{"module_uploads", uploads},
+            {"module_upload_bytes", upload_bytes},
+            {"module_fetches", fetches},
             {"module_fetch_bytes", fetch_bytes}};
   }
 };
 
 }  // namespace
 
-void run_w4(const Config& c, const Environment& env, LocalCluster& cluster, const std::string& isolation) {
+void run_w4(const Config& c, const Environment& env, LocalCluster& cluster,
+            const std::string& isolation) {
   uni::Cluster& boss = cluster.boss();
   std::vector<double> resolves, firsts, seconds;
   Json runs = Json::array();
   ModuleTotals first_moved, second_moved;  // one first call; all second calls summed
   std::size_t module_bytes = 0;
   for (int s = 0; s < c.w4_samples; ++s) {
-    FreshModule mod = fresh_module(env, "libbench_big-" + isolation + "-" + std::to_string(s) + ".so");
+    FreshModule mod =
+        fresh_module(env, "libbench_big-" + isolation + "-" + std::to_string(s) + ".so");
     module_bytes = mod.bytes;
     ModuleTotals t0 = ModuleTotals::of(cluster.status_json());
 
     Clock::time_point start = Clock::now();
-    auto fn = boss.function<std::int64_t(std::int64_t)>(mod.path, "big_touch");  // reads, checks, hashes the file
+    auto fn = boss.function<std::int64_t(std::int64_t)>(
+        mod.path, "big_touch");  // reads, checks, hashes the file
     double resolve = ms_since(start);
     start = Clock::now();
     std::int64_t got = fn(s).get();
     double first = ms_since(start);
-    if (got != mod.expected(s)) fail("big_touch: the worker did not run the fresh copy of the module");
+    if (got != mod.expected(s))
+      fail("big_touch: the worker did not run the fresh copy of the module");
     ModuleTotals t1 = ModuleTotals::of(cluster.status_json());
 
     start = Clock::now();
@@ -415,10 +447,12 @@ void run_w4(const Config& c, const Environment& env, LocalCluster& cluster, cons
                     {"second_call_ms", round_to(second, 3)},
                     {"first_call", first_moved.json()},
                     {"second_call", moved_2.json()}});
-    note("W4 %s sample %d/%d: first call %.2f ms (+ %.2f ms reading the module), second %.2f ms; second call "
-         "moved %llu module bytes",
-         isolation.c_str(), s + 1, c.w4_samples, first, resolve, second,
-         static_cast<unsigned long long>(moved_2.upload_bytes + moved_2.fetch_bytes));
+    note(
+        "W4 %s sample %d/%d: first call %.2f ms (+ %.2f ms reading the module), second %.2f ms; "
+        "second call "
+        "moved %llu module bytes",
+        isolation.c_str(), s + 1, c.w4_samples, first, resolve, second,
+        static_cast<unsigned long long>(moved_2.upload_bytes + moved_2.fetch_bytes));
   }
   // The transport's cost of moving a module-sized message: one round trip of
   // that size through the raw CURVE 3-hop (four 1 MB hops; a cold call needs two).
@@ -437,8 +471,10 @@ void run_w4(const Config& c, const Environment& env, LocalCluster& cluster, cons
             {"baseline_module_round_trip_ms", round_to(b.p50_us / 1000.0, 3)},
             {"ratio", round_to(ratio(first, b.p50_us / 1000.0), 3)},
             // Issue 4: a cold call of a 1 MB module within 10 ms; later calls send no module bytes.
-            {"target", {{"first_call_ms_max", 10.0}, {"second_call_module_bytes_max", 0},
-                        {"met", first <= 10.0 && second_moved.upload_bytes + second_moved.fetch_bytes == 0}}},
+            {"target",
+             {{"first_call_ms_max", 10.0},
+              {"second_call_module_bytes_max", 0},
+              {"met", first <= 10.0 && second_moved.upload_bytes + second_moved.fetch_bytes == 0}}},
             {"samples", c.w4_samples},
             {"runs", runs}});
 }
@@ -456,15 +492,16 @@ void run_memory(const Config& c, const Environment& env) {
   Clock::time_point start = Clock::now();
   std::vector<uni::Future<std::int64_t>> futures;
   futures.reserve(c.memory_tasks);
-  for (std::size_t i = 0; i < c.memory_tasks; ++i) futures.push_back(fn(static_cast<std::int64_t>(i)));
+  for (std::size_t i = 0; i < c.memory_tasks; ++i)
+    futures.push_back(fn(static_cast<std::int64_t>(i)));
   double submit_s = seconds_since(start);
   std::uint64_t queued = 0;
   for (;;) {
     queued = boss.status().queued;
     if (queued >= c.memory_tasks) break;
     if (seconds_since(start) > 180)
-      fail("the manager queued only " + std::to_string(queued) + " of " + std::to_string(c.memory_tasks) +
-           " tasks within 180 s");
+      fail("the manager queued only " + std::to_string(queued) + " of " +
+           std::to_string(c.memory_tasks) + " tasks within 180 s");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   double fill_s = seconds_since(start);
@@ -491,11 +528,13 @@ void run_memory(const Config& c, const Environment& env) {
   std::size_t one = uni::proto::encode_submit({&task}).size();
   std::size_t two = uni::proto::encode_submit({&task, &task}).size();
   double wire = static_cast<double>(two - one);
-  double per_task = static_cast<double>(after > before ? after - before : 0) / static_cast<double>(c.memory_tasks);
+  double per_task = static_cast<double>(after > before ? after - before : 0) /
+                    static_cast<double>(c.memory_tasks);
   constexpr std::uint64_t kTargetBytes = 256ull << 20;
   auto projected = static_cast<std::uint64_t>(static_cast<double>(before) + per_task * 1e6);
-  note("memory: %zu queued tasks: manager RSS %.1f MiB (before %.1f MiB), %.0f bytes per task", c.memory_tasks,
-       static_cast<double>(after) / 1048576.0, static_cast<double>(before) / 1048576.0, per_task);
+  note("memory: %zu queued tasks: manager RSS %.1f MiB (before %.1f MiB), %.0f bytes per task",
+       c.memory_tasks, static_cast<double>(after) / 1048576.0,
+       static_cast<double>(before) / 1048576.0, per_task);
   emit(Json{{"workload", "memory"},
             {"isolation", "none"},
             {"tasks", c.memory_tasks},
@@ -527,8 +566,8 @@ void run_workers200(const Config& c, const Environment& env, const Shared& share
     for (int r = 0; r < c.repeats; ++r) bases.push_back(baseline.rate(c.baseline_messages).per_s);
   }
 
-  auto phase = [&](std::size_t workers, std::uint32_t capacity, std::vector<double>& rates, Json& shares,
-                   double& connect_s) {
+  auto phase = [&](std::size_t workers, std::uint32_t capacity, std::vector<double>& rates,
+                   Json& shares, double& connect_s) {
     Clock::time_point start = Clock::now();
     SimulatedWorkers sims(keys, cluster.address(), workers, capacity);
     cluster.wait_workers(workers);
@@ -538,11 +577,13 @@ void run_workers200(const Config& c, const Environment& env, const Shared& share
       Throughput t = ident_throughput(boss, c.sim_tasks);
       rates.push_back(t.per_s);
       shares = worker_shares(t.per_worker);
-      note("workers200: %zu simulated workers, run %d/%d: %.0f tasks/s (%zu workers used)", workers, r + 1,
-           c.repeats, t.per_s, t.per_worker.size());
+      note("workers200: %zu simulated workers, run %d/%d: %.0f tasks/s (%zu workers used)", workers,
+           r + 1, c.repeats, t.per_s, t.per_worker.size());
     }
     SimStats st = sims.stats();
-    if (st.bad_args) fail("simulated workers got " + std::to_string(st.bad_args) + " tasks that were not ident(x)");
+    if (st.bad_args)
+      fail("simulated workers got " + std::to_string(st.bad_args) +
+           " tasks that were not ident(x)");
     return st;
   };
 
@@ -551,8 +592,7 @@ void run_workers200(const Config& c, const Environment& env, const Shared& share
   double connect_2 = 0, connect_n = 0;
   // The comparison: the same simulated workers, 2 connections holding the
   // same total credit (tasks in flight) as the 200.
-  const std::uint32_t capacity_2 =
-      static_cast<std::uint32_t>(c.sim_workers * c.sim_capacity / 2);
+  const std::uint32_t capacity_2 = static_cast<std::uint32_t>(c.sim_workers * c.sim_capacity / 2);
   phase(2, capacity_2, rates_2, shares_2, connect_2);
   // The two leave (BYE); wait until the manager has let them go.
   for (Clock::time_point start = Clock::now(); !boss.status().workers.empty();) {
@@ -562,23 +602,26 @@ void run_workers200(const Config& c, const Environment& env, const Shared& share
   SimStats st = phase(c.sim_workers, c.sim_capacity, rates_n, shares_n, connect_n);
 
   double rate = median(rates_n), rate_2 = median(rates_2), base = median(bases);
-  Json line{{"workload", "workers200"},
-            {"isolation", "simulated"},
-            {"workers", c.sim_workers},
-            {"tasks", c.sim_tasks},
-            {"capacity", c.sim_capacity},
-            {"tasks_per_s", round_to(rate, 1)},
-            {"sim_2_workers_per_s", round_to(rate_2, 1)},
-            {"sim_2_workers_capacity", capacity_2},
-            {"ratio_to_2_workers", round_to(ratio(rate, rate_2), 4)},
-            {"baseline_per_s", round_to(base, 1)},
-            {"ratio", round_to(ratio(rate, base), 4)},
-            {"connect_s", round_to(connect_n, 3)},
-            {"tasks_messages", st.tasks_messages},
-            {"tasks_per_message", round_to(st.tasks_messages ? static_cast<double>(st.tasks) / st.tasks_messages : 0, 3)},
-            {"distribution", shares_n},
-            {"repeats", c.repeats},
-            {"runs", {{"tasks_per_s", rates_n}, {"sim_2_workers_per_s", rates_2}, {"baseline_per_s", bases}}}};
+  Json line{
+      {"workload", "workers200"},
+      {"isolation", "simulated"},
+      {"workers", c.sim_workers},
+      {"tasks", c.sim_tasks},
+      {"capacity", c.sim_capacity},
+      {"tasks_per_s", round_to(rate, 1)},
+      {"sim_2_workers_per_s", round_to(rate_2, 1)},
+      {"sim_2_workers_capacity", capacity_2},
+      {"ratio_to_2_workers", round_to(ratio(rate, rate_2), 4)},
+      {"baseline_per_s", round_to(base, 1)},
+      {"ratio", round_to(ratio(rate, base), 4)},
+      {"connect_s", round_to(connect_n, 3)},
+      {"tasks_messages", st.tasks_messages},
+      {"tasks_per_message",
+       round_to(st.tasks_messages ? static_cast<double>(st.tasks) / st.tasks_messages : 0, 3)},
+      {"distribution", shares_n},
+      {"repeats", c.repeats},
+      {"runs",
+       {{"tasks_per_s", rates_n}, {"sim_2_workers_per_s", rates_2}, {"baseline_per_s", bases}}}};
   if (shared.w1_thread_per_s) {
     line["w1_thread_per_s"] = round_to(*shared.w1_thread_per_s, 1);
     line["ratio_to_w1_thread"] = round_to(ratio(rate, *shared.w1_thread_per_s), 4);

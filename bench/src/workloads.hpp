@@ -11,7 +11,7 @@ namespace bench {
 
 struct Config {
   bool quick = false;
-  int repeats = 5;                      // W1, W2, W3, workers200: runs per figure (median)
+  int repeats = 5;  // W1, W2, W3, workers200: runs per figure (median)
   std::size_t baseline_messages = 30'000;
   std::size_t w1_tasks = 10'000;
   std::size_t w2_round_trips = 2'000;
@@ -36,7 +36,8 @@ struct Shared {
 // Each emits one JSON line; throws on a failure (the caller reports it).
 void run_w1(const Config& c, LocalCluster& cluster, const std::string& isolation, Shared& shared);
 void run_w2(const Config& c, LocalCluster& cluster, const std::string& isolation);
-void run_w4(const Config& c, const Environment& env, LocalCluster& cluster, const std::string& isolation);
+void run_w4(const Config& c, const Environment& env, LocalCluster& cluster,
+            const std::string& isolation);
 
 // W3 needs 1 and then 2 workers: phase one runs with the cluster's single
 // worker, phase two after the caller added the second.
@@ -48,7 +49,8 @@ struct W3Partial {
   bool counts_ok = true;
 };
 W3Partial run_w3_one_worker(const Config& c, LocalCluster& cluster);
-void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::string& isolation, W3Partial& partial);
+void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::string& isolation,
+                        W3Partial& partial);
 
 void run_memory(const Config& c, const Environment& env);
 void run_workers200(const Config& c, const Environment& env, const Shared& shared);
