@@ -181,7 +181,7 @@ TEST(CliStatus, BusyAndQueueCountRunningAndWaitingTasks) {
   uni::Cluster boss = cluster.connect();
   auto sleep = boss.function<int(int)>(module_path("testfns"), "sleep_ms");
   std::vector<Future<int>> futures;
-  for (int i = 0; i < 4; ++i) futures.push_back(sleep(1500));
+  for (int i = 0; i < 3; ++i) futures.push_back(sleep(1000));
   json j;
   bool seen = false;
   for (int i = 0; i < 30 && !seen; ++i) {
@@ -191,6 +191,33 @@ TEST(CliStatus, BusyAndQueueCountRunningAndWaitingTasks) {
   }
   EXPECT_TRUE(seen) << "expected one busy slot and queued tasks: " << j.dump();
   for (auto& f : futures) ASSERT_TRUE(f.wait_for(60s));
+}
+
+TEST(CliStop, CancelsARunningTaskById) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  uni::Cluster boss = cluster.connect();
+  Future<int> f = boss.function<int(int)>(module_path("testfns"), "sleep_ms")(60000);
+  // Wait until it runs, then stop it from the command line.
+  json j;
+  for (int i = 0; i < 50; ++i) {
+    j = cluster.status();
+    if (j.is_object() && j["workers"][0].value("busy", 0) == 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(j["workers"][0].value("busy", 0), 1) << j.dump();
+  CommandResult r = cluster.uni({"stop", f.id()});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_TRUE(f.wait_for(15s)) << "the stopped task did not end";
+  try {
+    f.get();
+    ADD_FAILURE() << "a stopped task returned a value";
+  } catch (const TaskError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCancelled) << e.what();
+  }
+  // The slot is free for the next task.
+  CommandResult next = cluster.uni({"run", module_path("testfns"), "add", "1", "1"});
+  EXPECT_EQ(next.exit_code, 0) << next.describe();
+  EXPECT_EQ(next.out, "2\n");
 }
 
 TEST(CliVersion, PrintsTheVersion) {

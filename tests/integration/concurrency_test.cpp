@@ -25,8 +25,10 @@ void run_boss(uni::Cluster& boss, std::int64_t base, std::latch& start, std::str
     futures.reserve(kTasksPerBoss);
     for (int i = 0; i < kTasksPerBoss; ++i) futures.push_back(ident(base + i));
     std::set<std::int64_t> seen;
+    // One deadline for all results, well inside the test's CTest timeout.
+    auto deadline = std::chrono::steady_clock::now() + 60s;
     for (int i = 0; i < kTasksPerBoss; ++i) {
-      if (!futures[i].wait_for(60s)) {
+      if (!futures[i].wait_for(deadline - std::chrono::steady_clock::now())) {
         failure =
             "task " + std::to_string(i) + " of boss " + std::to_string(base) + " never finished";
         return;
@@ -75,8 +77,16 @@ TEST(Concurrency, TwoBossProcessesMapAtOnceAndEachGetsItsOwnLinesInOrder) {
   };
   ChildProcess a = start_map("map-a", in_a.str());
   ChildProcess b = start_map("map-b", in_b.str());
-  auto sa = a.wait_for(90s), sb = b.wait_for(90s);
-  ASSERT_TRUE(sa && sb) << "uni map did not finish";
+  // One deadline for both, well inside the test's CTest timeout.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now());
+  };
+  auto sa = a.wait_for(left());
+  auto sb = b.wait_for(left());
+  ASSERT_TRUE(sa && sb) << "uni map did not finish\nA: " << a.read_stderr()
+                        << "\nB: " << b.read_stderr();
   EXPECT_EQ(sa->code, 0) << a.read_stderr();
   EXPECT_EQ(sb->code, 0) << b.read_stderr();
   std::vector<std::string> la = split_lines(a.read_stdout()), lb = split_lines(b.read_stdout());

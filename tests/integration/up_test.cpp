@@ -40,6 +40,8 @@ TEST(Up, StartsManagerAndTwoWorkersRunsFactorialAndSigintStopsEverything) {
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.out, std::to_string(expected * 13 * 14 * 15 * 16 * 17 * 18 * 19 * 20) + "\n");
 
+  std::vector<pid_t> tree = up.processes();  // uni up, its workers, their executors
+  EXPECT_GE(tree.size(), 5u);
   up.signal(SIGINT);
   std::optional<ExitStatus> exit = up.wait_for(15s);
   ASSERT_TRUE(exit) << "uni up did not end after SIGINT";
@@ -47,9 +49,10 @@ TEST(Up, StartsManagerAndTwoWorkersRunsFactorialAndSigintStopsEverything) {
       << up.read_stderr();
   EXPECT_FALSE(exit->signaled) << exit->describe();
   EXPECT_EQ(exit->code, 0) << exit->describe();
-  EXPECT_TRUE(up.wait_group_gone(10s)) << "processes left behind: " << up.group_members().size();
-  for (pid_t pid : processes)
-    EXPECT_FALSE(process_alive(pid)) << "pid " << pid << " outlived uni up";
+  for (pid_t pid : processes) tree.push_back(pid);
+  EXPECT_TRUE(wait_processes_gone(tree, 10s));
+  for (pid_t pid : tree) EXPECT_FALSE(process_alive(pid)) << "pid " << pid << " outlived uni up";
+  EXPECT_TRUE(live_processes_in_group(up.pid()).empty());
 }
 
 TEST(Shutdown, ManagerStopsCleanlyOnSigterm) {
@@ -64,13 +67,13 @@ TEST(Shutdown, ManagerStopsCleanlyOnSigterm) {
 TEST(Shutdown, IdleWorkerStopsCleanlyOnSigtermAndLeavesTheManager) {
   TestCluster cluster({.workers = 1, .slots = 2});
   ChildProcess& worker = cluster.worker(0);
-  std::vector<pid_t> group = worker.group_members();  // the supervisor and its executors
+  std::vector<pid_t> group = worker.processes();  // the supervisor and its executors
   worker.signal(SIGTERM);
   std::optional<ExitStatus> exit = worker.wait_for(15s);
   ASSERT_TRUE(exit) << "uni worker did not end after SIGTERM";
   EXPECT_FALSE(exit->signaled) << exit->describe();
   EXPECT_EQ(exit->code, 0) << exit->describe() << "\n" << worker.read_stderr();
-  EXPECT_TRUE(worker.wait_group_gone(10s)) << "executors outlived their worker";
+  EXPECT_TRUE(wait_processes_gone(group, 10s)) << "executors outlived their worker";
   for (pid_t pid : group) EXPECT_FALSE(process_alive(pid)) << pid;
   EXPECT_TRUE(cluster.wait_for_worker_count(0)) << "the manager still lists the stopped worker";
 }

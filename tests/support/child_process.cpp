@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -122,7 +123,12 @@ bool ChildProcess::running() {
 }
 
 void ChildProcess::kill(int sig) {
-  if (state_ && state_->pid > 0) ::kill(-state_->pid, sig);
+  if (!state_ || state_->pid <= 0) return;
+  // Descendants first found, then signalled: once the leader is gone its
+  // children are reparented and no longer found through it.
+  std::vector<pid_t> others = live_descendants(state_->pid);
+  ::kill(-state_->pid, sig);
+  for (pid_t p : others) ::kill(p, sig);
 }
 
 void ChildProcess::signal(int sig) {
@@ -189,17 +195,12 @@ bool ChildProcess::wait_for_stderr(const std::string& text, std::chrono::millise
   return poll_output(*this, text, timeout, [&] { return read_stderr(); });
 }
 
-std::vector<pid_t> ChildProcess::group_members() const {
-  return state_ ? live_processes_in_group(state_->pid) : std::vector<pid_t>{};
-}
-
-bool ChildProcess::wait_group_gone(std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!group_members().empty()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+std::vector<pid_t> ChildProcess::processes() const {
+  if (!state_) return {};
+  std::vector<pid_t> out = live_processes_in_group(state_->pid);
+  for (pid_t p : live_descendants(state_->pid))
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  return out;
 }
 
 std::vector<pid_t> live_processes_in_group(pid_t pgid) {
@@ -218,6 +219,45 @@ std::vector<pid_t> live_processes_in_group(pid_t pgid) {
   }
   ::closedir(d);
   return out;
+}
+
+std::vector<pid_t> live_descendants(pid_t root) {
+  std::vector<std::pair<pid_t, pid_t>> parent_of;  // {pid, ppid} of every live process
+  DIR* d = ::opendir("/proc");
+  if (!d) return {};
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    char state = 0;
+    pid_t group = 0, parent = 0;
+    if (read_stat(static_cast<pid_t>(pid), state, group, &parent) && state != 'Z' && state != 'X')
+      parent_of.emplace_back(static_cast<pid_t>(pid), parent);
+  }
+  ::closedir(d);
+  std::vector<pid_t> out;
+  std::vector<pid_t> frontier = {root};
+  while (!frontier.empty()) {
+    pid_t p = frontier.back();
+    frontier.pop_back();
+    for (const auto& [child, parent] : parent_of)
+      if (parent == p) {
+        out.push_back(child);
+        frontier.push_back(child);
+      }
+  }
+  return out;
+}
+
+bool wait_processes_gone(const std::vector<pid_t>& pids, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool any = false;
+    for (pid_t p : pids) any |= process_alive(p);
+    if (!any) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 bool process_alive(pid_t pid) {

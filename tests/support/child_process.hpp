@@ -1,8 +1,9 @@
 // ChildProcess: one real process of a test, started with posix_spawn (through
 // the project's uni::Process) as the leader of its own process group, with
-// stdout and stderr going to files. Killing it kills the whole group, so a
-// worker's executors or `uni up`'s workers go with it. The destructor SIGKILLs
-// the group and reaps the leader: a failing test leaves nothing running.
+// stdout and stderr going to files. Killing it kills its group and all its
+// descendants, so a worker's executors or `uni up`'s workers go with it. The
+// destructor does that with SIGKILL and reaps the leader: a failing test
+// leaves nothing running.
 #pragma once
 
 #include <sys/types.h>
@@ -44,7 +45,8 @@ class ChildProcess {
   // True until the leader has ended (reaps it if it has).
   bool running();
 
-  // Sends `sig` to every process of the group (the leader and what it started).
+  // Sends `sig` to every process of processes(): the leader, its group, and
+  // all its descendants.
   void kill(int sig = SIGKILL);
   // Sends `sig` to the leader only.
   void signal(int sig);
@@ -68,10 +70,11 @@ class ChildProcess {
   bool wait_for_stdout(const std::string& text, std::chrono::milliseconds timeout);
   bool wait_for_stderr(const std::string& text, std::chrono::milliseconds timeout);
 
-  // Pids of live (not zombie) processes in this child's process group.
-  std::vector<pid_t> group_members() const;
-  // Waits until the group has no live process left; false on timeout.
-  bool wait_group_gone(std::chrono::milliseconds timeout) const;
+  // Live (not zombie) processes this child stands for: its process group and
+  // every descendant of the leader (a worker's executors run in process
+  // groups of their own). Empty once the leader has ended and been reaped,
+  // except for members of its group.
+  std::vector<pid_t> processes() const;
 
  private:
   struct State;
@@ -80,6 +83,10 @@ class ChildProcess {
 
 // Live (not zombie) processes whose process group is `pgid`, read from /proc.
 std::vector<pid_t> live_processes_in_group(pid_t pgid);
+// Live descendants of `pid` (children, their children, ...), read from /proc.
+std::vector<pid_t> live_descendants(pid_t pid);
+// Waits until none of `pids` is alive; false on timeout.
+bool wait_processes_gone(const std::vector<pid_t>& pids, std::chrono::milliseconds timeout);
 // Whether `pid` exists and is not a zombie.
 bool process_alive(pid_t pid);
 // The parent of `pid` (from /proc), or -1 if it does not exist.
