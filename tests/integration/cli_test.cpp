@@ -3,6 +3,7 @@
 // --version, exit code 2 for usage errors, `uni inspect`.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -43,6 +44,20 @@ TEST(CliArguments, EachArgumentIsOneJsonValue) {
   EXPECT_EQ(run_json(cluster, "count_words", {R"(["a","b","a"])"}),
             json::parse(R"({"a":2,"b":1})"));
   EXPECT_EQ(run_json(cluster, "greet", {R"("ab")"}), json("hello, ab"));
+  EXPECT_EQ(run_json(cluster, "add", {"-3", "-4"}), json(-7));
+  EXPECT_EQ(run_json(cluster, "greet", {"h\xc3\xa9llo \xe2\x9c\x93"}),
+            json("hello, h\xc3\xa9llo \xe2\x9c\x93"));
+  EXPECT_EQ(run_json(cluster, "ident", {"9223372036854775807"}), json(INT64_MAX));
+}
+
+TEST(CliArguments, NumbersThatDoNotFitTheParameterAreRefused) {
+  TestCluster cluster;
+  CommandResult big = cluster.uni({"run", module_path("testfns"), "ident", "9223372036854775808"});
+  EXPECT_EQ(big.exit_code, 1) << big.describe();
+  EXPECT_TRUE(contains(big.err, "argument 1")) << big.describe();
+  CommandResult frac = cluster.uni({"run", module_path("testfns"), "add", "1.5", "2"});
+  EXPECT_EQ(frac.exit_code, 1) << frac.describe();
+  EXPECT_TRUE(contains(frac.err, "argument 1: expected integer, got float")) << frac.describe();
 }
 
 TEST(CliArguments, AnArgumentThatIsNotJsonIsAString) {
@@ -125,6 +140,14 @@ TEST(CliMap, OneLinePerInputLineInInputOrder) {
   std::vector<std::string> lines = m.lines();
   ASSERT_EQ(lines.size(), 200u) << m.describe();
   for (const auto& line : lines) EXPECT_EQ(line, "1000");
+}
+
+TEST(CliMap, EmptyInputPrintsNothingAndSucceeds) {
+  TestCluster cluster;
+  CommandResult r =
+      cluster.uni({"map", module_path("testfns"), "add"}, {.stdin_text = std::string()});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.out, "") << r.describe();
 }
 
 TEST(CliMap, AFailedTaskIsAnErrorLineAndExitCode1) {
@@ -248,6 +271,9 @@ TEST(CliUsage, BadFlagOrUnreadableModuleIsExitCode2) {
   CommandResult map_missing = cluster.uni(
       {"map", "--input", (cluster.dir() / "absent.jsonl").string(), module_path("testfns"), "add"});
   EXPECT_EQ(map_missing.exit_code, 2) << map_missing.describe();
+  CommandResult inspect_text =
+      cluster.uni({"inspect", cluster.dir().write("t.so", "text").string()});
+  EXPECT_EQ(inspect_text.exit_code, 2) << inspect_text.describe();
   CommandResult inspect_missing = cluster.uni({"inspect", (cluster.dir() / "absent.so").string()});
   EXPECT_EQ(inspect_missing.exit_code, 2) << inspect_missing.describe();
 }

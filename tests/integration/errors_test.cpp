@@ -133,6 +133,26 @@ TEST(BadInput, TaskThatThrowsCarriesItsWhat) {
   }
 }
 
+// Under --isolation thread tasks share the worker's process: an exception or
+// bad arguments must still be a task error, not the end of the worker.
+TEST(BadInput, FailuresUnderThreadIsolationLeaveTheWorkerRunning) {
+  TestCluster cluster({.workers = 1, .slots = 2, .worker_args = {"--isolation", "thread"}});
+  ChildProcess& worker = cluster.worker(0);
+  CommandResult threw = cluster.uni({"run", module_path("testfns"), "fail", "in a thread"});
+  EXPECT_EQ(threw.exit_code, 1) << threw.describe();
+  EXPECT_TRUE(contains(threw.err, "boom: in a thread")) << threw.describe();
+  CommandResult args = cluster.uni({"run", module_path("testfns"), "add", "x", "1"});
+  EXPECT_EQ(args.exit_code, 1) << args.describe();
+  EXPECT_TRUE(contains(args.err, "argument 1: expected integer, got string")) << args.describe();
+  CommandResult unknown = cluster.uni({"run", module_path("testfns"), "nope"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.describe();
+  expect_still_serving(cluster);
+  EXPECT_TRUE(worker.running()) << worker.read_stderr();
+  nlohmann::json w = cluster.worker_status(worker.pid());
+  ASSERT_TRUE(w.is_object());
+  EXPECT_EQ(w.value("isolation", ""), "thread");
+}
+
 TEST(NoWorker, TaskWaitsSaysSoOnStderrAndRunsWhenAWorkerJoins) {
   TestCluster cluster({.workers = 0});
   ChildProcess run = cluster.start(
