@@ -78,7 +78,7 @@ void invoke(const char* data, std::size_t size, void* ctx, uni_emit_fn emit) noe
   using Result = typename Traits::Result;
   typename Traits::ArgsTuple args;
   try {
-    msgpack::object_handle handle = msgpack::unpack(data, size);
+    msgpack::object_handle handle = unpack_checked(data, size);
     std::string error;
     if (!decode_arguments(handle.get(), args, error)) {
       emit(ctx, UNI_INVOKE_BAD_ARGS, error.data(), error.size());
@@ -89,20 +89,20 @@ void invoke(const char* data, std::size_t size, void* ctx, uni_emit_fn emit) noe
     emit(ctx, UNI_INVOKE_BAD_ARGS, error.data(), error.size());
     return;
   }
-  msgpack::sbuffer out;
+  PackBuffer out;
   try {
     if constexpr (std::is_void_v<Result>) {
       std::apply(Fn, std::move(args));
-      msgpack::pack(out, msgpack::type::nil_t());
+      Packer(out).pack_nil();
     } else {
-      msgpack::pack(out, std::apply(Fn, std::move(args)));
+      Packer(out).pack(std::apply(Fn, std::move(args)));
     }
   } catch (...) {
     std::string error = current_exception_text();
     emit(ctx, UNI_INVOKE_THREW, error.data(), error.size());
     return;
   }
-  emit(ctx, UNI_INVOKE_OK, out.data(), out.size());
+  emit(ctx, UNI_INVOKE_OK, out.data.data(), out.data.size());
 }
 
 template <auto Fn>
@@ -124,7 +124,7 @@ bool register_export(const char* name) {
 
 // Offers `fn` (a non-overloaded, non-template function) to the cluster under
 // the name as written. Use at namespace scope, once per function.
-#define UNI_EXPORT(fn)                                                      \
+#define UNI_EXPORT(fn)                                                          \
   [[maybe_unused]] static const bool UNI_DETAIL_CAT(uni_export_, __COUNTER__) = \
       ::uni::detail::register_export<&fn>(#fn)
 

@@ -150,7 +150,7 @@ FunctionRef module_function(Client& client, const std::string& path, const std::
 
 template <class R>
 R decode_result(const std::string& bytes) {
-  msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size());
+  msgpack::object_handle handle = unpack_checked(bytes.data(), bytes.size());
   if constexpr (std::is_void_v<R>) {
     return;
   } else {
@@ -164,13 +164,13 @@ R decode_result(const std::string& bytes) {
 template <class... Params, class... A>
 std::string pack_arguments(A&&... args) {
   static_assert(sizeof...(Params) == sizeof...(A), "wrong number of arguments for this function");
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  PackBuffer buffer;
+  Packer packer(buffer);
   packer.pack_array(sizeof...(A));
   // Convert to the parameter type first, so that 2 for a double travels as a
   // double and "x" for a std::string as a string.
   (packer.pack(static_cast<std::remove_cvref_t<Params>>(std::forward<A>(args))), ...);
-  return std::string(buffer.data(), buffer.size());
+  return std::move(buffer.data);
 }
 }  // namespace detail
 
@@ -279,7 +279,8 @@ class RemoteFunction<R(Args...)> {
 
  private:
   friend class Cluster;
-  RemoteFunction(std::shared_ptr<detail::Client> client, detail::FunctionRef fn, TaskOptions options)
+  RemoteFunction(std::shared_ptr<detail::Client> client, detail::FunctionRef fn,
+                 TaskOptions options)
       : client_(std::move(client)), fn_(std::move(fn)), options_(options) {}
 
   Future<R> submit(std::string args, bool service) const {
@@ -315,7 +316,8 @@ class Cluster {
   // UNI_EXPORT there. Throws ModuleError if it is not.
   template <class R, class... Args>
   RemoteFunction<R(Args...)> remote(R (*fn)(Args...), TaskOptions options = {}) const {
-    return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)), options};
+    return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)),
+            options};
   }
 
   // A function of a module file, by name. The signature is the caller's
@@ -341,7 +343,8 @@ class Cluster {
     return out;
   }
   template <class R, class... Args, class Range>
-  std::vector<Future<R>> map(R (*fn)(Args...), const Range& inputs, TaskOptions options = {}) const {
+  std::vector<Future<R>> map(R (*fn)(Args...), const Range& inputs,
+                             TaskOptions options = {}) const {
     return map(remote(fn, options), inputs);
   }
 

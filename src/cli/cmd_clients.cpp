@@ -37,7 +37,8 @@ std::shared_ptr<detail::Client> connect_client(const ClientFlags& flags) {
   }
 }
 
-std::shared_ptr<const detail::ModuleInfo> load_module(detail::Client& client, const std::string& path) {
+std::shared_ptr<const detail::ModuleInfo> load_module(detail::Client& client,
+                                                      const std::string& path) {
   try {
     return client.module_file(path);
   } catch (const ModuleError& e) {
@@ -64,15 +65,13 @@ TaskOptions task_options(const TaskFlags& flags) {
 }
 
 std::string pack_arguments(const std::vector<std::string>& args) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_array(static_cast<std::uint32_t>(args.size()));
-  for (const std::string& a : args) pack_json(packer, parse_cli_argument(a));
-  return std::string(buffer.data(), buffer.size());
+  nlohmann::json values = nlohmann::json::array();
+  for (const std::string& a : args) values.push_back(parse_cli_argument(a));
+  return json_to_msgpack(values);
 }
 
 std::string result_json(const proto::Result& r) {
-  msgpack::object_handle h = msgpack::unpack(r.payload.data(), r.payload.size());
+  msgpack::object_handle h = detail::unpack_checked(r.payload.data(), r.payload.size());
   return dump_json(to_json(h.get()));
 }
 
@@ -87,7 +86,8 @@ struct Interrupted {
   int signal;
 };
 
-void on_interrupt_cancel(detail::Client& client, const std::vector<std::shared_ptr<detail::TaskState>>& states) {
+void on_interrupt_cancel(detail::Client& client,
+                         const std::vector<std::shared_ptr<detail::TaskState>>& states) {
   int sig = received_stop_signal();
   if (sig == 0) return;
   std::vector<proto::TaskId> ids;
@@ -123,21 +123,25 @@ int guarded(const char* name, const std::function<int()>& body) {
 }
 
 // The CLI prints only warnings and errors from the library.
-void quiet_logs() { log::setup("uni", "warn"); }
+void quiet_logs() {
+  log::setup("uni", "warn");
+}
 
 }  // namespace
 
 void TaskFlags::add_to(CLI::App& app) {
   app.add_option("--timeout", timeout, "run-time limit in seconds (fractions allowed)");
   app.add_option("--wait", wait, "how long the task may wait for a worker, seconds");
-  app.add_option("--max-attempts", max_attempts, "runs lost to crashes before giving up (1: never rerun)")
+  app.add_option("--max-attempts", max_attempts,
+                 "runs lost to crashes before giving up (1: never rerun)")
       ->capture_default_str();
 }
 
 void add_run_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
-      "run", "run FN of MODULE.so once and print its result as JSON\n"
-             "usage: uni run [OPTIONS] MODULE.so FN [ARG...]  (options before MODULE; each ARG is JSON)");
+      "run",
+      "run FN of MODULE.so once and print its result as JSON\n"
+      "usage: uni run [OPTIONS] MODULE.so FN [ARG...]  (options before MODULE; each ARG is JSON)");
   auto client_flags = std::make_shared<ClientFlags>();
   auto task_flags = std::make_shared<TaskFlags>();
   client_flags->add_to(*cmd);
@@ -147,7 +151,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->callback([=, &exit_code] {
     exit_code = guarded("run", [&] {
       std::vector<std::string> rest = cmd->remaining();
-      if (rest.size() < 2) throw CommandError(kExitUsage, "usage: uni run [OPTIONS] MODULE.so FN [ARG...]");
+      if (rest.size() < 2)
+        throw CommandError(kExitUsage, "usage: uni run [OPTIONS] MODULE.so FN [ARG...]");
       quiet_logs();
       TaskOptions options = task_options(*task_flags);
       std::string args = pack_arguments({rest.begin() + 2, rest.end()});
@@ -155,11 +160,12 @@ void add_run_command(CLI::App& app, int& exit_code) {
       auto module = load_module(*client, rest[0]);
       on_stop_signal(nullptr, nullptr);
       auto state = client->submit(module, rest[1], std::move(args), options, 0);
-      while (!wait_done_for(*state, std::chrono::milliseconds(100))) on_interrupt_cancel(*client, {state});
+      while (!wait_done_for(*state, std::chrono::milliseconds(100)))
+        on_interrupt_cancel(*client, {state});
       const proto::Result& r = state->result;
       if (r.status != proto::Status::kOk) {
-        std::fprintf(stderr, "uni run: %s failed (%s): %s\n", rest[1].c_str(), proto::status_name(r.status),
-                     r.payload.c_str());
+        std::fprintf(stderr, "uni run: %s failed (%s): %s\n", rest[1].c_str(),
+                     proto::status_name(r.status), r.payload.c_str());
         return kExitTaskFailed;
       }
       std::printf("%s\n", result_json(r).c_str());
@@ -169,7 +175,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
 }
 
 void add_map_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("map", "run FN once per input line; print one JSON result per line, in order");
+  auto* cmd = app.add_subcommand(
+      "map", "run FN once per input line; print one JSON result per line, in order");
   auto client_flags = std::make_shared<ClientFlags>();
   auto task_flags = std::make_shared<TaskFlags>();
   auto module = std::make_shared<std::string>();
@@ -200,13 +207,11 @@ void add_map_command(CLI::App& app, int& exit_code) {
         nlohmann::json args = nlohmann::json::parse(line, nullptr, false);
         if (args.is_discarded() || !args.is_array()) {
           packed.emplace_back();
-          bad.push_back("input line " + std::to_string(packed.size()) + " is not a JSON array of arguments");
+          bad.push_back("input line " + std::to_string(packed.size()) +
+                        " is not a JSON array of arguments");
           continue;
         }
-        msgpack::sbuffer buffer;
-        msgpack::packer<msgpack::sbuffer> packer(buffer);
-        pack_json(packer, args);
-        packed.emplace_back(buffer.data(), buffer.size());
+        packed.push_back(json_to_msgpack(args));
         bad.emplace_back();
       }
       auto client = connect_client(*client_flags);
@@ -214,7 +219,8 @@ void add_map_command(CLI::App& app, int& exit_code) {
       on_stop_signal(nullptr, nullptr);
       std::vector<std::shared_ptr<detail::TaskState>> states(packed.size());
       for (std::size_t i = 0; i < packed.size(); ++i)
-        if (bad[i].empty()) states[i] = client->submit(mod, *function, std::move(packed[i]), options, 0);
+        if (bad[i].empty())
+          states[i] = client->submit(mod, *function, std::move(packed[i]), options, 0);
 
       bool failed = false;
       Clock::time_point next_progress = Clock::now() + std::chrono::seconds(2);
@@ -236,7 +242,9 @@ void add_map_command(CLI::App& app, int& exit_code) {
         if (r.status == proto::Status::kOk) {
           std::printf("%s\n", result_json(r).c_str());
         } else {
-          std::printf("%s\n", dump_json({{"error", r.payload}, {"kind", proto::status_name(r.status)}}).c_str());
+          std::printf(
+              "%s\n",
+              dump_json({{"error", r.payload}, {"kind", proto::status_name(r.status)}}).c_str());
           failed = true;
         }
         std::fflush(stdout);
@@ -247,16 +255,18 @@ void add_map_command(CLI::App& app, int& exit_code) {
 }
 
 void add_spawn_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "spawn", "start FN of MODULE.so as a service; print its id\n"
-               "usage: uni spawn [OPTIONS] MODULE.so FN [ARG...]  (options before MODULE; each ARG is JSON)");
+  auto* cmd = app.add_subcommand("spawn",
+                                 "start FN of MODULE.so as a service; print its id\n"
+                                 "usage: uni spawn [OPTIONS] MODULE.so FN [ARG...]  (options "
+                                 "before MODULE; each ARG is JSON)");
   auto client_flags = std::make_shared<ClientFlags>();
   client_flags->add_to(*cmd);
   cmd->prefix_command();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("spawn", [&] {
       std::vector<std::string> rest = cmd->remaining();
-      if (rest.size() < 2) throw CommandError(kExitUsage, "usage: uni spawn [OPTIONS] MODULE.so FN [ARG...]");
+      if (rest.size() < 2)
+        throw CommandError(kExitUsage, "usage: uni spawn [OPTIONS] MODULE.so FN [ARG...]");
       quiet_logs();
       std::string args = pack_arguments({rest.begin() + 2, rest.end()});
       auto client = connect_client(*client_flags);
@@ -273,7 +283,7 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
           return kExitTaskFailed;
         }
         std::string status = client->status(std::chrono::seconds(5));
-        msgpack::object_handle h = msgpack::unpack(status.data(), status.size());
+        msgpack::object_handle h = detail::unpack_checked(status.data(), status.size());
         nlohmann::json j = to_json(h.get());
         for (const auto& s : j.value("services", nlohmann::json::array()))
           if (s.value("id", "") == id) {
@@ -299,10 +309,14 @@ void add_stop_command(CLI::App& app, int& exit_code) {
       auto client = connect_client(*client_flags);
       auto outcomes = client->cancel({*task}, std::chrono::seconds(5));
       std::string state = outcomes.empty() ? "unknown" : outcomes[0].state;
-      if (state == "unknown") throw CommandError(kExitTaskFailed, "no task or service with id " + *id);
-      if (state == "done") std::printf("%s had already finished\n", id->c_str());
-      else if (state == "cancelled") std::printf("cancelled %s before it started\n", id->c_str());
-      else std::printf("stopped %s\n", id->c_str());
+      if (state == "unknown")
+        throw CommandError(kExitTaskFailed, "no task or service with id " + *id);
+      if (state == "done")
+        std::printf("%s had already finished\n", id->c_str());
+      else if (state == "cancelled")
+        std::printf("cancelled %s before it started\n", id->c_str());
+      else
+        std::printf("stopped %s\n", id->c_str());
       return kExitOk;
     });
   });
@@ -319,7 +333,7 @@ void add_status_command(CLI::App& app, int& exit_code) {
       quiet_logs();
       auto client = connect_client(*client_flags);
       std::string bytes = client->status(std::chrono::seconds(5));
-      msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+      msgpack::object_handle h = detail::unpack_checked(bytes.data(), bytes.size());
       nlohmann::json j = to_json(h.get());
       if (*json) {
         std::printf("%s\n", dump_json(j).c_str());
@@ -330,7 +344,8 @@ void add_status_command(CLI::App& app, int& exit_code) {
       const auto& workers = j["workers"];
       std::printf("%zu worker(s)\n", workers.size());
       if (!workers.empty()) {
-        std::printf("  %-10s %-20s %-8s %-6s %-5s %s\n", "ID", "HOST", "PID", "SLOTS", "BUSY", "ISOLATION");
+        std::printf("  %-10s %-20s %-8s %-6s %-5s %s\n", "ID", "HOST", "PID", "SLOTS", "BUSY",
+                    "ISOLATION");
         for (const auto& w : workers)
           std::printf("  %-10s %-20s %-8u %-6u %-5u %s\n", w.value("id", "").c_str(),
                       w.value("host", "").c_str(), w.value("pid", 0u), w.value("slots", 0u),
@@ -342,8 +357,8 @@ void add_status_command(CLI::App& app, int& exit_code) {
       const auto& services = j["services"];
       std::printf("%zu service(s)\n", services.size());
       for (const auto& s : services)
-        std::printf("  %-24s on %-10s %s\n", s.value("id", "").c_str(), s.value("worker", "").c_str(),
-                    s.value("function", "").c_str());
+        std::printf("  %-24s on %-10s %s\n", s.value("id", "").c_str(),
+                    s.value("worker", "").c_str(), s.value("function", "").c_str());
       return kExitOk;
     });
   });

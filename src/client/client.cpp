@@ -48,9 +48,7 @@ class Client::Io {
       on_notice_ = [](const std::string& text) { std::fprintf(stderr, "uni: %s\n", text.c_str()); };
   }
 
-  void open(std::chrono::milliseconds timeout) {
-    welcome_ = connection_.open(hello(), timeout);
-  }
+  void open(std::chrono::milliseconds timeout) { welcome_ = connection_.open(hello(), timeout); }
 
   void loop();
   void wake() {
@@ -67,6 +65,11 @@ class Client::Io {
   std::uint64_t max_message() const { return welcome_.max_message; }
 
  private:
+  void say_hello() {
+    connection_.send(hello());
+    connection_.hello_sent();
+  }
+
   std::string hello() const {
     proto::Hello h;
     h.role = "boss";
@@ -77,9 +80,12 @@ class Client::Io {
   void send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks);
   void on_message(const proto::Message& m);
   // Replies come back in order; a null waiter marks a reply nobody awaits.
-  void send_cancel(const std::vector<TaskId>& ids, std::shared_ptr<std::promise<std::string>> waiter) {
-    if (connection_.send(proto::encode_cancel(ids))) cancel_waiters_.push_back(std::move(waiter));
-    else if (waiter) waiter->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
+  void send_cancel(const std::vector<TaskId>& ids,
+                   std::shared_ptr<std::promise<std::string>> waiter) {
+    if (connection_.send(proto::encode_cancel(ids)))
+      cancel_waiters_.push_back(std::move(waiter));
+    else if (waiter)
+      waiter->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
   }
   void resolve(const TaskId& id, proto::Result result);
   void fail_request(const std::string& why);
@@ -111,7 +117,7 @@ void Client::Io::loop() {
                                {connection_.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, wake_fd_.get(), ZMQ_POLLIN, 0}};
     proto::poll(items, 3, retry_.empty() ? heartbeat : std::chrono::milliseconds(50));
-    if ((items[1].revents & ZMQ_POLLIN) && connection_.reconnected()) connection_.send(hello());
+    if ((items[1].revents & ZMQ_POLLIN) && connection_.reconnected()) say_hello();
     if (items[2].revents & ZMQ_POLLIN) {
       std::uint64_t count;
       [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof(count));
@@ -168,8 +174,10 @@ void Client::Io::take_work() {
   }
   for (Request& r : requests) {
     if (r.type == proto::Type::kStatus) {
-      if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.reply);
-      else r.reply->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
+      if (connection_.send(proto::encode_status_request()))
+        status_waiters_.push_back(r.reply);
+      else
+        r.reply->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
     } else {
       send_cancel(r.ids, r.reply);
     }
@@ -183,7 +191,8 @@ void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks
   std::vector<const proto::Task*> batch;
   std::size_t bytes = 0;
   auto send_batch = [&] {
-    if (!batch.empty()) connection_.send(proto::encode_submit(batch));  // unsent: resubmitted after HELLO
+    if (!batch.empty())
+      connection_.send(proto::encode_submit(batch));  // unsent: resubmitted after HELLO
     batch.clear();
     bytes = 0;
   };
@@ -225,7 +234,8 @@ void Client::Io::on_message(const proto::Message& m) {
       ModuleHash hash = m.module_hash();
       auto it = modules_.find(hash);
       if (it == modules_.end()) {
-        log::warn("the manager asked for module {}, which this boss never sent", hash.hex().substr(0, 12));
+        log::warn("the manager asked for module {}, which this boss never sent",
+                  hash.hex().substr(0, 12));
         return;
       }
       const ModuleInfo& mod = *it->second;
@@ -249,6 +259,7 @@ void Client::Io::on_message(const proto::Message& m) {
     }
     case Type::kWelcome: {
       // A HELLO after a reconnect was answered: bring the manager up to date.
+      connection_.welcomed();
       welcome_ = m.welcome();
       std::vector<std::shared_ptr<TaskState>> all;
       all.reserve(pending_.size());
@@ -256,7 +267,8 @@ void Client::Io::on_message(const proto::Message& m) {
         t->task.flags |= proto::kFlagResubmitted;
         all.push_back(t);
       }
-      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a->task.id.seq < b->task.id.seq; });
+      std::sort(all.begin(), all.end(),
+                [](const auto& a, const auto& b) { return a->task.id.seq < b->task.id.seq; });
       send_tasks(all);
       std::vector<TaskId> still;
       for (const TaskId& id : cancelled_)
@@ -266,7 +278,9 @@ void Client::Io::on_message(const proto::Message& m) {
       if (!all.empty()) log::info("reconnected: resubmitted {} unfinished task(s)", all.size());
       return;
     }
-    case Type::kNotice: on_notice_(m.text()); return;
+    case Type::kNotice:
+      on_notice_(m.text());
+      return;
     case Type::kStatusReply:
       if (!status_waiters_.empty()) {
         const msgpack::object& map = m.field(0);
@@ -289,15 +303,19 @@ void Client::Io::on_message(const proto::Message& m) {
     case Type::kError: {
       proto::ErrorMessage e = m.error();
       if (e.code == "hello-required") {
-        connection_.send(hello());
+        if (connection_.hello_needed()) say_hello();
         return;
       }
       log::error("the manager says: {}", e.text);
       return;
     }
-    case Type::kBye: log::debug("the manager is going away: {}", m.text()); return;
-    case Type::kHeartbeat: return;
-    default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
+    case Type::kBye:
+      log::debug("the manager is going away: {}", m.text());
+      return;
+    case Type::kHeartbeat:
+      return;
+    default:
+      log::warn("unexpected {} from the manager", proto::type_name(m.type()));
   }
 }
 
@@ -337,7 +355,8 @@ std::shared_ptr<Client> Client::connect(const std::string& address, const Connec
   if (!authkey)
     throw ConnectError(ConnectError::Reason::kAuthFailed,
                        "no authkey: pass --authkey or --authkey-file, set UNI_AUTHKEY, or start a "
-                       "manager without one so that it creates " + default_authkey_path());
+                       "manager without one so that it creates " +
+                           default_authkey_path());
   CurveKeys keys = derive_curve_keys(*authkey);
 
   std::shared_ptr<Client> client(new Client());
@@ -350,9 +369,10 @@ std::shared_ptr<Client> Client::connect(const std::string& address, const Connec
     client->io_->open(options.connect_timeout);
   } catch (const proto::ConnectFailure& e) {
     using R = proto::ConnectFailure::Reason;
-    ConnectError::Reason reason = e.reason() == R::kAuthFailed    ? ConnectError::Reason::kAuthFailed
-                                  : e.reason() == R::kUnreachable ? ConnectError::Reason::kUnreachable
-                                                                  : ConnectError::Reason::kRefused;
+    ConnectError::Reason reason = e.reason() == R::kAuthFailed ? ConnectError::Reason::kAuthFailed
+                                  : e.reason() == R::kUnreachable
+                                      ? ConnectError::Reason::kUnreachable
+                                      : ConnectError::Reason::kRefused;
     throw ConnectError(reason, e.what());
   }
   client->thread_ = std::thread([io = client->io_.get()] { io->loop(); });
@@ -364,11 +384,13 @@ Client::~Client() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Client::wake() { io_->wake(); }
+void Client::wake() {
+  io_->wake();
+}
 
-std::shared_ptr<TaskState> Client::submit(std::shared_ptr<const ModuleInfo> module, std::string function,
-                                          std::string args, const TaskOptions& options,
-                                          std::uint8_t flags) {
+std::shared_ptr<TaskState> Client::submit(std::shared_ptr<const ModuleInfo> module,
+                                          std::string function, std::string args,
+                                          const TaskOptions& options, std::uint8_t flags) {
   auto state = std::make_shared<TaskState>();
   proto::Task& t = state->task;
   t.module = module->hash;
@@ -459,11 +481,14 @@ std::size_t Client::outstanding() const {
 
 std::shared_ptr<const ModuleInfo> Client::module_file(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw ModuleError("cannot open module " + path + ": " + std::strerror(errno));
-  std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (::stat(path.c_str(), &st) != 0)
+    throw ModuleError("cannot open module " + path + ": " + std::strerror(errno));
+  std::int64_t mtime =
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   std::lock_guard lock(modules_mutex_);
   CachedModule& cached = modules_by_path_[path];
-  if (cached.info && cached.mtime_ns == mtime && cached.size == static_cast<std::uint64_t>(st.st_size))
+  if (cached.info && cached.mtime_ns == mtime &&
+      cached.size == static_cast<std::uint64_t>(st.st_size))
     return cached.info;
   try {
     ModuleFile file = ModuleFile::load(path);

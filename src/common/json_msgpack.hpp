@@ -7,15 +7,15 @@
 #include <string>
 #include <string_view>
 
-#ifndef MSGPACK_NO_BOOST
-#define MSGPACK_NO_BOOST
-#endif
-#include <msgpack.hpp>
+#include "uni/detail/types.hpp"
 
 namespace uni {
 
 // Packs a JSON value: integers stay integers, other numbers become float64.
-void pack_json(msgpack::packer<msgpack::sbuffer>& packer, const nlohmann::json& value);
+void pack_json(detail::Packer& packer, const nlohmann::json& value);
+
+// The msgpack encoding of a JSON value.
+std::string json_to_msgpack(const nlohmann::json& value);
 
 // JSON view of a msgpack value. Binary becomes an array of byte values,
 // non-string map keys their JSON text, extensions {"ext": type, "data": [bytes]}.

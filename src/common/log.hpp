@@ -8,7 +8,8 @@
 
 namespace uni::log {
 
-// Sets the process-wide logger's name and level ("info", "debug", ...).
+// Sets the process-wide logger's name and level ("info", "debug", ...); the
+// environment variable UNI_LOG_LEVEL, when set, overrides the level.
 void setup(const std::string& role, const std::string& level = "info");
 
 using spdlog::debug;

@@ -32,7 +32,9 @@ class Image {
     return data_.substr(offset, size);
   }
 
-  [[noreturn]] void fail(const std::string& what) const { throw ModuleFileError(name_ + " " + what); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw ModuleFileError(name_ + " " + what);
+  }
   [[noreturn]] void truncated() const { fail("is not a valid ELF file (truncated or corrupt)"); }
 
  private:
@@ -73,22 +75,28 @@ std::string check_module_image(std::string_view data, const std::string& name) {
   auto names = image.range(names_header.sh_offset, names_header.sh_size);
   if (!names) image.truncated();
 
-  bool has_entry = false;
+  // One pass over the section headers; the first dynamic symbol table and
+  // the first platform section count, so a crafted file with thousands of
+  // headers costs a single scan, not one per header.
+  bool has_entry = false, seen_dynsym = false, seen_platform = false;
   std::string platform;
   for (std::uint32_t i = 0; i < header->e_shnum; ++i) {
     const Elf64_Shdr sh = section(i);
     std::string_view section_name = c_string_at(*names, sh.sh_name);
-    if (section_name == UNI_PLATFORM_SECTION && sh.sh_type == SHT_PROGBITS) {
+    if (!seen_platform && section_name == UNI_PLATFORM_SECTION && sh.sh_type == SHT_PROGBITS) {
+      seen_platform = true;
       auto bytes = image.range(sh.sh_offset, sh.sh_size);
       if (!bytes) image.truncated();
       platform = std::string(c_string_at(*bytes, 0));
     }
-    if (sh.sh_type != SHT_DYNSYM) continue;
+    if (sh.sh_type != SHT_DYNSYM || seen_dynsym) continue;
+    seen_dynsym = true;
     const Elf64_Shdr strings_header = section(sh.sh_link);
     auto strings = image.range(strings_header.sh_offset, strings_header.sh_size);
     auto symbols = image.range(sh.sh_offset, sh.sh_size);
     if (!strings || !symbols) image.truncated();
-    for (std::uint64_t off = 0; off + sizeof(Elf64_Sym) <= symbols->size(); off += sizeof(Elf64_Sym)) {
+    for (std::uint64_t off = 0; off + sizeof(Elf64_Sym) <= symbols->size();
+         off += sizeof(Elf64_Sym)) {
       Elf64_Sym sym;
       std::memcpy(&sym, symbols->data() + off, sizeof(sym));
       if (sym.st_shndx != SHN_UNDEF && ELF64_ST_TYPE(sym.st_info) == STT_FUNC &&

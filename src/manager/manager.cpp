@@ -37,10 +37,11 @@ using proto::TaskIdHash;
 enum class TaskState : std::uint8_t {
   kWaitingModule,  // the manager lacks its module; the boss was asked for it
   kQueued,
-  kRunning,        // assigned to a worker (running or prefetched there)
-  kAwaitingBoss,   // known only from a worker's re-announcement, which lost it: needs the boss's resubmission
-  kRecovering,     // resubmitted just after a manager start: waits for workers to re-announce it
-  kDone,           // result waiting for the boss's ACK
+  kRunning,       // assigned to a worker (running or prefetched there)
+  kAwaitingBoss,  // known only from a worker's re-announcement, which lost it: needs the boss's
+                  // resubmission
+  kRecovering,    // resubmitted just after a manager start: waits for workers to re-announce it
+  kDone,          // result waiting for the boss's ACK
 };
 
 struct Worker;
@@ -62,7 +63,7 @@ struct Boss {
   bool connected = false;
   Clock::time_point last_seen{};
   std::vector<TaskId> results_out;
-  std::unordered_set<ModuleHash> asked;  // NEED_MODULE sent on this connection
+  std::unordered_set<ModuleHash> asked;                      // NEED_MODULE sent on this connection
   std::map<std::uint16_t, Clock::time_point> waiting_since;  // platforms with no worker
   std::set<std::uint16_t> noticed;
 };
@@ -70,6 +71,7 @@ struct Boss {
 struct Worker {
   std::string rid, id, host, isolation;
   std::uint32_t pid = 0, slots = 1, capacity = 1;
+  std::uint32_t executing = 0;  // as its last HEARTBEAT said
   std::uint16_t platform = 0;
   std::unordered_set<TaskId, TaskIdHash> inflight;
   Clock::time_point last_seen{};
@@ -107,11 +109,12 @@ class Manager::Impl {
  public:
   explicit Impl(ManagerConfig config)
       : config_(std::move(config)),
-        zap_(context_, [&] {
-          std::set<std::string> keys = config_.extra_client_keys;
-          keys.insert(config_.keys.client_public);
-          return keys;
-        }()),
+        zap_(context_,
+             [&] {
+               std::set<std::string> keys = config_.extra_client_keys;
+               keys.insert(config_.keys.client_public);
+               return keys;
+             }()),
         router_(proto::make_router(context_, config_.keys, config_.listen, config_.max_message,
                                    endpoint_)),
         modules_(config_.module_store_bytes),
@@ -139,6 +142,7 @@ class Manager::Impl {
 
   // ---- handlers, one per message type ----
   void on_hello(const std::string& rid, const proto::Message& m);
+  void queue_missed_results(Boss& boss);
   void on_submit(Boss& boss, const proto::Message& m);
   void answer_queue_full();
   void on_put_module(Boss& boss, const proto::Message& m);
@@ -189,7 +193,7 @@ class Manager::Impl {
   std::unordered_map<TaskId, TaskRecord, TaskIdHash> tasks_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Boss>> bosses_;
   std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by routing id
-  std::unordered_map<std::string, Peer> peers_;                        // by routing id
+  std::unordered_map<std::string, Peer> peers_;                       // by routing id
   std::unordered_map<ModuleHash, std::vector<TaskId>> waiting_for_module_;
   std::vector<std::string> platforms_;
   using Deadline = std::pair<Clock::time_point, TaskId>;
@@ -287,41 +291,64 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
     Peer peer = it->second;
     if (peer.boss) {
       peer.boss->last_seen = Clock::now();
-      peer.boss->connected = true;
+      // Marked disconnected (silent too long, or a send failed) but talking
+      // again: the results it missed meanwhile go out now.
+      if (!peer.boss->connected) {
+        peer.boss->connected = true;
+        queue_missed_results(*peer.boss);
+      }
     }
     if (peer.worker) peer.worker->last_seen = Clock::now();
     using proto::Type;
     switch (m.type()) {
-      case Type::kHeartbeat: return;
-      case Type::kBye: return on_bye(rid, peer, m);
-      case Type::kCancel: return on_cancel(rid, m);
-      case Type::kStatus: return on_status(rid);
-      default: break;
+      case Type::kHeartbeat:
+        if (peer.worker) peer.worker->executing = m.busy().value_or(peer.worker->executing);
+        return;
+      case Type::kBye:
+        return on_bye(rid, peer, m);
+      case Type::kCancel:
+        return on_cancel(rid, m);
+      case Type::kStatus:
+        return on_status(rid);
+      default:
+        break;
     }
     if (peer.boss) {
       switch (m.type()) {
         case Type::kSubmit:
           on_submit(*peer.boss, m);
           return answer_queue_full();
-        case Type::kPutModule: return on_put_module(*peer.boss, m);
-        case Type::kAck: return on_ack(*peer.boss, m);
-        default: break;
+        case Type::kPutModule:
+          return on_put_module(*peer.boss, m);
+        case Type::kAck:
+          return on_ack(*peer.boss, m);
+        default:
+          break;
       }
     } else {
       switch (m.type()) {
-        case Type::kResult: return on_result(*peer.worker, m);
-        case Type::kFetchModule: return on_fetch_module(*peer.worker, m);
+        case Type::kResult:
+          return on_result(*peer.worker, m);
+        case Type::kFetchModule:
+          return on_fetch_module(*peer.worker, m);
         case Type::kCredit:  // 0: the worker drains and takes nothing new
           peer.worker->capacity = m.credit();
           return;
-        default: break;
+        default:
+          break;
       }
     }
-    send(rid, proto::encode_error("malformed", std::string("unexpected ") + proto::type_name(m.type()) +
-                                                   " from a " + (peer.boss ? "boss" : "worker")));
+    send(rid,
+         proto::encode_error("malformed", std::string("unexpected ") + proto::type_name(m.type()) +
+                                              " from a " + (peer.boss ? "boss" : "worker")));
   } catch (const proto::DecodeError& e) {
     log::warn("malformed message ({} bytes): {}", size, e.what());
     send(rid, proto::encode_error("malformed", std::string("malformed message: ") + e.what()));
+  } catch (const std::exception& e) {
+    // Whatever one message does (exhausts memory, say), the manager serves on.
+    log::error("failed to handle a message of {} bytes: {}", size, e.what());
+    send(rid,
+         proto::encode_error("malformed", std::string("cannot handle this message: ") + e.what()));
   }
 }
 
@@ -403,11 +430,19 @@ void Manager::Impl::flush() {
 
 // ---- handlers --------------------------------------------------------------------
 
+// Every finished task of the boss's session goes (again) to the boss; it
+// acknowledges what it gets, and ignores what it already had.
+void Manager::Impl::queue_missed_results(Boss& boss) {
+  boss.results_out.clear();
+  for (auto& [id, t] : tasks_)
+    if (id.session == boss.session && t.state == TaskState::kDone) boss.results_out.push_back(id);
+}
+
 void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
   proto::Hello hello = m.hello();
   proto::Welcome welcome{manager_id_, UNI_VERSION_STRING,
-                         static_cast<std::uint32_t>(config_.heartbeat.count()),
-                         config_.max_message, config_.max_module};
+                         static_cast<std::uint32_t>(config_.heartbeat.count()), config_.max_message,
+                         config_.max_module};
   Clock::time_point now = Clock::now();
 
   if (hello.role == "boss") {
@@ -420,9 +455,7 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
     boss.asked.clear();
     peers_[rid] = Peer{&boss, nullptr};
     send(rid, proto::encode_welcome(welcome));
-    // Results it may have missed while away; it acknowledges what it gets.
-    for (auto& [id, t] : tasks_)
-      if (id.session == boss.session && t.state == TaskState::kDone) boss.results_out.push_back(id);
+    queue_missed_results(boss);
     log::debug("boss {:016x} connected", boss.session);
     return;
   }
@@ -504,8 +537,9 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
   Clock::time_point now = Clock::now();
   for (proto::Task& task : tasks) {
     if (task.id.session != boss.session) {
-      send(boss.rid, proto::encode_error("malformed", "task " + task.id.str() +
-                                                          " does not belong to this boss's session"));
+      send(boss.rid,
+           proto::encode_error(
+               "malformed", "task " + task.id.str() + " does not belong to this boss's session"));
       continue;
     }
     if (TaskRecord* existing = find(task.id)) {
@@ -572,8 +606,9 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
   proto::ModuleUpload up = m.module_upload();
   std::optional<std::string> error;
   if (up.bytes.size() > config_.max_module)
-    error = "module of " + std::to_string(up.bytes.size()) + " bytes exceeds the manager's limit of " +
-            std::to_string(config_.max_module) + " bytes (--max-module)";
+    error = "module of " + std::to_string(up.bytes.size()) +
+            " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
+            " bytes (--max-module)";
   else
     error = modules_.put(up.hash, up.platform, std::move(up.bytes));
   if (error) {
@@ -585,11 +620,15 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
       for (const TaskId& id : it->second) {
         TaskRecord* t = find(id);
         if (!t || t->state != TaskState::kWaitingModule) continue;
-        if (id.session == boss.session) fail(*t, Status::kRejected, *error);
-        else keep.push_back(id);
+        if (id.session == boss.session)
+          fail(*t, Status::kRejected, *error);
+        else
+          keep.push_back(id);
       }
-      if (keep.empty()) waiting_for_module_.erase(it);
-      else it->second = std::move(keep);
+      if (keep.empty())
+        waiting_for_module_.erase(it);
+      else
+        it->second = std::move(keep);
     }
     return;
   }
@@ -682,8 +721,8 @@ void Manager::Impl::on_fetch_module(Worker& w, const proto::Message& m) {
   ModuleHash hash = m.module_hash();
   const StoredModule* mod = modules_.find(hash);
   if (!mod) {
-    send(w.rid, proto::encode_module(hash, nullptr,
-                                     "the manager does not have module " + hash.hex().substr(0, 12)));
+    send(w.rid, proto::encode_module(
+                    hash, nullptr, "the manager does not have module " + hash.hex().substr(0, 12)));
     return;
   }
   ++totals_.module_fetches;
@@ -750,8 +789,10 @@ void Manager::Impl::complete(TaskRecord& t, proto::Result result) {
   if (t.state == TaskState::kRunning) unassign(t);
   t.state = TaskState::kDone;
   result.id = t.task.id;
-  if (result.status == Status::kOk) ++totals_.completed;
-  else ++totals_.failed;
+  if (result.status == Status::kOk)
+    ++totals_.completed;
+  else
+    ++totals_.failed;
   if (t.task.flags & proto::kFlagDetached) {
     log::info("service {} ({}) ended: {}", t.task.id.str(), t.task.function,
               result.status == Status::kOk ? "returned" : result.payload);
@@ -830,8 +871,8 @@ void Manager::Impl::worker_gone(Worker& w, const std::string& why) {
     TaskRecord* t = find(id);
     if (!t) continue;
     unassign(*t);
-    attempt_failed(*t, "worker " + w.id + " (" + w.host + ") lost while running " + t->task.function +
-                           ": " + why);
+    attempt_failed(*t, "worker " + w.id + " (" + w.host + ") lost while running " +
+                           t->task.function + ": " + why);
   }
   std::string rid = w.rid;
   peers_.erase(rid);
@@ -876,9 +917,9 @@ void Manager::Impl::on_timer(Clock::time_point now) {
   for (auto& [rid, w] : workers_)
     if (now - w->last_seen > config_.heartbeat_timeout) dead.push_back(w.get());
   for (Worker* w : dead)
-    worker_gone(*w, "no heartbeat for " +
-                        seconds_text(static_cast<std::uint32_t>(config_.heartbeat_timeout.count())) +
-                        " s");
+    worker_gone(
+        *w, "no heartbeat for " +
+                seconds_text(static_cast<std::uint32_t>(config_.heartbeat_timeout.count())) + " s");
 
   // Bosses: away after the timeout, forgotten after the grace period.
   std::vector<Boss*> expired;
@@ -912,9 +953,11 @@ void Manager::Impl::on_timer(Clock::time_point now) {
     if (!t || (t->state != TaskState::kQueued && t->state != TaskState::kWaitingModule &&
                t->state != TaskState::kRecovering))
       continue;
-    std::string platform = t->state != TaskState::kWaitingModule ? platforms_[t->platform] : "its module";
+    std::string platform =
+        t->state != TaskState::kWaitingModule ? platforms_[t->platform] : "its module";
     fail(*t, Status::kNoWorker,
-         "no worker for platform " + platform + " took it within " + seconds_text(t->task.wait_ms) + " s");
+         "no worker for platform " + platform + " took it within " + seconds_text(t->task.wait_ms) +
+             " s");
   }
 
   // "Your tasks wait for a worker that is not there", once per boss and platform.
@@ -943,8 +986,9 @@ std::string Manager::Impl::status_map() const {
   auto key = [&](std::string_view k) { p.pack(k); };
   Clock::time_point now = Clock::now();
 
-  // "running" counts busy slots: a worker also holds prefetched tasks, which
-  // are "assigned" but wait there for a slot.
+  // "running" counts tasks executing, as the workers' heartbeats report them:
+  // a worker also holds prefetched tasks, which are "assigned" but wait there
+  // for a slot, or for their module.
   std::size_t assigned = 0, running = 0, waiting_module = 0;
   std::vector<const TaskRecord*> services;
   for (const auto& [id, t] : tasks_) {
@@ -954,7 +998,8 @@ std::string Manager::Impl::status_map() const {
     }
     if (t.state == TaskState::kWaitingModule) ++waiting_module;
   }
-  for (const auto& [rid, w] : workers_) running += std::min<std::size_t>(w->inflight.size(), w->slots);
+  auto busy = [](const Worker& w) { return std::min<std::size_t>(w.executing, w.inflight.size()); };
+  for (const auto& [rid, w] : workers_) running += busy(*w);
   std::size_t connected_bosses = 0;
   for (const auto& [s, b] : bosses_) connected_bosses += b->connected;
 
@@ -982,7 +1027,7 @@ std::string Manager::Impl::status_map() const {
     key("slots");
     p.pack(w->slots);
     key("busy");
-    p.pack(std::min<std::size_t>(w->inflight.size(), w->slots));
+    p.pack(busy(*w));
     key("assigned");
     p.pack(w->inflight.size());
     key("capacity");
@@ -1046,8 +1091,14 @@ std::string Manager::Impl::status_map() const {
 
 Manager::Manager(ManagerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Manager::~Manager() = default;
-const std::string& Manager::endpoint() const { return impl_->endpoint(); }
-void Manager::run() { impl_->run(); }
-void Manager::request_stop() { impl_->request_stop(); }
+const std::string& Manager::endpoint() const {
+  return impl_->endpoint();
+}
+void Manager::run() {
+  impl_->run();
+}
+void Manager::request_stop() {
+  impl_->request_stop();
+}
 
 }  // namespace uni::manager

@@ -23,8 +23,8 @@ std::optional<std::string> ModuleStore::put(const ModuleHash& hash, std::string 
   }
   bytes_ += bytes.size();
   lru_.push_front(hash);
-  modules_.emplace(hash, StoredModule{std::move(bytes), std::move(platform), 0, lru_.begin()});
-  evict();
+  modules_.emplace(hash, StoredModule{std::move(bytes), std::move(platform), lru_.begin()});
+  evict(hash);
   return std::nullopt;
 }
 
@@ -36,22 +36,22 @@ const StoredModule* ModuleStore::find(const ModuleHash& hash) {
 }
 
 void ModuleStore::pin(const ModuleHash& hash) {
-  auto it = modules_.find(hash);
-  if (it != modules_.end()) ++it->second.pins;
+  ++pins_[hash];
 }
 
 void ModuleStore::unpin(const ModuleHash& hash) {
-  auto it = modules_.find(hash);
-  if (it != modules_.end() && it->second.pins > 0) --it->second.pins;
+  auto it = pins_.find(hash);
+  if (it != pins_.end() && --it->second == 0) pins_.erase(it);
 }
 
-void ModuleStore::evict() {
-  // Walk from the least recently used end; pinned modules stay whatever the size.
+void ModuleStore::evict(const ModuleHash& keep) {
+  // Walk from the least recently used end; pinned modules and the one just
+  // stored stay, whatever the size.
   auto it = lru_.end();
   while (bytes_ > limit_ && it != lru_.begin()) {
     --it;
+    if (*it == keep || pins_.count(*it)) continue;
     auto entry = modules_.find(*it);
-    if (entry->second.pins > 0) continue;
     log::info("module store over {} bytes: evicting {}", limit_, it->hex().substr(0, 12));
     bytes_ -= entry->second.bytes.size();
     modules_.erase(entry);

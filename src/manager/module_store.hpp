@@ -17,7 +17,6 @@ namespace uni::manager {
 struct StoredModule {
   std::string bytes;
   std::string platform;
-  std::uint32_t pins = 0;  // tasks that need it
   std::list<ModuleHash>::iterator lru;
 };
 
@@ -30,6 +29,8 @@ class ModuleStore {
   std::optional<std::string> put(const ModuleHash& hash, std::string platform, std::string bytes);
 
   const StoredModule* find(const ModuleHash& hash);  // marks it recently used
+  // A task needs the module: it is never evicted while pinned. Pins may come
+  // before the module does (tasks are submitted before their module arrives).
   void pin(const ModuleHash& hash);
   void unpin(const ModuleHash& hash);
 
@@ -37,10 +38,12 @@ class ModuleStore {
   std::uint64_t bytes() const { return bytes_; }
 
  private:
-  void evict();
+  // Evicts unpinned modules, least recently used first, never `keep`.
+  void evict(const ModuleHash& keep);
   std::uint64_t limit_;
   std::uint64_t bytes_ = 0;
   std::unordered_map<ModuleHash, StoredModule> modules_;
+  std::unordered_map<ModuleHash, std::uint32_t> pins_;
   std::list<ModuleHash> lru_;  // front: most recently used
 };
 

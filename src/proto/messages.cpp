@@ -10,50 +10,85 @@ namespace uni::proto {
 
 const char* type_name(Type type) {
   switch (type) {
-    case Type::kHello: return "HELLO";
-    case Type::kWelcome: return "WELCOME";
-    case Type::kError: return "ERROR";
-    case Type::kHeartbeat: return "HEARTBEAT";
-    case Type::kSubmit: return "SUBMIT";
-    case Type::kNeedModule: return "NEED_MODULE";
-    case Type::kPutModule: return "PUT_MODULE";
-    case Type::kResult: return "RESULT";
-    case Type::kAck: return "ACK";
-    case Type::kCancel: return "CANCEL";
-    case Type::kCancelReply: return "CANCEL_REPLY";
-    case Type::kStatus: return "STATUS";
-    case Type::kStatusReply: return "STATUS_REPLY";
-    case Type::kTasks: return "TASKS";
-    case Type::kFetchModule: return "FETCH_MODULE";
-    case Type::kModule: return "MODULE";
-    case Type::kCredit: return "CREDIT";
-    case Type::kNotice: return "NOTICE";
-    case Type::kBye: return "BYE";
+    case Type::kHello:
+      return "HELLO";
+    case Type::kWelcome:
+      return "WELCOME";
+    case Type::kError:
+      return "ERROR";
+    case Type::kHeartbeat:
+      return "HEARTBEAT";
+    case Type::kSubmit:
+      return "SUBMIT";
+    case Type::kNeedModule:
+      return "NEED_MODULE";
+    case Type::kPutModule:
+      return "PUT_MODULE";
+    case Type::kResult:
+      return "RESULT";
+    case Type::kAck:
+      return "ACK";
+    case Type::kCancel:
+      return "CANCEL";
+    case Type::kCancelReply:
+      return "CANCEL_REPLY";
+    case Type::kStatus:
+      return "STATUS";
+    case Type::kStatusReply:
+      return "STATUS_REPLY";
+    case Type::kTasks:
+      return "TASKS";
+    case Type::kFetchModule:
+      return "FETCH_MODULE";
+    case Type::kModule:
+      return "MODULE";
+    case Type::kCredit:
+      return "CREDIT";
+    case Type::kNotice:
+      return "NOTICE";
+    case Type::kBye:
+      return "BYE";
   }
   return "UNKNOWN";
 }
 
 const char* status_name(Status status) {
   switch (status) {
-    case Status::kOk: return "ok";
-    case Status::kException: return "exception";
-    case Status::kBadArguments: return "bad-arguments";
-    case Status::kUnknownFunction: return "unknown-function";
-    case Status::kModuleError: return "module-error";
-    case Status::kCrashed: return "crashed";
-    case Status::kTimedOut: return "timed-out";
-    case Status::kCancelled: return "cancelled";
-    case Status::kNoWorker: return "no-worker";
-    case Status::kRejected: return "rejected";
-    case Status::kHandedBack: return "handed-back";
-    case Status::kQueueFull: return "queue-full";
+    case Status::kOk:
+      return "ok";
+    case Status::kException:
+      return "exception";
+    case Status::kBadArguments:
+      return "bad-arguments";
+    case Status::kUnknownFunction:
+      return "unknown-function";
+    case Status::kModuleError:
+      return "module-error";
+    case Status::kCrashed:
+      return "crashed";
+    case Status::kTimedOut:
+      return "timed-out";
+    case Status::kCancelled:
+      return "cancelled";
+    case Status::kNoWorker:
+      return "no-worker";
+    case Status::kRejected:
+      return "rejected";
+    case Status::kHandedBack:
+      return "handed-back";
+    case Status::kQueueFull:
+      return "queue-full";
   }
   return "unknown";
 }
 
-bool is_retryable(Status status) { return status == Status::kCrashed; }
+bool is_retryable(Status status) {
+  return status == Status::kCrashed;
+}
 
-bool is_final(Status status) { return status != Status::kHandedBack && status != Status::kQueueFull; }
+bool is_final(Status status) {
+  return status != Status::kHandedBack && status != Status::kQueueFull;
+}
 
 std::string TaskId::str() const {
   char out[48];
@@ -83,7 +118,8 @@ using Packer = msgpack::packer<msgpack::sbuffer>;
 // Starts [type, version, ...] with `fields` body fields to follow.
 class Writer {
  public:
-  Writer(Type type, std::uint32_t fields, std::size_t reserve = 64) : buffer_(reserve), packer_(buffer_) {
+  Writer(Type type, std::uint32_t fields, std::size_t reserve = 64)
+      : buffer_(reserve), packer_(buffer_) {
     packer_.pack_array(2 + fields);
     packer_.pack_uint8(static_cast<std::uint8_t>(type));
     packer_.pack_uint32(kVersion);
@@ -130,7 +166,9 @@ void write_running(Writer& w, const RunningTask& t) {
   w.p().pack_uint8(t.attempt);
 }
 
-void write_key(Writer& w, std::string_view key) { w.str(key); }
+void write_key(Writer& w, std::string_view key) {
+  w.str(key);
+}
 
 std::size_t tasks_size(const std::vector<const Task*>& tasks) {
   std::size_t n = 32;
@@ -193,7 +231,12 @@ std::string encode_error(std::string_view code, std::string_view text) {
   return w.done();
 }
 
-std::string encode_heartbeat() { return Writer(Type::kHeartbeat, 0).done(); }
+std::string encode_heartbeat(std::optional<std::uint32_t> busy) {
+  if (!busy) return Writer(Type::kHeartbeat, 0).done();
+  Writer w(Type::kHeartbeat, 1);
+  w.p().pack_uint32(*busy);
+  return w.done();
+}
 
 static std::string encode_task_list(Type type, const std::vector<const Task*>& tasks) {
   Writer w(type, 1, tasks_size(tasks));
@@ -227,7 +270,8 @@ std::string encode_put_module(const ModuleHash& hash, std::string_view platform,
 
 std::string encode_results(const std::vector<const Result*>& results) {
   std::size_t reserve = 32;
-  for (const Result* r : results) reserve += 64 + r->payload.size() + r->worker.size() + r->host.size();
+  for (const Result* r : results)
+    reserve += 64 + r->payload.size() + r->worker.size() + r->host.size();
   Writer w(Type::kResult, 1, reserve);
   w.p().pack_array(static_cast<std::uint32_t>(results.size()));
   for (const Result* r : results) {
@@ -250,8 +294,12 @@ static std::string encode_id_list(Type type, const std::vector<TaskId>& ids) {
   return w.done();
 }
 
-std::string encode_ack(const std::vector<TaskId>& ids) { return encode_id_list(Type::kAck, ids); }
-std::string encode_cancel(const std::vector<TaskId>& ids) { return encode_id_list(Type::kCancel, ids); }
+std::string encode_ack(const std::vector<TaskId>& ids) {
+  return encode_id_list(Type::kAck, ids);
+}
+std::string encode_cancel(const std::vector<TaskId>& ids) {
+  return encode_id_list(Type::kCancel, ids);
+}
 
 std::string encode_cancel_reply(const std::vector<CancelOutcome>& outcomes) {
   Writer w(Type::kCancelReply, 1);
@@ -264,7 +312,9 @@ std::string encode_cancel_reply(const std::vector<CancelOutcome>& outcomes) {
   return w.done();
 }
 
-std::string encode_status_request() { return Writer(Type::kStatus, 0).done(); }
+std::string encode_status_request() {
+  return Writer(Type::kStatus, 0).done();
+}
 
 std::string encode_status_reply(std::string_view packed_map) {
   Writer w(Type::kStatusReply, 1, packed_map.size() + 16);
@@ -280,11 +330,14 @@ std::string encode_fetch_module(const ModuleHash& hash) {
   return w.done();
 }
 
-std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error) {
+std::string encode_module(const ModuleHash& hash, const std::string* bytes,
+                          std::string_view error) {
   Writer w(Type::kModule, 3, (bytes ? bytes->size() : 0) + 128);
   w.bin(hash.raw());
-  if (bytes) w.bin(*bytes);
-  else w.p().pack_nil();
+  if (bytes)
+    w.bin(*bytes);
+  else
+    w.p().pack_nil();
   w.str(error);
   return w.done();
 }
@@ -311,21 +364,32 @@ std::string encode_bye(std::string_view reason) {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw DecodeError(what);
+}
 
 const char* kind(const msgpack::object& o) {
   switch (o.type) {
-    case msgpack::type::NIL: return "nil";
-    case msgpack::type::BOOLEAN: return "boolean";
+    case msgpack::type::NIL:
+      return "nil";
+    case msgpack::type::BOOLEAN:
+      return "boolean";
     case msgpack::type::POSITIVE_INTEGER:
-    case msgpack::type::NEGATIVE_INTEGER: return "integer";
+    case msgpack::type::NEGATIVE_INTEGER:
+      return "integer";
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return "float";
-    case msgpack::type::STR: return "string";
-    case msgpack::type::BIN: return "binary";
-    case msgpack::type::ARRAY: return "array";
-    case msgpack::type::MAP: return "map";
-    case msgpack::type::EXT: return "extension";
+    case msgpack::type::FLOAT64:
+      return "float";
+    case msgpack::type::STR:
+      return "string";
+    case msgpack::type::BIN:
+      return "binary";
+    case msgpack::type::ARRAY:
+      return "array";
+    case msgpack::type::MAP:
+      return "map";
+    case msgpack::type::EXT:
+      return "extension";
   }
   return "unknown";
 }
@@ -334,7 +398,8 @@ const char* kind(const msgpack::object& o) {
 class Fields {
  public:
   Fields(const msgpack::object& o, const char* what, std::uint32_t min_size) : what_(what) {
-    if (o.type != msgpack::type::ARRAY) fail(std::string(what) + ": expected array, got " + kind(o));
+    if (o.type != msgpack::type::ARRAY)
+      fail(std::string(what) + ": expected array, got " + kind(o));
     if (o.via.array.size < min_size)
       fail(std::string(what) + ": expected at least " + std::to_string(min_size) + " fields, got " +
            std::to_string(o.via.array.size));
@@ -372,7 +437,9 @@ class Fields {
   ModuleHash hash(const char* name) {
     std::string raw = bin(name);
     auto h = ModuleHash::from_bytes(raw);
-    if (!h) fail(std::string(what_) + ": field " + name + " must be 32 bytes, got " + std::to_string(raw.size()));
+    if (!h)
+      fail(std::string(what_) + ": field " + name + " must be 32 bytes, got " +
+           std::to_string(raw.size()));
     return *h;
   }
   TaskId id() {
@@ -434,8 +501,10 @@ class MapReader {
   }
 
  private:
-  [[noreturn]] void wrong(std::string_view key, const char* expected, const msgpack::object& o) const {
-    fail(std::string(what_) + ": " + std::string(key) + ": expected " + expected + ", got " + kind(o));
+  [[noreturn]] void wrong(std::string_view key, const char* expected,
+                          const msgpack::object& o) const {
+    fail(std::string(what_) + ": " + std::string(key) + ": expected " + expected + ", got " +
+         kind(o));
   }
   const char* what_;
   const msgpack::object_map* map_ = nullptr;
@@ -472,15 +541,11 @@ RunningTask read_running(const msgpack::object& o) {
 
 Message Message::parse(const char* data, std::size_t size) {
   Message m;
-  // Every element takes at least one byte, so no count may exceed the size.
-  std::size_t n = size;
-  msgpack::unpack_limit limit(n, n, n, n, n, 32);
+  // The check bounds what msgpack-cxx may reserve by what the bytes can hold.
+  if (std::string error = detail::check_msgpack(data, size, 32); !error.empty())
+    fail("not valid msgpack: " + error);
   try {
-    std::size_t offset = 0;
-    msgpack::unpack(m.handle_, data, size, offset, nullptr, nullptr, limit);
-    if (offset != size) fail("trailing bytes after the message");
-  } catch (const DecodeError&) {
-    throw;
+    msgpack::unpack(m.handle_, data, size);
   } catch (const std::exception& e) {
     fail(std::string("not valid msgpack: ") + e.what());
   }
@@ -525,7 +590,8 @@ Hello Message::hello() const {
     const msgpack::object& running = array_of(info.get("running"), "HELLO running");
     for (std::uint32_t i = 0; i < running.via.array.size; ++i)
       h.running.push_back(read_running(running.via.array.ptr[i]));
-    if (h.worker_id.empty() || h.slots == 0) fail("HELLO: a worker needs an id and at least one slot");
+    if (h.worker_id.empty() || h.slots == 0)
+      fail("HELLO: a worker needs an id and at least one slot");
   } else {
     fail("HELLO: role must be \"boss\" or \"worker\", got \"" + h.role + "\"");
   }
@@ -555,14 +621,16 @@ ErrorMessage Message::error() const {
 std::vector<Task> Message::tasks() const {
   const msgpack::object& list = array_of(field(0), type_name(type_));
   std::vector<Task> out;
-  out.reserve(list.via.array.size);
-  for (std::uint32_t i = 0; i < list.via.array.size; ++i) out.push_back(read_task(list.via.array.ptr[i]));
+  out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
+  for (std::uint32_t i = 0; i < list.via.array.size; ++i)
+    out.push_back(read_task(list.via.array.ptr[i]));
   return out;
 }
 
 ModuleHash Message::module_hash() const {
   const msgpack::object& o = field(0);
-  if (o.type != msgpack::type::BIN) fail(std::string(type_name(type_)) + ": module hash must be binary");
+  if (o.type != msgpack::type::BIN)
+    fail(std::string(type_name(type_)) + ": module hash must be binary");
   auto h = ModuleHash::from_bytes(std::string_view(o.via.bin.ptr, o.via.bin.size));
   if (!h) fail(std::string(type_name(type_)) + ": module hash must be 32 bytes");
   return *h;
@@ -583,7 +651,7 @@ ModuleUpload Message::module_upload() const {
 std::vector<Result> Message::results() const {
   const msgpack::object& list = array_of(field(0), "RESULT");
   std::vector<Result> out;
-  out.reserve(list.via.array.size);
+  out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
   for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
     Fields f(list.via.array.ptr[i], "result", 8);
     Result r;
@@ -604,10 +672,11 @@ std::vector<Result> Message::results() const {
 
 std::vector<TaskId> Message::task_ids() const {
   const msgpack::object& list = array_of(field(0), type_name(type_));
-  if (list.via.array.size % 2 != 0) fail(std::string(type_name(type_)) + ": odd number of id fields");
+  if (list.via.array.size % 2 != 0)
+    fail(std::string(type_name(type_)) + ": odd number of id fields");
   Fields f(list, type_name(type_), 0);
   std::vector<TaskId> out;
-  out.reserve(list.via.array.size / 2);
+  out.reserve(std::min<std::uint32_t>(list.via.array.size / 2, 1024));
   for (std::uint32_t i = 0; i < list.via.array.size; i += 2) out.push_back(f.id());
   return out;
 }
@@ -630,8 +699,10 @@ ModuleReply Message::module_reply() const {
   reply.hash = module_hash();
   const msgpack::object& bytes = field(1);
   const msgpack::object& error = field(2);
-  if (bytes.type == msgpack::type::BIN) reply.bytes.emplace(bytes.via.bin.ptr, bytes.via.bin.size);
-  else if (bytes.type != msgpack::type::NIL) fail("MODULE: bytes must be binary or nil");
+  if (bytes.type == msgpack::type::BIN)
+    reply.bytes.emplace(bytes.via.bin.ptr, bytes.via.bin.size);
+  else if (bytes.type != msgpack::type::NIL)
+    fail("MODULE: bytes must be binary or nil");
   if (error.type != msgpack::type::STR) fail("MODULE: error must be a string");
   reply.error.assign(error.via.str.ptr, error.via.str.size);
   return reply;
@@ -641,6 +712,14 @@ std::uint32_t Message::credit() const {
   const msgpack::object& o = field(0);
   if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > UINT32_MAX)
     fail("CREDIT: capacity must be an unsigned 32-bit integer");
+  return static_cast<std::uint32_t>(o.via.u64);
+}
+
+std::optional<std::uint32_t> Message::busy() const {
+  if (body_size_ == 0) return std::nullopt;
+  const msgpack::object& o = field(0);
+  if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > UINT32_MAX)
+    fail("HEARTBEAT: busy must be an unsigned 32-bit integer");
   return static_cast<std::uint32_t>(o.via.u64);
 }
 

@@ -13,10 +13,7 @@
 
 #include "common/hash.hpp"
 
-#ifndef MSGPACK_NO_BOOST
-#define MSGPACK_NO_BOOST
-#endif
-#include <msgpack.hpp>
+#include "uni/detail/types.hpp"
 
 namespace uni::proto {
 
@@ -78,11 +75,11 @@ enum class Status : std::uint8_t {
   kCrashed = 5,          // executor or worker died, attempts exhausted
   kTimedOut = 6,
   kCancelled = 7,
-  kNoWorker = 8,         // waited longer than its wait limit for a worker
-  kRejected = 9,         // the manager refused it (limits, missing module)
+  kNoWorker = 8,  // waited longer than its wait limit for a worker
+  kRejected = 9,  // the manager refused it (limits, missing module)
   // Not final, never reaches a boss's future:
-  kHandedBack = 10,      // worker -> manager: a draining worker returns it unstarted or interrupted
-  kQueueFull = 11,       // manager -> boss: not accepted now, submit again later (backpressure)
+  kHandedBack = 10,  // worker -> manager: a draining worker returns it unstarted or interrupted
+  kQueueFull = 11,   // manager -> boss: not accepted now, submit again later (backpressure)
 };
 const char* status_name(Status status);  // "ok", "exception", "bad-arguments", ...
 bool is_retryable(Status status);        // kCrashed from a worker: the manager may requeue
@@ -100,7 +97,7 @@ struct Task {
   TaskId id;
   ModuleHash module;
   std::string function;
-  std::string args;  // msgpack array
+  std::string args;              // msgpack array
   std::uint32_t timeout_ms = 0;  // run-time limit, 0 = none
   std::uint32_t wait_ms = 0;     // queue-time limit, 0 = none (boss -> manager only)
   std::uint8_t max_attempts = 3;
@@ -178,11 +175,13 @@ struct CancelOutcome {
 std::string encode_hello(const Hello& hello);
 std::string encode_welcome(const Welcome& welcome);
 std::string encode_error(std::string_view code, std::string_view text);
-std::string encode_heartbeat();
+// A worker's HEARTBEAT carries how many of its tasks are executing.
+std::string encode_heartbeat(std::optional<std::uint32_t> busy = std::nullopt);
 std::string encode_submit(const std::vector<const Task*>& tasks);
 std::string encode_tasks(const std::vector<const Task*>& tasks);
 std::string encode_need_module(const ModuleHash& hash);
-std::string encode_put_module(const ModuleHash& hash, std::string_view platform, std::string_view bytes);
+std::string encode_put_module(const ModuleHash& hash, std::string_view platform,
+                              std::string_view bytes);
 std::string encode_results(const std::vector<const Result*>& results);
 std::string encode_ack(const std::vector<TaskId>& ids);
 std::string encode_cancel(const std::vector<TaskId>& ids);
@@ -213,15 +212,16 @@ class Message {
   Hello hello() const;
   Welcome welcome() const;
   ErrorMessage error() const;
-  std::vector<Task> tasks() const;         // SUBMIT or TASKS
-  ModuleHash module_hash() const;          // NEED_MODULE, FETCH_MODULE
-  ModuleUpload module_upload() const;      // PUT_MODULE
-  std::vector<Result> results() const;     // RESULT, in either direction
-  std::vector<TaskId> task_ids() const;    // ACK, CANCEL
+  std::vector<Task> tasks() const;       // SUBMIT or TASKS
+  ModuleHash module_hash() const;        // NEED_MODULE, FETCH_MODULE
+  ModuleUpload module_upload() const;    // PUT_MODULE
+  std::vector<Result> results() const;   // RESULT, in either direction
+  std::vector<TaskId> task_ids() const;  // ACK, CANCEL
   std::vector<CancelOutcome> cancel_outcomes() const;
   ModuleReply module_reply() const;
   std::uint32_t credit() const;
-  std::string text() const;                // NOTICE, BYE
+  std::optional<std::uint32_t> busy() const;  // HEARTBEAT from a worker
+  std::string text() const;                   // NOTICE, BYE
 
  private:
   msgpack::object_handle handle_;

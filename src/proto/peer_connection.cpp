@@ -47,8 +47,9 @@ Welcome PeerConnection::open(const std::string& hello, std::chrono::milliseconds
           hello_sent = send(hello);
           continue;
         }
-        throw ConnectFailure(ConnectFailure::Reason::kProtocol,
-                             "the manager at " + endpoint_ + " refused the connection: " + error.text);
+        throw ConnectFailure(
+            ConnectFailure::Reason::kProtocol,
+            "the manager at " + endpoint_ + " refused the connection: " + error.text);
       }
     }
   }
@@ -74,6 +75,11 @@ bool PeerConnection::reconnected() {
     }
   }
   return again;
+}
+
+bool PeerConnection::hello_needed() const {
+  return !hello_sent_at_ ||
+         std::chrono::steady_clock::now() - *hello_sent_at_ > std::chrono::seconds(1);
 }
 
 }  // namespace uni::proto

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
@@ -36,11 +37,20 @@ class PeerConnection {
   bool reconnected();
   bool connected() const { return up_; }
 
+  // Whether to answer an ERROR "hello-required" with a HELLO. Every message a
+  // peer sent before its HELLO reached a restarted manager earns one such
+  // error; one HELLO answers them all, so a HELLO sent in the last second
+  // and not yet WELCOMEd makes the rest redundant.
+  bool hello_needed() const;
+  void hello_sent() { hello_sent_at_ = std::chrono::steady_clock::now(); }
+  void welcomed() { hello_sent_at_.reset(); }
+
  private:
   std::string endpoint_;
   zmq::socket_t socket_;
   SocketMonitor monitor_;
   bool up_ = false;
+  std::optional<std::chrono::steady_clock::time_point> hello_sent_at_;
 };
 
 }  // namespace uni::proto

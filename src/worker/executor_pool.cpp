@@ -25,7 +25,9 @@ namespace {
 
 constexpr int kItemsPerExecutor = 4;  // channel, stdout, stderr, pidfd
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblocking(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 std::string run_frame(const RunRequest& r) {
   msgpack::sbuffer buffer(r.args.size() + r.module_path.size() + r.function.size() + 48);
@@ -67,11 +69,13 @@ std::vector<std::string> executor_env() {
 }
 
 // Writes complete lines of `text` with the label in front; keeps the rest.
-void emit_lines(FILE* to, const std::string& label, std::string& partial, std::string_view text, bool final) {
+void emit_lines(FILE* to, const std::string& label, std::string& partial, std::string_view text,
+                bool final) {
   partial.append(text);
   std::size_t start = 0;
   for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1)
-    std::fprintf(to, "[%s] %.*s\n", label.c_str(), static_cast<int>(nl - start), partial.data() + start);
+    std::fprintf(to, "[%s] %.*s\n", label.c_str(), static_cast<int>(nl - start),
+                 partial.data() + start);
   partial.erase(0, start);
   if (final && !partial.empty()) {
     std::fprintf(to, "[%s] %s\n", label.c_str(), partial.c_str());
@@ -120,9 +124,10 @@ ExecutorPool::~ExecutorPool() = default;  // each Process kills and reaps its ch
 
 void ExecutorPool::spawn(Executor& e) {
   int sv[2], out[2], err[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-      ::pipe2(err, O_CLOEXEC) != 0)
-    throw std::runtime_error(std::string("cannot create executor channels: ") + std::strerror(errno));
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+      ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("cannot create executor channels: ") +
+                             std::strerror(errno));
   UniqueFd child_channel(sv[1]), child_out(out[1]), child_err(err[1]);
   e.channel.reset(sv[0]);
   e.out.reset(out[0]);
@@ -133,8 +138,8 @@ void ExecutorPool::spawn(Executor& e) {
   e.status = SharedStatusPage::create();
 
   SpawnOptions spawn;
-  spawn.argv = {"/proc/self/exe", "executor", "--supervisor", std::to_string(::getpid()),
-                "--mem-limit", std::to_string(options_.mem_limit)};
+  spawn.argv = {"/proc/self/exe",           "executor",    "--supervisor",
+                std::to_string(::getpid()), "--mem-limit", std::to_string(options_.mem_limit)};
   spawn.fds = {{child_channel.get(), kExecutorChannelFd},
                {e.status.fd(), kExecutorStatusFd},
                {child_out.get(), 1},
@@ -165,7 +170,8 @@ bool ExecutorPool::start(RunRequest& request) {
   Executor* best = nullptr;
   std::size_t limit = request.exclusive ? 1 : depth_;
   for (auto& e : executors_)
-    if (e->usable() && e->inflight.size() < limit && (!best || e->inflight.size() < best->inflight.size()))
+    if (e->usable() && e->inflight.size() < limit &&
+        (!best || e->inflight.size() < best->inflight.size()))
       best = e.get();
   if (!best) return false;
   best->pending += run_frame(request);
@@ -192,6 +198,13 @@ std::optional<Runner::Clock::time_point> ExecutorPool::started(std::uint64_t tag
     return Clock::time_point(Clock::duration(page.started_ns.load(std::memory_order_relaxed)));
   }
   return std::nullopt;
+}
+
+std::size_t ExecutorPool::executing() const {
+  std::size_t n = 0;
+  for (const auto& e : executors_)
+    n += e->process.running() && e->status.page()->running_tag.load(std::memory_order_acquire) != 0;
+  return n;
 }
 
 void ExecutorPool::unload(const std::string& module_path) {
@@ -234,20 +247,24 @@ void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done) {
   bool open = e.reader.fill(e.channel.get());
   try {
     while (auto frame = e.reader.next()) {
-      msgpack::object_handle h = msgpack::unpack(frame->data(), frame->size());
+      msgpack::object_handle h = detail::unpack_checked(frame->data(), frame->size());
       const msgpack::object& m = h.get();
-      if (m.type != msgpack::type::ARRAY || m.via.array.size < 4) throw std::runtime_error("short frame");
+      if (m.type != msgpack::type::ARRAY || m.via.array.size < 4)
+        throw std::runtime_error("short frame");
       const msgpack::object* f = m.via.array.ptr;
       std::uint8_t kind = f[0].as<std::uint8_t>();
       std::uint64_t tag = f[1].as<std::uint64_t>();
       Executor::InFlight* task = e.find(tag);
       if (kind == kOutput) {
         const msgpack::object& bytes = f[3];
-        std::string_view text(bytes.via.bin.ptr, bytes.type == msgpack::type::BIN ? bytes.via.bin.size : 0);
+        std::string_view text(bytes.via.bin.ptr,
+                              bytes.type == msgpack::type::BIN ? bytes.via.bin.size : 0);
         if (f[2].as<std::uint8_t>() == 2)
-          emit_lines(stderr, task ? task->label : e.raw_label(), task ? task->err_partial : e.err_raw, text, false);
+          emit_lines(stderr, task ? task->label : e.raw_label(),
+                     task ? task->err_partial : e.err_raw, text, false);
         else
-          emit_lines(stdout, task ? task->label : e.raw_label(), task ? task->out_partial : e.out_raw, text, false);
+          emit_lines(stdout, task ? task->label : e.raw_label(),
+                     task ? task->out_partial : e.out_raw, text, false);
         continue;
       }
       if (kind != kDone || m.via.array.size < 5) throw std::runtime_error("unexpected frame");
@@ -258,7 +275,8 @@ void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done) {
       Completion c;
       c.tag = tag;
       c.status = static_cast<proto::Status>(f[2].as<std::uint8_t>());
-      c.payload.assign(payload.via.bin.ptr, payload.type == msgpack::type::BIN ? payload.via.bin.size : 0);
+      c.payload.assign(payload.via.bin.ptr,
+                       payload.type == msgpack::type::BIN ? payload.via.bin.size : 0);
       c.pid = static_cast<std::uint32_t>(e.process.pid());
       c.elapsed_ns = f[4].as<std::int64_t>();
       done.push_back(std::move(c));
@@ -302,12 +320,14 @@ void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
     }
     done.push_back(std::move(c));
   }
-  if (e.inflight.empty() || running == 0) log::warn("executor {} {} between tasks", pid, status.describe());
+  if (e.inflight.empty() || running == 0)
+    log::warn("executor {} {} between tasks", pid, status.describe());
   // An executor that keeps dying at once (a broken install, no memory) is
   // restarted at most once a second instead of in a tight loop.
   bool quick = Clock::now() - e.spawned < std::chrono::seconds(1);
   e.quick_deaths = quick ? e.quick_deaths + 1 : 0;
-  e.respawn_at = Clock::now() + (e.quick_deaths > 2 ? std::chrono::seconds(1) : std::chrono::seconds(0));
+  e.respawn_at =
+      Clock::now() + (e.quick_deaths > 2 ? std::chrono::seconds(1) : std::chrono::seconds(0));
   e.process = Process();
   e.inflight.clear();
   e.channel_open = false;
@@ -330,7 +350,8 @@ void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>
     }
     if (it[1].revents) relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
     if (it[2].revents) relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
-    if ((it[0].revents & ZMQ_POLLOUT) && !write_some(e.channel.get(), e.pending)) e.channel_open = false;
+    if ((it[0].revents & ZMQ_POLLOUT) && !write_some(e.channel.get(), e.pending))
+      e.channel_open = false;
     if (it[0].revents & ZMQ_POLLIN) read_channel(e, done);
     if (it[3].revents & ZMQ_POLLIN) reap(e, done);
   }

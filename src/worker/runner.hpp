@@ -21,9 +21,9 @@ struct Completion {
   std::uint64_t tag = 0;
   proto::Status status = proto::Status::kOk;
   std::string payload;
-  std::uint32_t pid = 0;             // the process that ran it
-  std::int64_t elapsed_ns = 0;       // its run time
-  std::optional<ExitStatus> died;    // set when its executor died running it
+  std::uint32_t pid = 0;           // the process that ran it
+  std::int64_t elapsed_ns = 0;     // its run time
+  std::optional<ExitStatus> died;  // set when its executor died running it
 };
 
 struct RunRequest {
@@ -61,6 +61,8 @@ class Runner {
   virtual Stop stop(std::uint64_t tag, bool force = false) = 0;
   // When the task started running, if it has.
   virtual std::optional<Clock::time_point> started(std::uint64_t tag) const = 0;
+  // How many tasks are executing right now (not merely handed over).
+  virtual std::size_t executing() const = 0;
 
   // Forgets a module evicted from the cache.
   virtual void unload(const std::string& module_path) = 0;

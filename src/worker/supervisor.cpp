@@ -71,7 +71,8 @@ struct Held {
 }  // namespace
 
 std::string default_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/uni/modules";
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/uni/modules";
   const char* home = std::getenv("HOME");
   return std::string(home && *home ? home : "/tmp") + "/.cache/uni/modules";
 }
@@ -83,11 +84,15 @@ class Supervisor::Impl {
         id_(random_id()),
         host_(hostname()),
         connection_(context_, config_.keys, config_.connect, "w" + id_),
-        cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir, config_.cache_bytes),
+        cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir,
+               config_.cache_bytes),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
-    if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
-    else runner_ = std::make_unique<ExecutorPool>(ExecutorPoolOptions{config_.slots, config_.mem_limit});
+    if (config_.thread_isolation)
+      runner_ = std::make_unique<ThreadRunner>(config_.slots);
+    else
+      runner_ =
+          std::make_unique<ExecutorPool>(ExecutorPoolOptions{config_.slots, config_.mem_limit});
   }
 
   void run();
@@ -152,7 +157,6 @@ class Supervisor::Impl {
   std::uint32_t prefetch_per_slot_ = 1;
   unsigned pipeline_depth_ = 1;
   std::chrono::milliseconds heartbeat_{1000};
-  Clock::time_point last_heard_{};
 };
 
 std::uint32_t Supervisor::Impl::capacity() const {
@@ -161,7 +165,8 @@ std::uint32_t Supervisor::Impl::capacity() const {
   // that an executor finishing a task finds the next one here instead of a
   // round trip away. Services hold their slot indefinitely: nothing is
   // prefetched for a slot a service holds.
-  std::uint32_t free_slots = config_.slots > services_running_ ? config_.slots - services_running_ : 0;
+  std::uint32_t free_slots =
+      config_.slots > services_running_ ? config_.slots - services_running_ : 0;
   return config_.slots + free_slots * prefetch_per_slot_;
 }
 
@@ -178,7 +183,8 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
   // the manager for short tasks. Tasks of 10 ms or more are not prefetched
   // at all, so that long tasks spread evenly over the workers (a task waits
   // for a free slot; the round trip is small next to the task).
-  std::uint32_t prefetch = average_task_ns_ >= 10e6 ? 0 : power_of_two_at_most(2e6 / average_task_ns_, 128);
+  std::uint32_t prefetch =
+      average_task_ns_ >= 10e6 ? 0 : power_of_two_at_most(2e6 / average_task_ns_, 128);
   // Hand an executor up to 0.5 ms of work at once: its results come back in
   // one write. Longer tasks go one at a time, to whichever executor is free.
   unsigned depth = power_of_two_at_most(0.5e6 / average_task_ns_, 32);
@@ -200,25 +206,28 @@ std::string Supervisor::Impl::hello() const {
   h.platform = UNI_PLATFORM_TAG;
   h.isolation = config_.thread_isolation ? "thread" : "process";
   for (const auto& [id, held] : held_)
-    h.running.push_back({id, held.task.module, held.task.function, held.task.flags, held.task.attempt});
+    h.running.push_back(
+        {id, held.task.module, held.task.function, held.task.flags, held.task.attempt});
   return proto::encode_hello(h);
 }
 
 void Supervisor::Impl::say_hello() {
   credit_sent_ = capacity();
   connection_.send(hello());
+  connection_.hello_sent();
 }
 
 void Supervisor::Impl::run() {
   proto::Welcome welcome = connection_.open(hello(), config_.connect_timeout);
   credit_sent_ = capacity();
   heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms);
-  last_heard_ = Clock::now();
   log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
             connection_.endpoint(), config_.slots, config_.thread_isolation ? "thread" : "process",
             ::getpid());
 
   Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
+  Clock::time_point next_busy_report{};
+  std::uint32_t reported_busy = 0;
   std::vector<zmq::pollitem_t> items;
   std::vector<Completion> done;
   while (!stop_) {
@@ -239,7 +248,6 @@ void Supervisor::Impl::run() {
       for (int i = 0; i < 1024; ++i) {
         zmq::message_t frame;
         if (!connection_.socket().recv(frame, zmq::recv_flags::dontwait)) break;
-        last_heard_ = Clock::now();
         try {
           on_message(proto::Message::parse(static_cast<const char*>(frame.data()), frame.size()));
         } catch (const proto::DecodeError& e) {
@@ -261,9 +269,14 @@ void Supervisor::Impl::run() {
     update_credit();
     flush();
     if (draining_ && drained(now)) break;
-    if (now >= next_heartbeat) {
-      connection_.send(proto::encode_heartbeat());
+    // The heartbeat tells the manager how many tasks are executing; a change
+    // is reported early (at most every 20 ms) so that `uni status` is current.
+    auto busy = static_cast<std::uint32_t>(runner_->executing());
+    if (now >= next_heartbeat || (busy != reported_busy && now >= next_busy_report)) {
+      connection_.send(proto::encode_heartbeat(busy));
+      reported_busy = busy;
       next_heartbeat = now + heartbeat_;
+      next_busy_report = now + std::chrono::milliseconds(20);
     }
   }
   connection_.send(proto::encode_bye("worker stopping"));
@@ -273,20 +286,25 @@ void Supervisor::Impl::run() {
 void Supervisor::Impl::on_message(const proto::Message& m) {
   using proto::Type;
   if (m.version() != proto::kVersion && m.type() != Type::kError) {
-    log::error("the manager speaks protocol version {}, this worker {}", m.version(), proto::kVersion);
+    log::error("the manager speaks protocol version {}, this worker {}", m.version(),
+               proto::kVersion);
     return;
   }
   switch (m.type()) {
     case Type::kWelcome:
+      connection_.welcomed();
       manager_left_ = false;
       heartbeat_ = std::chrono::milliseconds(m.welcome().heartbeat_ms);
       // Results the manager may not have: it acknowledges each one it gets.
       for (auto& [id, h] : held_)
         if (h.state == HeldState::kFinished) results_out_.push_back(id);
       return;
-    case Type::kTasks: return on_tasks(m);
-    case Type::kModule: return on_module(m);
-    case Type::kCancel: return on_cancel(m);
+    case Type::kTasks:
+      return on_tasks(m);
+    case Type::kModule:
+      return on_module(m);
+    case Type::kCancel:
+      return on_cancel(m);
     case Type::kAck:
       for (const TaskId& id : m.task_ids()) {
         auto it = held_.find(id);
@@ -295,7 +313,10 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
       return;
     case Type::kError: {
       proto::ErrorMessage e = m.error();
-      if (e.code == "hello-required") return say_hello();
+      if (e.code == "hello-required") {
+        if (connection_.hello_needed()) say_hello();
+        return;
+      }
       log::error("the manager says: {}", e.text);
       return;
     }
@@ -303,8 +324,10 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
       manager_left_ = true;
       log::warn("the manager is going away ({}); waiting for it to come back", m.text());
       return;
-    case Type::kHeartbeat: return;
-    default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
+    case Type::kHeartbeat:
+      return;
+    default:
+      log::warn("unexpected {} from the manager", proto::type_name(m.type()));
   }
 }
 
@@ -338,8 +361,10 @@ void Supervisor::Impl::on_module(const proto::Message& m) {
   std::vector<TaskId> waiting = std::move(it->second);
   fetching_.erase(it);
   std::optional<std::string> error;
-  if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
-  else error = cache_.store(reply.hash, *reply.bytes);
+  if (!reply.bytes)
+    error = reply.error.empty() ? "the manager sent no module" : reply.error;
+  else
+    error = cache_.store(reply.hash, *reply.bytes);
   for (const TaskId& id : waiting) {
     auto h = held_.find(id);
     if (h == held_.end() || h->second.state != HeldState::kFetching) continue;
@@ -364,7 +389,9 @@ void Supervisor::Impl::on_cancel(const proto::Message& m) {
     Held& h = it->second;
     switch (h.state) {
       case HeldState::kFetching:
-      case HeldState::kReady: finish(h, Status::kCancelled, "cancelled before it started", 0); break;
+      case HeldState::kReady:
+        finish(h, Status::kCancelled, "cancelled before it started", 0);
+        break;
       case HeldState::kRunning:
         switch (runner_->stop(h.tag)) {
           case Runner::Stop::kStopping:
@@ -388,7 +415,8 @@ void Supervisor::Impl::on_cancel(const proto::Message& m) {
             break;
         }
         break;
-      case HeldState::kFinished: break;
+      case HeldState::kFinished:
+        break;
     }
   }
 }
@@ -411,8 +439,10 @@ void Supervisor::Impl::on_completion(Completion& c) {
     return;
   }
   if (h.cancel_on_done) {
-    finish(h, Status::kCancelled, "cancelled after it had been handed to an executor; it ran, and its "
-                                  "result was discarded", c.pid);
+    finish(h, Status::kCancelled,
+           "cancelled after it had been handed to an executor; it ran, and its "
+           "result was discarded",
+           c.pid);
     return;
   }
   if (c.status != Status::kHandedBack) adapt(c.elapsed_ns);
@@ -443,8 +473,8 @@ void Supervisor::Impl::schedule() {
       continue;
     }
     Held& h = it->second;
-    RunRequest request{next_tag_, cache_.path(h.task.module), h.task.function, h.task.args, id.str(),
-                       h.task.max_attempts == 1};
+    RunRequest request{next_tag_, cache_.path(h.task.module), h.task.function, h.task.args,
+                       id.str(),  h.task.max_attempts == 1};
     if (!runner_->start(request)) break;  // in order: wait for an executor that can take it
     ready_.pop_front();
     h.state = HeldState::kRunning;
@@ -465,9 +495,11 @@ void Supervisor::Impl::check_timeouts(Clock::time_point now) {
       h.stop_text = text + " (its executor was stopped)";
     } else {
       by_tag_.erase(h.tag);
-      finish(h, Status::kTimedOut,
-             text + "; under thread isolation it cannot be stopped and keeps its thread until it returns",
-             static_cast<std::uint32_t>(::getpid()));
+      finish(
+          h, Status::kTimedOut,
+          text +
+              "; under thread isolation it cannot be stopped and keeps its thread until it returns",
+          static_cast<std::uint32_t>(::getpid()));
     }
   }
 }
@@ -536,7 +568,8 @@ void Supervisor::Impl::flush() {
   std::vector<const proto::Result*> batch;
   for (const TaskId& id : results_out_) {
     auto it = held_.find(id);
-    if (it != held_.end() && it->second.state == HeldState::kFinished) batch.push_back(&it->second.result);
+    if (it != held_.end() && it->second.state == HeldState::kFinished)
+      batch.push_back(&it->second.result);
   }
   results_out_.clear();
   // Unsent (no connection) is fine: finished tasks stay held and are sent
@@ -549,9 +582,17 @@ void Supervisor::Impl::flush() {
 
 Supervisor::Supervisor(WorkerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Supervisor::~Supervisor() = default;
-void Supervisor::run() { impl_->run(); }
-void Supervisor::request_stop() { impl_->request_stop(); }
-void Supervisor::request_drain() { impl_->request_drain(); }
-const std::string& Supervisor::id() const { return impl_->id(); }
+void Supervisor::run() {
+  impl_->run();
+}
+void Supervisor::request_stop() {
+  impl_->request_stop();
+}
+void Supervisor::request_drain() {
+  impl_->request_drain();
+}
+const std::string& Supervisor::id() const {
+  return impl_->id();
+}
 
 }  // namespace uni::worker

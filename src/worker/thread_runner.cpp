@@ -57,6 +57,11 @@ std::optional<Runner::Clock::time_point> ThreadRunner::started(std::uint64_t tag
   return it->second;
 }
 
+std::size_t ThreadRunner::executing() const {
+  std::lock_guard lock(mutex_);
+  return running_.size();
+}
+
 void ThreadRunner::unload(const std::string& module_path) {
   // A module may be in use on another thread; it stays loaded until the
   // worker exits. Only its file leaves the cache.
@@ -101,7 +106,8 @@ void ThreadRunner::loop() {
       c.status = proto::Status::kModuleError;
       c.payload = std::move(error);
     }
-    c.elapsed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+    c.elapsed_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
     bool first;
     {
       std::lock_guard lock(mutex_);

@@ -12,8 +12,9 @@ namespace {
 
 TEST(WorkerLoss, KillNineOfAWorkerMidMapLosesNothing) {
   TestCluster cluster({.workers = 2, .slots = 2});
-  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "slow", "--input",
-                                                cluster.dir().write("in.jsonl", slow_inputs(16, 500)).string()});
+  ChildProcess map = start_uni(cluster, "map",
+                               {"map", module_path("faults"), "slow", "--input",
+                                cluster.dir().write("in.jsonl", slow_inputs(16, 500)).string()});
   // Wait until both workers run tasks, then kill one outright.
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) {
     for (const auto& w : s["workers"])
@@ -33,8 +34,9 @@ TEST(WorkerLoss, KillNineOfAWorkerMidMapLosesNothing) {
 
 TEST(WorkerLoss, ALateResultFromAWorkerPresumedDeadIsDropped) {
   TestCluster cluster({.workers = 1, .slots = 1, .manager_args = {"--heartbeat-timeout", "1.5"}});
-  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "slow", "--input",
-                                                cluster.dir().write("in.jsonl", slow_inputs(3, 1500)).string()});
+  ChildProcess map = start_uni(cluster, "map",
+                               {"map", module_path("faults"), "slow", "--input",
+                                cluster.dir().write("in.jsonl", slow_inputs(3, 1500)).string()});
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 1; }));
   // Freeze the worker (and its executors) mid-task: it goes silent.
   ChildProcess& frozen = cluster.worker(0);
@@ -46,7 +48,11 @@ TEST(WorkerLoss, ALateResultFromAWorkerPresumedDeadIsDropped) {
   }));
   frozen.kill(SIGCONT);  // it wakes up with a finished (late) result
   auto status = map.wait_for(60s);
-  ASSERT_TRUE(status.has_value());
+  ASSERT_TRUE(status.has_value()) << "map: " << map.read_stderr()
+                                  << "\nmanager: " << cluster.manager().read_stderr()
+                                  << "\nworker: " << frozen.read_stderr()
+                                  << "\nnew worker: " << other.read_stderr()
+                                  << "\nstatus: " << cluster.status().dump();
   EXPECT_EQ(status->code, 0) << map.read_stderr();
   CommandResult r;
   r.out = map.read_stdout();
@@ -59,8 +65,9 @@ TEST(WorkerLoss, SigtermDrainsRunningTasksAndHandsBackTheRest) {
   std::string runs = (cluster.dir() / "runs.txt").string();
   std::string input;
   for (int i = 1; i <= 12; ++i) input += "[\"" + runs + "\", " + std::to_string(i) + ", 800]\n";
-  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "counted", "--input",
-                                                cluster.dir().write("in.jsonl", input).string()});
+  ChildProcess map = start_uni(cluster, "map",
+                               {"map", module_path("faults"), "counted", "--input",
+                                cluster.dir().write("in.jsonl", input).string()});
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) {
     for (const auto& w : s["workers"])
       if (w["busy"] == 0) return false;

@@ -12,15 +12,11 @@ namespace {
 
 using nlohmann::json;
 using uni::dump_json;
-using uni::pack_json;
 using uni::parse_cli_argument;
 using uni::to_json;
 
 std::string pack(const json& value) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
-  pack_json(packer, value);
-  return std::string(buffer.data(), buffer.size());
+  return uni::json_to_msgpack(value);
 }
 
 msgpack::object_handle unpack(const std::string& bytes) {
