@@ -54,9 +54,11 @@ struct ManagerFlags {
   std::uint64_t max_tasks = 2'000'000;
 
   void add_to(CLI::App& app) {
-    app.add_option("--listen", listen, "address to listen on (tcp://HOST:PORT; port 0: any free port)")
+    app.add_option("--listen", listen,
+                   "address to listen on (tcp://HOST:PORT; port 0: any free port)")
         ->capture_default_str();
-    app.add_option("--authkey", authkey, "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
+    app.add_option("--authkey", authkey,
+                   "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
     app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
     app.add_option("--heartbeat", heartbeat, "heartbeat interval, seconds")->capture_default_str();
     app.add_option("--heartbeat-timeout", heartbeat_timeout,
@@ -101,8 +103,9 @@ struct WorkerFlags {
   void add_to(CLI::App& app, bool with_client_flags) {
     if (with_client_flags) client.add_to(app);
     app.add_option("--slots", slots, "tasks run at once (default: one per core)");
-    app.add_option("--isolation", isolation, "process: each task in an executor process; thread: "
-                                             "on threads of the worker (trusted code, lowest latency)")
+    app.add_option("--isolation", isolation,
+                   "process: each task in an executor process; thread: "
+                   "on threads of the worker (trusted code, lowest latency)")
         ->check(CLI::IsMember({"process", "thread"}))
         ->capture_default_str();
     app.add_option("--cache-dir", cache_dir, "module cache (default: ~/.cache/uni/modules)");
@@ -137,13 +140,15 @@ int run_worker(WorkerFlags& flags) {
   }
   std::optional<std::string> key = find_authkey(flags.client.authkey, flags.client.authkey_file);
   if (!key) {
-    std::fprintf(stderr, "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
+    std::fprintf(stderr,
+                 "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
     return kExitUsage;
   }
   std::string connect = flags.client.connect;
   if (connect.empty()) connect = "tcp://127.0.0.1:7070";
   worker::Supervisor supervisor(flags.config(connect, *key));
-  on_stop_signal([](void* s) { static_cast<worker::Supervisor*>(s)->request_drain(); }, &supervisor);
+  on_stop_signal([](void* s) { static_cast<worker::Supervisor*>(s)->request_drain(); },
+                 &supervisor);
   try {
     supervisor.run();
   } catch (const proto::ConnectFailure& e) {
@@ -159,7 +164,8 @@ int run_worker(WorkerFlags& flags) {
 }
 
 // Runs the manager in this thread; `started` is called once it listens.
-int run_manager(const ManagerFlags& flags, const std::function<void(manager::Manager&, const std::string&)>& started) {
+int run_manager(const ManagerFlags& flags,
+                const std::function<void(manager::Manager&, const std::string&)>& started) {
   log::setup("manager");
   std::string key = manager_authkey(flags.authkey, flags.authkey_file);
   manager::Manager manager(flags.config(key));
@@ -235,14 +241,17 @@ class WorkerGroup {
 }  // namespace
 
 void ClientFlags::add_to(CLI::App& app) {
-  app.add_option("--connect", connect, "manager address (default: $UNI_CONNECT or tcp://127.0.0.1:7070)")
+  app.add_option("--connect", connect,
+                 "manager address (default: $UNI_CONNECT or tcp://127.0.0.1:7070)")
       ->envname("UNI_CONNECT");
-  app.add_option("--authkey", authkey, "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
+  app.add_option("--authkey", authkey,
+                 "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
   app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
 }
 
 void add_manager_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("manager", "run a manager: task queue, result routing, module store");
+  auto* cmd =
+      app.add_subcommand("manager", "run a manager: task queue, result routing, module store");
   auto flags = std::make_shared<ManagerFlags>();
   flags->add_to(*cmd);
   cmd->callback([flags, &exit_code] { exit_code = run_manager(*flags, nullptr); });
@@ -257,7 +266,8 @@ void add_worker_command(CLI::App& app, int& exit_code) {
 }
 
 void add_up_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("up", "run a manager and N workers in the foreground (Ctrl-C stops all)");
+  auto* cmd =
+      app.add_subcommand("up", "run a manager and N workers in the foreground (Ctrl-C stops all)");
   auto manager_flags = std::make_shared<ManagerFlags>();
   auto worker_flags = std::make_shared<WorkerFlags>();
   auto workers = std::make_shared<unsigned>(2);
@@ -267,13 +277,18 @@ void add_up_command(CLI::App& app, int& exit_code) {
   cmd->callback([=, &exit_code] {
     std::unique_ptr<WorkerGroup> group;
     exit_code = run_manager(*manager_flags, [&](manager::Manager& m, const std::string& key) {
-      std::vector<std::string> argv = {"/proc/self/exe", "worker", "--connect", m.endpoint(),
-                                       "--isolation", worker_flags->isolation,
-                                       "--cache-size", worker_flags->cache_size,
-                                       "--parent-pid", std::to_string(::getpid())};
-      if (worker_flags->slots) argv.insert(argv.end(), {"--slots", std::to_string(worker_flags->slots)});
-      if (!worker_flags->cache_dir.empty()) argv.insert(argv.end(), {"--cache-dir", worker_flags->cache_dir});
-      if (!worker_flags->mem_limit.empty()) argv.insert(argv.end(), {"--mem-limit", worker_flags->mem_limit});
+      std::vector<std::string> argv = {"/proc/self/exe",  "worker",
+                                       "--connect",       m.endpoint(),
+                                       "--isolation",     worker_flags->isolation,
+                                       "--cache-size",    worker_flags->cache_size,
+                                       "--drain-timeout", worker_flags->drain_timeout,
+                                       "--parent-pid",    std::to_string(::getpid())};
+      if (worker_flags->slots)
+        argv.insert(argv.end(), {"--slots", std::to_string(worker_flags->slots)});
+      if (!worker_flags->cache_dir.empty())
+        argv.insert(argv.end(), {"--cache-dir", worker_flags->cache_dir});
+      if (!worker_flags->mem_limit.empty())
+        argv.insert(argv.end(), {"--mem-limit", worker_flags->mem_limit});
       group = std::make_unique<WorkerGroup>(argv, key, *workers);
     });
     group.reset();  // SIGTERM the workers, wait for them
@@ -284,8 +299,10 @@ int executor_main(int argc, char** argv) {
   worker::ExecutorOptions options;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--supervisor") options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
-    else if (flag == "--mem-limit") options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--supervisor")
+      options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
+    else if (flag == "--mem-limit")
+      options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
   }
   return worker::run_executor(options);
 }

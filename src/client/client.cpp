@@ -252,6 +252,8 @@ void Client::Io::on_message(const proto::Message& m) {
           r.payload = why;
           resolve(id, std::move(r));
         }
+        // The manager holds them, waiting for the module: let it drop them.
+        if (!failed.empty()) send_cancel(failed, nullptr);
         return;
       }
       connection_.send(proto::encode_put_module(hash, mod.platform, mod.bytes));

@@ -61,6 +61,8 @@ struct Boss {
   std::uint64_t session = 0;
   std::string rid;
   bool connected = false;
+  bool forgotten = false;  // left or expired; kept only for its running services
+  std::size_t tasks = 0;   // task records of its session
   Clock::time_point last_seen{};
   std::vector<TaskId> results_out;
   std::unordered_set<ModuleHash> asked;                      // NEED_MODULE sent on this connection
@@ -151,7 +153,7 @@ class Manager::Impl {
   void on_status(const std::string& rid);
   void on_result(Worker& worker, const proto::Message& m);
   void on_fetch_module(Worker& worker, const proto::Message& m);
-  void on_bye(const std::string& rid, Peer peer, const proto::Message& m);
+  void on_bye(Peer peer, const proto::Message& m);
 
   // ---- task life cycle ----
   TaskRecord* find(const TaskId& id) {
@@ -171,7 +173,7 @@ class Manager::Impl {
   // ---- peers ----
   Boss& boss_for(std::uint64_t session);
   void worker_gone(Worker& w, const std::string& why);
-  void boss_expired(Boss& b);
+  void forget_boss(Boss& b, std::string_view why);
   std::uint16_t platform_index(const std::string& platform);
   std::size_t workers_for(std::uint16_t platform) const;
 
@@ -240,7 +242,9 @@ void Manager::Impl::run() {
     }
   }
   // Tell everyone connected that the manager is going; they reconnect later.
+  // The socket otherwise closes with LINGER 0: give the BYEs time to leave.
   for (auto& [rid, peer] : peers_) send(rid, proto::encode_bye("manager shutting down"));
+  router_.set(zmq::sockopt::linger, 500);
   log::info("manager stopped");
 }
 
@@ -305,7 +309,7 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
         if (peer.worker) peer.worker->executing = m.busy().value_or(peer.worker->executing);
         return;
       case Type::kBye:
-        return on_bye(rid, peer, m);
+        return on_bye(peer, m);
       case Type::kCancel:
         return on_cancel(rid, m);
       case Type::kStatus:
@@ -451,6 +455,7 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
     Boss& boss = boss_for(hello.session);
     boss.rid = rid;
     boss.connected = true;
+    boss.forgotten = false;
     boss.last_seen = now;
     boss.asked.clear();
     peers_[rid] = Peer{&boss, nullptr};
@@ -508,14 +513,17 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
       rec.state = TaskState::kRunning;
       rec.worker = &w;
       w.inflight.insert(rt.id);
-      boss_for(rt.id.session);
+      ++boss_for(rt.id.session).tasks;
       modules_.pin(rt.module);
       continue;
     }
     if (t->state == TaskState::kRunning && t->worker == &w) continue;
     if (t->state == TaskState::kQueued || t->state == TaskState::kAwaitingBoss ||
-        t->state == TaskState::kRecovering) {
-      if (t->state == TaskState::kQueued) --queued_;  // its queue entry is skipped when popped
+        t->state == TaskState::kRecovering || t->state == TaskState::kWaitingModule) {
+      // Not running anywhere else: the copy this worker runs is adopted. (Its
+      // queue or module-wait entry is skipped when it comes up.)
+      if (t->state == TaskState::kQueued) --queued_;
+      t->platform = w.platform;
       t->state = TaskState::kRunning;
       t->worker = &w;
       w.inflight.insert(rt.id);
@@ -556,6 +564,10 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
         }
       } else if (existing->state == TaskState::kDone) {
         boss.results_out.push_back(existing->task.id);
+      } else if (existing->state == TaskState::kWaitingModule &&
+                 boss.asked.insert(existing->task.module).second) {
+        // The NEED_MODULE may have gone to the boss's previous connection.
+        send(boss.rid, proto::encode_need_module(existing->task.module));
       }
       continue;
     }
@@ -570,6 +582,7 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
     }
     ++totals_.submitted;
     TaskRecord& rec = tasks_[task.id];
+    ++boss.tasks;
     rec.task = std::move(task);
     rec.task.attempt = 1;
     if (rec.task.max_attempts == 0) rec.task.max_attempts = 1;
@@ -730,13 +743,14 @@ void Manager::Impl::on_fetch_module(Worker& w, const proto::Message& m) {
   send(w.rid, proto::encode_module(hash, &mod->bytes, ""));
 }
 
-void Manager::Impl::on_bye(const std::string& rid, Peer peer, const proto::Message& m) {
+void Manager::Impl::on_bye(Peer peer, const proto::Message& m) {
   std::string reason = m.text();
   if (peer.worker) {
     worker_gone(*peer.worker, "it left (" + reason + ")");
   } else if (peer.boss) {
-    peer.boss->connected = false;
-    peers_.erase(rid);
+    // A boss says BYE when its Cluster closes: nobody collects its results
+    // any more.
+    forget_boss(*peer.boss, "left");
   }
 }
 
@@ -796,8 +810,13 @@ void Manager::Impl::complete(TaskRecord& t, proto::Result result) {
   if (t.task.flags & proto::kFlagDetached) {
     log::info("service {} ({}) ended: {}", t.task.id.str(), t.task.function,
               result.status == Status::kOk ? "returned" : result.payload);
-    erase(t.task.id);
-    return;
+    // Nobody waits for a detached task's result, except the `uni spawn` that
+    // started it if it is still there (a service that fails at once).
+    auto b = bosses_.find(t.task.id.session);
+    if (b == bosses_.end() || !b->second->connected) {
+      erase(t.task.id);
+      return;
+    }
   }
   t.result = std::make_unique<proto::Result>(std::move(result));
   boss_for(t.task.id.session).results_out.push_back(t.task.id);
@@ -841,6 +860,8 @@ void Manager::Impl::erase(const TaskId& id) {
   if (it->second.state == TaskState::kQueued) --queued_;
   unassign(it->second);
   modules_.unpin(it->second.task.module);
+  auto b = bosses_.find(id.session);
+  if (b != bosses_.end() && --b->second->tasks == 0 && b->second->forgotten) bosses_.erase(b);
   tasks_.erase(it);
 }
 
@@ -879,20 +900,33 @@ void Manager::Impl::worker_gone(Worker& w, const std::string& why) {
   workers_.erase(rid);  // w is gone from here on
 }
 
-void Manager::Impl::boss_expired(Boss& b) {
-  log::info("boss {:016x} gone for {} s: dropping its tasks and results", b.session,
-            config_.boss_grace.count() / 1000);
+// Drops a boss that left (BYE) or stayed away past its grace period: its
+// tasks and results go (running ones are stopped), except detached services,
+// which outlive it; the boss itself goes once it owns nothing.
+void Manager::Impl::forget_boss(Boss& b, std::string_view why) {
   std::vector<TaskId> mine;
-  for (auto& [id, t] : tasks_)
-    if (id.session == b.session && !(t.task.flags & proto::kFlagDetached)) mine.push_back(id);
+  if (b.tasks > 0)
+    for (auto& [id, t] : tasks_)
+      if (id.session == b.session &&
+          (!(t.task.flags & proto::kFlagDetached) || t.state == TaskState::kDone))
+        mine.push_back(id);
+  if (!mine.empty())
+    log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
+              mine.size());
   for (const TaskId& id : mine) {
     TaskRecord* t = find(id);
     if (t->state == TaskState::kRunning && t->worker) cancel_on_worker(*t->worker, id);
     erase(id);
   }
   if (!b.rid.empty()) peers_.erase(b.rid);
+  if (b.tasks == 0) {
+    bosses_.erase(b.session);  // b is gone from here on
+    return;
+  }
+  // Its services still run; the record goes with the last of them (erase).
   b.results_out.clear();
   b.connected = false;
+  b.forgotten = true;
   b.rid.clear();
 }
 
@@ -925,18 +959,12 @@ void Manager::Impl::on_timer(Clock::time_point now) {
   std::vector<Boss*> expired;
   for (auto& [session, b] : bosses_) {
     if (b->connected && now - b->last_seen > config_.heartbeat_timeout) b->connected = false;
-    if (!b->connected && now - b->last_seen > config_.boss_grace) expired.push_back(b.get());
+    if (!b->connected && !b->forgotten && now - b->last_seen > config_.boss_grace)
+      expired.push_back(b.get());
   }
-  for (Boss* b : expired) {
-    boss_expired(*b);
-    bool owns_tasks = false;
-    for (auto& [id, t] : tasks_)
-      if (id.session == b->session) {
-        owns_tasks = true;
-        break;
-      }
-    if (!owns_tasks) bosses_.erase(b->session);
-  }
+  const std::string away =
+      "gone for " + seconds_text(static_cast<std::uint32_t>(config_.boss_grace.count()));
+  for (Boss* b : expired) forget_boss(*b, away + " s");
 
   // The recovery window after a start is over: what no worker re-announced runs now.
   if (!recovering_.empty() && now >= started_ + config_.recovery_window) {

@@ -36,7 +36,14 @@ Welcome PeerConnection::open(const std::string& hello, std::chrono::milliseconds
     if (watch.connected() && !hello_sent) hello_sent = send(hello);
     zmq::message_t reply;
     while (socket_.recv(reply, zmq::recv_flags::dontwait)) {
-      Message m = Message::parse(static_cast<const char*>(reply.data()), reply.size());
+      Message m;
+      try {
+        m = Message::parse(static_cast<const char*>(reply.data()), reply.size());
+      } catch (const DecodeError& e) {
+        throw ConnectFailure(
+            ConnectFailure::Reason::kProtocol,
+            "the peer at " + endpoint_ + " does not speak the uni protocol: " + e.what());
+      }
       if (m.type() == Type::kWelcome && m.version() == kVersion) {
         up_ = true;
         return m.welcome();

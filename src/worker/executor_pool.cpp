@@ -69,15 +69,23 @@ std::vector<std::string> executor_env() {
 }
 
 // Writes complete lines of `text` with the label in front; keeps the rest.
-void emit_lines(FILE* to, const std::string& label, std::string& partial, std::string_view text,
+// The label is made only when there is a line to write: most tasks print
+// nothing.
+template <typename Label>
+void emit_lines(FILE* to, const Label& make_label, std::string& partial, std::string_view text,
                 bool final) {
+  if (text.empty() && (!final || partial.empty())) return;
   partial.append(text);
+  std::string label;
   std::size_t start = 0;
-  for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1)
+  for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+    if (label.empty()) label = make_label();
     std::fprintf(to, "[%s] %.*s\n", label.c_str(), static_cast<int>(nl - start),
                  partial.data() + start);
+  }
   partial.erase(0, start);
   if (final && !partial.empty()) {
+    if (label.empty()) label = make_label();
     std::fprintf(to, "[%s] %s\n", label.c_str(), partial.c_str());
     partial.clear();
   }
@@ -89,7 +97,7 @@ void emit_lines(FILE* to, const std::string& label, std::string& partial, std::s
 struct ExecutorPool::Executor {
   struct InFlight {
     std::uint64_t tag;
-    std::string label;
+    proto::TaskId task;
     std::string out_partial, err_partial;  // captured output, not yet a whole line
   };
   Process process;
@@ -111,6 +119,10 @@ struct ExecutorPool::Executor {
     return nullptr;
   }
   std::string raw_label() const { return "executor " + std::to_string(process.pid()); }
+  // Output lines are labelled with the task running, or else the executor.
+  auto label_of(const InFlight* task) const {
+    return [this, task] { return task ? task->task.str() : raw_label(); };
+  }
 };
 
 ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(options) {
@@ -174,9 +186,10 @@ bool ExecutorPool::start(RunRequest& request) {
         (!best || e->inflight.size() < best->inflight.size()))
       best = e.get();
   if (!best) return false;
+  // Written from add_poll_items: one write for everything handed over in a
+  // turn of the supervisor's loop.
   best->pending += run_frame(request);
-  best->inflight.push_back({request.tag, std::move(request.label), {}, {}});
-  if (!write_some(best->channel.get(), best->pending)) best->channel_open = false;
+  best->inflight.push_back({request.tag, request.task, {}, {}});
   return true;
 }
 
@@ -217,6 +230,8 @@ void ExecutorPool::unload(const std::string& module_path) {
 
 void ExecutorPool::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   for (auto& e : executors_) {
+    if (e->usable() && !e->pending.empty() && !write_some(e->channel.get(), e->pending))
+      e->channel_open = false;
     bool live = e->process.running();
     short channel_events = e->usable() ? ZMQ_POLLIN : 0;
     if (e->usable() && !e->pending.empty()) channel_events |= ZMQ_POLLOUT;
@@ -239,7 +254,9 @@ void relay_raw(int fd, std::string& partial, FILE* to, const std::string& label,
     if (n <= 0) break;
     text.append(chunk, static_cast<std::size_t>(n));
   }
-  if (!text.empty() || (final && !partial.empty())) emit_lines(to, label, partial, text, final);
+  if (!text.empty() || (final && !partial.empty()))
+    emit_lines(
+        to, [&] { return label; }, partial, text, final);
 }
 }  // namespace
 
@@ -260,17 +277,15 @@ void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done) {
         std::string_view text(bytes.via.bin.ptr,
                               bytes.type == msgpack::type::BIN ? bytes.via.bin.size : 0);
         if (f[2].as<std::uint8_t>() == 2)
-          emit_lines(stderr, task ? task->label : e.raw_label(),
-                     task ? task->err_partial : e.err_raw, text, false);
+          emit_lines(stderr, e.label_of(task), task ? task->err_partial : e.err_raw, text, false);
         else
-          emit_lines(stdout, task ? task->label : e.raw_label(),
-                     task ? task->out_partial : e.out_raw, text, false);
+          emit_lines(stdout, e.label_of(task), task ? task->out_partial : e.out_raw, text, false);
         continue;
       }
       if (kind != kDone || m.via.array.size < 5) throw std::runtime_error("unexpected frame");
       if (!task) continue;
-      emit_lines(stdout, task->label, task->out_partial, "", true);
-      emit_lines(stderr, task->label, task->err_partial, "", true);
+      emit_lines(stdout, e.label_of(task), task->out_partial, "", true);
+      emit_lines(stderr, e.label_of(task), task->err_partial, "", true);
       const msgpack::object& payload = f[3];
       Completion c;
       c.tag = tag;
@@ -306,8 +321,8 @@ void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
   // out: they go back to be run again, uncharged.
   std::uint64_t running = e.status.page()->running_tag.load(std::memory_order_acquire);
   for (auto& task : e.inflight) {
-    emit_lines(stdout, task.label, task.out_partial, "", true);
-    emit_lines(stderr, task.label, task.err_partial, "", true);
+    emit_lines(stdout, e.label_of(&task), task.out_partial, "", true);
+    emit_lines(stderr, e.label_of(&task), task.err_partial, "", true);
     Completion c;
     c.tag = task.tag;
     c.pid = pid;

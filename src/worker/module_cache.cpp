@@ -39,7 +39,12 @@ ModuleCache::ModuleCache(std::string dir, std::uint64_t limit_bytes)
   for (auto& [mtime, hash] : found) entries_[hash].last_use = ++clock_;
 }
 
-std::string ModuleCache::path(const ModuleHash& hash) const { return dir_ + "/" + hash.hex() + ".so"; }
+const std::string& ModuleCache::path(const ModuleHash& hash) const {
+  // Asked once per task, mostly for the same module as the task before.
+  if (!last_path_ || last_path_->first != hash)
+    last_path_.emplace(hash, dir_ + "/" + hash.hex() + ".so");
+  return last_path_->second;
+}
 
 bool ModuleCache::acquire(const ModuleHash& hash) {
   auto it = entries_.find(hash);
@@ -52,7 +57,8 @@ bool ModuleCache::acquire(const ModuleHash& hash) {
   // another worker sharing the directory may have evicted it meanwhile.
   std::string file = path(hash);
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat locked {}, current {};
+  struct stat locked {
+  }, current{};
   if (!fd || ::flock(fd.get(), LOCK_SH) != 0 || ::fstat(fd.get(), &locked) != 0 ||
       ::stat(file.c_str(), &current) != 0 || locked.st_ino != current.st_ino) {
     if (it != entries_.end()) {

@@ -23,7 +23,7 @@ class ModuleCache {
   // Creates the directory if missing and indexes the modules already there.
   ModuleCache(std::string dir, std::uint64_t limit_bytes);
 
-  std::string path(const ModuleHash& hash) const;
+  const std::string& path(const ModuleHash& hash) const;  // valid until the next call
 
   // Takes a reference for a task about to use the module. Returns false if the
   // module is not in the cache (fetch it, store() it, then acquire again).
@@ -51,6 +51,7 @@ class ModuleCache {
   std::uint64_t bytes_ = 0;
   std::uint64_t clock_ = 0;
   std::unordered_map<ModuleHash, Entry> entries_;
+  mutable std::optional<std::pair<ModuleHash, std::string>> last_path_;
 };
 
 }  // namespace uni::worker

@@ -31,7 +31,7 @@ struct RunRequest {
   std::string module_path;
   std::string function;
   std::string args;
-  std::string label;  // the task id, prefixed to its output lines
+  proto::TaskId task;  // prefixed to its output lines
   // Must never run twice (max attempts 1): handed only to an executor with
   // nothing else in its pipeline, so that its fate is never confused with a
   // neighbour's if the executor dies.

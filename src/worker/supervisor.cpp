@@ -157,6 +157,7 @@ class Supervisor::Impl {
   std::uint32_t prefetch_per_slot_ = 1;
   unsigned pipeline_depth_ = 1;
   std::chrono::milliseconds heartbeat_{1000};
+  std::uint64_t max_message_ = 64ull << 20;  // the manager's limit, from WELCOME
 };
 
 std::uint32_t Supervisor::Impl::capacity() const {
@@ -221,6 +222,7 @@ void Supervisor::Impl::run() {
   proto::Welcome welcome = connection_.open(hello(), config_.connect_timeout);
   credit_sent_ = capacity();
   heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms);
+  max_message_ = welcome.max_message;
   log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
             connection_.endpoint(), config_.slots, config_.thread_isolation ? "thread" : "process",
             ::getpid());
@@ -295,9 +297,13 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
       connection_.welcomed();
       manager_left_ = false;
       heartbeat_ = std::chrono::milliseconds(m.welcome().heartbeat_ms);
+      max_message_ = m.welcome().max_message;
       // Results the manager may not have: it acknowledges each one it gets.
       for (auto& [id, h] : held_)
         if (h.state == HeldState::kFinished) results_out_.push_back(id);
+      // A FETCH_MODULE may have been lost with the old connection.
+      for (const auto& [hash, waiting] : fetching_)
+        if (!waiting.empty()) connection_.send(proto::encode_fetch_module(hash));
       return;
     case Type::kTasks:
       return on_tasks(m);
@@ -473,8 +479,11 @@ void Supervisor::Impl::schedule() {
       continue;
     }
     Held& h = it->second;
-    RunRequest request{next_tag_, cache_.path(h.task.module), h.task.function, h.task.args,
-                       id.str(),  h.task.max_attempts == 1};
+    // The args are not needed here again: a task that must run again is sent
+    // again by the manager.
+    RunRequest request{
+        next_tag_, cache_.path(h.task.module), h.task.function, std::move(h.task.args),
+        id,        h.task.max_attempts == 1};
     if (!runner_->start(request)) break;  // in order: wait for an executor that can take it
     ready_.pop_front();
     h.state = HeldState::kRunning;
@@ -565,16 +574,37 @@ void Supervisor::Impl::update_credit() {
 
 void Supervisor::Impl::flush() {
   if (results_out_.empty()) return;
+  // Batches stay well under the manager's message limit; a result that alone
+  // would break it becomes an error that says so (the manager would drop it,
+  // and the connection with it).
+  const std::size_t budget = max_message_ / 2;
   std::vector<const proto::Result*> batch;
+  std::size_t bytes = 0;
+  auto send_batch = [&] {
+    // Unsent (no connection) is fine: finished tasks stay held and are sent
+    // again after the next WELCOME.
+    if (!batch.empty()) connection_.send(proto::encode_results(batch));
+    batch.clear();
+    bytes = 0;
+  };
   for (const TaskId& id : results_out_) {
     auto it = held_.find(id);
-    if (it != held_.end() && it->second.state == HeldState::kFinished)
-      batch.push_back(&it->second.result);
+    if (it == held_.end() || it->second.state != HeldState::kFinished) continue;
+    proto::Result& r = it->second.result;
+    if (r.payload.size() > budget) {
+      log::warn("result of task {} is {} bytes, more than the manager accepts", id.str(),
+                r.payload.size());
+      r.status = Status::kRejected;
+      r.payload = "its result of " + std::to_string(r.payload.size()) +
+                  " bytes is larger than a result may be (" + std::to_string(budget) +
+                  " bytes: half the manager's --max-message)";
+    }
+    if (bytes + r.payload.size() > budget) send_batch();
+    batch.push_back(&r);
+    bytes += r.payload.size() + 64;
   }
   results_out_.clear();
-  // Unsent (no connection) is fine: finished tasks stay held and are sent
-  // again after the next WELCOME.
-  if (!batch.empty()) connection_.send(proto::encode_results(batch));
+  send_batch();
   last_flush_ = Clock::now();
 }
 

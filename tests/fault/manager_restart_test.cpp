@@ -13,8 +13,9 @@ namespace {
 
 TEST(ManagerRestart, MapOfSixteenSlowTasksSurvivesKillNineAndRestart) {
   TestCluster cluster({.workers = 2, .slots = 2});
-  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "slow", "--input",
-                                                cluster.dir().write("in.jsonl", slow_inputs(16, 800)).string()});
+  ChildProcess map = start_uni(cluster, "map",
+                               {"map", module_path("faults"), "slow", "--input",
+                                cluster.dir().write("in.jsonl", slow_inputs(16, 800)).string()});
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] >= 2; }));
   cluster.kill_manager(SIGKILL);
   ASSERT_TRUE(cluster.manager().wait_for(5s).has_value());
@@ -74,7 +75,8 @@ TEST(ManagerRestart, SigtermToTheManagerTellsItsPeersFirst) {
   TestCluster cluster({.workers = 1, .slots = 1});
   ExitStatus stopped = cluster.stop_manager();
   EXPECT_FALSE(stopped.signaled) << "the manager did not exit on SIGTERM by itself";
-  EXPECT_TRUE(cluster.worker(0).wait_for_stderr("going away", 5s)) << cluster.worker(0).read_stderr();
+  EXPECT_TRUE(cluster.worker(0).wait_for_stderr("going away", 5s))
+      << cluster.worker(0).read_stderr() << "\nmanager: " << cluster.manager().read_stderr();
   // The worker waits for it and rejoins when it is back.
   cluster.restart_manager();
   EXPECT_TRUE(cluster.wait_for_worker_count(1));
