@@ -183,6 +183,16 @@ TEST(Echo, ApiStopEndsTheServiceAndFreesItsSlot) {
   EXPECT_EQ(f.get(), local_factorial(6));
 }
 
+TEST(Echo, CliSpawnOfAServiceThatFailsAtOnceSaysSoAndExitsOne) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  CommandResult spawned =
+      cluster.uni({"spawn", module_path("testfns"), "fail", "\"no such service\""});
+  EXPECT_EQ(spawned.exit_code, 1) << spawned.describe();
+  EXPECT_NE(spawned.err.find("ended at once"), std::string::npos) << spawned.describe();
+  EXPECT_NE(spawned.err.find("no such service"), std::string::npos) << spawned.describe();
+  EXPECT_TRUE(cluster.status()["services"].empty());
+}
+
 TEST(Echo, CliSpawnStatusStop) {
   TestCluster cluster({.workers = 1, .slots = 1});
   int port = free_tcp_port();
@@ -201,6 +211,11 @@ TEST(Echo, CliSpawnStatusStop) {
   EXPECT_EQ(s.value("id", ""), id);
   EXPECT_EQ(s.value("function", ""), "server");
   EXPECT_EQ(s.value("worker", ""), status["workers"][0].value("id", "?"));
+  // Busy counts come with the worker's heartbeats, a moment after the start.
+  for (int i = 0; i < 50 && status["workers"][0].value("busy", 0) != 1; ++i) {
+    std::this_thread::sleep_for(100ms);
+    status = cluster.status();
+  }
   EXPECT_EQ(status["workers"][0].value("busy", 0), 1) << status.dump();
 
   {
