@@ -52,8 +52,6 @@ struct TaskRecord {
   bool placeholder = false;  // args unknown (re-announced by a worker after a restart)
   std::uint16_t platform = 0;
   Worker* worker = nullptr;
-  Clock::time_point queued_at{};
-  std::unique_ptr<std::string> attempt_log;  // failed attempts so far, for the final error
   std::unique_ptr<proto::Result> result;
 };
 
@@ -80,6 +78,9 @@ struct Worker {
   Clock::time_point joined{};
   std::vector<TaskId> tasks_out;
   std::vector<TaskId> acks_out;
+  // On the manager's short lists (so that a turn of its loop costs what
+  // happened in it, not the number of workers): room for tasks, output.
+  bool listed_room = false, listed_output = false;
 };
 
 struct Peer {
@@ -166,6 +167,7 @@ class Manager::Impl {
   void complete(TaskRecord& t, proto::Result result);
   void fail(TaskRecord& t, Status status, std::string text);
   void attempt_failed(TaskRecord& t, const std::string& what);
+  void attempts_exhausted(TaskRecord& t);
   void unassign(TaskRecord& t);
   void erase(const TaskId& id);
   void cancel_on_worker(Worker& w, const TaskId& id);
@@ -176,6 +178,8 @@ class Manager::Impl {
   void forget_boss(Boss& b, std::string_view why);
   std::uint16_t platform_index(const std::string& platform);
   std::size_t workers_for(std::uint16_t platform) const;
+  void note_room(Worker& w);
+  void note_output(Worker& w);
 
   // ---- timers ----
   void on_timer(Clock::time_point now);
@@ -194,6 +198,12 @@ class Manager::Impl {
 
   std::unordered_map<TaskId, TaskRecord, TaskIdHash> tasks_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Boss>> bosses_;
+  std::vector<std::size_t> workers_per_platform_;  // by platform index
+  std::vector<Worker*> with_room_;                 // workers that may take tasks
+  std::vector<Worker*> with_output_;               // workers with TASKS or ACK to send
+  // Failed attempts of tasks that have had one, for the final error: few
+  // tasks ever have one, so the task records do not carry the field.
+  std::unordered_map<TaskId, std::string, TaskIdHash> attempt_logs_;
   std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;  // by routing id
   std::unordered_map<std::string, Peer> peers_;                       // by routing id
   std::unordered_map<ModuleHash, std::vector<TaskId>> waiting_for_module_;
@@ -337,6 +347,7 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
           return on_fetch_module(*peer.worker, m);
         case Type::kCredit:  // 0: the worker drains and takes nothing new
           peer.worker->capacity = m.credit();
+          note_room(*peer.worker);
           return;
         default:
           break;
@@ -373,7 +384,9 @@ bool Manager::Impl::send(const std::string& rid, const std::string& body) {
 void Manager::Impl::flush() {
   // Split batches so that no message nears the size limit.
   const std::size_t budget = config_.max_message / 2;
-  for (auto& [rid, w] : workers_) {
+  for (Worker* w : with_output_) {
+    w->listed_output = false;
+    const std::string& rid = w->rid;
     if (!w->acks_out.empty()) {
       send(rid, proto::encode_ack(w->acks_out));
       w->acks_out.clear();
@@ -387,7 +400,7 @@ void Manager::Impl::flush() {
         // Never delivered: back to the queue, no attempt spent.
         for (const proto::Task* t : batch) {
           TaskRecord* rec = find(t->id);
-          if (rec && rec->state == TaskState::kRunning && rec->worker == w.get()) {
+          if (rec && rec->state == TaskState::kRunning && rec->worker == w) {
             unassign(*rec);
             enqueue(*rec, true);
           }
@@ -398,7 +411,7 @@ void Manager::Impl::flush() {
     };
     for (const TaskId& id : w->tasks_out) {
       TaskRecord* rec = find(id);
-      if (!rec || rec->state != TaskState::kRunning || rec->worker != w.get()) continue;
+      if (!rec || rec->state != TaskState::kRunning || rec->worker != w) continue;
       batch.push_back(&rec->task);
       bytes += rec->task.args.size() + rec->task.function.size() + 80;
       if (bytes > budget) send_batch();
@@ -406,6 +419,7 @@ void Manager::Impl::flush() {
     send_batch();
     w->tasks_out.clear();
   }
+  with_output_.clear();
   for (auto& [session, b] : bosses_) {
     if (b->results_out.empty()) continue;
     if (!b->connected) {
@@ -476,7 +490,10 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
   w.pid = hello.pid;
   w.slots = hello.slots;
   w.capacity = hello.capacity;
+  if (known) --workers_per_platform_[w.platform];
   w.platform = platform_index(hello.platform);
+  if (workers_per_platform_.size() <= w.platform) workers_per_platform_.resize(w.platform + 1);
+  ++workers_per_platform_[w.platform];
   w.isolation = hello.isolation;
   w.last_seen = now;
   if (!known) w.joined = now;
@@ -532,6 +549,7 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
     // Done, or running elsewhere since: this copy must stop.
     cancel_on_worker(w, rt.id);
   }
+  note_room(w);
   for (auto& [session, b] : bosses_) {  // a worker for a platform someone waits on
     b->waiting_since.erase(w.platform);
     b->noticed.erase(w.platform);
@@ -559,8 +577,14 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
         existing->task.attempt = attempt;
         existing->placeholder = false;
         if (existing->state == TaskState::kAwaitingBoss) {
-          existing->state = TaskState::kQueued;
-          enqueue(*existing, true);
+          // Its worker died before the boss's attempt limit was known here.
+          if (existing->task.attempt > existing->task.max_attempts) {
+            existing->task.attempt = existing->task.max_attempts;
+            attempts_exhausted(*existing);
+          } else {
+            existing->state = TaskState::kQueued;
+            enqueue(*existing, true);
+          }
         }
       } else if (existing->state == TaskState::kDone) {
         boss.results_out.push_back(existing->task.id);
@@ -586,7 +610,6 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
     rec.task = std::move(task);
     rec.task.attempt = 1;
     if (rec.task.max_attempts == 0) rec.task.max_attempts = 1;
-    rec.queued_at = now;
     modules_.pin(rec.task.module);
     if (rec.task.wait_ms > 0)
       wait_deadlines_.emplace(now + std::chrono::milliseconds(rec.task.wait_ms), rec.task.id);
@@ -707,6 +730,7 @@ void Manager::Impl::on_status(const std::string& rid) {
 void Manager::Impl::on_result(Worker& w, const proto::Message& m) {
   for (proto::Result& r : m.results()) {
     w.acks_out.push_back(r.id);
+    note_output(w);
     TaskRecord* t = find(r.id);
     // Only the worker the task is assigned to may complete it: a late result
     // from a worker presumed dead, or from a cancelled copy, is dropped here.
@@ -771,11 +795,11 @@ void Manager::Impl::enqueue(TaskRecord& t, bool front) {
 }
 
 void Manager::Impl::dispatch() {
-  if (queued_ == 0 || workers_.empty()) return;
+  if (queued_ == 0 || with_room_.empty()) return;
   // One task per worker per round, so that batches spread over the workers.
   std::vector<Worker*> open;
-  for (auto& [rid, w] : workers_)
-    if (w->inflight.size() < w->capacity && !queue_.empty(w->platform)) open.push_back(w.get());
+  for (Worker* w : with_room_)
+    if (w->inflight.size() < w->capacity && !queue_.empty(w->platform)) open.push_back(w);
   while (!open.empty() && queued_ > 0) {
     std::size_t kept = 0;
     for (Worker* w : open) {
@@ -792,10 +816,15 @@ void Manager::Impl::dispatch() {
       t->worker = w;
       w->inflight.insert(t->task.id);
       w->tasks_out.push_back(t->task.id);
+      note_output(*w);
       if (w->inflight.size() < w->capacity) open[kept++] = w;
     }
     open.resize(kept);
   }
+  std::erase_if(with_room_, [](Worker* w) {
+    w->listed_room = w->inflight.size() < w->capacity;
+    return !w->listed_room;
+  });
 }
 
 void Manager::Impl::complete(TaskRecord& t, proto::Result result) {
@@ -831,15 +860,11 @@ void Manager::Impl::fail(TaskRecord& t, Status status, std::string text) {
 }
 
 void Manager::Impl::attempt_failed(TaskRecord& t, const std::string& what) {
-  if (!t.attempt_log) t.attempt_log = std::make_unique<std::string>();
-  std::string& log = *t.attempt_log;
+  std::string& log = attempt_logs_[t.task.id];
   if (!log.empty()) log += "; ";
   log += "attempt " + std::to_string(t.task.attempt) + ": " + what;
   if (t.task.attempt >= t.task.max_attempts) {
-    std::string text = t.task.max_attempts == 1
-                           ? log.substr(log.find(": ") + 2)
-                           : "failed " + std::to_string(t.task.attempt) + " attempts: " + log;
-    fail(t, Status::kCrashed, text);
+    attempts_exhausted(t);
     return;
   }
   ++t.task.attempt;
@@ -849,8 +874,20 @@ void Manager::Impl::attempt_failed(TaskRecord& t, const std::string& what) {
   enqueue(t, true);
 }
 
+// Fails a task with the story of its attempts.
+void Manager::Impl::attempts_exhausted(TaskRecord& t) {
+  const std::string& log = attempt_logs_[t.task.id];
+  std::uint8_t tried = std::min(t.task.attempt, t.task.max_attempts);
+  std::string text = tried == 1 ? log.substr(log.find(": ") + 2)
+                                : "failed " + std::to_string(tried) + " attempts: " + log;
+  fail(t, Status::kCrashed, text);
+}
+
 void Manager::Impl::unassign(TaskRecord& t) {
-  if (t.worker) t.worker->inflight.erase(t.task.id);
+  if (t.worker) {
+    t.worker->inflight.erase(t.task.id);
+    note_room(*t.worker);
+  }
   t.worker = nullptr;
 }
 
@@ -860,6 +897,7 @@ void Manager::Impl::erase(const TaskId& id) {
   if (it->second.state == TaskState::kQueued) --queued_;
   unassign(it->second);
   modules_.unpin(it->second.task.module);
+  if (!attempt_logs_.empty()) attempt_logs_.erase(id);
   auto b = bosses_.find(id.session);
   if (b != bosses_.end() && --b->second->tasks == 0 && b->second->forgotten) bosses_.erase(b);
   tasks_.erase(it);
@@ -896,6 +934,9 @@ void Manager::Impl::worker_gone(Worker& w, const std::string& why) {
                            t->task.function + ": " + why);
   }
   std::string rid = w.rid;
+  --workers_per_platform_[w.platform];
+  std::erase(with_room_, &w);
+  std::erase(with_output_, &w);
   peers_.erase(rid);
   workers_.erase(rid);  // w is gone from here on
 }
@@ -938,9 +979,21 @@ std::uint16_t Manager::Impl::platform_index(const std::string& platform) {
 }
 
 std::size_t Manager::Impl::workers_for(std::uint16_t platform) const {
-  std::size_t n = 0;
-  for (const auto& [rid, w] : workers_) n += w->platform == platform;
-  return n;
+  return platform < workers_per_platform_.size() ? workers_per_platform_[platform] : 0;
+}
+
+void Manager::Impl::note_room(Worker& w) {
+  if (!w.listed_room && w.inflight.size() < w.capacity) {
+    w.listed_room = true;
+    with_room_.push_back(&w);
+  }
+}
+
+void Manager::Impl::note_output(Worker& w) {
+  if (!w.listed_output) {
+    w.listed_output = true;
+    with_output_.push_back(&w);
+  }
 }
 
 // ---- timers ------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ void TaskQueue::push(std::uint16_t platform, std::uint64_t session, const proto:
   if (platform >= platforms_.size()) platforms_.resize(platform + 1);
   PlatformQueue& queue = platforms_[platform];
   Lane& lane = queue.lanes[session];
-  if (lane.ids.empty()) queue.ring.push_back(session);
-  if (front) lane.ids.push_front(id);
-  else lane.ids.push_back(id);
+  if (lane.seqs.empty()) queue.ring.push_back(session);
+  if (front)
+    lane.seqs.push_front(id.seq);
+  else
+    lane.seqs.push_back(id.seq);
 }
 
 std::optional<proto::TaskId> TaskQueue::pop(std::uint16_t platform) {
@@ -20,14 +22,16 @@ std::optional<proto::TaskId> TaskQueue::pop(std::uint16_t platform) {
     std::uint64_t session = queue.ring.front();
     queue.ring.pop_front();
     auto lane = queue.lanes.find(session);
-    if (lane == queue.lanes.end() || lane->second.ids.empty()) {
+    if (lane == queue.lanes.end() || lane->second.seqs.empty()) {
       if (lane != queue.lanes.end()) queue.lanes.erase(lane);
       continue;
     }
-    proto::TaskId id = lane->second.ids.front();
-    lane->second.ids.pop_front();
-    if (lane->second.ids.empty()) queue.lanes.erase(lane);
-    else queue.ring.push_back(session);
+    proto::TaskId id{session, lane->second.seqs.front()};
+    lane->second.seqs.pop_front();
+    if (lane->second.seqs.empty())
+      queue.lanes.erase(lane);
+    else
+      queue.ring.push_back(session);
     return id;
   }
   return std::nullopt;
