@@ -113,7 +113,8 @@ struct WorkerFlags {
         ->capture_default_str();
     app.add_option("--mem-limit", mem_limit, "address-space limit per executor, e.g. 256M");
     app.add_option("--drain-timeout", drain_timeout,
-                   "on SIGTERM, seconds running tasks get to finish before they are handed back")
+                   "on SIGTERM, seconds running tasks get to finish; then they are stopped, and "
+                   "rerun elsewhere as a failed attempt")
         ->capture_default_str();
   }
 

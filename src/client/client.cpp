@@ -312,7 +312,7 @@ void Client::Io::on_message(const proto::Message& m) {
       return;
     }
     case Type::kBye:
-      log::debug("the manager is going away: {}", m.text());
+      log::warn("the manager is going away ({}); waiting for it to come back", m.text());
       return;
     case Type::kHeartbeat:
       return;

@@ -47,7 +47,8 @@ std::string cache_path(const std::string& authkey) {
 }
 
 CurveKeys from_blob(const std::string& blob) {
-  return CurveKeys{blob.substr(0, 32), blob.substr(32, 32), blob.substr(64, 32), blob.substr(96, 32)};
+  return CurveKeys{blob.substr(0, 32), blob.substr(32, 32), blob.substr(64, 32),
+                   blob.substr(96, 32)};
 }
 
 }  // namespace
@@ -56,11 +57,14 @@ std::string config_dir() {
   if (std::string dir = env("UNI_CONFIG_DIR"); !dir.empty()) return dir;
   if (std::string xdg = env("XDG_CONFIG_HOME"); !xdg.empty()) return xdg + "/uni";
   std::string home = env("HOME");
-  if (home.empty()) throw std::runtime_error("cannot find the uni config directory: HOME is not set");
+  if (home.empty())
+    throw std::runtime_error("cannot find the uni config directory: HOME is not set");
   return home + "/.config/uni";
 }
 
-std::string default_authkey_path() { return config_dir() + "/authkey"; }
+std::string default_authkey_path() {
+  return config_dir() + "/authkey";
+}
 
 std::optional<std::string> find_authkey(const std::string& flag, const std::string& file) {
   if (!flag.empty()) return flag;
@@ -90,8 +94,14 @@ std::string create_default_authkey() {
 
 CurveKeys derive_curve_keys(const std::string& authkey) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-  std::string cached = cache_path(authkey);
-  if (exists(cached)) {
+  // No config directory (no HOME at all) only means no cache.
+  std::string cached;
+  try {
+    cached = cache_path(authkey);
+  } catch (const std::exception& e) {
+    log::warn("cannot cache derived keys: {}", e.what());
+  }
+  if (!cached.empty() && exists(cached)) {
     try {
       std::string blob = read_file(cached);
       if (blob.size() == 4 * kKeyBytes) return from_blob(blob);
@@ -113,12 +123,12 @@ CurveKeys derive_curve_keys(const std::string& authkey) {
   std::string blob(reinterpret_cast<const char*>(keys), sizeof(keys));
   sodium_memzero(keys, sizeof(keys));
 
-  try {
-    make_directories(config_dir() + "/derived", 0700);
-    write_file_atomic(cached, blob, 0600);
-  } catch (const std::exception& e) {
-    log::warn("cannot cache derived keys (each start will derive them again): {}", e.what());
-  }
+  if (!cached.empty()) try {
+      make_directories(config_dir() + "/derived", 0700);
+      write_file_atomic(cached, blob, 0600);
+    } catch (const std::exception& e) {
+      log::warn("cannot cache derived keys (each start will derive them again): {}", e.what());
+    }
   return from_blob(blob);
 }
 

@@ -1034,11 +1034,12 @@ void Manager::Impl::on_timer(Clock::time_point now) {
     if (!t || (t->state != TaskState::kQueued && t->state != TaskState::kWaitingModule &&
                t->state != TaskState::kRecovering))
       continue;
-    std::string platform =
-        t->state != TaskState::kWaitingModule ? platforms_[t->platform] : "its module";
-    fail(*t, Status::kNoWorker,
-         "no worker for platform " + platform + " took it within " + seconds_text(t->task.wait_ms) +
-             " s");
+    std::string limit = seconds_text(t->task.wait_ms) + " s";
+    if (t->state == TaskState::kWaitingModule)
+      fail(*t, Status::kNoWorker, "its module did not reach the manager within " + limit);
+    else
+      fail(*t, Status::kNoWorker,
+           "no worker for platform " + platforms_[t->platform] + " took it within " + limit);
   }
 
   // "Your tasks wait for a worker that is not there", once per boss and platform.

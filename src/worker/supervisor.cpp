@@ -5,6 +5,7 @@
 // results are sent again, so a manager restart loses nothing.
 #include "worker/supervisor.hpp"
 
+#include <pwd.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -74,7 +75,14 @@ std::string default_cache_dir() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
     return std::string(xdg) + "/uni/modules";
   const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : "/tmp") + "/.cache/uni/modules";
+  if (!home || !*home) {
+    // Never a shared directory such as /tmp: another user could plant modules.
+    const passwd* pw = ::getpwuid(::getuid());
+    if (!pw || !pw->pw_dir || !*pw->pw_dir)
+      throw std::runtime_error("no home directory for the module cache: pass --cache-dir");
+    home = pw->pw_dir;
+  }
+  return std::string(home) + "/.cache/uni/modules";
 }
 
 class Supervisor::Impl {

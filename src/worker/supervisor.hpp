@@ -22,8 +22,8 @@ struct WorkerConfig {
   std::uint64_t cache_bytes = 1ull << 30;
   std::uint64_t mem_limit = 0;    // per executor, bytes; 0 = none
   std::chrono::milliseconds connect_timeout{5000};
-  // A draining worker gives running tasks this long to finish before it stops
-  // them and hands them back to the manager.
+  // A draining worker gives running tasks this long to finish; then it stops
+  // them, and each counts as a failed attempt (the manager may rerun it).
   std::chrono::milliseconds drain_timeout{30000};
 };
 
