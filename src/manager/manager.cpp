@@ -13,6 +13,7 @@
 #include <map>
 #include <queue>
 #include <random>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <zmq.hpp>
@@ -252,9 +253,12 @@ void Manager::Impl::run() {
     }
   }
   // Tell everyone connected that the manager is going; they reconnect later.
-  // The socket otherwise closes with LINGER 0: give the BYEs time to leave.
+  // Peers connect with ZMQ_IMMEDIATE, and libzmq then discards what a peer
+  // has not yet read when its connection drops: the connection stays open a
+  // moment so that the BYEs are read, not just sent.
   for (auto& [rid, peer] : peers_) send(rid, proto::encode_bye("manager shutting down"));
   router_.set(zmq::sockopt::linger, 500);
+  if (!peers_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   log::info("manager stopped");
 }
 
