@@ -140,7 +140,9 @@ int run_executor(const ExecutorOptions& options) {
   if (options.mem_limit > 0) {
     // Address-space limit: an allocation past it fails with std::bad_alloc,
     // which the task sees as a clean exception rather than the OOM killer.
-    struct rlimit limit {options.mem_limit, options.mem_limit};
+    struct rlimit limit {
+      options.mem_limit, options.mem_limit
+    };
     if (::setrlimit(RLIMIT_AS, &limit) != 0) std::perror("executor: setrlimit(RLIMIT_AS)");
   }
   std::signal(SIGPIPE, SIG_IGN);  // a task writing to a closed socket gets EPIPE
@@ -181,6 +183,13 @@ int run_executor(const ExecutorOptions& options) {
     std::string_view function = str_of(f[3]);
     std::string_view args = str_of(f[4]);
 
+    std::uint64_t recall_from = page.recall_from.load(std::memory_order_acquire);
+    if (recall_from != 0 && tag >= recall_from &&
+        tag <= page.recall_to.load(std::memory_order_acquire)) {
+      outbox.done(tag, {proto::Status::kHandedBack, "taken back by the supervisor"}, 0);
+      continue;
+    }
+
     Clock::time_point start = Clock::now();
     page.started_ns.store(start.time_since_epoch().count(), std::memory_order_relaxed);
     page.running_tag.store(tag, std::memory_order_release);
@@ -202,7 +211,8 @@ int run_executor(const ExecutorOptions& options) {
 
     Clock::time_point end = Clock::now();
     page.running_tag.store(0, std::memory_order_release);
-    outbox.done(tag, outcome, std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+    outbox.done(tag, outcome,
+                std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
     if (outbox.due(end) && !outbox.flush()) return 0;
   }
 }

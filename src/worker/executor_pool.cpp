@@ -220,6 +220,15 @@ std::size_t ExecutorPool::executing() const {
   return n;
 }
 
+void ExecutorPool::recall(unsigned depth) {
+  for (auto& e : executors_) {
+    if (!e->usable() || e->inflight.size() <= depth) continue;
+    StatusPage& page = *e->status.page();
+    page.recall_to.store(e->inflight.back().tag, std::memory_order_release);
+    page.recall_from.store(e->inflight[depth].tag, std::memory_order_release);
+  }
+}
+
 void ExecutorPool::unload(const std::string& module_path) {
   for (auto& e : executors_) {
     if (!e->usable()) continue;

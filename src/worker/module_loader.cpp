@@ -13,12 +13,14 @@ std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) {
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char* error = ::dlerror();
-    throw ModuleLoadError("cannot load module: " + std::string(error ? error : "unknown dlopen error"));
+    throw ModuleLoadError("cannot load module: " +
+                          std::string(error ? error : "unknown dlopen error"));
   }
   auto entry = reinterpret_cast<uni_module_entry_fn>(::dlsym(handle, UNI_MODULE_ENTRY_SYMBOL));
   if (!entry) {
     ::dlclose(handle);
-    throw ModuleLoadError("not a uni module: " + path + " does not export " UNI_MODULE_ENTRY_SYMBOL);
+    throw ModuleLoadError("not a uni module: " + path +
+                          " does not export " UNI_MODULE_ENTRY_SYMBOL);
   }
   const uni_module_table* table = entry();
   if (!table || table->abi_version != UNI_MODULE_ABI_VERSION) {
@@ -30,12 +32,15 @@ std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) {
   if (std::string_view(table->platform) != UNI_PLATFORM_TAG) {
     std::string platform = table->platform;
     ::dlclose(handle);
-    throw ModuleLoadError("module built for platform " + platform + ", this worker is " UNI_PLATFORM_TAG);
+    throw ModuleLoadError("module built for platform " + platform +
+                          ", this worker is " UNI_PLATFORM_TAG);
   }
   return std::unique_ptr<LoadedModule>(new LoadedModule(handle, table));
 }
 
-LoadedModule::~LoadedModule() { ::dlclose(handle_); }
+LoadedModule::~LoadedModule() {
+  ::dlclose(handle_);
+}
 
 const uni_export* LoadedModule::find(std::string_view name) const {
   for (std::size_t i = 0; i < table_->count; ++i)
@@ -56,9 +61,15 @@ namespace {
 void emit(void* ctx, int status, const char* data, std::size_t size) {
   auto* out = static_cast<Outcome*>(ctx);
   switch (status) {
-    case UNI_INVOKE_OK: out->status = proto::Status::kOk; break;
-    case UNI_INVOKE_BAD_ARGS: out->status = proto::Status::kBadArguments; break;
-    default: out->status = proto::Status::kException; break;
+    case UNI_INVOKE_OK:
+      out->status = proto::Status::kOk;
+      break;
+    case UNI_INVOKE_BAD_ARGS:
+      out->status = proto::Status::kBadArguments;
+      break;
+    default:
+      out->status = proto::Status::kException;
+      break;
   }
   out->payload.assign(data, size);
 }
@@ -67,9 +78,8 @@ void emit(void* ctx, int status, const char* data, std::size_t size) {
 Outcome invoke(const LoadedModule& module, std::string_view function, std::string_view args) {
   const uni_export* e = module.find(function);
   if (!e)
-    return {proto::Status::kUnknownFunction,
-            "unknown function '" + std::string(function) + "': the module exports " +
-                module.export_names()};
+    return {proto::Status::kUnknownFunction, "unknown function '" + std::string(function) +
+                                                 "': the module exports " + module.export_names()};
   Outcome out;
   out.status = proto::Status::kException;
   out.payload = "the function returned without reporting a result";

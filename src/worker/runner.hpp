@@ -63,6 +63,10 @@ class Runner {
   virtual std::optional<Clock::time_point> started(std::uint64_t tag) const = 0;
   // How many tasks are executing right now (not merely handed over).
   virtual std::size_t executing() const = 0;
+  // Takes back what waits beyond `depth` tasks per slot (tasks turned out
+  // longer than the pipeline was sized for): each gets a kHandedBack
+  // Completion, unless it started meanwhile.
+  virtual void recall(unsigned depth) = 0;
 
   // Forgets a module evicted from the cache.
   virtual void unload(const std::string& module_path) = 0;

@@ -15,7 +15,8 @@ namespace uni::worker {
 namespace {
 StatusPage* map_page(int fd) {
   void* p = ::mmap(nullptr, sizeof(StatusPage), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) throw std::runtime_error(std::string("mmap of the status page: ") + std::strerror(errno));
+  if (p == MAP_FAILED)
+    throw std::runtime_error(std::string("mmap of the status page: ") + std::strerror(errno));
   return static_cast<StatusPage*>(p);
 }
 }  // namespace

@@ -15,6 +15,10 @@ namespace uni::worker {
 struct StatusPage {
   std::atomic<std::uint64_t> running_tag{0};  // 0: between tasks
   std::atomic<std::int64_t> started_ns{0};    // steady clock (CLOCK_MONOTONIC) at its start
+  // Tasks the supervisor takes back: tags in [recall_from, recall_to] not yet
+  // started are answered "handed back" instead of run (0: none).
+  std::atomic<std::uint64_t> recall_from{0};
+  std::atomic<std::uint64_t> recall_to{0};
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 

@@ -134,6 +134,7 @@ class Supervisor::Impl {
   }
   void drain(Clock::time_point now);
   void adapt(std::int64_t elapsed_ns);
+  void rebalance();
   bool drained(Clock::time_point now) const;
 
   WorkerConfig config_;
@@ -180,9 +181,14 @@ std::uint32_t Supervisor::Impl::capacity() const {
 }
 
 void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
-  // Exponentially weighted average of task run times.
+  // Exponentially weighted average of task run times; it follows a jump to
+  // much longer tasks (1 ms and more) at once, since those would otherwise
+  // pile up here while other workers idle, and a fall slowly.
   double sample = static_cast<double>(std::max<std::int64_t>(elapsed_ns, 1000));
-  average_task_ns_ = average_task_ns_ < 0 ? sample : 0.9 * average_task_ns_ + 0.1 * sample;
+  if (average_task_ns_ < 0 || (sample > 4 * average_task_ns_ && sample >= 1e6))
+    average_task_ns_ = sample;
+  else
+    average_task_ns_ = 0.9 * average_task_ns_ + 0.1 * sample;
   auto power_of_two_at_most = [](double x, std::uint32_t cap) {
     std::uint32_t p = 1;
     while (p * 2 <= x && p * 2 <= cap) p *= 2;
@@ -197,10 +203,30 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
   // Hand an executor up to 0.5 ms of work at once: its results come back in
   // one write. Longer tasks go one at a time, to whichever executor is free.
   unsigned depth = power_of_two_at_most(0.5e6 / average_task_ns_, 32);
+  bool shrinking = prefetch < prefetch_per_slot_ || depth < pipeline_depth_;
   prefetch_per_slot_ = prefetch;
   if (depth != pipeline_depth_) {
     pipeline_depth_ = depth;
     runner_->set_pipeline_depth(depth);
+  }
+  if (shrinking) rebalance();
+}
+
+void Supervisor::Impl::rebalance() {
+  // What was prefetched for short tasks goes back to the manager, for
+  // whichever worker is free first: from the executors' pipelines (beyond
+  // the new depth) and from the tasks waiting here (beyond the new prefetch).
+  runner_->recall(pipeline_depth_);
+  std::size_t allowed = std::size_t{config_.slots} * prefetch_per_slot_;
+  for (const TaskId& id : ready_) {
+    auto it = held_.find(id);
+    if (it == held_.end() || it->second.state != HeldState::kReady) continue;
+    if (allowed > 0) {
+      --allowed;
+      continue;
+    }
+    finish(it->second, Status::kHandedBack,
+           "taken back by the worker: tasks run longer than thought", 0);
   }
 }
 

@@ -20,7 +20,7 @@ struct WorkerConfig {
   bool thread_isolation = false;  // --isolation thread
   std::string cache_dir;          // empty: $XDG_CACHE_HOME/uni/modules or ~/.cache/uni/modules
   std::uint64_t cache_bytes = 1ull << 30;
-  std::uint64_t mem_limit = 0;    // per executor, bytes; 0 = none
+  std::uint64_t mem_limit = 0;  // per executor, bytes; 0 = none
   std::chrono::milliseconds connect_timeout{5000};
   // A draining worker gives running tasks this long to finish; then it stops
   // them, and each counts as a failed attempt (the manager may rerun it).

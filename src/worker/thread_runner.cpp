@@ -62,6 +62,26 @@ std::size_t ThreadRunner::executing() const {
   return running_.size();
 }
 
+void ThreadRunner::recall(unsigned depth) {
+  std::lock_guard lock(mutex_);
+  std::size_t keep = std::size_t{slots_} * depth;
+  std::size_t held = work_.size() + running_.size();
+  bool first = finished_.empty();
+  while (held > keep && !work_.empty()) {
+    Completion c;
+    c.tag = work_.back().tag;
+    c.status = proto::Status::kHandedBack;
+    c.payload = "taken back by the supervisor";
+    finished_.push_back(std::move(c));
+    work_.pop_back();
+    --held;
+  }
+  if (first && !finished_.empty()) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+  }
+}
+
 void ThreadRunner::unload(const std::string& module_path) {
   // A module may be in use on another thread; it stays loaded until the
   // worker exits. Only its file leaves the cache.

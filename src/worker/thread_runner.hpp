@@ -30,6 +30,7 @@ class ThreadRunner : public Runner {
   Stop stop(std::uint64_t tag, bool force = false) override;
   std::optional<Clock::time_point> started(std::uint64_t tag) const override;
   std::size_t executing() const override;
+  void recall(unsigned depth) override;
   void unload(const std::string& module_path) override;
   void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
   void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;

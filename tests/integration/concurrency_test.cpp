@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <latch>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -96,6 +97,31 @@ TEST(Concurrency, TwoBossProcessesMapAtOnceAndEachGetsItsOwnLinesInOrder) {
     ASSERT_EQ(la[i], std::to_string(3'000'000 + i)) << "line " << i;
     ASSERT_EQ(lb[i], std::to_string(4'000'000 + i)) << "line " << i;
   }
+}
+
+// A worker that learnt to prefetch deeply from short tasks gives back what it
+// holds once tasks turn out long, so that a worker joining later shares them.
+TEST(Concurrency, PrefetchedLongTasksAreSharedWithAWorkerThatJoinsLater) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  uni::Cluster boss = cluster.connect();
+  auto ident = boss.function<std::int64_t(std::int64_t)>(module_path("testfns"), "ident");
+  std::vector<Future<std::int64_t>> warm;
+  for (int i = 0; i < 500; ++i) warm.push_back(ident(i));
+  for (auto& f : warm) ASSERT_EQ(f.get(), &f - warm.data());
+
+  auto nap = boss.function<int(int)>(module_path("testfns"), "sleep_ms");
+  std::vector<Future<int>> naps;
+  for (int i = 0; i < 8; ++i) naps.push_back(nap(400));
+  ChildProcess& late = cluster.add_worker(1);
+  std::map<std::string, int> per_worker;
+  for (auto& f : naps) {
+    ASSERT_TRUE(f.wait_for(60s));
+    EXPECT_EQ(f.get(), 400);
+    ++per_worker[f.worker().id];
+  }
+  EXPECT_EQ(per_worker.size(), 2u) << "the worker that joined later ran none of the tasks";
+  for (const auto& [id, n] : per_worker) EXPECT_GE(n, 2) << "worker " << id << " ran only " << n;
+  (void)late;
 }
 
 }  // namespace
