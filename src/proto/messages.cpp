@@ -368,38 +368,14 @@ namespace {
   throw DecodeError(what);
 }
 
-const char* kind(const msgpack::object& o) {
-  switch (o.type) {
-    case msgpack::type::NIL:
-      return "nil";
-    case msgpack::type::BOOLEAN:
-      return "boolean";
-    case msgpack::type::POSITIVE_INTEGER:
-    case msgpack::type::NEGATIVE_INTEGER:
-      return "integer";
-    case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64:
-      return "float";
-    case msgpack::type::STR:
-      return "string";
-    case msgpack::type::BIN:
-      return "binary";
-    case msgpack::type::ARRAY:
-      return "array";
-    case msgpack::type::MAP:
-      return "map";
-    case msgpack::type::EXT:
-      return "extension";
-  }
-  return "unknown";
-}
+using detail::kind_name;
 
 // Reads the fields of one msgpack array in order, naming each in errors.
 class Fields {
  public:
   Fields(const msgpack::object& o, const char* what, std::uint32_t min_size) : what_(what) {
     if (o.type != msgpack::type::ARRAY)
-      fail(std::string(what) + ": expected array, got " + kind(o));
+      fail(std::string(what) + ": expected array, got " + kind_name(o));
     if (o.via.array.size < min_size)
       fail(std::string(what) + ": expected at least " + std::to_string(min_size) + " fields, got " +
            std::to_string(o.via.array.size));
@@ -451,7 +427,7 @@ class Fields {
 
  private:
   [[noreturn]] void wrong(const char* name, const char* expected, const msgpack::object& o) {
-    fail(std::string(what_) + ": field " + name + ": expected " + expected + ", got " + kind(o));
+    fail(std::string(what_) + ": field " + name + ": expected " + expected + ", got " + kind_name(o));
   }
   const char* what_;
   const msgpack::object* ptr_ = nullptr;
@@ -460,7 +436,7 @@ class Fields {
 };
 
 const msgpack::object& array_of(const msgpack::object& o, const char* what) {
-  if (o.type != msgpack::type::ARRAY) fail(std::string(what) + ": expected array, got " + kind(o));
+  if (o.type != msgpack::type::ARRAY) fail(std::string(what) + ": expected array, got " + kind_name(o));
   return o;
 }
 
@@ -468,7 +444,7 @@ const msgpack::object& array_of(const msgpack::object& o, const char* what) {
 class MapReader {
  public:
   MapReader(const msgpack::object& o, const char* what) : what_(what) {
-    if (o.type != msgpack::type::MAP) fail(std::string(what) + ": expected map, got " + kind(o));
+    if (o.type != msgpack::type::MAP) fail(std::string(what) + ": expected map, got " + kind_name(o));
     map_ = &o.via.map;
   }
   const msgpack::object* find(std::string_view key) const {
@@ -504,7 +480,7 @@ class MapReader {
   [[noreturn]] void wrong(std::string_view key, const char* expected,
                           const msgpack::object& o) const {
     fail(std::string(what_) + ": " + std::string(key) + ": expected " + expected + ", got " +
-         kind(o));
+         kind_name(o));
   }
   const char* what_;
   const msgpack::object_map* map_ = nullptr;
