@@ -274,8 +274,8 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
       auto state = client->submit(module, rest[1], std::move(args), {},
                                   proto::kFlagService | proto::kFlagDetached);
       std::string id = state->task.id.str();
-      // Return once a worker runs it (or it failed at once), so that the
-      // service exists when this command exits.
+      // Return once its worker reports it running (or it failed at once), so
+      // that the service exists when this command exits.
       for (;;) {
         if (wait_done_for(*state, std::chrono::milliseconds(100))) {
           std::fprintf(stderr, "uni spawn: %s ended at once (%s): %s\n", rest[1].c_str(),
@@ -286,7 +286,7 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
         msgpack::object_handle h = detail::unpack_checked(status.data(), status.size());
         nlohmann::json j = to_json(h.get());
         for (const auto& s : j.value("services", nlohmann::json::array()))
-          if (s.value("id", "") == id) {
+          if (s.value("id", "") == id && s.value("started", false)) {
             std::printf("%s\n", id.c_str());
             return kExitOk;
           }

@@ -207,7 +207,7 @@ void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks
       resolve(t->task.id, std::move(r));
       continue;
     }
-    if (bytes + size > budget) send_batch();
+    if (bytes + size > proto::kBatchBytes) send_batch();
     batch.push_back(&t->task);
     bytes += size;
   }

@@ -51,6 +51,7 @@ struct TaskRecord {
   proto::Task task;
   TaskState state = TaskState::kQueued;
   bool placeholder = false;  // args unknown (re-announced by a worker after a restart)
+  bool started = false;      // a service its worker reported running
   std::uint16_t platform = 0;
   Worker* worker = nullptr;
   std::unique_ptr<proto::Result> result;
@@ -320,7 +321,13 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
     using proto::Type;
     switch (m.type()) {
       case Type::kHeartbeat:
-        if (peer.worker) peer.worker->executing = m.busy().value_or(peer.worker->executing);
+        if (peer.worker) {
+          peer.worker->executing = m.busy().value_or(peer.worker->executing);
+          for (const TaskId& id : m.started_services())
+            if (TaskRecord* t = find(id);
+                t && t->state == TaskState::kRunning && t->worker == peer.worker)
+              t->started = true;
+        }
         return;
       case Type::kBye:
         return on_bye(peer, m);
@@ -386,8 +393,7 @@ bool Manager::Impl::send(const std::string& rid, const std::string& body) {
 }
 
 void Manager::Impl::flush() {
-  // Split batches so that no message nears the size limit.
-  const std::size_t budget = config_.max_message / 2;
+  // Batches are cut at proto::kBatchBytes, far below the message limit.
   for (Worker* w : with_output_) {
     w->listed_output = false;
     const std::string& rid = w->rid;
@@ -418,7 +424,7 @@ void Manager::Impl::flush() {
       if (!rec || rec->state != TaskState::kRunning || rec->worker != w) continue;
       batch.push_back(&rec->task);
       bytes += rec->task.args.size() + rec->task.function.size() + 80;
-      if (bytes > budget) send_batch();
+      if (bytes > proto::kBatchBytes) send_batch();
     }
     send_batch();
     w->tasks_out.clear();
@@ -443,7 +449,7 @@ void Manager::Impl::flush() {
       if (!rec || rec->state != TaskState::kDone || !rec->result) continue;
       batch.push_back(rec->result.get());
       bytes += rec->result->payload.size() + 96;
-      if (bytes > budget) send_batch();
+      if (bytes > proto::kBatchBytes) send_batch();
     }
     send_batch();
     b->results_out.clear();
@@ -888,6 +894,7 @@ void Manager::Impl::attempts_exhausted(TaskRecord& t) {
 }
 
 void Manager::Impl::unassign(TaskRecord& t) {
+  t.started = false;
   if (t.worker) {
     t.worker->inflight.erase(t.task.id);
     note_room(*t.worker);
@@ -1136,9 +1143,11 @@ std::string Manager::Impl::status_map() const {
   key("services");
   p.pack_array(static_cast<std::uint32_t>(services.size()));
   for (const TaskRecord* t : services) {
-    p.pack_map(4);
+    p.pack_map(5);
     key("id");
     p.pack(t->task.id.str());
+    key("started");
+    p.pack(t->started);
     key("worker");
     p.pack(t->worker ? t->worker->id : std::string());
     key("host");

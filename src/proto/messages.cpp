@@ -231,10 +231,15 @@ std::string encode_error(std::string_view code, std::string_view text) {
   return w.done();
 }
 
-std::string encode_heartbeat(std::optional<std::uint32_t> busy) {
-  if (!busy) return Writer(Type::kHeartbeat, 0).done();
-  Writer w(Type::kHeartbeat, 1);
-  w.p().pack_uint32(*busy);
+std::string encode_heartbeat() {
+  return Writer(Type::kHeartbeat, 0).done();
+}
+
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services) {
+  Writer w(Type::kHeartbeat, 2, 24 + 18 * services.size());
+  w.p().pack_uint32(busy);
+  w.p().pack_array(static_cast<std::uint32_t>(2 * services.size()));
+  for (const TaskId& id : services) w.id(id);
   return w.done();
 }
 
@@ -427,7 +432,8 @@ class Fields {
 
  private:
   [[noreturn]] void wrong(const char* name, const char* expected, const msgpack::object& o) {
-    fail(std::string(what_) + ": field " + name + ": expected " + expected + ", got " + kind_name(o));
+    fail(std::string(what_) + ": field " + name + ": expected " + expected + ", got " +
+         kind_name(o));
   }
   const char* what_;
   const msgpack::object* ptr_ = nullptr;
@@ -436,7 +442,8 @@ class Fields {
 };
 
 const msgpack::object& array_of(const msgpack::object& o, const char* what) {
-  if (o.type != msgpack::type::ARRAY) fail(std::string(what) + ": expected array, got " + kind_name(o));
+  if (o.type != msgpack::type::ARRAY)
+    fail(std::string(what) + ": expected array, got " + kind_name(o));
   return o;
 }
 
@@ -444,7 +451,8 @@ const msgpack::object& array_of(const msgpack::object& o, const char* what) {
 class MapReader {
  public:
   MapReader(const msgpack::object& o, const char* what) : what_(what) {
-    if (o.type != msgpack::type::MAP) fail(std::string(what) + ": expected map, got " + kind_name(o));
+    if (o.type != msgpack::type::MAP)
+      fail(std::string(what) + ": expected map, got " + kind_name(o));
     map_ = &o.via.map;
   }
   const msgpack::object* find(std::string_view key) const {
@@ -647,7 +655,15 @@ std::vector<Result> Message::results() const {
 }
 
 std::vector<TaskId> Message::task_ids() const {
-  const msgpack::object& list = array_of(field(0), type_name(type_));
+  return id_list(0);
+}
+
+std::vector<TaskId> Message::started_services() const {
+  return body_size_ >= 2 ? id_list(1) : std::vector<TaskId>{};
+}
+
+std::vector<TaskId> Message::id_list(std::uint32_t index) const {
+  const msgpack::object& list = array_of(field(index), type_name(type_));
   if (list.via.array.size % 2 != 0)
     fail(std::string(type_name(type_)) + ": odd number of id fields");
   Fields f(list, type_name(type_), 0);

@@ -18,6 +18,10 @@
 namespace uni::proto {
 
 inline constexpr std::uint32_t kVersion = 1;
+// Batches of tasks or results are cut at about this size (a single item may
+// be larger, up to half the message limit): a huge batch would hold the
+// receiver's loop and its decoding memory for its whole length.
+inline constexpr std::size_t kBatchBytes = 1 << 20;
 
 enum class Type : std::uint8_t {
   kHello = 1,
@@ -175,8 +179,10 @@ struct CancelOutcome {
 std::string encode_hello(const Hello& hello);
 std::string encode_welcome(const Welcome& welcome);
 std::string encode_error(std::string_view code, std::string_view text);
-// A worker's HEARTBEAT carries how many of its tasks are executing.
-std::string encode_heartbeat(std::optional<std::uint32_t> busy = std::nullopt);
+std::string encode_heartbeat();
+// A worker's HEARTBEAT also says how many of its tasks are executing, and
+// which services have started.
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services);
 std::string encode_submit(const std::vector<const Task*>& tasks);
 std::string encode_tasks(const std::vector<const Task*>& tasks);
 std::string encode_need_module(const ModuleHash& hash);
@@ -220,10 +226,13 @@ class Message {
   std::vector<CancelOutcome> cancel_outcomes() const;
   ModuleReply module_reply() const;
   std::uint32_t credit() const;
-  std::optional<std::uint32_t> busy() const;  // HEARTBEAT from a worker
-  std::string text() const;                   // NOTICE, BYE
+  std::optional<std::uint32_t> busy() const;     // HEARTBEAT from a worker
+  std::vector<TaskId> started_services() const;  // HEARTBEAT from a worker
+  std::string text() const;                      // NOTICE, BYE
 
  private:
+  std::vector<TaskId> id_list(std::uint32_t index) const;
+
   msgpack::object_handle handle_;
   const msgpack::object* body_ = nullptr;
   std::uint32_t body_size_ = 0;

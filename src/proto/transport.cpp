@@ -64,7 +64,8 @@ zmq::socket_t make_router(zmq::context_t& context, const CurveKeys& keys, const 
   s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * max_message));
   std::string endpoint = normalize_endpoint(listen);
   // "tcp://host:0" asks for an ephemeral port, as "tcp://host:*" does in libzmq.
-  if (endpoint.size() > 2 && endpoint.ends_with(":0")) endpoint.replace(endpoint.size() - 1, 1, "*");
+  if (endpoint.size() > 2 && endpoint.ends_with(":0"))
+    endpoint.replace(endpoint.size() - 1, 1, "*");
   try {
     s.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -124,14 +125,16 @@ void ZapHandler::handle() {
   socket_.send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
   socket_.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
   socket_.send(zmq::buffer(std::string(ok ? "200" : "400")), zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(std::string(ok ? "OK" : "unknown client key")), zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(std::string(ok ? "OK" : "unknown client key")),
+               zmq::send_flags::sndmore);
   socket_.send(zmq::buffer(std::string()), zmq::send_flags::sndmore);  // user id
   socket_.send(zmq::buffer(std::string()), zmq::send_flags::none);     // metadata
 }
 
 // ---- monitor ---------------------------------------------------------------
 
-SocketMonitor::SocketMonitor(zmq::context_t& context, zmq::socket_t& socket, const std::string& name)
+SocketMonitor::SocketMonitor(zmq::context_t& context, zmq::socket_t& socket,
+                             const std::string& name)
     : pair_(context, zmq::socket_type::pair) {
   static std::atomic<unsigned> counter{0};
   std::string endpoint = "inproc://uni-monitor-" + name + "-" + std::to_string(counter++);
@@ -153,14 +156,20 @@ std::optional<SocketMonitor::Event> SocketMonitor::next() {
   std::uint16_t id;
   std::memcpy(&id, head.data(), sizeof(id));
   switch (id) {
-    case ZMQ_EVENT_CONNECTED: return Event::kConnected;
-    case ZMQ_EVENT_CONNECT_RETRIED: return Event::kConnectRetried;
-    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: return Event::kHandshakeOk;
+    case ZMQ_EVENT_CONNECTED:
+      return Event::kConnected;
+    case ZMQ_EVENT_CONNECT_RETRIED:
+      return Event::kConnectRetried;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+      return Event::kHandshakeOk;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return Event::kHandshakeFailed;
-    case ZMQ_EVENT_DISCONNECTED: return Event::kDisconnected;
-    default: return Event::kOther;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+      return Event::kHandshakeFailed;
+    case ZMQ_EVENT_DISCONNECTED:
+      return Event::kDisconnected;
+    default:
+      return Event::kOther;
   }
 }
 
@@ -176,21 +185,29 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 
 bool HandshakeWatch::on_event(SocketMonitor::Event event) {
   switch (event) {
-    case SocketMonitor::Event::kConnected: ++tcp_connects_; break;
-    case SocketMonitor::Event::kHandshakeOk: ok_ = true; break;
-    case SocketMonitor::Event::kHandshakeFailed: ++failures_; break;
+    case SocketMonitor::Event::kConnected:
+      ++tcp_connects_;
+      break;
+    case SocketMonitor::Event::kHandshakeOk:
+      ok_ = true;
+      break;
+    case SocketMonitor::Event::kHandshakeFailed:
+      ++failures_;
+      break;
     case SocketMonitor::Event::kDisconnected:
       // A TCP connection that closes before any handshake succeeded is how a
       // CURVE server answers a client that encrypted to the wrong key.
       if (!ok_) ++failures_;
       ok_ = false;
       break;
-    default: break;
+    default:
+      break;
   }
   return ok_;
 }
 
-void HandshakeWatch::check(std::chrono::milliseconds waited, std::chrono::milliseconds limit) const {
+void HandshakeWatch::check(std::chrono::milliseconds waited,
+                           std::chrono::milliseconds limit) const {
   if (ok_) return;
   // Two failed handshakes over working TCP: retrying will not change the key.
   if (tcp_connects_ > 0 && failures_ >= 2)
@@ -201,9 +218,9 @@ void HandshakeWatch::check(std::chrono::milliseconds waited, std::chrono::millis
     throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
                          "authentication failed (wrong authkey?): the handshake with " + address_ +
                              " did not complete");
-  throw ConnectFailure(ConnectFailure::Reason::kUnreachable,
-                       "cannot connect to " + address_ + ": no manager answered within " +
-                           seconds_text(limit) + " s");
+  throw ConnectFailure(ConnectFailure::Reason::kUnreachable, "cannot connect to " + address_ +
+                                                                 ": no manager answered within " +
+                                                                 seconds_text(limit) + " s");
 }
 
 }  // namespace uni::proto

@@ -53,8 +53,8 @@ class ZapHandler {
 class SocketMonitor {
  public:
   enum class Event {
-    kConnected,        // TCP up, handshake starting
-    kConnectRetried,   // TCP connect failed, libzmq will retry
+    kConnected,       // TCP up, handshake starting
+    kConnectRetried,  // TCP connect failed, libzmq will retry
     kHandshakeOk,
     kHandshakeFailed,  // CURVE or ZAP refused, or the peer hung up mid-handshake
     kDisconnected,
@@ -71,7 +71,8 @@ class SocketMonitor {
 class ConnectFailure : public std::runtime_error {
  public:
   enum class Reason { kUnreachable, kAuthFailed, kProtocol };
-  ConnectFailure(Reason reason, const std::string& what) : std::runtime_error(what), reason_(reason) {}
+  ConnectFailure(Reason reason, const std::string& what)
+      : std::runtime_error(what), reason_(reason) {}
   Reason reason() const { return reason_; }
 
  private:

@@ -137,6 +137,10 @@ int run_executor(const ExecutorOptions& options) {
   // Die with the supervisor, so no executor outlives it holding a port.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (options.supervisor != 0 && ::getppid() != options.supervisor) return 1;
+  // Mapped before the address-space limit, which a small --mem-limit would
+  // otherwise leave no room for.
+  SharedStatusPage status = SharedStatusPage::attach(kExecutorStatusFd);
+  StatusPage& page = *status.page();
   if (options.mem_limit > 0) {
     // Address-space limit: an allocation past it fails with std::bad_alloc,
     // which the task sees as a clean exception rather than the OOM killer.
@@ -147,8 +151,6 @@ int run_executor(const ExecutorOptions& options) {
   }
   std::signal(SIGPIPE, SIG_IGN);  // a task writing to a closed socket gets EPIPE
 
-  SharedStatusPage status = SharedStatusPage::attach(kExecutorStatusFd);
-  StatusPage& page = *status.page();
   Outbox outbox;
   Capture out_capture{&outbox, 0, 1}, err_capture{&outbox, 0, 2};
   OutputRedirect redirect(out_capture, err_capture);

@@ -54,13 +54,22 @@ bool ModuleCache::acquire(const ModuleHash& hash) {
     return true;
   }
   // Lock, then check that the file we locked is still the one at the path:
-  // another worker sharing the directory may have evicted it meanwhile.
+  // another worker sharing the directory may have evicted it meanwhile, or
+  // put an identical copy in its place (then lock that one).
   std::string file = path(hash);
-  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd;
   struct stat locked {
   }, current{};
-  if (!fd || ::flock(fd.get(), LOCK_SH) != 0 || ::fstat(fd.get(), &locked) != 0 ||
-      ::stat(file.c_str(), &current) != 0 || locked.st_ino != current.st_ino) {
+  for (int attempt = 0; attempt < 3 && !fd; ++attempt) {
+    fd = UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd || ::flock(fd.get(), LOCK_SH) != 0 || ::fstat(fd.get(), &locked) != 0 ||
+        ::stat(file.c_str(), &current) != 0) {
+      fd.reset();
+      break;
+    }
+    if (locked.st_ino != current.st_ino) fd.reset();
+  }
+  if (!fd) {
     if (it != entries_.end()) {
       bytes_ -= it->second.size;
       entries_.erase(it);
@@ -89,8 +98,14 @@ std::optional<std::string> ModuleCache::store(const ModuleHash& hash, const std:
   if (actual != hash)
     return "module " + hash.hex().substr(0, 12) + " arrived corrupted (its bytes hash to " +
            actual.hex().substr(0, 12) + ")";
+  // Content-addressed: a file of the right size under this name is this
+  // module (another worker sharing the directory stored it); replacing it
+  // would pull it from under that worker's lock.
+  struct stat st {};
+  bool present = ::stat(path(hash).c_str(), &st) == 0 &&
+                 static_cast<std::uint64_t>(st.st_size) == bytes.size();
   try {
-    write_file_atomic(path(hash), bytes, 0600);
+    if (!present) write_file_atomic(path(hash), bytes, 0600);
   } catch (const std::exception& e) {
     return std::string("cannot write to the module cache: ") + e.what();
   }

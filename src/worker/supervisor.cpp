@@ -135,6 +135,7 @@ class Supervisor::Impl {
   void drain(Clock::time_point now);
   void adapt(std::int64_t elapsed_ns);
   void rebalance();
+  std::vector<TaskId> started_services() const;
   bool drained(Clock::time_point now) const;
 
   WorkerConfig config_;
@@ -212,6 +213,17 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
   if (shrinking) rebalance();
 }
 
+std::vector<TaskId> Supervisor::Impl::started_services() const {
+  std::vector<TaskId> ids;
+  if (services_running_ == 0) return ids;
+  for (const auto& [id, h] : held_)
+    if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService) &&
+        runner_->started(h.tag))
+      ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 void Supervisor::Impl::rebalance() {
   // What was prefetched for short tasks goes back to the manager, for
   // whichever worker is free first: from the executors' pipelines (beyond
@@ -265,6 +277,7 @@ void Supervisor::Impl::run() {
   Clock::time_point next_busy_report{};
   Clock::time_point next_timeout_check{};
   std::uint32_t reported_busy = 0;
+  std::vector<TaskId> reported_services;
   std::vector<zmq::pollitem_t> items;
   std::vector<Completion> done;
   while (!stop_) {
@@ -309,12 +322,16 @@ void Supervisor::Impl::run() {
     update_credit();
     flush();
     if (draining_ && drained(now)) break;
-    // The heartbeat tells the manager how many tasks are executing; a change
-    // is reported early (at most every 20 ms) so that `uni status` is current.
+    // The heartbeat tells the manager how many tasks are executing and which
+    // services have started; a change is reported early (at most every
+    // 20 ms) so that `uni status` and `uni spawn` are current.
     auto busy = static_cast<std::uint32_t>(runner_->executing());
-    if (now >= next_heartbeat || (busy != reported_busy && now >= next_busy_report)) {
-      connection_.send(proto::encode_heartbeat(busy));
+    std::vector<TaskId> services = started_services();
+    if (now >= next_heartbeat ||
+        ((busy != reported_busy || services != reported_services) && now >= next_busy_report)) {
+      connection_.send(proto::encode_worker_heartbeat(busy, services));
       reported_busy = busy;
+      reported_services = std::move(services);
       next_heartbeat = now + heartbeat_;
       next_busy_report = now + std::chrono::milliseconds(20);
     }
@@ -522,7 +539,10 @@ void Supervisor::Impl::schedule() {
     RunRequest request{
         next_tag_, cache_.path(h.task.module), h.task.function, std::move(h.task.args),
         id,        h.task.max_attempts == 1};
-    if (!runner_->start(request)) break;  // in order: wait for an executor that can take it
+    if (!runner_->start(request)) {  // in order: wait for an executor that can take it
+      h.task.args = std::move(request.args);
+      break;
+    }
     ready_.pop_front();
     h.state = HeldState::kRunning;
     h.tag = next_tag_++;
@@ -637,7 +657,7 @@ void Supervisor::Impl::flush() {
                   " bytes is larger than a result may be (" + std::to_string(budget) +
                   " bytes: half the manager's --max-message)";
     }
-    if (bytes + r.payload.size() > budget) send_batch();
+    if (bytes + r.payload.size() > proto::kBatchBytes) send_batch();
     batch.push_back(&r);
     bytes += r.payload.size() + 64;
   }
