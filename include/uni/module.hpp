@@ -24,6 +24,7 @@
 
 #include <deque>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,8 @@ class __attribute__((visibility("hidden"))) ExportRegistry {
 inline std::string current_exception_text() {
   try {
     throw;
+  } catch (const std::bad_alloc& e) {
+    return std::string("out of memory (") + e.what() + ")";
   } catch (const std::exception& e) {
     return e.what();
   } catch (...) {

@@ -207,6 +207,10 @@ int run_executor(const ExecutorOptions& options) {
       }
     }
     if (it != modules.end()) outcome = invoke(*it->second, function, args);
+    if (options.mem_limit > 0 && outcome.status == proto::Status::kException &&
+        outcome.payload.starts_with("out of memory"))
+      outcome.payload +=
+          " under the worker's --mem-limit of " + std::to_string(options.mem_limit >> 20) + " MiB";
     // The task's last partial line goes out before its result.
     std::fflush(stdout);
     std::fflush(stderr);
