@@ -792,6 +792,14 @@ void Manager::Impl::on_bye(Peer peer, const proto::Message& m) {
 
 void Manager::Impl::enqueue(TaskRecord& t, bool front) {
   if (t.placeholder) {  // cannot run without its args: wait for the boss to resubmit
+    if (t.task.flags & proto::kFlagDetached) {
+      // A `uni spawn` service known only from its worker's re-announcement:
+      // no boss will resubmit it, and its args went with the old manager.
+      fail(t, Status::kCrashed,
+           "service " + t.task.function + " lost its worker, and its arguments were lost with a "
+           "manager restart: it cannot be restarted; spawn it again");
+      return;
+    }
     t.state = TaskState::kAwaitingBoss;
     return;
   }
