@@ -260,9 +260,12 @@ TEST(InvokerThrew, StdExceptionCarriesWhat) {
   Emitted e = call("throws_std", 5);
   EXPECT_EQ(e.status, UNI_INVOKE_THREW);
   EXPECT_EQ(e.data, "n must not be positive, got 5");
-  e = call("throws_bad_alloc");
+}
+
+TEST(InvokerThrew, OutOfMemorySaysSo) {
+  Emitted e = call("throws_bad_alloc");
   EXPECT_EQ(e.status, UNI_INVOKE_THREW);
-  EXPECT_EQ(e.data, std::bad_alloc().what());
+  EXPECT_EQ(e.data, std::string("out of memory (") + std::bad_alloc().what() + ")");
 }
 
 TEST(InvokerThrew, NonStdExceptionNamesItsType) {
