@@ -210,7 +210,9 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
     pipeline_depth_ = depth;
     runner_->set_pipeline_depth(depth);
   }
-  if (shrinking) rebalance();
+  // Only long tasks are worth moving: for short ones the surplus runs out
+  // before another worker could start it.
+  if (shrinking && average_task_ns_ >= 1e6) rebalance();
 }
 
 std::vector<TaskId> Supervisor::Impl::started_services() const {
