@@ -34,12 +34,15 @@ struct Fd {
   std::string pending;  // bytes of an unfinished line
 };
 
-[[noreturn]] void fail(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
 
 }  // namespace
 
 int server(int port) {
-  if (port <= 0 || port > 65535) throw std::invalid_argument("port out of range: " + std::to_string(port));
+  if (port <= 0 || port > 65535)
+    throw std::invalid_argument("port out of range: " + std::to_string(port));
   Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (listener.fd < 0) fail("socket");
   int one = 1;
@@ -74,7 +77,8 @@ int server(int port) {
       }
       ::send(c.fd, buffer, static_cast<std::size_t>(n), MSG_NOSIGNAL);
       c.pending.append(buffer, static_cast<std::size_t>(n));
-      for (std::size_t nl; (nl = c.pending.find('\n')) != std::string::npos; c.pending.erase(0, nl + 1)) {
+      for (std::size_t nl; (nl = c.pending.find('\n')) != std::string::npos;
+           c.pending.erase(0, nl + 1)) {
         std::string line = c.pending.substr(0, nl);
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line == "QUIT") {

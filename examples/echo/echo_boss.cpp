@@ -54,9 +54,12 @@ int main(int argc, char** argv) {
   std::string connect, authkey, authkey_file;
   std::vector<int> ports{5001, 5002};
   app.add_option("--connect", connect, "manager address")->envname("UNI_CONNECT");
-  app.add_option("--authkey", authkey, "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
+  app.add_option("--authkey", authkey,
+                 "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
   app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
-  app.add_option("--ports", ports, "ports for the echo servers")->delimiter(',')->capture_default_str();
+  app.add_option("--ports", ports, "ports for the echo servers")
+      ->delimiter(',')
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   std::string connect, authkey, authkey_file;
   std::vector<int> numbers;
   app.add_option("--connect", connect, "manager address")->envname("UNI_CONNECT");
-  app.add_option("--authkey", authkey, "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
+  app.add_option("--authkey", authkey,
+                 "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
   app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
   app.add_option("N", numbers, "numbers 0..20 (default: 1..9)")->check(CLI::Range(0, 20));
   CLI11_PARSE(app, argc, argv);

@@ -18,7 +18,8 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
       std::printf("module:   %s\nhash:     %s\nplatform: %s\nsize:     %zu bytes\nfunctions:\n",
                   path->c_str(), file.hash.hex().c_str(), file.platform.c_str(), file.bytes.size());
       const uni_module_table& table = module->table();
-      for (std::size_t i = 0; i < table.count; ++i) std::printf("  %s\n", table.exports[i].signature);
+      for (std::size_t i = 0; i < table.count; ++i)
+        std::printf("  %s\n", table.exports[i].signature);
       exit_code = kExitOk;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "uni inspect: %s\n", e.what());

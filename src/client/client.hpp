@@ -50,7 +50,8 @@ class Client {
   ~Client();
 
   std::shared_ptr<TaskState> submit(std::shared_ptr<const ModuleInfo> module, std::string function,
-                                    std::string args, const TaskOptions& options, std::uint8_t flags);
+                                    std::string args, const TaskOptions& options,
+                                    std::uint8_t flags);
 
   // Asks the manager to cancel tasks (of any boss). Returns each one's
   // outcome; throws Error if the manager does not answer within `timeout`.

@@ -73,7 +73,8 @@ void make_directories(const std::string& path, mode_t mode) {
   for (;;) {
     pos = path.find('/', pos + 1);
     std::string prefix = path.substr(0, pos);
-    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) fail("cannot create directory", prefix);
+    if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST)
+      fail("cannot create directory", prefix);
     if (pos == std::string::npos) break;
   }
 }

@@ -69,8 +69,7 @@ Process Process::spawn(const SpawnOptions& options) {
   int rc = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    throw std::runtime_error("cannot start " + options.argv[0] + ": " + ::strerror(rc));
+  if (rc != 0) throw std::runtime_error("cannot start " + options.argv[0] + ": " + ::strerror(rc));
 
   Process process;
   process.pid_ = pid;
@@ -93,7 +92,9 @@ Process& Process::operator=(Process&& other) noexcept {
   return *this;
 }
 
-Process::~Process() { kill_and_reap(); }
+Process::~Process() {
+  kill_and_reap();
+}
 
 void Process::signal(int sig) const {
   if (running()) ::pidfd_send_signal(pidfd_.get(), sig, nullptr, 0);

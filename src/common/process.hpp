@@ -24,11 +24,11 @@ struct ExitStatus {
 std::string signal_name(int signal);  // 11 -> "SIGSEGV"
 
 struct SpawnOptions {
-  std::vector<std::string> argv;                 // argv[0] is the program path
-  std::vector<std::pair<int, int>> fds;          // {fd in this process, fd number in the child}
-  std::vector<std::string> env;                  // NAME=VALUE, replacing inherited NAME
+  std::vector<std::string> argv;         // argv[0] is the program path
+  std::vector<std::pair<int, int>> fds;  // {fd in this process, fd number in the child}
+  std::vector<std::string> env;          // NAME=VALUE, replacing inherited NAME
   bool new_process_group = false;
-  bool stdin_null = false;                        // stdin from /dev/null
+  bool stdin_null = false;  // stdin from /dev/null
 };
 
 class Process {

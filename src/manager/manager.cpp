@@ -796,8 +796,9 @@ void Manager::Impl::enqueue(TaskRecord& t, bool front) {
       // A `uni spawn` service known only from its worker's re-announcement:
       // no boss will resubmit it, and its args went with the old manager.
       fail(t, Status::kCrashed,
-           "service " + t.task.function + " lost its worker, and its arguments were lost with a "
-           "manager restart: it cannot be restarted; spawn it again");
+           "service " + t.task.function +
+               " lost its worker, and its arguments were lost with a "
+               "manager restart: it cannot be restarted; spawn it again");
       return;
     }
     t.state = TaskState::kAwaitingBoss;

@@ -61,7 +61,8 @@ TEST(Cancel, UniStopCancelsATaskById) {
 
 TEST(Cancel, CtrlCOnUniRunCancelsItsTask) {
   TestCluster cluster({.workers = 1, .slots = 1});
-  ChildProcess run = start_uni(cluster, "run", {"run", module_path("faults"), "slow", "1", "60000"});
+  ChildProcess run =
+      start_uni(cluster, "run", {"run", module_path("faults"), "slow", "1", "60000"});
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 1; }));
   run.signal(SIGINT);
   auto status = run.wait_for(10s);
@@ -69,22 +70,24 @@ TEST(Cancel, CtrlCOnUniRunCancelsItsTask) {
   EXPECT_EQ(status->code, 128 + SIGINT) << run.read_stderr();
   EXPECT_TRUE(contains(run.read_stderr(), "cancelling 1")) << run.read_stderr();
   // The task stopped on the worker: its slot is free again.
-  EXPECT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 0; }, 10s));
+  EXPECT_TRUE(wait_status(
+      cluster, [](const nlohmann::json& s) { return s["running"] == 0; }, 10s));
   expect_still_serving(cluster);
 }
 
 TEST(Cancel, CtrlCOnUniMapCancelsEverythingOutstanding) {
   TestCluster cluster({.workers = 1, .slots = 1});
-  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "slow", "--input",
-                                                cluster.dir().write("in.jsonl", slow_inputs(8, 30000)).string()});
+  ChildProcess map = start_uni(cluster, "map",
+                               {"map", module_path("faults"), "slow", "--input",
+                                cluster.dir().write("in.jsonl", slow_inputs(8, 30000)).string()});
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["running"] == 1; }));
   map.signal(SIGINT);
   auto status = map.wait_for(10s);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->code, 128 + SIGINT);
-  EXPECT_TRUE(wait_status(cluster, [](const nlohmann::json& s) {
-    return s["running"] == 0 && s["queue"] == 0;
-  }, 10s)) << cluster.status().dump();
+  EXPECT_TRUE(wait_status(
+      cluster, [](const nlohmann::json& s) { return s["running"] == 0 && s["queue"] == 0; }, 10s))
+      << cluster.status().dump();
   expect_still_serving(cluster);
 }
 
@@ -92,7 +95,8 @@ TEST(Cancel, StoppingAServiceFreesItsSlot) {
   TestCluster cluster({.workers = 1, .slots = 1});
   uni::Cluster boss = cluster.connect();
   auto service = boss.spawn(boss.function<int(int, int)>(module_path("faults"), "slow"), 1, 60000);
-  ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["services"].size() == 1; }));
+  ASSERT_TRUE(
+      wait_status(cluster, [](const nlohmann::json& s) { return s["services"].size() == 1; }));
   service.stop();
   ASSERT_TRUE(service.future().wait_for(10s));
   try {

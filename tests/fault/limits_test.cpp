@@ -13,8 +13,9 @@ TEST(Limits, AFullManagerPushesBackAndLosesNothing) {
   TestCluster cluster({.workers = 0, .manager_args = {"--max-tasks", "10"}});
   std::string input;
   for (int i = 1; i <= 50; ++i) input += "[" + std::to_string(i) + ", 0]\n";
-  ChildProcess map = start_uni(cluster, "map", {"map", module_path("faults"), "slow", "--input",
-                                                cluster.dir().write("in.jsonl", input).string()});
+  ChildProcess map = start_uni(cluster, "map",
+                               {"map", module_path("faults"), "slow", "--input",
+                                cluster.dir().write("in.jsonl", input).string()});
   // The manager holds no more than its limit while nobody works.
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["queue"] == 10; }));
   std::this_thread::sleep_for(500ms);
@@ -29,7 +30,8 @@ TEST(Limits, AFullManagerPushesBackAndLosesNothing) {
 }
 
 TEST(Limits, OversizedArgumentsAreRefusedAndTheConnectionKept) {
-  TestCluster cluster({.workers = 1, .manager_args = {"--max-message", "8M", "--max-module", "4M"}});
+  TestCluster cluster(
+      {.workers = 1, .manager_args = {"--max-message", "8M", "--max-module", "4M"}});
   uni::Cluster boss = cluster.connect();
   auto greet = boss.function<std::string(std::string)>(module_path("testfns"), "greet");
   auto big = greet(std::string(9 << 20, 'x'));
@@ -67,11 +69,13 @@ TEST(Limits, AModuleOverTheLimitIsRefusedWithItsSize) {
 }
 
 TEST(Limits, AVanishedBossLosesItsQueuedTasksAfterTheGrace) {
-  TestCluster cluster({.workers = 0, .manager_args = {"--boss-grace", "1", "--heartbeat-timeout", "1"}});
+  TestCluster cluster(
+      {.workers = 0, .manager_args = {"--boss-grace", "1", "--heartbeat-timeout", "1"}});
   ChildProcess run = start_uni(cluster, "run", {"run", module_path("testfns"), "add", "1", "2"});
   ASSERT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["queue"] == 1; }));
   run.kill(SIGKILL);
-  EXPECT_TRUE(wait_status(cluster, [](const nlohmann::json& s) { return s["queue"] == 0; }, 15s))
+  EXPECT_TRUE(wait_status(
+      cluster, [](const nlohmann::json& s) { return s["queue"] == 0; }, 15s))
       << cluster.status().dump();
 }
 

@@ -17,9 +17,9 @@ extern "C" {
 
 // Outcome of one invocation, passed to the loader's emit callback.
 enum uni_invoke_status : int {
-  UNI_INVOKE_OK = 0,         // data: msgpack encoding of the return value (nil for void)
-  UNI_INVOKE_BAD_ARGS = 1,   // data: message naming the argument and the expected type
-  UNI_INVOKE_THREW = 2,      // data: the exception's what()
+  UNI_INVOKE_OK = 0,        // data: msgpack encoding of the return value (nil for void)
+  UNI_INVOKE_BAD_ARGS = 1,  // data: message naming the argument and the expected type
+  UNI_INVOKE_THREW = 2,     // data: the exception's what()
 };
 
 // Called exactly once per invocation. The data is only valid during the call.
@@ -33,7 +33,7 @@ struct uni_export {
   const char* name;       // as written in UNI_EXPORT(name)
   const char* signature;  // e.g. "unsigned long factorial(int)"
   uni_invoke_fn invoke;
-  const void* address;    // the exported function itself, for matching on the boss side
+  const void* address;  // the exported function itself, for matching on the boss side
 };
 
 struct uni_module_table {
