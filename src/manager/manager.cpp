@@ -52,6 +52,7 @@ struct TaskRecord {
   TaskState state = TaskState::kQueued;
   bool placeholder = false;  // args unknown (re-announced by a worker after a restart)
   bool started = false;      // a service its worker reported running
+  bool stopping = false;     // CANCEL sent to its worker
   std::uint16_t platform = 0;
   Worker* worker = nullptr;
   std::unique_ptr<proto::Result> result;
@@ -544,7 +545,10 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
       modules_.pin(rt.module);
       continue;
     }
-    if (t->state == TaskState::kRunning && t->worker == &w) continue;
+    if (t->state == TaskState::kRunning && t->worker == &w) {
+      if (t->stopping) cancel_on_worker(w, rt.id);  // the first CANCEL may have been lost
+      continue;
+    }
     if (t->state == TaskState::kQueued || t->state == TaskState::kAwaitingBoss ||
         t->state == TaskState::kRecovering || t->state == TaskState::kWaitingModule) {
       // Not running anywhere else: the copy this worker runs is adopted. (Its
@@ -723,6 +727,7 @@ void Manager::Impl::on_cancel(const std::string& rid, const proto::Message& m) {
       state = "done";
     } else if (t->state == TaskState::kRunning) {
       cancel_on_worker(*t->worker, id);
+      t->stopping = true;
       state = "stopping";
     } else {
       fail(*t, Status::kCancelled, "cancelled before it started");
@@ -791,6 +796,10 @@ void Manager::Impl::on_bye(Peer peer, const proto::Message& m) {
 // ---- task life cycle ------------------------------------------------------------------
 
 void Manager::Impl::enqueue(TaskRecord& t, bool front) {
+  if (t.stopping) {  // cancelled while it ran, then its worker let it go: it is over
+    fail(t, Status::kCancelled, "cancelled while running (its worker stopped it or was lost)");
+    return;
+  }
   if (t.placeholder) {  // cannot run without its args: wait for the boss to resubmit
     if (t.task.flags & proto::kFlagDetached) {
       // A `uni spawn` service known only from its worker's re-announcement:
