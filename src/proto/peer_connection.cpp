@@ -3,6 +3,8 @@
 
 #include <thread>
 
+#include "common/log.hpp"
+
 namespace uni::proto {
 
 using Clock = std::chrono::steady_clock;
@@ -79,6 +81,15 @@ bool PeerConnection::reconnected() {
       up_ = true;
     } else if (*event == SocketMonitor::Event::kDisconnected) {
       up_ = false;
+    } else if (*event == SocketMonitor::Event::kHandshakeFailed) {
+      // libzmq keeps retrying; say why it does not get through, now and then.
+      auto now = std::chrono::steady_clock::now();
+      if (!last_refusal_warning_ || now - *last_refusal_warning_ > std::chrono::seconds(10)) {
+        last_refusal_warning_ = now;
+        log::warn("cannot reconnect to the manager at {}: authentication failed (did it restart "
+                  "with another authkey?); retrying",
+                  endpoint_);
+      }
     }
   }
   return again;

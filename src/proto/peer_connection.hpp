@@ -51,6 +51,7 @@ class PeerConnection {
   SocketMonitor monitor_;
   bool up_ = false;
   std::optional<std::chrono::steady_clock::time_point> hello_sent_at_;
+  std::optional<std::chrono::steady_clock::time_point> last_refusal_warning_;
 };
 
 }  // namespace uni::proto
