@@ -83,5 +83,15 @@ TEST(ManagerRestart, SigtermToTheManagerTellsItsPeersFirst) {
   expect_still_serving(cluster);
 }
 
+TEST(ManagerRestart, AManagerBackWithAnotherAuthkeyIsReportedByItsWorker) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  cluster.kill_manager(SIGKILL);
+  ChildProcess impostor = start_uni(
+      cluster, "manager", {"manager", "--listen", cluster.address(), "--authkey", "another key"});
+  EXPECT_TRUE(cluster.worker(0).wait_for_stderr("authentication failed", 20s))
+      << cluster.worker(0).read_stderr() << "\nmanager: " << impostor.read_stderr();
+  EXPECT_TRUE(process_alive(cluster.worker(0).pid())) << "the worker gave up instead of retrying";
+}
+
 }  // namespace
 }  // namespace uni::test
