@@ -3,8 +3,6 @@
 
 #include <uni/module.hpp>
 
-std::int64_t ident(std::int64_t x) {
-  return x;
-}
+std::int64_t ident(std::int64_t x) { return x; }
 
 UNI_EXPORT(ident);

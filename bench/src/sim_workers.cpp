@@ -106,8 +106,7 @@ struct SimulatedWorkers::Impl {
       case Type::kError:
         if (m.error().code == "hello-required") send(sim.socket, hello_for(sim.id, capacity));
         return;
-      default:
-        return;  // ACK, HEARTBEAT, CANCEL (nothing runs long), BYE
+      default: return;  // ACK, HEARTBEAT, CANCEL (nothing runs long), BYE
     }
   }
 

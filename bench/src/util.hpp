@@ -19,9 +19,7 @@ using Json = nlohmann::ordered_json;
 inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-inline double ms_since(Clock::time_point start) {
-  return 1000.0 * seconds_since(start);
-}
+inline double ms_since(Clock::time_point start) { return 1000.0 * seconds_since(start); }
 inline double us_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
@@ -51,10 +49,8 @@ inline double round_to(double v, int decimals) {
 template <class... A>
 void note(const char* format, A&&... args) {
   std::fprintf(stderr, "[uni-bench] ");
-  if constexpr (sizeof...(A) == 0)
-    std::fputs(format, stderr);
-  else
-    std::fprintf(stderr, format, std::forward<A>(args)...);
+  if constexpr (sizeof...(A) == 0) std::fputs(format, stderr);
+  else std::fprintf(stderr, format, std::forward<A>(args)...);
   std::fputc('\n', stderr);
   std::fflush(stderr);
 }

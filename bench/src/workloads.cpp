@@ -21,9 +21,7 @@
 
 namespace bench {
 
-Config Config::full() {
-  return Config{};
-}
+Config Config::full() { return Config{}; }
 
 Config Config::reduced() {
   Config c;
@@ -44,13 +42,9 @@ namespace {
 
 constexpr std::int64_t kPrimesBelow2M = 148'933;
 
-[[noreturn]] void fail(const std::string& what) {
-  throw std::runtime_error(what);
-}
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
 
-double ratio(double a, double b) {
-  return b > 0 ? a / b : 0;
-}
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
 std::vector<std::int64_t> iota_inputs(std::size_t n) {
   std::vector<std::int64_t> v(n);

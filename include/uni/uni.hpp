@@ -337,8 +337,7 @@ class Cluster {
       if constexpr (requires { std::tuple_size<std::remove_cvref_t<decltype(input)>>::value; } &&
                     sizeof...(Args) != 1)
         out.push_back(std::apply(fn, input));
-      else
-        out.push_back(fn(input));
+      else out.push_back(fn(input));
     }
     return out;
   }

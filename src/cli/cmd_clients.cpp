@@ -123,9 +123,7 @@ int guarded(const char* name, const std::function<int()>& body) {
 }
 
 // The CLI prints only warnings and errors from the library.
-void quiet_logs() {
-  log::setup("uni", "warn");
-}
+void quiet_logs() { log::setup("uni", "warn"); }
 
 }  // namespace
 
@@ -311,12 +309,9 @@ void add_stop_command(CLI::App& app, int& exit_code) {
       std::string state = outcomes.empty() ? "unknown" : outcomes[0].state;
       if (state == "unknown")
         throw CommandError(kExitTaskFailed, "no task or service with id " + *id);
-      if (state == "done")
-        std::printf("%s had already finished\n", id->c_str());
-      else if (state == "cancelled")
-        std::printf("cancelled %s before it started\n", id->c_str());
-      else
-        std::printf("stopped %s\n", id->c_str());
+      if (state == "done") std::printf("%s had already finished\n", id->c_str());
+      else if (state == "cancelled") std::printf("cancelled %s before it started\n", id->c_str());
+      else std::printf("stopped %s\n", id->c_str());
       return kExitOk;
     });
   });

@@ -300,10 +300,8 @@ int executor_main(int argc, char** argv) {
   worker::ExecutorOptions options;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--supervisor")
-      options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
-    else if (flag == "--mem-limit")
-      options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--supervisor") options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
+    else if (flag == "--mem-limit") options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
   }
   return worker::run_executor(options);
 }

@@ -29,8 +29,6 @@ void on_stop_signal(void (*stop)(void*), void* arg) {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int received_stop_signal() {
-  return g_signal.load();
-}
+int received_stop_signal() { return g_signal.load(); }
 
 }  // namespace uni::cli

@@ -11,24 +11,15 @@ namespace uni {
 
 const char* to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kException:
-      return "exception";
-    case ErrorKind::kBadArguments:
-      return "bad-arguments";
-    case ErrorKind::kUnknownFunction:
-      return "unknown-function";
-    case ErrorKind::kModule:
-      return "module-error";
-    case ErrorKind::kCrashed:
-      return "crashed";
-    case ErrorKind::kTimedOut:
-      return "timed-out";
-    case ErrorKind::kCancelled:
-      return "cancelled";
-    case ErrorKind::kNoWorker:
-      return "no-worker";
-    case ErrorKind::kRejected:
-      return "rejected";
+    case ErrorKind::kException: return "exception";
+    case ErrorKind::kBadArguments: return "bad-arguments";
+    case ErrorKind::kUnknownFunction: return "unknown-function";
+    case ErrorKind::kModule: return "module-error";
+    case ErrorKind::kCrashed: return "crashed";
+    case ErrorKind::kTimedOut: return "timed-out";
+    case ErrorKind::kCancelled: return "cancelled";
+    case ErrorKind::kNoWorker: return "no-worker";
+    case ErrorKind::kRejected: return "rejected";
   }
   return "unknown";
 }
@@ -72,24 +63,15 @@ namespace detail {
 namespace {
 ErrorKind kind_of(proto::Status status) {
   switch (status) {
-    case proto::Status::kException:
-      return ErrorKind::kException;
-    case proto::Status::kBadArguments:
-      return ErrorKind::kBadArguments;
-    case proto::Status::kUnknownFunction:
-      return ErrorKind::kUnknownFunction;
-    case proto::Status::kModuleError:
-      return ErrorKind::kModule;
-    case proto::Status::kCrashed:
-      return ErrorKind::kCrashed;
-    case proto::Status::kTimedOut:
-      return ErrorKind::kTimedOut;
-    case proto::Status::kCancelled:
-      return ErrorKind::kCancelled;
-    case proto::Status::kNoWorker:
-      return ErrorKind::kNoWorker;
-    default:
-      return ErrorKind::kRejected;
+    case proto::Status::kException: return ErrorKind::kException;
+    case proto::Status::kBadArguments: return ErrorKind::kBadArguments;
+    case proto::Status::kUnknownFunction: return ErrorKind::kUnknownFunction;
+    case proto::Status::kModuleError: return ErrorKind::kModule;
+    case proto::Status::kCrashed: return ErrorKind::kCrashed;
+    case proto::Status::kTimedOut: return ErrorKind::kTimedOut;
+    case proto::Status::kCancelled: return ErrorKind::kCancelled;
+    case proto::Status::kNoWorker: return ErrorKind::kNoWorker;
+    default: return ErrorKind::kRejected;
   }
 }
 }  // namespace
@@ -122,13 +104,9 @@ WorkerInfo worker_of(const TaskState& state) {
   return WorkerInfo{state.result.worker, state.result.host, state.result.pid};
 }
 
-std::string id_of(const TaskState& state) {
-  return state.task.id.str();
-}
+std::string id_of(const TaskState& state) { return state.task.id.str(); }
 
-void cancel(Client& client, const TaskState& state) {
-  client.cancel_async(state.task.id);
-}
+void cancel(Client& client, const TaskState& state) { client.cancel_async(state.task.id); }
 
 FunctionRef resolve_function(Client& client, const void* address) {
   Dl_info info{};

@@ -82,8 +82,7 @@ class Client::Io {
   // Replies come back in order; a null waiter marks a reply nobody awaits.
   void send_cancel(const std::vector<TaskId>& ids,
                    std::shared_ptr<std::promise<std::string>> waiter) {
-    if (connection_.send(proto::encode_cancel(ids)))
-      cancel_waiters_.push_back(std::move(waiter));
+    if (connection_.send(proto::encode_cancel(ids))) cancel_waiters_.push_back(std::move(waiter));
     else if (waiter)
       waiter->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
   }
@@ -174,10 +173,8 @@ void Client::Io::take_work() {
   }
   for (Request& r : requests) {
     if (r.type == proto::Type::kStatus) {
-      if (connection_.send(proto::encode_status_request()))
-        status_waiters_.push_back(r.reply);
-      else
-        r.reply->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
+      if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.reply);
+      else r.reply->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
     } else {
       send_cancel(r.ids, r.reply);
     }
@@ -280,9 +277,7 @@ void Client::Io::on_message(const proto::Message& m) {
       if (!all.empty()) log::info("reconnected: resubmitted {} unfinished task(s)", all.size());
       return;
     }
-    case Type::kNotice:
-      on_notice_(m.text());
-      return;
+    case Type::kNotice: on_notice_(m.text()); return;
     case Type::kStatusReply:
       if (!status_waiters_.empty()) {
         const msgpack::object& map = m.field(0);
@@ -314,10 +309,8 @@ void Client::Io::on_message(const proto::Message& m) {
     case Type::kBye:
       log::warn("the manager is going away ({}); waiting for it to come back", m.text());
       return;
-    case Type::kHeartbeat:
-      return;
-    default:
-      log::warn("unexpected {} from the manager", proto::type_name(m.type()));
+    case Type::kHeartbeat: return;
+    default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
   }
 }
 
@@ -386,9 +379,7 @@ Client::~Client() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Client::wake() {
-  io_->wake();
-}
+void Client::wake() { io_->wake(); }
 
 std::shared_ptr<TaskState> Client::submit(std::shared_ptr<const ModuleInfo> module,
                                           std::string function, std::string args,

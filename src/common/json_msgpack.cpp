@@ -14,21 +14,11 @@ void pack_json(detail::Packer& packer, const nlohmann::json& value) {
   using Type = nlohmann::json::value_t;
   switch (value.type()) {
     case Type::null:
-    case Type::discarded:
-      packer.pack_nil();
-      break;
-    case Type::boolean:
-      value.get<bool>() ? packer.pack_true() : packer.pack_false();
-      break;
-    case Type::number_integer:
-      packer.pack_int64(value.get<std::int64_t>());
-      break;
-    case Type::number_unsigned:
-      packer.pack_uint64(value.get<std::uint64_t>());
-      break;
-    case Type::number_float:
-      packer.pack_double(value.get<double>());
-      break;
+    case Type::discarded: packer.pack_nil(); break;
+    case Type::boolean: value.get<bool>() ? packer.pack_true() : packer.pack_false(); break;
+    case Type::number_integer: packer.pack_int64(value.get<std::int64_t>()); break;
+    case Type::number_unsigned: packer.pack_uint64(value.get<std::uint64_t>()); break;
+    case Type::number_float: packer.pack_double(value.get<double>()); break;
     case Type::string: {
       const auto& s = value.get_ref<const std::string&>();
       packer.pack_str(static_cast<std::uint32_t>(s.size()));
@@ -67,21 +57,14 @@ nlohmann::json bytes_to_json(const char* data, std::uint32_t size) {
 
 nlohmann::json to_json(const msgpack::object& value) {
   switch (value.type) {
-    case msgpack::type::NIL:
-      return nullptr;
-    case msgpack::type::BOOLEAN:
-      return value.via.boolean;
-    case msgpack::type::POSITIVE_INTEGER:
-      return value.via.u64;
-    case msgpack::type::NEGATIVE_INTEGER:
-      return value.via.i64;
+    case msgpack::type::NIL: return nullptr;
+    case msgpack::type::BOOLEAN: return value.via.boolean;
+    case msgpack::type::POSITIVE_INTEGER: return value.via.u64;
+    case msgpack::type::NEGATIVE_INTEGER: return value.via.i64;
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64:
-      return value.via.f64;
-    case msgpack::type::STR:
-      return std::string(value.via.str.ptr, value.via.str.size);
-    case msgpack::type::BIN:
-      return bytes_to_json(value.via.bin.ptr, value.via.bin.size);
+    case msgpack::type::FLOAT64: return value.via.f64;
+    case msgpack::type::STR: return std::string(value.via.str.ptr, value.via.str.size);
+    case msgpack::type::BIN: return bytes_to_json(value.via.bin.ptr, value.via.bin.size);
     case msgpack::type::ARRAY: {
       nlohmann::json out = nlohmann::json::array();
       for (std::uint32_t i = 0; i < value.via.array.size; ++i)

@@ -62,9 +62,7 @@ std::string config_dir() {
   return home + "/.config/uni";
 }
 
-std::string default_authkey_path() {
-  return config_dir() + "/authkey";
-}
+std::string default_authkey_path() { return config_dir() + "/authkey"; }
 
 std::optional<std::string> find_authkey(const std::string& flag, const std::string& file) {
   if (!flag.empty()) return flag;

@@ -92,9 +92,7 @@ Process& Process::operator=(Process&& other) noexcept {
   return *this;
 }
 
-Process::~Process() {
-  kill_and_reap();
-}
+Process::~Process() { kill_and_reap(); }
 
 void Process::signal(int sig) const {
   if (running()) ::pidfd_send_signal(pidfd_.get(), sig, nullptr, 0);

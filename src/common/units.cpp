@@ -36,18 +36,12 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   if (!value) return std::nullopt;
   std::string unit = lower(suffix);
   double scale = 1;
-  if (unit.empty() || unit == "b")
-    scale = 1;
-  else if (unit == "k" || unit == "kb" || unit == "kib")
-    scale = 1024.0;
-  else if (unit == "m" || unit == "mb" || unit == "mib")
-    scale = 1024.0 * 1024;
-  else if (unit == "g" || unit == "gb" || unit == "gib")
-    scale = 1024.0 * 1024 * 1024;
-  else if (unit == "t" || unit == "tb" || unit == "tib")
-    scale = 1024.0 * 1024 * 1024 * 1024;
-  else
-    return std::nullopt;
+  if (unit.empty() || unit == "b") scale = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib") scale = 1024.0;
+  else if (unit == "m" || unit == "mb" || unit == "mib") scale = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gb" || unit == "gib") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "t" || unit == "tb" || unit == "tib") scale = 1024.0 * 1024 * 1024 * 1024;
+  else return std::nullopt;
   double bytes = *value * scale;
   if (bytes > 1.8e19) return std::nullopt;
   return static_cast<std::uint64_t>(bytes);
@@ -59,14 +53,10 @@ std::optional<std::chrono::milliseconds> parse_seconds(std::string_view text) {
   if (!value) return std::nullopt;
   std::string unit = lower(suffix);
   double ms;
-  if (unit.empty() || unit == "s")
-    ms = *value * 1000.0;
-  else if (unit == "ms")
-    ms = *value;
-  else if (unit == "m" || unit == "min")
-    ms = *value * 60000.0;
-  else
-    return std::nullopt;
+  if (unit.empty() || unit == "s") ms = *value * 1000.0;
+  else if (unit == "ms") ms = *value;
+  else if (unit == "m" || unit == "min") ms = *value * 60000.0;
+  else return std::nullopt;
   if (ms > 1e15) return std::nullopt;
   // Limits are in whole milliseconds, and 0 means "none": round a small but
   // non-zero duration up rather than to nothing.
@@ -83,10 +73,8 @@ std::string format_size(std::uint64_t bytes) {
     ++unit;
   }
   char out[32];
-  if (unit == 0)
-    std::snprintf(out, sizeof(out), "%llu B", static_cast<unsigned long long>(bytes));
-  else
-    std::snprintf(out, sizeof(out), "%.1f %s", value, units[unit]);
+  if (unit == 0) std::snprintf(out, sizeof(out), "%llu B", static_cast<unsigned long long>(bytes));
+  else std::snprintf(out, sizeof(out), "%.1f %s", value, units[unit]);
   return out;
 }
 

@@ -330,39 +330,27 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
               t->started = true;
         }
         return;
-      case Type::kBye:
-        return on_bye(peer, m);
-      case Type::kCancel:
-        return on_cancel(rid, m);
-      case Type::kStatus:
-        return on_status(rid);
-      default:
-        break;
+      case Type::kBye: return on_bye(peer, m);
+      case Type::kCancel: return on_cancel(rid, m);
+      case Type::kStatus: return on_status(rid);
+      default: break;
     }
     if (peer.boss) {
       switch (m.type()) {
-        case Type::kSubmit:
-          on_submit(*peer.boss, m);
-          return answer_queue_full();
-        case Type::kPutModule:
-          return on_put_module(*peer.boss, m);
-        case Type::kAck:
-          return on_ack(*peer.boss, m);
-        default:
-          break;
+        case Type::kSubmit: on_submit(*peer.boss, m); return answer_queue_full();
+        case Type::kPutModule: return on_put_module(*peer.boss, m);
+        case Type::kAck: return on_ack(*peer.boss, m);
+        default: break;
       }
     } else {
       switch (m.type()) {
-        case Type::kResult:
-          return on_result(*peer.worker, m);
-        case Type::kFetchModule:
-          return on_fetch_module(*peer.worker, m);
+        case Type::kResult: return on_result(*peer.worker, m);
+        case Type::kFetchModule: return on_fetch_module(*peer.worker, m);
         case Type::kCredit:  // 0: the worker drains and takes nothing new
           peer.worker->capacity = m.credit();
           note_room(*peer.worker);
           return;
-        default:
-          break;
+        default: break;
       }
     }
     send(rid,
@@ -659,8 +647,7 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
     error = "module of " + std::to_string(up.bytes.size()) +
             " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
             " bytes (--max-module)";
-  else
-    error = modules_.put(up.hash, up.platform, std::move(up.bytes));
+  else error = modules_.put(up.hash, up.platform, std::move(up.bytes));
   if (error) {
     log::warn("module upload from boss {:016x} refused: {}", boss.session, *error);
     // Fail this boss's tasks that wait for it; others may still upload it.
@@ -670,15 +657,11 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
       for (const TaskId& id : it->second) {
         TaskRecord* t = find(id);
         if (!t || t->state != TaskState::kWaitingModule) continue;
-        if (id.session == boss.session)
-          fail(*t, Status::kRejected, *error);
-        else
-          keep.push_back(id);
+        if (id.session == boss.session) fail(*t, Status::kRejected, *error);
+        else keep.push_back(id);
       }
-      if (keep.empty())
-        waiting_for_module_.erase(it);
-      else
-        it->second = std::move(keep);
+      if (keep.empty()) waiting_for_module_.erase(it);
+      else it->second = std::move(keep);
     }
     return;
   }
@@ -860,10 +843,8 @@ void Manager::Impl::complete(TaskRecord& t, proto::Result result) {
   if (t.state == TaskState::kRunning) unassign(t);
   t.state = TaskState::kDone;
   result.id = t.task.id;
-  if (result.status == Status::kOk)
-    ++totals_.completed;
-  else
-    ++totals_.failed;
+  if (result.status == Status::kOk) ++totals_.completed;
+  else ++totals_.failed;
   if (t.task.flags & proto::kFlagDetached) {
     log::info("service {} ({}) ended: {}", t.task.id.str(), t.task.function,
               result.status == Status::kOk ? "returned" : result.payload);
@@ -949,8 +930,7 @@ Boss& Manager::Impl::boss_for(std::uint64_t session) {
 }
 
 void Manager::Impl::worker_gone(Worker& w, const std::string& why) {
-  if (w.inflight.empty())
-    log::info("worker {} ({} pid {}) gone: {}", w.id, w.host, w.pid, why);
+  if (w.inflight.empty()) log::info("worker {} ({} pid {}) gone: {}", w.id, w.host, w.pid, why);
   else
     log::warn("worker {} ({} pid {}) lost: {}; requeueing its {} task(s)", w.id, w.host, w.pid, why,
               w.inflight.size());
@@ -1204,14 +1184,8 @@ std::string Manager::Impl::status_map() const {
 
 Manager::Manager(ManagerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Manager::~Manager() = default;
-const std::string& Manager::endpoint() const {
-  return impl_->endpoint();
-}
-void Manager::run() {
-  impl_->run();
-}
-void Manager::request_stop() {
-  impl_->request_stop();
-}
+const std::string& Manager::endpoint() const { return impl_->endpoint(); }
+void Manager::run() { impl_->run(); }
+void Manager::request_stop() { impl_->request_stop(); }
 
 }  // namespace uni::manager

@@ -35,9 +35,7 @@ const StoredModule* ModuleStore::find(const ModuleHash& hash) {
   return &it->second;
 }
 
-void ModuleStore::pin(const ModuleHash& hash) {
-  ++pins_[hash];
-}
+void ModuleStore::pin(const ModuleHash& hash) { ++pins_[hash]; }
 
 void ModuleStore::unpin(const ModuleHash& hash) {
   auto it = pins_.find(hash);

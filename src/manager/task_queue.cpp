@@ -9,10 +9,8 @@ void TaskQueue::push(std::uint16_t platform, std::uint64_t session, const proto:
   PlatformQueue& queue = platforms_[platform];
   Lane& lane = queue.lanes[session];
   if (lane.seqs.empty()) queue.ring.push_back(session);
-  if (front)
-    lane.seqs.push_front(id.seq);
-  else
-    lane.seqs.push_back(id.seq);
+  if (front) lane.seqs.push_front(id.seq);
+  else lane.seqs.push_back(id.seq);
 }
 
 std::optional<proto::TaskId> TaskQueue::pop(std::uint16_t platform) {
@@ -28,10 +26,8 @@ std::optional<proto::TaskId> TaskQueue::pop(std::uint16_t platform) {
     }
     proto::TaskId id{session, lane->second.seqs.front()};
     lane->second.seqs.pop_front();
-    if (lane->second.seqs.empty())
-      queue.lanes.erase(lane);
-    else
-      queue.ring.push_back(session);
+    if (lane->second.seqs.empty()) queue.lanes.erase(lane);
+    else queue.ring.push_back(session);
     return id;
   }
   return std::nullopt;

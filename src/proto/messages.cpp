@@ -10,81 +10,48 @@ namespace uni::proto {
 
 const char* type_name(Type type) {
   switch (type) {
-    case Type::kHello:
-      return "HELLO";
-    case Type::kWelcome:
-      return "WELCOME";
-    case Type::kError:
-      return "ERROR";
-    case Type::kHeartbeat:
-      return "HEARTBEAT";
-    case Type::kSubmit:
-      return "SUBMIT";
-    case Type::kNeedModule:
-      return "NEED_MODULE";
-    case Type::kPutModule:
-      return "PUT_MODULE";
-    case Type::kResult:
-      return "RESULT";
-    case Type::kAck:
-      return "ACK";
-    case Type::kCancel:
-      return "CANCEL";
-    case Type::kCancelReply:
-      return "CANCEL_REPLY";
-    case Type::kStatus:
-      return "STATUS";
-    case Type::kStatusReply:
-      return "STATUS_REPLY";
-    case Type::kTasks:
-      return "TASKS";
-    case Type::kFetchModule:
-      return "FETCH_MODULE";
-    case Type::kModule:
-      return "MODULE";
-    case Type::kCredit:
-      return "CREDIT";
-    case Type::kNotice:
-      return "NOTICE";
-    case Type::kBye:
-      return "BYE";
+    case Type::kHello: return "HELLO";
+    case Type::kWelcome: return "WELCOME";
+    case Type::kError: return "ERROR";
+    case Type::kHeartbeat: return "HEARTBEAT";
+    case Type::kSubmit: return "SUBMIT";
+    case Type::kNeedModule: return "NEED_MODULE";
+    case Type::kPutModule: return "PUT_MODULE";
+    case Type::kResult: return "RESULT";
+    case Type::kAck: return "ACK";
+    case Type::kCancel: return "CANCEL";
+    case Type::kCancelReply: return "CANCEL_REPLY";
+    case Type::kStatus: return "STATUS";
+    case Type::kStatusReply: return "STATUS_REPLY";
+    case Type::kTasks: return "TASKS";
+    case Type::kFetchModule: return "FETCH_MODULE";
+    case Type::kModule: return "MODULE";
+    case Type::kCredit: return "CREDIT";
+    case Type::kNotice: return "NOTICE";
+    case Type::kBye: return "BYE";
   }
   return "UNKNOWN";
 }
 
 const char* status_name(Status status) {
   switch (status) {
-    case Status::kOk:
-      return "ok";
-    case Status::kException:
-      return "exception";
-    case Status::kBadArguments:
-      return "bad-arguments";
-    case Status::kUnknownFunction:
-      return "unknown-function";
-    case Status::kModuleError:
-      return "module-error";
-    case Status::kCrashed:
-      return "crashed";
-    case Status::kTimedOut:
-      return "timed-out";
-    case Status::kCancelled:
-      return "cancelled";
-    case Status::kNoWorker:
-      return "no-worker";
-    case Status::kRejected:
-      return "rejected";
-    case Status::kHandedBack:
-      return "handed-back";
-    case Status::kQueueFull:
-      return "queue-full";
+    case Status::kOk: return "ok";
+    case Status::kException: return "exception";
+    case Status::kBadArguments: return "bad-arguments";
+    case Status::kUnknownFunction: return "unknown-function";
+    case Status::kModuleError: return "module-error";
+    case Status::kCrashed: return "crashed";
+    case Status::kTimedOut: return "timed-out";
+    case Status::kCancelled: return "cancelled";
+    case Status::kNoWorker: return "no-worker";
+    case Status::kRejected: return "rejected";
+    case Status::kHandedBack: return "handed-back";
+    case Status::kQueueFull: return "queue-full";
   }
   return "unknown";
 }
 
-bool is_retryable(Status status) {
-  return status == Status::kCrashed;
-}
+bool is_retryable(Status status) { return status == Status::kCrashed; }
 
 bool is_final(Status status) {
   return status != Status::kHandedBack && status != Status::kQueueFull;
@@ -166,9 +133,7 @@ void write_running(Writer& w, const RunningTask& t) {
   w.p().pack_uint8(t.attempt);
 }
 
-void write_key(Writer& w, std::string_view key) {
-  w.str(key);
-}
+void write_key(Writer& w, std::string_view key) { w.str(key); }
 
 std::size_t tasks_size(const std::vector<const Task*>& tasks) {
   std::size_t n = 32;
@@ -231,9 +196,7 @@ std::string encode_error(std::string_view code, std::string_view text) {
   return w.done();
 }
 
-std::string encode_heartbeat() {
-  return Writer(Type::kHeartbeat, 0).done();
-}
+std::string encode_heartbeat() { return Writer(Type::kHeartbeat, 0).done(); }
 
 std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services) {
   Writer w(Type::kHeartbeat, 2, 24 + 18 * services.size());
@@ -299,9 +262,7 @@ static std::string encode_id_list(Type type, const std::vector<TaskId>& ids) {
   return w.done();
 }
 
-std::string encode_ack(const std::vector<TaskId>& ids) {
-  return encode_id_list(Type::kAck, ids);
-}
+std::string encode_ack(const std::vector<TaskId>& ids) { return encode_id_list(Type::kAck, ids); }
 std::string encode_cancel(const std::vector<TaskId>& ids) {
   return encode_id_list(Type::kCancel, ids);
 }
@@ -317,9 +278,7 @@ std::string encode_cancel_reply(const std::vector<CancelOutcome>& outcomes) {
   return w.done();
 }
 
-std::string encode_status_request() {
-  return Writer(Type::kStatus, 0).done();
-}
+std::string encode_status_request() { return Writer(Type::kStatus, 0).done(); }
 
 std::string encode_status_reply(std::string_view packed_map) {
   Writer w(Type::kStatusReply, 1, packed_map.size() + 16);
@@ -339,10 +298,8 @@ std::string encode_module(const ModuleHash& hash, const std::string* bytes,
                           std::string_view error) {
   Writer w(Type::kModule, 3, (bytes ? bytes->size() : 0) + 128);
   w.bin(hash.raw());
-  if (bytes)
-    w.bin(*bytes);
-  else
-    w.p().pack_nil();
+  if (bytes) w.bin(*bytes);
+  else w.p().pack_nil();
   w.str(error);
   return w.done();
 }
@@ -369,9 +326,7 @@ std::string encode_bye(std::string_view reason) {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& what) {
-  throw DecodeError(what);
-}
+[[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
 
 using detail::kind_name;
 
@@ -654,9 +609,7 @@ std::vector<Result> Message::results() const {
   return out;
 }
 
-std::vector<TaskId> Message::task_ids() const {
-  return id_list(0);
-}
+std::vector<TaskId> Message::task_ids() const { return id_list(0); }
 
 std::vector<TaskId> Message::started_services() const {
   return body_size_ >= 2 ? id_list(1) : std::vector<TaskId>{};
@@ -691,10 +644,8 @@ ModuleReply Message::module_reply() const {
   reply.hash = module_hash();
   const msgpack::object& bytes = field(1);
   const msgpack::object& error = field(2);
-  if (bytes.type == msgpack::type::BIN)
-    reply.bytes.emplace(bytes.via.bin.ptr, bytes.via.bin.size);
-  else if (bytes.type != msgpack::type::NIL)
-    fail("MODULE: bytes must be binary or nil");
+  if (bytes.type == msgpack::type::BIN) reply.bytes.emplace(bytes.via.bin.ptr, bytes.via.bin.size);
+  else if (bytes.type != msgpack::type::NIL) fail("MODULE: bytes must be binary or nil");
   if (error.type != msgpack::type::STR) fail("MODULE: error must be a string");
   reply.error.assign(error.via.str.ptr, error.via.str.size);
   return reply;

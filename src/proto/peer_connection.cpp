@@ -86,9 +86,10 @@ bool PeerConnection::reconnected() {
       auto now = std::chrono::steady_clock::now();
       if (!last_refusal_warning_ || now - *last_refusal_warning_ > std::chrono::seconds(10)) {
         last_refusal_warning_ = now;
-        log::warn("cannot reconnect to the manager at {}: authentication failed (did it restart "
-                  "with another authkey?); retrying",
-                  endpoint_);
+        log::warn(
+            "cannot reconnect to the manager at {}: authentication failed (did it restart "
+            "with another authkey?); retrying",
+            endpoint_);
       }
     }
   }

@@ -156,20 +156,14 @@ std::optional<SocketMonitor::Event> SocketMonitor::next() {
   std::uint16_t id;
   std::memcpy(&id, head.data(), sizeof(id));
   switch (id) {
-    case ZMQ_EVENT_CONNECTED:
-      return Event::kConnected;
-    case ZMQ_EVENT_CONNECT_RETRIED:
-      return Event::kConnectRetried;
-    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-      return Event::kHandshakeOk;
+    case ZMQ_EVENT_CONNECTED: return Event::kConnected;
+    case ZMQ_EVENT_CONNECT_RETRIED: return Event::kConnectRetried;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: return Event::kHandshakeOk;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-      return Event::kHandshakeFailed;
-    case ZMQ_EVENT_DISCONNECTED:
-      return Event::kDisconnected;
-    default:
-      return Event::kOther;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: return Event::kHandshakeFailed;
+    case ZMQ_EVENT_DISCONNECTED: return Event::kDisconnected;
+    default: return Event::kOther;
   }
 }
 
@@ -185,23 +179,16 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 
 bool HandshakeWatch::on_event(SocketMonitor::Event event) {
   switch (event) {
-    case SocketMonitor::Event::kConnected:
-      ++tcp_connects_;
-      break;
-    case SocketMonitor::Event::kHandshakeOk:
-      ok_ = true;
-      break;
-    case SocketMonitor::Event::kHandshakeFailed:
-      ++failures_;
-      break;
+    case SocketMonitor::Event::kConnected: ++tcp_connects_; break;
+    case SocketMonitor::Event::kHandshakeOk: ok_ = true; break;
+    case SocketMonitor::Event::kHandshakeFailed: ++failures_; break;
     case SocketMonitor::Event::kDisconnected:
       // A TCP connection that closes before any handshake succeeded is how a
       // CURVE server answers a client that encrypted to the wrong key.
       if (!ok_) ++failures_;
       ok_ = false;
       break;
-    default:
-      break;
+    default: break;
   }
   return ok_;
 }

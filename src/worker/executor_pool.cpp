@@ -25,9 +25,7 @@ namespace {
 
 constexpr int kItemsPerExecutor = 4;  // channel, stdout, stderr, pidfd
 
-void set_nonblocking(int fd) {
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 std::string run_frame(const RunRequest& r) {
   msgpack::sbuffer buffer(r.args.size() + r.module_path.size() + r.function.size() + 48);

@@ -38,9 +38,7 @@ std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) {
   return std::unique_ptr<LoadedModule>(new LoadedModule(handle, table));
 }
 
-LoadedModule::~LoadedModule() {
-  ::dlclose(handle_);
-}
+LoadedModule::~LoadedModule() { ::dlclose(handle_); }
 
 const uni_export* LoadedModule::find(std::string_view name) const {
   for (std::size_t i = 0; i < table_->count; ++i)
@@ -61,15 +59,9 @@ namespace {
 void emit(void* ctx, int status, const char* data, std::size_t size) {
   auto* out = static_cast<Outcome*>(ctx);
   switch (status) {
-    case UNI_INVOKE_OK:
-      out->status = proto::Status::kOk;
-      break;
-    case UNI_INVOKE_BAD_ARGS:
-      out->status = proto::Status::kBadArguments;
-      break;
-    default:
-      out->status = proto::Status::kException;
-      break;
+    case UNI_INVOKE_OK: out->status = proto::Status::kOk; break;
+    case UNI_INVOKE_BAD_ARGS: out->status = proto::Status::kBadArguments; break;
+    default: out->status = proto::Status::kException; break;
   }
   out->payload.assign(data, size);
 }

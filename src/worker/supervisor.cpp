@@ -96,8 +96,7 @@ class Supervisor::Impl {
                config_.cache_bytes),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
-    if (config_.thread_isolation)
-      runner_ = std::make_unique<ThreadRunner>(config_.slots);
+    if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
     else
       runner_ =
           std::make_unique<ExecutorPool>(ExecutorPoolOptions{config_.slots, config_.mem_limit});
@@ -188,8 +187,7 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
   double sample = static_cast<double>(std::max<std::int64_t>(elapsed_ns, 1000));
   if (average_task_ns_ < 0 || (sample > 4 * average_task_ns_ && sample >= 1e6))
     average_task_ns_ = sample;
-  else
-    average_task_ns_ = 0.9 * average_task_ns_ + 0.1 * sample;
+  else average_task_ns_ = 0.9 * average_task_ns_ + 0.1 * sample;
   auto power_of_two_at_most = [](double x, std::uint32_t cap) {
     std::uint32_t p = 1;
     while (p * 2 <= x && p * 2 <= cap) p *= 2;
@@ -362,12 +360,9 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
       for (const auto& [hash, waiting] : fetching_)
         if (!waiting.empty()) connection_.send(proto::encode_fetch_module(hash));
       return;
-    case Type::kTasks:
-      return on_tasks(m);
-    case Type::kModule:
-      return on_module(m);
-    case Type::kCancel:
-      return on_cancel(m);
+    case Type::kTasks: return on_tasks(m);
+    case Type::kModule: return on_module(m);
+    case Type::kCancel: return on_cancel(m);
     case Type::kAck:
       for (const TaskId& id : m.task_ids()) {
         auto it = held_.find(id);
@@ -387,10 +382,8 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
       manager_left_ = true;
       log::warn("the manager is going away ({}); waiting for it to come back", m.text());
       return;
-    case Type::kHeartbeat:
-      return;
-    default:
-      log::warn("unexpected {} from the manager", proto::type_name(m.type()));
+    case Type::kHeartbeat: return;
+    default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
   }
 }
 
@@ -424,10 +417,8 @@ void Supervisor::Impl::on_module(const proto::Message& m) {
   std::vector<TaskId> waiting = std::move(it->second);
   fetching_.erase(it);
   std::optional<std::string> error;
-  if (!reply.bytes)
-    error = reply.error.empty() ? "the manager sent no module" : reply.error;
-  else
-    error = cache_.store(reply.hash, *reply.bytes);
+  if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
+  else error = cache_.store(reply.hash, *reply.bytes);
   for (const TaskId& id : waiting) {
     auto h = held_.find(id);
     if (h == held_.end() || h->second.state != HeldState::kFetching) continue;
@@ -465,9 +456,7 @@ void Supervisor::Impl::on_cancel(const proto::Message& m) {
             by_tag_.erase(h.tag);
             finish(h, Status::kCancelled, "cancelled before it started", 0);
             break;
-          case Runner::Stop::kNotStarted:
-            h.cancel_on_done = true;
-            break;
+          case Runner::Stop::kNotStarted: h.cancel_on_done = true; break;
           case Runner::Stop::kCannot:
             by_tag_.erase(h.tag);  // its eventual completion is ignored
             finish(h, Status::kCancelled,
@@ -478,8 +467,7 @@ void Supervisor::Impl::on_cancel(const proto::Message& m) {
             break;
         }
         break;
-      case HeldState::kFinished:
-        break;
+      case HeldState::kFinished: break;
     }
   }
 }
@@ -672,17 +660,9 @@ void Supervisor::Impl::flush() {
 
 Supervisor::Supervisor(WorkerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Supervisor::~Supervisor() = default;
-void Supervisor::run() {
-  impl_->run();
-}
-void Supervisor::request_stop() {
-  impl_->request_stop();
-}
-void Supervisor::request_drain() {
-  impl_->request_drain();
-}
-const std::string& Supervisor::id() const {
-  return impl_->id();
-}
+void Supervisor::run() { impl_->run(); }
+void Supervisor::request_stop() { impl_->request_stop(); }
+void Supervisor::request_drain() { impl_->request_drain(); }
+const std::string& Supervisor::id() const { return impl_->id(); }
 
 }  // namespace uni::worker

@@ -3,8 +3,6 @@
 
 [[gnu::used]] static const unsigned char kPadding[3 << 20] = {1};
 
-int big_size() {
-  return static_cast<int>(sizeof(kPadding)) + kPadding[0] * 0;
-}
+int big_size() { return static_cast<int>(sizeof(kPadding)) + kPadding[0] * 0; }
 
 UNI_EXPORT(big_size);

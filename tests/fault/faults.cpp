@@ -21,13 +21,9 @@ int segfault(int value) {
   return value;
 }
 
-int abort_now() {
-  std::abort();
-}
+int abort_now() { std::abort(); }
 
-int exit_now(int code) {
-  std::exit(code);
-}
+int exit_now(int code) { std::exit(code); }
 
 // Recursion that the compiler cannot turn into a loop, on purpose endless.
 #pragma GCC diagnostic ignored "-Winfinite-recursion"
@@ -36,9 +32,7 @@ static int recurse(volatile char* previous, int depth) {
   frame[0] = previous ? previous[0] : 1;
   return depth + recurse(frame, depth + 1) + frame[0];
 }
-int stack_overflow() {
-  return recurse(nullptr, 0);
-}
+int stack_overflow() { return recurse(nullptr, 0); }
 
 // Allocates and touches `megabytes` MiB; returns the count of pages touched.
 std::int64_t allocate(std::int64_t megabytes) {

@@ -111,9 +111,7 @@ TEST(LivePatch, TwoBuildsAlternateWithoutRestartingWorkerOrExecutor) {
   live_patch_alternates(false);
 }
 
-TEST(LivePatch, TwoBuildsAlternateUnderThreadIsolation) {
-  live_patch_alternates(true);
-}
+TEST(LivePatch, TwoBuildsAlternateUnderThreadIsolation) { live_patch_alternates(true); }
 
 // Replace the file at one path (as a deploy would): each call runs what the
 // file holds at that moment.

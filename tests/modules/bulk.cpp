@@ -9,8 +9,6 @@
 // Distinct bytes per build, kept by [[gnu::used]] so the file has this size.
 [[gnu::used]] static const unsigned char kPadding[256 * 1024] = {BULK_ID};
 
-int bulk_id() {
-  return BULK_ID + kPadding[0] * 0;
-}
+int bulk_id() { return BULK_ID + kPadding[0] * 0; }
 
 UNI_EXPORT(bulk_id);

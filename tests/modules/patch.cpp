@@ -15,14 +15,10 @@ inline int& calls() {
   return count;
 }
 
-int version() {
-  return PATCH_VERSION;
-}
+int version() { return PATCH_VERSION; }
 
 // How often this build's bump() ran in this process.
-int bump() {
-  return ++calls();
-}
+int bump() { return ++calls(); }
 
 std::string describe(int x) {
   return "v" + std::to_string(PATCH_VERSION) + ":" + std::to_string(x);

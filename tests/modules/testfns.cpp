@@ -18,39 +18,25 @@
 
 #include <uni/module.hpp>
 
-std::int64_t ident(std::int64_t x) {
-  return x;
-}
+std::int64_t ident(std::int64_t x) { return x; }
 
-int add(int a, int b) {
-  return a + b;
-}
+int add(int a, int b) { return a + b; }
 
-double scale(double x, double factor) {
-  return x * factor;
-}
+double scale(double x, double factor) { return x * factor; }
 
-bool negate(bool b) {
-  return !b;
-}
+bool negate(bool b) { return !b; }
 
-std::string greet(std::string name) {
-  return "hello, " + name;
-}
+std::string greet(std::string name) { return "hello, " + name; }
 
 // Throws with a what() the tests look for.
-int fail(std::string why) {
-  throw std::runtime_error("boom: " + why);
-}
+int fail(std::string why) { throw std::runtime_error("boom: " + why); }
 
 int checked_div(int a, int b) {
   if (b == 0) throw std::domain_error("division by zero");
   return a / b;
 }
 
-std::vector<int> reversed(std::vector<int> v) {
-  return {v.rbegin(), v.rend()};
-}
+std::vector<int> reversed(std::vector<int> v) { return {v.rbegin(), v.rend()}; }
 
 std::map<std::string, int> count_words(std::vector<std::string> words) {
   std::map<std::string, int> counts;
@@ -63,9 +49,7 @@ std::optional<int> half_if_even(int n) {
   return n / 2;
 }
 
-std::pair<int, int> divmod(int a, int b) {
-  return {a / b, a % b};
-}
+std::pair<int, int> divmod(int a, int b) { return {a / b, a % b}; }
 
 std::tuple<int, std::string, double> describe_number(int n) {
   return {n * 2, std::to_string(n), n / 4.0};
@@ -78,9 +62,7 @@ struct Point {
   MSGPACK_DEFINE(x, y, label);
 };
 
-Point translate(Point p, int dx, int dy) {
-  return {p.x + dx, p.y + dy, p.label + "'"};
-}
+Point translate(Point p, int dx, int dy) { return {p.x + dx, p.y + dy, p.label + "'"}; }
 
 // A void function; its effect is only that it ran.
 void nothing(int) {}
@@ -101,9 +83,7 @@ int sleep_ms(int ms) {
 }
 
 // The pid of the process that runs the task.
-std::int64_t whoami() {
-  return static_cast<std::int64_t>(::getpid());
-}
+std::int64_t whoami() { return static_cast<std::int64_t>(::getpid()); }
 
 UNI_EXPORT(ident);
 UNI_EXPORT(add);

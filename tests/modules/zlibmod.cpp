@@ -36,9 +36,7 @@ std::pair<std::string, std::uint64_t> roundtrip(std::string data) {
 }
 
 // Not "zlib_version": zlib.h defines that name as a macro.
-std::string library_version() {
-  return ::zlibVersion();
-}
+std::string library_version() { return ::zlibVersion(); }
 
 UNI_EXPORT(crc);
 UNI_EXPORT(roundtrip);

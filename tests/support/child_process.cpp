@@ -114,13 +114,9 @@ ChildProcess::~ChildProcess() {
   if (state_) kill(SIGKILL);
 }
 
-pid_t ChildProcess::pid() const {
-  return state_ ? state_->pid : -1;
-}
+pid_t ChildProcess::pid() const { return state_ ? state_->pid : -1; }
 
-bool ChildProcess::running() {
-  return state_ && !state_->process.try_wait();
-}
+bool ChildProcess::running() { return state_ && !state_->process.try_wait(); }
 
 void ChildProcess::kill(int sig) {
   if (!state_ || state_->pid <= 0) return;
@@ -160,18 +156,10 @@ ExitStatus ChildProcess::stop(std::chrono::milliseconds grace) {
   return wait_for(std::chrono::seconds(10)).value_or(ExitStatus{false, -1});
 }
 
-std::string ChildProcess::read_stdout() const {
-  return state_ ? read_text(state_->out) : "";
-}
-std::string ChildProcess::read_stderr() const {
-  return state_ ? read_text(state_->err) : "";
-}
-const std::filesystem::path& ChildProcess::stdout_path() const {
-  return state_->out;
-}
-const std::filesystem::path& ChildProcess::stderr_path() const {
-  return state_->err;
-}
+std::string ChildProcess::read_stdout() const { return state_ ? read_text(state_->out) : ""; }
+std::string ChildProcess::read_stderr() const { return state_ ? read_text(state_->err) : ""; }
+const std::filesystem::path& ChildProcess::stdout_path() const { return state_->out; }
+const std::filesystem::path& ChildProcess::stderr_path() const { return state_->err; }
 
 namespace {
 template <class Read>

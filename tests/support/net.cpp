@@ -89,9 +89,7 @@ TcpClient& TcpClient::operator=(TcpClient&& other) noexcept {
   return *this;
 }
 
-TcpClient::~TcpClient() {
-  close();
-}
+TcpClient::~TcpClient() { close(); }
 
 void TcpClient::close() {
   if (fd_ >= 0) ::close(fd_);

@@ -40,9 +40,7 @@ std::vector<std::string> merge_env(std::vector<std::string> base,
 std::string bin_path(const std::string& program) {
   return std::string(UNI_BIN_DIR) + "/" + program;
 }
-std::string uni_binary() {
-  return bin_path("uni");
-}
+std::string uni_binary() { return bin_path("uni"); }
 std::string module_path(const std::string& name) {
   return std::string(UNI_MODULE_DIR) + "/lib" + name + ".so";
 }
@@ -61,9 +59,7 @@ std::vector<std::string> split_lines(const std::string& text) {
   return out;
 }
 
-std::vector<std::string> CommandResult::lines() const {
-  return split_lines(out);
-}
+std::vector<std::string> CommandResult::lines() const { return split_lines(out); }
 
 std::string CommandResult::describe() const {
   std::ostringstream s;

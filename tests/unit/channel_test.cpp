@@ -34,13 +34,9 @@ struct SocketPair {
   }
 };
 
-void set_nonblocking(int fd) {
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-void write_raw(int fd, std::string_view data) {
-  ASSERT_TRUE(write_all(fd, data));
-}
+void write_raw(int fd, std::string_view data) { ASSERT_TRUE(write_all(fd, data)); }
 
 std::vector<std::string> read_available(FrameReader& reader) {
   std::vector<std::string> out;

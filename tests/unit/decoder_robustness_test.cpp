@@ -127,24 +127,12 @@ TEST(DecoderRobustness, RandomMutations) {
     for (int e = 0; e < edits && !frame.empty(); ++e) {
       std::size_t at = rng() % frame.size();
       switch (rng() % 6) {
-        case 0:
-          frame[at] = static_cast<char>(rng());
-          break;
-        case 1:
-          frame[at] ^= static_cast<char>(1u << (rng() % 8));
-          break;
-        case 2:
-          frame[at] = interesting[rng() % sizeof(interesting)];
-          break;
-        case 3:
-          frame.resize(at);
-          break;
-        case 4:
-          frame.insert(at, 1, interesting[rng() % sizeof(interesting)]);
-          break;
-        case 5:
-          frame.erase(at, 1 + rng() % 4);
-          break;
+        case 0: frame[at] = static_cast<char>(rng()); break;
+        case 1: frame[at] ^= static_cast<char>(1u << (rng() % 8)); break;
+        case 2: frame[at] = interesting[rng() % sizeof(interesting)]; break;
+        case 3: frame.resize(at); break;
+        case 4: frame.insert(at, 1, interesting[rng() % sizeof(interesting)]); break;
+        case 5: frame.erase(at, 1 + rng() % 4); break;
       }
     }
     decode_everything(frame, "mutation round " + std::to_string(round));

@@ -22,26 +22,20 @@ struct Point {
 
 struct NotAnException {};
 
-int add(int a, int b) {
-  return a + b;
-}
+int add(int a, int b) { return a + b; }
 std::string greet(const std::string& name, int times) {
   std::string out;
   for (int i = 0; i < times; ++i) out += "hello " + name + ";";
   return out;
 }
 int side_effect = 0;
-void remember(int value) {
-  side_effect = value;
-}
+void remember(int value) { side_effect = value; }
 std::uint64_t sum_bytes(std::vector<std::uint8_t> bytes) {
   std::uint64_t sum = 0;
   for (std::uint8_t b : bytes) sum += b;
   return sum;
 }
-Point mirror(Point p) {
-  return {p.y, p.x};
-}
+Point mirror(Point p) { return {p.y, p.x}; }
 std::map<std::string, int> count_words(std::vector<std::string> words) noexcept {
   std::map<std::string, int> out;
   for (const auto& w : words) ++out[w];
@@ -51,21 +45,11 @@ int throws_std(int n) {
   if (n > 0) throw std::domain_error("n must not be positive, got " + std::to_string(n));
   return n;
 }
-int throws_int() {
-  throw 42;
-}
-int throws_custom() {
-  throw NotAnException{};
-}
-std::string throws_bad_alloc() {
-  throw std::bad_alloc();
-}
-int no_args() {
-  return 7;
-}
-double half(int n) {
-  return n / 2.0;
-}
+int throws_int() { throw 42; }
+int throws_custom() { throw NotAnException{}; }
+std::string throws_bad_alloc() { throw std::bad_alloc(); }
+int no_args() { return 7; }
+double half(int n) { return n / 2.0; }
 
 }  // namespace
 

@@ -15,17 +15,13 @@ using uni::dump_json;
 using uni::parse_cli_argument;
 using uni::to_json;
 
-std::string pack(const json& value) {
-  return uni::json_to_msgpack(value);
-}
+std::string pack(const json& value) { return uni::json_to_msgpack(value); }
 
 msgpack::object_handle unpack(const std::string& bytes) {
   return msgpack::unpack(bytes.data(), bytes.size());
 }
 
-json round_trip(const json& value) {
-  return to_json(unpack(pack(value)).get());
-}
+json round_trip(const json& value) { return to_json(unpack(pack(value)).get()); }
 
 TEST(JsonMsgpack, ScalarsRoundTrip) {
   for (const char* text :

@@ -14,13 +14,9 @@ namespace {
 using namespace uni::proto;
 using uni::ModuleHash;
 
-Message parse(const std::string& frame) {
-  return Message::parse(frame.data(), frame.size());
-}
+Message parse(const std::string& frame) { return Message::parse(frame.data(), frame.size()); }
 
-ModuleHash hash_of(const std::string& text) {
-  return ModuleHash::of(text);
-}
+ModuleHash hash_of(const std::string& text) { return ModuleHash::of(text); }
 
 Task make_task(std::uint64_t seq) {
   Task t;

@@ -46,10 +46,8 @@ std::string check_copy(std::string_view image) {
 // does); otherwise check an exact-size copy.
 std::string error_of(std::string_view image, bool in_place = false) {
   try {
-    if (in_place)
-      check_module_image(image, "m.so");
-    else
-      check_copy(image);
+    if (in_place) check_module_image(image, "m.so");
+    else check_copy(image);
     return "";
   } catch (const ModuleFileError& e) {
     return e.what();
@@ -240,18 +238,10 @@ TEST(ModuleFileCheck, SectionHeadersPointingOutside) {
       const std::size_t at = h.e_shoff + std::size_t{i} * sizeof(Elf64_Shdr);
       std::memcpy(&sh, copy.data() + at, sizeof(sh));
       switch (field) {
-        case 0:
-          sh.sh_offset = ~0ull - 4;
-          break;
-        case 1:
-          sh.sh_size = ~0ull;
-          break;
-        case 2:
-          sh.sh_link = 0xffffffffu;
-          break;
-        case 3:
-          sh.sh_name = 0xffffffffu;
-          break;
+        case 0: sh.sh_offset = ~0ull - 4; break;
+        case 1: sh.sh_size = ~0ull; break;
+        case 2: sh.sh_link = 0xffffffffu; break;
+        case 3: sh.sh_name = 0xffffffffu; break;
       }
       std::memcpy(copy.data() + at, &sh, sizeof(sh));
       error_of(copy);  // either passes or is a ModuleFileError; never reads out of bounds
@@ -285,14 +275,10 @@ TEST(ModuleFileCheck, RandomCorruptionNeverCrashes) {
   // Bytes the checker reads: the ELF header, the program headers, the section headers.
   auto pick = [&]() -> std::size_t {
     switch (rng() % 4) {
-      case 0:
-        return rng() % sizeof(Elf64_Ehdr);
-      case 1:
-        return h.e_phoff + rng() % (std::size_t{h.e_phnum} * sizeof(Elf64_Phdr));
-      case 2:
-        return h.e_shoff + rng() % (std::size_t{h.e_shnum} * sizeof(Elf64_Shdr));
-      default:
-        return rng() % image.size();
+      case 0: return rng() % sizeof(Elf64_Ehdr);
+      case 1: return h.e_phoff + rng() % (std::size_t{h.e_phnum} * sizeof(Elf64_Phdr));
+      case 2: return h.e_shoff + rng() % (std::size_t{h.e_shnum} * sizeof(Elf64_Shdr));
+      default: return rng() % image.size();
     }
   };
   EndAlignedBuffer buffer(image.size());
@@ -306,15 +292,9 @@ TEST(ModuleFileCheck, RandomCorruptionNeverCrashes) {
       if (at >= image.size()) continue;
       undo.emplace_back(at, bytes[at]);
       switch (rng() % 3) {
-        case 0:
-          bytes[at] = static_cast<char>(rng());
-          break;
-        case 1:
-          bytes[at] = static_cast<char>(0xff);
-          break;
-        case 2:
-          bytes[at] ^= static_cast<char>(1u << (rng() % 8));
-          break;
+        case 0: bytes[at] = static_cast<char>(rng()); break;
+        case 1: bytes[at] = static_cast<char>(0xff); break;
+        case 2: bytes[at] ^= static_cast<char>(1u << (rng() % 8)); break;
       }
     }
     error_of(placed, true);

@@ -20,9 +20,7 @@ const std::string& module_bytes() {
 }
 
 // Distinct valid modules: bytes appended after the ELF data change the hash, not the check.
-std::string variant(int n) {
-  return module_bytes() + "variant " + std::to_string(n);
-}
+std::string variant(int n) { return module_bytes() + "variant " + std::to_string(n); }
 
 class ModuleStoreTest : public ::testing::Test {
  protected:

@@ -364,9 +364,7 @@ TEST(TypesArguments, NonArrayIsRejected) {
 
 // ---- type names and signatures ----------------------------------------------------------
 
-std::uint64_t sample_factorial(int) {
-  return 1;
-}
+std::uint64_t sample_factorial(int) { return 1; }
 void sample_void(const std::string&, std::vector<double>) {}
 std::map<std::string, std::vector<int>> sample_nested(std::optional<bool>,
                                                       std::pair<int, std::string>) noexcept {

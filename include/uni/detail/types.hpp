@@ -112,17 +112,11 @@ inline std::string check_msgpack(const char* data, std::size_t size, std::size_t
       int len_bytes = 0;
       switch (b) {
         case 0xc4:
-        case 0xd9:
-          len_bytes = 1;
-          break;  // bin8, str8
+        case 0xd9: len_bytes = 1; break;  // bin8, str8
         case 0xc5:
-        case 0xda:
-          len_bytes = 2;
-          break;  // bin16, str16
+        case 0xda: len_bytes = 2; break;  // bin16, str16
         case 0xc6:
-        case 0xdb:
-          len_bytes = 4;
-          break;  // bin32, str32
+        case 0xdb: len_bytes = 4; break;  // bin32, str32
         case 0xc7:
           len_bytes = 1;
           skip = 1;
@@ -134,44 +128,22 @@ inline std::string check_msgpack(const char* data, std::size_t size, std::size_t
         case 0xc9:
           len_bytes = 4;
           skip = 1;
-          break;  // ext32
-        case 0xca:
-          skip = 4;
-          break;  // float32
-        case 0xcb:
-          skip = 8;
-          break;  // float64
+          break;                     // ext32
+        case 0xca: skip = 4; break;  // float32
+        case 0xcb: skip = 8; break;  // float64
         case 0xcc:
-        case 0xd0:
-          skip = 1;
-          break;
+        case 0xd0: skip = 1; break;
         case 0xcd:
-        case 0xd1:
-          skip = 2;
-          break;
+        case 0xd1: skip = 2; break;
         case 0xce:
-        case 0xd2:
-          skip = 4;
-          break;
+        case 0xd2: skip = 4; break;
         case 0xcf:
-        case 0xd3:
-          skip = 8;
-          break;
-        case 0xd4:
-          skip = 2;
-          break;  // fixext1 (+type)
-        case 0xd5:
-          skip = 3;
-          break;
-        case 0xd6:
-          skip = 5;
-          break;
-        case 0xd7:
-          skip = 9;
-          break;
-        case 0xd8:
-          skip = 17;
-          break;
+        case 0xd3: skip = 8; break;
+        case 0xd4: skip = 2; break;  // fixext1 (+type)
+        case 0xd5: skip = 3; break;
+        case 0xd6: skip = 5; break;
+        case 0xd7: skip = 9; break;
+        case 0xd8: skip = 17; break;
         case 0xdc:
         case 0xde:
           len_bytes = 2;
@@ -182,17 +154,14 @@ inline std::string check_msgpack(const char* data, std::size_t size, std::size_t
           len_bytes = 4;
           container = true;
           break;  // array32, map32
-        default:
-          return "invalid msgpack type byte";
+        default: return "invalid msgpack type byte";
       }
       if (len_bytes > 0) {
         if (!need(static_cast<std::size_t>(len_bytes))) return "truncated msgpack";
         std::uint64_t n = be(pos, len_bytes);
         pos += static_cast<std::size_t>(len_bytes);
-        if (container)
-          children = (b == 0xde || b == 0xdf) ? 2 * n : n;
-        else
-          skip += n;
+        if (container) children = (b == 0xde || b == 0xdf) ? 2 * n : n;
+        else skip += n;
       }
     }
     if (!need(static_cast<std::size_t>(std::min<std::uint64_t>(skip, size))))
@@ -225,26 +194,17 @@ inline msgpack::object_handle unpack_checked(const char* data, std::size_t size)
 // What a msgpack value is, in the words of an error message.
 inline const char* kind_name(const msgpack::object& o) {
   switch (o.type) {
-    case msgpack::type::NIL:
-      return "nil";
-    case msgpack::type::BOOLEAN:
-      return "boolean";
+    case msgpack::type::NIL: return "nil";
+    case msgpack::type::BOOLEAN: return "boolean";
     case msgpack::type::POSITIVE_INTEGER:
-    case msgpack::type::NEGATIVE_INTEGER:
-      return "integer";
+    case msgpack::type::NEGATIVE_INTEGER: return "integer";
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64:
-      return "float";
-    case msgpack::type::STR:
-      return "string";
-    case msgpack::type::BIN:
-      return "binary";
-    case msgpack::type::ARRAY:
-      return "array";
-    case msgpack::type::MAP:
-      return "map";
-    case msgpack::type::EXT:
-      return "extension";
+    case msgpack::type::FLOAT64: return "float";
+    case msgpack::type::STR: return "string";
+    case msgpack::type::BIN: return "binary";
+    case msgpack::type::ARRAY: return "array";
+    case msgpack::type::MAP: return "map";
+    case msgpack::type::EXT: return "extension";
   }
   return "unknown";
 }
@@ -341,30 +301,18 @@ struct Codec<bool> {
 template <class T>
 struct Codec<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>> {
   static std::string name() {
-    if constexpr (std::is_same_v<T, char>)
-      return "char";
-    else if constexpr (std::is_same_v<T, signed char>)
-      return "signed char";
-    else if constexpr (std::is_same_v<T, unsigned char>)
-      return "unsigned char";
-    else if constexpr (std::is_same_v<T, short>)
-      return "short";
-    else if constexpr (std::is_same_v<T, unsigned short>)
-      return "unsigned short";
-    else if constexpr (std::is_same_v<T, int>)
-      return "int";
-    else if constexpr (std::is_same_v<T, unsigned>)
-      return "unsigned int";
-    else if constexpr (std::is_same_v<T, long>)
-      return "long";
-    else if constexpr (std::is_same_v<T, unsigned long>)
-      return "unsigned long";
-    else if constexpr (std::is_same_v<T, long long>)
-      return "long long";
-    else if constexpr (std::is_same_v<T, unsigned long long>)
-      return "unsigned long long";
-    else
-      return demangle(typeid(T).name());
+    if constexpr (std::is_same_v<T, char>) return "char";
+    else if constexpr (std::is_same_v<T, signed char>) return "signed char";
+    else if constexpr (std::is_same_v<T, unsigned char>) return "unsigned char";
+    else if constexpr (std::is_same_v<T, short>) return "short";
+    else if constexpr (std::is_same_v<T, unsigned short>) return "unsigned short";
+    else if constexpr (std::is_same_v<T, int>) return "int";
+    else if constexpr (std::is_same_v<T, unsigned>) return "unsigned int";
+    else if constexpr (std::is_same_v<T, long>) return "long";
+    else if constexpr (std::is_same_v<T, unsigned long>) return "unsigned long";
+    else if constexpr (std::is_same_v<T, long long>) return "long long";
+    else if constexpr (std::is_same_v<T, unsigned long long>) return "unsigned long long";
+    else return demangle(typeid(T).name());
   }
   // std::in_range refuses character types; check against their integer twin.
   static constexpr bool kCharacter = std::is_same_v<T, char> || std::is_same_v<T, wchar_t> ||
@@ -398,28 +346,17 @@ struct Codec<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, boo
 template <class T>
 struct Codec<T, std::enable_if_t<std::is_floating_point_v<T>>> {
   static std::string name() {
-    if constexpr (std::is_same_v<T, float>)
-      return "float";
-    else if constexpr (std::is_same_v<T, double>)
-      return "double";
-    else
-      return "long double";
+    if constexpr (std::is_same_v<T, float>) return "float";
+    else if constexpr (std::is_same_v<T, double>) return "double";
+    else return "long double";
   }
   static bool decode(const msgpack::object& o, T& out, std::string& error) {
     switch (o.type) {
       case msgpack::type::FLOAT32:
-      case msgpack::type::FLOAT64:
-        out = static_cast<T>(o.via.f64);
-        return true;
-      case msgpack::type::POSITIVE_INTEGER:
-        out = static_cast<T>(o.via.u64);
-        return true;
-      case msgpack::type::NEGATIVE_INTEGER:
-        out = static_cast<T>(o.via.i64);
-        return true;
-      default:
-        error = mismatch("number", o);
-        return false;
+      case msgpack::type::FLOAT64: out = static_cast<T>(o.via.f64); return true;
+      case msgpack::type::POSITIVE_INTEGER: out = static_cast<T>(o.via.u64); return true;
+      case msgpack::type::NEGATIVE_INTEGER: out = static_cast<T>(o.via.i64); return true;
+      default: error = mismatch("number", o); return false;
     }
   }
 };

@@ -5,15 +5,9 @@
 
 #include <uni/module.hpp>
 
-int first_char(char c) {
-  return c;
-}
-std::size_t count_bytes(std::vector<char> bytes) {
-  return bytes.size();
-}
-std::string echo_chars(std::vector<char> chars) {
-  return std::string(chars.begin(), chars.end());
-}
+int first_char(char c) { return c; }
+std::size_t count_bytes(std::vector<char> bytes) { return bytes.size(); }
+std::string echo_chars(std::vector<char> chars) { return std::string(chars.begin(), chars.end()); }
 
 UNI_EXPORT(first_char);
 UNI_EXPORT(count_bytes);
