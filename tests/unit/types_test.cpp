@@ -421,3 +421,40 @@ TEST(TypesNames, Signatures) {
 }
 
 }  // namespace
+
+namespace {
+
+using uni::detail::check_msgpack;
+
+std::string bytes(std::initializer_list<unsigned char> b) {
+  return std::string(b.begin(), b.end());
+}
+
+TEST(CheckMsgpack, ClaimsAreBoundedByTheBytesLeft) {
+  // [1, 2]: two elements, two bytes left after the header.
+  EXPECT_EQ(check_msgpack(bytes({0x92, 0x01, 0x02}).data(), 3), "");
+  // [[1], 2]: the inner array's element and the outer's second share the last two bytes.
+  EXPECT_EQ(check_msgpack(bytes({0x92, 0x91, 0x01, 0x02}).data(), 4), "");
+  // An array16 of 3 with two bytes left claims more than the bytes can hold.
+  EXPECT_EQ(check_msgpack(bytes({0xdc, 0x00, 0x03, 0x01, 0x02}).data(), 5),
+            "msgpack claims more elements than it has bytes");
+  // [[x, x], 2] where the inner array leaves no byte for the outer's second element.
+  EXPECT_EQ(check_msgpack(bytes({0x92, 0x92, 0x01, 0x02}).data(), 4),
+            "msgpack claims more elements than it has bytes");
+  // A map's entries count twice.
+  EXPECT_EQ(check_msgpack(bytes({0x81, 0x01}).data(), 2),
+            "msgpack claims more elements than it has bytes");
+}
+
+TEST(CheckMsgpack, TruncationTrailingBytesAndDepth) {
+  EXPECT_EQ(check_msgpack(bytes({0xa3, 'a', 'b'}).data(), 3), "truncated msgpack");
+  EXPECT_EQ(check_msgpack(bytes({0xcd, 0x01}).data(), 2), "truncated msgpack");
+  EXPECT_EQ(check_msgpack(bytes({0x01, 0x02}).data(), 2), "trailing bytes after the msgpack value");
+  EXPECT_EQ(check_msgpack(bytes({0xc1}).data(), 1), "invalid msgpack type byte");
+  std::string nested(5, static_cast<char>(0x91));
+  nested += '\x01';
+  EXPECT_EQ(check_msgpack(nested.data(), nested.size(), 4), "msgpack nested too deeply");
+  EXPECT_EQ(check_msgpack(nested.data(), nested.size(), 5), "");
+}
+
+}  // namespace

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -40,6 +41,18 @@ struct PackBuffer {
 };
 using Packer = msgpack::packer<PackBuffer>;
 
+// A float in msgpack's big-endian IEEE encoding (float32 or float64), never
+// shortened to an integer.
+template <class Float>
+std::array<char, 1 + sizeof(Float)> float_bytes(Float value) {
+  using Bits = std::conditional_t<sizeof(Float) == 8, std::uint64_t, std::uint32_t>;
+  auto bits = std::bit_cast<Bits>(value);
+  std::array<char, 1 + sizeof(Float)> out{static_cast<char>(sizeof(Float) == 8 ? 0xcb : 0xca)};
+  for (std::size_t i = 0; i < sizeof(Float); ++i)
+    out[1 + i] = static_cast<char>(bits >> (8 * (sizeof(Float) - 1 - i)));
+  return out;
+}
+
 }  // namespace uni::detail
 
 namespace msgpack {
@@ -47,28 +60,14 @@ inline namespace v3 {}
 namespace v1 {
 template <>
 inline packer<uni::detail::PackBuffer>& packer<uni::detail::PackBuffer>::pack_double(double d) {
-  union {
-    double f;
-    std::uint64_t i;
-  } mem;
-  mem.f = d;
-  char buf[9];
-  buf[0] = static_cast<char>(0xcbu);
-  _msgpack_store64(&buf[1], mem.i);
-  append_buffer(buf, 9);
+  auto bytes = uni::detail::float_bytes(d);
+  append_buffer(bytes.data(), bytes.size());
   return *this;
 }
 template <>
 inline packer<uni::detail::PackBuffer>& packer<uni::detail::PackBuffer>::pack_float(float d) {
-  union {
-    float f;
-    std::uint32_t i;
-  } mem;
-  mem.f = d;
-  char buf[5];
-  buf[0] = static_cast<char>(0xcau);
-  _msgpack_store32(&buf[1], mem.i);
-  append_buffer(buf, 5);
+  auto bytes = uni::detail::float_bytes(d);
+  append_buffer(bytes.data(), bytes.size());
   return *this;
 }
 }  // namespace v1
@@ -87,7 +86,6 @@ inline std::string check_msgpack(const char* data, std::size_t size, std::size_t
   std::size_t pos = 0;
   std::size_t pending = 1;          // values still to read
   std::vector<std::uint64_t> open;  // per open container: values left in it
-  auto need = [&](std::size_t n) { return size - pos >= n; };
   auto be = [&](std::size_t offset, int bytes) {
     std::uint64_t v = 0;
     for (int i = 0; i < bytes; ++i) v = (v << 8) | p[offset + i];
@@ -157,23 +155,20 @@ inline std::string check_msgpack(const char* data, std::size_t size, std::size_t
         default: return "invalid msgpack type byte";
       }
       if (len_bytes > 0) {
-        if (!need(static_cast<std::size_t>(len_bytes))) return "truncated msgpack";
+        if (size - pos < static_cast<std::size_t>(len_bytes)) return "truncated msgpack";
         std::uint64_t n = be(pos, len_bytes);
         pos += static_cast<std::size_t>(len_bytes);
         if (container) children = (b == 0xde || b == 0xdf) ? 2 * n : n;
         else skip += n;
       }
     }
-    if (!need(static_cast<std::size_t>(std::min<std::uint64_t>(skip, size))))
-      return "truncated msgpack";
     if (skip > size - pos) return "truncated msgpack";
     pos += static_cast<std::size_t>(skip);
     --pending;
-    while (!open.empty() && open.back() == 0) open.pop_back();
-    if (!open.empty()) --open.back();
+    if (!open.empty()) --open.back();  // never 0 here: finished containers are popped below
     if (container) {
-      if (children > size - pos || pending + children > size - pos + 1)
-        return "msgpack claims more elements than it has bytes";
+      // Every value still to come takes at least one of the bytes left.
+      if (children + pending > size - pos) return "msgpack claims more elements than it has bytes";
       pending += static_cast<std::size_t>(children);
       open.push_back(children);
       if (open.size() > max_depth) return "msgpack nested too deeply";
