@@ -164,7 +164,9 @@ class Manager::Impl {
     auto it = tasks_.find(id);
     return it == tasks_.end() ? nullptr : &it->second;
   }
-  void enqueue(TaskRecord& t, bool front);
+  // Queues (or, lacking its args, parks) a task; false if it ended it instead.
+  bool enqueue(TaskRecord& t, bool front);
+  void end_stopped(TaskRecord& t);
   void module_arrived(const ModuleHash& hash);
   void dispatch();
   void complete(TaskRecord& t, proto::Result result);
@@ -778,10 +780,16 @@ void Manager::Impl::on_bye(Peer peer, const proto::Message& m) {
 
 // ---- task life cycle ------------------------------------------------------------------
 
-void Manager::Impl::enqueue(TaskRecord& t, bool front) {
-  if (t.stopping) {  // cancelled while it ran, then its worker let it go: it is over
-    fail(t, Status::kCancelled, "cancelled while running (its worker stopped it or was lost)");
-    return;
+// A task the boss cancelled while it ran, which its worker then let go
+// (lost, handed back): it is over, whatever became of the run.
+void Manager::Impl::end_stopped(TaskRecord& t) {
+  fail(t, Status::kCancelled, "cancelled while running (its worker stopped it or was lost)");
+}
+
+bool Manager::Impl::enqueue(TaskRecord& t, bool front) {
+  if (t.stopping) {
+    end_stopped(t);
+    return false;
   }
   if (t.placeholder) {  // cannot run without its args: wait for the boss to resubmit
     if (t.task.flags & proto::kFlagDetached) {
@@ -791,10 +799,10 @@ void Manager::Impl::enqueue(TaskRecord& t, bool front) {
            "service " + t.task.function +
                " lost its worker, and its arguments were lost with a "
                "manager restart: it cannot be restarted; spawn it again");
-      return;
+      return false;
     }
     t.state = TaskState::kAwaitingBoss;
-    return;
+    return true;
   }
   t.state = TaskState::kQueued;
   ++queued_;
@@ -803,6 +811,7 @@ void Manager::Impl::enqueue(TaskRecord& t, bool front) {
     Boss& b = boss_for(t.task.id.session);
     b.waiting_since.try_emplace(t.platform, Clock::now());
   }
+  return true;
 }
 
 void Manager::Impl::dispatch() {
@@ -869,6 +878,10 @@ void Manager::Impl::fail(TaskRecord& t, Status status, std::string text) {
 }
 
 void Manager::Impl::attempt_failed(TaskRecord& t, const std::string& what) {
+  if (t.stopping) {
+    end_stopped(t);
+    return;
+  }
   std::string& log = attempt_logs_[t.task.id];
   if (!log.empty()) log += "; ";
   log += "attempt " + std::to_string(t.task.attempt) + ": " + what;
@@ -877,10 +890,10 @@ void Manager::Impl::attempt_failed(TaskRecord& t, const std::string& what) {
     return;
   }
   ++t.task.attempt;
+  if (!enqueue(t, true)) return;  // it ended instead (t may be gone)
   ++totals_.requeued;
   log::info("task {} ({}) requeued for attempt {}: {}", t.task.id.str(), t.task.function,
             t.task.attempt, what);
-  enqueue(t, true);
 }
 
 // Fails a task with the story of its attempts.

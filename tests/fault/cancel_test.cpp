@@ -109,5 +109,33 @@ TEST(Cancel, StoppingAServiceFreesItsSlot) {
   expect_still_serving(cluster);
 }
 
+// The CANCEL never reaches the worker (frozen), which is then lost: the task
+// must end cancelled, not be requeued and run to a result elsewhere.
+TEST(Cancel, ARunningTaskWhoseWorkerIsLostStaysCancelled) {
+  TestCluster cluster({.workers = 2, .slots = 1, .manager_args = {"--heartbeat-timeout", "1"}});
+  uni::Cluster boss = cluster.connect();
+  auto task = boss.function<int(int, int)>(module_path("faults"), "slow")(7, 3000);
+  std::size_t running_on = 2;
+  ASSERT_TRUE(wait_status(cluster, [&](const nlohmann::json&) {
+    for (std::size_t i = 0; i < 2; ++i) {
+      nlohmann::json w = cluster.worker_status(cluster.worker(i).pid());
+      if (w.is_object() && w.value("busy", 0) == 1) running_on = i;
+    }
+    return running_on < 2;
+  }));
+  cluster.worker(running_on).kill(SIGSTOP);
+  task.cancel();
+  cluster.kill_worker(running_on, SIGKILL);
+  ASSERT_TRUE(task.wait_for(20s)) << "the cancelled task never ended";
+  try {
+    int value = task.get();
+    ADD_FAILURE() << "the cancelled task was run again and returned " << value;
+  } catch (const TaskError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCancelled) << e.what();
+    EXPECT_TRUE(contains(e.what(), "cancelled while running")) << e.what();
+  }
+  expect_still_serving(cluster);
+}
+
 }  // namespace
 }  // namespace uni::test
