@@ -159,7 +159,9 @@ class Supervisor::Impl {
   std::vector<TaskId> results_out_;
   std::uint64_t next_tag_ = 1;
   std::uint32_t credit_sent_ = 0;
-  std::uint32_t services_running_ = 0;
+  // Services handed to the runner, with their tags: they hold their slots,
+  // and heartbeats say which of them have started.
+  std::vector<std::pair<TaskId, std::uint64_t>> services_;
   // Adaptive prefetch (see adapt()): tasks held per free slot beyond the one
   // running, and tasks handed to each executor at once.
   double average_task_ns_ = -1;
@@ -175,8 +177,8 @@ std::uint32_t Supervisor::Impl::capacity() const {
   // that an executor finishing a task finds the next one here instead of a
   // round trip away. Services hold their slot indefinitely: nothing is
   // prefetched for a slot a service holds.
-  std::uint32_t free_slots =
-      config_.slots > services_running_ ? config_.slots - services_running_ : 0;
+  auto services = static_cast<std::uint32_t>(services_.size());
+  std::uint32_t free_slots = config_.slots > services ? config_.slots - services : 0;
   return config_.slots + free_slots * prefetch_per_slot_;
 }
 
@@ -215,12 +217,8 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
 
 std::vector<TaskId> Supervisor::Impl::started_services() const {
   std::vector<TaskId> ids;
-  if (services_running_ == 0) return ids;
-  for (const auto& [id, h] : held_)
-    if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService) &&
-        runner_->started(h.tag))
-      ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
+  for (const auto& [id, tag] : services_)
+    if (runner_->started(tag)) ids.push_back(id);
   return ids;
 }
 
@@ -501,7 +499,8 @@ void Supervisor::Impl::on_completion(Completion& c) {
 }
 
 void Supervisor::Impl::finish(Held& h, Status status, std::string payload, std::uint32_t pid) {
-  if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService)) --services_running_;
+  if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService))
+    std::erase_if(services_, [&](const auto& s) { return s.first == h.task.id; });
   if (h.module_acquired) {
     cache_.release(h.task.module);
     h.module_acquired = false;
@@ -536,7 +535,7 @@ void Supervisor::Impl::schedule() {
     ready_.pop_front();
     h.state = HeldState::kRunning;
     h.tag = next_tag_++;
-    if (h.task.flags & proto::kFlagService) ++services_running_;
+    if (h.task.flags & proto::kFlagService) services_.emplace_back(id, h.tag);
     by_tag_[h.tag] = id;
   }
 }
