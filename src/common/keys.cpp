@@ -121,12 +121,13 @@ CurveKeys derive_curve_keys(const std::string& authkey) {
   std::string blob(reinterpret_cast<const char*>(keys), sizeof(keys));
   sodium_memzero(keys, sizeof(keys));
 
-  if (!cached.empty()) try {
-      make_directories(config_dir() + "/derived", 0700);
-      write_file_atomic(cached, blob, 0600);
-    } catch (const std::exception& e) {
-      log::warn("cannot cache derived keys (each start will derive them again): {}", e.what());
-    }
+  if (cached.empty()) return from_blob(blob);
+  try {
+    make_directories(config_dir() + "/derived", 0700);
+    write_file_atomic(cached, blob, 0600);
+  } catch (const std::exception& e) {
+    log::warn("cannot cache derived keys (each start will derive them again): {}", e.what());
+  }
   return from_blob(blob);
 }
 

@@ -1037,9 +1037,10 @@ void Manager::Impl::on_timer(Clock::time_point now) {
     if (!b->connected && !b->forgotten && now - b->last_seen > config_.boss_grace)
       expired.push_back(b.get());
   }
-  const std::string away =
-      "gone for " + seconds_text(static_cast<std::uint32_t>(config_.boss_grace.count()));
-  for (Boss* b : expired) forget_boss(*b, away + " s");
+  for (Boss* b : expired)
+    forget_boss(
+        *b,
+        "gone for " + seconds_text(static_cast<std::uint32_t>(config_.boss_grace.count())) + " s");
 
   // The recovery window after a start is over: what no worker re-announced runs now.
   if (!recovering_.empty() && now >= started_ + config_.recovery_window) {
