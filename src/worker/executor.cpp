@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "worker/channel.hpp"
 #include "worker/module_loader.hpp"
@@ -107,19 +108,44 @@ class OutputRedirect {
     cookie_io_functions_t io{nullptr, &capture_write, nullptr, nullptr};
     out_file_ = ::fopencookie(&out, "w", io);
     err_file_ = ::fopencookie(&err, "w", io);
-    if (!out_file_ || !err_file_) return;
+    if (!out_file_ || !err_file_) {  // no capture: output goes to fds 1 and 2
+      if (out_file_) std::fclose(std::exchange(out_file_, nullptr));
+      if (err_file_) std::fclose(std::exchange(err_file_, nullptr));
+      return;
+    }
     std::setvbuf(out_file_, nullptr, _IOLBF, 16384);
     std::setvbuf(err_file_, nullptr, _IONBF, 0);
     stdout = out_file_;
     stderr = err_file_;
     out_buf_ = std::make_unique<__gnu_cxx::stdio_sync_filebuf<char>>(out_file_);
     err_buf_ = std::make_unique<__gnu_cxx::stdio_sync_filebuf<char>>(err_file_);
-    std::cout.rdbuf(out_buf_.get());
-    std::cerr.rdbuf(err_buf_.get());
-    std::clog.rdbuf(err_buf_.get());
+    saved_cout_ = std::cout.rdbuf(out_buf_.get());
+    saved_cerr_ = std::cerr.rdbuf(err_buf_.get());
+    saved_clog_ = std::clog.rdbuf(err_buf_.get());
   }
 
+  // Puts the start-up streams back before the captures and buffers go away:
+  // the flush at exit (of std::cout and of every open FILE) must not reach
+  // them, or every executor that returns dies of SIGSEGV at exit.
+  ~OutputRedirect() {
+    if (!out_file_ || !err_file_) return;
+    std::cout.rdbuf(saved_cout_);
+    std::cerr.rdbuf(saved_cerr_);
+    std::clog.rdbuf(saved_clog_);
+    stdout = saved_stdout_;
+    stderr = saved_stderr_;
+    std::fclose(out_file_);
+    std::fclose(err_file_);
+  }
+  OutputRedirect(const OutputRedirect&) = delete;
+  OutputRedirect& operator=(const OutputRedirect&) = delete;
+
  private:
+  FILE* saved_stdout_ = stdout;
+  FILE* saved_stderr_ = stderr;
+  std::streambuf* saved_cout_ = nullptr;
+  std::streambuf* saved_cerr_ = nullptr;
+  std::streambuf* saved_clog_ = nullptr;
   FILE* out_file_ = nullptr;
   FILE* err_file_ = nullptr;
   std::unique_ptr<__gnu_cxx::stdio_sync_filebuf<char>> out_buf_, err_buf_;
