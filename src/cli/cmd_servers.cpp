@@ -19,6 +19,7 @@
 #include "manager/manager.hpp"
 #include "proto/transport.hpp"
 #include "worker/executor.hpp"
+#include "worker/pid_namespace.hpp"
 #include "worker/supervisor.hpp"
 
 namespace uni::cli {
@@ -297,11 +298,15 @@ void add_up_command(CLI::App& app, int& exit_code) {
 }
 
 int executor_main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[2]) == "--probe-pid-namespace")
+    return worker::probe_pid_namespace();
   worker::ExecutorOptions options;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--supervisor") options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
     else if (flag == "--mem-limit") options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--max-memory") options.max_memory = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--pid-namespace") options.pid_namespace = std::string(argv[i + 1]) == "1";
   }
   return worker::run_executor(options);
 }

@@ -2,16 +2,24 @@
 // they are short; results go back in batches too: the channel is written when
 // no further task is waiting, or at least every millisecond. A task's stdout
 // and stderr are captured in-process (stdio and iostreams) and sent in-band,
-// tagged with the task, so a task that prints nothing costs nothing.
+// tagged with the task, in pieces of at most 64 KiB, so a task that prints
+// nothing costs nothing and one that prints without newlines costs little.
+// Processes a task starts end with it (task_processes.hpp); after an
+// out-of-memory failure, or past --max-executor-memory, the executor asks to
+// be replaced (RETIRE).
 #include "worker/executor.hpp"
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <map>
@@ -20,7 +28,9 @@
 
 #include "worker/channel.hpp"
 #include "worker/module_loader.hpp"
+#include "worker/pid_namespace.hpp"
 #include "worker/status_page.hpp"
+#include "worker/task_processes.hpp"
 
 namespace uni::worker {
 
@@ -49,6 +59,18 @@ class Outbox {
     p.pack_uint8(static_cast<std::uint8_t>(outcome.status));
     pack_bin(p, outcome.payload);
     p.pack_uint64(static_cast<std::uint64_t>(elapsed_ns));
+    add(std::string_view(buffer.data(), buffer.size()));
+  }
+
+  void retire(bool out_of_memory, std::string_view reason) {
+    msgpack::sbuffer buffer(reason.size() + 16);
+    msgpack::packer<msgpack::sbuffer> p(buffer);
+    p.pack_array(3);
+    p.pack_uint8(kRetire);
+    if (out_of_memory) p.pack_true();
+    else p.pack_false();
+    p.pack_str(static_cast<std::uint32_t>(reason.size()));
+    p.pack_str_body(reason.data(), static_cast<std::uint32_t>(reason.size()));
     add(std::string_view(buffer.data(), buffer.size()));
   }
 
@@ -92,10 +114,18 @@ struct Capture {
   std::uint8_t stream = 1;
 };
 
+// Output goes out in pieces of at most this much, each written before the
+// next is made: a task that writes 100 MB at once costs 64 KiB here, and the
+// supervisor reads frames of that size (it cuts lines itself, output_lines.hpp).
+constexpr std::size_t kOutputPiece = 64 * 1024;
+
 ssize_t capture_write(void* cookie, const char* data, size_t size) {
   auto* c = static_cast<Capture*>(cookie);
-  c->outbox->output(c->tag, c->stream, std::string_view(data, size));
-  if (!c->outbox->flush()) return -1;
+  for (std::size_t done = 0; done < size; done += kOutputPiece) {
+    c->outbox->output(c->tag, c->stream,
+                      std::string_view(data + done, std::min(kOutputPiece, size - done)));
+    if (!c->outbox->flush()) return -1;
+  }
   return static_cast<ssize_t>(size);
 }
 
@@ -157,16 +187,29 @@ std::string_view str_of(const msgpack::object& o) {
   throw std::runtime_error("executor: expected a string field");
 }
 
-}  // namespace
+// This process's resident memory, from /proc/self/statm (opened each time:
+// a task may have closed any descriptor); 0 if unreadable.
+std::uint64_t resident_bytes() {
+  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[128];
+  ssize_t n = ::read(fd, text, sizeof(text) - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  text[n] = '\0';
+  unsigned long long size = 0, resident = 0;
+  if (std::sscanf(text, "%llu %llu", &size, &resident) != 2) return 0;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
 
-int run_executor(const ExecutorOptions& options) {
-  // Die with the supervisor, so no executor outlives it holding a port.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (options.supervisor != 0 && ::getppid() != options.supervisor) return 1;
+std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   // Mapped before the address-space limit, which a small --mem-limit would
   // otherwise leave no room for.
   SharedStatusPage status = SharedStatusPage::attach(kExecutorStatusFd);
   StatusPage& page = *status.page();
+  TaskProcesses task_processes(own_pid_namespace);
   if (options.mem_limit > 0) {
     // Address-space limit: an allocation past it fails with std::bad_alloc,
     // which the task sees as a clean exception rather than the OOM killer.
@@ -183,6 +226,10 @@ int run_executor(const ExecutorOptions& options) {
 
   std::map<std::string, std::unique_ptr<LoadedModule>, std::less<>> modules;
   FrameReader reader;
+  bool retiring = false;
+  // After an out-of-memory failure the memory a task leaked may stay here
+  // and fail every later task: the rest of the pipeline goes back unrun.
+  bool out_of_memory = false;
   for (;;) {
     if (!reader.has_frame()) {
       // Take whatever else has arrived; only when nothing has, send the
@@ -217,9 +264,14 @@ int run_executor(const ExecutorOptions& options) {
       outbox.done(tag, {proto::Status::kHandedBack, "taken back by the supervisor"}, 0);
       continue;
     }
+    if (out_of_memory) {
+      outbox.done(tag, {proto::Status::kHandedBack, "its executor ran out of memory"}, 0);
+      continue;
+    }
 
     Clock::time_point start = Clock::now();
     page.started_ns.store(start.time_since_epoch().count(), std::memory_order_relaxed);
+    page.last_started_tag.store(tag, std::memory_order_relaxed);
     page.running_tag.store(tag, std::memory_order_release);
     out_capture.tag = err_capture.tag = tag;
 
@@ -233,20 +285,50 @@ int run_executor(const ExecutorOptions& options) {
       }
     }
     if (it != modules.end()) outcome = invoke(*it->second, function, args);
-    if (options.mem_limit > 0 && outcome.status == proto::Status::kException &&
-        outcome.payload.starts_with("out of memory"))
-      outcome.payload +=
-          " under the worker's --mem-limit of " + std::to_string(options.mem_limit >> 20) + " MiB";
+    out_of_memory = outcome.status == proto::Status::kException &&
+                    outcome.payload.starts_with("out of memory");
+    if (out_of_memory && options.mem_limit > 0)
+      outcome.payload += " under the worker's --mem-limit of " + mib(options.mem_limit);
     // The task's last partial line goes out before its result.
     std::fflush(stdout);
     std::fflush(stderr);
 
     Clock::time_point end = Clock::now();
     page.running_tag.store(0, std::memory_order_release);
+    // What the task started ends before its result is out.
+    task_processes.end_all();
     outbox.done(tag, outcome,
                 std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-    if (outbox.due(end) && !outbox.flush()) return 0;
+    if (!retiring && out_of_memory) {
+      retiring = true;
+      outbox.retire(true, "a task ran out of memory in it");
+    } else if (!retiring && options.max_memory > 0) {
+      std::uint64_t resident = resident_bytes();
+      if (resident > options.max_memory) {
+        retiring = true;
+        outbox.retire(false, "its resident memory (" + mib(resident) +
+                                 ") passed --max-executor-memory (" + mib(options.max_memory) +
+                                 ")");
+      }
+    }
+    if ((retiring || outbox.due(end)) && !outbox.flush()) return 0;
   }
+}
+
+}  // namespace
+
+int run_executor(const ExecutorOptions& options) {
+  // Die with the supervisor, so no executor outlives it holding a port.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (options.supervisor != 0 && ::getppid() != options.supervisor) return 1;
+  if (options.pid_namespace) {
+    if (int error = unshare_pid_namespace(); error == 0)
+      run_as_keeper([&] { return serve(options, true); });
+    else
+      std::fprintf(stderr, "executor: no PID namespace (%s): task processes are tracked in /proc\n",
+                   std::strerror(error));
+  }
+  return serve(options, false);
 }
 
 }  // namespace uni::worker

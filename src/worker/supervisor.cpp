@@ -98,8 +98,12 @@ class Supervisor::Impl {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
     if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
     else
-      runner_ =
-          std::make_unique<ExecutorPool>(ExecutorPoolOptions{config_.slots, config_.mem_limit});
+      runner_ = std::make_unique<ExecutorPool>(
+          ExecutorPoolOptions{.slots = config_.slots,
+                              .mem_limit = config_.mem_limit,
+                              .max_tasks = config_.max_tasks_per_executor,
+                              .max_memory = config_.max_executor_memory,
+                              .pid_namespace = config_.pid_namespace});
   }
 
   void run();
@@ -482,8 +486,7 @@ void Supervisor::Impl::on_completion(Completion& c) {
     if (h.stop_status) {
       finish(h, *h.stop_status, h.stop_text, c.pid);
     } else {
-      finish(h, Status::kCrashed,
-             "executor " + c.died->describe() + " while running " + h.task.function, c.pid);
+      finish(h, Status::kCrashed, c.cause + " while running " + h.task.function, c.pid);
     }
     return;
   }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/keys.hpp"
+#include "worker/pid_namespace.hpp"
 
 namespace uni::worker {
 
@@ -21,6 +22,11 @@ struct WorkerConfig {
   std::string cache_dir;          // empty: $XDG_CACHE_HOME/uni/modules or ~/.cache/uni/modules
   std::uint64_t cache_bytes = 1ull << 30;
   std::uint64_t mem_limit = 0;  // per executor, bytes; 0 = none
+  // An executor is replaced between tasks after this many tasks, or once its
+  // resident memory passes this many bytes; 0 = never.
+  unsigned max_tasks_per_executor = 0;
+  std::uint64_t max_executor_memory = 0;
+  PidNamespaceUse pid_namespace = PidNamespaceUse::kAuto;
   std::chrono::milliseconds connect_timeout{5000};
   // A draining worker gives running tasks this long to finish; then it stops
   // them, and each counts as a failed attempt (the manager may rerun it).

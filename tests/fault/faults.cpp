@@ -69,6 +69,15 @@ int counted(std::string path, int value, int milliseconds) {
   return value;
 }
 
+// Counts its run (as `counted` does), then closes every descriptor from 3 up,
+// its executor's channel to the supervisor among them, and returns: the
+// executor can no longer deliver any result.
+int close_descriptors(std::string path, int value) {
+  std::ofstream(path, std::ios::app) << value << "\n";
+  for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+  return value;
+}
+
 UNI_EXPORT(segfault);
 UNI_EXPORT(abort_now);
 UNI_EXPORT(exit_now);
@@ -78,3 +87,4 @@ UNI_EXPORT(spin_forever);
 UNI_EXPORT(slow);
 UNI_EXPORT(crash_once);
 UNI_EXPORT(counted);
+UNI_EXPORT(close_descriptors);

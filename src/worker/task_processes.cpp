@@ -1,0 +1,57 @@
+// Ending what a task left running (see task_processes.hpp).
+#include "worker/task_processes.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "common/process.hpp"
+
+namespace uni::worker {
+
+namespace {
+
+// Whether this process has a child, running or ended and not yet reaped.
+bool has_children() {
+  siginfo_t info{};
+  return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+void reap_ended() {
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+}
+
+}  // namespace
+
+TaskProcesses::TaskProcesses(bool own_pid_namespace)
+    // kill(-1) outside a namespace of our own would reach every process of
+    // the user: only trusted where this executor is the namespace's PID 2.
+    : own_pid_namespace_(own_pid_namespace && ::getpid() == 2 && ::getppid() == 1) {
+  become_child_subreaper();
+}
+
+void TaskProcesses::end_all() {
+  if (!has_children()) return;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point give_up = Clock::now() + std::chrono::seconds(2);
+  while (Clock::now() < give_up) {
+    // A process forked after the signal went out is caught by the next round:
+    // its parent is dead, so it is our child now (we are the subreaper).
+    if (own_pid_namespace_) ::kill(-1, SIGKILL);
+    else kill_descendants(::getpid());
+    const Clock::time_point round_end = Clock::now() + std::chrono::milliseconds(20);
+    do {
+      reap_ended();
+      if (!has_children()) return;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    } while (Clock::now() < round_end);
+  }
+  std::fprintf(stderr, "executor: processes a task started did not end within 2 s of SIGKILL\n");
+}
+
+}  // namespace uni::worker
