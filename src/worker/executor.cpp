@@ -285,8 +285,8 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
       }
     }
     if (it != modules.end()) outcome = invoke(*it->second, function, args);
-    out_of_memory = outcome.status == proto::Status::kException &&
-                    outcome.payload.starts_with("out of memory");
+    out_of_memory =
+        outcome.status == proto::Status::kException && outcome.payload.starts_with("out of memory");
     if (out_of_memory && options.mem_limit > 0)
       outcome.payload += " under the worker's --mem-limit of " + mib(options.mem_limit);
     // The task's last partial line goes out before its result.

@@ -164,16 +164,18 @@ ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(std::move(opt
     pid_namespaces_ = refusal == 0;
     std::string why = refusal == 0 ? "" : std::strerror(refusal);
     if (!pid_namespaces_ && options_.pid_namespace == PidNamespaceUse::kOn)
-      throw std::runtime_error("--pid-namespace on: the kernel refuses this user a PID namespace (" +
-                               why + ")");
+      throw std::runtime_error(
+          "--pid-namespace on: the kernel refuses this user a PID namespace (" + why + ")");
     if (pid_namespaces_)
-      log::info("executors run in PID namespaces of their own: the processes a task starts end "
-                "with the task, its executor and the worker");
+      log::info(
+          "executors run in PID namespaces of their own: the processes a task starts end "
+          "with the task, its executor and the worker");
     else
-      log::warn("executors run without a PID namespace (the kernel refuses one: {}): the "
-                "processes a task starts end with the task and its executor, but not if the "
-                "worker is killed with SIGKILL",
-                why);
+      log::warn(
+          "executors run without a PID namespace (the kernel refuses one: {}): the "
+          "processes a task starts end with the task and its executor, but not if the "
+          "worker is killed with SIGKILL",
+          why);
   }
   for (unsigned i = 0; i < options_.slots; ++i) {
     executors_.push_back(std::make_unique<Executor>());
@@ -207,16 +209,11 @@ void ExecutorPool::spawn(Executor& e) {
   e.status = SharedStatusPage::create();
 
   SpawnOptions spawn;
-  spawn.argv = {options_.program,
-                "executor",
-                "--supervisor",
-                std::to_string(::getpid()),
-                "--mem-limit",
-                std::to_string(options_.mem_limit),
-                "--max-memory",
-                std::to_string(options_.max_memory),
-                "--pid-namespace",
-                pid_namespaces_ ? "1" : "0"};
+  spawn.argv = {options_.program,  "executor",
+                "--supervisor",    std::to_string(::getpid()),
+                "--mem-limit",     std::to_string(options_.mem_limit),
+                "--max-memory",    std::to_string(options_.max_memory),
+                "--pid-namespace", pid_namespaces_ ? "1" : "0"};
   spawn.fds = {{child_channel.get(), kExecutorChannelFd},
                {e.status.fd(), kExecutorStatusFd},
                {child_out.get(), 1},
@@ -264,8 +261,8 @@ bool ExecutorPool::start(RunRequest& request) {
   best->pending += run_frame(request);
   best->inflight.push_back({request.tag, request.task, {}, {}});
   if (options_.max_tasks != 0 && ++best->handed >= options_.max_tasks) {
-    best->retiring = "it ran " + std::to_string(options_.max_tasks) +
-                     " task(s) (--max-tasks-per-executor)";
+    best->retiring =
+        "it ran " + std::to_string(options_.max_tasks) + " task(s) (--max-tasks-per-executor)";
     best->retire_quietly = true;
   }
   return true;
@@ -395,8 +392,7 @@ void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done, bool
                               bytes.type == msgpack::type::BIN ? bytes.via.bin.size : 0);
         if (f[2].as<std::uint8_t>() == 2)
           relay(stderr, e.label_of(task), task ? task->err : e.err_raw, text, false);
-        else
-          relay(stdout, e.label_of(task), task ? task->out : e.out_raw, text, false);
+        else relay(stdout, e.label_of(task), task ? task->out : e.out_raw, text, false);
         continue;
       }
       if (kind != kDone || m.via.array.size < 5) throw std::runtime_error("unexpected frame");
@@ -436,8 +432,8 @@ void ExecutorPool::retire_when_idle(Executor& e, Clock::time_point now) {
     return;
   }
   if (now >= *e.retire_deadline) {
-    log::warn("executor {} did not exit within {} s of being retired: killing it",
-              e.process.pid(), std::chrono::duration_cast<std::chrono::seconds>(kRetireGrace).count());
+    log::warn("executor {} did not exit within {} s of being retired: killing it", e.process.pid(),
+              std::chrono::duration_cast<std::chrono::seconds>(kRetireGrace).count());
     e.process.signal(SIGKILL);
     e.retire_deadline = Clock::time_point::max();
   }

@@ -27,7 +27,9 @@ struct WorkerConfig {
   unsigned max_tasks_per_executor = 0;
   std::uint64_t max_executor_memory = 0;
   PidNamespaceUse pid_namespace = PidNamespaceUse::kAuto;
-  std::chrono::milliseconds connect_timeout{5000};
+  // How long to wait for a manager at start-up; 0: as long as it takes (the
+  // worker says on stderr what it waits for).
+  std::chrono::milliseconds connect_timeout{0};
   // A draining worker gives running tasks this long to finish; then it stops
   // them, and each counts as a failed attempt (the manager may rerun it).
   std::chrono::milliseconds drain_timeout{30000};
@@ -41,7 +43,8 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
 
   // Connects and serves until request_stop(). Throws proto::ConnectFailure if
-  // the first connection fails (unreachable, authentication failed).
+  // the first connection fails: authentication failed, another protocol, or
+  // no manager within connect_timeout (when set).
   void run();
 
   // Stops at once. Safe from a signal handler and from any thread.
