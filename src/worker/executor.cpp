@@ -209,6 +209,10 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   // otherwise leave no room for.
   SharedStatusPage status = SharedStatusPage::attach(kExecutorStatusFd);
   StatusPage& page = *status.page();
+  // A program a task runs does not inherit the channel or the page: a child
+  // holding the channel would hide the executor's end from the supervisor.
+  ::fcntl(kExecutorChannelFd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(kExecutorStatusFd, F_SETFD, FD_CLOEXEC);
   TaskProcesses task_processes(own_pid_namespace);
   if (options.mem_limit > 0) {
     // Address-space limit: an allocation past it fails with std::bad_alloc,

@@ -51,8 +51,12 @@ const char* detached_text(bool detached) { return detached ? "true" : "false"; }
 
 class TaskProcesses : public ::testing::TestWithParam<std::string> {
  protected:
-  // A cluster whose worker contains task processes the way under test.
-  std::vector<std::string> worker_args() const { return {"--pid-namespace", GetParam()}; }
+  // A worker that contains task processes the way under test: as it does by
+  // default, or with `--pid-namespace off`.
+  std::vector<std::string> worker_args() const {
+    if (GetParam() == "auto") return {};
+    return {"--pid-namespace", GetParam()};
+  }
 };
 
 TEST_P(TaskProcesses, EndWhenTheTaskReturnsOrFails) {
@@ -130,9 +134,9 @@ TEST_P(TaskProcesses, AServiceKeepsItsChildrenUntilItIsStopped) {
 }
 
 TEST_P(TaskProcesses, NothingRemainsWhenTheWorkerStops) {
-  TestCluster cluster({.workers = 1,
-                       .slots = 2,
-                       .worker_args = {"--pid-namespace", GetParam(), "--drain-timeout", "0.5"}});
+  std::vector<std::string> args = worker_args();
+  args.insert(args.end(), {"--drain-timeout", "0.5"});
+  TestCluster cluster({.workers = 1, .slots = 2, .worker_args = args});
   Sleepers sleepers(cluster.dir() / "pids");
   std::vector<ChildProcess> runs;
   for (const char* detached : {"false", "true"})
@@ -170,13 +174,14 @@ void expect_nothing_left_after_sigkill(TestCluster& cluster, ChildProcess& worke
   EXPECT_TRUE(wait_processes_gone(tree, 10s)) << "an executor outlived its killed worker";
 }
 
-bool has_pid_namespaces(ChildProcess& worker) {
-  return contains(worker.read_stderr(), "executors run in PID namespaces of their own");
+// The worker said at start-up that the kernel refuses it PID namespaces.
+bool refused_pid_namespaces(ChildProcess& worker) {
+  return contains(worker.read_stderr(), "executors run without a PID namespace");
 }
 
 TEST(TaskProcessesAfterSigkill, NothingOfAKilledWorkerRemains) {
   TestCluster cluster({.workers = 1, .slots = 2});
-  if (!has_pid_namespaces(cluster.worker(0)))
+  if (refused_pid_namespaces(cluster.worker(0)))
     GTEST_SKIP() << "this kernel refuses PID namespaces: a SIGKILL of the worker leaves the "
                     "processes its tasks started (docs/reliability.md 4.14)\n"
                  << cluster.worker(0).read_stderr();
@@ -200,7 +205,7 @@ TEST(TaskProcessesAfterSigkill, NothingOfAKilledUnprivilegedWorkerRemains) {
        "--cache-dir", (shared.path() / "cache").string()},
       {}, false);
   ASSERT_TRUE(cluster.wait_for_worker(nobody.pid()));
-  if (!has_pid_namespaces(nobody))
+  if (refused_pid_namespaces(nobody))
     GTEST_SKIP() << "this kernel refuses unprivileged user namespaces: an unprivileged worker's "
                     "tasks' processes survive its SIGKILL (docs/reliability.md 4.14)\n"
                  << nobody.read_stderr();
