@@ -14,6 +14,7 @@ extern "C" {
 }
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -42,7 +43,20 @@ Process Process::spawn(const SpawnOptions& options) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
-  for (const auto& [from, to] : options.fds) posix_spawn_file_actions_adddup2(&actions, from, to);
+  // The dup2s run in order: a source that is also an earlier target (a page
+  // on fd 3 meant for 4 while the channel goes to 3) would be overwritten
+  // first. Sources are moved above every target beforehand.
+  int highest_target = 2;
+  for (const auto& [from, to] : options.fds) highest_target = std::max(highest_target, to);
+  std::vector<UniqueFd> moved;
+  for (const auto& [from, to] : options.fds) {
+    int source = from;
+    if (source <= highest_target && source != to) {
+      moved.emplace_back(::fcntl(source, F_DUPFD_CLOEXEC, highest_target + 1));
+      if (moved.back()) source = moved.back().get();
+    }
+    posix_spawn_file_actions_adddup2(&actions, source, to);
+  }
   if (options.stdin_null) posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 
   sigset_t all, none;

@@ -11,6 +11,7 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -214,6 +215,16 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   ::fcntl(kExecutorChannelFd, F_SETFD, FD_CLOEXEC);
   ::fcntl(kExecutorStatusFd, F_SETFD, FD_CLOEXEC);
   TaskProcesses task_processes(own_pid_namespace);
+  // The channel as it was at the start: a task that closes or replaces
+  // descriptor 3 must be the last to run here, or the tasks already read
+  // ahead would run after it, and one of them would be blamed for its fault.
+  struct stat channel_at_start {};
+  ::fstat(kExecutorChannelFd, &channel_at_start);
+  auto channel_intact = [&] {
+    struct stat now {};
+    return ::fstat(kExecutorChannelFd, &now) == 0 && now.st_ino == channel_at_start.st_ino &&
+           now.st_dev == channel_at_start.st_dev;
+  };
   if (options.mem_limit > 0) {
     // Address-space limit: an allocation past it fails with std::bad_alloc,
     // which the task sees as a clean exception rather than the OOM killer.
@@ -234,10 +245,45 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   // After an out-of-memory failure the memory a task leaked may stay here
   // and fail every later task: the rest of the pipeline goes back unrun.
   bool out_of_memory = false;
+
+  // What follows a task's end costs system calls: ending the processes it
+  // started, checking the channel, reading the resident memory. A task that
+  // ran for kCheckAfter or longer is checked at once; quicker ones (which can
+  // hardly have started a process: fork alone takes longer) together, before
+  // the results of their batch go out. So a batch of microsecond tasks pays
+  // two system calls, not two per task.
+  constexpr auto kCheckAfter = std::chrono::microseconds(10);
+  std::uint64_t unchecked_from = 0;  // the first task since the last check; 0: none
+  // Returns false if the channel is gone: nothing more can be delivered.
+  auto check = [&](std::uint64_t suspects_from) {
+    if (unchecked_from == 0) return true;
+    task_processes.end_all();
+    if (!channel_intact()) {
+      // The supervisor charges the tasks that may have done it (one, unless
+      // a task quicker than kCheckAfter did) and hands back the rest.
+      page.charge_from.store(suspects_from, std::memory_order_release);
+      ::dprintf(STDERR_FILENO, "executor: a task closed or replaced its channel (descriptor 3)\n");
+      return false;
+    }
+    unchecked_from = 0;
+    if (!retiring && options.max_memory > 0) {
+      std::uint64_t resident = resident_bytes();
+      if (resident > options.max_memory) {
+        retiring = true;
+        outbox.retire(false, "its resident memory (" + mib(resident) +
+                                 ") passed --max-executor-memory (" + mib(options.max_memory) +
+                                 ")");
+      }
+    }
+    return true;
+  };
+
   for (;;) {
     if (!reader.has_frame()) {
-      // Take whatever else has arrived; only when nothing has, send the
-      // batch of results and wait.
+      // The batch handed over is done: check what it left before its results
+      // go out. Then take whatever else has arrived; only when nothing has,
+      // send the batch of results and wait.
+      if (!check(unchecked_from)) return 0;
       if (!reader.fill(kExecutorChannelFd, false)) return 0;
       if (!reader.has_frame()) {
         if (!outbox.flush()) return 0;
@@ -299,23 +345,19 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
 
     Clock::time_point end = Clock::now();
     page.running_tag.store(0, std::memory_order_release);
-    // What the task started ends before its result is out.
-    task_processes.end_all();
+    if (unchecked_from == 0) unchecked_from = tag;
+    // A long task is checked now, and alone is suspected if the channel is
+    // gone: a quick one before it could hardly have closed it unnoticed.
+    if (end - start >= kCheckAfter && !check(tag)) return 0;
     outbox.done(tag, outcome,
                 std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
     if (!retiring && out_of_memory) {
       retiring = true;
       outbox.retire(true, "a task ran out of memory in it");
-    } else if (!retiring && options.max_memory > 0) {
-      std::uint64_t resident = resident_bytes();
-      if (resident > options.max_memory) {
-        retiring = true;
-        outbox.retire(false, "its resident memory (" + mib(resident) +
-                                 ") passed --max-executor-memory (" + mib(options.max_memory) +
-                                 ")");
-      }
     }
-    if ((retiring || outbox.due(end)) && !outbox.flush()) return 0;
+    if (retiring || outbox.due(end)) {
+      if (!check(unchecked_from) || !outbox.flush()) return 0;
+    }
   }
 }
 

@@ -126,8 +126,9 @@ struct ExecutorPool::Executor {
   FrameReader reader;
   std::string pending;  // bytes for the channel not yet written
   bool channel_open = false;
-  std::deque<InFlight> inflight;  // handed over, in order; the front runs first
-  OutputLines out_raw, err_raw;   // partial lines written straight to fd 1/2
+  bool out_open = false, err_open = false;  // its stdout/stderr pipes not at their end
+  std::deque<InFlight> inflight;            // handed over, in order; the front runs first
+  OutputLines out_raw, err_raw;             // partial lines written straight to fd 1/2
   Clock::time_point spawned{};
   Clock::time_point respawn_at{};
   int quick_deaths = 0;
@@ -227,6 +228,7 @@ void ExecutorPool::spawn(Executor& e) {
   e.reader = FrameReader();
   e.pending.clear();
   e.channel_open = true;
+  e.out_open = e.err_open = true;
   e.inflight.clear();
   e.out_raw = OutputLines();
   e.err_raw = OutputLines();
@@ -316,26 +318,30 @@ void ExecutorPool::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   for (auto& e : executors_) {
     if (e->channel_usable() && !e->pending.empty() && !write_some(e->channel.get(), e->pending))
       on_channel_lost(*e);
+    // A descriptor at its end is left out (-1): poll would report its hang-up
+    // on every turn, and the loop would spin until the executor is reaped.
     bool live = e->process.running();
-    short channel_events = e->channel_usable() ? ZMQ_POLLIN : 0;
-    if (e->channel_usable() && !e->pending.empty()) channel_events |= ZMQ_POLLOUT;
-    short in = live ? ZMQ_POLLIN : 0;
-    items.push_back({nullptr, e->channel.get(), channel_events, 0});
-    items.push_back({nullptr, e->out.get(), in, 0});
-    items.push_back({nullptr, e->err.get(), in, 0});
-    items.push_back({nullptr, live ? e->process.pidfd() : -1, in, 0});
+    short channel_events = ZMQ_POLLIN;
+    if (!e->pending.empty()) channel_events |= ZMQ_POLLOUT;
+    items.push_back({nullptr, e->channel_usable() ? e->channel.get() : -1, channel_events, 0});
+    items.push_back({nullptr, live && e->out_open ? e->out.get() : -1, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, live && e->err_open ? e->err.get() : -1, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, live ? e->process.pidfd() : -1, ZMQ_POLLIN, 0});
   }
 }
 
 namespace {
 // Relays what a pipe of raw writes to fd 1/2 holds (up to kRawReadPerTurn),
-// in lines labelled with the executor.
-void relay_raw(int fd, OutputLines& lines, FILE* to, const std::string& label, bool final) {
+// in lines labelled with the executor. Returns false at its end (every
+// writer closed it).
+bool relay_raw(int fd, OutputLines& lines, FILE* to, const std::string& label, bool final) {
   char chunk[16384];
   std::string text;
+  bool open = true;
   while (text.size() < kRawReadPerTurn || final) {
     ssize_t n = ::read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) open = false;
     if (n <= 0) break;
     text.append(chunk, static_cast<std::size_t>(n));
     if (final && text.size() >= kRawReadPerTurn) {
@@ -346,6 +352,7 @@ void relay_raw(int fd, OutputLines& lines, FILE* to, const std::string& label, b
   }
   relay(
       to, [&] { return label; }, lines, text, final);
+  return open;
 }
 }  // namespace
 
@@ -447,14 +454,20 @@ void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
   auto pid = static_cast<std::uint32_t>(e.process.pid());
   // The task that was running when it died is charged with its death,
   // whatever the cause; so is the task started last if it died between tasks
-  // before that task's result came out (the task broke the channel, say).
-  // The others handed over with it either never started or finished without
-  // their result getting out: they go back to be run again, uncharged.
+  // before that task's result came out (the task broke the channel, say), or
+  // the tasks the executor names (charge_from) when it could not tell which
+  // of several quick ones broke it. The others handed over with it either
+  // never started or finished without their result getting out: they go back
+  // to be run again, uncharged.
   const StatusPage& page = *e.status.page();
   std::uint64_t culprit = page.running_tag.load(std::memory_order_acquire);
+  std::uint64_t charged_from = culprit, charged_to = culprit;
   if (culprit == 0) {
     std::uint64_t last = page.last_started_tag.load(std::memory_order_acquire);
+    std::uint64_t suspects_from = page.charge_from.load(std::memory_order_acquire);
     if (last != 0 && e.find(last)) culprit = last;
+    charged_from = suspects_from != 0 ? suspects_from : culprit;
+    charged_to = culprit;
   }
   // An executor exits 0 by itself only when its channel is gone.
   bool clean_exit = !status.signaled && status.code == 0;
@@ -469,7 +482,7 @@ void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
     Completion c;
     c.tag = task.tag;
     c.pid = pid;
-    if (task.tag == culprit) {
+    if (culprit != 0 && task.tag >= charged_from && task.tag <= charged_to) {
       c.status = proto::Status::kCrashed;
       c.died = status;
       c.cause = cause;
@@ -530,8 +543,8 @@ void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>
       }
       continue;
     }
-    if (it[1].revents) relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
-    if (it[2].revents) relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
+    if (it[1].revents) e.out_open = relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
+    if (it[2].revents) e.err_open = relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
     if ((it[0].revents & ZMQ_POLLOUT) && !write_some(e.channel.get(), e.pending))
       on_channel_lost(e);
     if (it[0].revents & ZMQ_POLLIN) read_channel(e, done);

@@ -51,7 +51,9 @@ void TaskProcesses::end_all() {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     } while (Clock::now() < round_end);
   }
-  std::fprintf(stderr, "executor: processes a task started did not end within 2 s of SIGKILL\n");
+  // Straight to fd 2: stderr is the task output capture.
+  ::dprintf(STDERR_FILENO,
+            "executor: processes a task started did not end within 2 s of SIGKILL\n");
 }
 
 }  // namespace uni::worker
