@@ -106,6 +106,7 @@ void relay(FILE* to, const Label& make_label, OutputLines& lines, std::string_vi
 int probe_pid_namespace_with(const std::string& program) {
   SpawnOptions probe;
   probe.argv = {program, "executor", "--probe-pid-namespace"};
+  probe.env = executor_env();
   probe.stdin_null = true;
   ExitStatus status = Process::spawn(probe).wait();
   if (status.signaled) return EPERM;

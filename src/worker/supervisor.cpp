@@ -96,6 +96,10 @@ class Supervisor::Impl {
                config_.cache_bytes),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
+    if (config_.thread_isolation && (config_.max_tasks_per_executor || config_.max_executor_memory))
+      log::warn(
+          "--max-tasks-per-executor and --max-executor-memory replace executor processes: "
+          "ignored under --isolation thread");
     if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
     else
       runner_ = std::make_unique<ExecutorPool>(

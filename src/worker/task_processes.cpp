@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 
 #include "common/process.hpp"
@@ -28,10 +29,12 @@ void reap_ended() {
 
 }  // namespace
 
-TaskProcesses::TaskProcesses(bool own_pid_namespace)
-    // kill(-1) outside a namespace of our own would reach every process of
-    // the user: only trusted where this executor is the namespace's PID 2.
-    : own_pid_namespace_(own_pid_namespace && ::getpid() == 2 && ::getppid() == 1) {
+TaskProcesses::TaskProcesses(bool own_pid_namespace) : own_pid_namespace_(own_pid_namespace) {
+  // kill(-1) outside a namespace of our own would reach every process of the
+  // user, and /proc inside one names processes by pids this namespace does
+  // not use: neither way is safe unless this is the namespace's PID 2.
+  if (own_pid_namespace_ && (::getpid() != 2 || ::getppid() != 1))
+    throw std::runtime_error("executor: not PID 2 of a PID namespace of its own");
   become_child_subreaper();
 }
 
