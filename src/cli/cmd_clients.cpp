@@ -189,9 +189,9 @@ void on_interrupt_cancel(detail::Client& client,
   for (const auto& s : states)
     if (s && !wait_done_for(*s, 0ms)) ids.push_back(s->task.id);
   if (!ids.empty()) {
-    if (ids.size() == 1)
-      std::fprintf(stderr, "interrupted: cancelling %s\n", ids.front().str().c_str());
-    else std::fprintf(stderr, "interrupted: cancelling %zu unfinished task(s)\n", ids.size());
+    std::string which = ids.size() == 1 ? " (" + ids.front().str() + ")" : "";
+    std::fprintf(stderr, "interrupted: cancelling %zu unfinished task(s)%s\n", ids.size(),
+                 which.c_str());
     try {
       client.cancel(ids, 3s);
     } catch (const std::exception& e) {

@@ -70,8 +70,7 @@ TEST(Up, SigintToTheWholeProcessGroupStopsWithoutRestartingWorkers) {
   ASSERT_TRUE(cluster.wait_for_worker_count(2)) << up.read_stderr();
   std::vector<pid_t> workers;
   nlohmann::json status = cluster.status();
-  for (const auto& w : status["workers"])
-    workers.push_back(static_cast<pid_t>(w.value("pid", 0)));
+  for (const auto& w : status["workers"]) workers.push_back(static_cast<pid_t>(w.value("pid", 0)));
   ASSERT_EQ(workers.size(), 2u);
   for (pid_t pid : workers) ASSERT_EQ(::getpgid(pid), up.pid()) << "worker " << pid;
 
