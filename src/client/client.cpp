@@ -134,10 +134,10 @@ void Client::Io::loop() {
       take_work();
     }
     if (items[0].revents & ZMQ_POLLIN) {
+      last_heard_ = Clock::now();
       for (int i = 0; i < 1024; ++i) {
         zmq::message_t frame;
         if (!connection_.socket().recv(frame, zmq::recv_flags::dontwait)) break;
-        last_heard_ = Clock::now();
         try {
           on_message(proto::Message::parse(static_cast<const char*>(frame.data()), frame.size()));
         } catch (const proto::DecodeError& e) {

@@ -104,6 +104,16 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
+// The hash a PUT_MODULE names, also when its other fields do not decode;
+// nullopt when the hash does not decode either.
+std::optional<ModuleHash> hash_of_upload(const proto::Message& m) {
+  try {
+    return m.module_hash();
+  } catch (const proto::DecodeError&) {
+    return std::nullopt;
+  }
+}
+
 std::string seconds_text(std::uint32_t ms) {
   char out[32];
   std::snprintf(out, sizeof(out), "%g", ms / 1000.0);
@@ -680,12 +690,8 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
   } catch (const proto::DecodeError& e) {
     // The tasks waiting for this module would wait for ever: fail them, if
     // the hash reads (otherwise the ERROR is all the boss can be told).
-    std::optional<ModuleHash> hash;
-    try {
-      hash = m.module_hash();
-    } catch (const proto::DecodeError&) {
-    }
-    if (hash) refuse_module(boss, *hash, std::string("malformed PUT_MODULE: ") + e.what());
+    if (auto hash = hash_of_upload(m))
+      refuse_module(boss, *hash, std::string("malformed PUT_MODULE: ") + e.what());
     throw;
   }
   std::optional<std::string> error;
