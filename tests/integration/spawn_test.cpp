@@ -107,6 +107,30 @@ TEST(Spawn, CtrlCWithdrawsAServiceThatWaitsForAWorker) {
   EXPECT_FALSE(tcp_port_accepting(port)) << "the withdrawn service runs";
 }
 
+// A `uni spawn` killed outright cannot withdraw its service; the id that
+// `uni status` shows lets anyone stop it.
+TEST(Spawn, AQueuedServiceOfAKilledSpawnIsStoppedByTheIdStatusShows) {
+  TestCluster cluster({.workers = 0});
+  const int port = free_tcp_port();
+  ChildProcess spawn = cluster.start(
+      "spawn", {uni_binary(), "spawn", module_path("echo"), "server", std::to_string(port)});
+  nlohmann::json status =
+      wait_status(cluster, [](const nlohmann::json& s) { return s["services"].size() == 1; });
+  ASSERT_EQ(status["services"].size(), 1u) << status.dump();
+  spawn.kill(SIGKILL);
+  spawn.wait_for(10s);
+  const std::string id = status["services"][0].value("id", "");
+  EXPECT_EQ(service_with_id(cluster.status(), id).value("state", ""), "queued");
+
+  CommandResult stop = cluster.uni({"stop", id});
+  EXPECT_EQ(stop.exit_code, 0) << stop.describe();
+  EXPECT_TRUE(contains(stop.out, "before it started")) << stop.describe();
+  EXPECT_TRUE(cluster.status()["services"].empty()) << cluster.status().dump();
+  cluster.add_worker(1);
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(tcp_port_accepting(port)) << "the stopped service runs";
+}
+
 TEST(Spawn, CtrlCWithdrawsAServiceLinedUpBehindABusyTask) {
   TestCluster cluster({.workers = 1, .slots = 1});
   uni::Cluster boss = cluster.connect();
