@@ -19,15 +19,19 @@ KvBucket KvBucket::open(JetStream& js, const KvBucketConfig& config) {
   kvConfig_Init(&cfg);
   cfg.Bucket = config.bucket.c_str();
   if (!config.description.empty()) cfg.Description = config.description.c_str();
-  cfg.TTL = config.ttl.count();  // nats.c takes the TTL in milliseconds
+  cfg.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(config.ttl).count();  // nats.c: ns
   cfg.Replicas = config.replicas;
   cfg.History = static_cast<uint8_t>(config.history);
   kvStore* kv = nullptr;
   natsStatus status = js_CreateKeyValue(&kv, js.get(), &cfg);
   if (status != NATS_OK) {
-    // It exists with other settings (made by an older uni or an operator): bind to it.
-    status = js_KeyValue(&kv, js.get(), config.bucket.c_str());
-    check(status, "opening KV bucket " + config.bucket);
+    natsStatus ignored;
+    std::string create_error = nats_GetLastError(&ignored) != nullptr ? nats_GetLastError(&ignored) : "";
+    // It may exist with other settings (made by an older uni or an operator): bind to it.
+    if (js_KeyValue(&kv, js.get(), config.bucket.c_str()) != NATS_OK)
+      throw NatsError(classify(status, 0, create_error), status, 0,
+                      "creating KV bucket " + config.bucket + ": " + natsStatus_GetText(status) +
+                          (create_error.empty() ? "" : " (" + create_error + ")"));
   }
   return KvBucket(KvStoreHandle(kv));
 }
@@ -69,7 +73,7 @@ std::chrono::milliseconds KvBucket::ttl() {
   kvStatus* raw = nullptr;
   check(kvStore_Status(&raw, kv_.get()), std::string("reading KV bucket ") + kvStore_Bucket(kv_.get()));
   KvStatusHandle status(raw);
-  return std::chrono::milliseconds(kvStatus_TTL(raw));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(kvStatus_TTL(raw)));
 }
 
 }  // namespace uni::nats

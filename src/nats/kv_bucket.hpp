@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "nats/error.hpp"
 #include "nats/jetstream.hpp"
 
 namespace uni::nats {
