@@ -52,8 +52,9 @@ bench::Json measure(uni::test::NatsCluster& nats, const Run& run) {
   int messages = (run.tasks + run.tasks_per_message - 1) / run.tasks_per_message;
   std::vector<std::vector<uni::proto::Task>> batches;
   for (int m = 0; m < messages; ++m)
-    batches.push_back(make_batch(1 + static_cast<std::uint64_t>(m) * run.tasks_per_message,
-                                 std::min(run.tasks_per_message, run.tasks - m * run.tasks_per_message)));
+    batches.push_back(
+        make_batch(1 + static_cast<std::uint64_t>(m) * run.tasks_per_message,
+                   std::min(run.tasks_per_message, run.tasks - m * run.tasks_per_message)));
   std::vector<std::string> encoded;
   for (auto& batch : batches) {
     std::vector<const uni::proto::Task*> pointers;
@@ -130,7 +131,8 @@ int main(int argc, char** argv) {
       int tasks = per_message == 1 ? (quick ? 5'000 : 20'000) : (quick ? 50'000 : 200'000);
       bench::note("%d node(s): %d tasks, %d per message", nodes, tasks, per_message);
       try {
-        bench::emit(measure(nats, {.nodes = nodes, .tasks_per_message = per_message, .tasks = tasks}));
+        bench::emit(
+            measure(nats, {.nodes = nodes, .tasks_per_message = per_message, .tasks = tasks}));
       } catch (const std::exception& e) {
         bench::Json line;
         line["bench"] = "nats_publish_fetch";

@@ -60,9 +60,8 @@ NatsAddress NatsAddress::parse(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string_view url =
-        trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                : comma - start));
+    std::string_view url = trim(text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     start = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
     if (url.empty()) {
       if (comma == std::string_view::npos && !out.servers.empty()) break;
@@ -74,8 +73,9 @@ NatsAddress NatsAddress::parse(std::string_view text) {
     if (url.starts_with("nats://")) scheme = "nats", rest = url.substr(7);
     else if (url.starts_with("tls://")) scheme = "tls", out.tls = true, rest = url.substr(6);
     else
-      throw std::invalid_argument("'" + std::string(url) +
-                                  "' is not a NATS URL: expected nats://HOST:PORT or tls://HOST:PORT");
+      throw std::invalid_argument(
+          "'" + std::string(url) +
+          "' is not a NATS URL: expected nats://HOST:PORT or tls://HOST:PORT");
     if (std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
       if (slash + 1 != rest.size())
         throw std::invalid_argument("'" + std::string(url) + "' has a path; a NATS URL has none");

@@ -31,10 +31,11 @@ void on_ack(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closu
   }
   if (error == nullptr) return;
   std::string subject = natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
-  NatsError failure(classify(error->Err, error->ErrCode, error->ErrText != nullptr ? error->ErrText : ""),
-                    error->Err, error->ErrCode,
-                    "publishing to " + subject + ": " + natsStatus_GetText(error->Err) +
-                        (error->ErrText != nullptr ? std::string(" (") + error->ErrText + ")" : ""));
+  NatsError failure(
+      classify(error->Err, error->ErrCode, error->ErrText != nullptr ? error->ErrText : ""),
+      error->Err, error->ErrCode,
+      "publishing to " + subject + ": " + natsStatus_GetText(error->Err) +
+          (error->ErrText != nullptr ? std::string(" (") + error->ErrText + ")" : ""));
   if (is_transient(failure)) state->failed.push_back(std::move(owned));
   else if (!state->fatal) state->fatal = failure;
 }
@@ -65,7 +66,8 @@ AsyncPublisher::~AsyncPublisher() {
   js_PublishAsyncComplete(state_->js.get(), &options);
 }
 
-void AsyncPublisher::publish(const std::string& subject, std::string_view data, const std::string& msg_id) {
+void AsyncPublisher::publish(const std::string& subject, std::string_view data,
+                             const std::string& msg_id) {
   MsgHandle msg = make_message(subject, data, {{"Nats-Msg-Id", msg_id}});
   jsPubOptions options;
   jsPubOptions_Init(&options);
@@ -100,7 +102,8 @@ std::size_t AsyncPublisher::finish() {
     if (again.empty() && complete == NATS_OK) return republished;
     if (std::chrono::steady_clock::now() > deadline)
       throw NatsError(FailureKind::kTimeout, NATS_TIMEOUT, 0,
-                      std::to_string(again.size()) + " messages still not stored after retrying for " +
+                      std::to_string(again.size()) +
+                          " messages still not stored after retrying for " +
                           std::to_string(state_->config.retry_for.count()) + " ms");
     if (again.empty()) continue;  // still waiting for answers
     backoff_sleep(round);

@@ -6,7 +6,8 @@
 
 namespace uni::nats {
 
-CancelChannel CancelChannel::open(JetStream& js, const Names& names, const CancelChannelConfig& config) {
+CancelChannel CancelChannel::open(JetStream& js, const Names& names,
+                                  const CancelChannelConfig& config) {
   StreamConfig stream;
   stream.name = names.cancel_stream();
   stream.description = "uni cancels, one subject per boss session";
@@ -45,8 +46,10 @@ CancelFeed CancelChannel::follow() {
 std::vector<proto::TaskId> CancelFeed::next(std::chrono::milliseconds wait) {
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    std::optional<Message> message = subscription_.next(std::max(left, std::chrono::milliseconds(1)));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    std::optional<Message> message =
+        subscription_.next(std::max(left, std::chrono::milliseconds(1)));
     if (!message) return {};
     try {
       proto::Message parsed = proto::Message::parse(message->data().data(), message->data().size());
@@ -54,7 +57,8 @@ std::vector<proto::TaskId> CancelFeed::next(std::chrono::milliseconds wait) {
       log::warn("NATS: a message on {} is not a CANCEL ({}); skipped", message->subject(),
                 proto::type_name(parsed.type()));
     } catch (const proto::DecodeError& e) {
-      log::warn("NATS: a message on {} is not a CANCEL ({}); skipped", message->subject(), e.what());
+      log::warn("NATS: a message on {} is not a CANCEL ({}); skipped", message->subject(),
+                e.what());
     }
     if (std::chrono::steady_clock::now() >= deadline) return {};
   }

@@ -34,7 +34,8 @@ class CancelFeed {
 
 class CancelChannel {
  public:
-  static CancelChannel open(JetStream& js, const Names& names, const CancelChannelConfig& config = {});
+  static CancelChannel open(JetStream& js, const Names& names,
+                            const CancelChannelConfig& config = {});
 
   // Stores a cancel of `ids` (all of one session); retries transient failures.
   PublishAck cancel(std::uint64_t session, const std::vector<proto::TaskId>& ids);

@@ -4,8 +4,8 @@
 
 #include <condition_variable>
 #include <cstdlib>
-#include <mutex>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "common/log.hpp"
@@ -112,11 +112,14 @@ Connection Connection::connect(const ConnectOptions& options) {
   check(natsOptions_SetNoRandomize(opts.get(), true), "setting the server order");
 
   std::string user = !options.user.empty() ? options.user : address.user.value_or("");
-  std::string password = !options.password.empty() ? options.password : address.password.value_or("");
+  std::string password =
+      !options.password.empty() ? options.password : address.password.value_or("");
   std::string token = !options.token.empty() ? options.token : address.token.value_or("");
   if (!user.empty() || !password.empty())
-    check(natsOptions_SetUserInfo(opts.get(), user.c_str(), password.c_str()), "setting the NATS user");
-  if (!token.empty()) check(natsOptions_SetToken(opts.get(), token.c_str()), "setting the NATS token");
+    check(natsOptions_SetUserInfo(opts.get(), user.c_str(), password.c_str()),
+          "setting the NATS user");
+  if (!token.empty())
+    check(natsOptions_SetToken(opts.get(), token.c_str()), "setting the NATS token");
   if (!options.nkey_seed.empty()) {
     state->nkey = NKey::from_seed(options.nkey_seed);
     std::string public_key = state->nkey->public_key();
@@ -149,12 +152,15 @@ Connection Connection::connect(const ConnectOptions& options) {
   check(natsOptions_SetReconnectWait(opts.get(), options.reconnect_wait.count()),
         "setting the reconnect wait");
   check(natsOptions_SetReconnectJitter(opts.get(), 50, 500), "setting the reconnect jitter");
-  check(natsOptions_SetPingInterval(opts.get(), options.ping_interval.count()), "setting the ping interval");
+  check(natsOptions_SetPingInterval(opts.get(), options.ping_interval.count()),
+        "setting the ping interval");
   check(natsOptions_SetMaxPingsOut(opts.get(), options.max_pings_out), "setting the max pings out");
   // A request in flight when the connection drops fails at once instead of
   // waiting out its timeout: a JetStream publish is then retried elsewhere.
-  check(natsOptions_SetFailRequestsOnDisconnect(opts.get(), true), "setting fail-requests-on-disconnect");
-  check(natsOptions_SetDisconnectedCB(opts.get(), on_disconnected, state.get()), "setting callbacks");
+  check(natsOptions_SetFailRequestsOnDisconnect(opts.get(), true),
+        "setting fail-requests-on-disconnect");
+  check(natsOptions_SetDisconnectedCB(opts.get(), on_disconnected, state.get()),
+        "setting callbacks");
   check(natsOptions_SetReconnectedCB(opts.get(), on_reconnected, state.get()), "setting callbacks");
   check(natsOptions_SetClosedCB(opts.get(), on_closed, state.get()), "setting callbacks");
   check(natsOptions_SetErrorHandler(opts.get(), on_async_error, nullptr), "setting callbacks");
@@ -178,8 +184,8 @@ Connection Connection::connect(const ConnectOptions& options) {
     std::string what;
     switch (kind) {
       case FailureKind::kAuthFailed:
-        what = "NATS authentication failed (" + credential_kind(options, address) +
-               " refused by " + address.servers_text() + "; wrong credentials?)";
+        what = "NATS authentication failed (" + credential_kind(options, address) + " refused by " +
+               address.servers_text() + "; wrong credentials?)";
         break;
       case FailureKind::kTls:
         what = "TLS with NATS at " + address.servers_text() + " failed";
@@ -240,7 +246,8 @@ std::uint64_t Connection::disconnects() const { return state_->disconnects.load(
 
 std::optional<Message> Subscription::next(std::chrono::milliseconds timeout) {
   natsMsg* msg = nullptr;
-  natsStatus status = natsSubscription_NextMsg(&msg, sub_.get(), std::max<std::int64_t>(1, timeout.count()));
+  natsStatus status =
+      natsSubscription_NextMsg(&msg, sub_.get(), std::max<std::int64_t>(1, timeout.count()));
   if (status == NATS_TIMEOUT) return std::nullopt;
   check(status, "waiting for a message");
   return Message(MsgHandle(msg));

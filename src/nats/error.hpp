@@ -41,7 +41,8 @@ class NatsError : public std::runtime_error {
 // Throws NatsError if `status` is not NATS_OK. `doing` says what uni was doing
 // ("creating stream UNI_TASKS_x"); nats.c's last error text is appended, as it
 // carries the server's reason ("Authorization Violation").
-void check(natsStatus status, std::string_view doing, jsErrCode js_code = static_cast<jsErrCode>(0));
+void check(natsStatus status, std::string_view doing,
+           jsErrCode js_code = static_cast<jsErrCode>(0));
 
 // The kind a status falls under (used by check, and by callers that retry).
 FailureKind classify(natsStatus status, int js_code, std::string_view detail);

@@ -22,8 +22,11 @@ class ExhaustedBatch {
  public:
   ExhaustedBatch(TaskQueue& queue, Message advisory, std::uint64_t stream_seq,
                  std::uint64_t deliveries, std::vector<proto::Task> tasks)
-      : queue_(&queue), advisory_(std::move(advisory)), stream_seq_(stream_seq),
-        deliveries_(deliveries), tasks_(std::move(tasks)) {}
+      : queue_(&queue),
+        advisory_(std::move(advisory)),
+        stream_seq_(stream_seq),
+        deliveries_(deliveries),
+        tasks_(std::move(tasks)) {}
 
   // Empty if the batch left the queue already (acked late, or done elsewhere).
   const std::vector<proto::Task>& tasks() const { return tasks_; }

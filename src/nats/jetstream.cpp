@@ -47,7 +47,8 @@ void backoff_sleep(int attempt) {
   // 25 ms doubling to 1 s, each with up to half again of jitter, so that the
   // clients of a cluster that lost its leader do not retry in step.
   std::int64_t base = std::min<std::int64_t>(1000, 25LL << std::min(attempt - 1, 6));
-  std::int64_t jitter = static_cast<std::int64_t>(randombytes_uniform(static_cast<uint32_t>(base / 2 + 1)));
+  std::int64_t jitter =
+      static_cast<std::int64_t>(randombytes_uniform(static_cast<uint32_t>(base / 2 + 1)));
   std::this_thread::sleep_for(std::chrono::milliseconds(base + jitter));
 }
 
@@ -75,7 +76,7 @@ StreamState JetStream::ensure_stream(const StreamConfig& config) {
   if (!config.description.empty()) cfg.Description = config.description.c_str();
   cfg.Subjects = subjects.data();
   cfg.SubjectsLen = static_cast<int>(subjects.size());
-  cfg.Retention = config.retention == Retention::kWorkQueue ? js_WorkQueuePolicy
+  cfg.Retention = config.retention == Retention::kWorkQueue  ? js_WorkQueuePolicy
                   : config.retention == Retention::kInterest ? js_InterestPolicy
                                                              : js_LimitsPolicy;
   cfg.Replicas = config.replicas;
@@ -121,7 +122,8 @@ std::optional<StreamState> JetStream::stream_state(const std::string& stream) {
 void JetStream::delete_stream(const std::string& stream) {
   jsOptions opts = options();
   jsErrCode code = static_cast<jsErrCode>(0);
-  check(js_DeleteStream(js_.get(), stream.c_str(), &opts, &code), "deleting stream " + stream, code);
+  check(js_DeleteStream(js_.get(), stream.c_str(), &opts, &code), "deleting stream " + stream,
+        code);
 }
 
 void JetStream::purge_subject(const std::string& stream, const std::string& subject) {
@@ -175,7 +177,8 @@ std::optional<Message> JetStream::message(const std::string& stream, std::uint64
   return Message(MsgHandle(raw));
 }
 
-std::optional<Message> JetStream::last_message(const std::string& stream, const std::string& subject) {
+std::optional<Message> JetStream::last_message(const std::string& stream,
+                                               const std::string& subject) {
   jsOptions opts = options();
   natsMsg* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
@@ -185,7 +188,8 @@ std::optional<Message> JetStream::last_message(const std::string& stream, const 
   return Message(MsgHandle(raw));
 }
 
-std::optional<Message> JetStream::next_message(const std::string& stream, const std::string& subject,
+std::optional<Message> JetStream::next_message(const std::string& stream,
+                                               const std::string& subject,
                                                std::uint64_t from_sequence) {
   jsOptions opts = options();
   jsDirectGetMsgOptions get;

@@ -8,8 +8,8 @@ namespace uni::nats {
 bool valid_kv_key(std::string_view key) {
   if (key.empty() || key.front() == '.' || key.back() == '.') return false;
   for (char c : key)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '/' && c != '_' && c != '=' &&
-        c != '.')
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '/' && c != '_' &&
+        c != '=' && c != '.')
       return false;
   return true;
 }
@@ -26,7 +26,8 @@ KvBucket KvBucket::open(JetStream& js, const KvBucketConfig& config) {
   natsStatus status = js_CreateKeyValue(&kv, js.get(), &cfg);
   if (status != NATS_OK) {
     natsStatus ignored;
-    std::string create_error = nats_GetLastError(&ignored) != nullptr ? nats_GetLastError(&ignored) : "";
+    std::string create_error =
+        nats_GetLastError(&ignored) != nullptr ? nats_GetLastError(&ignored) : "";
     // It may exist with other settings (made by an older uni or an operator): bind to it.
     if (js_KeyValue(&kv, js.get(), config.bucket.c_str()) != NATS_OK)
       throw NatsError(classify(status, 0, create_error), status, 0,
@@ -37,10 +38,12 @@ KvBucket KvBucket::open(JetStream& js, const KvBucketConfig& config) {
 }
 
 std::uint64_t KvBucket::put(const std::string& key, std::string_view value) {
-  if (!valid_kv_key(key)) throw NatsError(FailureKind::kOther, NATS_INVALID_ARG, 0, "invalid KV key '" + key + "'");
+  if (!valid_kv_key(key))
+    throw NatsError(FailureKind::kOther, NATS_INVALID_ARG, 0, "invalid KV key '" + key + "'");
   std::uint64_t revision = 0;
-  check(kvStore_Put(&revision, kv_.get(), key.c_str(), value.data(), static_cast<int>(value.size())),
-        "putting " + key + " in KV bucket " + kvStore_Bucket(kv_.get()));
+  check(
+      kvStore_Put(&revision, kv_.get(), key.c_str(), value.data(), static_cast<int>(value.size())),
+      "putting " + key + " in KV bucket " + kvStore_Bucket(kv_.get()));
   return revision;
 }
 
@@ -71,9 +74,11 @@ std::vector<std::string> KvBucket::keys() {
 
 std::chrono::milliseconds KvBucket::ttl() {
   kvStatus* raw = nullptr;
-  check(kvStore_Status(&raw, kv_.get()), std::string("reading KV bucket ") + kvStore_Bucket(kv_.get()));
+  check(kvStore_Status(&raw, kv_.get()),
+        std::string("reading KV bucket ") + kvStore_Bucket(kv_.get()));
   KvStatusHandle status(raw);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(kvStatus_TTL(raw)));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::nanoseconds(kvStatus_TTL(raw)));
 }
 
 }  // namespace uni::nats

@@ -32,7 +32,7 @@ class KvBucket {
 
   // Keys: letters, digits and "-/_=." (NATS rules); throws NatsError otherwise.
   std::uint64_t put(const std::string& key, std::string_view value);  // the new revision
-  std::optional<std::string> get(const std::string& key);             // nullopt: absent, deleted or expired
+  std::optional<std::string> get(const std::string& key);  // nullopt: absent, deleted or expired
   void remove(const std::string& key);
   std::vector<std::string> keys();
   std::chrono::milliseconds ttl();  // as the server has it

@@ -12,8 +12,9 @@ std::string_view Message::subject() const {
 
 std::string_view Message::data() const {
   const char* d = natsMsg_GetData(msg_.get());
-  return d != nullptr ? std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(msg_.get())))
-                      : std::string_view();
+  return d != nullptr
+             ? std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(msg_.get())))
+             : std::string_view();
 }
 
 std::string_view Message::reply() const {
@@ -23,7 +24,8 @@ std::string_view Message::reply() const {
 
 std::optional<std::string> Message::header(const char* key) const {
   const char* value = nullptr;
-  if (natsMsgHeader_Get(msg_.get(), key, &value) != NATS_OK || value == nullptr) return std::nullopt;
+  if (natsMsgHeader_Get(msg_.get(), key, &value) != NATS_OK || value == nullptr)
+    return std::nullopt;
   return std::string(value);
 }
 
@@ -65,6 +67,8 @@ void Message::in_progress() {
   check(natsMsg_InProgress(msg_.get(), nullptr), "extending a message's ack wait (in progress)");
 }
 
-void Message::term() { check(natsMsg_Term(msg_.get(), nullptr), "ending a message's deliveries (term)"); }
+void Message::term() {
+  check(natsMsg_Term(msg_.get(), nullptr), "ending a message's deliveries (term)");
+}
 
 }  // namespace uni::nats

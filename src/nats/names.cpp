@@ -23,7 +23,8 @@ void check_platform(std::string_view platform) {
     if (c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' ||
         std::isspace(static_cast<unsigned char>(c)) || !std::isprint(static_cast<unsigned char>(c)))
       throw std::invalid_argument("the platform tag '" + std::string(platform) +
-                                  "' cannot name a NATS stream (it holds '" + std::string(1, c) + "')");
+                                  "' cannot name a NATS stream (it holds '" + std::string(1, c) +
+                                  "')");
   }
 }
 

@@ -25,9 +25,9 @@ class Names {
   std::string exhausted_stream(std::string_view platform) const;  // UNI_EXHAUSTED_<platform>
 
   // Results, one subject per boss session (its 64-bit id in 16 hex digits).
-  std::string result_stream() const;                             // UNI_RESULTS
-  std::string result_subject(std::uint64_t session) const;       // uni.results.<session>
-  std::string result_subjects() const;                           // uni.results.>
+  std::string result_stream() const;                        // UNI_RESULTS
+  std::string result_subject(std::uint64_t session) const;  // uni.results.<session>
+  std::string result_subjects() const;                      // uni.results.>
 
   std::string cancel_stream() const;                        // UNI_CANCELS
   std::string cancel_subject(std::uint64_t session) const;  // uni.cancel.<session>

@@ -104,7 +104,8 @@ NKey NKey::from_seed(std::string_view encoded) {
   std::uint8_t kind = static_cast<std::uint8_t>((b0 & 7) << 5 | (b1 & 248) >> 3);
   if ((b0 & 248) != kPrefixSeed) throw std::invalid_argument("this nkey is not a seed (S...)");
   if (kind != kPrefixUser)
-    throw std::invalid_argument("this nkey seed is not a user's (SU...): NATS clients use user keys");
+    throw std::invalid_argument(
+        "this nkey seed is not a user's (SU...): NATS clients use user keys");
   NKey key;
   std::copy(raw.begin() + 2, raw.begin() + 34, key.seed_.begin());
   sodium_memzero(raw.data(), raw.size());

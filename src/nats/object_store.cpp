@@ -65,7 +65,8 @@ class Sha256 {
  public:
   Sha256() { crypto_hash_sha256_init(&state_); }
   void update(std::string_view data) {
-    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()),
+                              data.size());
   }
   std::string digest() {
     unsigned char out[crypto_hash_sha256_BYTES];
@@ -94,7 +95,8 @@ std::string object_digest(std::string_view data) {
 }
 
 std::string new_nuid() {
-  static constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  static constexpr char kDigits[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   std::string out(22, '0');
   for (char& c : out) c = kDigits[randombytes_uniform(62)];
   return out;
@@ -134,7 +136,8 @@ ObjectInfo ObjectStore::put(const std::string& name, std::string_view data,
   if (name.empty()) throw std::invalid_argument("an object needs a name");
   std::optional<ObjectInfo> previous = info(name);
   std::int64_t payload_limit = js_->connection().max_payload() - kChunkHeadroom;
-  if (payload_limit > 0 && chunk_size > payload_limit) chunk_size = static_cast<std::uint32_t>(payload_limit);
+  if (payload_limit > 0 && chunk_size > payload_limit)
+    chunk_size = static_cast<std::uint32_t>(payload_limit);
   if (chunk_size == 0) throw std::invalid_argument("object chunk size 0");
 
   ObjectInfo info;
@@ -166,7 +169,8 @@ ObjectInfo ObjectStore::put(const std::string& name, std::string_view data,
     }
     throw;
   }
-  if (previous && previous->nuid != info.nuid) js_->purge_subject(stream_, chunk_subject(previous->nuid));
+  if (previous && previous->nuid != info.nuid)
+    js_->purge_subject(stream_, chunk_subject(previous->nuid));
   return info;
 }
 

@@ -25,7 +25,8 @@ std::vector<Entry> list_entries(KvBucket& bucket, FromJson from_json) {
     try {
       out.push_back(from_json(nlohmann::json::parse(*value)));
     } catch (const nlohmann::json::exception& e) {
-      log::warn("NATS: entry {} of a registry bucket is not uni's JSON ({}); skipped", key, e.what());
+      log::warn("NATS: entry {} of a registry bucket is not uni's JSON ({}); skipped", key,
+                e.what());
     }
   }
   return out;
@@ -33,7 +34,8 @@ std::vector<Entry> list_entries(KvBucket& bucket, FromJson from_json) {
 
 }  // namespace
 
-WorkerRegistry WorkerRegistry::open(JetStream& js, const Names& names, const RegistryConfig& config) {
+WorkerRegistry WorkerRegistry::open(JetStream& js, const Names& names,
+                                    const RegistryConfig& config) {
   return WorkerRegistry(KvBucket::open(js, {.bucket = names.worker_bucket(),
                                             .description = "uni workers alive",
                                             .ttl = config.ttl,
@@ -43,9 +45,12 @@ WorkerRegistry WorkerRegistry::open(JetStream& js, const Names& names, const Reg
 
 void WorkerRegistry::announce(const WorkerEntry& worker) {
   check_key(worker.id, "worker id");
-  nlohmann::json json = {{"id", worker.id},       {"host", worker.host},
-                         {"pid", worker.pid},     {"slots", worker.slots},
-                         {"busy", worker.busy},   {"platform", worker.platform},
+  nlohmann::json json = {{"id", worker.id},
+                         {"host", worker.host},
+                         {"pid", worker.pid},
+                         {"slots", worker.slots},
+                         {"busy", worker.busy},
+                         {"platform", worker.platform},
                          {"isolation", worker.isolation}};
   bucket_.put(worker.id, json.dump());
 }
@@ -54,24 +59,29 @@ void WorkerRegistry::leave(const std::string& worker_id) { bucket_.remove(worker
 
 std::vector<WorkerEntry> WorkerRegistry::list() {
   return list_entries<WorkerEntry>(bucket_, [](const nlohmann::json& json) {
-    return WorkerEntry{json.at("id").get<std::string>(), json.value("host", ""),
-                       json.value("platform", ""),       json.value("isolation", ""),
-                       json.value("pid", 0u),            json.value("slots", 0u),
+    return WorkerEntry{json.at("id").get<std::string>(),
+                       json.value("host", ""),
+                       json.value("platform", ""),
+                       json.value("isolation", ""),
+                       json.value("pid", 0u),
+                       json.value("slots", 0u),
                        json.value("busy", 0u)};
   });
 }
 
-ServiceRegistry ServiceRegistry::open(JetStream& js, const Names& names, const RegistryConfig& config) {
+ServiceRegistry ServiceRegistry::open(JetStream& js, const Names& names,
+                                      const RegistryConfig& config) {
   return ServiceRegistry(KvBucket::open(js, {.bucket = names.service_bucket(),
                                              .description = "uni services running",
                                              .ttl = config.ttl,
                                              .replicas = config.replicas,
-                                            .history = 1}));
+                                             .history = 1}));
 }
 
 void ServiceRegistry::announce(const ServiceEntry& service) {
   check_key(service.id, "service id");
-  nlohmann::json json = {{"id", service.id}, {"worker", service.worker}, {"function", service.function}};
+  nlohmann::json json = {
+      {"id", service.id}, {"worker", service.worker}, {"function", service.function}};
   bucket_.put(service.id, json.dump());
 }
 

@@ -16,8 +16,10 @@ std::vector<proto::Result> decode_result_batch(std::string_view data) {
 std::vector<proto::Result> ResultFeed::next(std::chrono::milliseconds wait) {
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    std::optional<Message> message = subscription_.next(std::max(left, std::chrono::milliseconds(1)));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    std::optional<Message> message =
+        subscription_.next(std::max(left, std::chrono::milliseconds(1)));
     if (!message) return {};
     try {
       return decode_result_batch(message->data());
@@ -29,7 +31,8 @@ std::vector<proto::Result> ResultFeed::next(std::chrono::milliseconds wait) {
   }
 }
 
-ResultStream ResultStream::open(JetStream& js, const Names& names, const ResultStreamConfig& config) {
+ResultStream ResultStream::open(JetStream& js, const Names& names,
+                                const ResultStreamConfig& config) {
   StreamConfig stream;
   stream.name = names.result_stream();
   stream.description = "uni results, one subject per boss session";
@@ -44,7 +47,8 @@ ResultStream ResultStream::open(JetStream& js, const Names& names, const ResultS
   return ResultStream(js, names, stream.name);
 }
 
-PublishAck ResultStream::publish(std::uint64_t session, const std::vector<const proto::Result*>& results,
+PublishAck ResultStream::publish(std::uint64_t session,
+                                 const std::vector<const proto::Result*>& results,
                                  const PublishOptions& options) {
   if (results.empty()) throw std::invalid_argument("publishing an empty batch of results");
   return js_->publish(names_.result_subject(session), proto::encode_results(results), options);
@@ -86,13 +90,15 @@ std::optional<proto::Result> ResultStream::find(const proto::TaskId& id) {
   return found;
 }
 
-std::optional<proto::Result> ResultStream::wait_for(const proto::TaskId& id, std::chrono::milliseconds wait) {
+std::optional<proto::Result> ResultStream::wait_for(const proto::TaskId& id,
+                                                    std::chrono::milliseconds wait) {
   // Subscribe first, then look: a result stored in between is seen by one of the two.
   ResultFeed feed = subscribe(id.session);
   if (std::optional<proto::Result> stored = find(id)) return stored;
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     for (proto::Result& result : feed.next(left))
       if (result.id == id) return std::move(result);
   }

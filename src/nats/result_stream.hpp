@@ -49,7 +49,8 @@ class ResultFeed {
 
 class ResultStream {
  public:
-  static ResultStream open(JetStream& js, const Names& names, const ResultStreamConfig& config = {});
+  static ResultStream open(JetStream& js, const Names& names,
+                           const ResultStreamConfig& config = {});
 
   // Stores the results (all of one session) as one message; retries
   // transient failures. `options.msg_id` should name the batch (a worker's id

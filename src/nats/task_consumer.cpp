@@ -14,12 +14,16 @@ constexpr std::int64_t kNanosPerMilli = 1'000'000;
 
 TaskDelivery::TaskDelivery(Message message, std::vector<proto::Task> tasks, DeliveryInfo info,
                            int max_deliver)
-    : message_(std::move(message)), tasks_(std::move(tasks)), info_(std::move(info)), max_deliver_(max_deliver) {
+    : message_(std::move(message)),
+      tasks_(std::move(tasks)),
+      info_(std::move(info)),
+      max_deliver_(max_deliver) {
   auto attempt = static_cast<std::uint8_t>(std::min<std::uint64_t>(info_.delivered, 255));
   for (proto::Task& task : tasks_) task.attempt = attempt;
 }
 
-TaskConsumer TaskConsumer::bind(TaskQueue& queue, const Names& names, const TaskConsumerConfig& config) {
+TaskConsumer TaskConsumer::bind(TaskQueue& queue, const Names& names,
+                                const TaskConsumerConfig& config) {
   JetStream& js = queue.jetstream();
   std::string durable = names.task_consumer();
   jsConsumerConfig cfg;

@@ -59,7 +59,8 @@ class TaskConsumer {
  public:
   // Creates the durable consumer (or brings it to `config`) and binds a pull
   // subscription to it. Throws NatsError.
-  static TaskConsumer bind(TaskQueue& queue, const Names& names, const TaskConsumerConfig& config = {});
+  static TaskConsumer bind(TaskQueue& queue, const Names& names,
+                           const TaskConsumerConfig& config = {});
 
   // Up to `max_messages` batches, waiting at most `wait` for the first; empty
   // if none. A message that is not a TASKS message is termed and logged

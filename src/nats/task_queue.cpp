@@ -26,7 +26,8 @@ std::string TaskQueue::batch_id(const std::vector<const proto::Task*>& tasks) {
   return tasks.front()->id.str() + "-" + std::to_string(tasks.size());
 }
 
-PublishAck TaskQueue::publish(const std::vector<const proto::Task*>& tasks, PublishOptions options) {
+PublishAck TaskQueue::publish(const std::vector<const proto::Task*>& tasks,
+                              PublishOptions options) {
   if (tasks.empty()) throw std::invalid_argument("publishing an empty batch of tasks");
   if (options.msg_id.empty()) options.msg_id = batch_id(tasks);
   return js_->publish(subject_, proto::encode_tasks(tasks), options);

@@ -55,7 +55,10 @@ class TaskQueue {
 
  private:
   TaskQueue(JetStream& js, std::string platform, std::string stream, std::string subject)
-      : js_(&js), platform_(std::move(platform)), stream_(std::move(stream)), subject_(std::move(subject)) {}
+      : js_(&js),
+        platform_(std::move(platform)),
+        stream_(std::move(stream)),
+        subject_(std::move(subject)) {}
   JetStream* js_;
   std::string platform_, stream_, subject_;
 };

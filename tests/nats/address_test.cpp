@@ -9,7 +9,8 @@ namespace {
 
 TEST(NatsAddress, SplitsServersAndLiftsCredentials) {
   NatsAddress a = NatsAddress::parse("nats://alice:s%40cret@h1:4222, nats://h2:5222,nats://h3");
-  EXPECT_EQ(a.servers, (std::vector<std::string>{"nats://h1:4222", "nats://h2:5222", "nats://h3:4222"}));
+  EXPECT_EQ(a.servers,
+            (std::vector<std::string>{"nats://h1:4222", "nats://h2:5222", "nats://h3:4222"}));
   EXPECT_EQ(a.user, "alice");
   EXPECT_EQ(a.password, "s@cret");
   EXPECT_FALSE(a.token);

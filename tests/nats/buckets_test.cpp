@@ -52,10 +52,20 @@ TEST(Registry, ListsLiveWorkersAndServicesAndForgetsTheDead) {
   Names names;
   WorkerRegistry workers = WorkerRegistry::open(f.js, names, {.ttl = 1500ms});
   ServiceRegistry services = ServiceRegistry::open(f.js, names, {.ttl = 1500ms});
-  workers.announce({.id = "w1", .host = "h1", .platform = "p", .isolation = "process",
-                    .pid = 11, .slots = 2, .busy = 1});
-  workers.announce({.id = "w2", .host = "h2", .platform = "p", .isolation = "thread",
-                    .pid = 22, .slots = 4, .busy = 0});
+  workers.announce({.id = "w1",
+                    .host = "h1",
+                    .platform = "p",
+                    .isolation = "process",
+                    .pid = 11,
+                    .slots = 2,
+                    .busy = 1});
+  workers.announce({.id = "w2",
+                    .host = "h2",
+                    .platform = "p",
+                    .isolation = "thread",
+                    .pid = 22,
+                    .slots = 4,
+                    .busy = 0});
   services.announce({.id = "00000000000000aa-1", .worker = "w1", .function = "echo"});
   std::vector<WorkerEntry> listed = workers.list();
   ASSERT_EQ(listed.size(), 2u);

@@ -64,8 +64,8 @@ TEST(NatsConnect, WrongPasswordFailsFastAsAuthFailed) {
   Connection apart = Connection::connect({.address = url, .user = "uni", .password = "right"});
   expect_round_trip(apart);
 
-  std::string message = expect_refused({.address = "nats://uni:wrong@" + url.substr(7)},
-                                       FailureKind::kAuthFailed);
+  std::string message =
+      expect_refused({.address = "nats://uni:wrong@" + url.substr(7)}, FailureKind::kAuthFailed);
   EXPECT_TRUE(contains(message, "NATS authentication failed")) << message;
   EXPECT_TRUE(contains(message, "user/password")) << message;
   EXPECT_FALSE(contains(message, "wrong@")) << "the password leaked into: " << message;
@@ -84,11 +84,12 @@ TEST(NatsConnect, WrongTokenFailsFastAsAuthFailed) {
 TEST(NatsConnect, NkeyMadeByUniIsAcceptedAndAnUnknownOneRefused) {
   NKey allowed = NKey::generate_user();
   NatsCluster nats(1, {.auth = {.nkeys = {allowed.public_key()}}});
-  Connection good = Connection::connect({.address = nats.node(0).url(), .nkey_seed = allowed.seed()});
+  Connection good =
+      Connection::connect({.address = nats.node(0).url(), .nkey_seed = allowed.seed()});
   expect_round_trip(good);
-  std::string message = expect_refused(
-      {.address = nats.node(0).url(), .nkey_seed = NKey::generate_user().seed()},
-      FailureKind::kAuthFailed);
+  std::string message =
+      expect_refused({.address = nats.node(0).url(), .nkey_seed = NKey::generate_user().seed()},
+                     FailureKind::kAuthFailed);
   EXPECT_TRUE(contains(message, "nkey")) << message;
 }
 
@@ -127,7 +128,8 @@ TEST(NatsConnect, MutualTlsNeedsTheClientCertificate) {
                                                .tls_cert_file = certs.client_cert,
                                                .tls_key_file = certs.client_key});
   expect_round_trip(connection);
-  std::string message = expect_refused({.address = url, .tls_ca_file = certs.ca_cert}, FailureKind::kTls);
+  std::string message =
+      expect_refused({.address = url, .tls_ca_file = certs.ca_cert}, FailureKind::kTls);
   EXPECT_TRUE(contains(message, "client certificate")) << message;
 }
 

@@ -61,7 +61,8 @@ TEST(LeaderFailover, SyncPublishesAndAWorkerRideOutTheLeadersDeath) {
   std::thread publisher([&] {
     try {
       for (int b = 0; b < kBatches; ++b) {
-        std::vector<proto::Task> batch = make_tasks(0xb0, 1 + static_cast<std::uint64_t>(b) * kPerBatch, kPerBatch);
+        std::vector<proto::Task> batch =
+            make_tasks(0xb0, 1 + static_cast<std::uint64_t>(b) * kPerBatch, kPerBatch);
         PublishAck ack = queue.publish(pointers(batch), {.retry_for = 60s});
         if (ack.attempts > 1) ++retried;
         ++published;
@@ -98,14 +99,16 @@ TEST(LeaderFailover, SyncPublishesAndAWorkerRideOutTheLeadersDeath) {
   // Stored once each, retries and all: one stream sequence per batch.
   EXPECT_EQ(stream_seqs.size(), static_cast<std::size_t>(kBatches));
   std::optional<StreamState> state;
-  ASSERT_TRUE(eventually([&] {
-    try {
-      state = admin_js.stream_state(setup.stream());
-      return state.has_value();
-    } catch (const NatsError&) {
-      return false;
-    }
-  }, 30s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        try {
+          state = admin_js.stream_state(setup.stream());
+          return state.has_value();
+        } catch (const NatsError&) {
+          return false;
+        }
+      },
+      30s));
   EXPECT_EQ(state->last_seq, static_cast<std::uint64_t>(kBatches));
   EXPECT_GE(worker.reconnects(), 1u);
   std::printf("[ info ] %d publishes retried, %llu deliveries for %d batches, %llu fetch errors\n",
@@ -152,14 +155,16 @@ TEST(LeaderFailover, AsyncPublishesAreAllStoredOnce) {
   killer.join();
   ASSERT_EQ(error, "") << nats.logs();
   std::optional<StreamState> state;
-  ASSERT_TRUE(eventually([&] {
-    try {
-      state = admin_js.stream_state(queue.stream());
-      return state.has_value();
-    } catch (const NatsError&) {
-      return false;
-    }
-  }, 30s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        try {
+          state = admin_js.stream_state(queue.stream());
+          return state.has_value();
+        } catch (const NatsError&) {
+          return false;
+        }
+      },
+      30s));
   EXPECT_EQ(state->messages, static_cast<std::uint64_t>(kBatches));
   EXPECT_EQ(state->last_seq, static_cast<std::uint64_t>(kBatches));
   std::printf("[ info ] %zu async publishes republished\n", republished);

@@ -12,7 +12,8 @@
 
 namespace uni::nats::testing {
 
-inline std::vector<proto::Task> make_tasks(std::uint64_t session, std::uint64_t first_seq, int count) {
+inline std::vector<proto::Task> make_tasks(std::uint64_t session, std::uint64_t first_seq,
+                                           int count) {
   std::vector<proto::Task> out;
   for (int i = 0; i < count; ++i) {
     proto::Task task;

@@ -73,7 +73,8 @@ TEST(ObjectStore, WritesTheNatsObjectStoreFormat) {
   // The digest: "SHA-256=" and base64url of the SHA-256 of the content.
   unsigned char sha[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(sha, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  EXPECT_EQ(json["digest"], "SHA-256=" + base64url(std::string(reinterpret_cast<char*>(sha), sizeof sha)));
+  EXPECT_EQ(json["digest"],
+            "SHA-256=" + base64url(std::string(reinterpret_cast<char*>(sha), sizeof sha)));
   std::optional<Message> chunk = f.js.last_message("OBJ_fmt", "$O.fmt.C." + put.nuid);
   ASSERT_TRUE(chunk);
   EXPECT_EQ(chunk->data(), data);
@@ -100,7 +101,8 @@ TEST(ObjectStore, ADamagedChunkFailsTheDigestCheck) {
     store.get("m");
     ADD_FAILURE() << "a damaged object was returned";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("does not match its digest"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not match its digest"), std::string::npos)
+        << e.what();
   }
   // A lost chunk is reported as such.
   f.js.purge_subject(store.stream(), subject);

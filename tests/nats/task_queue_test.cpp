@@ -125,7 +125,8 @@ TEST(TaskQueue, InProgressKeepsALongTaskFromBeingRedelivered) {
 TEST(TaskQueue, TheLastDeliveryIsFlaggedAndATermEndsIt) {
   Fixture f;
   f.queue.publish(pointers(make_tasks(5, 1, 2)));
-  TaskConsumer consumer = TaskConsumer::bind(f.queue, f.names, {.ack_wait = 500ms, .max_deliver = 2});
+  TaskConsumer consumer =
+      TaskConsumer::bind(f.queue, f.names, {.ack_wait = 500ms, .max_deliver = 2});
   std::vector<TaskDelivery> first = consumer.fetch(1, 5s);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_FALSE(first[0].last_delivery());
@@ -143,7 +144,8 @@ TEST(TaskQueue, ABatchNobodyAckedReachesTheExhaustedSweeper) {
   std::vector<proto::Task> batch = make_tasks(6, 1, 3);
   f.queue.publish(pointers(batch));
   ExhaustedTasks sweeper = ExhaustedTasks::open(f.queue, f.names);
-  TaskConsumer consumer = TaskConsumer::bind(f.queue, f.names, {.ack_wait = 500ms, .max_deliver = 2});
+  TaskConsumer consumer =
+      TaskConsumer::bind(f.queue, f.names, {.ack_wait = 500ms, .max_deliver = 2});
   // Two workers take it and die (no ack, no term): the server stops
   // delivering it but keeps it in the work-queue stream.
   ASSERT_EQ(consumer.fetch(1, 5s).size(), 1u);

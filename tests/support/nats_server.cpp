@@ -48,9 +48,11 @@ constexpr auto kStartTimeout = 20s;
 std::string server_binary() {
   if (const char* given = std::getenv("UNI_NATS_SERVER"); given != nullptr && *given != '\0')
     return given;
-  for (const char* path : {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"})
+  for (const char* path :
+       {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"})
     if (std::filesystem::exists(path)) return path;
-  throw std::runtime_error("nats-server is not installed (make deps installs Debian's nats-server)");
+  throw std::runtime_error(
+      "nats-server is not installed (make deps installs Debian's nats-server)");
 }
 
 }  // namespace
@@ -65,7 +67,8 @@ NatsServer::NatsServer(const std::filesystem::path& dir, const std::string& name
   config += "listen: \"127.0.0.1:" + std::to_string(port_) + "\"\n";
   config += "jetstream { store_dir: " + quoted((dir_ / "store").string()) +
             ", max_memory_store: 256MB, max_file_store: 2GB }\n";
-  if (options.max_payload > 0) config += "max_payload: " + std::to_string(options.max_payload) + "\n";
+  if (options.max_payload > 0)
+    config += "max_payload: " + std::to_string(options.max_payload) + "\n";
   config += auth_block(options.auth);
   if (tls_) {
     config += "tls {\n  cert_file: " + quoted(options.tls.cert_file) +
@@ -78,7 +81,8 @@ NatsServer::NatsServer(const std::filesystem::path& dir, const std::string& name
     config += "cluster {\n  name: uni-test\n  listen: \"127.0.0.1:" + std::to_string(cluster_port) +
               "\"\n  routes: [\n";
     for (int route : route_ports)
-      if (route != cluster_port) config += "    \"nats-route://127.0.0.1:" + std::to_string(route) + "\"\n";
+      if (route != cluster_port)
+        config += "    \"nats-route://127.0.0.1:" + std::to_string(route) + "\"\n";
     config += "  ]\n}\n";
   }
   config_ = dir_ / "nats.conf";
@@ -124,7 +128,8 @@ NatsCluster::NatsCluster(int nodes, const NatsServerOptions& options) : dir_("un
     for (int i = 0; i < nodes; ++i) routes.push_back(free_tcp_port());
     for (int i = 0; i < nodes; ++i)
       nodes_.push_back(std::make_unique<NatsServer>(dir_.path(), "n" + std::to_string(i + 1),
-                                                    options, routes[static_cast<std::size_t>(i)], routes));
+                                                    options, routes[static_cast<std::size_t>(i)],
+                                                    routes));
   }
 }
 

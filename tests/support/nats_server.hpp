@@ -31,7 +31,7 @@ struct NatsTls {
 
 struct NatsServerOptions {
   NatsAuth auth;
-  NatsTls tls;                // TLS on when cert_file is set
+  NatsTls tls;                   // TLS on when cert_file is set
   std::int64_t max_payload = 0;  // 0: the server's default (1 MB)
 };
 

@@ -28,13 +28,14 @@ void openssl(const std::filesystem::path& dir, std::vector<std::string> args) {
 TestCertificates TestCertificates::make(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   auto path = [&](const char* name) { return (dir / name).string(); };
-  TestCertificates out{path("ca.pem"),     path("ca-key.pem"),     path("server.pem"),
+  TestCertificates out{path("ca.pem"),         path("ca-key.pem"), path("server.pem"),
                        path("server-key.pem"), path("client.pem"), path("client-key.pem")};
   // EC P-256 keys: quick to make, accepted by nats-server and OpenSSL 3.
-  const std::vector<std::string> ec_key = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                           "-nodes"};
-  std::vector<std::string> ca = {"req", "-x509", "-days", "2", "-subj", "/CN=uni test CA",
-                                 "-keyout", out.ca_key, "-out", out.ca_cert};
+  const std::vector<std::string> ec_key = {"-newkey", "ec", "-pkeyopt",
+                                           "ec_paramgen_curve:prime256v1", "-nodes"};
+  std::vector<std::string> ca = {"req",   "-x509",           "-days",   "2",
+                                 "-subj", "/CN=uni test CA", "-keyout", out.ca_key,
+                                 "-out",  out.ca_cert};
   ca.insert(ca.begin() + 2, ec_key.begin(), ec_key.end());
   openssl(dir, ca);
 
