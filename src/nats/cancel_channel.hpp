@@ -22,6 +22,7 @@ struct CancelChannelConfig {
   std::chrono::milliseconds max_age{std::chrono::hours(24)};
 };
 
+// A worker's feed of cancels; read from one thread.
 class CancelFeed {
  public:
   explicit CancelFeed(Subscription subscription) : subscription_(std::move(subscription)) {}

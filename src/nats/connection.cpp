@@ -107,9 +107,10 @@ Connection Connection::connect(const ConnectOptions& options) {
   for (const std::string& server : address.servers) urls.push_back(server.c_str());
   check(natsOptions_SetServers(opts.get(), urls.data(), static_cast<int>(urls.size())),
         "setting the NATS servers " + address.servers_text());
-  // The pool is tried in the given order: the first server listed is the
-  // preferred one (the fail-over test lists the node it will not kill first).
-  check(natsOptions_SetNoRandomize(opts.get(), true), "setting the server order");
+  // By default nats.c shuffles the servers, which spreads a fleet of workers
+  // over the cluster's nodes.
+  check(natsOptions_SetNoRandomize(opts.get(), options.ordered_servers),
+        "setting the server order");
 
   std::string user = !options.user.empty() ? options.user : address.user.value_or("");
   std::string password =

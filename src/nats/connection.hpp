@@ -31,6 +31,9 @@ struct ConnectOptions {
   // client's certificate chain and key (PEM files). Any of them turns TLS on.
   std::string tls_ca_file, tls_cert_file, tls_key_file;
   std::string name = "uni";  // shown in the server's connection list
+  // Try the servers in the order given (the first is preferred) instead of
+  // shuffled; for tests and for clients that should stay near one node.
+  bool ordered_servers = false;
   // The first connect gives up after this much in all, across every server,
   // so a wrong address or credential is reported in time (issue 9: 5 s).
   std::chrono::milliseconds connect_deadline{4000};

@@ -62,6 +62,8 @@ struct PublishAck {
   int attempts = 1;
 };
 
+// Safe to use from several threads, as nats.c's jsCtx is; the objects built
+// on it (queues, stores, buckets) are too, except where they say otherwise.
 class JetStream {
  public:
   // `api_timeout` bounds each JetStream API request (stream and consumer

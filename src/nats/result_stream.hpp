@@ -35,7 +35,7 @@ struct StoredResults {
   std::vector<proto::Result> results;
 };
 
-// A boss's live subscription to its session's results.
+// A boss's live subscription to its session's results; read from one thread.
 class ResultFeed {
  public:
   explicit ResultFeed(Subscription subscription) : subscription_(std::move(subscription)) {}

@@ -55,6 +55,7 @@ class TaskDelivery {
   int max_deliver_;
 };
 
+// fetch() from one thread at a time; a TaskDelivery may be acked from any.
 class TaskConsumer {
  public:
   // Creates the durable consumer (or brings it to `config`) and binds a pull

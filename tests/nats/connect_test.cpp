@@ -146,7 +146,7 @@ TEST(NatsConnect, ReconnectsWhenItsServerComesBack) {
 
 TEST(NatsConnect, FailsOverToAnotherNodeOfTheCluster) {
   NatsCluster nats(3);
-  Connection connection = Connection::connect({.address = nats.address()});
+  Connection connection = Connection::connect({.address = nats.address(), .ordered_servers = true});
   ASSERT_EQ(connection.connected_url(), nats.node(0).url());
   nats.node(0).kill();
   auto deadline = std::chrono::steady_clock::now() + 20s;

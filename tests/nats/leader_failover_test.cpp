@@ -46,10 +46,10 @@ TEST(LeaderFailover, SyncPublishesAndAWorkerRideOutTheLeadersDeath) {
 
   // Boss and worker both start on the node that will die.
   std::string address = nats.address_starting_at(leader);
-  Connection boss = Connection::connect({.address = address});
+  Connection boss = Connection::connect({.address = address, .ordered_servers = true});
   JetStream boss_js(boss);
   TaskQueue queue = TaskQueue::open(boss_js, names, kPlatform, {.replicas = 3});
-  Connection worker = Connection::connect({.address = address});
+  Connection worker = Connection::connect({.address = address, .ordered_servers = true});
   JetStream worker_js(worker);
   TaskQueue worker_queue = TaskQueue::open(worker_js, names, kPlatform, {.replicas = 3});
   TaskConsumer consumer = TaskConsumer::bind(worker_queue, names, {.ack_wait = 5s});
@@ -125,7 +125,8 @@ TEST(LeaderFailover, AsyncPublishesAreAllStoredOnce) {
   TaskQueue queue = TaskQueue::open(admin_js, names, kPlatform, {.replicas = 3});
   int leader = nats.wait_stream_leader(queue.stream());
 
-  Connection boss = Connection::connect({.address = nats.address_starting_at(leader)});
+  Connection boss =
+      Connection::connect({.address = nats.address_starting_at(leader), .ordered_servers = true});
   AsyncPublisher publisher(boss, {.max_pending = 256, .ack_timeout = 2s, .retry_for = 60s});
   constexpr int kBatches = 3000;
   std::atomic<int> published{0};
