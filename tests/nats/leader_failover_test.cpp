@@ -74,7 +74,9 @@ TEST(LeaderFailover, SyncPublishesAndAWorkerRideOutTheLeadersDeath) {
 
   std::set<std::uint64_t> seqs_seen, stream_seqs;
   std::uint64_t deliveries = 0, fetch_errors = 0;
-  std::thread killer([&] { kill_leader_when(nats, setup.stream(), published, kBatches / 3); });
+  int killed = -1;
+  std::thread killer(
+      [&] { killed = kill_leader_when(nats, setup.stream(), published, kBatches / 3); });
   auto deadline = std::chrono::steady_clock::now() + 120s;
   while (seqs_seen.size() < kBatches * kPerBatch && std::chrono::steady_clock::now() < deadline) {
     try {
@@ -111,6 +113,12 @@ TEST(LeaderFailover, SyncPublishesAndAWorkerRideOutTheLeadersDeath) {
       30s));
   EXPECT_EQ(state->last_seq, static_cast<std::uint64_t>(kBatches));
   EXPECT_GE(worker.reconnects(), 1u);
+  // The killed node comes back on its ports and store and rejoins: the
+  // cluster answers on every node and the stream has a leader.
+  ASSERT_GE(killed, 0);
+  nats.node(killed).restart();
+  nats.wait_jetstream_ready();
+  EXPECT_GE(nats.wait_stream_leader(setup.stream()), 0);
   std::printf("[ info ] %d publishes retried, %llu deliveries for %d batches, %llu fetch errors\n",
               retried.load(), static_cast<unsigned long long>(deliveries), kBatches,
               static_cast<unsigned long long>(fetch_errors));
