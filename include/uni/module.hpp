@@ -137,8 +137,8 @@ bool register_export(const char* name) {
   [[maybe_unused]] static const bool UNI_DETAIL_CAT(uni_export_, __COUNTER__) =     \
       ::uni::detail::register_export<&fn>(#fn);                                     \
   [[gnu::used, gnu::section(UNI_EXPORTS_SECTION)]] alignas(1) static constexpr auto \
-      UNI_DETAIL_CAT(uni_export_info_, __COUNTER__) =                               \
-          ::uni::detail::ExportInfo<decltype(&fn)>::record<::uni::detail::FixedString(#fn)>()
+  UNI_DETAIL_CAT(uni_export_info_, __COUNTER__) =                                   \
+      ::uni::detail::ExportInfo<decltype(&fn)>::record<::uni::detail::FixedString(#fn)>()
 
 // The module's entry point. Weak, so a module of several sources that all
 // include this header still links.

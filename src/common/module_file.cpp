@@ -63,8 +63,7 @@ class Sections {
   }
   std::uint32_t count() const { return header_.e_shnum; }
   Elf64_Shdr at(std::uint32_t index) const {
-    auto sh =
-        image_.read<Elf64_Shdr>(header_.e_shoff + std::uint64_t{index} * sizeof(Elf64_Shdr));
+    auto sh = image_.read<Elf64_Shdr>(header_.e_shoff + std::uint64_t{index} * sizeof(Elf64_Shdr));
     if (!sh || index >= header_.e_shnum) image_.truncated();
     return *sh;
   }

@@ -43,15 +43,6 @@ constexpr FixedString<A + B> operator+(const FixedString<A>& a, const FixedStrin
   return out;
 }
 
-// A string_view known at compile time (a function returning it), as a FixedString.
-template <auto View>
-constexpr auto fixed_from_view() {
-  constexpr std::string_view text = View();
-  FixedString<text.size()> out;
-  for (std::size_t i = 0; i < text.size(); ++i) out.chars[i] = text[i];
-  return out;
-}
-
 template <std::size_t Value>
 constexpr auto fixed_number() {
   constexpr std::size_t digits = [] {
@@ -75,12 +66,37 @@ constexpr std::string_view pretty_type_name() {
   return p.substr(start, end - start);
 }
 
+// pretty_type_name<T>() as typeid demangling spells it: GCC writes an
+// anonymous namespace "{anonymous}", the demangler "(anonymous namespace)".
+template <class T>
+constexpr auto user_type_name() {
+  constexpr std::string_view raw = pretty_type_name<T>();
+  constexpr std::string_view from = "{anonymous}", to = "(anonymous namespace)";
+  constexpr std::size_t hits = [&] {
+    std::size_t n = 0;
+    for (std::size_t at = raw.find(from); at != std::string_view::npos; at = raw.find(from, at + 1))
+      ++n;
+    return n;
+  }();
+  FixedString<raw.size() + hits*(to.size() - from.size())> out;
+  std::size_t o = 0;
+  for (std::size_t i = 0; i < raw.size();) {
+    if (raw.substr(i, from.size()) == from) {
+      for (char c : to) out.chars[o++] = c;
+      i += from.size();
+    } else {
+      out.chars[o++] = raw[i++];
+    }
+  }
+  return out;
+}
+
 // TypeInfo<T>: `cpp` spells T as the worker's signatures do (Codec<T>::name());
 // `desc` is its type descriptor (docs/protocol.md §15.5). Types without a
 // specialisation are user types (MSGPACK_DEFINE structs, custom adaptors).
 template <class T, class Enable = void>
 struct TypeInfo {
-  static constexpr auto cpp = fixed_from_view<&pretty_type_name<T>>();
+  static constexpr auto cpp = user_type_name<T>();
   static constexpr auto desc =
       FixedString("user<") + fixed_number<cpp.size()>() + FixedString(":") + cpp + FixedString(">");
 };
@@ -111,7 +127,7 @@ constexpr auto integer_cpp_name() {
   else if constexpr (std::is_same_v<T, long long>) return FixedString("long long");
   else if constexpr (std::is_same_v<T, unsigned long long>)
     return FixedString("unsigned long long");
-  else return fixed_from_view<&pretty_type_name<T>>();
+  else return user_type_name<T>();
 }
 
 template <class T>
