@@ -68,7 +68,7 @@ def _parse(text, pos):
             raise ValueError("malformed user type in %r" % text)
         return Type("user", text[start : end + 1], name=name), end + 1
     args = []
-    size = 0
+    size = None
     if not (word == "tuple" and text[pos : pos + 1] == ">"):
         while True:
             if word == "array" and len(args) == 1:
@@ -90,9 +90,10 @@ def _parse(text, pos):
         raise ValueError("unclosed %s< in %r" % (word, text))
     pos += 1
     expected = {"vector": 1, "optional": 1, "map": 2, "array": 1}.get(word)
-    if word != "tuple" and (expected is None or len(args) != expected):
+    if word != "tuple" and (expected is None or len(args) != expected
+                            or (word == "array") != (size is not None)):
         raise ValueError("malformed %s<...> in %r" % (word, text))
-    return Type(word, text[start:pos], args=args, size=size), pos
+    return Type(word, text[start:pos], args=args, size=size or 0), pos
 
 
 # ---- the argument check --------------------------------------------------------------

@@ -242,6 +242,24 @@ class Conformance(unittest.TestCase):
         self.assertEqual(outcome["error"]["message"], "add: expected 2 arguments, got 1 "
                          "(signature: %s)" % SIGNATURE_ADD)
 
+    def test_argument_errors_inside_values_use_the_same_words(self):
+        cases = [
+            ("echo_i8", [300], "echo_i8(int)",
+             "echo_i8: argument 1: expected integer that fits signed char, got 300 "
+             "(signature: signed char echo_i8(signed char))"),
+            ("echo_vector", [["1", "2"]], "echo_vector(vector<string>)",
+             "echo_vector: argument 1: element 1: expected integer, got string "
+             "(signature: std::vector<long> echo_vector(std::vector<long>))"),
+            ("echo_map", [{"a": "x"}], "echo_map(map<string,string>)",
+             "echo_map: argument 1: value 1: expected number, got string (signature: "
+             "std::map<std::string, double> echo_map(std::map<std::string, double>))"),
+        ]
+        for fn, args, as_, message in cases:
+            with self.subTest(fn=fn):
+                outcome = self.client.call(fn, args, as_=as_)
+                self.assertEqual(outcome["error"]["kind"], "bad-arguments")
+                self.assertEqual(outcome["error"]["message"], message)
+
     def test_unknown_function(self):
         try:
             outcome = self.client.call("no_such_function", [1], as_="no_such_function(int)")

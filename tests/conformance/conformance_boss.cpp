@@ -181,6 +181,11 @@ void register_functions() {
   // Wrong promises, for the worker's bad-arguments errors.
   add<int, int, std::string>("add(int,string)", "add");
   add<int, int>("add(int)", "add");
+  add<std::int8_t, int>("echo_i8(int)", "echo_i8");
+  add<std::vector<std::int64_t>, std::vector<std::string>>("echo_vector(vector<string>)",
+                                                           "echo_vector");
+  add<std::map<std::string, double>, std::map<std::string, std::string>>(
+      "echo_map(map<string,string>)", "echo_map");
   add<int, int>("no_such_function(int)", "no_such_function");
 }
 
