@@ -317,6 +317,8 @@ class Connection:
                         # A new connection after a drop: say HELLO, then resubmit on WELCOME.
                         if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                             self._say_hello()
+                        elif event == zmq.EVENT_DISCONNECTED:
+                            self._fail_waiters("the connection to the manager was lost")
                         elif event in _HANDSHAKE_FAILED:
                             log.warning("cannot reconnect to the manager at %s: authentication "
                                         "failed (did it restart with another authkey?); "
@@ -367,6 +369,17 @@ class Connection:
         for task in pending:
             task.sink(task.record[1], None, why, "", "", 0)
         self._close_sockets()
+
+    def _fail_waiters(self, why):
+        # STATUS and CANCEL replies carry no request id and are matched by
+        # order (docs/protocol.md §7.12): replies to requests sent on a dropped
+        # connection never come, so their waiters go, or they would take the
+        # replies meant for later requests.
+        for waiters in (self._status_waiters, self._cancel_waiters):
+            for waiter in waiters:
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(Error(why))
+            waiters.clear()
 
     def _close_sockets(self):
         self._monitor.close(0)
