@@ -11,7 +11,8 @@ DEBS := cmake make g++ pkg-config \
         libzmq3-dev cppzmq-dev libsodium-dev libmsgpack-cxx-dev \
         nlohmann-json3-dev libcli11-dev libspdlog-dev \
         libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
-        clang-format
+        clang-format \
+        python3 python3-zmq python3-msgpack python3-nacl
 
 .PHONY: all deps build run test bench bench-quick sanitize format clean
 
