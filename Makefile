@@ -12,6 +12,7 @@ DEBS := cmake make g++ pkg-config \
         nlohmann-json3-dev libcli11-dev libspdlog-dev \
         libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
         clang-format \
+        python3 python3-zmq python3-msgpack python3-nacl \
         libnats-dev nats-server openssl
 
 .PHONY: all deps build run test bench bench-quick bench-nats sanitize format clean
