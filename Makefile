@@ -6,14 +6,17 @@ JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-# Every Debian package the build, the tests, the benchmarks and the examples use.
+# Every Debian package the build, the tests, the benchmarks and the examples
+# use, and the README's tour (nc, from netcat-openbsd).
 DEBS := cmake make g++ pkg-config \
         libzmq3-dev cppzmq-dev libsodium-dev libmsgpack-cxx-dev \
         nlohmann-json3-dev libcli11-dev libspdlog-dev \
         libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
-        clang-format
+        clang-format netcat-openbsd \
+        python3 python3-zmq python3-msgpack python3-nacl \
+        libnats-dev nats-server openssl
 
-.PHONY: all deps build run test bench bench-quick sanitize format clean
+.PHONY: all deps build run test bench bench-quick bench-nats sanitize format clean
 
 all: build
 
@@ -42,6 +45,10 @@ bench: build
 
 bench-quick: build
 	$(BUILD)/bin/uni-bench --quick
+
+# JetStream publish+fetch throughput by tasks per message (docs/scale-out.md).
+bench-nats: build
+	$(BUILD)/bin/uni-nats-bench
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build and test run.
 # UBSan aborts at its first finding (-fno-sanitize-recover=undefined in

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "uni/detail/export_info.hpp"
 #include "uni/detail/module_abi.hpp"
 #include "uni/detail/platform.hpp"
 #include "uni/detail/types.hpp"
@@ -127,9 +128,17 @@ bool register_export(const char* name) {
 
 // Offers `fn` (a non-overloaded, non-template function) to the cluster under
 // the name as written. Use at namespace scope, once per function.
-#define UNI_EXPORT(fn)                                                          \
-  [[maybe_unused]] static const bool UNI_DETAIL_CAT(uni_export_, __COUNTER__) = \
-      ::uni::detail::register_export<&fn>(#fn)
+// Two things: a registration in the table the module's entry point returns
+// (what a worker calls), and a record in the .uni_exports section, written at
+// compile time (what `uni inspect` and other clients read without loading the
+// module). alignas(1): the records are concatenated by the linker, and the
+// compiler would otherwise pad large arrays for vectorisation.
+#define UNI_EXPORT(fn)                                                              \
+  [[maybe_unused]] static const bool UNI_DETAIL_CAT(uni_export_, __COUNTER__) =     \
+      ::uni::detail::register_export<&fn>(#fn);                                     \
+  [[gnu::used, gnu::section(UNI_EXPORTS_SECTION)]] alignas(1) static constexpr auto \
+  UNI_DETAIL_CAT(uni_export_info_, __COUNTER__) =                                   \
+      ::uni::detail::ExportInfo<decltype(&fn)>::record<::uni::detail::FixedString(#fn)>()
 
 // The module's entry point. Weak, so a module of several sources that all
 // include this header still links.

@@ -107,8 +107,10 @@ struct ConnectOptions {
   std::string authkey_file;
   // Give up connecting (ConnectError) after this long.
   std::chrono::milliseconds connect_timeout{5000};
-  // Messages from the manager, e.g. that tasks wait for a worker that is not
-  // there. Default: printed to stderr.
+  // What the boss waits for, when it waits long: tasks that wait for a worker
+  // that is not there (from the manager), a manager that went silent or away
+  // and the boss waiting for it to come back, a manager whose queue is full.
+  // Called on the client's I/O thread. Default: printed to stderr.
   std::function<void(const std::string&)> on_notice;
   // Backpressure: at most this many tasks of this client may be unfinished;
   // a submission beyond it blocks until one finishes ...
@@ -147,6 +149,7 @@ void cancel(Client& client, const TaskState& state);
 FunctionRef resolve_function(Client& client, const void* address);
 FunctionRef module_function(Client& client, const std::string& path, const std::string& name);
 [[noreturn]] void throw_result_mismatch(const std::string& type, const std::string& error);
+[[noreturn]] void throw_invalid_future();
 
 template <class R>
 R decode_result(const std::string& bytes) {
@@ -176,7 +179,9 @@ std::string pack_arguments(A&&... args) {
 
 // ---- results ----------------------------------------------------------------------
 
-// The result of a task, available once a worker has run it.
+// The result of a task, available once a worker has run it. A Future made
+// by Future() (or moved from) refers to no task: valid() is false, and every
+// other member throws uni::Error saying so.
 template <class R>
 class Future {
  public:
@@ -185,33 +190,34 @@ class Future {
   // Waits for the task and returns its result. Throws TaskError if it failed,
   // uni::Error if the result does not decode as R. May be called again.
   R get() const {
-    detail::wait(*state_);
-    return detail::decode_result<R>(detail::result_bytes(*state_));
+    detail::wait(state());
+    return detail::decode_result<R>(detail::result_bytes(state()));
   }
 
-  void wait() const { detail::wait(*state_); }
+  void wait() const { detail::wait(state()); }
 
   // Waits at most `timeout`. Returns true if the task has finished.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return detail::wait_for(*state_, std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    return detail::wait_for(state(), std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
   }
 
-  bool ready() const { return detail::wait_for(*state_, std::chrono::nanoseconds(0)); }
+  bool ready() const { return detail::wait_for(state(), std::chrono::nanoseconds(0)); }
 
   // The worker and process that ran the task (waits for it).
   WorkerInfo worker() const {
-    detail::wait(*state_);
-    return detail::worker_of(*state_);
+    detail::wait(state());
+    return detail::worker_of(state());
   }
 
   // The task id, as `uni stop` takes it.
-  std::string id() const { return detail::id_of(*state_); }
+  std::string id() const { return detail::id_of(state()); }
 
   // Drops the task if it is still queued, stops it if it is running (under
   // process isolation). get() then throws TaskError(kCancelled).
-  void cancel() const { detail::cancel(*client_, *state_); }
+  void cancel() const { detail::cancel(*client_, state()); }
 
+  // False for a default-constructed or moved-from Future.
   bool valid() const { return state_ != nullptr; }
 
  private:
@@ -221,6 +227,10 @@ class Future {
   friend class Service;
   Future(std::shared_ptr<detail::Client> client, std::shared_ptr<detail::TaskState> state)
       : client_(std::move(client)), state_(std::move(state)) {}
+  const detail::TaskState& state() const {
+    if (!state_) detail::throw_invalid_future();
+    return *state_;
+  }
   std::shared_ptr<detail::Client> client_;
   std::shared_ptr<detail::TaskState> state_;
 };
@@ -301,6 +311,9 @@ struct WorkerStatus {
 
 struct ServiceStatus {
   std::string id, worker, function;
+  // "queued" (waiting for a worker; `worker` is empty), "starting" (sent to
+  // its worker), "running", or "stopping" (asked to stop, not yet ended).
+  std::string state;
 };
 
 struct ClusterStatus {
@@ -357,7 +370,8 @@ class Cluster {
     return spawn(remote(fn), std::forward<A>(args)...);
   }
 
-  // Workers, queue and services as the manager sees them now.
+  // Workers, queue and services as the manager sees them now. Throws
+  // ConnectError if the manager does not answer within 5 s.
   ClusterStatus status() const;
 
   // The manager's address.
@@ -373,7 +387,9 @@ class Cluster {
 
 // Connects to the manager at `address` ("tcp://host:port" or "host:port";
 // empty: $UNI_CONNECT, else tcp://127.0.0.1:7070). Throws ConnectError when
-// no manager answers or authentication fails — within connect_timeout.
+// no manager answers or authentication fails — within connect_timeout — and
+// uni::Error for a local problem: an authkey file that cannot be read or is
+// empty.
 Cluster connect(const std::string& address = "", const ConnectOptions& options = {});
 
 }  // namespace uni

@@ -2,9 +2,14 @@
 // line. Arguments are JSON (design §7); results are printed as JSON.
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
@@ -18,12 +23,77 @@ namespace uni::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 // Failures of the command itself, with their exit code.
 struct CommandError : std::runtime_error {
   CommandError(int code, const std::string& what) : std::runtime_error(what), code(code) {}
   int code;
 };
+
+// MODULE FN [ARG...] of run and spawn, and the options placed among them.
+// CLI11 reads the options before MODULE and leaves the rest untouched
+// (prefix_command): its positionals would split a JSON argument such as
+// [1,2] at the comma. This reads the rest: an option of the command anywhere
+// before `--` is taken as that option, something else that begins with `-`
+// is refused (never taken for the module path), and after `--` everything is
+// an argument. Negative numbers (-7, -2.5) are arguments, not options.
+struct TaskCall {
+  std::string module;
+  std::string function;
+  std::vector<std::string> args;
+
+  static TaskCall read(CLI::App& cmd);
+};
+
+bool looks_like_option(const std::string& token) {
+  if (token.size() < 2 || token[0] != '-') return false;
+  return !(std::isdigit(static_cast<unsigned char>(token[1])) || token[1] == '.');
+}
+
+TaskCall TaskCall::read(CLI::App& cmd) {
+  const std::string usage = "usage: uni " + cmd.get_name() + " [OPTIONS] MODULE.so FN [ARG...]";
+  std::vector<std::string> rest = cmd.remaining();
+  std::vector<std::string> positional;
+  bool literal = false;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const std::string& token = rest[i];
+    if (literal || !looks_like_option(token)) {
+      positional.push_back(token);
+      continue;
+    }
+    if (token == "--") {
+      literal = true;
+      continue;
+    }
+    if (token == "-h" || token == "--help") throw CLI::CallForHelp();
+    std::string name = token;
+    std::optional<std::string> value;
+    if (std::size_t eq = token.find('='); token.starts_with("--") && eq != std::string::npos) {
+      name = token.substr(0, eq);
+      value = token.substr(eq + 1);
+    }
+    CLI::Option* option = cmd.get_option_no_throw(name);
+    if (!option)
+      throw CommandError(kExitUsage, "unknown option " + token + " (uni " + cmd.get_name() +
+                                         " --help lists them); an argument that begins with - "
+                                         "goes after --, as in: uni " +
+                                         cmd.get_name() + " MODULE FN -- " + token);
+    if (!value) {
+      if (i + 1 == rest.size()) throw CommandError(kExitUsage, name + " needs a value");
+      value = rest[++i];
+    }
+    option->clear();  // given before MODULE too: the later one counts
+    option->add_result(*value);
+    option->run_callback();  // converts and checks, as if CLI11 had read it
+  }
+  if (positional.size() < 2) throw CommandError(kExitUsage, usage);
+  TaskCall call;
+  call.module = positional[0];
+  call.function = positional[1];
+  call.args.assign(positional.begin() + 2, positional.end());
+  return call;
+}
 
 std::shared_ptr<detail::Client> connect_client(const ClientFlags& flags) {
   ConnectOptions options;
@@ -61,18 +131,43 @@ TaskOptions task_options(const TaskFlags& flags) {
   if (flags.max_attempts < 1 || flags.max_attempts > 255)
     throw CommandError(kExitUsage, "--max-attempts must be between 1 and 255");
   options.max_attempts = flags.max_attempts;
+  log::debug("task options: timeout {} ms, wait {} ms, max attempts {}", options.timeout.count(),
+             options.wait.count(), options.max_attempts);
   return options;
 }
 
+// The arguments as the wire's msgpack array; what cannot travel is a usage error.
 std::string pack_arguments(const std::vector<std::string>& args) {
-  nlohmann::json values = nlohmann::json::array();
-  for (const std::string& a : args) values.push_back(parse_cli_argument(a));
-  return json_to_msgpack(values);
+  detail::PackBuffer buffer;
+  detail::Packer packer(buffer);
+  packer.pack_array(static_cast<std::uint32_t>(args.size()));
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    try {
+      pack_json(packer, parse_cli_argument(args[i]), kMaxNesting - 1);
+    } catch (const JsonError& e) {
+      throw CommandError(kExitUsage, "argument " + std::to_string(i + 1) + ": " + e.what());
+    }
+  }
+  return std::move(buffer.data);
 }
 
 std::string result_json(const proto::Result& r) {
   msgpack::object_handle h = detail::unpack_checked(r.payload.data(), r.payload.size());
   return dump_json(to_json(h.get()));
+}
+
+// A finished task, as `uni run` reports it: the result as JSON on stdout
+// (exit 0), or what went wrong on stderr (exit 1).
+int report_result(const char* command, const std::string& function, const proto::Result& r,
+                  const char* failed) {
+  if (r.status != proto::Status::kOk) {
+    std::fprintf(stderr, "uni %s: %s %s (%s): %s\n", command,
+                 function.empty() ? "''" : function.c_str(), failed, proto::status_name(r.status),
+                 r.payload.c_str());
+    return kExitTaskFailed;
+  }
+  std::printf("%s\n", result_json(r).c_str());
+  return kExitOk;
 }
 
 bool wait_done_for(const detail::TaskState& state, std::chrono::milliseconds timeout) {
@@ -81,7 +176,7 @@ bool wait_done_for(const detail::TaskState& state, std::chrono::milliseconds tim
 }
 
 // Ctrl-C (or SIGTERM) while tasks are out: cancel them on the cluster, so that
-// nothing keeps running for a boss that is gone.
+// nothing keeps running (or waits to run) for a boss that is gone.
 struct Interrupted {
   int signal;
 };
@@ -92,11 +187,13 @@ void on_interrupt_cancel(detail::Client& client,
   if (sig == 0) return;
   std::vector<proto::TaskId> ids;
   for (const auto& s : states)
-    if (s && !wait_done_for(*s, std::chrono::milliseconds(0))) ids.push_back(s->task.id);
+    if (s && !wait_done_for(*s, 0ms)) ids.push_back(s->task.id);
   if (!ids.empty()) {
-    std::fprintf(stderr, "interrupted: cancelling %zu unfinished task(s)\n", ids.size());
+    std::string which = ids.size() == 1 ? " (" + ids.front().str() + ")" : "";
+    std::fprintf(stderr, "interrupted: cancelling %zu unfinished task(s)%s\n", ids.size(),
+                 which.c_str());
     try {
-      client.cancel(ids, std::chrono::seconds(3));
+      client.cancel(ids, 3s);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "cancelling failed: %s\n", e.what());
     }
@@ -110,6 +207,11 @@ int guarded(const char* name, const std::function<int()>& body) {
     return body();
   } catch (const Interrupted& i) {
     return 128 + i.signal;
+  } catch (const CLI::CallForHelp&) {
+    throw;  // main prints the command's help
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitUsage;
   } catch (const CommandError& e) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return e.code;
@@ -122,8 +224,41 @@ int guarded(const char* name, const std::function<int()>& body) {
   }
 }
 
-// The CLI prints only warnings and errors from the library.
+// The CLI prints only warnings and errors from the library (UNI_LOG_LEVEL
+// overrides: debug shows the key lookup, the connection, each request).
 void quiet_logs() { log::setup("uni", "warn"); }
+
+nlohmann::json status_json(detail::Client& client, std::chrono::milliseconds timeout) {
+  std::string bytes = client.status(timeout);
+  msgpack::object_handle h = detail::unpack_checked(bytes.data(), bytes.size());
+  return to_json(h.get());
+}
+
+// Every input line, read whole before anything is submitted. Input that
+// cannot be read (a directory, an I/O error) is an error, never an empty map.
+std::vector<std::string> read_input(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  std::string name = path == "-" ? "standard input" : path;
+  if (path != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      throw CommandError(kExitUsage, "cannot read " + path + ": it is a directory");
+    file.open(path);
+    if (!file) throw CommandError(kExitUsage, "cannot open " + path + ": " + std::strerror(errno));
+    in = &file;
+  }
+  std::vector<std::string> lines;
+  std::string line;
+  errno = 0;
+  while (std::getline(*in, line)) lines.push_back(std::move(line));
+  // std::cin reads through stdio, which keeps a read error to itself.
+  if (in->bad() || !in->eof() || (in == &std::cin && std::ferror(stdin)))
+    throw CommandError(kExitUsage, "cannot read " + name +
+                                       (errno ? ": " + std::string(std::strerror(errno)) : ""));
+  log::debug("read {} input line(s) from {}", lines.size(), name);
+  return lines;
+}
 
 }  // namespace
 
@@ -139,35 +274,26 @@ void add_run_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "run",
       "run FN of MODULE.so once and print its result as JSON\n"
-      "usage: uni run [OPTIONS] MODULE.so FN [ARG...]  (options before MODULE; each ARG is JSON)");
+      "usage: uni run [OPTIONS] MODULE.so FN [ARG...]  (options anywhere before --; each ARG is "
+      "JSON)");
   auto client_flags = std::make_shared<ClientFlags>();
   auto task_flags = std::make_shared<TaskFlags>();
   client_flags->add_to(*cmd);
   task_flags->add_to(*cmd);
-  // Everything from MODULE on is taken as is, so that -7 is an argument.
   cmd->prefix_command();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("run", [&] {
-      std::vector<std::string> rest = cmd->remaining();
-      if (rest.size() < 2)
-        throw CommandError(kExitUsage, "usage: uni run [OPTIONS] MODULE.so FN [ARG...]");
+      TaskCall call = TaskCall::read(*cmd);
       quiet_logs();
       TaskOptions options = task_options(*task_flags);
-      std::string args = pack_arguments({rest.begin() + 2, rest.end()});
+      std::string args = pack_arguments(call.args);
       auto client = connect_client(*client_flags);
-      auto module = load_module(*client, rest[0]);
+      auto module = load_module(*client, call.module);
       on_stop_signal(nullptr, nullptr);
-      auto state = client->submit(module, rest[1], std::move(args), options, 0);
-      while (!wait_done_for(*state, std::chrono::milliseconds(100)))
-        on_interrupt_cancel(*client, {state});
-      const proto::Result& r = state->result;
-      if (r.status != proto::Status::kOk) {
-        std::fprintf(stderr, "uni run: %s failed (%s): %s\n", rest[1].c_str(),
-                     proto::status_name(r.status), r.payload.c_str());
-        return kExitTaskFailed;
-      }
-      std::printf("%s\n", result_json(r).c_str());
-      return kExitOk;
+      auto state = client->submit(module, call.function, std::move(args), options, 0);
+      log::debug("submitted {} as task {}", call.function, state->task.id.str());
+      while (!wait_done_for(*state, 100ms)) on_interrupt_cancel(*client, {state});
+      return report_result("run", call.function, state->result, "failed");
     });
   });
 }
@@ -190,27 +316,20 @@ void add_map_command(CLI::App& app, int& exit_code) {
     exit_code = guarded("map", [&] {
       quiet_logs();
       TaskOptions options = task_options(*task_flags);
-      std::ifstream file;
-      std::istream* in = &std::cin;
-      if (*input != "-") {
-        file.open(*input);
-        if (!file) throw CommandError(kExitUsage, "cannot open " + *input);
-        in = &file;
-      }
+      std::vector<std::string> lines = read_input(*input);
       // Parse every line first: a bad line becomes an error line of its own.
-      std::vector<std::string> packed;
-      std::vector<std::string> bad;  // error text, or empty
-      std::string line;
-      while (std::getline(*in, line)) {
-        nlohmann::json args = nlohmann::json::parse(line, nullptr, false);
-        if (args.is_discarded() || !args.is_array()) {
-          packed.emplace_back();
-          bad.push_back("input line " + std::to_string(packed.size()) +
-                        " is not a JSON array of arguments");
-          continue;
+      std::vector<std::string> packed(lines.size());
+      std::vector<std::string> bad(lines.size());  // error text, or empty
+      for (std::size_t i = 0; i < lines.size(); ++i) {
+        std::string where = "input line " + std::to_string(i + 1);
+        try {
+          nlohmann::json args = parse_json(lines[i]);
+          if (!args.is_array()) bad[i] = where + " is not a JSON array of arguments";
+          else packed[i] = json_to_msgpack(args);
+        } catch (const JsonError& e) {
+          bad[i] =
+              e.not_json() ? where + " is not a JSON array of arguments" : where + ": " + e.what();
         }
-        packed.push_back(json_to_msgpack(args));
-        bad.emplace_back();
       }
       auto client = connect_client(*client_flags);
       auto mod = load_module(*client, *module);
@@ -221,19 +340,19 @@ void add_map_command(CLI::App& app, int& exit_code) {
           states[i] = client->submit(mod, *function, std::move(packed[i]), options, 0);
 
       bool failed = false;
-      Clock::time_point next_progress = Clock::now() + std::chrono::seconds(2);
+      Clock::time_point next_progress = Clock::now() + 2s;
       for (std::size_t i = 0; i < states.size(); ++i) {
         if (!states[i]) {
           std::printf("%s\n", dump_json({{"error", bad[i]}}).c_str());
           failed = true;
           continue;
         }
-        while (!wait_done_for(*states[i], std::chrono::milliseconds(100))) {
+        while (!wait_done_for(*states[i], 100ms)) {
           on_interrupt_cancel(*client, states);
           if (Clock::now() >= next_progress) {
             std::size_t left = client->outstanding();
             std::fprintf(stderr, "uni map: %zu/%zu done\n", states.size() - left, states.size());
-            next_progress = Clock::now() + std::chrono::seconds(2);
+            next_progress = Clock::now() + 2s;
           }
         }
         const proto::Result& r = states[i]->result;
@@ -256,38 +375,71 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("spawn",
                                  "start FN of MODULE.so as a service; print its id\n"
                                  "usage: uni spawn [OPTIONS] MODULE.so FN [ARG...]  (options "
-                                 "before MODULE; each ARG is JSON)");
+                                 "anywhere before --; each ARG is JSON)");
   auto client_flags = std::make_shared<ClientFlags>();
+  auto task_flags = std::make_shared<TaskFlags>();
   client_flags->add_to(*cmd);
+  task_flags->add_to(*cmd);
   cmd->prefix_command();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("spawn", [&] {
-      std::vector<std::string> rest = cmd->remaining();
-      if (rest.size() < 2)
-        throw CommandError(kExitUsage, "usage: uni spawn [OPTIONS] MODULE.so FN [ARG...]");
+      TaskCall call = TaskCall::read(*cmd);
       quiet_logs();
-      std::string args = pack_arguments({rest.begin() + 2, rest.end()});
+      TaskOptions options = task_options(*task_flags);
+      std::string args = pack_arguments(call.args);
       auto client = connect_client(*client_flags);
-      auto module = load_module(*client, rest[0]);
-      auto state = client->submit(module, rest[1], std::move(args), {},
+      auto module = load_module(*client, call.module);
+      on_stop_signal(nullptr, nullptr);
+      auto state = client->submit(module, call.function, std::move(args), options,
                                   proto::kFlagService | proto::kFlagDetached);
-      std::string id = state->task.id.str();
-      // Return once its worker reports it running (or it failed at once), so
-      // that the service exists when this command exits.
+      const std::string id = state->task.id.str();
+      log::debug("submitted {} as service {}", call.function, id);
+      // Return once its worker reports it running, so that the service exists
+      // when this command exits; or with its result, if it ended at once.
+      Clock::time_point next_status = Clock::now();
+      Clock::time_point notice_at = Clock::now() + 3s;
       for (;;) {
-        if (wait_done_for(*state, std::chrono::milliseconds(100))) {
-          std::fprintf(stderr, "uni spawn: %s ended at once (%s): %s\n", rest[1].c_str(),
-                       proto::status_name(state->result.status), state->result.payload.c_str());
-          return kExitTaskFailed;
+        if (wait_done_for(*state, 100ms)) {
+          const proto::Result& r = state->result;
+          if (r.status == proto::Status::kOk)
+            std::fprintf(stderr, "uni spawn: %s returned at once, so it runs as no service\n",
+                         call.function.c_str());
+          return report_result("spawn", call.function, r, "ended at once");
         }
-        std::string status = client->status(std::chrono::seconds(5));
-        msgpack::object_handle h = detail::unpack_checked(status.data(), status.size());
-        nlohmann::json j = to_json(h.get());
-        for (const auto& s : j.value("services", nlohmann::json::array()))
-          if (s.value("id", "") == id && s.value("started", false)) {
-            std::printf("%s\n", id.c_str());
-            return kExitOk;
+        on_interrupt_cancel(*client, {state});  // a service not yet started is withdrawn
+        if (Clock::now() < next_status) continue;
+        next_status = Clock::now() + 200ms;
+        nlohmann::json status;
+        try {
+          status = status_json(*client, 2s);
+        } catch (const std::exception& e) {
+          log::debug("status: {}", e.what());  // the client says on stderr what it waits for
+          continue;
+        }
+        nlohmann::json service;
+        for (const auto& s : status.value("services", nlohmann::json::array()))
+          if (s.value("id", "") == id) service = s;
+        if (service.is_object() && service.value("started", false)) {
+          std::printf("%s\n", id.c_str());
+          return kExitOk;
+        }
+        if (Clock::now() >= notice_at) {
+          // With no worker for its platform the manager says so too; this
+          // also covers workers that are all busy.
+          notice_at = Clock::time_point::max();
+          const auto& workers = status.value("workers", nlohmann::json::array());
+          unsigned slots = 0, busy = 0;
+          for (const auto& w : workers) {
+            slots += w.value("slots", 0u);
+            busy += w.value("busy", 0u);
           }
+          std::fprintf(stderr,
+                       "uni spawn: service %s is still waiting for a worker to start it (%zu "
+                       "worker(s), %u of %u slot(s) busy, %llu task(s) queued); Ctrl-C "
+                       "withdraws it\n",
+                       id.c_str(), workers.size(), busy, slots,
+                       static_cast<unsigned long long>(status.value("queue", 0ull)));
+        }
       }
     });
   });
@@ -298,14 +450,15 @@ void add_stop_command(CLI::App& app, int& exit_code) {
   auto client_flags = std::make_shared<ClientFlags>();
   auto id = std::make_shared<std::string>();
   client_flags->add_to(*cmd);
-  cmd->add_option("ID", *id, "service or task id (as printed by uni spawn)")->required();
+  cmd->add_option("ID", *id, "service or task id (as printed by uni spawn or uni status)")
+      ->required();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("stop", [&] {
       auto task = proto::TaskId::parse(*id);
       if (!task) throw CommandError(kExitUsage, "not a task id: " + *id);
       quiet_logs();
       auto client = connect_client(*client_flags);
-      auto outcomes = client->cancel({*task}, std::chrono::seconds(5));
+      auto outcomes = client->cancel({*task}, 5s);
       std::string state = outcomes.empty() ? "unknown" : outcomes[0].state;
       if (state == "unknown")
         throw CommandError(kExitTaskFailed, "no task or service with id " + *id);
@@ -327,9 +480,7 @@ void add_status_command(CLI::App& app, int& exit_code) {
     exit_code = guarded("status", [&] {
       quiet_logs();
       auto client = connect_client(*client_flags);
-      std::string bytes = client->status(std::chrono::seconds(5));
-      msgpack::object_handle h = detail::unpack_checked(bytes.data(), bytes.size());
-      nlohmann::json j = to_json(h.get());
+      nlohmann::json j = status_json(*client, 5s);
       if (*json) {
         std::printf("%s\n", dump_json(j).c_str());
         return kExitOk;
@@ -351,9 +502,15 @@ void add_status_command(CLI::App& app, int& exit_code) {
                   static_cast<unsigned long long>(j.value("running", 0ull)));
       const auto& services = j["services"];
       std::printf("%zu service(s)\n", services.size());
-      for (const auto& s : services)
-        std::printf("  %-24s on %-10s %s\n", s.value("id", "").c_str(),
-                    s.value("worker", "").c_str(), s.value("function", "").c_str());
+      if (!services.empty()) {
+        std::printf("  %-24s %-9s %-10s %s\n", "ID", "STATE", "WORKER", "FUNCTION");
+        for (const auto& s : services) {
+          std::string worker = s.value("worker", "");
+          std::printf("  %-24s %-9s %-10s %s\n", s.value("id", "").c_str(),
+                      s.value("state", "").c_str(), worker.empty() ? "-" : worker.c_str(),
+                      s.value("function", "").c_str());
+        }
+      }
       return kExitOk;
     });
   });

@@ -236,28 +236,48 @@ class WorkerGroup {
     return Process::spawn(options);
   }
 
+  // A worker that dies is started again after a pause. One that ends while
+  // uni up is stopping is not: Ctrl-C in a terminal signals the whole process
+  // group, so the workers get SIGINT with uni up and end at the same moment;
+  // restarting them would only leave new workers failing to connect to a
+  // manager that is gone, and hold up the exit.
   void watch() {
-    auto deadline = std::chrono::steady_clock::time_point::max();
+    using Clock = std::chrono::steady_clock;
+    auto deadline = Clock::time_point::max();
+    struct Restart {
+      Clock::time_point at = Clock::time_point::max();
+      std::string why;
+    };
+    std::vector<Restart> restarts(workers_.size());
     for (;;) {
       std::vector<pollfd> fds;
       {
         std::lock_guard lock(mutex_);
+        bool stopping = stopping_ || received_stop_signal() != 0;
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+          if (restarts[i].at > Clock::now()) continue;
+          if (!stopping) {
+            log::warn("{}; starting another", restarts[i].why);
+            workers_[i] = spawn();
+          }
+          restarts[i] = {};
+        }
         for (auto& w : workers_) fds.push_back({w.running() ? w.pidfd() : -1, POLLIN, 0});
         bool any = false;
         for (auto& w : workers_) any |= w.running();
-        if (stopping_ && deadline == std::chrono::steady_clock::time_point::max())
-          deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        if (stopping_ && (!any || std::chrono::steady_clock::now() > deadline)) return;
+        if (stopping_ && deadline == Clock::time_point::max())
+          deadline = Clock::now() + std::chrono::seconds(5);
+        if (stopping_ && (!any || Clock::now() > deadline)) return;
       }
       ::poll(fds.data(), fds.size(), 200);
       std::lock_guard lock(mutex_);
       for (std::size_t i = 0; i < workers_.size(); ++i) {
         if (!(fds[i].revents & POLLIN)) continue;
         auto status = workers_[i].try_wait();
-        if (!status || stopping_) continue;
-        log::warn("worker {} {}; starting another", workers_[i].pid(), status->describe());
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        workers_[i] = spawn();
+        if (!status || stopping_ || received_stop_signal() != 0) continue;
+        // The pause also lets a stop signal that is on its way arrive first.
+        restarts[i] = {Clock::now() + std::chrono::milliseconds(500),
+                       "worker " + std::to_string(workers_[i].pid()) + " " + status->describe()};
       }
     }
   }

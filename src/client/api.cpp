@@ -54,7 +54,8 @@ ClusterStatus Cluster::status() const {
   out.queued = j.value("queue", std::uint64_t{0});
   out.running = j.value("running", std::uint64_t{0});
   for (const auto& s : j.value("services", nlohmann::json::array()))
-    out.services.push_back({s.value("id", ""), s.value("worker", ""), s.value("function", "")});
+    out.services.push_back(
+        {s.value("id", ""), s.value("worker", ""), s.value("function", ""), s.value("state", "")});
   return out;
 }
 
@@ -139,6 +140,12 @@ FunctionRef module_function(Client& client, const std::string& path, const std::
 
 void throw_result_mismatch(const std::string& type, const std::string& error) {
   throw Error("the task's result does not decode as " + type + ": " + error);
+}
+
+void throw_invalid_future() {
+  throw Error(
+      "this uni::Future refers to no task (default-constructed or moved from): get one from a "
+      "call such as cluster.remote(fn)(args...)");
 }
 
 }  // namespace detail

@@ -63,6 +63,7 @@ class Client::Io {
     wake();
   }
   std::uint64_t max_message() const { return welcome_.max_message; }
+  const proto::Welcome& welcome() const { return welcome_; }
 
  private:
   void say_hello() {
@@ -88,6 +89,11 @@ class Client::Io {
   }
   void resolve(const TaskId& id, proto::Result result);
   void fail_request(const std::string& why);
+  // Something waits for the manager: a task, or a status or cancel reply.
+  bool waiting() const {
+    return !pending_.empty() || !status_waiters_.empty() || !cancel_waiters_.empty();
+  }
+  void check_silence(Clock::time_point now);
 
   Client& owner_;
   zmq::context_t context_{1};
@@ -106,6 +112,10 @@ class Client::Io {
   // Tasks the manager answered "queue full": submitted again after a pause.
   std::vector<std::shared_ptr<TaskState>> retry_;
   Clock::time_point retry_at_{};
+  Clock::time_point queue_full_noticed_{};
+  // The manager's silence: what was last heard, and whether the user was told.
+  Clock::time_point last_heard_ = Clock::now();
+  bool silence_noticed_ = false;
 };
 
 void Client::Io::loop() {
@@ -124,6 +134,7 @@ void Client::Io::loop() {
       take_work();
     }
     if (items[0].revents & ZMQ_POLLIN) {
+      last_heard_ = Clock::now();
       for (int i = 0; i < 1024; ++i) {
         zmq::message_t frame;
         if (!connection_.socket().recv(frame, zmq::recv_flags::dontwait)) break;
@@ -147,9 +158,30 @@ void Client::Io::loop() {
       connection_.send(proto::encode_heartbeat());
       next_heartbeat = Clock::now() + heartbeat;
     }
+    check_silence(Clock::now());
   }
   connection_.send(proto::encode_bye("boss leaving"));
   fail_request("the connection is closing");
+}
+
+// A manager that went away (killed, or the network) says nothing: the boss
+// reconnects by itself, and whoever waits on it is told what it waits for
+// instead of facing a silent hang. Heard from again: told that too.
+void Client::Io::check_silence(Clock::time_point now) {
+  const auto heartbeat =
+      std::chrono::milliseconds(welcome_.heartbeat_ms ? welcome_.heartbeat_ms : 1000);
+  const auto limit = std::max<std::chrono::milliseconds>(3 * heartbeat, std::chrono::seconds(3));
+  if (silence_noticed_ && now - last_heard_ < limit) {
+    silence_noticed_ = false;
+    on_notice_("the manager at " + owner_.endpoint_ + " answers again");
+  } else if (!silence_noticed_ && now - last_heard_ >= limit && waiting()) {
+    silence_noticed_ = true;
+    auto silent_s = std::chrono::duration_cast<std::chrono::seconds>(now - last_heard_).count();
+    on_notice_("no word from the manager at " + owner_.endpoint_ + " for " +
+               std::to_string(silent_s) + " s; waiting for it to come back (" +
+               std::to_string(pending_.size()) +
+               " unfinished task(s) are submitted again when it does)");
+  }
 }
 
 void Client::Io::take_work() {
@@ -172,6 +204,8 @@ void Client::Io::take_work() {
     send_cancel(cancels, nullptr);
   }
   for (Request& r : requests) {
+    log::debug("asking the manager for {}",
+               r.type == proto::Type::kStatus ? "its status" : "a cancel");
     if (r.type == proto::Type::kStatus) {
       if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.reply);
       else r.reply->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
@@ -193,6 +227,10 @@ void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks
     batch.clear();
     bytes = 0;
   };
+  if (!tasks.empty() && spdlog::should_log(spdlog::level::debug))
+    log::debug("submitting {} task(s), first {} {}() of module {}", tasks.size(),
+               tasks.front()->task.id.str(), tasks.front()->task.function,
+               tasks.front()->module->path);
   for (const auto& t : tasks) {
     std::size_t size = t->task.args.size() + t->task.function.size() + 96;
     if (size > budget) {
@@ -221,8 +259,17 @@ void Client::Io::on_message(const proto::Message& m) {
           if (it == pending_.end()) continue;
           if (retry_.empty()) retry_at_ = Clock::now() + std::chrono::milliseconds(200);
           retry_.push_back(it->second);
+          if (Clock::now() - queue_full_noticed_ > std::chrono::seconds(30)) {
+            queue_full_noticed_ = Clock::now();
+            on_notice_("the manager holds as many tasks as it may (" + r.payload +
+                       "); tasks are submitted again as others finish");
+          }
           continue;
         }
+        if (spdlog::should_log(spdlog::level::debug))
+          log::debug("result of {}: {}{}{} (attempt {})", r.id.str(), proto::status_name(r.status),
+                     r.worker.empty() ? "" : " from worker " + r.worker + " on " + r.host,
+                     r.pid ? " pid " + std::to_string(r.pid) : "", r.attempt);
         acks_.push_back(r.id);
         resolve(r.id, std::move(r));
       }
@@ -253,6 +300,8 @@ void Client::Io::on_message(const proto::Message& m) {
         if (!failed.empty()) send_cancel(failed, nullptr);
         return;
       }
+      log::debug("the manager asked for module {}: uploading {} ({} bytes)",
+                 hash.hex().substr(0, 12), mod.path, mod.bytes.size());
       connection_.send(proto::encode_put_module(hash, mod.platform, mod.bytes));
       return;
     }
@@ -275,6 +324,7 @@ void Client::Io::on_message(const proto::Message& m) {
       cancelled_ = still;
       if (!cancelled_.empty()) send_cancel(cancelled_, nullptr);
       if (!all.empty()) log::info("reconnected: resubmitted {} unfinished task(s)", all.size());
+      else log::debug("reconnected to manager {}", welcome_.manager_id);
       return;
     }
     case Type::kNotice: on_notice_(m.text()); return;
@@ -307,7 +357,10 @@ void Client::Io::on_message(const proto::Message& m) {
       return;
     }
     case Type::kBye:
-      log::warn("the manager is going away ({}); waiting for it to come back", m.text());
+      if (waiting())
+        on_notice_("the manager at " + owner_.endpoint_ + " is going away (" + m.text() +
+                   "); waiting for it to come back");
+      else log::info("the manager is going away ({})", m.text());
       return;
     case Type::kHeartbeat: return;
     default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
@@ -345,7 +398,7 @@ std::shared_ptr<Client> Client::connect(const std::string& address, const Connec
   try {
     authkey = find_authkey(options.authkey, options.authkey_file);
   } catch (const std::exception& e) {
-    throw ConnectError(ConnectError::Reason::kAuthFailed, e.what());
+    throw Error(e.what());  // an unreadable or empty key file: a local problem, not the cluster's
   }
   if (!authkey)
     throw ConnectError(ConnectError::Reason::kAuthFailed,
@@ -360,6 +413,7 @@ std::shared_ptr<Client> Client::connect(const std::string& address, const Connec
   client->max_outstanding_ = std::max<std::size_t>(options.max_outstanding, 1);
   client->submit_timeout_ = options.submit_timeout;
   client->io_ = std::make_unique<Io>(*client, keys, options);
+  log::debug("connecting to {}", client->endpoint_);
   try {
     client->io_->open(options.connect_timeout);
   } catch (const proto::ConnectFailure& e) {
@@ -370,6 +424,9 @@ std::shared_ptr<Client> Client::connect(const std::string& address, const Connec
                                       : ConnectError::Reason::kRefused;
     throw ConnectError(reason, e.what());
   }
+  log::debug("connected to the manager at {} (manager {}, uni {}), session {:016x}",
+             client->endpoint_, client->io_->welcome().manager_id, client->io_->welcome().version,
+             client->session_);
   client->thread_ = std::thread([io = client->io_.get()] { io->loop(); });
   return client;
 }
@@ -429,8 +486,9 @@ namespace {
 std::string await_reply(std::future<std::string>& reply, std::chrono::milliseconds timeout,
                         const char* what) {
   if (reply.wait_for(timeout) != std::future_status::ready)
-    throw Error(std::string("the manager did not answer the ") + what + " request within " +
-                std::to_string(timeout.count() / 1000.0).substr(0, 3) + " s");
+    throw ConnectError(ConnectError::Reason::kUnreachable,
+                       std::string("the manager did not answer the ") + what + " request within " +
+                           std::to_string(timeout.count() / 1000.0).substr(0, 3) + " s");
   return reply.get();
 }
 }  // namespace

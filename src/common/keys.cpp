@@ -65,16 +65,26 @@ std::string config_dir() {
 std::string default_authkey_path() { return config_dir() + "/authkey"; }
 
 std::optional<std::string> find_authkey(const std::string& flag, const std::string& file) {
-  if (!flag.empty()) return flag;
+  if (!flag.empty()) {
+    log::debug("authkey: from --authkey");
+    return flag;
+  }
   auto from_file = [](const std::string& path) {
+    log::debug("authkey: from the file {}", path);
     std::string key = trim_newline(read_file(path));
-    if (key.empty()) throw std::runtime_error("authkey file " + path + " is empty");
+    if (key.empty())
+      throw std::runtime_error("authkey file " + path +
+                               " is empty: write the shared secret into it");
     return key;
   };
   if (!file.empty()) return from_file(file);
-  if (std::string key = env("UNI_AUTHKEY"); !key.empty()) return key;
+  if (std::string key = env("UNI_AUTHKEY"); !key.empty()) {
+    log::debug("authkey: from $UNI_AUTHKEY");
+    return key;
+  }
   std::string path = default_authkey_path();
   if (exists(path)) return from_file(path);
+  log::debug("authkey: none given, and no default key file at {}", path);
   return std::nullopt;
 }
 
@@ -102,13 +112,17 @@ CurveKeys derive_curve_keys(const std::string& authkey) {
   if (!cached.empty() && exists(cached)) {
     try {
       std::string blob = read_file(cached);
-      if (blob.size() == 4 * kKeyBytes) return from_blob(blob);
+      if (blob.size() == 4 * kKeyBytes) {
+        log::debug("CURVE keys: from the cache {}", cached);
+        return from_blob(blob);
+      }
       log::warn("ignoring malformed key cache {}", cached);
     } catch (const std::exception& e) {
       log::warn("ignoring unreadable key cache: {}", e.what());
     }
   }
 
+  log::debug("CURVE keys: deriving them from the authkey (Argon2id, about a second)");
   unsigned char seeds[2 * crypto_box_SEEDBYTES];
   if (crypto_pwhash(seeds, sizeof(seeds), authkey.data(), authkey.size(), kSalt,
                     crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,

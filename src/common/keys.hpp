@@ -21,7 +21,8 @@ std::string default_authkey_path();
 
 // The authkey to use: the flag's value, else the file's content (trailing
 // newline dropped), else $UNI_AUTHKEY, else the default key file if it exists.
-// Throws std::runtime_error if a named file cannot be read or is empty.
+// Throws std::runtime_error if the key file it reads (named, or the default
+// one) cannot be read or is empty: a local problem, reported as such.
 std::optional<std::string> find_authkey(const std::string& flag, const std::string& file);
 
 // Creates a random authkey in the default key file (mode 0600) and returns it.

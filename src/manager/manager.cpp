@@ -21,6 +21,7 @@
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
 #include "manager/module_store.hpp"
+#include "manager/submission.hpp"
 #include "manager/task_queue.hpp"
 #include "proto/messages.hpp"
 #include "proto/transport.hpp"
@@ -103,6 +104,16 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
+// The hash a PUT_MODULE names, also when its other fields do not decode;
+// nullopt when the hash does not decode either.
+std::optional<ModuleHash> hash_of_upload(const proto::Message& m) {
+  try {
+    return m.module_hash();
+  } catch (const proto::DecodeError&) {
+    return std::nullopt;
+  }
+}
+
 std::string seconds_text(std::uint32_t ms) {
   char out[32];
   std::snprintf(out, sizeof(out), "%g", ms / 1000.0);
@@ -150,8 +161,10 @@ class Manager::Impl {
   void on_hello(const std::string& rid, const proto::Message& m);
   void queue_missed_results(Boss& boss);
   void on_submit(Boss& boss, const proto::Message& m);
-  void answer_queue_full();
+  void refuse(const TaskId& id, std::string why);
+  void answer_submitter();
   void on_put_module(Boss& boss, const proto::Message& m);
+  void refuse_module(Boss& boss, const ModuleHash& hash, const std::string& error);
   void on_ack(Boss& boss, const proto::Message& m);
   void on_cancel(const std::string& rid, const proto::Message& m);
   void on_status(const std::string& rid);
@@ -219,8 +232,10 @@ class Manager::Impl {
   Clock::time_point next_heartbeat_{};
   Clock::time_point started_ = Clock::now();
   std::vector<TaskId> recovering_;
-  std::vector<proto::Result> queue_full_;  // answers to the SUBMIT being handled
-  std::string queue_full_to_;
+  // Direct answers to the SUBMIT being handled (queue full, refused tasks):
+  // results the manager keeps no record of.
+  std::vector<proto::Result> answers_;
+  std::string answers_to_;
 
   struct Totals {
     std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
@@ -326,10 +341,15 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
       case Type::kHeartbeat:
         if (peer.worker) {
           peer.worker->executing = m.busy().value_or(peer.worker->executing);
-          for (const TaskId& id : m.started_services())
-            if (TaskRecord* t = find(id);
-                t && t->state == TaskState::kRunning && t->worker == peer.worker)
-              t->started = true;
+          for (const TaskId& id : m.started_services()) {
+            TaskRecord* t = find(id);
+            if (!t || t->state != TaskState::kRunning || t->worker != peer.worker) continue;
+            // Stopped before it started, but its worker had already handed it
+            // to an executor (behind another task), which starts it anyway:
+            // as a service would run for ever, stop it now that it runs.
+            if (t->stopping && !t->started) cancel_on_worker(*peer.worker, id);
+            t->started = true;
+          }
         }
         return;
       case Type::kBye: return on_bye(peer, m);
@@ -339,7 +359,7 @@ void Manager::Impl::handle(const std::string& rid, const char* data, std::size_t
     }
     if (peer.boss) {
       switch (m.type()) {
-        case Type::kSubmit: on_submit(*peer.boss, m); return answer_queue_full();
+        case Type::kSubmit: on_submit(*peer.boss, m); return answer_submitter();
         case Type::kPutModule: return on_put_module(*peer.boss, m);
         case Type::kAck: return on_ack(*peer.boss, m);
         default: break;
@@ -563,13 +583,25 @@ void Manager::Impl::on_hello(const std::string& rid, const proto::Message& m) {
 }
 
 void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
-  std::vector<proto::Task> tasks = m.tasks();
+  answers_.clear();  // left over only if handling the previous SUBMIT threw (it got an ERROR)
+  answers_to_ = boss.rid;
+  Submission submission = read_submission(m);
+  for (RefusedTask& r : submission.refused) {
+    log::warn("refused task {} of boss {:016x}: {}", r.id.str(), boss.session, r.why);
+    refuse(r.id, std::move(r.why));
+  }
+  if (!submission.unanswerable.empty()) {
+    // Without an id there is nothing to answer but the message.
+    log::warn("malformed task records from boss {:016x}: {}", boss.session,
+              submission.unanswerable.front());
+    send(boss.rid,
+         proto::encode_error("malformed", "SUBMIT: a task record without a readable id: " +
+                                              submission.unanswerable.front()));
+  }
   Clock::time_point now = Clock::now();
-  for (proto::Task& task : tasks) {
+  for (proto::Task& task : submission.tasks) {
     if (task.id.session != boss.session) {
-      send(boss.rid,
-           proto::encode_error(
-               "malformed", "task " + task.id.str() + " does not belong to this boss's session"));
+      refuse(task.id, "task " + task.id.str() + " does not belong to this boss's session");
       continue;
     }
     if (TaskRecord* existing = find(task.id)) {
@@ -604,8 +636,7 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
       full.id = task.id;
       full.status = Status::kQueueFull;
       full.payload = "the manager holds " + std::to_string(tasks_.size()) + " tasks, its limit";
-      queue_full_.push_back(std::move(full));
-      queue_full_to_ = boss.rid;
+      answers_.push_back(std::move(full));
       continue;
     }
     ++totals_.submitted;
@@ -634,16 +665,35 @@ void Manager::Impl::on_submit(Boss& boss, const proto::Message& m) {
   }
 }
 
-void Manager::Impl::answer_queue_full() {
-  if (queue_full_.empty()) return;
+// A task the manager will not take is answered at once, for its id, so that
+// its boss does not wait for ever: status `rejected`, and why.
+void Manager::Impl::refuse(const TaskId& id, std::string why) {
+  proto::Result r;
+  r.id = id;
+  r.status = Status::kRejected;
+  r.payload = "the manager refused the task: " + why;
+  answers_.push_back(std::move(r));
+}
+
+void Manager::Impl::answer_submitter() {
+  if (answers_.empty()) return;
   std::vector<const proto::Result*> batch;
-  for (const proto::Result& r : queue_full_) batch.push_back(&r);
-  send(queue_full_to_, proto::encode_results(batch));
-  queue_full_.clear();
+  for (const proto::Result& r : answers_) batch.push_back(&r);
+  send(answers_to_, proto::encode_results(batch));
+  answers_.clear();
 }
 
 void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
-  proto::ModuleUpload up = m.module_upload();
+  proto::ModuleUpload up;
+  try {
+    up = m.module_upload();
+  } catch (const proto::DecodeError& e) {
+    // The tasks waiting for this module would wait for ever: fail them, if
+    // the hash reads (otherwise the ERROR is all the boss can be told).
+    if (auto hash = hash_of_upload(m))
+      refuse_module(boss, *hash, std::string("malformed PUT_MODULE: ") + e.what());
+    throw;
+  }
   std::optional<std::string> error;
   if (up.bytes.size() > config_.max_module)
     error = "module of " + std::to_string(up.bytes.size()) +
@@ -651,20 +701,7 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
             " bytes (--max-module)";
   else error = modules_.put(up.hash, up.platform, std::move(up.bytes));
   if (error) {
-    log::warn("module upload from boss {:016x} refused: {}", boss.session, *error);
-    // Fail this boss's tasks that wait for it; others may still upload it.
-    auto it = waiting_for_module_.find(up.hash);
-    if (it != waiting_for_module_.end()) {
-      std::vector<TaskId> keep;
-      for (const TaskId& id : it->second) {
-        TaskRecord* t = find(id);
-        if (!t || t->state != TaskState::kWaitingModule) continue;
-        if (id.session == boss.session) fail(*t, Status::kRejected, *error);
-        else keep.push_back(id);
-      }
-      if (keep.empty()) waiting_for_module_.erase(it);
-      else it->second = std::move(keep);
-    }
+    refuse_module(boss, up.hash, *error);
     return;
   }
   std::size_t size = modules_.find(up.hash)->bytes.size();
@@ -672,6 +709,23 @@ void Manager::Impl::on_put_module(Boss& boss, const proto::Message& m) {
   totals_.module_upload_bytes += size;
   log::info("stored module {} ({} bytes, {})", up.hash.hex().substr(0, 12), size, up.platform);
   module_arrived(up.hash);
+}
+
+// Fails this boss's tasks that wait for a module it failed to upload; other
+// bosses' tasks keep waiting, as another boss may still upload it.
+void Manager::Impl::refuse_module(Boss& boss, const ModuleHash& hash, const std::string& error) {
+  log::warn("module upload from boss {:016x} refused: {}", boss.session, error);
+  auto it = waiting_for_module_.find(hash);
+  if (it == waiting_for_module_.end()) return;
+  std::vector<TaskId> keep;
+  for (const TaskId& id : it->second) {
+    TaskRecord* t = find(id);
+    if (!t || t->state != TaskState::kWaitingModule) continue;
+    if (id.session == boss.session) fail(*t, Status::kRejected, error);
+    else keep.push_back(id);
+  }
+  if (keep.empty()) waiting_for_module_.erase(it);
+  else it->second = std::move(keep);
 }
 
 void Manager::Impl::module_arrived(const ModuleHash& hash) {
@@ -1094,15 +1148,17 @@ std::string Manager::Impl::status_map() const {
   // "running" counts tasks executing, as the workers' heartbeats report them:
   // a worker also holds prefetched tasks, which are "assigned" but wait there
   // for a slot, or for their module.
+  // Services are listed from submission on, queued ones too: a service that
+  // waits for a worker must show its id, so that it can be stopped.
   std::size_t assigned = 0, running = 0, waiting_module = 0;
   std::vector<const TaskRecord*> services;
   for (const auto& [id, t] : tasks_) {
-    if (t.state == TaskState::kRunning) {
-      ++assigned;
-      if (t.task.flags & proto::kFlagService) services.push_back(&t);
-    }
+    if (t.state == TaskState::kRunning) ++assigned;
     if (t.state == TaskState::kWaitingModule) ++waiting_module;
+    if ((t.task.flags & proto::kFlagService) && t.state != TaskState::kDone) services.push_back(&t);
   }
+  std::sort(services.begin(), services.end(),
+            [](const TaskRecord* a, const TaskRecord* b) { return a->task.id < b->task.id; });
   auto busy = [](const Worker& w) { return std::min<std::size_t>(w.executing, w.inflight.size()); };
   for (const auto& [rid, w] : workers_) running += busy(*w);
   std::size_t connected_bosses = 0;
@@ -1155,9 +1211,14 @@ std::string Manager::Impl::status_map() const {
   key("services");
   p.pack_array(static_cast<std::uint32_t>(services.size()));
   for (const TaskRecord* t : services) {
-    p.pack_map(5);
+    p.pack_map(6);
     key("id");
     p.pack(t->task.id.str());
+    key("state");
+    p.pack(std::string_view(t->state != TaskState::kRunning ? "queued"
+                            : t->stopping                   ? "stopping"
+                            : t->started                    ? "running"
+                                                            : "starting"));
     key("started");
     p.pack(t->started);
     key("worker");

@@ -1,6 +1,7 @@
-// The CLI conventions of design §7 that scripts rely on: JSON arguments,
-// options before MODULE, `uni map` line for line, `uni status --json` shape,
-// --version, exit code 2 for usage errors, `uni inspect`.
+// The CLI conventions of design §7 that scripts rely on: JSON arguments (and
+// what the wire cannot carry refused with exit 2, never a crash), options
+// anywhere before `--`, `uni map` line for line, `uni status --json` shape,
+// --version, exit code 2 for usage errors and unreadable input, `uni inspect`.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -64,8 +65,9 @@ TEST(CliArguments, AnArgumentThatIsNotJsonIsAString) {
   TestCluster cluster;
   EXPECT_EQ(run_json(cluster, "greet", {"ab"}), json("hello, ab"));
   EXPECT_EQ(run_json(cluster, "greet", {"two words"}), json("hello, two words"));
-  // After MODULE, something that looks like an option is an argument too.
-  EXPECT_EQ(run_json(cluster, "greet", {"--timeout"}), json("hello, --timeout"));
+  // After --, something that looks like an option is an argument too.
+  EXPECT_EQ(run_json(cluster, "greet", {"--", "--timeout"}), json("hello, --timeout"));
+  EXPECT_EQ(run_json(cluster, "greet", {"--", "-x"}), json("hello, -x"));
   // Valid JSON stays JSON: 3 is a number, which greet does not take.
   CommandResult r = cluster.uni({"run", module_path("testfns"), "greet", "3"});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
@@ -110,6 +112,45 @@ TEST(CliArguments, ApiPassesTheSameTypes) {
   EXPECT_NO_THROW(n.get());
 }
 
+// Deeply nested JSON crashed the CLI (unbounded recursion, SIGSEGV).
+TEST(CliArguments, JsonNestedPastTheWiresLimitIsAUsageErrorNotACrash) {
+  TestCluster cluster;
+  std::string deep = std::string(40000, '[') + std::string(40000, ']');
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "reversed", deep});
+  // (describe() would print the 80,000 brackets.)
+  EXPECT_EQ(r.exit_code, 2) << "stderr: " << r.err;
+  EXPECT_TRUE(contains(r.err, "argument 1: nested deeper than 63 levels")) << r.err;
+  // Up to the limit it travels (and the worker says what it thinks of it).
+  std::string fits = std::string(63, '[') + std::string(63, ']');
+  CommandResult ok = cluster.uni({"run", module_path("testfns"), "reversed", fits});
+  EXPECT_EQ(ok.exit_code, 1) << ok.describe();
+  EXPECT_TRUE(contains(ok.err, "bad-arguments")) << ok.describe();
+  // In uni map, such a line is an error line of its own.
+  CommandResult m = cluster.uni({"map", module_path("testfns"), "add"},
+                                {.stdin_text = "[1, 2]\n[" + deep + "]\n[3, 4]\n"});
+  EXPECT_EQ(m.exit_code, 1) << "stderr: " << m.err;
+  std::vector<std::string> lines = m.lines();
+  ASSERT_EQ(lines.size(), 3u) << "stdout: " << m.out;
+  EXPECT_EQ(lines[0], "3");
+  EXPECT_TRUE(contains(lines[1], "nested deeper than 64 levels")) << lines[1];
+  EXPECT_EQ(lines[2], "7");
+}
+
+TEST(CliArguments, NumbersOutOfRangeAreErrorsNotStrings) {
+  TestCluster cluster;
+  for (const char* number : {"1e400", "18446744073709551616", "[1, -1e999]"}) {
+    CommandResult r = cluster.uni({"run", module_path("testfns"), "greet", number});
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    EXPECT_TRUE(contains(r.err, "out of range")) << r.describe();
+  }
+  CommandResult m = cluster.uni({"map", module_path("testfns"), "ident"},
+                                {.stdin_text = "[5]\n[99999999999999999999]\n"});
+  EXPECT_EQ(m.exit_code, 1) << m.describe();
+  ASSERT_EQ(m.lines().size(), 2u) << m.describe();
+  EXPECT_EQ(m.lines()[0], "5");
+  EXPECT_TRUE(contains(m.lines()[1], "out of range")) << m.describe();
+}
+
 TEST(CliOptions, TaskOptionsComeBeforeModule) {
   TestCluster cluster;
   CommandResult r = cluster.uni({"run", "--timeout", "10", "--wait", "5", "--max-attempts", "1",
@@ -121,6 +162,34 @@ TEST(CliOptions, TaskOptionsComeBeforeModule) {
       {"run", "--timeout", "0.5", module_path("testfns"), "sleep_ms", "10000"}, {.timeout = 20s});
   EXPECT_EQ(slow.exit_code, 1) << slow.describe();
   EXPECT_TRUE(contains(slow.err, "time")) << slow.describe();
+}
+
+// Options placed after MODULE used to become task arguments, and an unknown
+// option was taken for the module path.
+TEST(CliOptions, OptionsMayFollowModuleAndUnknownOnesAreRefused) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "1", "-2", "--timeout", "10",
+                                 "--max-attempts=1", "--wait", "5"});
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.out, "-1\n") << r.describe();
+  CommandResult slow = cluster.uni(
+      {"run", module_path("testfns"), "sleep_ms", "10000", "--timeout", "0.5"}, {.timeout = 20s});
+  EXPECT_EQ(slow.exit_code, 1) << slow.describe();
+  EXPECT_TRUE(contains(slow.err, "timed out")) << slow.describe();
+
+  CommandResult unknown =
+      cluster.uni({"run", "--no-such-flag", module_path("testfns"), "add", "1", "2"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.describe();
+  EXPECT_TRUE(contains(unknown.err, "unknown option --no-such-flag")) << unknown.describe();
+  EXPECT_FALSE(contains(unknown.err, "cannot open module")) << unknown.describe();
+  CommandResult later = cluster.uni({"run", module_path("testfns"), "greet", "-x"});
+  EXPECT_EQ(later.exit_code, 2) << later.describe();
+  EXPECT_TRUE(contains(later.err, "unknown option -x")) << later.describe();
+  EXPECT_TRUE(contains(later.err, "-- -x")) << "the error should say where such arguments go\n"
+                                            << later.describe();
+  CommandResult missing = cluster.uni({"run", module_path("testfns"), "add", "1", "2", "--wait"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.describe();
+  EXPECT_TRUE(contains(missing.err, "--wait needs a value")) << missing.describe();
 }
 
 TEST(CliMap, OneLinePerInputLineInInputOrder) {
@@ -148,6 +217,22 @@ TEST(CliMap, EmptyInputPrintsNothingAndSucceeds) {
       cluster.uni({"map", module_path("testfns"), "add"}, {.stdin_text = std::string()});
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.out, "") << r.describe();
+}
+
+// `uni map --input DIR` printed nothing and exited 0.
+TEST(CliMap, UnreadableInputIsAnErrorNotAnEmptyMap) {
+  TestCluster cluster;
+  CommandResult dir =
+      cluster.uni({"map", module_path("testfns"), "add", "--input", cluster.dir().path().string()});
+  EXPECT_EQ(dir.exit_code, 2) << dir.describe();
+  EXPECT_TRUE(contains(dir.err, "directory")) << dir.describe();
+  EXPECT_EQ(dir.out, "") << dir.describe();
+  // Standard input that is a directory cannot be read either.
+  CommandResult in =
+      cluster.run({"/bin/sh", "-c", "exec \"$0\" map \"$1\" add < \"$2\"", uni_binary(),
+                   module_path("testfns"), cluster.dir().path().string()});
+  EXPECT_EQ(in.exit_code, 2) << in.describe();
+  EXPECT_TRUE(contains(in.err, "cannot read standard input")) << in.describe();
 }
 
 TEST(CliMap, AFailedTaskIsAnErrorLineAndExitCode1) {

@@ -1,9 +1,13 @@
 // Bad input gets a clear error, and the cluster keeps serving: after each
 // failure a good task still runs. Also the failures of connecting (wrong
-// authkey, no manager) and of waiting for a worker that is not there.
+// authkey, no manager, an empty key file), misuse of the API (an empty
+// Future), and the waits a boss is told about: a worker that is not there, a
+// manager that went away.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
+
+#include <thread>
 
 #include "net.hpp"
 #include "test_cluster.hpp"
@@ -74,6 +78,61 @@ TEST(BadInput, WrongArgumentTypeNamesTheArgumentAndBothTypes) {
   } catch (const TaskError& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kBadArguments) << e.what();
   }
+}
+
+// The manager refuses a task with an empty function name; it used to log
+// "malformed message" and leave its boss waiting for ever.
+TEST(BadInput, EmptyFunctionNameIsRefusedAndTheCallerTold) {
+  TestCluster cluster;
+  CommandResult r = cluster.uni({"run", module_path("testfns"), "", "5"}, {.timeout = 30s});
+  EXPECT_FALSE(r.timed_out) << "uni run hung\n" << r.describe();
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "rejected")) << r.describe();
+  EXPECT_TRUE(contains(r.err, "empty function name")) << r.describe();
+
+  CommandResult spawned = cluster.uni({"spawn", module_path("testfns"), "", "5"}, {.timeout = 30s});
+  EXPECT_EQ(spawned.exit_code, 1) << spawned.describe();
+  EXPECT_TRUE(contains(spawned.err, "empty function name")) << spawned.describe();
+
+  // Through the API, in one batch with a good task: the bad one fails, the
+  // good one runs.
+  uni::Cluster boss = cluster.connect();
+  auto bad = boss.function<int(int, int)>(module_path("testfns"), "");
+  auto add = boss.function<int(int, int)>(module_path("testfns"), "add");
+  Future<int> refused = bad(1, 2);
+  Future<int> fine = add(1, 2);
+  ASSERT_TRUE(refused.wait_for(20s)) << "the future of a refused task never resolved";
+  try {
+    refused.get();
+    ADD_FAILURE() << "a task with an empty function name returned";
+  } catch (const TaskError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kRejected) << e.what();
+    EXPECT_TRUE(contains(e.what(), "empty function name")) << e.what();
+  }
+  ASSERT_TRUE(fine.wait_for(20s));
+  EXPECT_EQ(fine.get(), 3);
+  expect_still_serving(cluster);
+}
+
+TEST(ApiMisuse, AnEmptyFutureThrowsUniErrorInsteadOfCrashing) {
+  Future<int> empty;
+  EXPECT_FALSE(empty.valid());
+  try {
+    empty.get();
+    ADD_FAILURE() << "get() on an empty Future returned";
+  } catch (const TaskError& e) {
+    ADD_FAILURE() << "a TaskError for a Future with no task: " << e.what();
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "refers to no task")) << e.what();
+  }
+  EXPECT_THROW(empty.wait(), Error);
+  EXPECT_THROW(empty.wait_for(1ms), Error);
+  EXPECT_THROW(empty.ready(), Error);
+  EXPECT_THROW(empty.worker(), Error);
+  EXPECT_THROW(empty.id(), Error);
+  EXPECT_THROW(empty.cancel(), Error);
+  Future<void> nothing;
+  EXPECT_THROW(nothing.get(), Error);
 }
 
 TEST(BadInput, FileThatIsNotASharedObjectIsRefusedLocally) {
@@ -214,6 +273,75 @@ TEST(Connect, NoManagerAtTheAddressExitsWithCode3) {
                                                      << r.describe();
   CommandResult flag = cluster.uni({"status", "--connect", nowhere}, {.timeout = 30s});
   EXPECT_EQ(flag.exit_code, 3) << flag.describe();
+}
+
+// An empty key file is a local mistake (exit 2, like a bad flag), not a
+// failed authentication (3).
+TEST(Connect, EmptyAuthkeyFileIsALocalErrorExitCode2) {
+  TestCluster cluster;
+  std::filesystem::path empty = cluster.dir().write("empty.key", "");
+  CommandResult r = cluster.uni({"status", "--authkey-file", empty.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_TRUE(contains(r.err, "is empty")) << r.describe();
+  CommandResult run = cluster.uni(
+      {"run", "--authkey-file", empty.string(), module_path("testfns"), "add", "1", "2"});
+  EXPECT_EQ(run.exit_code, 2) << run.describe();
+
+  ConnectOptions options;
+  options.authkey_file = empty.string();
+  try {
+    cluster.connect(options);
+    ADD_FAILURE() << "connected with an empty key file";
+  } catch (const ConnectError& e) {
+    ADD_FAILURE() << "a ConnectError for a local problem: " << e.what();
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "is empty")) << e.what();
+  }
+}
+
+// A boss whose manager is killed is told what it waits for, and gets its
+// result once the manager is back (the worker kept running the task).
+TEST(ManagerGone, AWaitingBossSaysItWaitsForTheManagerAndFinishesWhenItIsBack) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  ChildProcess run = cluster.start(
+      "run-waiting", {uni_binary(), "run", module_path("testfns"), "sleep_ms", "6000"});
+  nlohmann::json status;
+  for (int i = 0; i < 100; ++i) {
+    status = cluster.status();
+    if (status.is_object() && status["workers"][0].value("busy", 0) == 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(status["workers"][0].value("busy", 0), 1) << status.dump();
+  cluster.kill_manager();
+  cluster.manager().wait_for(10s);
+  EXPECT_TRUE(run.wait_for_stderr("waiting for it to come back", 20s)) << run.read_stderr();
+  EXPECT_TRUE(run.running()) << run.read_stderr();
+  cluster.restart_manager();
+  std::optional<ExitStatus> exit = run.wait_for(60s);
+  ASSERT_TRUE(exit) << "uni run did not finish after the manager came back\n" << run.read_stderr();
+  EXPECT_EQ(exit->code, 0) << run.read_stderr();
+  EXPECT_EQ(run.read_stdout(), "6000\n");
+  EXPECT_TRUE(contains(run.read_stderr(), "answers again")) << run.read_stderr();
+}
+
+TEST(Logging, DebugLevelShowsTheKeyTheConnectionAndTheRequests) {
+  TestCluster cluster;
+  CommandResult status = cluster.uni({"status"}, {.env = {"UNI_LOG_LEVEL=debug"}});
+  EXPECT_EQ(status.exit_code, 0) << status.describe();
+  EXPECT_TRUE(contains(status.err, "authkey: from $UNI_AUTHKEY")) << status.describe();
+  EXPECT_TRUE(contains(status.err, "connected to the manager at " + cluster.address()))
+      << status.describe();
+  EXPECT_TRUE(contains(status.err, "its status")) << status.describe();
+  CommandResult run = cluster.uni({"run", module_path("testfns"), "add", "1", "2"},
+                                  {.env = {"UNI_LOG_LEVEL=debug"}});
+  EXPECT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(run.out, "3\n") << run.describe();
+  EXPECT_TRUE(contains(run.err, "submitting 1 task(s)")) << run.describe();
+  EXPECT_TRUE(contains(run.err, "uploading")) << run.describe();
+  EXPECT_TRUE(contains(run.err, ": ok from worker")) << run.describe();
+  // Without it, a successful command prints nothing on stderr.
+  CommandResult quiet = cluster.uni({"run", module_path("testfns"), "add", "1", "2"});
+  EXPECT_EQ(quiet.err, "") << quiet.describe();
 }
 
 }  // namespace

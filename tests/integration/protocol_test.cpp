@@ -1,13 +1,16 @@
 // The manager's defensive decoding, seen from a raw ZeroMQ peer built from
 // the project's own protocol pieces: a HELLO of another protocol version is
-// answered with ERROR "version", random bytes with ERROR "malformed", and the
-// manager goes on serving.
+// answered with ERROR "version", random bytes with ERROR "malformed", a task
+// record it refuses with a `rejected` RESULT for that task (so that no boss
+// waits for ever), and the manager goes on serving.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <map>
 #include <random>
 
 #include "common/keys.hpp"
+#include "common/module_file.hpp"
 #include "proto/messages.hpp"
 #include "proto/transport.hpp"
 #include "test_cluster.hpp"
@@ -133,6 +136,110 @@ TEST(Protocol, MalformedFramesGetMalformedErrorsAndTheManagerKeepsServing) {
 
   expect_still_serving(cluster);
   EXPECT_TRUE(cluster.manager().running()) << cluster.manager().read_stderr();
+}
+
+// ---- refusals are answered ------------------------------------------------------
+
+constexpr std::uint64_t kSession = 0x7e57;  // hello_with_version's
+
+// A task record as the protocol lays it out, with `function` and the
+// timeout field given as msgpack objects so that either can be made wrong.
+void pack_task(msgpack::packer<msgpack::sbuffer>& p, std::uint64_t session, std::uint64_t seq,
+               const ModuleHash& module, const std::string& function, bool timeout_as_text) {
+  p.pack_array(10);
+  p.pack_uint64(session);
+  p.pack_uint64(seq);
+  p.pack_bin(32);
+  p.pack_bin_body(module.raw().data(), 32);
+  p.pack(function);
+  msgpack::sbuffer args;
+  msgpack::pack(args, std::vector<int>{20, 22});
+  p.pack_bin(static_cast<std::uint32_t>(args.size()));
+  p.pack_bin_body(args.data(), static_cast<std::uint32_t>(args.size()));
+  if (timeout_as_text) p.pack(std::string("soon"));
+  else p.pack_uint32(0);
+  p.pack_uint32(0);
+  p.pack_uint8(1);
+  p.pack_uint8(0);
+  p.pack_uint8(1);
+}
+
+// Every message the peer receives within `timeout`, by type.
+std::multimap<proto::Type, proto::Message> receive_all(RawPeer& peer,
+                                                       std::chrono::milliseconds timeout) {
+  std::multimap<proto::Type, proto::Message> out;
+  while (std::optional<proto::Message> m = peer.receive(timeout))
+    out.emplace(m->type(), std::move(*m));
+  return out;
+}
+
+// The `rejected` results among `messages`, by task seq.
+std::map<std::uint64_t, std::string> rejections(
+    const std::multimap<proto::Type, proto::Message>& messages) {
+  std::map<std::uint64_t, std::string> out;
+  auto [begin, end] = messages.equal_range(proto::Type::kResult);
+  for (auto it = begin; it != end; ++it)
+    for (const proto::Result& r : it->second.results())
+      if (r.status == proto::Status::kRejected) out[r.id.seq] = r.payload;
+  return out;
+}
+
+TEST(Protocol, ASubmitWithBadTaskRecordsAnswersEachByIdAndTakesTheRest) {
+  TestCluster cluster;
+  RawPeer peer(cluster, "raw-submitting-boss");
+  ASSERT_TRUE(peer.send(hello_with_version(proto::kVersion)));
+  std::optional<proto::Message> welcome = peer.receive();
+  ASSERT_TRUE(welcome && welcome->type() == proto::Type::kWelcome);
+
+  ModuleFile testfns = ModuleFile::load(module_path("testfns"));
+  msgpack::sbuffer submit;
+  msgpack::packer<msgpack::sbuffer> p(submit);
+  p.pack_array(3);
+  p.pack_uint8(static_cast<std::uint8_t>(proto::Type::kSubmit));
+  p.pack_uint32(proto::kVersion);
+  p.pack_array(5);
+  pack_task(p, kSession, 1, testfns.hash, "add", false);      // fine
+  pack_task(p, kSession, 2, testfns.hash, "", false);         // empty function name
+  pack_task(p, kSession, 3, testfns.hash, "add", true);       // a field of the wrong type
+  pack_task(p, kSession + 1, 4, testfns.hash, "add", false);  // another boss's session
+  p.pack(std::string("not a task record"));                   // no id to answer
+  ASSERT_TRUE(peer.send(std::string(submit.data(), submit.size())));
+
+  auto answers = receive_all(peer, 3s);
+  std::map<std::uint64_t, std::string> rejected = rejections(answers);
+  EXPECT_EQ(rejected.size(), 3u);
+  EXPECT_NE(rejected[2].find("empty function name"), std::string::npos) << rejected[2];
+  EXPECT_NE(rejected[3].find("timeout_ms"), std::string::npos) << rejected[3];
+  EXPECT_NE(rejected[4].find("session"), std::string::npos) << rejected[4];
+  EXPECT_EQ(rejected.count(1), 0u) << "the good task was refused: " << rejected[1];
+  ASSERT_EQ(answers.count(proto::Type::kError), 1u);
+  EXPECT_EQ(answers.find(proto::Type::kError)->second.error().code, "malformed");
+  // The good task was taken: the manager asks for its module.
+  ASSERT_EQ(answers.count(proto::Type::kNeedModule), 1u);
+
+  // A PUT_MODULE that does not decode (platform not a string) fails the task
+  // waiting for that module instead of leaving it waiting for ever.
+  msgpack::sbuffer put;
+  msgpack::packer<msgpack::sbuffer> q(put);
+  q.pack_array(5);
+  q.pack_uint8(static_cast<std::uint8_t>(proto::Type::kPutModule));
+  q.pack_uint32(proto::kVersion);
+  q.pack_bin(32);
+  q.pack_bin_body(testfns.hash.raw().data(), 32);
+  q.pack(42);
+  q.pack_bin(static_cast<std::uint32_t>(testfns.bytes.size()));
+  q.pack_bin_body(testfns.bytes.data(), static_cast<std::uint32_t>(testfns.bytes.size()));
+  ASSERT_TRUE(peer.send(std::string(put.data(), put.size())));
+  auto after_put = receive_all(peer, 3s);
+  std::map<std::uint64_t, std::string> failed;
+  auto [begin, end] = after_put.equal_range(proto::Type::kResult);
+  for (auto it = begin; it != end; ++it)
+    for (const proto::Result& r : it->second.results()) failed[r.id.seq] = r.payload;
+  ASSERT_EQ(failed.count(1), 1u) << "the task waiting for the module got no answer";
+  EXPECT_NE(failed[1].find("PUT_MODULE"), std::string::npos) << failed[1];
+  EXPECT_EQ(after_put.count(proto::Type::kError), 1u);
+
+  expect_still_serving(cluster);
 }
 
 }  // namespace

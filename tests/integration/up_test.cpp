@@ -1,9 +1,14 @@
 // Starting and stopping clusters: `uni up` (a manager and its workers in one
 // foreground process tree, usable like any cluster, gone entirely after
-// SIGINT), and the stop signals of a standalone manager and worker.
+// SIGINT, also when the whole process group gets it as from a terminal, and
+// restarting a worker that dies), and the stop signals of a standalone
+// manager and worker.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <set>
+#include <thread>
 
 #include "test_cluster.hpp"
 
@@ -53,6 +58,51 @@ TEST(Up, StartsManagerAndTwoWorkersRunsFactorialAndSigintStopsEverything) {
   EXPECT_TRUE(wait_processes_gone(tree, 10s));
   for (pid_t pid : tree) EXPECT_FALSE(process_alive(pid)) << "pid " << pid << " outlived uni up";
   EXPECT_TRUE(live_processes_in_group(up.pid()).empty());
+}
+
+// Ctrl-C in a terminal sends SIGINT to the whole foreground process group:
+// uni up and its workers get it together. The workers end, and uni up must
+// not take that for deaths to repair (it used to restart them, and the new
+// workers then failed to reach the manager that was stopping).
+TEST(Up, SigintToTheWholeProcessGroupStopsWithoutRestartingWorkers) {
+  TestCluster cluster({.workers = 0, .slots = 1, .up_workers = 2});
+  ChildProcess& up = cluster.manager();
+  ASSERT_TRUE(cluster.wait_for_worker_count(2)) << up.read_stderr();
+  std::vector<pid_t> workers;
+  nlohmann::json status = cluster.status();
+  for (const auto& w : status["workers"]) workers.push_back(static_cast<pid_t>(w.value("pid", 0)));
+  ASSERT_EQ(workers.size(), 2u);
+  for (pid_t pid : workers) ASSERT_EQ(::getpgid(pid), up.pid()) << "worker " << pid;
+
+  ASSERT_EQ(::kill(-up.pid(), SIGINT), 0);  // as the terminal does
+  std::optional<ExitStatus> exit = up.wait_for(30s);
+  ASSERT_TRUE(exit) << "uni up did not end after SIGINT to its group\n" << up.read_stderr();
+  EXPECT_FALSE(exit->signaled) << exit->describe();
+  EXPECT_EQ(exit->code, 0) << exit->describe() << "\n" << up.read_stderr();
+  const std::string err = up.read_stderr();
+  EXPECT_EQ(err.find("starting another"), std::string::npos) << err;
+  EXPECT_EQ(err.find("cannot connect"), std::string::npos) << err;
+  EXPECT_TRUE(wait_processes_gone(workers, 10s));
+  EXPECT_TRUE(live_processes_in_group(up.pid()).empty());
+}
+
+TEST(Up, AWorkerThatDiesIsStartedAgain) {
+  TestCluster cluster({.workers = 0, .slots = 1, .up_workers = 1});
+  ChildProcess& up = cluster.manager();
+  ASSERT_TRUE(cluster.wait_for_worker_count(1)) << up.read_stderr();
+  auto pid = static_cast<pid_t>(cluster.status()["workers"][0].value("pid", 0));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  EXPECT_TRUE(up.wait_for_stderr("starting another", 20s)) << up.read_stderr();
+  nlohmann::json status;
+  for (int i = 0; i < 100; ++i) {
+    status = cluster.status();
+    if (status.is_object() && status["workers"].size() == 1 &&
+        status["workers"][0].value("pid", 0) != pid)
+      break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(status["workers"].size(), 1u) << status.dump();
+  EXPECT_NE(status["workers"][0].value("pid", 0), pid) << status.dump();
 }
 
 TEST(Shutdown, ManagerStopsCleanlyOnSigterm) {

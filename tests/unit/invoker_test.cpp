@@ -10,6 +10,8 @@
 #include <tuple>
 #include <vector>
 
+#include "common/files.hpp"
+#include "common/module_file.hpp"
 #include "uni/module.hpp"
 
 namespace {
@@ -259,6 +261,38 @@ TEST(InvokerThrew, NonStdExceptionNamesItsType) {
   e = call("throws_custom");
   EXPECT_EQ(e.status, UNI_INVOKE_THREW);
   EXPECT_EQ(e.data, "exception of type (anonymous namespace)::NotAnException");
+}
+
+// The .uni_exports records UNI_EXPORT wrote at compile time (here into this test
+// program) describe the same functions, with the same signatures, as the table
+// a loader gets at run time.
+TEST(InvokerTable, CompileTimeRecordsAgreeWithTheTable) {
+  uni::ModuleExports exports =
+      uni::read_module_exports(uni::read_file("/proc/self/exe"), "this test");
+  ASSERT_TRUE(exports.described);
+  const uni_module_table* table = uni::detail::ExportRegistry::instance().table();
+  ASSERT_EQ(exports.functions.size(), table->count);
+  for (const uni::ExportDescription& e : exports.functions) {
+    const uni_export* in_table = find_export(e.name);
+    ASSERT_NE(in_table, nullptr) << e.name;
+    EXPECT_EQ(e.signature, in_table->signature);
+  }
+  auto described = [&](std::string_view name) {
+    for (const auto& e : exports.functions)
+      if (e.name == name) return e;
+    return uni::ExportDescription{};
+  };
+  EXPECT_EQ(described("add").result, "i32:int");
+  EXPECT_EQ(described("add").params, (std::vector<std::string>{"i32:int", "i32:int"}));
+  EXPECT_EQ(described("greet").params, (std::vector<std::string>{"string", "i32:int"}));
+  EXPECT_EQ(described("remember").result, "void");
+  EXPECT_EQ(described("sum_bytes").params, std::vector<std::string>{"vector<u8:unsigned char>"});
+  EXPECT_EQ(described("mirror").result, "user<28:(anonymous namespace)::Point>");
+  EXPECT_EQ(described("mirror").signature,
+            "(anonymous namespace)::Point mirror((anonymous namespace)::Point)");
+  EXPECT_EQ(described("count_words").result, "map<string,i32:int>");
+  EXPECT_TRUE(described("no_args").params.empty());
+  EXPECT_EQ(described("half").result, "f64:double");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Proves src/common/json_msgpack.hpp: JSON <-> msgpack keeps integers, floats, signs and structure;
-// binary, non-string keys and invalid UTF-8 become JSON without throwing; CLI arguments parse.
+// binary, non-string keys and invalid UTF-8 become JSON without throwing; CLI arguments parse;
+// what the wire cannot carry (nesting past its limit, numbers out of range) is an error, never a
+// crash or a silent change.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -159,6 +161,97 @@ TEST(CliArgument, PacksAsTheWireExpects) {
   EXPECT_EQ(h.get().type, msgpack::type::NEGATIVE_INTEGER);
   h = unpack(pack(parse_cli_argument("ab")));
   EXPECT_EQ(h.get().type, msgpack::type::STR);
+}
+
+// ---- limits: nesting and numbers ----------------------------------------------------
+
+std::string nested_arrays(std::size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+msgpack::object_handle nested_msgpack(std::size_t depth, msgpack::sbuffer& buffer) {
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  for (std::size_t i = 0; i < depth; ++i) p.pack_array(i + 1 < depth ? 1 : 0);
+  // msgpack-cxx's own unpacker has no depth limit: the object is as deep as written.
+  return msgpack::unpack(buffer.data(), buffer.size());
+}
+
+TEST(JsonLimits, TheNestingLimitIsTheWires) {
+  // A value at the limit converts and passes the wire's check; one level more is refused by both.
+  std::string at_limit = pack(json::parse(nested_arrays(uni::kMaxNesting)));
+  EXPECT_EQ(uni::detail::check_msgpack(at_limit.data(), at_limit.size()), "");
+  msgpack::sbuffer deeper;
+  nested_msgpack(uni::kMaxNesting + 1, deeper);
+  EXPECT_NE(uni::detail::check_msgpack(deeper.data(), deeper.size()), "");
+  EXPECT_THROW(pack(json::parse(nested_arrays(uni::kMaxNesting + 1))), uni::JsonError);
+}
+
+TEST(JsonLimits, DeeplyNestedJsonIsRefusedNotACrash) {
+  // 100,000 levels overflowed the stack in pack_json before the limit.
+  json deep = json::parse(nested_arrays(100000));
+  try {
+    pack(deep);
+    ADD_FAILURE() << "packed 100000 levels";
+  } catch (const uni::JsonError& e) {
+    EXPECT_NE(std::string(e.what()).find("nested deeper than 64"), std::string::npos) << e.what();
+  }
+  json objects = json::parse(R"({"a":)" + nested_arrays(100) + "}");
+  EXPECT_THROW(pack(objects), uni::JsonError);
+}
+
+TEST(JsonLimits, DeeplyNestedMsgpackIsRefusedNotACrash) {
+  msgpack::sbuffer buffer;
+  msgpack::object_handle deep = nested_msgpack(100000, buffer);
+  EXPECT_THROW(to_json(deep.get()), uni::JsonError);
+  msgpack::sbuffer fits;
+  msgpack::object_handle ok = nested_msgpack(uni::kMaxNesting, fits);
+  EXPECT_EQ(dump_json(to_json(ok.get())), nested_arrays(uni::kMaxNesting));
+}
+
+TEST(JsonLimits, ParseRefusesWhatTheWireCannotCarry) {
+  EXPECT_EQ(uni::parse_json("[1, {\"a\": 2}]"), json::parse("[1, {\"a\": 2}]"));
+  EXPECT_EQ(uni::parse_json("18446744073709551615"), json(UINT64_MAX));
+  EXPECT_EQ(uni::parse_json("-9223372036854775808"), json(INT64_MIN));
+  EXPECT_EQ(uni::parse_json("1e-400"), json(0.0));  // underflow rounds to zero, as in C
+  for (const char* text :
+       {"1e400", "-1e400", "[1, 1e400]", "18446744073709551616", "-9223372036854775809",
+        "[99999999999999999999999]", "{\"n\": 123456789012345678901234567890}"}) {
+    try {
+      uni::parse_json(text);
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const uni::JsonError& e) {
+      EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos)
+          << text << ": " << e.what();
+      EXPECT_FALSE(e.not_json()) << text;
+    }
+  }
+  // Digits inside strings are only text.
+  EXPECT_EQ(uni::parse_json(R"(["99999999999999999999999", "1e400"])"),
+            json::parse(R"(["99999999999999999999999", "1e400"])"));
+  try {
+    uni::parse_json("[1,");
+    ADD_FAILURE() << "accepted [1,";
+  } catch (const uni::JsonError& e) {
+    EXPECT_TRUE(e.not_json()) << e.what();
+  }
+  EXPECT_THROW(uni::parse_json(nested_arrays(uni::kMaxNesting + 1)), uni::JsonError);
+  EXPECT_NO_THROW(uni::parse_json(nested_arrays(uni::kMaxNesting)));
+  EXPECT_THROW(uni::parse_json(nested_arrays(1000000)), uni::JsonError);
+}
+
+TEST(CliArgument, NumbersOutOfRangeAreErrorsNotStrings) {
+  // They used to become the strings "1e400" and a rounded double.
+  EXPECT_THROW(parse_cli_argument("1e400"), uni::JsonError);
+  EXPECT_THROW(parse_cli_argument("18446744073709551616"), uni::JsonError);
+  EXPECT_THROW(parse_cli_argument("[1e400]"), uni::JsonError);
+  EXPECT_EQ(parse_cli_argument("18446744073709551615"), json(UINT64_MAX));
+}
+
+TEST(CliArgument, NestingLeavesRoomForTheArgumentArray) {
+  // Arguments travel inside one array, so an argument may nest one level less than a value.
+  EXPECT_NO_THROW(parse_cli_argument(nested_arrays(uni::kMaxNesting - 1)));
+  EXPECT_THROW(parse_cli_argument(nested_arrays(uni::kMaxNesting)), uni::JsonError);
+  EXPECT_THROW(parse_cli_argument(nested_arrays(40000)), uni::JsonError);
 }
 
 }  // namespace

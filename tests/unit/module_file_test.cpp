@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "common/files.hpp"
 #include "common/module_file.hpp"
+#include "uni/detail/module_abi.hpp"
 #include "uni/detail/platform.hpp"
 
 namespace {
@@ -35,10 +37,15 @@ std::string module_bytes() {
 }
 
 // The check on an exact-size heap copy: a sanitizer build catches any read past the end.
+// An image that passes has its .uni_exports read too, so that every test of a broken image
+// exercises that reader as well.
 std::string check_copy(std::string_view image) {
   std::unique_ptr<char[]> copy(new char[image.size() ? image.size() : 1]);
   std::memcpy(copy.get(), image.data(), image.size());
-  return check_module_image(std::string_view(copy.get(), image.size()), "m.so");
+  std::string_view view(copy.get(), image.size());
+  std::string platform = check_module_image(view, "m.so");
+  uni::read_module_exports(view, "m.so");
+  return platform;
 }
 
 // The error text, or "" if the check passed; fails the test on any other exception.
@@ -46,8 +53,12 @@ std::string check_copy(std::string_view image) {
 // does); otherwise check an exact-size copy.
 std::string error_of(std::string_view image, bool in_place = false) {
   try {
-    if (in_place) check_module_image(image, "m.so");
-    else check_copy(image);
+    if (in_place) {
+      check_module_image(image, "m.so");
+      uni::read_module_exports(image, "m.so");
+    } else {
+      check_copy(image);
+    }
     return "";
   } catch (const ModuleFileError& e) {
     return e.what();
@@ -366,6 +377,84 @@ TEST(ModuleFileCheck, CraftedImageCannotMakeTheCheckQuadratic) {
   }
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: accepted, 2: wrong message, 3: wrong exception type";
+}
+
+// ---- .uni_exports -----------------------------------------------------------------------
+
+// The image with `from` replaced by `to` (same length) at its first occurrence.
+std::string patched(std::string image, std::string_view from, std::string_view to) {
+  std::size_t at = image.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  EXPECT_EQ(from.size(), to.size());
+  if (at != std::string::npos) image.replace(at, from.size(), to);
+  return image;
+}
+
+TEST(ModuleExports, ARealModuleDescribesItsFunctions) {
+  uni::ModuleExports exports = uni::read_module_exports(module_bytes(), "m.so");
+  ASSERT_TRUE(exports.described);
+  ASSERT_EQ(exports.functions.size(), 1u);
+  EXPECT_EQ(exports.functions[0].name, "factorial");
+  EXPECT_EQ(exports.functions[0].signature, "unsigned long factorial(int)");
+  EXPECT_EQ(exports.functions[0].result, "u64:unsigned long");
+  EXPECT_EQ(exports.functions[0].params, std::vector<std::string>{"i32:int"});
+}
+
+// Every function of a module with many, in name order, each as its loaded table says.
+TEST(ModuleExports, EveryExportOfAModuleMatchesItsLoadedTable) {
+  const std::string path = std::string(UNI_MODULE_DIR) + "/libtestfns.so";
+  uni::ModuleExports exports = uni::read_module_exports(uni::read_file(path), path);
+  ASSERT_TRUE(exports.described);
+  ASSERT_EQ(exports.functions.size(), 17u);
+  for (std::size_t i = 1; i < exports.functions.size(); ++i)
+    EXPECT_LT(exports.functions[i - 1].name, exports.functions[i].name);
+  // Loading it here is fine: it is our own test module.
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(handle, nullptr) << ::dlerror();
+  auto entry = reinterpret_cast<uni_module_entry_fn>(::dlsym(handle, UNI_MODULE_ENTRY_SYMBOL));
+  ASSERT_NE(entry, nullptr);
+  const uni_module_table* table = entry();
+  ASSERT_EQ(table->count, exports.functions.size());
+  for (std::size_t i = 0; i < table->count; ++i) {
+    auto it = std::find_if(exports.functions.begin(), exports.functions.end(),
+                           [&](const auto& e) { return e.name == table->exports[i].name; });
+    ASSERT_NE(it, exports.functions.end()) << table->exports[i].name;
+    EXPECT_EQ(it->signature, table->exports[i].signature);
+  }
+  ::dlclose(handle);
+}
+
+TEST(ModuleExports, AModuleWithoutTheSectionIsUndescribedNotAnError) {
+  std::string image = patched(module_bytes(), std::string_view(".uni_exports\0", 13),
+                              std::string_view(".uni_eXports\0", 13));
+  uni::ModuleExports exports = uni::read_module_exports(image, "m.so");
+  EXPECT_FALSE(exports.described);
+  EXPECT_TRUE(exports.functions.empty());
+}
+
+TEST(ModuleExports, RecordsOfAnotherVersionAreSkipped) {
+  std::string image =
+      patched(module_bytes(), "uni-export-v1\nfactorial", "uni-export-v9\nfactorial");
+  uni::ModuleExports exports = uni::read_module_exports(image, "m.so");
+  EXPECT_TRUE(exports.described);
+  EXPECT_TRUE(exports.functions.empty());
+}
+
+TEST(ModuleExports, AMalformedRecordIsAClearError) {
+  // The record cut after its name: "uni-export-v1\nfactorial\0unsigned long ...".
+  std::string image = patched(module_bytes(), std::string_view("uni-export-v1\nfactorial\n"),
+                              std::string_view("uni-export-v1\nfactorial\0", 24));
+  try {
+    uni::read_module_exports(image, "m.so");
+    FAIL() << "no error";
+  } catch (const ModuleFileError& e) {
+    EXPECT_NE(std::string(e.what()).find("m.so has a malformed .uni_exports record"),
+              std::string::npos)
+        << e.what();
+  }
+  // An empty parameter line.
+  image = patched(module_bytes(), "\ni32:int", std::string_view("\n\0\0\0\0\0\0\0", 8));
+  EXPECT_NE(error_of(image).find("an empty parameter type"), std::string::npos) << error_of(image);
 }
 
 }  // namespace

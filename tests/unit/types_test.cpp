@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "uni/detail/export_info.hpp"
 #include "uni/detail/types.hpp"
 
 namespace {
@@ -455,6 +456,56 @@ TEST(CheckMsgpack, TruncationTrailingBytesAndDepth) {
   nested += '\x01';
   EXPECT_EQ(check_msgpack(nested.data(), nested.size(), 4), "msgpack nested too deeply");
   EXPECT_EQ(check_msgpack(nested.data(), nested.size(), 5), "");
+}
+
+// The compile-time spelling (.uni_exports) of each supported type equals the
+// run-time one (the worker's signatures), and its descriptor is as documented
+// in docs/protocol.md §15.5.
+template <class T>
+void expect_type_info(const std::string& desc) {
+  using Info = uni::detail::TypeInfo<T>;
+  EXPECT_EQ(std::string(Info::cpp.view()), type_name<T>());
+  EXPECT_EQ(std::string(Info::desc.view()), desc) << type_name<T>();
+}
+
+namespace geo {
+template <int N>
+struct Vec {
+  int v[N];
+};
+}  // namespace geo
+
+TEST(TypesCompileTimeNames, MatchTheRunTimeNamesAndTheDocumentedDescriptors) {
+  expect_type_info<bool>("bool");
+  expect_type_info<char>(std::is_signed_v<char> ? "i8:char" : "u8:char");
+  expect_type_info<signed char>("i8:signed char");
+  expect_type_info<unsigned char>("u8:unsigned char");
+  expect_type_info<short>("i16:short");
+  expect_type_info<unsigned short>("u16:unsigned short");
+  expect_type_info<int>("i32:int");
+  expect_type_info<unsigned>("u32:unsigned int");
+  expect_type_info<long>("i64:long");
+  expect_type_info<unsigned long>("u64:unsigned long");
+  expect_type_info<long long>("i64:long long");
+  expect_type_info<unsigned long long>("u64:unsigned long long");
+  expect_type_info<std::int64_t>("i64:long");
+  expect_type_info<char32_t>("u32:char32_t");
+  expect_type_info<float>("f32:float");
+  expect_type_info<double>("f64:double");
+  expect_type_info<long double>("f" + std::to_string(8 * sizeof(long double)) + ":long double");
+  expect_type_info<std::string>("string");
+  expect_type_info<std::vector<int>>("vector<i32:int>");
+  expect_type_info<std::vector<std::uint8_t>>("vector<u8:unsigned char>");
+  expect_type_info<std::array<double, 3>>("array<f64:double,3>");
+  expect_type_info<std::map<std::string, std::vector<int>>>("map<string,vector<i32:int>>");
+  expect_type_info<std::unordered_map<int, bool>>("map<i32:int,bool>");
+  expect_type_info<std::optional<std::string>>("optional<string>");
+  expect_type_info<std::tuple<int, std::string, double>>("tuple<i32:int,string,f64:double>");
+  expect_type_info<std::tuple<>>("tuple<>");
+  expect_type_info<std::pair<int, bool>>("tuple<i32:int,bool>");
+  expect_type_info<Point>("user<28:(anonymous namespace)::Point>");
+  expect_type_info<std::vector<Segment>>("vector<user<30:(anonymous namespace)::Segment>>");
+  expect_type_info<geo::Vec<3>>("user<34:(anonymous namespace)::geo::Vec<3>>");
 }
 
 }  // namespace

@@ -12,6 +12,11 @@
 #define UNI_MODULE_ENTRY_SYMBOL "uni_module_v1"
 // ELF section holding the platform tag, readable without loading the module.
 #define UNI_PLATFORM_SECTION ".uni_platform"
+// ELF section describing each export (name, signature, type descriptors),
+// also readable without loading the module; format in docs/protocol.md §15.5.
+#define UNI_EXPORTS_SECTION ".uni_exports"
+// First line of each record in that section; a reader skips records of other versions.
+#define UNI_EXPORT_RECORD_MAGIC "uni-export-v1"
 
 extern "C" {
 

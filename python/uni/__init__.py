@@ -1,0 +1,56 @@
+"""uni: call C++ functions on a uni cluster from Python.
+
+    import uni
+    with uni.connect("tcp://127.0.0.1:7070") as cluster:     # authkey as the CLI finds it
+        fact = cluster.module("build/modules/libfactorial.so")  # functions from the module file
+        print(fact.factorial(20))                    # blocking call
+        fut = fact.factorial.submit(10)              # a concurrent.futures.Future
+        print(list(cluster.map(fact.factorial, range(1, 10))))
+
+Arguments are checked against the function's signature (recorded in the
+module at compile time) before anything is sent; a failed task raises
+uni.TaskError carrying the error kind, message and worker. Speaks the wire
+protocol of docs/protocol.md with pyzmq, msgpack and PyNaCl only.
+"""
+
+import os
+
+from ._cluster import Cluster, Executor, Future, Module, RemoteFunction, Service
+from ._connection import Connection
+from ._keys import default_authkey_path, derive_curve_keys, find_authkey
+from ._module_file import ModuleFile
+from .errors import (ArgumentError, ConnectError, Error, ModuleError, TaskError,
+                     UnknownFunctionError, WorkerInfo)
+
+__version__ = "0.1.0"
+
+__all__ = ["connect", "Cluster", "Executor", "Future", "Module", "RemoteFunction", "Service",
+           "ModuleFile", "Error", "ConnectError", "ModuleError", "TaskError", "ArgumentError",
+           "UnknownFunctionError", "WorkerInfo"]
+
+
+def connect(address=None, *, authkey=None, authkey_file=None, connect_timeout=5.0,
+            on_notice=None, max_outstanding=1_000_000):
+    """Connects to the manager at `address` ("tcp://host:port" or "host:port";
+    None: $UNI_CONNECT, else tcp://127.0.0.1:7070) and returns a Cluster.
+
+    The authkey is found as the uni CLI finds it: `authkey`, else the file
+    `authkey_file`, else $UNI_AUTHKEY, else the key file `uni manager` creates
+    (~/.config/uni/authkey). Raises ConnectError (reason "unreachable",
+    "auth-failed" or "refused") within connect_timeout seconds.
+
+    on_notice(text): messages from the manager, e.g. that tasks wait for a
+    worker that is not there (default: printed to stderr). max_outstanding:
+    a submission beyond this many unfinished tasks blocks until one finishes.
+    """
+    address = address or os.environ.get("UNI_CONNECT") or "tcp://127.0.0.1:7070"
+    try:
+        key = find_authkey(authkey, authkey_file)
+    except (OSError, ValueError) as e:
+        raise ConnectError("auth-failed", str(e)) from None
+    if key is None:
+        raise ConnectError("auth-failed", "no authkey: pass authkey= or authkey_file=, set "
+                           "UNI_AUTHKEY, or start a manager without one so that it creates "
+                           + default_authkey_path())
+    keys = derive_curve_keys(key)
+    return Cluster(Connection(address, keys, connect_timeout, on_notice, max_outstanding))

@@ -1,0 +1,428 @@
+"""The public face of the Python client: a Cluster, the modules and functions
+it runs, futures, map, an Executor, services and status (see uni/__init__.py
+for the tour). Everything that touches the network goes through
+_connection.Connection."""
+
+import concurrent.futures
+import os
+import threading
+
+from . import _protocol as p
+from ._connection import Connection
+from ._module_file import ModuleFile
+from ._types import Mismatch, make_checker, make_result_converter
+from .errors import ArgumentError, Error, TaskError, UnknownFunctionError, WorkerInfo
+
+_DEFAULT_ATTEMPTS = 3
+
+
+def _options(timeout, wait, max_attempts, defaults=(0, 0, _DEFAULT_ATTEMPTS)):
+    """(timeout_ms, wait_ms, max_attempts) from seconds; None keeps the default."""
+    timeout_ms, wait_ms, attempts = defaults
+    if timeout is not None:
+        timeout_ms = _milliseconds("timeout", timeout)
+    if wait is not None:
+        wait_ms = _milliseconds("wait", wait)
+    if max_attempts is not None:
+        if not isinstance(max_attempts, int) or not 1 <= max_attempts <= 255:
+            raise ValueError("max_attempts must be between 1 and 255, got %r" % (max_attempts,))
+        attempts = max_attempts
+    return timeout_ms, wait_ms, attempts
+
+
+def _milliseconds(name, seconds):
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ValueError("%s must be a number of seconds >= 0, got %r" % (name, seconds))
+    return min(int(round(seconds * 1000)), 0xFFFFFFFF)
+
+
+def _failure(status, payload, worker, host, pid, task_id):
+    """The exception for a result that is not ok."""
+    if status is None:
+        return Error(payload)
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
+    kind = p.STATUS_NAMES[status] if status < len(p.STATUS_NAMES) else "status %d" % status
+    return TaskError(kind, text, WorkerInfo(worker, host, pid) if worker else None, task_id)
+
+
+class Future(concurrent.futures.Future):
+    """A concurrent.futures.Future of one task, with its task id and the worker
+    that ran it. cancel() also stops the task on the cluster."""
+
+    def __init__(self, connection, session):
+        super().__init__()
+        self._connection = connection
+        self._session = session
+        self.seq = 0
+        self.worker = None  # WorkerInfo, once a worker has reported
+
+    @property
+    def id(self):
+        """The task id, as `uni stop` takes it."""
+        return p.task_id_text(self._session, self.seq)
+
+    def cancel(self):
+        """Drops the task if it is queued, stops it if it runs (process isolation).
+        Returns False if it had already finished."""
+        if self.done():
+            return False
+        self._connection.cancel_async([(self._session, self.seq)])
+        return super().cancel()
+
+
+class RemoteFunction:
+    """A function of a module, called on the cluster: each call is a task.
+    Calling it blocks for the result; submit() returns a Future. Keyword
+    arguments are task options, in seconds: timeout (run-time limit), wait
+    (limit on waiting for a worker), max_attempts (runs lost to crashes before
+    it fails; 1 = never rerun)."""
+
+    def __init__(self, cluster, module, name, description, defaults=(0, 0, _DEFAULT_ATTEMPTS)):
+        self._cluster = cluster
+        self.module = module
+        self.name = name
+        self.description = description  # ExportDescription, or None if the module has none
+        self._defaults = defaults
+        if description is not None:
+            self._check = make_checker(name, description.signature, description.params)
+            self._convert = make_result_converter(description.result)
+        else:
+            self._check = list
+            self._convert = None
+
+    @property
+    def signature(self):
+        return self.description.signature if self.description else None
+
+    def __repr__(self):
+        return "<uni function %s of %s>" % (self.signature or self.name, self.module.path)
+
+    def options(self, timeout=None, wait=None, max_attempts=None):
+        """The same function with other default task options."""
+        return RemoteFunction(self._cluster, self.module, self.name, self.description,
+                              _options(timeout, wait, max_attempts, self._defaults))
+
+    def pack(self, args):
+        """The msgpack array of arguments, checked against the signature.
+        Raises ArgumentError with the worker's wording."""
+        try:
+            return p.pack(self._check(args))
+        except Mismatch as e:
+            raise ArgumentError(str(e)) from None
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ArgumentError("%s: the arguments cannot be sent: %s" % (self.name, e)) from None
+
+    def decode(self, payload):
+        value = p.unpack(payload)
+        return self._convert(value) if self._convert else value
+
+    def submit(self, *args, timeout=None, wait=None, max_attempts=None):
+        return self._cluster._submit(self, args, _options(timeout, wait, max_attempts,
+                                                          self._defaults), 0)
+
+    def __call__(self, *args, timeout=None, wait=None, max_attempts=None):
+        return self.submit(*args, timeout=timeout, wait=wait, max_attempts=max_attempts).result()
+
+
+class Module:
+    """A module file: its functions (from the file's own .uni_exports) as
+    attributes or by name. path, hash (hex), platform."""
+
+    def __init__(self, cluster, file):
+        self._cluster = cluster
+        self._file = file
+        self.path = file.path
+        self.hash = file.hex
+        self.platform = file.platform
+        self._functions = {}
+        if file.exports is not None:
+            for name, description in file.exports.items():
+                self._functions[name] = RemoteFunction(cluster, file, name, description)
+
+    @property
+    def functions(self):
+        """name -> RemoteFunction; empty for a module built before .uni_exports
+        (its functions are still reachable with function(name))."""
+        return dict(self._functions)
+
+    def function(self, name):
+        if name in self._functions:
+            return self._functions[name]
+        if self._file.exports is None:  # nothing to check against: the worker decides
+            return RemoteFunction(self._cluster, self._file, name, None)
+        exported = ", ".join(self._functions) or "(nothing)"
+        raise UnknownFunctionError("unknown function '%s': the module exports %s"
+                                   % (name, exported))
+
+    __getitem__ = function
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.function(name)
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self._functions)
+
+    def __repr__(self):
+        return "<uni module %s (%s, %d functions)>" % (self.path, self.hash[:12],
+                                                      len(self._functions))
+
+
+class Service:
+    """A long-running task holding its worker slot until it returns or is
+    stopped (cluster.spawn)."""
+
+    def __init__(self, cluster, future):
+        self._cluster = cluster
+        self.future = future
+
+    @property
+    def id(self):
+        return self.future.id
+
+    def stop(self, timeout=5.0):
+        """Stops the service (its executor is killed, its slot freed). Returns
+        the manager's answer: "stopping", "cancelled" or "done"."""
+        state = self._cluster.stop(self.id, timeout)
+        return state
+
+    def started(self, timeout=5.0):
+        """Whether its worker reports it running (as `uni spawn` waits for)."""
+        for s in self._cluster.status(timeout).get("services", []):
+            if s.get("id") == self.id:
+                return bool(s.get("started"))
+        return False
+
+    def result(self, timeout=None):
+        return self.future.result(timeout)
+
+    def done(self):
+        return self.future.done()
+
+
+class _MapRun:
+    """The results of one map, filled by the I/O thread, read in input order."""
+
+    __slots__ = ("results", "waiting", "cond")
+
+    def __init__(self, n):
+        self.results = [None] * n
+        self.waiting = -1
+        self.cond = threading.Condition()
+
+    def sink(self, index):
+        def deliver(seq, status, payload, worker, host, pid):
+            self.results[index] = (status, payload, worker, host, pid)
+            if self.waiting == index:
+                with self.cond:
+                    self.cond.notify()
+        return deliver
+
+    def wait(self, index, deadline):
+        item = self.results[index]
+        if item is not None:
+            return item
+        with self.cond:
+            self.waiting = index
+            while self.results[index] is None:
+                remaining = None if deadline is None else deadline - _now()
+                if remaining is not None and remaining <= 0:
+                    raise concurrent.futures.TimeoutError()
+                self.cond.wait(remaining)
+            self.waiting = -1
+        return self.results[index]
+
+
+def _now():
+    import time
+    return time.monotonic()
+
+
+class Executor(concurrent.futures.Executor):
+    """A concurrent.futures.Executor whose work runs on the cluster: submit(fn,
+    *args) takes a RemoteFunction (code written for ProcessPoolExecutor works
+    once its function is one). Workers, not this object, bound parallelism."""
+
+    def __init__(self, cluster):
+        self._cluster = cluster
+        self._lock = threading.Lock()
+        self._futures = set()
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        if not isinstance(fn, RemoteFunction):
+            raise TypeError("a uni Executor runs module functions (cluster.module(path).NAME), "
+                            "not %r" % (fn,))
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future = fn.submit(*args, **kwargs)
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future):
+        with self._lock:
+            self._futures.discard(future)
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        return self._cluster.map(fn, *iterables, result_timeout=timeout)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            self._shutdown = True
+            futures = list(self._futures)
+        if cancel_futures:
+            for f in futures:
+                f.cancel()
+        if wait:
+            concurrent.futures.wait(futures)
+
+
+class Cluster:
+    """A connection to a uni cluster (uni.connect). Safe to use from any number
+    of threads. Use it as a context manager, or call close()."""
+
+    def __init__(self, connection):
+        self._connection = connection
+        self.address = connection.endpoint
+        self._modules = {}
+        self._modules_lock = threading.Lock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Says BYE and stops the I/O thread; unfinished futures fail."""
+        self._connection.close()
+
+    @property
+    def session(self):
+        return self._connection.session
+
+    def module(self, path):
+        """The module file at `path` (a path, never a search). Raises
+        ModuleError if it is not a uni module. Cached while the file is unchanged."""
+        path = os.fspath(path)
+        try:
+            st = os.stat(path)
+            key = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        with self._modules_lock:
+            cached = self._modules.get(path)
+            if cached and key and cached[0] == key:
+                return cached[1]
+        module = Module(self, ModuleFile(path))
+        with self._modules_lock:
+            self._modules[path] = (key, module)
+        return module
+
+    def function(self, path, name):
+        return self.module(path).function(name)
+
+    def _submit(self, fn, args, options, flags):
+        packed = fn.pack(args)
+        future = Future(self._connection, self._connection.session)
+
+        def deliver(seq, status, payload, worker, host, pid):
+            future.seq = seq
+            if future.done():
+                return  # cancelled locally
+            if worker:
+                future.worker = WorkerInfo(worker, host, pid)
+            try:
+                if status == p.OK:
+                    future.set_result(fn.decode(payload))
+                else:
+                    future.set_exception(_failure(status, payload, worker, host, pid, future.id))
+            except concurrent.futures.InvalidStateError:
+                pass  # cancelled meanwhile
+            except Exception as e:  # a result that does not decode
+                future.set_exception(Error("%s: the result does not decode: %s" % (fn.name, e)))
+
+        future.seq = self._connection.submit(fn.module, fn.name, packed, *options, flags,
+                                             deliver)
+        return future
+
+    def map(self, fn, *iterables, timeout=None, wait=None, max_attempts=None,
+            result_timeout=None):
+        """fn over the inputs, as the built-in map: one task per element (of
+        each iterable in step), all submitted at once; results are yielded in
+        input order. A failed task raises its TaskError when its turn comes.
+        Arguments are checked before anything is sent. timeout/wait/max_attempts
+        are task options; result_timeout (seconds) bounds the whole wait."""
+        if not isinstance(fn, RemoteFunction):
+            raise TypeError("cluster.map takes a module function, not %r" % (fn,))
+        options = _options(timeout, wait, max_attempts, fn._defaults)
+        packed = []
+        for index, args in enumerate(zip(*iterables)):
+            try:
+                packed.append(fn.pack(args))
+            except ArgumentError as e:
+                raise ArgumentError("input %d: %s" % (index + 1, e.message)) from None
+        run = _MapRun(len(packed))
+        sinks = [run.sink(i) for i in range(len(packed))]
+        first = self._connection.submit_many(fn.module, fn.name, packed, *options, 0, sinks)
+        deadline = None if result_timeout is None else _now() + result_timeout
+        return self._map_results(fn, run, first, deadline)
+
+    def _map_results(self, fn, run, first, deadline):
+        session = self._connection.session
+        n = len(run.results)
+        done = 0
+        try:
+            for done in range(n):
+                status, payload, worker, host, pid = run.wait(done, deadline)
+                if status != p.OK:
+                    raise _failure(status, payload, worker, host, pid,
+                                   p.task_id_text(session, first + done))
+                yield fn.decode(payload)
+            done = n
+        finally:
+            # Abandoned (an error, or the caller stopped iterating): stop the rest.
+            rest = [(session, first + i) for i in range(done, n) if run.results[i] is None]
+            if rest and first is not None:
+                self._connection.cancel_async(rest)
+
+    def executor(self):
+        """A concurrent.futures.Executor running on this cluster."""
+        return Executor(self)
+
+    def spawn(self, fn, *args, detached=False, **options):
+        """Starts fn(*args) as a service on some worker; returns a Service.
+        detached: the manager keeps it running after this client goes, as
+        `uni spawn` does (its result is then dropped)."""
+        flags = p.FLAG_SERVICE | (p.FLAG_DETACHED if detached else 0)
+        return Service(self, self._submit(fn, args, _options(
+            options.get("timeout"), options.get("wait"), options.get("max_attempts"),
+            fn._defaults), flags))
+
+    def stop(self, task_id, timeout=5.0):
+        """Stops a service or cancels a task by id (any client's, as `uni stop`).
+        Returns "stopping", "cancelled", "done" or "unknown"."""
+        session, seq = p.parse_task_id(task_id) if isinstance(task_id, str) else task_id
+        reply = self._connection.request(p.CANCEL, [(session, seq)])
+        outcomes = self._await(reply, timeout, "cancel")
+        return outcomes[0][2] if outcomes else "unknown"
+
+    def status(self, timeout=5.0):
+        """The manager's status map (docs/protocol.md §7.13) as a dict: workers,
+        queue, running, services, totals, ..."""
+        return self._await(self._connection.request(p.STATUS), timeout, "status")
+
+    @staticmethod
+    def _await(reply, timeout, what):
+        try:
+            return reply.result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise Error("the manager did not answer the %s request within %g s"
+                        % (what, timeout)) from None
+
+    def outstanding(self):
+        """Tasks submitted and not finished."""
+        return self._connection.outstanding()

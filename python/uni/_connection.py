@@ -1,0 +1,557 @@
+"""The boss's connection to a manager: a CURVE DEALER socket owned by one I/O
+thread, which batches what user threads hand it into SUBMITs, ships modules
+when the manager asks, acknowledges results, and after every reconnection
+says HELLO again and resubmits each task that has no result yet (the manager
+drops duplicates by id). The Python twin of src/client/client.cpp and
+src/proto/peer_connection.cpp; the rules it follows are in docs/protocol.md
+§2.4 and §12.
+"""
+
+import collections
+import logging
+import os
+import sys
+import threading
+import time
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from . import _protocol as p
+from .errors import ConnectError, Error
+
+log = logging.getLogger("uni")
+
+# As src/proto/transport.cpp sets them on the reference peers (docs/protocol.md §2.3).
+_SOCKET_OPTIONS = (
+    (zmq.IMMEDIATE, 1),  # queue only on a live connection; state is resent after HELLO
+    (zmq.RECONNECT_IVL, 100),
+    (zmq.RECONNECT_IVL_MAX, 1000),
+    (zmq.SNDHWM, 100000),
+    (zmq.RCVHWM, 100000),
+    (zmq.HEARTBEAT_IVL, 1000),  # ZMTP heartbeats drop a dead connection ...
+    (zmq.HEARTBEAT_TIMEOUT, 5000),  # ... after 5 s, then libzmq reconnects
+    (zmq.HANDSHAKE_IVL, 3000),
+    (zmq.LINGER, 200),  # long enough for the last ACK or BYE
+)
+_HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                     zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+_QUEUE_FULL_RETRY = 0.2  # seconds, as the C++ boss waits
+
+
+def normalize_endpoint(address):
+    return address if "://" in address else "tcp://" + address
+
+
+def _seconds_text(seconds):
+    return "%g" % seconds
+
+
+class _HandshakeWatch:
+    """Turns socket monitor events into a verdict on a first connection
+    (HandshakeWatch in src/proto/transport.cpp, docs/protocol.md §3.4)."""
+
+    def __init__(self, endpoint):
+        self.endpoint, self.tcp_connects, self.failures, self.ok = endpoint, 0, 0, False
+
+    def on_event(self, event):
+        if event == zmq.EVENT_CONNECTED:
+            self.tcp_connects += 1
+        elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self.ok = True
+        elif event in _HANDSHAKE_FAILED:
+            self.failures += 1
+        elif event == zmq.EVENT_DISCONNECTED:
+            if not self.ok:  # a CURVE server drops a client that used the wrong key
+                self.failures += 1
+            self.ok = False
+
+    def check(self, waited, limit):
+        if self.ok:
+            return
+        if self.tcp_connects > 0 and self.failures >= 2:
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey?) connecting "
+                               "to " + self.endpoint)
+        if waited < limit:
+            return
+        if self.tcp_connects > 0:
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey?): the "
+                               "handshake with %s did not complete" % self.endpoint)
+        raise ConnectError("unreachable", "cannot connect to %s: no manager answered within %s s"
+                           % (self.endpoint, _seconds_text(limit)))
+
+
+class Pending:
+    """A task handed to the connection: its SUBMIT record (kept for resubmission
+    until the result arrives), its module, and `sink`, called once on the I/O
+    thread with (seq, status, payload, worker, host, pid)."""
+
+    __slots__ = ("record", "module", "sink")
+
+    def __init__(self, record, module, sink):
+        self.record, self.module, self.sink = record, module, sink
+
+
+class Connection:
+    """Connects at construction (blocking until WELCOME, ConnectError otherwise)
+    and runs the I/O thread until close()."""
+
+    def __init__(self, address, keys, connect_timeout=5.0, on_notice=None,
+                 max_outstanding=1_000_000):
+        self.endpoint = normalize_endpoint(address)
+        self.session = int.from_bytes(os.urandom(8), "little")
+        self._on_notice = on_notice or (lambda text: print("uni: " + text, file=sys.stderr))
+        self._context = zmq.Context(1)
+        self._socket = self._context.socket(zmq.DEALER)
+        s = self._socket
+        s.curve_serverkey = keys.server_public
+        s.curve_publickey = keys.client_public
+        s.curve_secretkey = keys.client_secret
+        s.setsockopt(zmq.ROUTING_ID, b"b" + self.session.to_bytes(8, "little"))
+        for option, value in _SOCKET_OPTIONS:
+            s.setsockopt(option, value)
+        self._monitor = s.get_monitor_socket(zmq.EVENT_ALL)
+        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+
+        # Shared with user threads, under _lock.
+        self._lock = threading.Lock()
+        self._to_submit = []
+        self._to_cancel = []
+        self._requests = []  # (kind, ids, concurrent.futures.Future)
+        self._wake_pending = False
+        self._next_seq = 1
+        self._outstanding = 0
+        self._max_outstanding = max(1, max_outstanding)
+        self._window = threading.Condition(self._lock)
+        self._closed = False
+
+        # The I/O thread's own.
+        self._pending = {}  # seq -> Pending
+        self._modules = {}  # hash -> ModuleFile
+        self._cancelled = []  # ids sent again after a reconnect until their results arrive
+        self._status_waiters = collections.deque()
+        self._cancel_waiters = collections.deque()
+        self._acks = []
+        self._retry = []
+        self._retry_at = 0.0
+        self._hello_sent_at = None
+        self._stop = False
+        try:
+            self.welcome = self._open(connect_timeout)
+        except BaseException:
+            self._close_sockets()
+            raise
+        self._heartbeat = (self.welcome.get("heartbeat_ms") or 1000) / 1000.0
+        self.max_message = self.welcome.get("max_message") or (128 << 20)
+        self._thread = threading.Thread(target=self._run, name="uni-io", daemon=True)
+        self._thread.start()
+
+    # ---- user threads ------------------------------------------------------------------
+
+    def submit(self, module, function, args, timeout_ms, wait_ms, max_attempts, flags, sink):
+        """Queues one task; returns its seq. Blocks while max_outstanding tasks
+        are unfinished."""
+        with self._lock:
+            if self._closed:
+                raise Error("the connection to the cluster is closed")
+            while self._outstanding >= self._max_outstanding:
+                self._window.wait()
+                if self._closed:
+                    raise Error("the connection to the cluster is closed")
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            record = [self.session, seq, module.hash, function, args, timeout_ms, wait_ms,
+                      max_attempts, flags, 1]
+            self._to_submit.append(Pending(record, module, sink))
+            self._outstanding += 1
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            os.eventfd_write(self._wake_fd, 1)
+        return seq
+
+    def submit_many(self, module, function, packed_args, timeout_ms, wait_ms, max_attempts,
+                    flags, sinks):
+        """submit() for many tasks at once (one lock, one wake); returns the first seq."""
+        first = None
+        for args, sink in zip(packed_args, sinks):
+            with self._lock:
+                if self._closed:
+                    raise Error("the connection to the cluster is closed")
+                while self._outstanding >= self._max_outstanding:
+                    self._wake_locked()
+                    self._window.wait()
+                    if self._closed:
+                        raise Error("the connection to the cluster is closed")
+                seq = self._next_seq
+                self._next_seq = seq + 1
+                if first is None:
+                    first = seq
+                self._to_submit.append(Pending(
+                    [self.session, seq, module.hash, function, args, timeout_ms, wait_ms,
+                     max_attempts, flags, 1], module, sink))
+                self._outstanding += 1
+                if len(self._to_submit) >= 4096:
+                    self._wake_locked()
+        with self._lock:
+            self._wake_locked()
+        return first
+
+    def _wake_locked(self):
+        if not self._wake_pending:
+            self._wake_pending = True
+            os.eventfd_write(self._wake_fd, 1)
+
+    def cancel_async(self, ids):
+        with self._lock:
+            self._to_cancel.extend(ids)
+            self._wake_locked()
+
+    def request(self, kind, ids=()):
+        """STATUS or CANCEL with a reply: a concurrent.futures.Future of the
+        reply's body (the status map, or the list of cancel outcomes)."""
+        import concurrent.futures
+        reply = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise Error("the connection to the cluster is closed")
+            self._requests.append((kind, list(ids), reply))
+            self._wake_locked()
+        return reply
+
+    def outstanding(self):
+        with self._lock:
+            return self._outstanding
+
+    def close(self):
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._window.notify_all()
+        self._stop = True
+        os.eventfd_write(self._wake_fd, 1)
+        self._thread.join()
+
+    # ---- connecting --------------------------------------------------------------------
+
+    def _open(self, timeout):
+        try:
+            self._socket.connect(self.endpoint)
+        except zmq.ZMQError as e:
+            raise ConnectError("unreachable", "cannot connect to %s: %s" % (self.endpoint, e))
+        start = time.monotonic()
+        watch = _HandshakeWatch(self.endpoint)
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        hello = p.hello(self.session)
+        hello_sent = False
+        while True:
+            waited = time.monotonic() - start
+            if not watch.ok:
+                watch.check(waited, timeout)
+            if waited >= timeout:
+                raise ConnectError("unreachable",
+                                   "the manager at %s did not answer HELLO" % self.endpoint)
+            # HELLO goes out once the CURVE handshake has succeeded: with
+            # ZMQ_IMMEDIATE a send before that fails with EAGAIN.
+            poller.poll(50 if hello_sent or not watch.ok else 5)
+            for event in self._monitor_events():
+                watch.on_event(event)
+            if watch.ok and not hello_sent:
+                hello_sent = self._send(hello)
+            while True:
+                frame = self._recv()
+                if frame is None:
+                    break
+                try:
+                    m = p.unpack(frame)
+                    kind, version = m[0], m[1]
+                except Exception as e:
+                    raise ConnectError("refused", "the peer at %s does not speak the uni "
+                                       "protocol: %s" % (self.endpoint, e))
+                if kind == p.WELCOME and version == p.VERSION:
+                    return m[2]
+                if kind == p.ERROR:
+                    if m[2] == "hello-required":
+                        hello_sent = self._send(hello)
+                        continue
+                    raise ConnectError("refused", "the manager at %s refused the connection: %s"
+                                       % (self.endpoint, m[3]))
+
+    def _monitor_events(self):
+        while True:
+            try:
+                yield recv_monitor_message(self._monitor, zmq.NOBLOCK)["event"]
+            except zmq.Again:
+                return
+
+    def _send(self, body):
+        try:
+            self._socket.send(body, zmq.NOBLOCK)
+            return True
+        except zmq.ZMQError:  # EAGAIN while disconnected: the state is resent after HELLO
+            return False
+
+    def _recv(self):
+        try:
+            return self._socket.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+
+    # ---- the I/O thread ----------------------------------------------------------------
+
+    def _run(self):
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        poller.register(self._wake_fd, zmq.POLLIN)
+        next_heartbeat = time.monotonic()
+        try:
+            while not self._stop:
+                wait = self._heartbeat if not self._retry else 0.05
+                ready = dict(poller.poll(int(wait * 1000)))
+                if self._monitor in ready:
+                    for event in self._monitor_events():
+                        # A new connection after a drop: say HELLO, then resubmit on WELCOME.
+                        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                            self._say_hello()
+                        elif event == zmq.EVENT_DISCONNECTED:
+                            self._fail_waiters("the connection to the manager was lost")
+                        elif event in _HANDSHAKE_FAILED:
+                            log.warning("cannot reconnect to the manager at %s: authentication "
+                                        "failed (did it restart with another authkey?); "
+                                        "retrying", self.endpoint)
+                if self._wake_fd in ready:
+                    try:
+                        os.eventfd_read(self._wake_fd)
+                    except BlockingIOError:
+                        pass
+                    self._take_work()
+                if self._socket in ready:
+                    for _ in range(1024):
+                        frame = self._recv()
+                        if frame is None:
+                            break
+                        self._on_frame(frame)
+                if self._acks:
+                    self._send(p.ids_message(p.ACK, self._acks))
+                    self._acks = []
+                now = time.monotonic()
+                if self._retry and now >= self._retry_at:
+                    again, self._retry = self._retry, []
+                    self._send_tasks(again)
+                if now >= next_heartbeat:
+                    self._send(p.heartbeat())
+                    next_heartbeat = now + self._heartbeat
+            self._send(p.bye("boss leaving"))
+        except Exception:  # a bug here must not leave callers waiting for ever
+            log.exception("the uni I/O thread failed")
+        finally:
+            self._finish("the connection to the cluster was closed before the task finished")
+
+    def _finish(self, why):
+        with self._lock:
+            self._closed = True
+            self._window.notify_all()
+            leftover = self._to_submit
+            self._to_submit = []
+            requests = self._requests
+            self._requests = []
+        for waiter in list(self._status_waiters) + list(self._cancel_waiters):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(Error("the connection is closing"))
+        for _, _, reply in requests:
+            reply.set_exception(Error("the connection is closing"))
+        pending = list(self._pending.values()) + leftover
+        self._pending.clear()
+        for task in pending:
+            task.sink(task.record[1], None, why, "", "", 0)
+        self._close_sockets()
+
+    def _fail_waiters(self, why):
+        # STATUS and CANCEL replies carry no request id and are matched by
+        # order (docs/protocol.md §7.12): replies to requests sent on a dropped
+        # connection never come, so their waiters go, or they would take the
+        # replies meant for later requests.
+        for waiters in (self._status_waiters, self._cancel_waiters):
+            for waiter in waiters:
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(Error(why))
+            waiters.clear()
+
+    def _close_sockets(self):
+        self._monitor.close(0)
+        self._socket.close()
+        self._context.term()
+        os.close(self._wake_fd)
+
+    def _say_hello(self):
+        if self._send(p.hello(self.session)):
+            self._hello_sent_at = time.monotonic()
+
+    def _take_work(self):
+        with self._lock:
+            tasks, self._to_submit = self._to_submit, []
+            cancels, self._to_cancel = self._to_cancel, []
+            requests, self._requests = self._requests, []
+            self._wake_pending = False
+        for task in tasks:
+            self._pending[task.record[1]] = task
+            self._modules.setdefault(task.module.hash, task.module)
+        if tasks:
+            self._send_tasks(tasks)
+        if cancels:
+            self._cancelled.extend(cancels)
+            self._send_cancel(cancels, None)
+        for kind, ids, reply in requests:
+            if kind == p.STATUS:
+                if self._send(p.status_request()):
+                    self._status_waiters.append(reply)
+                else:
+                    reply.set_exception(Error("not connected to the manager"))
+            else:
+                self._send_cancel(ids, reply)
+
+    def _send_cancel(self, ids, reply):
+        # Replies come back in order, with no request id: a None waiter marks
+        # a reply nobody awaits.
+        if self._send(p.ids_message(p.CANCEL, ids)):
+            self._cancel_waiters.append(reply)
+        elif reply is not None:
+            reply.set_exception(Error("not connected to the manager"))
+
+    def _send_tasks(self, tasks):
+        budget = self.max_message // 2
+        batch, size = [], 0
+        for task in tasks:
+            record = task.record
+            if task.record[1] not in self._pending:
+                continue  # resolved meanwhile (cancelled locally, or a late result)
+            task_size = len(record[4]) + len(record[3]) + 96
+            if task_size > budget:
+                self._resolve(record[1], p.REJECTED, (
+                    "the task's arguments take %d bytes, more than the manager accepts in one "
+                    "message (%d bytes, --max-message)" % (len(record[4]), self.max_message)
+                ).encode(), "", "", 0)
+                continue
+            if size + task_size > p.BATCH_BYTES and batch:
+                self._send(p.submit(batch))  # unsent: resubmitted after the next HELLO
+                batch, size = [], 0
+            batch.append(record)
+            size += task_size
+        if batch:
+            self._send(p.submit(batch))
+
+    def _resolve(self, seq, status, payload, worker, host, pid):
+        task = self._pending.pop(seq, None)
+        if task is None:
+            return  # a duplicate after a reconnect: already resolved
+        with self._lock:
+            self._outstanding -= 1
+            if self._outstanding == self._max_outstanding - 1:
+                self._window.notify_all()
+        task.sink(seq, status, payload, worker, host, pid)
+
+    def _on_frame(self, frame):
+        try:
+            m = p.unpack(frame)
+            kind = m[0]
+            if m[1] != p.VERSION and kind != p.ERROR:
+                log.warning("ignoring a message of protocol version %s", m[1])
+                return
+            handler = self._HANDLERS.get(kind)
+            if handler is None:
+                log.warning("unexpected message type %s from the manager", kind)
+                return
+            handler(self, m)
+        except Exception as e:  # a malformed message is logged, never fatal
+            log.error("malformed message from the manager: %s", e)
+
+    def _on_result(self, m):
+        for r in m[2]:
+            session, seq, status, payload, worker, host, pid = r[:7]
+            if status == p.QUEUE_FULL:  # backpressure: the same task again shortly
+                task = self._pending.get(seq)
+                if task is not None:
+                    if not self._retry:
+                        self._retry_at = time.monotonic() + _QUEUE_FULL_RETRY
+                    self._retry.append(task)
+                continue
+            self._acks.append((session, seq))
+            if session == self.session:
+                self._resolve(seq, status, payload, worker, host, pid)
+
+    def _on_need_module(self, m):
+        module_hash = m[2]
+        module = self._modules.get(module_hash)
+        if module is None:
+            log.warning("the manager asked for module %s, which this boss never sent",
+                        module_hash.hex()[:12])
+            return
+        if len(module.data) + 256 > self.max_message:
+            why = ("module %s (%d bytes) is larger than the manager accepts in one message (%d "
+                   "bytes)" % (module.path, len(module.data), self.max_message)).encode()
+            failed = [seq for seq, t in self._pending.items() if t.module is module]
+            for seq in failed:
+                self._resolve(seq, p.REJECTED, why, "", "", 0)
+            if failed:  # the manager holds them, waiting for the module: let it drop them
+                self._send_cancel([(self.session, seq) for seq in failed], None)
+            return
+        self._send(p.put_module(module_hash, module.platform, module.data))
+
+    def _on_welcome(self, m):
+        # A HELLO after a reconnect was answered: bring the manager up to date.
+        self._hello_sent_at = None
+        self.welcome = m[2]
+        self.max_message = self.welcome.get("max_message") or self.max_message
+        tasks = sorted(self._pending.values(), key=lambda t: t.record[1])
+        for t in tasks:
+            t.record[8] |= p.FLAG_RESUBMITTED
+        self._send_tasks(tasks)
+        self._cancelled = [i for i in self._cancelled if i[1] in self._pending]
+        if self._cancelled:
+            self._send_cancel(self._cancelled, None)
+        if tasks:
+            log.info("reconnected: resubmitted %d unfinished task(s)", len(tasks))
+
+    def _on_notice(self, m):
+        self._on_notice(m[2])
+
+    def _on_status_reply(self, m):
+        if self._status_waiters:
+            waiter = self._status_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(m[2])
+
+    def _on_cancel_reply(self, m):
+        if self._cancel_waiters:
+            waiter = self._cancel_waiters.popleft()
+            if waiter is not None and not waiter.done():
+                waiter.set_result([(s, q, state) for s, q, state in m[2]])
+
+    def _on_error(self, m):
+        code, text = m[2], m[3]
+        if code == "hello-required":
+            # Every message sent before a restarted manager saw our HELLO earns
+            # one such error; one HELLO a second answers them all.
+            if self._hello_sent_at is None or time.monotonic() - self._hello_sent_at > 1.0:
+                self._say_hello()
+            return
+        log.error("the manager says: %s", text)
+
+    def _on_bye(self, m):
+        log.warning("the manager is going away (%s); waiting for it to come back", m[2])
+
+    _HANDLERS = {
+        p.RESULT: _on_result,
+        p.NEED_MODULE: _on_need_module,
+        p.WELCOME: _on_welcome,
+        p.NOTICE: _on_notice,
+        p.STATUS_REPLY: _on_status_reply,
+        p.CANCEL_REPLY: _on_cancel_reply,
+        p.ERROR: _on_error,
+        p.BYE: _on_bye,
+        p.HEARTBEAT: lambda self, m: None,
+    }

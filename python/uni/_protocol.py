@@ -1,0 +1,86 @@
+"""Message types, status codes and encoders of the uni wire protocol, version 1
+(docs/protocol.md). Every message is one msgpack array [type, version, ...]
+sent as a single ZeroMQ frame."""
+
+import msgpack
+
+VERSION = 1
+
+HELLO, WELCOME, ERROR, HEARTBEAT, SUBMIT, NEED_MODULE, PUT_MODULE, RESULT, ACK = range(1, 10)
+CANCEL, CANCEL_REPLY, STATUS, STATUS_REPLY, TASKS, FETCH_MODULE, MODULE, CREDIT = range(10, 18)
+NOTICE, BYE = 18, 19
+
+# Result status codes (docs/protocol.md §9.1), by their wire names.
+STATUS_NAMES = ("ok", "exception", "bad-arguments", "unknown-function", "module-error",
+                "crashed", "timed-out", "cancelled", "no-worker", "rejected", "handed-back",
+                "queue-full")
+OK, QUEUE_FULL = 0, 11
+REJECTED = 9
+
+# Task flags (§9.2).
+FLAG_SERVICE, FLAG_DETACHED, FLAG_RESUBMITTED = 1, 2, 4
+
+# Batches of tasks are cut at this many bytes (proto::kBatchBytes).
+BATCH_BYTES = 1 << 20
+
+# Unpacking: the manager's str fields as str; map keys of any type (a result may
+# be a std::map<int, ...>); bytes that are not UTF-8 survive in str as
+# surrogates and are packed back unchanged.
+_UNPACK = dict(raw=False, strict_map_key=False, unicode_errors="surrogateescape")
+
+
+def pack(value):
+    return msgpack.packb(value, use_bin_type=True, unicode_errors="surrogateescape")
+
+
+def unpack(data):
+    try:
+        return msgpack.unpackb(data, **_UNPACK)
+    except TypeError:  # an array used as a map key: arrays become tuples
+        return msgpack.unpackb(data, use_list=False, **_UNPACK)
+
+
+def hello(session):
+    return pack([HELLO, VERSION, "boss", {"session": session}])
+
+
+def heartbeat():
+    return pack([HEARTBEAT, VERSION])
+
+
+def submit(records):
+    return pack([SUBMIT, VERSION, records])
+
+
+def put_module(module_hash, platform, data):
+    return pack([PUT_MODULE, VERSION, module_hash, platform, data])
+
+
+def ids_message(kind, ids):
+    """ACK or CANCEL: a flat array session1, seq1, session2, seq2, ..."""
+    flat = []
+    for session, seq in ids:
+        flat.append(session)
+        flat.append(seq)
+    return pack([kind, VERSION, flat])
+
+
+def status_request():
+    return pack([STATUS, VERSION])
+
+
+def bye(reason):
+    return pack([BYE, VERSION, reason])
+
+
+def task_id_text(session, seq):
+    """The printed form of a task id, as `uni stop` takes it."""
+    return "%016x-%d" % (session, seq)
+
+
+def parse_task_id(text):
+    """(session, seq) from "1f2e3d4c5b6a7988-1"; ValueError if it is not one."""
+    session, dash, seq = text.partition("-")
+    if not dash or len(session) != 16 or not seq.isdigit():
+        raise ValueError("not a task id: %r" % text)
+    return int(session, 16), int(seq)

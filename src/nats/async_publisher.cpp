@@ -1,0 +1,127 @@
+// AsyncPublisher: nats.c's async JetStream publish with per-message max wait,
+// failure collection in its ack handler, and retry in finish().
+#include "nats/async_publisher.hpp"
+
+#include <mutex>
+#include <optional>
+
+#include "nats/error.hpp"
+#include "nats/jetstream.hpp"
+
+namespace uni::nats {
+
+struct AsyncPublisher::State {
+  AsyncPublishConfig config;
+  JsContextHandle js;
+  std::mutex mutex;
+  std::vector<MsgHandle> failed;  // to publish again
+  std::optional<NatsError> fatal;
+  std::uint64_t stored = 0;
+};
+
+namespace {
+
+void on_ack(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
+  auto* state = static_cast<AsyncPublisher::State*>(closure);
+  MsgHandle owned(msg);  // the handler owns the message (nats.c's contract)
+  std::lock_guard lock(state->mutex);
+  if (ack != nullptr) {
+    ++state->stored;
+    return;
+  }
+  if (error == nullptr) return;
+  std::string subject = natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
+  NatsError failure(
+      classify(error->Err, error->ErrCode, error->ErrText != nullptr ? error->ErrText : ""),
+      error->Err, error->ErrCode,
+      "publishing to " + subject + ": " + natsStatus_GetText(error->Err) +
+          (error->ErrText != nullptr ? std::string(" (") + error->ErrText + ")" : ""));
+  if (is_transient(failure)) state->failed.push_back(std::move(owned));
+  else if (!state->fatal) state->fatal = failure;
+}
+
+}  // namespace
+
+AsyncPublisher::AsyncPublisher(Connection& connection, const AsyncPublishConfig& config)
+    : state_(std::make_unique<State>()) {
+  state_->config = config;
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.PublishAsync.MaxPending = config.max_pending;
+  options.PublishAsync.AckHandler = on_ack;
+  options.PublishAsync.AckHandlerClosure = state_.get();
+  // publish() waits this long for room when max_pending are in flight, then fails.
+  options.PublishAsync.StallWait = config.ack_timeout.count();
+  jsCtx* raw = nullptr;
+  check(natsConnection_JetStream(&raw, connection.get(), &options), "creating a JetStream context");
+  state_->js.reset(raw);
+}
+
+AsyncPublisher::~AsyncPublisher() {
+  // Let outstanding acknowledgements arrive (or time out) before the state
+  // their handler uses goes away.
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MaxWait = state_->config.ack_timeout.count() + 1000;
+  js_PublishAsyncComplete(state_->js.get(), &options);
+}
+
+void AsyncPublisher::publish(const std::string& subject, std::string_view data,
+                             const std::string& msg_id) {
+  MsgHandle msg = make_message(subject, data, {{"Nats-Msg-Id", msg_id}});
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MaxWait = state_->config.ack_timeout.count();
+  natsMsg* raw = msg.release();
+  natsStatus status = js_PublishMsgAsync(state_->js.get(), &raw, &options);
+  if (status == NATS_OK) return;
+  msg.reset(raw);  // not taken: still ours
+  try {
+    check(status, "publishing to " + subject);
+  } catch (const NatsError& e) {
+    if (!is_transient(e)) throw;
+    std::lock_guard lock(state_->mutex);
+    state_->failed.push_back(std::move(msg));  // a lost connection: finish() retries it
+  }
+}
+
+std::size_t AsyncPublisher::finish() {
+  auto deadline = std::chrono::steady_clock::now() + state_->config.retry_for;
+  std::size_t republished = 0;
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  for (int round = 1;; ++round) {
+    options.MaxWait = state_->config.ack_timeout.count() + 1000;
+    natsStatus complete = js_PublishAsyncComplete(state_->js.get(), &options);
+    std::vector<MsgHandle> again;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (state_->fatal) throw *state_->fatal;
+      again.swap(state_->failed);
+    }
+    if (again.empty() && complete == NATS_OK) return republished;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw NatsError(FailureKind::kTimeout, NATS_TIMEOUT, 0,
+                      std::to_string(again.size()) +
+                          " messages still not stored after retrying for " +
+                          std::to_string(state_->config.retry_for.count()) + " ms");
+    if (again.empty()) continue;  // still waiting for answers
+    backoff_sleep(round);
+    for (MsgHandle& msg : again) {
+      options.MaxWait = state_->config.ack_timeout.count();
+      natsMsg* raw = msg.release();
+      if (js_PublishMsgAsync(state_->js.get(), &raw, &options) != NATS_OK) {
+        std::lock_guard lock(state_->mutex);
+        state_->failed.emplace_back(raw);
+      }
+      ++republished;
+    }
+  }
+}
+
+std::uint64_t AsyncPublisher::stored() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->stored;
+}
+
+}  // namespace uni::nats

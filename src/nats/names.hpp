@@ -1,0 +1,52 @@
+// The names of everything uni keeps in NATS, in one place (docs/scale-out.md
+// lists them): streams, subjects, the workers' consumer and the buckets. A
+// prefix other than "uni" lets two uni clusters share one NATS account.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace uni::nats {
+
+class Names {
+ public:
+  // Throws std::invalid_argument unless `prefix` is letters, digits, '_' or '-'.
+  explicit Names(std::string prefix = "uni");
+
+  const std::string& prefix() const { return prefix_; }
+
+  // Work-queue stream of one platform's tasks, its subject and the durable
+  // pull consumer its workers share.
+  std::string task_stream(std::string_view platform) const;   // UNI_TASKS_<platform>
+  std::string task_subject(std::string_view platform) const;  // uni.tasks.<platform>
+  std::string task_consumer() const { return "workers"; }
+  // Captured max-deliveries advisories of a platform's consumer.
+  std::string exhausted_stream(std::string_view platform) const;  // UNI_EXHAUSTED_<platform>
+
+  // Results, one subject per boss session (its 64-bit id in 16 hex digits).
+  std::string result_stream() const;                        // UNI_RESULTS
+  std::string result_subject(std::uint64_t session) const;  // uni.results.<session>
+  std::string result_subjects() const;                      // uni.results.>
+
+  std::string cancel_stream() const;                        // UNI_CANCELS
+  std::string cancel_subject(std::uint64_t session) const;  // uni.cancel.<session>
+  std::string cancel_subjects() const;                      // uni.cancel.>
+
+  std::string module_bucket() const;   // object store uni_modules (stream OBJ_uni_modules)
+  std::string worker_bucket() const;   // KV uni_workers
+  std::string service_bucket() const;  // KV uni_services
+
+ private:
+  std::string prefix_;  // as given, for subjects and buckets
+  std::string upper_;   // upper case, for stream names
+};
+
+// A platform tag must be usable as a subject token and inside a stream name:
+// no '.', '*', '>', whitespace or path separators. uni's tags
+// ("x86_64-linux-libstdc++-cxx11") are. Throws std::invalid_argument.
+void check_platform(std::string_view platform);
+
+std::string session_hex(std::uint64_t session);  // 16 lowercase hex digits
+
+}  // namespace uni::nats

@@ -1,0 +1,54 @@
+"""The Python client's encoders produce, byte for byte, the worked example of
+docs/protocol.md §16 (SUBMIT, ACK, HELLO, HEARTBEAT), and decode its RESULT."""
+
+import unittest
+
+import support  # noqa: F401  (sets sys.path)
+
+from uni import _protocol as p
+
+SESSION = 0x1F2E3D4C5B6A7988
+HASH = bytes.fromhex("4c7177c03ddccb045f1c6c6b7812c25c67a10f0fe60f54cb64fbf0e098099bc9")
+
+
+def from_doc(text):
+    return bytes.fromhex(" ".join(text.split()))
+
+
+class WorkedExample(unittest.TestCase):
+    def test_submit(self):
+        expected = from_doc("""
+            93 05 01 91 9a cf 1f 2e 3d 4c 5b 6a 79 88 01 c4
+            20 4c 71 77 c0 3d dc cb 04 5f 1c 6c 6b 78 12 c2
+            5c 67 a1 0f 0f e6 0f 54 cb 64 fb f0 e0 98 09 9b
+            c9 a9 66 61 63 74 6f 72 69 61 6c c4 02 91 14 00
+            00 03 00 01""")
+        record = [SESSION, 1, HASH, "factorial", p.pack([20]), 0, 0, 3, 0, 1]
+        self.assertEqual(p.submit([record]), expected)
+
+    def test_result_ack_hello_heartbeat(self):
+        result = from_doc("""
+            93 08 01 91 98 cf 1f 2e 3d 4c 5b 6a 79 88 01 00
+            c4 09 cf 21 c3 67 7c 82 b4 00 00 a8 33 66 39 61
+            30 63 31 32 a5 6e 6f 64 65 31 cd 10 92 01""")
+        m = p.unpack(result)
+        self.assertEqual(m[:2], [p.RESULT, 1])
+        session, seq, status, payload, worker, host, pid, attempt = m[2][0]
+        self.assertEqual((session, seq, status, worker, host, pid, attempt),
+                         (SESSION, 1, p.OK, "3f9a0c12", "node1", 4242, 1))
+        self.assertEqual(p.unpack(payload), 2432902008176640000)
+        self.assertEqual(p.ids_message(p.ACK, [(SESSION, 1)]),
+                         from_doc("93 09 01 92 cf 1f 2e 3d 4c 5b 6a 79 88 01"))
+        self.assertEqual(p.hello(SESSION), from_doc(
+            "94 01 01 a4 62 6f 73 73 81 a7 73 65 73 73 69 6f 6e cf 1f 2e 3d 4c 5b 6a 79 88"))
+        self.assertEqual(p.heartbeat(), from_doc("92 04 01"))
+
+    def test_task_ids(self):
+        self.assertEqual(p.task_id_text(SESSION, 1), "1f2e3d4c5b6a7988-1")
+        self.assertEqual(p.parse_task_id("1f2e3d4c5b6a7988-1"), (SESSION, 1))
+        with self.assertRaises(ValueError):
+            p.parse_task_id("nope")
+
+
+if __name__ == "__main__":
+    unittest.main()
