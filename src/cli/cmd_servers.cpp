@@ -19,6 +19,7 @@
 #include "manager/manager.hpp"
 #include "proto/transport.hpp"
 #include "worker/executor.hpp"
+#include "worker/executor_keeper.hpp"
 #include "worker/supervisor.hpp"
 
 namespace uni::cli {
@@ -98,6 +99,8 @@ struct WorkerFlags {
   unsigned slots = 0;
   std::string isolation = "process";
   std::string cache_dir, cache_size = "1G", mem_limit, drain_timeout = "30";
+  unsigned max_tasks_per_executor = 0;
+  std::string max_executor_memory, pid_namespace = "off", connect_timeout = "0";
   pid_t parent = 0;
 
   void add_to(CLI::App& app, bool with_client_flags) {
@@ -116,6 +119,18 @@ struct WorkerFlags {
                    "on SIGTERM, seconds running tasks get to finish; then they are stopped, and "
                    "rerun elsewhere as a failed attempt")
         ->capture_default_str();
+    app.add_option("--max-tasks-per-executor", max_tasks_per_executor,
+                   "replace an executor, between tasks, after it ran N tasks (for leaky code; "
+                   "default: never)");
+    app.add_option("--max-executor-memory", max_executor_memory,
+                   "replace an executor, between tasks, once its resident memory passes this, "
+                   "e.g. 512M (default: never)");
+    app.add_option("--pid-namespace", pid_namespace,
+                   "on: each executor in a PID namespace of its own, so that the kernel ends "
+                   "what tasks start even if the worker and its executors are all killed at "
+                   "once (tasks then see the pids of that namespace)")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
   }
 
   worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
@@ -128,6 +143,11 @@ struct WorkerFlags {
     c.cache_bytes = size_flag(cache_size, "--cache-size");
     if (!mem_limit.empty()) c.mem_limit = size_flag(mem_limit, "--mem-limit");
     c.drain_timeout = seconds_flag(drain_timeout, "--drain-timeout");
+    c.max_tasks_per_executor = max_tasks_per_executor;
+    if (!max_executor_memory.empty())
+      c.max_executor_memory = size_flag(max_executor_memory, "--max-executor-memory");
+    c.pid_namespace = pid_namespace == "on";
+    c.connect_timeout = seconds_flag(connect_timeout, "--connect-timeout");
     return c;
   }
 };
@@ -147,7 +167,16 @@ int run_worker(WorkerFlags& flags) {
   }
   std::string connect = flags.client.connect;
   if (connect.empty()) connect = "tcp://127.0.0.1:7070";
-  worker::Supervisor supervisor(flags.config(connect, *key));
+  std::optional<worker::Supervisor> started;
+  try {
+    started.emplace(flags.config(connect, *key));
+  } catch (const CLI::ValidationError&) {
+    throw;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "uni worker: %s\n", e.what());
+    return kExitUsage;
+  }
+  worker::Supervisor& supervisor = *started;
   on_stop_signal([](void* s) { static_cast<worker::Supervisor*>(s)->request_drain(); },
                  &supervisor);
   try {
@@ -282,6 +311,10 @@ void add_worker_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("worker", "run a worker that runs whatever tasks it is sent");
   auto flags = std::make_shared<WorkerFlags>();
   flags->add_to(*cmd, true);
+  cmd->add_option("--connect-timeout", flags->connect_timeout,
+                  "give up (exit 3) if no manager answers within this many seconds; 0: wait for "
+                  "one as long as it takes")
+      ->capture_default_str();
   cmd->add_option("--parent-pid", flags->parent, "exit when this process ends")->group("");
   cmd->callback([flags, &exit_code] { exit_code = run_worker(*flags); });
 }
@@ -310,6 +343,12 @@ void add_up_command(CLI::App& app, int& exit_code) {
         argv.insert(argv.end(), {"--cache-dir", worker_flags->cache_dir});
       if (!worker_flags->mem_limit.empty())
         argv.insert(argv.end(), {"--mem-limit", worker_flags->mem_limit});
+      if (worker_flags->max_tasks_per_executor)
+        argv.insert(argv.end(), {"--max-tasks-per-executor",
+                                 std::to_string(worker_flags->max_tasks_per_executor)});
+      if (!worker_flags->max_executor_memory.empty())
+        argv.insert(argv.end(), {"--max-executor-memory", worker_flags->max_executor_memory});
+      if (worker_flags->pid_namespace == "on") argv.insert(argv.end(), {"--pid-namespace", "on"});
       group = std::make_unique<WorkerGroup>(argv, key, *workers);
     });
     group.reset();  // SIGTERM the workers, wait for them
@@ -317,11 +356,15 @@ void add_up_command(CLI::App& app, int& exit_code) {
 }
 
 int executor_main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[2]) == "--probe-pid-namespace")
+    return worker::probe_pid_namespace();
   worker::ExecutorOptions options;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--supervisor") options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
     else if (flag == "--mem-limit") options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--max-memory") options.max_memory = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--pid-namespace") options.pid_namespace = std::string(argv[i + 1]) == "1";
   }
   return worker::run_executor(options);
 }

@@ -1,10 +1,12 @@
-// posix_spawn + pidfd process handling.
+// posix_spawn + pidfd process handling, and the process tree from /proc.
 #include "common/process.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 // glibc 2.36's <sys/pidfd.h> lacks the extern "C" guard.
 extern "C" {
@@ -12,9 +14,14 @@ extern "C" {
 }
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_map>
 
 extern char** environ;
 
@@ -36,7 +43,20 @@ Process Process::spawn(const SpawnOptions& options) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
-  for (const auto& [from, to] : options.fds) posix_spawn_file_actions_adddup2(&actions, from, to);
+  // The dup2s run in order: a source that is also an earlier target (a page
+  // on fd 3 meant for 4 while the channel goes to 3) would be overwritten
+  // first. Sources are moved above every target beforehand.
+  int highest_target = 2;
+  for (const auto& [from, to] : options.fds) highest_target = std::max(highest_target, to);
+  std::vector<UniqueFd> moved;
+  for (const auto& [from, to] : options.fds) {
+    int source = from;
+    if (source <= highest_target && source != to) {
+      moved.emplace_back(::fcntl(source, F_DUPFD_CLOEXEC, highest_target + 1));
+      if (moved.back()) source = moved.back().get();
+    }
+    posix_spawn_file_actions_adddup2(&actions, source, to);
+  }
   if (options.stdin_null) posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 
   sigset_t all, none;
@@ -129,6 +149,96 @@ void Process::kill_and_reap() {
   }
   pid_ = -1;
   pidfd_.reset();
+}
+
+void become_child_subreaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    throw std::runtime_error(std::string("prctl(PR_SET_CHILD_SUBREAPER): ") + ::strerror(errno));
+}
+
+namespace {
+
+// The parent of `pid` from /proc/PID/stat, or -1. The command name (field 2)
+// is in parentheses and may hold spaces or parentheses itself: the fields
+// after it start after the last ')'.
+pid_t parent_of(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return -1;
+  char buffer[512];
+  ssize_t n = ::read(fd.get(), buffer, sizeof(buffer) - 1);
+  if (n <= 0) return -1;
+  buffer[n] = '\0';
+  const char* close = std::strrchr(buffer, ')');
+  if (!close) return -1;
+  char state = 0;
+  int parent = -1;
+  if (std::sscanf(close + 1, " %c %d", &state, &parent) != 2) return -1;
+  return static_cast<pid_t>(parent);
+}
+
+// {pid, parent} of every process in /proc.
+std::vector<std::pair<pid_t, pid_t>> process_table() {
+  std::vector<std::pair<pid_t, pid_t>> table;
+  DIR* dir = ::opendir("/proc");
+  if (!dir) return table;
+  while (const dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    pid_t parent = parent_of(static_cast<pid_t>(pid));
+    if (parent >= 0) table.emplace_back(static_cast<pid_t>(pid), parent);
+  }
+  ::closedir(dir);
+  return table;
+}
+
+}  // namespace
+
+std::vector<pid_t> child_processes(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& [pid, ppid] : process_table())
+    if (ppid == parent) children.push_back(pid);
+  return children;
+}
+
+std::size_t kill_descendants(pid_t root) {
+  std::unordered_multimap<pid_t, pid_t> children_of;
+  for (const auto& [pid, ppid] : process_table()) children_of.emplace(ppid, pid);
+  std::vector<pid_t> frontier{root};
+  std::size_t killed = 0;
+  while (!frontier.empty()) {
+    pid_t parent = frontier.back();
+    frontier.pop_back();
+    auto [first, last] = children_of.equal_range(parent);
+    for (auto it = first; it != last; ++it) {
+      // Parents first: a killed parent forks no more, and its children
+      // (already in the table) are next.
+      if (::kill(it->second, SIGKILL) == 0) ++killed;
+      frontier.push_back(it->second);
+    }
+  }
+  return killed;
+}
+
+bool end_all_descendants(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point give_up = Clock::now() + timeout;
+  for (;;) {
+    // A process forked after a round's signal went out is caught by the
+    // next: its parent is dead, so it is our child now (we are the subreaper).
+    kill_descendants(::getpid());
+    const Clock::time_point round_end = Clock::now() + std::chrono::milliseconds(20);
+    do {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      siginfo_t info{};
+      if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;  // none left
+      ::usleep(200);
+    } while (Clock::now() < round_end);
+    if (Clock::now() >= give_up) return false;
+  }
 }
 
 }  // namespace uni

@@ -1,10 +1,12 @@
 // Child processes: started with posix_spawn (safe from a process that holds a
 // ZeroMQ context, unlike a bare fork), watched through a pidfd that a poll
-// loop can wait on, killed and reaped when their owner lets go of them.
+// loop can wait on, killed and reaped when their owner lets go of them; and
+// the process tree below this one, read from /proc, to end what others left.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -56,5 +58,27 @@ class Process {
   UniqueFd pidfd_;
   std::optional<ExitStatus> status_;
 };
+
+// Makes this process the reaper of its orphaned descendants
+// (PR_SET_CHILD_SUBREAPER): a process that a descendant double-forks or
+// detaches with setsid becomes this process's child when its parent dies,
+// instead of init's, so it cannot leave this process's tree. Throws
+// std::runtime_error if the kernel refuses.
+void become_child_subreaper();
+
+// Children of `parent`, living or zombie, read from /proc (one scan of it).
+std::vector<pid_t> child_processes(pid_t parent);
+
+// Sends SIGKILL to every descendant of `root` (not to `root`), found in one
+// scan of /proc. Returns how many were signalled. A descendant forked after
+// the scan escapes this round: call it until child_processes() comes back
+// empty, reaping in between (a subreaper gets the orphans of those killed).
+std::size_t kill_descendants(pid_t root);
+
+// Kills every descendant of this process and reaps its children until it
+// has none left, or `timeout` has passed (a process in uninterruptible sleep
+// dies only when the sleep ends). Call from a child subreaper, to which the
+// orphans of those killed come back. Returns whether none is left.
+bool end_all_descendants(std::chrono::milliseconds timeout);
 
 }  // namespace uni

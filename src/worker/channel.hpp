@@ -8,6 +8,9 @@
 //                           [2 UNLOAD, module path]
 //   executor -> supervisor  [3 DONE, tag u64, status u8, payload bin, elapsed ns u64]
 //                           [4 OUTPUT, tag u64, stream u8 (1 stdout, 2 stderr), bytes bin]
+//                           [5 RETIRE, out of memory bool, reason str]: replace me once
+//                             what was handed over is done (out of memory: it is all
+//                             handed back, not run)
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,7 @@ inline constexpr std::uint8_t kRun = 1;
 inline constexpr std::uint8_t kUnload = 2;
 inline constexpr std::uint8_t kDone = 3;
 inline constexpr std::uint8_t kOutput = 4;
+inline constexpr std::uint8_t kRetire = 5;
 
 // A frame larger than this is a broken peer, not a message.
 inline constexpr std::uint32_t kMaxFrame = 1u << 30;

@@ -2,24 +2,36 @@
 // they are short; results go back in batches too: the channel is written when
 // no further task is waiting, or at least every millisecond. A task's stdout
 // and stderr are captured in-process (stdio and iostreams) and sent in-band,
-// tagged with the task, so a task that prints nothing costs nothing.
+// tagged with the task, in pieces of at most 64 KiB, so a task that prints
+// nothing costs nothing and one that prints without newlines costs little.
+// Processes a task starts end with it (task_processes.hpp); after an
+// out-of-memory failure, or past --max-executor-memory, the executor asks to
+// be replaced (RETIRE).
 #include "worker/executor.hpp"
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "worker/channel.hpp"
+#include "worker/executor_keeper.hpp"
 #include "worker/module_loader.hpp"
 #include "worker/status_page.hpp"
+#include "worker/task_processes.hpp"
 
 namespace uni::worker {
 
@@ -48,6 +60,18 @@ class Outbox {
     p.pack_uint8(static_cast<std::uint8_t>(outcome.status));
     pack_bin(p, outcome.payload);
     p.pack_uint64(static_cast<std::uint64_t>(elapsed_ns));
+    add(std::string_view(buffer.data(), buffer.size()));
+  }
+
+  void retire(bool out_of_memory, std::string_view reason) {
+    msgpack::sbuffer buffer(reason.size() + 16);
+    msgpack::packer<msgpack::sbuffer> p(buffer);
+    p.pack_array(3);
+    p.pack_uint8(kRetire);
+    if (out_of_memory) p.pack_true();
+    else p.pack_false();
+    p.pack_str(static_cast<std::uint32_t>(reason.size()));
+    p.pack_str_body(reason.data(), static_cast<std::uint32_t>(reason.size()));
     add(std::string_view(buffer.data(), buffer.size()));
   }
 
@@ -91,10 +115,18 @@ struct Capture {
   std::uint8_t stream = 1;
 };
 
+// Output goes out in pieces of at most this much, each written before the
+// next is made: a task that writes 100 MB at once costs 64 KiB here, and the
+// supervisor reads frames of that size (it cuts lines itself, output_lines.hpp).
+constexpr std::size_t kOutputPiece = 64 * 1024;
+
 ssize_t capture_write(void* cookie, const char* data, size_t size) {
   auto* c = static_cast<Capture*>(cookie);
-  c->outbox->output(c->tag, c->stream, std::string_view(data, size));
-  if (!c->outbox->flush()) return -1;
+  for (std::size_t done = 0; done < size; done += kOutputPiece) {
+    c->outbox->output(c->tag, c->stream,
+                      std::string_view(data + done, std::min(kOutputPiece, size - done)));
+    if (!c->outbox->flush()) return -1;
+  }
   return static_cast<ssize_t>(size);
 }
 
@@ -107,19 +139,44 @@ class OutputRedirect {
     cookie_io_functions_t io{nullptr, &capture_write, nullptr, nullptr};
     out_file_ = ::fopencookie(&out, "w", io);
     err_file_ = ::fopencookie(&err, "w", io);
-    if (!out_file_ || !err_file_) return;
+    if (!out_file_ || !err_file_) {  // no capture: output goes to fds 1 and 2
+      if (out_file_) std::fclose(std::exchange(out_file_, nullptr));
+      if (err_file_) std::fclose(std::exchange(err_file_, nullptr));
+      return;
+    }
     std::setvbuf(out_file_, nullptr, _IOLBF, 16384);
     std::setvbuf(err_file_, nullptr, _IONBF, 0);
     stdout = out_file_;
     stderr = err_file_;
     out_buf_ = std::make_unique<__gnu_cxx::stdio_sync_filebuf<char>>(out_file_);
     err_buf_ = std::make_unique<__gnu_cxx::stdio_sync_filebuf<char>>(err_file_);
-    std::cout.rdbuf(out_buf_.get());
-    std::cerr.rdbuf(err_buf_.get());
-    std::clog.rdbuf(err_buf_.get());
+    saved_cout_ = std::cout.rdbuf(out_buf_.get());
+    saved_cerr_ = std::cerr.rdbuf(err_buf_.get());
+    saved_clog_ = std::clog.rdbuf(err_buf_.get());
   }
 
+  // Puts the start-up streams back before the captures and buffers go away:
+  // the flush at exit (of std::cout and of every open FILE) must not reach
+  // them, or every executor that returns dies of SIGSEGV at exit.
+  ~OutputRedirect() {
+    if (!out_file_ || !err_file_) return;
+    std::cout.rdbuf(saved_cout_);
+    std::cerr.rdbuf(saved_cerr_);
+    std::clog.rdbuf(saved_clog_);
+    stdout = saved_stdout_;
+    stderr = saved_stderr_;
+    std::fclose(out_file_);
+    std::fclose(err_file_);
+  }
+  OutputRedirect(const OutputRedirect&) = delete;
+  OutputRedirect& operator=(const OutputRedirect&) = delete;
+
  private:
+  FILE* saved_stdout_ = stdout;
+  FILE* saved_stderr_ = stderr;
+  std::streambuf* saved_cout_ = nullptr;
+  std::streambuf* saved_cerr_ = nullptr;
+  std::streambuf* saved_clog_ = nullptr;
   FILE* out_file_ = nullptr;
   FILE* err_file_ = nullptr;
   std::unique_ptr<__gnu_cxx::stdio_sync_filebuf<char>> out_buf_, err_buf_;
@@ -131,16 +188,43 @@ std::string_view str_of(const msgpack::object& o) {
   throw std::runtime_error("executor: expected a string field");
 }
 
-}  // namespace
+// This process's resident memory, from /proc/self/statm (opened each time:
+// a task may have closed any descriptor); 0 if unreadable.
+std::uint64_t resident_bytes() {
+  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[128];
+  ssize_t n = ::read(fd, text, sizeof(text) - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  text[n] = '\0';
+  unsigned long long size = 0, resident = 0;
+  if (std::sscanf(text, "%llu %llu", &size, &resident) != 2) return 0;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
 
-int run_executor(const ExecutorOptions& options) {
-  // Die with the supervisor, so no executor outlives it holding a port.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (options.supervisor != 0 && ::getppid() != options.supervisor) return 1;
+std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   // Mapped before the address-space limit, which a small --mem-limit would
   // otherwise leave no room for.
   SharedStatusPage status = SharedStatusPage::attach(kExecutorStatusFd);
   StatusPage& page = *status.page();
+  // A program a task runs does not inherit the channel or the page: a child
+  // holding the channel would hide the executor's end from the supervisor.
+  ::fcntl(kExecutorChannelFd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(kExecutorStatusFd, F_SETFD, FD_CLOEXEC);
+  TaskProcesses task_processes(own_pid_namespace);
+  // The channel as it was at the start: a task that closes or replaces
+  // descriptor 3 must be the last to run here, or the tasks already read
+  // ahead would run after it, and one of them would be blamed for its fault.
+  struct stat channel_at_start {};
+  ::fstat(kExecutorChannelFd, &channel_at_start);
+  auto channel_intact = [&] {
+    struct stat now {};
+    return ::fstat(kExecutorChannelFd, &now) == 0 && now.st_ino == channel_at_start.st_ino &&
+           now.st_dev == channel_at_start.st_dev;
+  };
   if (options.mem_limit > 0) {
     // Address-space limit: an allocation past it fails with std::bad_alloc,
     // which the task sees as a clean exception rather than the OOM killer.
@@ -157,10 +241,49 @@ int run_executor(const ExecutorOptions& options) {
 
   std::map<std::string, std::unique_ptr<LoadedModule>, std::less<>> modules;
   FrameReader reader;
+  bool retiring = false;
+  // After an out-of-memory failure the memory a task leaked may stay here
+  // and fail every later task: the rest of the pipeline goes back unrun.
+  bool out_of_memory = false;
+
+  // What follows a task's end costs system calls: ending the processes it
+  // started, checking the channel, reading the resident memory. A task that
+  // ran for kCheckAfter or longer is checked at once; quicker ones (which can
+  // hardly have started a process: fork alone takes longer) together, before
+  // the results of their batch go out. So a batch of microsecond tasks pays
+  // two system calls, not two per task.
+  constexpr auto kCheckAfter = std::chrono::microseconds(10);
+  std::uint64_t unchecked_from = 0;  // the first task since the last check; 0: none
+  // Returns false if the channel is gone: nothing more can be delivered.
+  auto check = [&](std::uint64_t suspects_from) {
+    if (unchecked_from == 0) return true;
+    task_processes.end_all();
+    if (!channel_intact()) {
+      // The supervisor charges the tasks that may have done it (one, unless
+      // a task quicker than kCheckAfter did) and hands back the rest.
+      page.charge_from.store(suspects_from, std::memory_order_release);
+      ::dprintf(STDERR_FILENO, "executor: a task closed or replaced its channel (descriptor 3)\n");
+      return false;
+    }
+    unchecked_from = 0;
+    if (!retiring && options.max_memory > 0) {
+      std::uint64_t resident = resident_bytes();
+      if (resident > options.max_memory) {
+        retiring = true;
+        outbox.retire(false, "its resident memory (" + mib(resident) +
+                                 ") passed --max-executor-memory (" + mib(options.max_memory) +
+                                 ")");
+      }
+    }
+    return true;
+  };
+
   for (;;) {
     if (!reader.has_frame()) {
-      // Take whatever else has arrived; only when nothing has, send the
-      // batch of results and wait.
+      // The batch handed over is done: check what it left before its results
+      // go out. Then take whatever else has arrived; only when nothing has,
+      // send the batch of results and wait.
+      if (!check(unchecked_from)) return 0;
       if (!reader.fill(kExecutorChannelFd, false)) return 0;
       if (!reader.has_frame()) {
         if (!outbox.flush()) return 0;
@@ -191,9 +314,14 @@ int run_executor(const ExecutorOptions& options) {
       outbox.done(tag, {proto::Status::kHandedBack, "taken back by the supervisor"}, 0);
       continue;
     }
+    if (out_of_memory) {
+      outbox.done(tag, {proto::Status::kHandedBack, "its executor ran out of memory"}, 0);
+      continue;
+    }
 
     Clock::time_point start = Clock::now();
     page.started_ns.store(start.time_since_epoch().count(), std::memory_order_relaxed);
+    page.last_started_tag.store(tag, std::memory_order_relaxed);
     page.running_tag.store(tag, std::memory_order_release);
     out_capture.tag = err_capture.tag = tag;
 
@@ -207,20 +335,45 @@ int run_executor(const ExecutorOptions& options) {
       }
     }
     if (it != modules.end()) outcome = invoke(*it->second, function, args);
-    if (options.mem_limit > 0 && outcome.status == proto::Status::kException &&
-        outcome.payload.starts_with("out of memory"))
-      outcome.payload +=
-          " under the worker's --mem-limit of " + std::to_string(options.mem_limit >> 20) + " MiB";
+    out_of_memory =
+        outcome.status == proto::Status::kException && outcome.payload.starts_with("out of memory");
+    if (out_of_memory && options.mem_limit > 0)
+      outcome.payload += " under the worker's --mem-limit of " + mib(options.mem_limit);
     // The task's last partial line goes out before its result.
     std::fflush(stdout);
     std::fflush(stderr);
 
     Clock::time_point end = Clock::now();
     page.running_tag.store(0, std::memory_order_release);
+    if (unchecked_from == 0) unchecked_from = tag;
+    // A long task is checked now, and alone is suspected if the channel is
+    // gone: a quick one before it could hardly have closed it unnoticed.
+    if (end - start >= kCheckAfter && !check(tag)) return 0;
     outbox.done(tag, outcome,
                 std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-    if (outbox.due(end) && !outbox.flush()) return 0;
+    if (!retiring && out_of_memory) {
+      retiring = true;
+      outbox.retire(true, "a task ran out of memory in it");
+    }
+    if (retiring || outbox.due(end)) {
+      if (!check(unchecked_from) || !outbox.flush()) return 0;
+    }
   }
+}
+
+}  // namespace
+
+int run_executor(const ExecutorOptions& options) {
+  if (options.supervisor == 0) {  // started by hand: nothing to watch
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return serve(options, false);
+  }
+  if (options.pid_namespace)
+    run_in_pid_namespace(options.supervisor, [&] { return serve(options, true); });
+  // No parent-death signal: it would end the executor before the watchdog
+  // could end what the tasks started.
+  if (!watch_supervisor(options.supervisor)) return 1;
+  return serve(options, false);
 }
 
 }  // namespace uni::worker

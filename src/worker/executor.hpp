@@ -17,9 +17,17 @@ inline constexpr int kExecutorStatusFd = 4;  // the shared status page (status_p
 struct ExecutorOptions {
   pid_t supervisor = 0;         // exit if this is no longer our parent
   std::uint64_t mem_limit = 0;  // RLIMIT_AS in bytes, 0 = none
+  // Resident memory past which the executor asks to be replaced after the
+  // task that passed it (RETIRE, channel.hpp); 0 = no limit.
+  std::uint64_t max_memory = 0;
+  // Run in a PID namespace of its own (executor_keeper.hpp); the supervisor
+  // has checked that the kernel allows it.
+  bool pid_namespace = false;
 };
 
-// Serves RUN requests on fd 3 until the channel closes. Returns the exit code.
+// Serves RUN requests on fd 3 until the channel closes, under a keeper
+// process when `supervisor` is set. Returns the exit code: 0 when the channel
+// closed, 2 on a frame it cannot read.
 int run_executor(const ExecutorOptions& options);
 
 }  // namespace uni::worker

@@ -3,20 +3,24 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <map>
+#include <optional>
+#include <thread>
 
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
 #include "worker/channel.hpp"
 #include "worker/executor.hpp"
+#include "worker/output_lines.hpp"
 #include "worker/status_page.hpp"
 
 namespace uni::worker {
@@ -24,6 +28,21 @@ namespace uni::worker {
 namespace {
 
 constexpr int kItemsPerExecutor = 4;  // channel, stdout, stderr, pidfd
+
+// An executor asked to retire (its channel shut) gets this long to exit
+// before it is killed: it has nothing left to do but its exit handlers.
+constexpr auto kRetireGrace = std::chrono::seconds(2);
+
+// An executor whose channel closed while it still runs is given this long to
+// end by itself before it is stopped (on_channel_lost).
+constexpr auto kChannelLossGrace = std::chrono::milliseconds(200);
+
+// Raw writes to fd 1/2 are read at most this much per turn of the loop, so a
+// flood of them neither starves the rest nor piles up here.
+constexpr std::size_t kRawReadPerTurn = 256 * 1024;
+
+const char* const kChannelLost =
+    "executor lost its channel to the supervisor (did the task close descriptor 3?)";
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
@@ -66,28 +85,32 @@ std::vector<std::string> executor_env() {
 #endif
 }
 
-// Writes complete lines of `text` with the label in front; keeps the rest.
-// The label is made only when there is a line to write: most tasks print
-// nothing.
+// Passes `text` through `lines`, writing each line to `to` with the label in
+// front. The label is made only when there is a line to write: most tasks
+// print nothing.
 template <typename Label>
-void emit_lines(FILE* to, const Label& make_label, std::string& partial, std::string_view text,
-                bool final) {
-  if (text.empty() && (!final || partial.empty())) return;
-  partial.append(text);
+void relay(FILE* to, const Label& make_label, OutputLines& lines, std::string_view text,
+           bool final) {
   std::string label;
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+  auto write_line = [&](std::string_view line) {
     if (label.empty()) label = make_label();
-    std::fprintf(to, "[%s] %.*s\n", label.c_str(), static_cast<int>(nl - start),
-                 partial.data() + start);
-  }
-  partial.erase(0, start);
-  if (final && !partial.empty()) {
-    if (label.empty()) label = make_label();
-    std::fprintf(to, "[%s] %s\n", label.c_str(), partial.c_str());
-    partial.clear();
-  }
-  std::fflush(to);
+    std::fprintf(to, "[%s] %.*s\n", label.c_str(), static_cast<int>(line.size()), line.data());
+  };
+  if (!text.empty()) lines.add(text, write_line);
+  if (final) lines.finish(write_line);
+  if (!label.empty()) std::fflush(to);
+}
+
+// Whether the kernel gives executors a PID namespace: a short-lived
+// `uni executor --probe-pid-namespace` tries. The errno of a refusal, or 0.
+int probe_pid_namespace_with(const std::string& program) {
+  SpawnOptions probe;
+  probe.argv = {program, "executor", "--probe-pid-namespace"};
+  probe.env = executor_env();
+  probe.stdin_null = true;
+  ExitStatus status = Process::spawn(probe).wait();
+  if (status.signaled) return EPERM;
+  return status.code;
 }
 
 }  // namespace
@@ -96,7 +119,7 @@ struct ExecutorPool::Executor {
   struct InFlight {
     std::uint64_t tag;
     proto::TaskId task;
-    std::string out_partial, err_partial;  // captured output, not yet a whole line
+    OutputLines out, err;  // captured output, not yet a whole line
   };
   Process process;
   UniqueFd channel, out, err;
@@ -104,13 +127,25 @@ struct ExecutorPool::Executor {
   FrameReader reader;
   std::string pending;  // bytes for the channel not yet written
   bool channel_open = false;
-  std::deque<InFlight> inflight;  // handed over, in order; the front runs first
-  std::string out_raw, err_raw;   // partial lines written straight to fd 1/2
+  bool out_open = false, err_open = false;  // its stdout/stderr pipes not at their end
+  std::deque<InFlight> inflight;            // handed over, in order; the front runs first
+  OutputLines out_raw, err_raw;             // partial lines written straight to fd 1/2
   Clock::time_point spawned{};
   Clock::time_point respawn_at{};
   int quick_deaths = 0;
+  unsigned handed = 0;  // tasks handed over since it started
+  // Why it is being replaced, once it is: it takes no new task, and its
+  // channel is shut when what it holds is done.
+  std::optional<std::string> retiring;
+  bool retire_quietly = false;  // routine (--max-tasks-per-executor): not worth an info line
+  std::optional<Clock::time_point> retire_deadline;  // its channel is shut
+  // When its channel closed or failed while it was not retiring.
+  std::optional<Clock::time_point> lost_at;
+  // What broke its channel, when the supervisor stopped it for that.
+  std::optional<std::string> fault;
 
-  bool usable() const { return process.running() && channel_open; }
+  bool channel_usable() const { return process.running() && channel_open; }
+  bool takes_tasks() const { return channel_usable() && !retiring; }
   InFlight* find(std::uint64_t tag) {
     for (auto& f : inflight)
       if (f.tag == tag) return &f;
@@ -123,14 +158,31 @@ struct ExecutorPool::Executor {
   }
 };
 
-ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(options) {
+ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(std::move(options)) {
+  // What an executor leaves behind when it dies comes here, to be ended.
+  become_child_subreaper();
+  if (options_.pid_namespace) {
+    if (int refusal = probe_pid_namespace_with(options_.program); refusal != 0)
+      throw std::runtime_error(
+          "--pid-namespace on: the kernel refuses this user a PID namespace (" +
+          std::string(std::strerror(refusal)) + ")");
+    log::info("executors run in PID namespaces of their own");
+  }
   for (unsigned i = 0; i < options_.slots; ++i) {
     executors_.push_back(std::make_unique<Executor>());
     spawn(*executors_.back());
   }
 }
 
-ExecutorPool::~ExecutorPool() = default;  // each Process kills and reaps its child
+ExecutorPool::~ExecutorPool() {
+  for (auto& e : executors_) e->process = Process();  // kills and reaps it
+  // Then what they left: orphans reparented here are killed and reaped.
+  for (int round = 0; round < 100; ++round) {
+    sweep_orphans();
+    if (!orphans_pending_) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 void ExecutorPool::spawn(Executor& e) {
   int sv[2], out[2], err[2];
@@ -148,8 +200,11 @@ void ExecutorPool::spawn(Executor& e) {
   e.status = SharedStatusPage::create();
 
   SpawnOptions spawn;
-  spawn.argv = {"/proc/self/exe",           "executor",    "--supervisor",
-                std::to_string(::getpid()), "--mem-limit", std::to_string(options_.mem_limit)};
+  spawn.argv = {options_.program,  "executor",
+                "--supervisor",    std::to_string(::getpid()),
+                "--mem-limit",     std::to_string(options_.mem_limit),
+                "--max-memory",    std::to_string(options_.max_memory),
+                "--pid-namespace", options_.pid_namespace ? "1" : "0"};
   spawn.fds = {{child_channel.get(), kExecutorChannelFd},
                {e.status.fd(), kExecutorStatusFd},
                {child_out.get(), 1},
@@ -163,15 +218,24 @@ void ExecutorPool::spawn(Executor& e) {
   e.reader = FrameReader();
   e.pending.clear();
   e.channel_open = true;
+  e.out_open = e.err_open = true;
   e.inflight.clear();
+  e.out_raw = OutputLines();
+  e.err_raw = OutputLines();
   e.spawned = Clock::now();
+  e.handed = 0;
+  e.retiring.reset();
+  e.retire_quietly = false;
+  e.retire_deadline.reset();
+  e.lost_at.reset();
+  e.fault.reset();
   log::debug("executor {} started", e.process.pid());
 }
 
 std::size_t ExecutorPool::room() const {
   std::size_t n = 0;
   for (const auto& e : executors_)
-    if (e->usable() && e->inflight.size() < depth_) n += depth_ - e->inflight.size();
+    if (e->takes_tasks() && e->inflight.size() < depth_) n += depth_ - e->inflight.size();
   return n;
 }
 
@@ -180,7 +244,7 @@ bool ExecutorPool::start(RunRequest& request) {
   Executor* best = nullptr;
   std::size_t limit = request.exclusive ? 1 : depth_;
   for (auto& e : executors_)
-    if (e->usable() && e->inflight.size() < limit &&
+    if (e->takes_tasks() && e->inflight.size() < limit &&
         (!best || e->inflight.size() < best->inflight.size()))
       best = e.get();
   if (!best) return false;
@@ -188,6 +252,11 @@ bool ExecutorPool::start(RunRequest& request) {
   // turn of the supervisor's loop.
   best->pending += run_frame(request);
   best->inflight.push_back({request.tag, request.task, {}, {}});
+  if (options_.max_tasks != 0 && ++best->handed >= options_.max_tasks) {
+    best->retiring =
+        "it ran " + std::to_string(options_.max_tasks) + " task(s) (--max-tasks-per-executor)";
+    best->retire_quietly = true;
+  }
   return true;
 }
 
@@ -220,7 +289,7 @@ std::size_t ExecutorPool::executing() const {
 
 void ExecutorPool::recall(unsigned depth) {
   for (auto& e : executors_) {
-    if (!e->usable() || e->inflight.size() <= depth) continue;
+    if (!e->channel_usable() || e->inflight.size() <= depth) continue;
     StatusPage& page = *e->status.page();
     page.recall_to.store(e->inflight.back().tag, std::memory_order_release);
     page.recall_from.store(e->inflight[depth].tag, std::memory_order_release);
@@ -229,54 +298,89 @@ void ExecutorPool::recall(unsigned depth) {
 
 void ExecutorPool::unload(const std::string& module_path) {
   for (auto& e : executors_) {
-    if (!e->usable()) continue;
+    if (!e->channel_usable()) continue;
     e->pending += unload_frame(module_path);
-    if (!write_some(e->channel.get(), e->pending)) e->channel_open = false;
+    if (!write_some(e->channel.get(), e->pending)) on_channel_lost(*e);
   }
 }
 
 void ExecutorPool::add_poll_items(std::vector<zmq::pollitem_t>& items) {
   for (auto& e : executors_) {
-    if (e->usable() && !e->pending.empty() && !write_some(e->channel.get(), e->pending))
-      e->channel_open = false;
+    if (e->channel_usable() && !e->pending.empty() && !write_some(e->channel.get(), e->pending))
+      on_channel_lost(*e);
+    // A descriptor at its end is left out (-1): poll would report its hang-up
+    // on every turn, and the loop would spin until the executor is reaped.
     bool live = e->process.running();
-    short channel_events = e->usable() ? ZMQ_POLLIN : 0;
-    if (e->usable() && !e->pending.empty()) channel_events |= ZMQ_POLLOUT;
-    short in = live ? ZMQ_POLLIN : 0;
-    items.push_back({nullptr, e->channel.get(), channel_events, 0});
-    items.push_back({nullptr, e->out.get(), in, 0});
-    items.push_back({nullptr, e->err.get(), in, 0});
-    items.push_back({nullptr, live ? e->process.pidfd() : -1, in, 0});
+    short channel_events = ZMQ_POLLIN;
+    if (!e->pending.empty()) channel_events |= ZMQ_POLLOUT;
+    items.push_back({nullptr, e->channel_usable() ? e->channel.get() : -1, channel_events, 0});
+    items.push_back({nullptr, live && e->out_open ? e->out.get() : -1, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, live && e->err_open ? e->err.get() : -1, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, live ? e->process.pidfd() : -1, ZMQ_POLLIN, 0});
   }
 }
 
 namespace {
-// Drains a pipe of raw writes to fd 1/2 into lines labelled with the executor.
-void relay_raw(int fd, std::string& partial, FILE* to, const std::string& label, bool final) {
+// Relays what a pipe of raw writes to fd 1/2 holds (up to kRawReadPerTurn),
+// in lines labelled with the executor. Returns false at its end (every
+// writer closed it).
+bool relay_raw(int fd, OutputLines& lines, FILE* to, const std::string& label, bool final) {
   char chunk[16384];
   std::string text;
-  for (;;) {
+  bool open = true;
+  while (text.size() < kRawReadPerTurn || final) {
     ssize_t n = ::read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) open = false;
     if (n <= 0) break;
     text.append(chunk, static_cast<std::size_t>(n));
+    if (final && text.size() >= kRawReadPerTurn) {
+      relay(
+          to, [&] { return label; }, lines, text, false);
+      text.clear();
+    }
   }
-  if (!text.empty() || (final && !partial.empty()))
-    emit_lines(
-        to, [&] { return label; }, partial, text, final);
+  relay(
+      to, [&] { return label; }, lines, text, final);
+  return open;
 }
 }  // namespace
 
-void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done) {
+void ExecutorPool::on_channel_lost(Executor& e) {
+  e.channel_open = false;
+  // Expected of an executor told to retire. Otherwise it is no use any more;
+  // it may be dying already (the kernel closes a dying process's descriptors
+  // before its parent hears of its death), so it gets a moment to end by
+  // itself, with its own cause of death, before it is stopped (lost_at).
+  if (!e.retire_deadline && !e.lost_at) e.lost_at = Clock::now();
+}
+
+void ExecutorPool::stop_broken(Executor& e, std::string why) {
+  e.channel_open = false;
+  if (!e.fault) e.fault = std::move(why);
+  e.process.signal(SIGKILL);
+}
+
+void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done, bool dying) {
   bool open = e.reader.fill(e.channel.get());
   try {
     while (auto frame = e.reader.next()) {
       msgpack::object_handle h = detail::unpack_checked(frame->data(), frame->size());
       const msgpack::object& m = h.get();
-      if (m.type != msgpack::type::ARRAY || m.via.array.size < 4)
+      if (m.type != msgpack::type::ARRAY || m.via.array.size < 3)
         throw std::runtime_error("short frame");
       const msgpack::object* f = m.via.array.ptr;
       std::uint8_t kind = f[0].as<std::uint8_t>();
+      if (kind == kRetire) {
+        if (!e.retiring || e.retire_quietly) {
+          e.retiring = f[2].as<std::string>();
+          e.retire_quietly = false;
+          log::info("executor {} is replaced once its tasks are done: {}", e.process.pid(),
+                    *e.retiring);
+        }
+        continue;
+      }
+      if (m.via.array.size < 4) throw std::runtime_error("short frame");
       std::uint64_t tag = f[1].as<std::uint64_t>();
       Executor::InFlight* task = e.find(tag);
       if (kind == kOutput) {
@@ -284,15 +388,14 @@ void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done) {
         std::string_view text(bytes.via.bin.ptr,
                               bytes.type == msgpack::type::BIN ? bytes.via.bin.size : 0);
         if (f[2].as<std::uint8_t>() == 2)
-          emit_lines(stderr, e.label_of(task), task ? task->err_partial : e.err_raw, text, false);
-        else
-          emit_lines(stdout, e.label_of(task), task ? task->out_partial : e.out_raw, text, false);
+          relay(stderr, e.label_of(task), task ? task->err : e.err_raw, text, false);
+        else relay(stdout, e.label_of(task), task ? task->out : e.out_raw, text, false);
         continue;
       }
       if (kind != kDone || m.via.array.size < 5) throw std::runtime_error("unexpected frame");
       if (!task) continue;
-      emit_lines(stdout, e.label_of(task), task->out_partial, "", true);
-      emit_lines(stderr, e.label_of(task), task->err_partial, "", true);
+      relay(stdout, e.label_of(task), task->out, "", true);
+      relay(stderr, e.label_of(task), task->err, "", true);
       const msgpack::object& payload = f[3];
       Completion c;
       c.tag = tag;
@@ -308,75 +411,145 @@ void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done) {
     }
   } catch (const std::exception& ex) {
     log::error("executor {} sent a broken frame ({}): stopping it", e.process.pid(), ex.what());
-    open = false;
+    stop_broken(e, std::string("executor sent a broken frame (") + ex.what() +
+                       "; did the task write to descriptor 3?)");
+    return;
   }
-  if (!open) {
-    // Without its channel the executor is of no use: make sure it ends.
+  if (!open && !dying) on_channel_lost(e);
+}
+
+void ExecutorPool::retire_when_idle(Executor& e, Clock::time_point now) {
+  if (!e.process.running() || !e.retiring) return;
+  if (!e.retire_deadline) {
+    if (!e.inflight.empty() || !e.pending.empty() || !e.channel_open) return;
+    // Nothing is left in it: shutting the channel ends its loop, and it exits.
+    ::shutdown(e.channel.get(), SHUT_WR);
     e.channel_open = false;
+    e.retire_deadline = now + kRetireGrace;
+    return;
+  }
+  if (now >= *e.retire_deadline) {
+    log::warn("executor {} did not exit within {} s of being retired: killing it", e.process.pid(),
+              std::chrono::duration_cast<std::chrono::seconds>(kRetireGrace).count());
     e.process.signal(SIGKILL);
+    e.retire_deadline = Clock::time_point::max();
   }
 }
 
 void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
-  read_channel(e, done);  // results it wrote before it died
+  read_channel(e, done, true);  // results it wrote before it died
   relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), true);
   relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), true);
   ExitStatus status = e.process.wait();
   auto pid = static_cast<std::uint32_t>(e.process.pid());
-  // The status page names the task that was running; the others handed over
-  // with it either never started or finished without their result getting
-  // out: they go back to be run again, uncharged.
-  std::uint64_t running = e.status.page()->running_tag.load(std::memory_order_acquire);
+  // The task that was running when it died is charged with its death,
+  // whatever the cause; so is the task started last if it died between tasks
+  // before that task's result came out (the task broke the channel, say), or
+  // the tasks the executor names (charge_from) when it could not tell which
+  // of several quick ones broke it. The others handed over with it either
+  // never started or finished without their result getting out: they go back
+  // to be run again, uncharged.
+  const StatusPage& page = *e.status.page();
+  std::uint64_t culprit = page.running_tag.load(std::memory_order_acquire);
+  std::uint64_t charged_from = culprit, charged_to = culprit;
+  if (culprit == 0) {
+    std::uint64_t last = page.last_started_tag.load(std::memory_order_acquire);
+    std::uint64_t suspects_from = page.charge_from.load(std::memory_order_acquire);
+    if (last != 0 && e.find(last)) culprit = last;
+    charged_from = suspects_from != 0 ? suspects_from : culprit;
+    charged_to = culprit;
+  }
+  // An executor exits 0 by itself only when its channel is gone.
+  bool clean_exit = !status.signaled && status.code == 0;
+  bool between_tasks = page.running_tag.load(std::memory_order_acquire) == 0;
+  std::string cause = e.fault ? *e.fault
+                      : clean_exit && between_tasks && !e.retire_deadline
+                          ? kChannelLost
+                          : "executor " + status.describe();
   for (auto& task : e.inflight) {
-    emit_lines(stdout, e.label_of(&task), task.out_partial, "", true);
-    emit_lines(stderr, e.label_of(&task), task.err_partial, "", true);
+    relay(stdout, e.label_of(&task), task.out, "", true);
+    relay(stderr, e.label_of(&task), task.err, "", true);
     Completion c;
     c.tag = task.tag;
     c.pid = pid;
-    if (task.tag == running) {
+    if (culprit != 0 && task.tag >= charged_from && task.tag <= charged_to) {
       c.status = proto::Status::kCrashed;
       c.died = status;
+      c.cause = cause;
     } else {
       c.status = proto::Status::kHandedBack;
       c.payload = "its executor died while running another task";
     }
     done.push_back(std::move(c));
   }
-  if (e.inflight.empty() || running == 0)
-    log::warn("executor {} {} between tasks", pid, status.describe());
+  if (culprit == 0) {
+    if (!e.retiring) log::warn("executor {}: {} between tasks", pid, cause);
+    else if (!e.retire_deadline || !clean_exit)
+      log::warn("executor {} was to be replaced ({}) and ended: {}", pid, *e.retiring, cause);
+    else if (e.retire_quietly) log::debug("executor {} replaced: {}", pid, *e.retiring);
+    else log::info("executor {} replaced: {}", pid, *e.retiring);
+  }
   // An executor that keeps dying at once (a broken install, no memory) is
   // restarted at most once a second instead of in a tight loop.
-  bool quick = Clock::now() - e.spawned < std::chrono::seconds(1);
+  bool quick = !e.retiring && Clock::now() - e.spawned < std::chrono::seconds(1);
   e.quick_deaths = quick ? e.quick_deaths + 1 : 0;
   e.respawn_at =
       Clock::now() + (e.quick_deaths > 2 ? std::chrono::seconds(1) : std::chrono::seconds(0));
   e.process = Process();
   e.inflight.clear();
   e.channel_open = false;
+  sweep_orphans();
+}
+
+void ExecutorPool::sweep_orphans() {
+  // Children of the supervisor that are not its executors: what an executor
+  // left when it died, reparented here (we are their subreaper), or the init
+  // of its PID namespace. Killed with what they started, then reaped.
+  std::vector<pid_t> executors;
+  for (const auto& e : executors_)
+    if (e->process.running()) executors.push_back(e->process.pid());
+  orphans_pending_ = false;
+  for (pid_t child : child_processes(::getpid())) {
+    if (std::find(executors.begin(), executors.end(), child) != executors.end()) continue;
+    kill_descendants(child);
+    ::kill(child, SIGKILL);
+    if (::waitpid(child, nullptr, WNOHANG) == 0) orphans_pending_ = true;
+  }
 }
 
 void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>& done) {
+  Clock::time_point now = Clock::now();
   for (std::size_t i = 0; i < executors_.size(); ++i) {
     Executor& e = *executors_[i];
     const zmq::pollitem_t* it = items + i * kItemsPerExecutor;
     if (!e.process.running()) {
-      if (Clock::now() >= e.respawn_at) {
+      if (now >= e.respawn_at) {
         try {
           spawn(e);
         } catch (const std::exception& ex) {
           log::error("cannot start an executor: {}", ex.what());
-          e.respawn_at = Clock::now() + std::chrono::seconds(1);
+          e.respawn_at = now + std::chrono::seconds(1);
         }
       }
       continue;
     }
-    if (it[1].revents) relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
-    if (it[2].revents) relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
+    if (it[1].revents) e.out_open = relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
+    if (it[2].revents) e.err_open = relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
     if ((it[0].revents & ZMQ_POLLOUT) && !write_some(e.channel.get(), e.pending))
-      e.channel_open = false;
+      on_channel_lost(e);
     if (it[0].revents & ZMQ_POLLIN) read_channel(e, done);
-    if (it[3].revents & ZMQ_POLLIN) reap(e, done);
+    if (it[3].revents & ZMQ_POLLIN) {
+      reap(e, done);
+    } else if (e.lost_at && now - *e.lost_at >= kChannelLossGrace) {
+      stop_broken(e, kChannelLost);
+      e.lost_at.reset();
+    } else {
+      retire_when_idle(e, now);
+    }
   }
+  // Orphans killed earlier whose end had not come yet (their own children
+  // come here as they die): reaped on later turns.
+  if (orphans_pending_) sweep_orphans();
 }
 
 }  // namespace uni::worker

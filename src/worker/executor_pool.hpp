@@ -1,8 +1,13 @@
 // The supervisor's side of its executor processes: starting them, handing
 // them tasks over their channel (several at once for short tasks), relaying
 // their output line by line with the task id in front, noticing their death
-// through a pidfd, and starting a fresh one in place of each that died.
+// through a pidfd, and starting a fresh one in place of each that died or
+// retired (after an out-of-memory failure, --max-tasks-per-executor tasks or
+// past --max-executor-memory). The supervisor is the subreaper of what its
+// executors leave behind, and ends it.
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <memory>
@@ -16,10 +21,18 @@ namespace uni::worker {
 struct ExecutorPoolOptions {
   unsigned slots = 1;
   std::uint64_t mem_limit = 0;  // per executor, bytes; 0 = none
+  // An executor is replaced, between tasks, after this many tasks (0: never)
+  // or once its resident memory passes max_memory bytes (0: never).
+  unsigned max_tasks = 0;
+  std::uint64_t max_memory = 0;
+  bool pid_namespace = false;              // each executor in a PID namespace of its own
+  std::string program = "/proc/self/exe";  // the uni binary, run as `uni executor`
 };
 
 class ExecutorPool : public Runner {
  public:
+  // Throws std::runtime_error if executors cannot be started as asked (a PID
+  // namespace where the kernel refuses one).
   explicit ExecutorPool(ExecutorPoolOptions options);
   ~ExecutorPool() override;
 
@@ -37,12 +50,17 @@ class ExecutorPool : public Runner {
  private:
   struct Executor;
   void spawn(Executor& e);
-  void read_channel(Executor& e, std::vector<Completion>& done);
+  void read_channel(Executor& e, std::vector<Completion>& done, bool dying = false);
+  void on_channel_lost(Executor& e);
+  void stop_broken(Executor& e, std::string why);
+  void retire_when_idle(Executor& e, Clock::time_point now);
   void reap(Executor& e, std::vector<Completion>& done);
+  void sweep_orphans();
 
   ExecutorPoolOptions options_;
   unsigned depth_ = 1;
   std::vector<std::unique_ptr<Executor>> executors_;
+  bool orphans_pending_ = false;  // killed orphans not yet reaped
 };
 
 }  // namespace uni::worker

@@ -24,6 +24,7 @@ struct Completion {
   std::uint32_t pid = 0;           // the process that ran it
   std::int64_t elapsed_ns = 0;     // its run time
   std::optional<ExitStatus> died;  // set when its executor died running it
+  std::string cause;               // then, what ended it ("executor killed by SIGSEGV")
 };
 
 struct RunRequest {

@@ -15,6 +15,14 @@ namespace uni::worker {
 struct StatusPage {
   std::atomic<std::uint64_t> running_tag{0};  // 0: between tasks
   std::atomic<std::int64_t> started_ns{0};    // steady clock (CLOCK_MONOTONIC) at its start
+  // The task started last, kept after it ends: if the executor dies with
+  // running_tag 0 before that task's result came out, it is the one that
+  // broke the executor (closed or garbled its channel, say).
+  std::atomic<std::uint64_t> last_started_tag{0};
+  // Set by an executor that found its channel closed or replaced after its
+  // tasks from this tag up to last_started_tag had run: one of them did it
+  // (one only, unless a task too quick to be checked alone did; executor.cpp).
+  std::atomic<std::uint64_t> charge_from{0};
   // Tasks the supervisor takes back: tags in [recall_from, recall_to] not yet
   // started are answered "handed back" instead of run (0: none).
   std::atomic<std::uint64_t> recall_from{0};

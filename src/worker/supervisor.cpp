@@ -91,15 +91,23 @@ class Supervisor::Impl {
       : config_(std::move(config)),
         id_(random_id()),
         host_(hostname()),
-        connection_(context_, config_.keys, config_.connect, "w" + id_),
+        connection_(std::in_place, context_, config_.keys, config_.connect, "w" + id_),
         cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir,
                config_.cache_bytes),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
+    if (config_.thread_isolation && (config_.max_tasks_per_executor || config_.max_executor_memory))
+      log::warn(
+          "--max-tasks-per-executor and --max-executor-memory replace executor processes: "
+          "ignored under --isolation thread");
     if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
     else
-      runner_ =
-          std::make_unique<ExecutorPool>(ExecutorPoolOptions{config_.slots, config_.mem_limit});
+      runner_ = std::make_unique<ExecutorPool>(
+          ExecutorPoolOptions{.slots = config_.slots,
+                              .mem_limit = config_.mem_limit,
+                              .max_tasks = config_.max_tasks_per_executor,
+                              .max_memory = config_.max_executor_memory,
+                              .pid_namespace = config_.pid_namespace});
   }
 
   void run();
@@ -117,6 +125,7 @@ class Supervisor::Impl {
   std::string hello() const;
   std::uint32_t capacity() const;
   void say_hello();
+  std::optional<proto::Welcome> connect_first();
   void on_message(const proto::Message& m);
   void on_tasks(const proto::Message& m);
   void on_module(const proto::Message& m);
@@ -141,7 +150,7 @@ class Supervisor::Impl {
   std::string id_;
   std::string host_;
   zmq::context_t context_{1};
-  proto::PeerConnection connection_;
+  std::optional<proto::PeerConnection> connection_;  // replaced while waiting for a manager
   ModuleCache cache_;
   std::unique_ptr<Runner> runner_;
   UniqueFd wake_;
@@ -258,17 +267,58 @@ std::string Supervisor::Impl::hello() const {
 
 void Supervisor::Impl::say_hello() {
   credit_sent_ = capacity();
-  connection_.send(hello());
-  connection_.hello_sent();
+  connection_->send(hello());
+  connection_->hello_sent();
+}
+
+std::optional<proto::Welcome> Supervisor::Impl::connect_first() {
+  // Each attempt is short, so that a stop request is seen quickly.
+  constexpr std::chrono::milliseconds kAttempt{2000};
+  constexpr std::chrono::seconds kReminder{60};
+  const Clock::time_point start = Clock::now();
+  std::optional<Clock::time_point> said;
+  for (;;) {
+    std::chrono::milliseconds attempt = kAttempt;
+    if (config_.connect_timeout.count() > 0) {
+      auto left = config_.connect_timeout -
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+      attempt = std::max(std::chrono::milliseconds(1), std::min(attempt, left));
+    }
+    try {
+      return connection_->open(hello(), attempt);
+    } catch (const proto::ConnectFailure& e) {
+      // A refusal (wrong authkey, another protocol) will not go away by waiting.
+      if (e.reason() != proto::ConnectFailure::Reason::kUnreachable) throw;
+      Clock::time_point now = Clock::now();
+      if (config_.connect_timeout.count() > 0 && now - start >= config_.connect_timeout) throw;
+      if (stop_ || drain_requested_) return std::nullopt;
+      if (!said || now - *said >= kReminder) {
+        log::warn(
+            "waiting for a manager at {}: none has answered for {} s; retrying until one "
+            "does (--connect-timeout sets a limit)",
+            connection_->endpoint(),
+            std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
+        said = now;
+      }
+    }
+    // A fresh socket: the old one holds a connect() that never completed.
+    connection_.reset();
+    connection_.emplace(context_, config_.keys, config_.connect, "w" + id_);
+  }
 }
 
 void Supervisor::Impl::run() {
-  proto::Welcome welcome = connection_.open(hello(), config_.connect_timeout);
+  std::optional<proto::Welcome> first = connect_first();
+  if (!first) {
+    log::info("worker {} stopped before any manager answered", id_);
+    return;
+  }
+  proto::Welcome welcome = *first;
   credit_sent_ = capacity();
   heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms);
   max_message_ = welcome.max_message;
   log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
-            connection_.endpoint(), config_.slots, config_.thread_isolation ? "thread" : "process",
+            connection_->endpoint(), config_.slots, config_.thread_isolation ? "thread" : "process",
             ::getpid());
 
   Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
@@ -280,14 +330,14 @@ void Supervisor::Impl::run() {
   std::vector<Completion> done;
   while (!stop_) {
     items.clear();
-    items.push_back({connection_.socket().handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({connection_.monitor_socket().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({connection_->socket().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({connection_->monitor_socket().handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
     runner_->add_poll_items(items);
     proto::poll(items.data(), items.size(), std::chrono::milliseconds(50));
 
     if (items[1].revents & ZMQ_POLLIN) {
-      if (connection_.reconnected()) {
+      if (connection_->reconnected()) {
         log::info("reconnected to the manager: announcing {} held task(s)", held_.size());
         say_hello();
       }
@@ -295,7 +345,7 @@ void Supervisor::Impl::run() {
     if (items[0].revents & ZMQ_POLLIN) {
       for (int i = 0; i < 1024; ++i) {
         zmq::message_t frame;
-        if (!connection_.socket().recv(frame, zmq::recv_flags::dontwait)) break;
+        if (!connection_->socket().recv(frame, zmq::recv_flags::dontwait)) break;
         try {
           on_message(proto::Message::parse(static_cast<const char*>(frame.data()), frame.size()));
         } catch (const proto::DecodeError& e) {
@@ -327,14 +377,14 @@ void Supervisor::Impl::run() {
     std::vector<TaskId> services = started_services();
     if (now >= next_heartbeat ||
         ((busy != reported_busy || services != reported_services) && now >= next_busy_report)) {
-      connection_.send(proto::encode_worker_heartbeat(busy, services));
+      connection_->send(proto::encode_worker_heartbeat(busy, services));
       reported_busy = busy;
       reported_services = std::move(services);
       next_heartbeat = now + heartbeat_;
       next_busy_report = now + std::chrono::milliseconds(20);
     }
   }
-  connection_.send(proto::encode_bye("worker stopping"));
+  connection_->send(proto::encode_bye("worker stopping"));
   log::info("worker {} stopped", id_);
 }
 
@@ -347,7 +397,7 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
   }
   switch (m.type()) {
     case Type::kWelcome:
-      connection_.welcomed();
+      connection_->welcomed();
       manager_left_ = false;
       heartbeat_ = std::chrono::milliseconds(m.welcome().heartbeat_ms);
       max_message_ = m.welcome().max_message;
@@ -356,7 +406,7 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
         if (h.state == HeldState::kFinished) results_out_.push_back(id);
       // A FETCH_MODULE may have been lost with the old connection.
       for (const auto& [hash, waiting] : fetching_)
-        if (!waiting.empty()) connection_.send(proto::encode_fetch_module(hash));
+        if (!waiting.empty()) connection_->send(proto::encode_fetch_module(hash));
       return;
     case Type::kTasks: return on_tasks(m);
     case Type::kModule: return on_module(m);
@@ -370,7 +420,7 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
     case Type::kError: {
       proto::ErrorMessage e = m.error();
       if (e.code == "hello-required") {
-        if (connection_.hello_needed()) say_hello();
+        if (connection_->hello_needed()) say_hello();
         return;
       }
       log::error("the manager says: {}", e.text);
@@ -403,7 +453,7 @@ void Supervisor::Impl::on_tasks(const proto::Message& m) {
     }
     h.state = HeldState::kFetching;
     auto& waiting = fetching_[h.task.module];
-    if (waiting.empty()) connection_.send(proto::encode_fetch_module(h.task.module));
+    if (waiting.empty()) connection_->send(proto::encode_fetch_module(h.task.module));
     waiting.push_back(id);
   }
 }
@@ -482,8 +532,7 @@ void Supervisor::Impl::on_completion(Completion& c) {
     if (h.stop_status) {
       finish(h, *h.stop_status, h.stop_text, c.pid);
     } else {
-      finish(h, Status::kCrashed,
-             "executor " + c.died->describe() + " while running " + h.task.function, c.pid);
+      finish(h, Status::kCrashed, c.cause + " while running " + h.task.function, c.pid);
     }
     return;
   }
@@ -616,7 +665,7 @@ bool Supervisor::Impl::drained(Clock::time_point now) const {
 
 void Supervisor::Impl::update_credit() {
   std::uint32_t now = capacity();
-  if (now != credit_sent_ && connection_.send(proto::encode_credit(now))) credit_sent_ = now;
+  if (now != credit_sent_ && connection_->send(proto::encode_credit(now))) credit_sent_ = now;
 }
 
 void Supervisor::Impl::flush() {
@@ -630,7 +679,7 @@ void Supervisor::Impl::flush() {
   auto send_batch = [&] {
     // Unsent (no connection) is fine: finished tasks stay held and are sent
     // again after the next WELCOME.
-    if (!batch.empty()) connection_.send(proto::encode_results(batch));
+    if (!batch.empty()) connection_->send(proto::encode_results(batch));
     batch.clear();
     bytes = 0;
   };

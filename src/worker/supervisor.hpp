@@ -21,7 +21,14 @@ struct WorkerConfig {
   std::string cache_dir;          // empty: $XDG_CACHE_HOME/uni/modules or ~/.cache/uni/modules
   std::uint64_t cache_bytes = 1ull << 30;
   std::uint64_t mem_limit = 0;  // per executor, bytes; 0 = none
-  std::chrono::milliseconds connect_timeout{5000};
+  // An executor is replaced between tasks after this many tasks, or once its
+  // resident memory passes this many bytes; 0 = never.
+  unsigned max_tasks_per_executor = 0;
+  std::uint64_t max_executor_memory = 0;
+  bool pid_namespace = false;  // each executor in a PID namespace of its own
+  // How long to wait for a manager at start-up; 0: as long as it takes (the
+  // worker says on stderr what it waits for).
+  std::chrono::milliseconds connect_timeout{0};
   // A draining worker gives running tasks this long to finish; then it stops
   // them, and each counts as a failed attempt (the manager may rerun it).
   std::chrono::milliseconds drain_timeout{30000};
@@ -35,7 +42,8 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
 
   // Connects and serves until request_stop(). Throws proto::ConnectFailure if
-  // the first connection fails (unreachable, authentication failed).
+  // the first connection fails: authentication failed, another protocol, or
+  // no manager within connect_timeout (when set).
   void run();
 
   // Stops at once. Safe from a signal handler and from any thread.

@@ -1,7 +1,8 @@
 // The manager can die and come back: workers and bosses reconnect by
 // themselves, bosses resubmit what has no result, workers re-announce what
 // they run, and no result is lost or delivered twice; a running service is
-// not started a second time. A manager stopped with SIGTERM says so first.
+// not started a second time. A manager stopped with SIGTERM says so first. A
+// worker started before its manager waits for it, and says what it waits for.
 #include <csignal>
 
 #include "echo.hpp"
@@ -91,6 +92,31 @@ TEST(ManagerRestart, AManagerBackWithAnotherAuthkeyIsReportedByItsWorker) {
   EXPECT_TRUE(cluster.worker(0).wait_for_stderr("authentication failed", 20s))
       << cluster.worker(0).read_stderr() << "\nmanager: " << impostor.read_stderr();
   EXPECT_TRUE(process_alive(cluster.worker(0).pid())) << "the worker gave up instead of retrying";
+}
+
+TEST(ManagerRestart, AWorkerStartedBeforeItsManagerWaitsForItAndSaysSo) {
+  TestCluster cluster({.workers = 0});
+  cluster.stop_manager();
+  ChildProcess& worker = cluster.add_worker(1, {}, false);
+  EXPECT_TRUE(worker.wait_for_stderr("waiting for a manager at " + cluster.address(), 20s))
+      << worker.read_stderr();
+  // Past the 5 s after which it used to give up, it still waits.
+  std::this_thread::sleep_for(6s);
+  EXPECT_TRUE(worker.running()) << describe(worker.status()) << "\n" << worker.read_stderr();
+  cluster.restart_manager();
+  EXPECT_TRUE(cluster.wait_for_worker(worker.pid(), 30s));
+  expect_still_serving(cluster);
+}
+
+TEST(ManagerRestart, AWorkerWithAConnectTimeoutGivesUpWithExitThree) {
+  TestCluster cluster({.workers = 0});
+  cluster.stop_manager();
+  ChildProcess& worker = cluster.add_worker(1, {"--connect-timeout", "1"}, false);
+  auto status = worker.wait_for(20s);
+  ASSERT_TRUE(status.has_value()) << "the worker did not give up";
+  EXPECT_EQ(status->code, 3) << describe(status) << "\n" << worker.read_stderr();
+  EXPECT_TRUE(contains(worker.read_stderr(), "cannot connect to " + cluster.address()))
+      << worker.read_stderr();
 }
 
 }  // namespace
