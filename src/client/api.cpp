@@ -9,16 +9,17 @@
 namespace uni {
 
 const char* to_string(ErrorKind kind) {
+  // The wire's status names (one table, src/proto/status.cpp).
   switch (kind) {
-    case ErrorKind::kException: return "exception";
-    case ErrorKind::kBadArguments: return "bad-arguments";
-    case ErrorKind::kUnknownFunction: return "unknown-function";
-    case ErrorKind::kModule: return "module-error";
-    case ErrorKind::kCrashed: return "crashed";
-    case ErrorKind::kTimedOut: return "timed-out";
-    case ErrorKind::kCancelled: return "cancelled";
-    case ErrorKind::kNoWorker: return "no-worker";
-    case ErrorKind::kRejected: return "rejected";
+    case ErrorKind::kException: return proto::status_name(proto::Status::kException);
+    case ErrorKind::kBadArguments: return proto::status_name(proto::Status::kBadArguments);
+    case ErrorKind::kUnknownFunction: return proto::status_name(proto::Status::kUnknownFunction);
+    case ErrorKind::kModule: return proto::status_name(proto::Status::kModuleError);
+    case ErrorKind::kCrashed: return proto::status_name(proto::Status::kCrashed);
+    case ErrorKind::kTimedOut: return proto::status_name(proto::Status::kTimedOut);
+    case ErrorKind::kCancelled: return proto::status_name(proto::Status::kCancelled);
+    case ErrorKind::kNoWorker: return proto::status_name(proto::Status::kNoWorker);
+    case ErrorKind::kRejected: return proto::status_name(proto::Status::kRejected);
   }
   return "unknown";
 }

@@ -433,7 +433,7 @@ class MapReader {
   const msgpack::object_map* map_ = nullptr;
 };
 
-Task read_task(const msgpack::object& o) {
+Task read_task_record(const msgpack::object& o) {
   Fields f(o, "task", 10);
   Task t;
   t.id = f.id();
@@ -547,7 +547,7 @@ std::vector<Task> Message::tasks() const {
   std::vector<Task> out;
   out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
   for (std::uint32_t i = 0; i < list.via.array.size; ++i)
-    out.push_back(read_task(list.via.array.ptr[i]));
+    out.push_back(read_task_record(list.via.array.ptr[i]));
   return out;
 }
 
@@ -621,6 +621,8 @@ std::vector<CancelOutcome> Message::cancel_outcomes() const {
   }
   return out;
 }
+
+Task decode_task(const msgpack::object& record) { return read_task_record(record); }
 
 StatusReport Message::status_report() const { return read_status_report(field(0)); }
 

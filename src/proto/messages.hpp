@@ -197,6 +197,10 @@ std::string encode_bye(std::string_view reason);
 
 // ---- decoding ------------------------------------------------------------
 
+// One task record (SUBMIT, TASKS), as Message::tasks() reads each; throws
+// DecodeError naming the field at fault.
+Task decode_task(const msgpack::object& record);
+
 // A received message, unpacked once. The accessors read its fields and throw
 // DecodeError on any mismatch. The version is checked by the caller, so that
 // a peer of another version can be told so.
