@@ -186,13 +186,12 @@ void Manager::Impl::handle(const PeerId& peer, const char* data, std::size_t siz
     Clock::time_point now = Clock::now();
     using proto::Type;
     if (m.type() == Type::kHello) return core_.on_hello(peer, m.hello(), now, out_);
-    ManagerCore::Role role = core_.role_of(peer);
+    ManagerCore::Role role = core_.heard_from(peer, now);
     if (role == ManagerCore::Role::kUnknown) {
       // Typically a peer from before a manager restart: it says HELLO again.
       out_.send(peer, proto::encode_error("hello-required", "unknown peer: send HELLO first"));
       return;
     }
-    core_.heard_from(peer, now);
     switch (m.type()) {
       case Type::kHeartbeat:
         if (role == ManagerCore::Role::kWorker)

@@ -38,21 +38,22 @@ ManagerCore::Role ManagerCore::role_of(const PeerId& peer) {
   return Role::kUnknown;
 }
 
-void ManagerCore::heard_from(const PeerId& peer, Clock::time_point now) {
+ManagerCore::Role ManagerCore::heard_from(const PeerId& peer, Clock::time_point now) {
   now_ = now;
   if (Worker* w = workers_.find(peer)) {
     w->last_seen = now;
-    return;
+    return Role::kWorker;
   }
-  if (Boss* b = bosses_.at(peer)) {
-    b->last_seen = now;
-    // Marked disconnected (silent too long, or a send failed) but talking
-    // again: the results it missed meanwhile go out now.
-    if (!b->connected) {
-      b->connected = true;
-      bosses_.resend(*b, tasks_.finished_of(b->session));
-    }
+  Boss* b = bosses_.at(peer);
+  if (!b) return Role::kUnknown;
+  b->last_seen = now;
+  // Marked disconnected (silent too long, or a send failed) but talking
+  // again: the results it missed meanwhile go out now.
+  if (!b->connected) {
+    b->connected = true;
+    bosses_.resend(*b, tasks_.finished_of(b->session));
   }
+  return Role::kBoss;
 }
 
 // Applies what the table's changes ask of the others, until nothing is left.
@@ -63,9 +64,9 @@ void ManagerCore::apply(Outbox& out) {
     for (const auto& [w, id] : applying_.stops) out.send(w->peer, proto::encode_cancel({id}));
     for (const auto& [session, platform] : applying_.unserved)
       bosses_.note_unserved(session, platform, now_);
-    for (const TaskId& id : applying_.finished) {
-      const TaskRecord* t = tasks_.find(id);
-      if (!t || t->state != TaskState::kDone) continue;
+    for (const TaskRecord* t : applying_.finished) {
+      if (t->state != TaskState::kDone) continue;
+      const TaskId id = t->task.id;
       if (t->is(proto::kFlagDetached)) {
         log::info("service {} ({}) ended: {}", id.str(), t->task.function,
                   t->result->status == Status::kOk ? "returned" : t->result->payload);

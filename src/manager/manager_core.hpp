@@ -36,10 +36,11 @@ class ManagerCore {
   enum class Role : std::uint8_t { kUnknown, kBoss, kWorker };
   // Unknown until the peer says HELLO (again, after a manager restart).
   Role role_of(const PeerId& peer);
-  // Comes first for every message of a known peer: it is alive, and a boss
-  // marked disconnected is back (the results it missed go out again). `now`
-  // is the time of the message being handled.
-  void heard_from(const PeerId& peer, Clock::time_point now);
+  // Comes first for every message but HELLO: a known peer is alive, and a
+  // boss marked disconnected is back (the results it missed go out again).
+  // Returns the peer's role; kUnknown: answer "hello-required". `now` is the
+  // time of the message being handled.
+  Role heard_from(const PeerId& peer, Clock::time_point now);
 
   // ---- one entry point per message type (docs/protocol.md §7) ----
   // Any peer:

@@ -36,8 +36,7 @@ TaskRecord& TaskTable::insert(const TaskId& id, const proto::Task& task) {
   if (task.flags & proto::kFlagService) services_.insert(id);
   Session& s = sessions_[id.session];
   ++s.live;
-  s.seqs.push_back(id.seq);
-  if (s.seqs.size() > 2 * s.live + 64) compact(id.session, s.seqs, false);
+  link(s.unfinished, rec);
   modules_.pin(task.module);
   return rec;
 }
@@ -208,10 +207,10 @@ void TaskTable::complete(TaskRecord& t, proto::Result result, TableChanges& chan
   else ++totals_.failed;
   t.result = std::make_unique<proto::Result>(std::move(result));
   Session& s = sessions_[t.task.id.session];
+  unlink(s.unfinished, t);
+  link(s.finished, t);
   ++s.done;
-  s.finished.push_back(t.task.id.seq);
-  if (s.finished.size() > 2 * s.done + 64) compact(t.task.id.session, s.finished, true);
-  changes.finished.push_back(t.task.id);
+  changes.finished.push_back(&t);
 }
 
 void TaskTable::fail(TaskRecord& t, Status status, std::string text, TableChanges& changes) {
@@ -280,7 +279,12 @@ void TaskTable::erase(const TaskId& id, TableChanges& changes) {
   modules_.unpin(t.task.module);
   if (!attempt_logs_.empty()) attempt_logs_.erase(id);
   auto s = sessions_.find(id.session);
-  if (t.state == TaskState::kDone) --s->second.done;
+  if (t.state == TaskState::kDone) {
+    unlink(s->second.finished, t);
+    --s->second.done;
+  } else {
+    unlink(s->second.unfinished, t);
+  }
   if (--s->second.live == 0) {
     sessions_.erase(s);
     changes.emptied.push_back(id.session);
@@ -327,34 +331,38 @@ void TaskTable::end_recovery(Clock::time_point now, TableChanges& changes) {
 
 // ---- sessions ----------------------------------------------------------------------------
 
-// Keeps the entries of records still there (done ones only, for `finished`),
-// once each.
-void TaskTable::compact(std::uint64_t session, std::vector<std::uint64_t>& seqs, bool done_only) {
-  std::sort(seqs.begin(), seqs.end());
-  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
-  std::erase_if(seqs, [&](std::uint64_t seq) {
-    const TaskRecord* t = find(TaskId{session, seq});
-    return !t || (done_only && t->state != TaskState::kDone);
-  });
+void TaskTable::link(TaskRecord*& head, TaskRecord& t) {
+  t.session_prev = nullptr;
+  t.session_next = head;
+  if (head) head->session_prev = &t;
+  head = &t;
 }
 
-std::vector<TaskId> TaskTable::tasks_of(std::uint64_t session) {
-  auto it = sessions_.find(session);
-  if (it == sessions_.end()) return {};
-  compact(session, it->second.seqs, false);
+void TaskTable::unlink(TaskRecord*& head, TaskRecord& t) {
+  if (t.session_prev) t.session_prev->session_next = t.session_next;
+  else head = t.session_next;
+  if (t.session_next) t.session_next->session_prev = t.session_prev;
+  t.session_prev = t.session_next = nullptr;
+}
+
+std::vector<TaskId> TaskTable::tasks_of(std::uint64_t session) const {
   std::vector<TaskId> out;
-  out.reserve(it->second.seqs.size());
-  for (std::uint64_t seq : it->second.seqs) out.push_back({session, seq});
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return out;
+  out.reserve(it->second.live);
+  for (const TaskRecord* head : {it->second.unfinished, it->second.finished})
+    for (const TaskRecord* t = head; t; t = t->session_next) out.push_back(t->task.id);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
-std::vector<TaskId> TaskTable::finished_of(std::uint64_t session) {
-  auto it = sessions_.find(session);
-  if (it == sessions_.end()) return {};
-  compact(session, it->second.finished, true);
+std::vector<TaskId> TaskTable::finished_of(std::uint64_t session) const {
   std::vector<TaskId> out;
-  out.reserve(it->second.finished.size());
-  for (std::uint64_t seq : it->second.finished) out.push_back({session, seq});
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return out;
+  out.reserve(it->second.done);
+  for (const TaskRecord* t = it->second.finished; t; t = t->session_next) out.push_back(t->task.id);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

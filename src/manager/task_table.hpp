@@ -48,13 +48,18 @@ struct TaskRecord {
   std::uint16_t platform = 0;
   Worker* worker = nullptr;  // kRunning: the worker holding it
   std::unique_ptr<proto::Result> result;
+  // Its session's list of unfinished or of finished tasks (TaskTable::Session).
+  TaskRecord* session_prev = nullptr;
+  TaskRecord* session_next = nullptr;
 
   bool is(std::uint8_t flag) const { return (task.flags & flag) != 0; }
 };
 
-// What a change of the table asks of the rest of the manager.
+// What a change of the table asks of the rest of the manager. The records in
+// `finished` stay valid until the core has applied the changes: the table
+// erases a record only when asked to.
 struct TableChanges {
-  std::vector<proto::TaskId> finished;                   // done: its result goes to its boss
+  std::vector<TaskRecord*> finished;                     // done: its result goes to its boss
   std::vector<std::pair<Worker*, proto::TaskId>> stops;  // send CANCEL for it to that worker
   std::vector<Worker*> freed;                            // holds fewer tasks: may take more
   // Queued for a platform no connected worker serves: (session, platform).
@@ -142,24 +147,27 @@ class TaskTable {
   bool recovering(Clock::time_point now) const { return now < started_ + recovery_window_; }
 
   // ---- sessions: what a boss's arrival or departure costs is its own tasks ----
-  std::vector<proto::TaskId> tasks_of(std::uint64_t session);
-  std::vector<proto::TaskId> finished_of(std::uint64_t session);  // done, not acknowledged
+  // By id. Cost: the session's own tasks.
+  std::vector<proto::TaskId> tasks_of(std::uint64_t session) const;
+  std::vector<proto::TaskId> finished_of(std::uint64_t session) const;  // done, not acknowledged
   std::size_t count_of(std::uint64_t session) const;
 
  private:
-  // Every record of a session, and its finished ones. Entries of erased
-  // records stay until the vector is twice the live count, then go in one
-  // pass: a task costs a push, not a hash-set insert and erase, on the hot path.
+  // A session's records, in two lists threaded through them: unfinished and
+  // finished. Linking and unlinking touch only the record and its neighbours,
+  // so the index costs no hash-table work per task on the hot path.
   struct Session {
     std::size_t live = 0, done = 0;
-    std::vector<std::uint64_t> seqs, finished;
+    TaskRecord* unfinished = nullptr;
+    TaskRecord* finished = nullptr;
   };
+  static void link(TaskRecord*& head, TaskRecord& t);
+  static void unlink(TaskRecord*& head, TaskRecord& t);
 
   TaskRecord& insert(const proto::TaskId& id, const proto::Task& task);
   void set_state(TaskRecord& t, TaskState state);
   void admit(TaskRecord& t, Clock::time_point now, TableChanges& changes);
   void end_stopped(TaskRecord& t, TableChanges& changes);
-  void compact(std::uint64_t session, std::vector<std::uint64_t>& seqs, bool done_only);
 
   ModuleStore& modules_;
   const WorkerRegistry& workers_;

@@ -231,8 +231,8 @@ class CoreHarness {
   }
 
   void heard(const PeerId& peer) {
-    ASSERT_NE(core_->role_of(peer), ManagerCore::Role::kUnknown) << peer << " never said HELLO";
-    core_->heard_from(peer, now);
+    ASSERT_NE(core_->heard_from(peer, now), ManagerCore::Role::kUnknown)
+        << peer << " never said HELLO";
   }
 
   void deliver() {
