@@ -22,10 +22,9 @@
 
 namespace uni::broker {
 
-// The cluster's status as the broker reports it: one msgpack map (the keys
-// of `uni status --json`).
-using StatusReply = std::string;
-using StatusPromise = std::promise<StatusReply>;
+// Replies to a boss's requests: the cluster's status (workers, queue,
+// services, totals), and what a cancel did to each task.
+using StatusPromise = std::promise<proto::StatusReport>;
 using CancelPromise = std::promise<std::vector<proto::CancelOutcome>>;
 
 // A task to submit, and the platform its module was built for (the queue it
@@ -49,11 +48,17 @@ class BossEvents {
   // The broker needs the bytes of a module that submitted tasks use; the
   // boss answers with put_module(). Its tasks wait meanwhile.
   virtual void on_module_needed(const ModuleHash& hash) = 0;
+  // Services of this boss submitted with proto::kFlagStartedEvent have
+  // started executing on a worker (`uni spawn` waits for it).
+  virtual void on_services_started(const std::vector<proto::TaskId>& ids) = 0;
   // Connected again after a drop, or the broker restarted: what was sent
   // before may be lost. The boss submits again every task without a result
   // (flag kFlagResubmitted; the broker drops what it already has by id) and
   // repeats its cancels. Requests awaiting a reply have failed already.
   virtual void on_reconnected(const BrokerInfo& info) = 0;
+  // The connection dropped (the link reconnects by itself; on_reconnected
+  // follows). Requests awaiting a reply have failed already, with `why`.
+  virtual void on_disconnected(const std::string& why) { (void)why; }
   // Something the user should know, from the broker ("no worker for platform
   // X has joined yet").
   virtual void on_notice(const std::string& text) = 0;
@@ -94,9 +99,10 @@ class BossLink {
   // The boss holds these results: the broker may forget them.
   virtual void acknowledge(const std::vector<proto::TaskId>& ids) = 0;
   // Cancels tasks (of any boss). With a `reply`, it receives each task's
-  // outcome, or an exception (uni::ConnectError) if the connection drops
-  // before the answer, or uni::Error if there is no connection or the link
-  // closes first. The task's own result follows as usual.
+  // outcome (in the order of `ids`), or an exception: uni::ConnectError if
+  // the connection drops before the answer, uni::Error if there is no
+  // connection, the answer does not read, or the link closes first. Never
+  // another request's answer. The task's own result follows as usual.
   virtual void cancel(const std::vector<proto::TaskId>& ids,
                       std::shared_ptr<CancelPromise> reply) = 0;
   // Asks for the cluster's status; `reply` as for cancel().

@@ -49,6 +49,9 @@ class WorkerEvents {
   // results not yet acknowledged, and module fetches, may have been lost —
   // send them again. Tasks the broker no longer wants are cancelled by it.
   virtual void on_reconnected(const BrokerInfo& info) = 0;
+  // The connection dropped (the link reconnects by itself; on_reconnected
+  // follows).
+  virtual void on_disconnected(const std::string& why) { (void)why; }
   // Tasks to run, never more than the credit granted. One may come again
   // after a reconnect: the worker keeps the copy it holds.
   virtual void on_tasks(std::vector<proto::Task>& tasks) = 0;

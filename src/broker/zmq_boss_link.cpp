@@ -72,6 +72,7 @@ void ZmqBossLink::on_message(const proto::Message& m) {
       return;
     }
     case Type::kNeedModule: events_->on_module_needed(m.module_hash()); return;
+    case Type::kServiceStarted: events_->on_services_started(m.task_ids()); return;
     case Type::kNotice: events_->on_notice(m.text()); return;
     case Type::kBye: events_->on_broker_leaving(m.text()); return;
     case Type::kStatusReply: {
@@ -81,15 +82,31 @@ void ZmqBossLink::on_message(const proto::Message& m) {
       }
       Pending<StatusPromise> pending = std::move(status_pending_.front());
       status_pending_.pop_front();
-      msgpack::sbuffer buffer;
-      msgpack::pack(buffer, m.field(0));
-      pending.reply->set_value(std::string(buffer.data(), buffer.size()));
+      try {
+        pending.reply->set_value(m.status_report());
+      } catch (const proto::DecodeError& e) {
+        fail(*pending.reply, std::make_exception_ptr(Error(
+                                 "the status from " + name_ + " does not read: " + e.what())));
+      }
       return;
     }
     case Type::kCancelReply: {
       // Matched by the ids it lists, so that a reply to a request that
       // failed (and came late, on a new connection) answers nobody.
-      std::vector<proto::CancelOutcome> outcomes = m.cancel_outcomes();
+      std::vector<proto::CancelOutcome> outcomes;
+      try {
+        outcomes = m.cancel_outcomes();
+      } catch (const proto::DecodeError& e) {
+        // Which request it answers cannot be told: the oldest one fails.
+        if (!cancel_pending_.empty()) {
+          std::shared_ptr<CancelPromise> reply = std::move(cancel_pending_.front().reply);
+          cancel_pending_.pop_front();
+          if (reply)
+            fail(*reply, std::make_exception_ptr(Error("the cancel reply from " + name_ +
+                                                       " does not read: " + e.what())));
+        }
+        return;
+      }
       auto same_ids = [&](const Pending<CancelPromise>& p) {
         return std::equal(p.ids.begin(), p.ids.end(), outcomes.begin(), outcomes.end(),
                           [](const proto::TaskId& id, const proto::CancelOutcome& o) {
@@ -111,7 +128,9 @@ void ZmqBossLink::on_message(const proto::Message& m) {
 }
 
 void ZmqBossLink::on_dropped() {
-  fail_pending(~0ull, "the connection to " + name_ + " dropped before it answered", true);
+  const std::string why = "the connection to " + name_ + " dropped before it answered";
+  fail_pending(~0ull, why, true);
+  if (events_) events_->on_disconnected(why);
 }
 
 void ZmqBossLink::on_unknown_to_manager() {

@@ -63,6 +63,10 @@ void ZmqWorkerLink::on_welcome(const proto::Welcome& welcome) {
   events_->on_reconnected(broker_info(welcome));
 }
 
+void ZmqWorkerLink::on_dropped() {
+  events_->on_disconnected("the connection to the manager at " + address_ + " dropped");
+}
+
 void ZmqWorkerLink::on_message(const proto::Message& m) {
   using proto::Type;
   switch (m.type()) {

@@ -36,6 +36,7 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
   std::string hello(bool reconnect) override;
   void on_welcome(const proto::Welcome& welcome) override;
   void on_message(const proto::Message& m) override;
+  void on_dropped() override;
 
   CurveKeys keys_;
   std::string address_;

@@ -59,12 +59,15 @@ class Client::Io final : private broker::BossEvents {
     wake();
   }
   const broker::BrokerInfo& info() const { return info_; }
+  const std::string& broker_name() const { return link_->name(); }
 
  private:
   // broker::BossEvents
   void on_results(std::vector<proto::Result>& results) override;
   void on_module_needed(const ModuleHash& hash) override;
+  void on_services_started(const std::vector<TaskId>& ids) override;
   void on_reconnected(const broker::BrokerInfo& info) override;
+  void on_disconnected(const std::string& why) override { log::debug("{}", why); }
   void on_notice(const std::string& text) override { on_notice_(text); }
   void on_broker_leaving(const std::string& reason) override;
 
@@ -168,7 +171,8 @@ void Client::Io::take_work() {
     link_->cancel(cancels, nullptr);
   }
   for (Request& r : requests) {
-    log::debug("asking the broker for {}", r.type == proto::Type::kStatus ? "its status" : "a cancel");
+    log::debug("asking {} for {}", link_->name(),
+               r.type == proto::Type::kStatus ? "its status" : "a cancel");
     if (r.type == proto::Type::kStatus) link_->request_status(std::move(r.status));
     else link_->cancel(r.ids, std::move(r.cancel));
   }
@@ -252,6 +256,18 @@ void Client::Io::on_module_needed(const ModuleHash& hash) {
   log::debug("the manager asked for module {}: uploading {} ({} bytes)", hash.hex().substr(0, 12),
              mod.path, mod.bytes.size());
   link_->put_module(hash, mod.platform, mod.bytes);
+}
+
+void Client::Io::on_services_started(const std::vector<TaskId>& ids) {
+  for (const TaskId& id : ids) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    {
+      std::lock_guard lock(it->second->mutex);
+      it->second->started = true;
+    }
+    it->second->finished.notify_all();
+  }
 }
 
 void Client::Io::on_reconnected(const broker::BrokerInfo& info) {
@@ -355,7 +371,7 @@ std::shared_ptr<Client> Client::start(std::unique_ptr<broker::BossLink> link,
   } catch (const proto::ConnectFailure& e) {
     throw connect_error(e);
   }
-  log::debug("connected to {} (broker {}, uni {}), session {:016x}", client->endpoint_,
+  log::debug("connected to {} (broker {}, uni {}), session {:016x}", client->io_->broker_name(),
              client->io_->info().id, client->io_->info().version, client->session_);
   client->thread_ = std::thread([io = client->io_.get()] { io->loop(); });
   return client;
@@ -435,7 +451,7 @@ std::vector<proto::CancelOutcome> Client::cancel(const std::vector<proto::TaskId
   return await_reply(reply, timeout, "cancel");
 }
 
-StatusReply Client::status(std::chrono::milliseconds timeout) {
+proto::StatusReport Client::status(std::chrono::milliseconds timeout) {
   auto promise = std::make_shared<broker::StatusPromise>();
   auto reply = promise->get_future();
   {

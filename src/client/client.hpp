@@ -37,11 +37,11 @@ struct TaskState {
   mutable std::mutex mutex;
   mutable std::condition_variable finished;
   bool done = false;
+  // A service submitted with kFlagStartedEvent: its worker reports it
+  // executing (SERVICE_STARTED). `finished` is notified then too.
+  bool started = false;
   proto::Result result;
 };
-
-// What a status request returns: the manager's msgpack map, as bytes.
-using StatusReply = broker::StatusReply;
 
 class Client {
  public:
@@ -65,7 +65,8 @@ class Client {
                                            std::chrono::milliseconds timeout);
   void cancel_async(const proto::TaskId& id);
 
-  StatusReply status(std::chrono::milliseconds timeout);
+  // The manager's status; throws Error if it does not answer within `timeout`.
+  proto::StatusReport status(std::chrono::milliseconds timeout);
 
   // Reads and checks a module file; cached by path while the file is unchanged.
   std::shared_ptr<const ModuleInfo> module_file(const std::string& path);
