@@ -96,7 +96,8 @@ class WorkerLink {
   virtual void send_results(const std::vector<const proto::Result*>& results) = 0;
   // The worker is alive; how many tasks execute now, and which services
   // have started. Call every BrokerInfo::heartbeat, and early on a change.
-  virtual void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services) = 0;
+  virtual void heartbeat(std::uint32_t busy,
+                         const std::vector<proto::TaskId>& started_services) = 0;
   // Says goodbye; nothing is sent after it.
   virtual void close(std::string_view reason) = 0;
 
