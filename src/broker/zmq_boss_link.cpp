@@ -17,7 +17,6 @@ std::string routing_id(std::uint64_t session) {
   return rid;
 }
 
-
 template <class Promise>
 void fail(Promise& promise, std::exception_ptr error) {
   try {
@@ -85,8 +84,8 @@ void ZmqBossLink::on_message(const proto::Message& m) {
       try {
         pending.reply->set_value(m.status_report());
       } catch (const proto::DecodeError& e) {
-        fail(*pending.reply, std::make_exception_ptr(Error(
-                                 "the status from " + name_ + " does not read: " + e.what())));
+        fail(*pending.reply, std::make_exception_ptr(Error("the status from " + name_ +
+                                                           " does not read: " + e.what())));
       }
       return;
     }
@@ -108,10 +107,9 @@ void ZmqBossLink::on_message(const proto::Message& m) {
         return;
       }
       auto same_ids = [&](const Pending<CancelPromise>& p) {
-        return std::equal(p.ids.begin(), p.ids.end(), outcomes.begin(), outcomes.end(),
-                          [](const proto::TaskId& id, const proto::CancelOutcome& o) {
-                            return id == o.id;
-                          });
+        return std::equal(
+            p.ids.begin(), p.ids.end(), outcomes.begin(), outcomes.end(),
+            [](const proto::TaskId& id, const proto::CancelOutcome& o) { return id == o.id; });
       };
       auto it = std::find_if(cancel_pending_.begin(), cancel_pending_.end(), same_ids);
       if (it == cancel_pending_.end()) {
@@ -143,9 +141,9 @@ void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::strin
                                bool connect_error) {
   auto error = [&](const char* request) {
     std::string text = why + (connect_error ? std::string(" the ") + request + " request" : "");
-    return connect_error ? std::make_exception_ptr(
-                               ConnectError(ConnectError::Reason::kUnreachable, text))
-                         : std::make_exception_ptr(Error(text));
+    return connect_error
+               ? std::make_exception_ptr(ConnectError(ConnectError::Reason::kUnreachable, text))
+               : std::make_exception_ptr(Error(text));
   };
   auto fail_all = [&](auto& queue, const char* request) {
     while (!queue.empty() && queue.front().hello < sent_before_hello) {
@@ -160,11 +158,10 @@ void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::strin
 void ZmqBossLink::submit(const std::vector<Submission>& tasks) {
   // Unsent batches (no connection) are fine: the client submits everything
   // without a result again after the next WELCOME.
-  proto::Batcher<proto::Task> batches(
-      proto::kBatchBytes,
-      [this](const std::vector<const proto::Task*>& batch) {
-        connection_.send(proto::encode_submit(batch));
-      });
+  proto::Batcher<proto::Task> batches(proto::kBatchBytes,
+                                      [this](const std::vector<const proto::Task*>& batch) {
+                                        connection_.send(proto::encode_submit(batch));
+                                      });
   for (const Submission& s : tasks) batches.add(*s.task);
   batches.flush();
 }
@@ -182,8 +179,7 @@ void ZmqBossLink::cancel(const std::vector<proto::TaskId>& ids,
                          std::shared_ptr<CancelPromise> reply) {
   if (connection_.send(proto::encode_cancel(ids)))
     cancel_pending_.push_back({std::move(reply), connection_.hellos(), ids});
-  else if (reply)
-    fail(*reply, std::make_exception_ptr(Error("not connected to the manager")));
+  else if (reply) fail(*reply, std::make_exception_ptr(Error("not connected to the manager")));
 }
 
 void ZmqBossLink::request_status(std::shared_ptr<StatusPromise> reply) {

@@ -22,7 +22,6 @@ proto::Hello hello_of(const WorkerAnnouncement& w) {
   return h;
 }
 
-
 }  // namespace
 
 ZmqWorkerLink::ZmqWorkerLink(const CurveKeys& keys, const std::string& address,
@@ -98,10 +97,10 @@ void ZmqWorkerLink::fetch_module(const ModuleHash& hash) {
 void ZmqWorkerLink::send_results(const std::vector<const proto::Result*>& results) {
   // Unsent batches (no connection) are fine: the worker keeps its results
   // until they are acknowledged and sends them again after the next WELCOME.
-  proto::Batcher<proto::Result> batches(
-      proto::kBatchBytes, [this](const std::vector<const proto::Result*>& batch) {
-        connection_->send(proto::encode_results(batch));
-      });
+  proto::Batcher<proto::Result> batches(proto::kBatchBytes,
+                                        [this](const std::vector<const proto::Result*>& batch) {
+                                          connection_->send(proto::encode_results(batch));
+                                        });
   for (const proto::Result* r : results) batches.add(*r);
   batches.flush();
 }
@@ -111,8 +110,6 @@ void ZmqWorkerLink::heartbeat(std::uint32_t busy,
   connection_->send(proto::encode_worker_heartbeat(busy, started_services));
 }
 
-void ZmqWorkerLink::close(std::string_view reason) {
-  connection_->send(proto::encode_bye(reason));
-}
+void ZmqWorkerLink::close(std::string_view reason) { connection_->send(proto::encode_bye(reason)); }
 
 }  // namespace uni::broker

@@ -10,10 +10,10 @@
 #include <cstdio>
 #include <random>
 
+#include "broker/broker.hpp"
 #include "common/keys.hpp"
 #include "common/log.hpp"
 #include "common/module_file.hpp"
-#include "broker/broker.hpp"
 #include "proto/batch.hpp"
 #include "proto/transport.hpp"
 
@@ -356,9 +356,8 @@ std::shared_ptr<Client> Client::connect(const std::string& address, const Connec
   return start(std::move(link), session, proto::normalize_endpoint(address), options);
 }
 
-std::shared_ptr<Client> Client::start(std::unique_ptr<broker::BossLink> link,
-                                      std::uint64_t session, std::string endpoint,
-                                      const ConnectOptions& options) {
+std::shared_ptr<Client> Client::start(std::unique_ptr<broker::BossLink> link, std::uint64_t session,
+                                      std::string endpoint, const ConnectOptions& options) {
   std::shared_ptr<Client> client(new Client());
   client->endpoint_ = std::move(endpoint);
   client->session_ = session;

@@ -16,9 +16,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "broker/broker.hpp"
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
-#include "broker/broker.hpp"
 #include "proto/messages.hpp"
 #include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
@@ -318,9 +318,8 @@ void Supervisor::Impl::run() {
   credit_sent_ = capacity();
   heartbeat_ = first->heartbeat;
   max_message_ = first->max_message;
-  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
-            link_->address(), config_.slots, config_.thread_isolation ? "thread" : "process",
-            ::getpid());
+  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_, link_->address(),
+            config_.slots, config_.thread_isolation ? "thread" : "process", ::getpid());
 
   Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
   Clock::time_point next_busy_report{};

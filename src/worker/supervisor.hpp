@@ -1,7 +1,7 @@
 // The worker's supervisor (design §4): its link to the broker
-// (broker/worker_link.hpp), the tasks it holds (fetching their module, ready, running, finished and not yet
-// acknowledged), the module cache, the runner (executor processes or
-// threads), heartbeats, timeouts and cancellation. One thread, one poll loop.
+// (broker/worker_link.hpp), the tasks it holds (fetching their module, ready, running, finished and
+// not yet acknowledged), the module cache, the runner (executor processes or threads), heartbeats,
+// timeouts and cancellation. One thread, one poll loop.
 #pragma once
 
 #include <chrono>
