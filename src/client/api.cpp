@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "client/client.hpp"
+#include "common/json_msgpack.hpp"
 #include "uni/detail/module_abi.hpp"
 
 namespace uni {
@@ -35,8 +36,9 @@ Cluster connect(const std::string& address, const ConnectOptions& options) {
   return Cluster(std::move(client), std::move(endpoint));
 }
 
-ClusterStatus Cluster::status() const {
-  proto::StatusReport report = client_->status(std::chrono::milliseconds(5000));
+namespace {
+
+ClusterStatus public_status(const proto::StatusReport& report) {
   ClusterStatus out;
   for (const proto::StatusReport::Worker& w : report.workers) {
     WorkerStatus ws;
@@ -47,14 +49,114 @@ ClusterStatus Cluster::status() const {
     ws.pid = w.pid;
     ws.slots = w.slots;
     ws.busy = static_cast<std::uint32_t>(w.busy);
+    ws.assigned = w.assigned;
+    ws.capacity = w.capacity;
+    ws.last_seen_ms = w.last_seen_ms;
     out.workers.push_back(std::move(ws));
   }
   out.queued = report.queue;
   out.running = report.running;
   for (const proto::StatusReport::Service& s : report.services)
-    out.services.push_back({s.id, s.worker, s.function, proto::service_state_name(s.state)});
+    out.services.push_back(
+        {s.id, s.worker, s.function, proto::service_state_name(s.state), s.host, s.started});
+  out.manager = report.manager;
+  out.version = report.version;
+  out.endpoint = report.endpoint;
+  out.waiting_for_module = report.waiting_for_module;
+  out.assigned = report.assigned;
+  out.bosses = report.bosses;
+  const auto& t = report.totals;
+  out.totals = {t.submitted,      t.completed,         t.failed,         t.requeued,
+                t.modules,        t.module_bytes,      t.module_uploads, t.module_upload_bytes,
+                t.module_fetches, t.module_fetch_bytes};
   return out;
 }
+
+// The way back, so that the wire's key names stay in one place (status.cpp).
+proto::StatusReport wire_status(const ClusterStatus& status) {
+  proto::StatusReport out;
+  for (const WorkerStatus& w : status.workers)
+    out.workers.push_back({w.id, w.host, w.pid, w.slots, w.busy, w.assigned, w.capacity, w.platform,
+                           w.isolation, w.last_seen_ms});
+  out.queue = status.queued;
+  out.running = status.running;
+  for (const ServiceStatus& s : status.services) {
+    proto::StatusReport::Service service;
+    service.id = s.id;
+    service.state = proto::service_state_from_name(s.state).value_or(proto::ServiceState::kQueued);
+    service.started = s.started;
+    service.worker = s.worker;
+    service.host = s.host;
+    service.function = s.function;
+    out.services.push_back(std::move(service));
+  }
+  out.manager = status.manager;
+  out.version = status.version;
+  out.endpoint = status.endpoint;
+  out.waiting_for_module = status.waiting_for_module;
+  out.assigned = status.assigned;
+  out.bosses = status.bosses;
+  const auto& t = status.totals;
+  out.totals = {t.submitted,      t.completed,         t.failed,         t.requeued,
+                t.modules,        t.module_bytes,      t.module_uploads, t.module_upload_bytes,
+                t.module_fetches, t.module_fetch_bytes};
+  return out;
+}
+
+CancelResult public_cancel(proto::CancelState state) {
+  switch (state) {
+    case proto::CancelState::kCancelled: return CancelResult::kCancelled;
+    case proto::CancelState::kStopping: return CancelResult::kStopping;
+    case proto::CancelState::kDone: return CancelResult::kDone;
+    case proto::CancelState::kUnknown: return CancelResult::kUnknown;
+  }
+  return CancelResult::kUnknown;
+}
+
+}  // namespace
+
+ClusterStatus Cluster::status() const {
+  return public_status(client_->status(std::chrono::milliseconds(5000)));
+}
+
+std::string to_json(const ClusterStatus& status) {
+  return msgpack_to_json(proto::pack_status_report(wire_status(status)));
+}
+
+bool valid_task_id(const std::string& id) { return proto::TaskId::parse(id).has_value(); }
+
+Future<Msgpack> Cluster::call(const std::string& module_path, const std::string& name, Msgpack args,
+                              TaskOptions options) const {
+  detail::FunctionRef fn = detail::module_function(*client_, module_path, name);
+  return Future<Msgpack>(client_,
+                         detail::submit(*client_, fn, std::move(args.bytes), options, false));
+}
+
+Service<Msgpack> Cluster::spawn(const std::string& module_path, const std::string& name,
+                                Msgpack args, TaskOptions options, bool detached) const {
+  detail::FunctionRef fn = detail::module_function(*client_, module_path, name);
+  return Service<Msgpack>(Future<Msgpack>(
+      client_, detail::submit(*client_, fn, std::move(args.bytes), options, true, detached)));
+}
+
+std::vector<CancelResult> Cluster::cancel(const std::vector<std::string>& ids) const {
+  std::vector<proto::TaskId> tasks;
+  tasks.reserve(ids.size());
+  for (const std::string& id : ids) {
+    std::optional<proto::TaskId> task = proto::TaskId::parse(id);
+    if (!task) throw Error("not a task id: " + id);
+    tasks.push_back(*task);
+  }
+  std::vector<proto::CancelOutcome> outcomes =
+      client_->cancel(tasks, std::chrono::milliseconds(5000));
+  std::vector<CancelResult> out(ids.size(), CancelResult::kUnknown);
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    for (const proto::CancelOutcome& o : outcomes)
+      if (o.id == tasks[i]) out[i] = public_cancel(o.state);
+  return out;
+}
+
+std::size_t Cluster::unfinished() const { return client_->outstanding(); }
 
 namespace detail {
 
@@ -75,9 +177,11 @@ ErrorKind kind_of(proto::Status status) {
 }  // namespace
 
 std::shared_ptr<TaskState> submit(Client& client, const FunctionRef& fn, std::string args,
-                                  const TaskOptions& options, bool service) {
-  return client.submit(fn.module, fn.name, std::move(args), options,
-                       service ? proto::kFlagService : std::uint8_t{0});
+                                  const TaskOptions& options, bool service, bool detached) {
+  std::uint8_t flags = 0;
+  if (service) flags |= proto::kFlagService | proto::kFlagStartedEvent;
+  if (detached) flags |= proto::kFlagDetached;
+  return client.submit(fn.module, fn.name, std::move(args), options, flags);
 }
 
 void wait(const TaskState& state) {
@@ -88,6 +192,11 @@ void wait(const TaskState& state) {
 bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout) {
   std::unique_lock lock(state.mutex);
   return state.finished.wait_for(lock, timeout, [&] { return state.done; });
+}
+
+bool wait_started_for(const TaskState& state, std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(state.mutex);
+  return state.finished.wait_for(lock, timeout, [&] { return state.done || state.started; });
 }
 
 const std::string& result_bytes(const TaskState& state) {
