@@ -319,8 +319,8 @@ class Service {
   // (no worker free, or none for its platform).
   template <class Rep, class Period>
   bool wait_started_for(std::chrono::duration<Rep, Period> timeout) const {
-    return detail::wait_started_for(
-        future_.state(), std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    return detail::wait_started_for(future_.state(),
+                                    std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
   }
 
  private:

@@ -57,4 +57,3 @@ inline packer<uni::detail::PackBuffer>& packer<uni::detail::PackBuffer>::pack_fl
 }
 }  // namespace v1
 }  // namespace msgpack
-
