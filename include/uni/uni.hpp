@@ -115,7 +115,7 @@ enum class CancelResult {
   kCancelled,  // it had not started: it ended cancelled
   kStopping,   // it was running: its worker was told to stop it
   kDone,       // it had already finished
-  kUnknown,    // the manager knows no task with this id
+  kUnknown,    // no such task now: never submitted, or finished and its result delivered
 };
 
 // A value as msgpack bytes, for callers that do not know its C++ type (the
