@@ -68,6 +68,24 @@ sed 's|.*|#include <&>|' "$scratch/headers.installed" >"$scratch/headers.cpp"
   fail "the installed headers do not compile with: ${uni_cflags[*]}"
 }
 
+# ... and reach, outside the install, only the C and C++ standard libraries and
+# msgpack-cxx (the one dependency uni.pc and uniConfig.cmake ask consumers
+# for): a public header that pulls zmq or spdlog compiles here, where they are
+# installed, and fails on a boss's machine.
+if command -v dpkg >/dev/null; then
+  (cd "$scratch" && c++ "${uni_cflags[@]}" -M headers.cpp) | tr ' \\' '\n\n' |
+    grep -v -e '^$' -e ':$' -e '^headers\.cpp$' | xargs realpath | grep -v "^$prefix/" | sort -u \
+    >"$scratch/headers.deps"
+  dpkg -S $(cat "$scratch/headers.deps") >"$scratch/headers.owners" 2>&1 || {
+    cat "$scratch/headers.owners" >&2
+    fail "the installed headers include files above that no Debian package provides"
+  }
+  if cut -d: -f1 "$scratch/headers.owners" | sort -u |
+    grep -vxE 'libc6-dev|linux-libc-dev|libstdc\+\+-[0-9]+-dev|libgcc-[0-9]+-dev|libmsgpack-cxx-dev'; then
+    fail "the installed headers include headers of the packages above, which uni's package does not declare"
+  fi
+fi
+
 echo "== [${SECONDS}s] examples/out-of-tree with find_package(uni), CMAKE_PREFIX_PATH only"
 cp -r "$src/examples/out-of-tree" "$scratch/cmake-src"
 rm -rf "$scratch/cmake-src/build"
@@ -81,8 +99,10 @@ flags=$(find "$scratch/cmake-build" \( -name flags.make -o -name link.txt \) -pr
 if grep -F -e "$src" -e "$build" <<<"$flags"; then
   fail "the out-of-tree build's flags above reach into uni's source or build tree"
 fi
-grep -q -- "-DMSGPACK_NO_BOOST" <<<"$flags" || fail "uni::client does not carry -DMSGPACK_NO_BOOST"
-grep -qE -- "-std=(c|gnu)\+\+2[0-9a-z]" <<<"$flags" || fail "uni::client does not ask for C++20"
+# What the headers need reaches the boss through uni::client alone.
+boss_flags=$(cat "$scratch/cmake-build/CMakeFiles/stats_boss.dir/flags.make")
+grep -q -- "-DMSGPACK_NO_BOOST" <<<"$boss_flags" || fail "uni::client does not carry -DMSGPACK_NO_BOOST"
+grep -qE -- "-std=(c|gnu)\+\+2[0-9a-z]" <<<"$boss_flags" || fail "uni::client does not ask for C++20"
 
 echo "== [${SECONDS}s] examples/out-of-tree with pkg-config, PKG_CONFIG_PATH only"
 grep -q -- "-DMSGPACK_NO_BOOST" <<<"${uni_cflags[*]}" || fail "uni.pc's Cflags lack -DMSGPACK_NO_BOOST"
