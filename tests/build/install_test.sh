@@ -56,6 +56,13 @@ fi
 diff -u "$scratch/headers.expected" "$scratch/headers.installed" ||
   fail "the installed headers differ from include/uni (above: - missing, + extra)"
 [ -x "$prefix/bin/uni" ] || fail "no bin/uni installed"
+library=$(find "$prefix" -name 'libuni-client.so' -type l)
+[ -n "$library" ] || fail "no libuni-client.so installed"
+# It exports uni's symbols only (src/client/libuni-client.map): its copies of
+# std, msgpack, fmt and spdlog templates stay its own.
+foreign=$(nm -DC --defined-only "$library" | cut -d' ' -f3- |
+  grep -vE '^((typeinfo|typeinfo name|vtable|VTT|guard variable|TLS init function|TLS wrapper function) for )?uni::' || true)
+[ -z "$foreign" ] || fail "libuni-client.so exports symbols other than uni's, e.g. $(head -3 <<<"$foreign")"
 pc_file=$(find "$prefix" -name uni.pc)
 [ -n "$pc_file" ] || fail "no uni.pc installed"
 export PKG_CONFIG_PATH=$(dirname "$pc_file")
