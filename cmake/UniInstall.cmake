@@ -11,8 +11,7 @@ install(TARGETS uni RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS uni_client_shared EXPORT uniTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 # Only include/uni: what bosses and modules include. src/ stays private.
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/uni DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.hpp")
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/uni DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 install(EXPORT uniTargets NAMESPACE uni:: DESTINATION ${UNI_INSTALL_CMAKEDIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/uniConfig.cmake.in

@@ -121,6 +121,7 @@ echo "== [${SECONDS}s] both bosses against a cluster of the installed uni"
 export UNI_CONFIG_DIR=$scratch/config XDG_CACHE_HOME=$scratch/cache
 mkdir -p "$UNI_CONFIG_DIR" "$XDG_CACHE_HOME"
 authkey=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+: >"$scratch/manager.out"  # read below before the manager may have opened it
 "$prefix/bin/uni" manager --listen tcp://127.0.0.1:0 --authkey "$authkey" \
   >"$scratch/manager.out" 2>"$scratch/manager.err" &
 cluster_pids+=($!)
