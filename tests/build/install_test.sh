@@ -93,9 +93,15 @@ if command -v dpkg >/dev/null; then
   fi
 fi
 
+# The example's sources alone, without whatever a build left beside them.
+copy_example() {
+  mkdir "$1"
+  find "$src/examples/out-of-tree" -maxdepth 1 -type f \( -name '*.cpp' -o -name '*.hpp' \
+    -o -name CMakeLists.txt -o -name Makefile \) -exec cp {} "$1" \;
+}
+
 echo "== [${SECONDS}s] examples/out-of-tree with find_package(uni), CMAKE_PREFIX_PATH only"
-cp -r "$src/examples/out-of-tree" "$scratch/cmake-src"
-rm -rf "$scratch/cmake-src/build"
+copy_example "$scratch/cmake-src"
 quiet "$cmake" -S "$scratch/cmake-src" -B "$scratch/cmake-build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
   -DCMAKE_CXX_FLAGS="$extra_cxxflags" "${launcher[@]}"
@@ -114,7 +120,7 @@ grep -qE -- "-std=(c|gnu)\+\+2[0-9a-z]" <<<"$boss_flags" || fail "uni::client do
 echo "== [${SECONDS}s] examples/out-of-tree with pkg-config, PKG_CONFIG_PATH only"
 grep -q -- "-DMSGPACK_NO_BOOST" <<<"${uni_cflags[*]}" || fail "uni.pc's Cflags lack -DMSGPACK_NO_BOOST"
 grep -qE -- "-std=c\+\+2[0-9a-z]" <<<"${uni_cflags[*]}" || fail "uni.pc's Cflags do not ask for C++20"
-cp -r "$src/examples/out-of-tree" "$scratch/pc-src"
+copy_example "$scratch/pc-src"
 quiet make -C "$scratch/pc-src" CXX="$cxx" CXXFLAGS="-O2 -Wall -Wextra $extra_cxxflags"
 
 echo "== [${SECONDS}s] both bosses against a cluster of the installed uni"
