@@ -8,7 +8,9 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 #include "bench_ident.hpp"
@@ -69,15 +71,22 @@ class Poller {
 }  // namespace
 
 void run_dashboard(const Config& c, const Environment& env, const std::string& isolation) {
+  // UNI_BENCH_DASHBOARD_CONTROL=1: both clusters without HTTP and no poller,
+  // to see what two alike clusters differ by on this machine (an A/A run).
+  const bool control = std::getenv("UNI_BENCH_DASHBOARD_CONTROL") != nullptr;
   LocalCluster off(env, "dashboard-off-" + isolation);
-  LocalCluster on(env, "dashboard-on-" + isolation, {"--http", "127.0.0.1:0"});
-  if (on.http_url().empty()) throw std::runtime_error("the manager printed no dashboard URL");
+  LocalCluster on(
+      env, "dashboard-on-" + isolation,
+      control ? std::vector<std::string>{} : std::vector<std::string>{"--http", "127.0.0.1:0"});
+  if (!control && on.http_url().empty())
+    throw std::runtime_error("the manager printed no dashboard URL");
   for (LocalCluster* cluster : {&off, &on}) {
     cluster->add_workers(2, isolation);
     cluster->wait_workers(2);
     ident_rate(cluster->boss(), 2'000);  // module shipped and loaded on both workers
   }
-  Poller poller(on.http_url());
+  std::optional<Poller> poller;
+  if (!control) poller.emplace(on.http_url());
   std::this_thread::sleep_for(std::chrono::seconds(2));  // snapshots being published
   std::vector<double> rates_off, rates_on, pair_costs;
   Json runs = Json::array();
@@ -97,7 +106,8 @@ void run_dashboard(const Config& c, const Environment& env, const std::string& i
     pair_costs.push_back(100.0 * (a - b) / a);
     runs.push_back({{"off_per_s", round_to(a, 1)}, {"on_per_s", round_to(b, 1)}});
     note("dashboard %s run %d/%d: %.0f tasks/s without HTTP, %.0f with (%d requests so far)",
-         isolation.c_str(), r + 1, c.repeats, a, b, static_cast<int>(poller.requests()));
+         isolation.c_str(), r + 1, c.repeats, a, b,
+         static_cast<int>(poller ? poller->requests() : 0));
   }
   double a = median(rates_off), b = median(rates_on);
   double cost = a > 0 ? 100.0 * (a - b) / a : 0;
@@ -110,14 +120,15 @@ void run_dashboard(const Config& c, const Environment& env, const std::string& i
             {"on_per_s", round_to(b, 1)},
             {"cost_percent", round_to(cost, 2)},
             {"paired_cost_percent", round_to(median(pair_costs), 2)},
-            {"http_requests", poller.requests()},
-            {"http_failures", poller.failures()},
+            {"control", control},
+            {"http_requests", poller ? poller->requests() : 0},
+            {"http_failures", poller ? poller->failures() : 0},
             {"poll", "GET /api/status, /api/history, /metrics once a second"},
             {"target", {{"cost_percent_max", 2.0}, {"met", cost < 2.0}}},
             {"repeats", c.repeats},
             {"runs", runs}});
-  if (poller.failures() > 0)
-    throw std::runtime_error(std::to_string(poller.failures()) + " HTTP requests failed");
+  if (poller && poller->failures() > 0)
+    throw std::runtime_error(std::to_string(poller->failures()) + " HTTP requests failed");
 }
 
 }  // namespace bench
