@@ -79,7 +79,7 @@ class RecentFailures {
 
 struct ManagerMetrics {
   Histogram run_time;    // assigned to a worker -> its result (per run that ended the task)
-  Histogram queue_wait;  // submitted (or last assigned) -> assigned to a worker
+  Histogram queue_wait;  // submitted (or last assigned) -> assigned; once per assignment
   ThroughputHistory throughput;
   RecentFailures failures;
 };

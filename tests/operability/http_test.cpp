@@ -71,7 +71,9 @@ TEST(Http, MetricsAreValidPrometheusTextThatCountsTheTasks) {
   EXPECT_EQ(m.at("uni_services").value(), 0);
   EXPECT_EQ(m.at("uni_task_run_seconds").value("uni_task_run_seconds_count"), 21);
   EXPECT_GT(m.at("uni_task_run_seconds").value("uni_task_run_seconds_sum"), 0);
-  EXPECT_EQ(m.at("uni_task_queue_wait_seconds").value("uni_task_queue_wait_seconds_count"), 21);
+  // One observation per assignment: a task sent to a worker that had not
+  // received it (a TASKS message undelivered, say) is assigned again.
+  EXPECT_GE(m.at("uni_task_queue_wait_seconds").value("uni_task_queue_wait_seconds_count"), 21);
   EXPECT_TRUE(m.count("uni_bosses_connected"));
 }
 
