@@ -15,6 +15,9 @@ DEBS := cmake make g++ pkg-config \
         clang-format netcat-openbsd \
         python3 python3-zmq python3-msgpack python3-nacl \
         libnats-dev nats-server openssl
+# The manager's dashboard and /metrics (cpp-httplib), and its test in headless
+# Chromium driven through chromedriver (issue 10).
+DEBS += libcpp-httplib-dev chromium chromium-driver python3-selenium
 
 .PHONY: all deps build run test install bench bench-quick bench-nats sanitize format clean
 

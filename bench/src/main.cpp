@@ -15,7 +15,8 @@
 
 namespace {
 
-const std::vector<std::string> kWorkloads = {"W1", "W2", "W3", "W4", "memory", "workers200"};
+const std::vector<std::string> kWorkloads = {"W1", "W2",     "W3",        "W4",
+                                             "memory", "workers200", "dashboard"};
 const std::vector<std::string> kIsolations = {"process", "thread"};
 
 std::vector<std::string> split_list(const std::vector<std::string>& given,
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> workload_flags, isolation_flags;
   app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
   app.add_option("--workload", workload_flags,
-                 "W1, W2, W3, W4, memory, workers200 (repeatable or comma list; default all)");
+                 "W1, W2, W3, W4, memory, workers200, dashboard (repeatable or comma list; "
+                 "default all)");
   app.add_option("--isolation", isolation_flags,
                  "process, thread (repeatable or comma list; default both)");
   app.add_option("--repeat", repeats,
@@ -134,6 +136,8 @@ int main(int argc, char** argv) {
   }
   attempt("memory", "none", [&] { bench::run_memory(config, env); });
   attempt("workers200", "simulated", [&] { bench::run_workers200(config, env, shared); });
+  for (const std::string& iso : isolations)
+    attempt("dashboard", iso, [&] { bench::run_dashboard(config, env, iso); });
 
   bench::note("finished in %.1f s, %d failure(s)", bench::seconds_since(start), failures);
   env.cleanup();

@@ -12,7 +12,9 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/progress_line.hpp"
 #include "cli/signals.hpp"
+#include "cli/status_view.hpp"
 #include "client/client.hpp"
 #include "common/json_msgpack.hpp"
 #include "common/log.hpp"
@@ -235,6 +237,40 @@ nlohmann::json status_json(const proto::StatusReport& report) {
   return to_json(h.get());
 }
 
+// Failures among a map's tasks, for its progress line: those already
+// printed, and those finished ahead of the one being waited for, found by a
+// cursor that moves past every finished task (tasks finish about in order,
+// so it stays close to the front). Each task is counted once.
+class FailureCount {
+ public:
+  FailureCount(const std::vector<std::shared_ptr<detail::TaskState>>& states,
+               const std::vector<std::string>& bad)
+      : states_(states), counted_(states.size(), false) {
+    for (std::size_t i = 0; i < bad.size(); ++i)
+      if (!bad[i].empty()) note(i, true);
+  }
+  void look_ahead() {
+    for (; cursor_ < states_.size(); ++cursor_) {
+      const auto& s = states_[cursor_];
+      if (!s) continue;
+      std::lock_guard lock(s->mutex);
+      if (!s->done) return;
+      note(cursor_, s->result.status != proto::Status::kOk);
+    }
+  }
+  std::size_t count() const { return failed_; }
+
+ private:
+  void note(std::size_t i, bool failed) {
+    if (counted_[i]) return;
+    counted_[i] = true;
+    if (failed) ++failed_;
+  }
+  const std::vector<std::shared_ptr<detail::TaskState>>& states_;
+  std::vector<bool> counted_;
+  std::size_t cursor_ = 0, failed_ = 0;
+};
+
 // Until the task is done or, for a service submitted with
 // kFlagStartedEvent, its worker reports it started.
 bool wait_started_for(const detail::TaskState& state, std::chrono::milliseconds timeout) {
@@ -320,6 +356,11 @@ void add_map_command(CLI::App& app, int& exit_code) {
   cmd->add_option("FN", *function, "function name")->required();
   cmd->add_option("--input", *input, "file with one JSON array of arguments per line (- for stdin)")
       ->capture_default_str();
+  auto quiet = std::make_shared<bool>(false);
+  auto progress = std::make_shared<bool>(false);
+  cmd->add_flag("--quiet", *quiet, "no progress line on stderr");
+  cmd->add_flag("--progress", *progress,
+                "a progress line on stderr even when it is not a terminal (a line every 2 s)");
   cmd->callback([=, &exit_code] {
     exit_code = guarded("map", [&] {
       quiet_logs();
@@ -348,7 +389,12 @@ void add_map_command(CLI::App& app, int& exit_code) {
           states[i] = client->submit(mod, *function, std::move(packed[i]), options, 0);
 
       bool failed = false;
-      Clock::time_point next_progress = Clock::now() + 2s;
+      ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), states.size());
+      FailureCount failures(states, bad);
+      auto show = [&] {
+        failures.look_ahead();
+        line.update(states.size() - client->outstanding(), failures.count());
+      };
       for (std::size_t i = 0; i < states.size(); ++i) {
         if (!states[i]) {
           std::printf("%s\n", dump_json({{"error", bad[i]}}).c_str());
@@ -357,12 +403,9 @@ void add_map_command(CLI::App& app, int& exit_code) {
         }
         while (!wait_done_for(*states[i], 100ms)) {
           on_interrupt_cancel(*client, states);
-          if (Clock::now() >= next_progress) {
-            std::size_t left = client->outstanding();
-            std::fprintf(stderr, "uni map: %zu/%zu done\n", states.size() - left, states.size());
-            next_progress = Clock::now() + 2s;
-          }
+          show();
         }
+        show();
         const proto::Result& r = states[i]->result;
         if (r.status == proto::Status::kOk) {
           std::printf("%s\n", result_json(r).c_str());
@@ -374,6 +417,8 @@ void add_map_command(CLI::App& app, int& exit_code) {
         }
         std::fflush(stdout);
       }
+      failures.look_ahead();
+      line.finish(states.size(), failures.count());
       return failed ? kExitTaskFailed : kExitOk;
     });
   });
@@ -478,37 +523,31 @@ void add_status_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("status", "list workers, the queue and services");
   auto client_flags = std::make_shared<ClientFlags>();
   auto json = std::make_shared<bool>(false);
+  auto watch = std::make_shared<bool>(false);
+  auto interval = std::make_shared<std::string>("1");
   client_flags->add_to(*cmd);
   cmd->add_flag("--json", *json, "print the status as one JSON object");
+  cmd->add_flag("--watch", *watch,
+                "refresh in place until Ctrl-C (with --json: one JSON object a line)");
+  cmd->add_option("--interval", *interval, "seconds between refreshes of --watch")
+      ->capture_default_str();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("status", [&] {
       quiet_logs();
+      auto every = parse_seconds(*interval);
+      if (!every || every->count() < 100)
+        throw CommandError(kExitUsage, "--interval: not a number of seconds >= 0.1: " + *interval);
       auto client = connect_client(*client_flags);
+      if (*watch)
+        return watch_status([&] { return client->status(5s); },
+                            [](const proto::StatusReport& s) { return dump_json(status_json(s)); },
+                            *json, *every);
       proto::StatusReport status = client->status(5s);
       if (*json) {
         std::printf("%s\n", dump_json(status_json(status)).c_str());
         return kExitOk;
       }
-      std::printf("manager %s at %s (uni %s)\n", status.manager.c_str(), status.endpoint.c_str(),
-                  status.version.c_str());
-      std::printf("%zu worker(s)\n", status.workers.size());
-      if (!status.workers.empty()) {
-        std::printf("  %-10s %-20s %-8s %-6s %-5s %s\n", "ID", "HOST", "PID", "SLOTS", "BUSY",
-                    "ISOLATION");
-        for (const auto& w : status.workers)
-          std::printf("  %-10s %-20s %-8u %-6u %-5llu %s\n", w.id.c_str(), w.host.c_str(), w.pid,
-                      w.slots, static_cast<unsigned long long>(w.busy), w.isolation.c_str());
-      }
-      std::printf("queue: %llu waiting, %llu running\n",
-                  static_cast<unsigned long long>(status.queue),
-                  static_cast<unsigned long long>(status.running));
-      std::printf("%zu service(s)\n", status.services.size());
-      if (!status.services.empty()) {
-        std::printf("  %-24s %-9s %-10s %s\n", "ID", "STATE", "WORKER", "FUNCTION");
-        for (const auto& s : status.services)
-          std::printf("  %-24s %-9s %-10s %s\n", s.id.c_str(), proto::service_state_name(s.state),
-                      s.worker.empty() ? "-" : s.worker.c_str(), s.function.c_str());
-      }
+      std::fputs(status_text(status).c_str(), stdout);
       return kExitOk;
     });
   });

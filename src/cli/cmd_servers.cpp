@@ -53,6 +53,7 @@ struct ManagerFlags {
   std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
   std::uint64_t max_tasks = 2'000'000;
+  std::string http;
 
   void add_to(CLI::App& app) {
     app.add_option("--listen", listen,
@@ -75,6 +76,10 @@ struct ManagerFlags {
                    "tasks held at most (queued, running, unacknowledged); past it bosses are told "
                    "to submit again later")
         ->capture_default_str();
+    app.add_option(
+        "--http", http,
+        "serve a read-only dashboard, /metrics and /api/status on HOST:PORT (a port "
+        "alone: 127.0.0.1; not authenticated: keep it on loopback unless told otherwise)");
   }
 
   manager::ManagerConfig config(const std::string& key) const {
@@ -88,6 +93,7 @@ struct ManagerFlags {
     c.max_module = size_flag(max_module, "--max-module");
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
+    c.http = http;
     if (c.max_module + (1 << 20) > c.max_message)
       throw CLI::ValidationError("--max-module", "must be at least 1M below --max-message");
     return c;
@@ -200,6 +206,7 @@ int run_manager(const ManagerFlags& flags,
   std::string key = manager_authkey(flags.authkey, flags.authkey_file);
   manager::Manager manager(flags.config(key));
   std::printf("listening on %s\n", manager.endpoint().c_str());
+  if (!manager.http_url().empty()) std::printf("dashboard on %s/\n", manager.http_url().c_str());
   std::fflush(stdout);
   on_stop_signal([](void* m) { static_cast<manager::Manager*>(m)->request_stop(); }, &manager);
   if (started) started(manager, key);

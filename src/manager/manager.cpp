@@ -18,6 +18,7 @@
 
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
+#include "manager/http_server.hpp"
 #include "manager/manager_core.hpp"
 #include "manager/submission.hpp"
 #include "proto/messages.hpp"
@@ -67,9 +68,17 @@ class Manager::Impl {
         manager_id_(random_hex(8)),
         core_(config_, manager_id_, endpoint_, Clock::now()) {
     if (!wake_) throw std::runtime_error("eventfd failed");
+    if (!config_.http.empty()) {
+      board_.publish(core_.snapshot(Clock::now()), Clock::now());
+      http_ = std::make_unique<HttpServer>(config_.http, board_);
+    }
   }
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& http_url() const {
+    static const std::string none;
+    return http_ ? http_->url() : none;
+  }
 
   void request_stop() {
     stop_ = true;
@@ -100,6 +109,9 @@ class Manager::Impl {
   ManagerCore core_;
   Outbox out_;
   std::vector<Outgoing> sending_;
+  // The HTTP server reads what the loop publishes here, in its own threads.
+  SnapshotBoard board_;
+  std::unique_ptr<HttpServer> http_;
 };
 
 // ---- loop ------------------------------------------------------------------------
@@ -129,8 +141,10 @@ void Manager::Impl::run() {
       core_.flush(out_);
       deliver();
       next_timer = now + std::chrono::milliseconds(100);
+      if (http_ && board_.wanted(now)) board_.publish(core_.snapshot(now), now);
     }
   }
+  http_.reset();  // before the state its snapshots came from
   // Tell everyone connected that the manager is going; they reconnect later.
   // Peers connect with ZMQ_IMMEDIATE, and libzmq then discards what a peer
   // has not yet read when its connection drops: the connection stays open a
@@ -289,6 +303,7 @@ bool Manager::Impl::send(const PeerId& peer, const std::string& body) {
 Manager::Manager(ManagerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Manager::~Manager() = default;
 const std::string& Manager::endpoint() const { return impl_->endpoint(); }
+const std::string& Manager::http_url() const { return impl_->http_url(); }
 void Manager::run() { impl_->run(); }
 void Manager::request_stop() { impl_->request_stop(); }
 

@@ -15,6 +15,7 @@
 
 #include "manager/boss_router.hpp"
 #include "manager/manager_config.hpp"
+#include "manager/metrics.hpp"
 #include "manager/module_store.hpp"
 #include "manager/outbox.hpp"
 #include "manager/submission.hpp"
@@ -76,6 +77,9 @@ class ManagerCore {
   bool say_goodbye(std::string_view reason, Outbox& out);
 
   proto::StatusReport status(Clock::time_point now) const;
+  // The status with the histograms and the throughput history, for /metrics
+  // and the dashboard (http_server.hpp).
+  MetricsSnapshot snapshot(Clock::time_point now) const;
   const TaskTable& tasks() const { return tasks_; }
   const WorkerRegistry& workers() const { return workers_; }
 
@@ -95,6 +99,10 @@ class ManagerCore {
   BossRouter bosses_;
   TableChanges changes_, applying_;
   Clock::time_point now_;  // of the message or timer being handled
+  const Clock::time_point started_;
+  // Times come from now_, the time of the message being handled: no clock
+  // read per task.
+  ManagerMetrics metrics_;
   Clock::time_point next_heartbeat_{};
   struct ModuleTotals {
     std::uint64_t uploads = 0, upload_bytes = 0;  // PUT_MODULE accepted
