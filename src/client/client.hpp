@@ -1,8 +1,8 @@
 // The boss's connection to a cluster: submits tasks, ships modules on the
-// manager's request, resolves futures, and after any reconnect resubmits
-// every task that has no result yet (the manager drops duplicates by id).
-// User threads hand work to one I/O thread, which owns the ZeroMQ socket and
-// batches whatever has accumulated into one message.
+// broker's request, resolves futures, and after any reconnect resubmits
+// every task that has no result yet (the broker drops duplicates by id).
+// User threads hand work to one I/O thread, which owns the broker link
+// (broker/boss_link.hpp) and hands it whatever has accumulated at once.
 #pragma once
 
 #include <condition_variable>
@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/boss_link.hpp"
 #include "common/hash.hpp"
 #include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
@@ -47,6 +48,11 @@ class Client {
   // Connects (blocking until WELCOME) and starts the I/O thread. Throws
   // ConnectError.
   static std::shared_ptr<Client> connect(const std::string& address, const ConnectOptions& options);
+  // The same over a link made elsewhere (a test double): opens it as boss
+  // `session` and starts the I/O thread. `endpoint` is what endpoint() says.
+  static std::shared_ptr<Client> start(std::unique_ptr<broker::BossLink> link,
+                                       std::uint64_t session, std::string endpoint,
+                                       const ConnectOptions& options);
   ~Client();
 
   std::shared_ptr<TaskState> submit(std::shared_ptr<const ModuleInfo> module, std::string function,
@@ -87,13 +93,11 @@ class Client {
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<TaskState>> to_submit_;
   std::vector<proto::TaskId> to_cancel_;
-  using StatusPromise = std::promise<proto::StatusReport>;
-  using CancelPromise = std::promise<std::vector<proto::CancelOutcome>>;
   struct Request {
     proto::Type type;  // kStatus or kCancel
     std::vector<proto::TaskId> ids;
-    std::shared_ptr<StatusPromise> status;
-    std::shared_ptr<CancelPromise> cancel;
+    std::shared_ptr<broker::StatusPromise> status;
+    std::shared_ptr<broker::CancelPromise> cancel;
   };
   std::vector<Request> requests_;
   std::uint64_t next_seq_ = 1;
