@@ -115,6 +115,7 @@ struct BossEngine::Impl {
           continue;
         }
         if (!proto::is_final(r.status) || outstanding.erase(r.id) == 0) continue;
+        watch_started.erase(r.id);
         events.results.push_back(std::move(r));
         any = true;
       }
@@ -322,6 +323,37 @@ struct BossEngine::Impl {
         replay();
       }
       expire_waits(now);
+      if (now >= next_service_check) {
+        report_started_services();
+        next_service_check = now + std::chrono::milliseconds(100);
+      }
+    }
+  }
+
+  // `uni spawn` waits until its service runs: a worker puts it in the
+  // services bucket once it reports it executing.
+  void report_started_services() {
+    std::vector<TaskId> watched;
+    {
+      std::lock_guard lock(mutex);
+      watched.assign(watch_started.begin(), watch_started.end());
+    }
+    if (watched.empty()) return;
+    try {
+      if (!services)
+        services.emplace(ServiceRegistry::open(js, config.names, {.replicas = config.replicas}));
+      std::vector<TaskId> started;
+      for (const TaskId& id : watched)
+        if (services->find(id.str())) started.push_back(id);
+      if (started.empty()) return;
+      {
+        std::lock_guard lock(mutex);
+        for (const TaskId& id : started)
+          if (watch_started.erase(id)) events.services_started.push_back(id);
+      }
+      wake.signal();
+    } catch (const std::exception& e) {
+      log::debug("NATS: looking for started services: {}", e.what());
     }
   }
 
@@ -398,8 +430,11 @@ struct BossEngine::Impl {
   std::unordered_set<ModuleHash> known_modules, requested_modules;
   std::unordered_map<ModuleHash, std::vector<Batch>> parked;
   std::vector<Batch> unconfirmed;
+  std::set<TaskId> watch_started;  // services whose start the boss waits for
   // The result thread's own.
   std::uint64_t replay_from = 1;
+  Clock::time_point next_service_check{};
+  std::optional<ServiceRegistry> services;
 
   std::thread publish_thread, result_thread;
 };
@@ -427,6 +462,8 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
     impl_->platforms.insert(platform);
     for (const proto::Task& t : tasks) {
       impl_->outstanding.insert(t.id);
+      if ((t.flags & proto::kFlagService) && (t.flags & proto::kFlagStartedEvent))
+        impl_->watch_started.insert(t.id);
       if (t.wait_ms > 0)
         impl_->wait_deadlines.push(
             {now + std::chrono::milliseconds(t.wait_ms), t.id, platform, t.wait_ms});

@@ -24,7 +24,12 @@ struct BossEvents {
   std::vector<proto::Result> results;  // final, each task id once; or kQueueFull
   std::vector<ModuleHash> modules_needed;
   std::vector<std::string> notices;
-  bool empty() const { return results.empty() && modules_needed.empty() && notices.empty(); }
+  // Services submitted with proto::kFlagStartedEvent that a worker reports
+  // executing (in the services bucket).
+  std::vector<proto::TaskId> services_started;
+  bool empty() const {
+    return results.empty() && modules_needed.empty() && notices.empty() && services_started.empty();
+  }
 };
 
 class BossEngine {

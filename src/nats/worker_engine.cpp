@@ -328,6 +328,13 @@ struct WorkerEngine::Impl {
           }
           requeue.push_back(std::move(again));
         } else if (proto::is_final(r.status)) {
+          if (r.payload.size() + 1024 > max_payload) {
+            std::size_t size = r.payload.size();
+            r.status = Status::kRejected;
+            r.payload = "its result of " + std::to_string(size) +
+                        " bytes is larger than the NATS server's max payload of " +
+                        std::to_string(max_payload) + " bytes";
+          }
           by_session[r.id.session].push_back(&r);
         }
       }
