@@ -81,7 +81,7 @@ struct ManagerFlags {
   manager::ManagerConfig config(const std::string& key) const {
     manager::ManagerConfig c;
     c.listen = listen;
-    if (!key.empty()) c.keys = derive_curve_keys(key);
+    c.keys = derive_curve_keys(key);
     c.heartbeat = seconds_flag(heartbeat, "--heartbeat");
     c.heartbeat_timeout = seconds_flag(heartbeat_timeout, "--heartbeat-timeout");
     c.boss_grace = seconds_flag(boss_grace, "--boss-grace");
