@@ -308,7 +308,7 @@ struct WorkerEngine::Impl {
   // their tasks. Clears `batch` on success.
   void store(std::vector<proto::Result>& batch) {
     std::map<std::uint64_t, std::vector<const proto::Result*>> by_session;
-    std::vector<proto::Task> requeue;
+    bool told = false;
     {
       std::lock_guard lock(mutex);
       for (proto::Result& r : batch) {
@@ -316,17 +316,24 @@ struct WorkerEngine::Impl {
         r.host = identity.host;
         r.pid = identity.pid;
         auto it = held.find(r.id);
+        if (it == held.end()) continue;  // ended already (a duplicate, or requeued before a retry)
         bool retry = r.status == Status::kHandedBack ||
-                     (proto::is_retryable(r.status) && it != held.end() &&
+                     (proto::is_retryable(r.status) &&
                       it->second.task.attempt < it->second.task.max_attempts);
-        if (retry && it != held.end()) {
+        if (retry) {
           proto::Task again = it->second.task;
           if (r.status != Status::kHandedBack) {
             log::info("task {} ({}) requeued for attempt {}: {}", r.id.str(), again.function,
                       again.attempt + 1, r.payload);
             ++again.attempt;
           }
-          requeue.push_back(std::move(again));
+          // Forgotten now, so that its new message, which may come back to
+          // this worker at once, is not taken for a duplicate; its old
+          // batch is acked only once the new message is stored.
+          std::string id =
+              "requeue-" + r.id.str() + "-" + identity.id + "-" + std::to_string(++published);
+          requeues.push_back({std::move(again), std::move(id), it->second.batch});
+          told |= forget(it);
         } else if (proto::is_final(r.status)) {
           if (r.payload.size() + 1024 > max_payload) {
             std::size_t size = r.payload.size();
@@ -339,6 +346,7 @@ struct WorkerEngine::Impl {
         }
       }
     }
+    if (told) wake.signal();
     const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
     for (auto& [session, list] : by_session) {
       std::vector<const proto::Result*> part;
@@ -358,47 +366,59 @@ struct WorkerEngine::Impl {
       }
       flush();
     }
-    for (const proto::Task& task : requeue) {
-      std::vector<const proto::Task*> one{&task};
-      publisher.publish(
-          queue.subject(), proto::encode_tasks(one),
-          "requeue-" + task.id.str() + "-" + identity.id + "-" + std::to_string(++published));
+    for (const Requeue& q : requeues) {
+      std::vector<const proto::Task*> one{&q.task};
+      publisher.publish(queue.subject(), proto::encode_tasks(one), q.msg_id);
     }
     publisher.finish();
+    {
+      std::lock_guard lock(mutex);
+      for (const Requeue& q : requeues) settle(q.batch);
+    }
+    requeues.clear();
     end_tasks(batch);
     batch.clear();
   }
 
+  // Drops a held task (under `mutex`); true if the supervisor is to be told.
+  bool forget(std::unordered_map<TaskId, HeldTask, proto::TaskIdHash>::iterator it) {
+    bool told = false;
+    const TaskId id = it->first;
+    if (it->second.supervised) {
+      events.stored.push_back(id);
+      --supervised;
+      told = true;
+    }
+    if (it->second.task.flags & proto::kFlagService) {
+      announced_services.erase(id);
+      chores.push_back([this, id] { services.remove(id.str()); });
+    }
+    held.erase(it);
+    return told;
+  }
+
+  // One task of batch `seq` ended (under `mutex`): ack it after its last.
+  void settle(std::uint64_t seq) {
+    auto b = batches.find(seq);
+    if (b == batches.end() || --b->second.remaining > 0) return;
+    try {
+      b->second.delivery.ack();
+    } catch (const std::exception& e) {
+      log::warn("NATS: acking batch {}: {} (it will run again elsewhere)", seq, e.what());
+    }
+    batches.erase(b);
+  }
+
   void end_tasks(const std::vector<proto::Result>& done) {
     bool told = false;
-    std::vector<TaskId> services_ended;
     {
       std::lock_guard lock(mutex);
       for (const proto::Result& r : done) {
         auto it = held.find(r.id);
         if (it == held.end()) continue;
-        if (it->second.supervised) {
-          events.stored.push_back(r.id);
-          --supervised;
-          told = true;
-        }
-        if (it->second.task.flags & proto::kFlagService) services_ended.push_back(r.id);
-        auto b = batches.find(it->second.batch);
-        held.erase(it);
-        if (b == batches.end()) continue;
-        if (--b->second.remaining == 0) {
-          try {
-            b->second.delivery.ack();
-          } catch (const std::exception& e) {
-            log::warn("NATS: acking batch {}: {} (it will run again elsewhere)", b->first,
-                      e.what());
-          }
-          batches.erase(b);
-        }
-      }
-      for (const TaskId& id : services_ended) {
-        announced_services.erase(id);
-        chores.push_back([this, id] { services.remove(id.str()); });
+        std::uint64_t seq = it->second.batch;
+        told |= forget(it);
+        settle(seq);
       }
     }
     changed.notify_all();
@@ -511,6 +531,14 @@ struct WorkerEngine::Impl {
   AsyncPublisher publisher;  // the result thread's
   std::size_t max_payload = 1 << 20;
   std::uint64_t published = 0;
+  // Tasks given back or crashed with attempts left, to publish again (the
+  // result thread's own; kept across a failed store).
+  struct Requeue {
+    proto::Task task;
+    std::string msg_id;
+    std::uint64_t batch;
+  };
+  std::vector<Requeue> requeues;
 
   WakeFd wake;
   mutable std::mutex mutex;
