@@ -142,5 +142,35 @@ TEST(CliOnNats, APoisonTaskWhoseWorkersDieStopsAtItsAttemptLimit) {
   EXPECT_NE(boss.read_stderr().find("attempt limit 2"), std::string::npos) << boss.read_stderr();
 }
 
+TEST(CliOnNats, SubmitExitsAndALaterResultFindsTheResult) {
+  NatsCluster nats;
+  UniOnNats uni(nats.address());
+  UniOnNats::Outcome submit = uni.cli({"submit", testfns(), "add", "20", "22"});
+  ASSERT_EQ(submit.status.code, 0) << submit.err;
+  std::string id = submit.out.substr(0, submit.out.find('\n'));
+  ASSERT_TRUE(proto::TaskId::parse(id)) << submit.out;
+  UniOnNats::Outcome failing = uni.cli({"submit", testfns(), "fail", "\"late\""});
+  ASSERT_EQ(failing.status.code, 0) << failing.err;
+  std::string failing_id = failing.out.substr(0, failing.out.find('\n'));
+
+  // No worker yet: no result, exit 4.
+  UniOnNats::Outcome early = uni.cli({"result", id});
+  EXPECT_EQ(early.status.code, 4) << early.err;
+  EXPECT_NE(early.err.find("no result yet"), std::string::npos) << early.err;
+
+  ChildProcess worker = uni.worker();
+  UniOnNats::Outcome result = uni.cli({"result", id, "--wait", "30"});
+  EXPECT_EQ(result.status.code, 0) << result.err;
+  EXPECT_EQ(result.out, "42\n");
+  UniOnNats::Outcome failed = uni.cli({"result", failing_id, "--wait", "30"});
+  EXPECT_EQ(failed.status.code, 1) << failed.err;
+  EXPECT_NE(failed.err.find("boom: late"), std::string::npos) << failed.err;
+  // Asked again later, the result is still there.
+  EXPECT_EQ(uni.cli({"result", id}).out, "42\n");
+
+  UniOnNats::Outcome bad = uni.cli({"result", "not-an-id"});
+  EXPECT_EQ(bad.status.code, 2);
+}
+
 }  // namespace
 }  // namespace uni::test

@@ -90,5 +90,25 @@ TEST(ClusterFaults, AWorkerKilledMidMapHasItsTasksRedelivered) {
   EXPECT_TRUE(results_in_order(out.out, tasks)) << out.err;
 }
 
+TEST(ClusterFaults, ASubmittedTaskSurvivesItsBossANodeAndItsWorker) {
+  NatsCluster nats(3);
+  nats.wait_jetstream_ready();
+  UniOnNats uni(nats.address(), {"UNI_NATS_REPLICAS=3", "UNI_NATS_ACK_WAIT_MS=2000"});
+  UniOnNats::Outcome submit = uni.cli({"submit", slowident(), "slow_ident", "77", "3000"});
+  ASSERT_EQ(submit.status.code, 0) << submit.err;
+  std::string id = submit.out.substr(0, submit.out.find('\n'));
+  // The boss has exited. A node dies; a worker takes the task and dies too.
+  nats.node(nats.wait_stream_leader(kTaskStream)).kill();
+  {
+    ChildProcess doomed = uni.worker(1, "doomed");
+    std::this_thread::sleep_for(1s);  // it takes the task (which runs 3 s)
+    doomed.kill(SIGKILL);
+  }
+  ChildProcess worker = uni.worker(1, "survivor");
+  UniOnNats::Outcome result = uni.cli({"result", id, "--wait", "60"}, {}, 90s);
+  EXPECT_EQ(result.status.code, 0) << result.err;
+  EXPECT_EQ(result.out, "77\n");
+}
+
 }  // namespace
 }  // namespace uni::test
