@@ -45,7 +45,10 @@ std::uint64_t rss_bytes(pid_t pid);
 class LocalCluster {
  public:
   // Starts the manager and connects the boss. `name` labels the log directory.
-  LocalCluster(const Environment& env, const std::string& name);
+  // With `nats_address` ("nats://..."), no manager: the workers and the boss
+  // use that NATS cluster (uni-bench --broker nats).
+  LocalCluster(const Environment& env, const std::string& name,
+               const std::string& nats_address = "");
   ~LocalCluster();
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;

@@ -308,6 +308,7 @@ struct WorkerEngine::Impl {
   // their tasks. Clears `batch` on success.
   void store(std::vector<proto::Result>& batch) {
     std::map<std::uint64_t, std::vector<const proto::Result*>> by_session;
+    std::vector<TaskId> stored;  // ended once their results are stored
     bool told = false;
     {
       std::lock_guard lock(mutex);
@@ -343,6 +344,7 @@ struct WorkerEngine::Impl {
                         std::to_string(max_payload) + " bytes";
           }
           by_session[r.id.session].push_back(&r);
+          stored.push_back(r.id);
         }
       }
     }
@@ -376,7 +378,9 @@ struct WorkerEngine::Impl {
       for (const Requeue& q : requeues) settle(q.batch);
     }
     requeues.clear();
-    end_tasks(batch);
+    // Only these: a requeued task's id may already be held again, from its
+    // new message.
+    end_tasks(stored);
     batch.clear();
   }
 
@@ -409,12 +413,12 @@ struct WorkerEngine::Impl {
     batches.erase(b);
   }
 
-  void end_tasks(const std::vector<proto::Result>& done) {
+  void end_tasks(const std::vector<TaskId>& done) {
     bool told = false;
     {
       std::lock_guard lock(mutex);
-      for (const proto::Result& r : done) {
-        auto it = held.find(r.id);
+      for (const TaskId& id : done) {
+        auto it = held.find(id);
         if (it == held.end()) continue;
         std::uint64_t seq = it->second.batch;
         told |= forget(it);
