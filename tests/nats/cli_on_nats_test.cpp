@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "nats_test_util.hpp"
+#include "net.hpp"
 #include "uni_on_nats.hpp"
 
 namespace uni::test {
@@ -99,6 +100,27 @@ TEST(CliOnNats, TheFactorialBossRunsUnchanged) {
   EXPECT_EQ(status->code, 0) << boss.read_stderr();
   EXPECT_NE(boss.read_stdout().find("120"), std::string::npos) << boss.read_stdout();
   EXPECT_NE(boss.read_stdout().find("3628800"), std::string::npos) << boss.read_stdout();
+}
+
+TEST(CliOnNats, TheEchoExampleRunsItsServicesUnchanged) {
+  NatsCluster nats;
+  UniOnNats uni(nats.address());
+  ChildProcess worker = uni.worker(2);
+  int a = free_tcp_port(), b = free_tcp_port();
+  ChildOptions options;
+  options.argv = {std::string(UNI_BIN_DIR) + "/echo_boss", "--connect", nats.address(), "--ports",
+                  std::to_string(a) + "," + std::to_string(b)};
+  options.output_dir = uni.dir().path();
+  options.name = "echo_boss";
+  ChildProcess boss = ChildProcess::start(options);
+  std::optional<ExitStatus> status = boss.wait_for(60s);
+  ASSERT_TRUE(status) << boss.read_stderr();
+  EXPECT_EQ(status->code, 0) << boss.read_stderr();
+  std::string out = boss.read_stdout();
+  EXPECT_NE(out.find("port " + std::to_string(a) + " echoed: hello, port " + std::to_string(a)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("server returned " + std::to_string(b)), std::string::npos) << out;
 }
 
 TEST(CliOnNats, AWrongCredentialExitsWithCode3InTimeAndSaysWhy) {
