@@ -73,19 +73,23 @@ void add_submit_command(CLI::App& app, int& exit_code) {
       options.timeout = seconds_option(task_flags->timeout, "--timeout");
       options.wait = seconds_option(task_flags->wait, "--wait");
       options.max_attempts = task_flags->max_attempts;
-      detail::PackBuffer buffer;
-      detail::Packer packer(buffer);
-      packer.pack_array(static_cast<std::uint32_t>(rest.size() - 2));
+      nlohmann::json args = nlohmann::json::array();
       for (std::size_t i = 2; i < rest.size(); ++i) {
         try {
-          pack_json(packer, parse_cli_argument(rest[i]), kMaxNesting - 1);
+          args.push_back(parse_cli_argument(rest[i]));
         } catch (const JsonError& e) {
           throw DetachedFailure(kExitUsage, "argument " + std::to_string(i - 1) + ": " + e.what());
         }
       }
+      std::string packed;
+      try {
+        packed = json_to_msgpack(args);
+      } catch (const JsonError& e) {
+        throw DetachedFailure(kExitUsage, std::string("arguments: ") + e.what());
+      }
       std::string id;
       try {
-        id = submit_detached(address_of(*client_flags), rest[0], rest[1], buffer.data, options);
+        id = submit_detached(address_of(*client_flags), rest[0], rest[1], packed, options);
       } catch (const ModuleError& e) {
         throw DetachedFailure(kExitUsage, e.what());
       }
@@ -124,7 +128,7 @@ void add_result_command(CLI::App& app, int& exit_code) {
                      r->status.c_str(), r->value.c_str());
         return kExitTaskFailed;
       }
-      msgpack::object_handle h = detail::unpack_checked(r->value.data(), r->value.size());
+      msgpack::object_handle h = msgpack::unpack(r->value.data(), r->value.size());
       std::printf("%s\n", dump_json(to_json(h.get())).c_str());
       return kExitOk;
     });
