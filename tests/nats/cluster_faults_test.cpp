@@ -99,6 +99,10 @@ TEST(ClusterFaults, ASubmittedTaskSurvivesItsBossANodeAndItsWorker) {
   std::string id = submit.out.substr(0, submit.out.find('\n'));
   // The boss has exited. A node dies; a worker takes the task and dies too.
   nats.node(nats.wait_stream_leader(kTaskStream)).kill();
+  // What is tested is that the task survives, not how soon the cluster
+  // recovers: let the two nodes left elect their leaders first.
+  nats.wait_jetstream_ready(120s);
+  nats.wait_stream_leader(kTaskStream, 120s);
   {
     ChildProcess doomed = uni.worker(1, "doomed");
     std::this_thread::sleep_for(1s);  // it takes the task (which runs 3 s)

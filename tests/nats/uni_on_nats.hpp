@@ -32,7 +32,7 @@ class UniOnNats {
   ChildProcess worker(int slots = 2, const std::string& name = "worker") {
     ChildProcess p = start(
         {uni_binary(), "worker", "--connect", address_, "--slots", std::to_string(slots)}, name);
-    if (!p.wait_for_stderr("connected to the NATS cluster", std::chrono::seconds(30)))
+    if (!p.wait_for_stderr("connected to the NATS cluster", std::chrono::seconds(90)))
       throw std::runtime_error("the worker did not connect: " + p.read_stderr());
     return p;
   }
