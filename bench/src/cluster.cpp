@@ -176,6 +176,18 @@ void Environment::cleanup() const {
 // ---- cluster -----------------------------------------------------------------------
 
 LocalCluster::LocalCluster(const Environment& env, const std::string& name,
+                           const Nats& nats)
+    : env_(env), dir_(env.temp + "/" + name) {
+  fs::create_directories(dir_);
+  address_ = nats.address;
+  uni::ConnectOptions options;
+  options.connect_timeout = std::chrono::milliseconds(20000);
+  options.on_notice = [](const std::string& text) { note("notice: %s", text.c_str()); };
+  options.max_outstanding = 2'000'000;
+  boss_.emplace(uni::connect(address_, options));
+}
+
+LocalCluster::LocalCluster(const Environment& env, const std::string& name,
                            const std::vector<std::string>& manager_args)
     : env_(env), dir_(env.temp + "/" + name) {
   fs::create_directories(dir_);
@@ -265,7 +277,8 @@ void LocalCluster::add_workers(int count, const std::string& isolation) {
 }
 
 void LocalCluster::check_alive() {
-  if (manager_.try_wait()) throw std::runtime_error("uni manager died:\n" + log_tails());
+  if (manager_.pid() > 0 && manager_.try_wait())
+    throw std::runtime_error("uni manager died:\n" + log_tails());
   for (auto& w : workers_)
     if (auto status = w.try_wait())
       throw std::runtime_error("uni worker " + std::to_string(w.pid()) + " " + status->describe() +

@@ -48,6 +48,12 @@ class LocalCluster {
   // `manager_args` are extra flags for `uni manager` (e.g. --http).
   LocalCluster(const Environment& env, const std::string& name,
                const std::vector<std::string>& manager_args = {});
+  // No manager: the workers and the boss use the NATS cluster at
+  // `nats_address` ("nats://...", uni-bench --broker nats).
+  struct Nats {
+    std::string address;
+  };
+  LocalCluster(const Environment& env, const std::string& name, const Nats& nats);
   ~LocalCluster();
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;

@@ -3,8 +3,8 @@
 // back, in the terms of the task's life — submit, modules on demand, results
 // and their acknowledgement, cancel, status, and the connection's ups and
 // downs. The built-in manager (ZmqBossLink) is one implementation; NATS
-// JetStream (issue 9) is to be another, with no manager (docs/architecture.md
-// §12 maps each method onto JetStream). Nothing above this interface may
+// JetStream (issue 9, src/nats/nats_boss_link.hpp) is another, with no manager
+// (docs/architecture.md §12 maps each method onto JetStream). Nothing above this interface may
 // assume a manager.
 #pragma once
 

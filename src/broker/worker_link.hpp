@@ -3,9 +3,8 @@
 // credit it grants, modules fetched on demand, cancels, results and their
 // acknowledgement, heartbeats, and the connection's ups and downs. The
 // built-in manager (ZmqWorkerLink) is one implementation; NATS JetStream
-// (issue 9) is to be another, with no manager (docs/architecture.md §12 maps
-// each method onto JetStream). Nothing above this interface may assume a
-// manager.
+// (issue 9, src/nats/nats_worker_link.hpp) is another, with no manager (docs/architecture.md §12
+// maps each method onto JetStream). Nothing above this interface may assume a manager.
 #pragma once
 
 #include <zmq.h>

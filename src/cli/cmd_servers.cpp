@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "broker/broker.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
 #include "common/keys.hpp"
@@ -142,7 +143,7 @@ struct WorkerFlags {
   worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
     worker::WorkerConfig c;
     c.connect = connect;
-    c.keys = derive_curve_keys(key);
+    if (!key.empty()) c.keys = derive_curve_keys(key);
     c.slots = slots;
     c.thread_isolation = isolation == "thread";
     c.cache_dir = cache_dir;
@@ -165,14 +166,18 @@ int run_worker(WorkerFlags& flags) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != flags.parent) return kExitOk;
   }
-  std::optional<std::string> key = find_authkey(flags.client.authkey, flags.client.authkey_file);
+  std::string connect = flags.client.connect;
+  if (connect.empty()) connect = "tcp://127.0.0.1:7070";
+  // A NATS cluster takes its own credentials (UNI_NATS_*, docs/scale-out.md): no authkey.
+  std::optional<std::string> key =
+      broker::broker_kind(connect) == broker::BrokerKind::kNats
+          ? std::optional<std::string>("")
+          : find_authkey(flags.client.authkey, flags.client.authkey_file);
   if (!key) {
     std::fprintf(stderr,
                  "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
     return kExitUsage;
   }
-  std::string connect = flags.client.connect;
-  if (connect.empty()) connect = "tcp://127.0.0.1:7070";
   std::optional<worker::Supervisor> started;
   try {
     started.emplace(flags.config(connect, *key));

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   add_stop_command(app, exit_code);
   add_status_command(app, exit_code);
   add_inspect_command(app, exit_code);
+  add_submit_command(app, exit_code);
+  add_result_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
