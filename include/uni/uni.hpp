@@ -33,6 +33,8 @@
 
 namespace uni {
 
+class ServiceContext;  // uni/service.hpp
+
 // ---- errors ---------------------------------------------------------------------
 
 // Base of every exception uni throws.
@@ -329,6 +331,15 @@ class Cluster {
   // UNI_EXPORT there. Throws ModuleError if it is not.
   template <class R, class... Args>
   RemoteFunction<R(Args...)> remote(R (*fn)(Args...), TaskOptions options = {}) const {
+    return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)),
+            options};
+  }
+
+  // The same for a service that can become new code (uni/service.hpp): its
+  // ServiceContext is not an argument, so fn(ctx, port) is called as (port).
+  template <class R, class... Args>
+  RemoteFunction<R(Args...)> remote(R (*fn)(ServiceContext&, Args...),
+                                    TaskOptions options = {}) const {
     return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)),
             options};
   }
