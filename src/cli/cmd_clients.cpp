@@ -228,10 +228,18 @@ int guarded(const char* name, const std::function<int()>& body) {
 // overrides: debug shows the key lookup, the connection, each request).
 void quiet_logs() { log::setup("uni", "warn"); }
 
-nlohmann::json status_json(detail::Client& client, std::chrono::milliseconds timeout) {
-  std::string bytes = client.status(timeout);
-  msgpack::object_handle h = detail::unpack_checked(bytes.data(), bytes.size());
+// The status as `uni status --json` prints it: the wire's map, in JSON.
+nlohmann::json status_json(const proto::StatusReport& report) {
+  std::string map = proto::pack_status_report(report);
+  msgpack::object_handle h = detail::unpack_checked(map.data(), map.size());
   return to_json(h.get());
+}
+
+// Until the task is done or, for a service submitted with
+// kFlagStartedEvent, its worker reports it started.
+bool wait_started_for(const detail::TaskState& state, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state.mutex);
+  return state.finished.wait_for(lock, timeout, [&] { return state.done || state.started; });
 }
 
 // Every input line, read whole before anything is submitted. Input that
@@ -390,16 +398,21 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
       auto client = connect_client(*client_flags);
       auto module = load_module(*client, call.module);
       on_stop_signal(nullptr, nullptr);
-      auto state = client->submit(module, call.function, std::move(args), options,
-                                  proto::kFlagService | proto::kFlagDetached);
+      auto state =
+          client->submit(module, call.function, std::move(args), options,
+                         proto::kFlagService | proto::kFlagDetached | proto::kFlagStartedEvent);
       const std::string id = state->task.id.str();
       log::debug("submitted {} as service {}", call.function, id);
-      // Return once its worker reports it running, so that the service exists
-      // when this command exits; or with its result, if it ended at once.
-      Clock::time_point next_status = Clock::now();
+      // Return once its worker reports it running (the manager says so:
+      // SERVICE_STARTED), so that the service exists when this command
+      // exits; or with its result, if it ended at once.
       Clock::time_point notice_at = Clock::now() + 3s;
       for (;;) {
-        if (wait_done_for(*state, 100ms)) {
+        if (wait_started_for(*state, 100ms)) {
+          if (!state->done) {
+            std::printf("%s\n", id.c_str());
+            return kExitOk;
+          }
           const proto::Result& r = state->result;
           if (r.status == proto::Status::kOk)
             std::fprintf(stderr, "uni spawn: %s returned at once, so it runs as no service\n",
@@ -407,39 +420,28 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
           return report_result("spawn", call.function, r, "ended at once");
         }
         on_interrupt_cancel(*client, {state});  // a service not yet started is withdrawn
-        if (Clock::now() < next_status) continue;
-        next_status = Clock::now() + 200ms;
-        nlohmann::json status;
+        if (Clock::now() < notice_at) continue;
+        // Say once why it waits. With no worker for its platform the manager
+        // says so too; this also covers workers that are all busy.
+        notice_at = Clock::time_point::max();
+        proto::StatusReport status;
         try {
-          status = status_json(*client, 2s);
+          status = client->status(2s);
         } catch (const std::exception& e) {
           log::debug("status: {}", e.what());  // the client says on stderr what it waits for
           continue;
         }
-        nlohmann::json service;
-        for (const auto& s : status.value("services", nlohmann::json::array()))
-          if (s.value("id", "") == id) service = s;
-        if (service.is_object() && service.value("started", false)) {
-          std::printf("%s\n", id.c_str());
-          return kExitOk;
+        unsigned slots = 0, busy = 0;
+        for (const auto& w : status.workers) {
+          slots += w.slots;
+          busy += static_cast<unsigned>(w.busy);
         }
-        if (Clock::now() >= notice_at) {
-          // With no worker for its platform the manager says so too; this
-          // also covers workers that are all busy.
-          notice_at = Clock::time_point::max();
-          const auto& workers = status.value("workers", nlohmann::json::array());
-          unsigned slots = 0, busy = 0;
-          for (const auto& w : workers) {
-            slots += w.value("slots", 0u);
-            busy += w.value("busy", 0u);
-          }
-          std::fprintf(stderr,
-                       "uni spawn: service %s is still waiting for a worker to start it (%zu "
-                       "worker(s), %u of %u slot(s) busy, %llu task(s) queued); Ctrl-C "
-                       "withdraws it\n",
-                       id.c_str(), workers.size(), busy, slots,
-                       static_cast<unsigned long long>(status.value("queue", 0ull)));
-        }
+        std::fprintf(stderr,
+                     "uni spawn: service %s is still waiting for a worker to start it (%zu "
+                     "worker(s), %u of %u slot(s) busy, %llu task(s) queued); Ctrl-C "
+                     "withdraws it\n",
+                     id.c_str(), status.workers.size(), busy, slots,
+                     static_cast<unsigned long long>(status.queue));
       }
     });
   });
@@ -459,11 +461,13 @@ void add_stop_command(CLI::App& app, int& exit_code) {
       quiet_logs();
       auto client = connect_client(*client_flags);
       auto outcomes = client->cancel({*task}, 5s);
-      std::string state = outcomes.empty() ? "unknown" : outcomes[0].state;
-      if (state == "unknown")
+      using proto::CancelState;
+      CancelState state = outcomes.empty() ? CancelState::kUnknown : outcomes[0].state;
+      if (state == CancelState::kUnknown)
         throw CommandError(kExitTaskFailed, "no task or service with id " + *id);
-      if (state == "done") std::printf("%s had already finished\n", id->c_str());
-      else if (state == "cancelled") std::printf("cancelled %s before it started\n", id->c_str());
+      if (state == CancelState::kDone) std::printf("%s had already finished\n", id->c_str());
+      else if (state == CancelState::kCancelled)
+        std::printf("cancelled %s before it started\n", id->c_str());
       else std::printf("stopped %s\n", id->c_str());
       return kExitOk;
     });
@@ -480,36 +484,30 @@ void add_status_command(CLI::App& app, int& exit_code) {
     exit_code = guarded("status", [&] {
       quiet_logs();
       auto client = connect_client(*client_flags);
-      nlohmann::json j = status_json(*client, 5s);
+      proto::StatusReport status = client->status(5s);
       if (*json) {
-        std::printf("%s\n", dump_json(j).c_str());
+        std::printf("%s\n", dump_json(status_json(status)).c_str());
         return kExitOk;
       }
-      std::printf("manager %s at %s (uni %s)\n", j.value("manager", "").c_str(),
-                  j.value("endpoint", "").c_str(), j.value("version", "").c_str());
-      const auto& workers = j["workers"];
-      std::printf("%zu worker(s)\n", workers.size());
-      if (!workers.empty()) {
+      std::printf("manager %s at %s (uni %s)\n", status.manager.c_str(), status.endpoint.c_str(),
+                  status.version.c_str());
+      std::printf("%zu worker(s)\n", status.workers.size());
+      if (!status.workers.empty()) {
         std::printf("  %-10s %-20s %-8s %-6s %-5s %s\n", "ID", "HOST", "PID", "SLOTS", "BUSY",
                     "ISOLATION");
-        for (const auto& w : workers)
-          std::printf("  %-10s %-20s %-8u %-6u %-5u %s\n", w.value("id", "").c_str(),
-                      w.value("host", "").c_str(), w.value("pid", 0u), w.value("slots", 0u),
-                      w.value("busy", 0u), w.value("isolation", "").c_str());
+        for (const auto& w : status.workers)
+          std::printf("  %-10s %-20s %-8u %-6u %-5llu %s\n", w.id.c_str(), w.host.c_str(), w.pid,
+                      w.slots, static_cast<unsigned long long>(w.busy), w.isolation.c_str());
       }
       std::printf("queue: %llu waiting, %llu running\n",
-                  static_cast<unsigned long long>(j.value("queue", 0ull)),
-                  static_cast<unsigned long long>(j.value("running", 0ull)));
-      const auto& services = j["services"];
-      std::printf("%zu service(s)\n", services.size());
-      if (!services.empty()) {
+                  static_cast<unsigned long long>(status.queue),
+                  static_cast<unsigned long long>(status.running));
+      std::printf("%zu service(s)\n", status.services.size());
+      if (!status.services.empty()) {
         std::printf("  %-24s %-9s %-10s %s\n", "ID", "STATE", "WORKER", "FUNCTION");
-        for (const auto& s : services) {
-          std::string worker = s.value("worker", "");
-          std::printf("  %-24s %-9s %-10s %s\n", s.value("id", "").c_str(),
-                      s.value("state", "").c_str(), worker.empty() ? "-" : worker.c_str(),
-                      s.value("function", "").c_str());
-        }
+        for (const auto& s : status.services)
+          std::printf("  %-24s %-9s %-10s %s\n", s.id.c_str(), proto::service_state_name(s.state),
+                      s.worker.empty() ? "-" : s.worker.c_str(), s.function.c_str());
       }
       return kExitOk;
     });

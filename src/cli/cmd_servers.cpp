@@ -19,7 +19,7 @@
 #include "manager/manager.hpp"
 #include "proto/transport.hpp"
 #include "worker/executor.hpp"
-#include "worker/pid_namespace.hpp"
+#include "worker/executor_keeper.hpp"
 #include "worker/supervisor.hpp"
 
 namespace uni::cli {
@@ -100,7 +100,7 @@ struct WorkerFlags {
   std::string isolation = "process";
   std::string cache_dir, cache_size = "1G", mem_limit, drain_timeout = "30";
   unsigned max_tasks_per_executor = 0;
-  std::string max_executor_memory, pid_namespace = "auto", connect_timeout = "0";
+  std::string max_executor_memory, pid_namespace = "off", connect_timeout = "0";
   pid_t parent = 0;
 
   void add_to(CLI::App& app, bool with_client_flags) {
@@ -126,10 +126,10 @@ struct WorkerFlags {
                    "replace an executor, between tasks, once its resident memory passes this, "
                    "e.g. 512M (default: never)");
     app.add_option("--pid-namespace", pid_namespace,
-                   "run each executor in a PID namespace of its own, so that nothing a task "
-                   "starts outlives the worker, even after SIGKILL: auto (where the kernel "
-                   "allows), on (refuse to start without), off")
-        ->check(CLI::IsMember({"auto", "on", "off"}))
+                   "on: each executor in a PID namespace of its own, so that the kernel ends "
+                   "what tasks start even if the worker and its executors are all killed at "
+                   "once (tasks then see the pids of that namespace)")
+        ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str();
   }
 
@@ -146,9 +146,7 @@ struct WorkerFlags {
     c.max_tasks_per_executor = max_tasks_per_executor;
     if (!max_executor_memory.empty())
       c.max_executor_memory = size_flag(max_executor_memory, "--max-executor-memory");
-    c.pid_namespace = pid_namespace == "on"    ? worker::PidNamespaceUse::kOn
-                      : pid_namespace == "off" ? worker::PidNamespaceUse::kOff
-                                               : worker::PidNamespaceUse::kAuto;
+    c.pid_namespace = pid_namespace == "on";
     c.connect_timeout = seconds_flag(connect_timeout, "--connect-timeout");
     return c;
   }
@@ -350,7 +348,7 @@ void add_up_command(CLI::App& app, int& exit_code) {
                                  std::to_string(worker_flags->max_tasks_per_executor)});
       if (!worker_flags->max_executor_memory.empty())
         argv.insert(argv.end(), {"--max-executor-memory", worker_flags->max_executor_memory});
-      argv.insert(argv.end(), {"--pid-namespace", worker_flags->pid_namespace});
+      if (worker_flags->pid_namespace == "on") argv.insert(argv.end(), {"--pid-namespace", "on"});
       group = std::make_unique<WorkerGroup>(argv, key, *workers);
     });
     group.reset();  // SIGTERM the workers, wait for them

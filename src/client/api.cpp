@@ -4,22 +4,22 @@
 #include <cstdlib>
 
 #include "client/client.hpp"
-#include "common/json_msgpack.hpp"
 #include "uni/detail/module_abi.hpp"
 
 namespace uni {
 
 const char* to_string(ErrorKind kind) {
+  // The wire's status names (one table, src/proto/status.cpp).
   switch (kind) {
-    case ErrorKind::kException: return "exception";
-    case ErrorKind::kBadArguments: return "bad-arguments";
-    case ErrorKind::kUnknownFunction: return "unknown-function";
-    case ErrorKind::kModule: return "module-error";
-    case ErrorKind::kCrashed: return "crashed";
-    case ErrorKind::kTimedOut: return "timed-out";
-    case ErrorKind::kCancelled: return "cancelled";
-    case ErrorKind::kNoWorker: return "no-worker";
-    case ErrorKind::kRejected: return "rejected";
+    case ErrorKind::kException: return proto::status_name(proto::Status::kException);
+    case ErrorKind::kBadArguments: return proto::status_name(proto::Status::kBadArguments);
+    case ErrorKind::kUnknownFunction: return proto::status_name(proto::Status::kUnknownFunction);
+    case ErrorKind::kModule: return proto::status_name(proto::Status::kModuleError);
+    case ErrorKind::kCrashed: return proto::status_name(proto::Status::kCrashed);
+    case ErrorKind::kTimedOut: return proto::status_name(proto::Status::kTimedOut);
+    case ErrorKind::kCancelled: return proto::status_name(proto::Status::kCancelled);
+    case ErrorKind::kNoWorker: return proto::status_name(proto::Status::kNoWorker);
+    case ErrorKind::kRejected: return proto::status_name(proto::Status::kRejected);
   }
   return "unknown";
 }
@@ -36,26 +36,23 @@ Cluster connect(const std::string& address, const ConnectOptions& options) {
 }
 
 ClusterStatus Cluster::status() const {
-  std::string bytes = client_->status(std::chrono::milliseconds(5000));
-  msgpack::object_handle h = detail::unpack_checked(bytes.data(), bytes.size());
-  nlohmann::json j = to_json(h.get());
+  proto::StatusReport report = client_->status(std::chrono::milliseconds(5000));
   ClusterStatus out;
-  for (const auto& w : j.value("workers", nlohmann::json::array())) {
+  for (const proto::StatusReport::Worker& w : report.workers) {
     WorkerStatus ws;
-    ws.id = w.value("id", "");
-    ws.host = w.value("host", "");
-    ws.platform = w.value("platform", "");
-    ws.isolation = w.value("isolation", "");
-    ws.pid = w.value("pid", 0u);
-    ws.slots = w.value("slots", 0u);
-    ws.busy = w.value("busy", 0u);
+    ws.id = w.id;
+    ws.host = w.host;
+    ws.platform = w.platform;
+    ws.isolation = w.isolation;
+    ws.pid = w.pid;
+    ws.slots = w.slots;
+    ws.busy = static_cast<std::uint32_t>(w.busy);
     out.workers.push_back(std::move(ws));
   }
-  out.queued = j.value("queue", std::uint64_t{0});
-  out.running = j.value("running", std::uint64_t{0});
-  for (const auto& s : j.value("services", nlohmann::json::array()))
-    out.services.push_back(
-        {s.value("id", ""), s.value("worker", ""), s.value("function", ""), s.value("state", "")});
+  out.queued = report.queue;
+  out.running = report.running;
+  for (const proto::StatusReport::Service& s : report.services)
+    out.services.push_back({s.id, s.worker, s.function, proto::service_state_name(s.state)});
   return out;
 }
 

@@ -81,8 +81,7 @@ class Client::Io {
   void send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks);
   void on_message(const proto::Message& m);
   // Replies come back in order; a null waiter marks a reply nobody awaits.
-  void send_cancel(const std::vector<TaskId>& ids,
-                   std::shared_ptr<std::promise<std::string>> waiter) {
+  void send_cancel(const std::vector<TaskId>& ids, std::shared_ptr<CancelPromise> waiter) {
     if (connection_.send(proto::encode_cancel(ids))) cancel_waiters_.push_back(std::move(waiter));
     else if (waiter)
       waiter->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
@@ -107,7 +106,8 @@ class Client::Io {
   std::unordered_map<TaskId, std::shared_ptr<TaskState>, proto::TaskIdHash> pending_;
   std::unordered_map<ModuleHash, std::shared_ptr<const ModuleInfo>> modules_;
   std::vector<TaskId> cancelled_;  // sent again after a reconnect until their results arrive
-  std::deque<std::shared_ptr<std::promise<std::string>>> status_waiters_, cancel_waiters_;
+  std::deque<std::shared_ptr<StatusPromise>> status_waiters_;
+  std::deque<std::shared_ptr<CancelPromise>> cancel_waiters_;
   std::vector<TaskId> acks_;
   // Tasks the manager answered "queue full": submitted again after a pause.
   std::vector<std::shared_ptr<TaskState>> retry_;
@@ -207,10 +207,10 @@ void Client::Io::take_work() {
     log::debug("asking the manager for {}",
                r.type == proto::Type::kStatus ? "its status" : "a cancel");
     if (r.type == proto::Type::kStatus) {
-      if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.reply);
-      else r.reply->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
+      if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.status);
+      else r.status->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
     } else {
-      send_cancel(r.ids, r.reply);
+      send_cancel(r.ids, r.cancel);
     }
   }
 }
@@ -330,21 +330,38 @@ void Client::Io::on_message(const proto::Message& m) {
     case Type::kNotice: on_notice_(m.text()); return;
     case Type::kStatusReply:
       if (!status_waiters_.empty()) {
-        const msgpack::object& map = m.field(0);
-        msgpack::sbuffer buffer;
-        msgpack::pack(buffer, map);
-        status_waiters_.front()->set_value(std::string(buffer.data(), buffer.size()));
+        std::shared_ptr<StatusPromise> waiter = std::move(status_waiters_.front());
         status_waiters_.pop_front();
+        try {
+          waiter->set_value(m.status_report());
+        } catch (const proto::DecodeError& e) {
+          waiter->set_exception(std::make_exception_ptr(
+              Error(std::string("the manager's status does not read: ") + e.what())));
+        }
       }
       return;
     case Type::kCancelReply:
       if (!cancel_waiters_.empty()) {
-        if (auto& waiter = cancel_waiters_.front()) {
-          msgpack::sbuffer buffer;
-          msgpack::pack(buffer, m.field(0));
-          waiter->set_value(std::string(buffer.data(), buffer.size()));
-        }
+        std::shared_ptr<CancelPromise> waiter = std::move(cancel_waiters_.front());
         cancel_waiters_.pop_front();
+        if (!waiter) return;  // a cancel nobody waits on
+        try {
+          waiter->set_value(m.cancel_outcomes());
+        } catch (const proto::DecodeError& e) {
+          waiter->set_exception(std::make_exception_ptr(
+              Error(std::string("the manager's cancel reply does not read: ") + e.what())));
+        }
+      }
+      return;
+    case Type::kServiceStarted:
+      for (const TaskId& id : m.task_ids()) {
+        auto it = pending_.find(id);
+        if (it == pending_.end()) continue;
+        {
+          std::lock_guard lock(it->second->mutex);
+          it->second->started = true;
+        }
+        it->second->finished.notify_all();
       }
       return;
     case Type::kError: {
@@ -385,9 +402,9 @@ void Client::Io::resolve(const TaskId& id, proto::Result result) {
 }
 
 void Client::Io::fail_request(const std::string& why) {
-  for (auto* waiters : {&status_waiters_, &cancel_waiters_})
-    for (auto& w : *waiters)
-      if (w) w->set_exception(std::make_exception_ptr(Error(why)));
+  for (auto& w : status_waiters_) w->set_exception(std::make_exception_ptr(Error(why)));
+  for (auto& w : cancel_waiters_)
+    if (w) w->set_exception(std::make_exception_ptr(Error(why)));
 }
 
 // ---- Client ----------------------------------------------------------------------------
@@ -483,8 +500,8 @@ void Client::cancel_async(const proto::TaskId& id) {
 }
 
 namespace {
-std::string await_reply(std::future<std::string>& reply, std::chrono::milliseconds timeout,
-                        const char* what) {
+template <class T>
+T await_reply(std::future<T>& reply, std::chrono::milliseconds timeout, const char* what) {
   if (reply.wait_for(timeout) != std::future_status::ready)
     throw ConnectError(ConnectError::Reason::kUnreachable,
                        std::string("the manager did not answer the ") + what + " request within " +
@@ -495,31 +512,22 @@ std::string await_reply(std::future<std::string>& reply, std::chrono::millisecon
 
 std::vector<proto::CancelOutcome> Client::cancel(const std::vector<proto::TaskId>& ids,
                                                  std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<std::string>>();
-  std::future<std::string> reply = promise->get_future();
+  auto promise = std::make_shared<CancelPromise>();
+  auto reply = promise->get_future();
   {
     std::lock_guard lock(mutex_);
-    requests_.push_back({proto::Type::kCancel, ids, promise});
+    requests_.push_back({proto::Type::kCancel, ids, nullptr, promise});
   }
   wake();
-  std::string bytes = await_reply(reply, timeout, "cancel");
-  // Re-read through the protocol decoder: [type, version, list].
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> p(buffer);
-  p.pack_array(3);
-  p.pack_uint8(static_cast<std::uint8_t>(proto::Type::kCancelReply));
-  p.pack_uint32(proto::kVersion);
-  std::string message(buffer.data(), buffer.size());
-  message += bytes;
-  return proto::Message::parse(message.data(), message.size()).cancel_outcomes();
+  return await_reply(reply, timeout, "cancel");
 }
 
-StatusReply Client::status(std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<std::string>>();
-  std::future<std::string> reply = promise->get_future();
+proto::StatusReport Client::status(std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<StatusPromise>();
+  auto reply = promise->get_future();
   {
     std::lock_guard lock(mutex_);
-    requests_.push_back({proto::Type::kStatus, {}, promise});
+    requests_.push_back({proto::Type::kStatus, {}, promise, nullptr});
   }
   wake();
   return await_reply(reply, timeout, "status");

@@ -36,11 +36,11 @@ struct TaskState {
   mutable std::mutex mutex;
   mutable std::condition_variable finished;
   bool done = false;
+  // A service submitted with kFlagStartedEvent: its worker reports it
+  // executing (SERVICE_STARTED). `finished` is notified then too.
+  bool started = false;
   proto::Result result;
 };
-
-// What a status request returns: the manager's msgpack map, as bytes.
-using StatusReply = std::string;
 
 class Client {
  public:
@@ -59,7 +59,8 @@ class Client {
                                            std::chrono::milliseconds timeout);
   void cancel_async(const proto::TaskId& id);
 
-  StatusReply status(std::chrono::milliseconds timeout);
+  // The manager's status; throws Error if it does not answer within `timeout`.
+  proto::StatusReport status(std::chrono::milliseconds timeout);
 
   // Reads and checks a module file; cached by path while the file is unchanged.
   std::shared_ptr<const ModuleInfo> module_file(const std::string& path);
@@ -86,10 +87,13 @@ class Client {
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<TaskState>> to_submit_;
   std::vector<proto::TaskId> to_cancel_;
+  using StatusPromise = std::promise<proto::StatusReport>;
+  using CancelPromise = std::promise<std::vector<proto::CancelOutcome>>;
   struct Request {
-    proto::Type type;
+    proto::Type type;  // kStatus or kCancel
     std::vector<proto::TaskId> ids;
-    std::shared_ptr<std::promise<std::string>> reply;
+    std::shared_ptr<StatusPromise> status;
+    std::shared_ptr<CancelPromise> cancel;
   };
   std::vector<Request> requests_;
   std::uint64_t next_seq_ = 1;

@@ -222,4 +222,23 @@ std::size_t kill_descendants(pid_t root) {
   return killed;
 }
 
+bool end_all_descendants(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point give_up = Clock::now() + timeout;
+  for (;;) {
+    // A process forked after a round's signal went out is caught by the
+    // next: its parent is dead, so it is our child now (we are the subreaper).
+    kill_descendants(::getpid());
+    const Clock::time_point round_end = Clock::now() + std::chrono::milliseconds(20);
+    do {
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      siginfo_t info{};
+      if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return true;  // none left
+      ::usleep(200);
+    } while (Clock::now() < round_end);
+    if (Clock::now() >= give_up) return false;
+  }
+}
+
 }  // namespace uni

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -73,5 +74,11 @@ std::vector<pid_t> child_processes(pid_t parent);
 // the scan escapes this round: call it until child_processes() comes back
 // empty, reaping in between (a subreaper gets the orphans of those killed).
 std::size_t kill_descendants(pid_t root);
+
+// Kills every descendant of this process and reaps its children until it
+// has none left, or `timeout` has passed (a process in uninterruptible sleep
+// dies only when the sleep ends). Call from a child subreaper, to which the
+// orphans of those killed come back. Returns whether none is left.
+bool end_all_descendants(std::chrono::milliseconds timeout);
 
 }  // namespace uni

@@ -16,18 +16,6 @@ std::optional<proto::TaskId> id_of(const msgpack::object& record) {
   return proto::TaskId{session.via.u64, seq.via.u64};
 }
 
-// Decodes one record through the protocol's own decoder, as a SUBMIT of one.
-proto::Task decode_one(const msgpack::object& record) {
-  msgpack::sbuffer buffer;
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
-  packer.pack_array(3);
-  packer.pack_uint8(static_cast<std::uint8_t>(proto::Type::kSubmit));
-  packer.pack_uint32(proto::kVersion);
-  packer.pack_array(1);
-  packer.pack(record);
-  return proto::Message::parse(buffer.data(), buffer.size()).tasks().at(0);
-}
-
 }  // namespace
 
 Submission read_submission(const proto::Message& submit) {
@@ -43,7 +31,7 @@ Submission read_submission(const proto::Message& submit) {
   for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
     const msgpack::object& record = list.via.array.ptr[i];
     try {
-      out.tasks.push_back(decode_one(record));
+      out.tasks.push_back(proto::decode_task(record));
     } catch (const proto::DecodeError& e) {
       if (std::optional<proto::TaskId> id = id_of(record)) out.refused.push_back({*id, e.what()});
       else out.unanswerable.push_back(e.what());

@@ -29,32 +29,9 @@ const char* type_name(Type type) {
     case Type::kCredit: return "CREDIT";
     case Type::kNotice: return "NOTICE";
     case Type::kBye: return "BYE";
+    case Type::kServiceStarted: return "SERVICE_STARTED";
   }
   return "UNKNOWN";
-}
-
-const char* status_name(Status status) {
-  switch (status) {
-    case Status::kOk: return "ok";
-    case Status::kException: return "exception";
-    case Status::kBadArguments: return "bad-arguments";
-    case Status::kUnknownFunction: return "unknown-function";
-    case Status::kModuleError: return "module-error";
-    case Status::kCrashed: return "crashed";
-    case Status::kTimedOut: return "timed-out";
-    case Status::kCancelled: return "cancelled";
-    case Status::kNoWorker: return "no-worker";
-    case Status::kRejected: return "rejected";
-    case Status::kHandedBack: return "handed-back";
-    case Status::kQueueFull: return "queue-full";
-  }
-  return "unknown";
-}
-
-bool is_retryable(Status status) { return status == Status::kCrashed; }
-
-bool is_final(Status status) {
-  return status != Status::kHandedBack && status != Status::kQueueFull;
 }
 
 std::string TaskId::str() const {
@@ -263,6 +240,9 @@ static std::string encode_id_list(Type type, const std::vector<TaskId>& ids) {
 }
 
 std::string encode_ack(const std::vector<TaskId>& ids) { return encode_id_list(Type::kAck, ids); }
+std::string encode_service_started(const std::vector<TaskId>& ids) {
+  return encode_id_list(Type::kServiceStarted, ids);
+}
 std::string encode_cancel(const std::vector<TaskId>& ids) {
   return encode_id_list(Type::kCancel, ids);
 }
@@ -273,7 +253,7 @@ std::string encode_cancel_reply(const std::vector<CancelOutcome>& outcomes) {
   for (const CancelOutcome& o : outcomes) {
     w.p().pack_array(3);
     w.id(o.id);
-    w.str(o.state);
+    w.str(cancel_state_name(o.state));
   }
   return w.done();
 }
@@ -286,6 +266,10 @@ std::string encode_status_reply(std::string_view packed_map) {
   std::string out = w.done();
   out.append(packed_map);
   return out;
+}
+
+std::string encode_status_reply(const StatusReport& report) {
+  return encode_status_reply(pack_status_report(report));
 }
 
 std::string encode_fetch_module(const ModuleHash& hash) {
@@ -449,7 +433,7 @@ class MapReader {
   const msgpack::object_map* map_ = nullptr;
 };
 
-Task read_task(const msgpack::object& o) {
+Task read_task_record(const msgpack::object& o) {
   Fields f(o, "task", 10);
   Task t;
   t.id = f.id();
@@ -493,7 +477,8 @@ Message Message::parse(const char* data, std::size_t size) {
     fail("a message must be an array [type, version, ...]");
   const msgpack::object& type = root.via.array.ptr[0];
   const msgpack::object& version = root.via.array.ptr[1];
-  if (type.type != msgpack::type::POSITIVE_INTEGER || type.via.u64 < 1 || type.via.u64 > 19)
+  if (type.type != msgpack::type::POSITIVE_INTEGER || type.via.u64 < 1 ||
+      type.via.u64 > static_cast<std::uint8_t>(kLastType))
     fail("unknown message type");
   if (version.type != msgpack::type::POSITIVE_INTEGER || version.via.u64 > UINT32_MAX)
     fail("the protocol version must be an unsigned integer");
@@ -562,7 +547,7 @@ std::vector<Task> Message::tasks() const {
   std::vector<Task> out;
   out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
   for (std::uint32_t i = 0; i < list.via.array.size; ++i)
-    out.push_back(read_task(list.via.array.ptr[i]));
+    out.push_back(read_task_record(list.via.array.ptr[i]));
   return out;
 }
 
@@ -596,7 +581,7 @@ std::vector<Result> Message::results() const {
     Result r;
     r.id = f.id();
     std::uint8_t status = f.uint<std::uint8_t>("status");
-    if (status > static_cast<std::uint8_t>(Status::kQueueFull))
+    if (status > static_cast<std::uint8_t>(kLastStatus))
       fail("result: unknown status " + std::to_string(status));
     r.status = static_cast<Status>(status);
     r.payload = f.bin("payload");
@@ -631,12 +616,20 @@ std::vector<CancelOutcome> Message::cancel_outcomes() const {
   std::vector<CancelOutcome> out;
   for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
     Fields f(list.via.array.ptr[i], "cancel outcome", 3);
-    CancelOutcome c;
-    c.id = f.id();
-    c.state = f.str("state");
-    out.push_back(std::move(c));
+    TaskId id = f.id();
+    out.emplace_back(id, f.str("state"));
   }
   return out;
+}
+
+Task decode_task(const msgpack::object& record) { return read_task_record(record); }
+
+StatusReport Message::status_report() const { return read_status_report(field(0)); }
+
+CancelOutcome::CancelOutcome(TaskId id, std::string_view state_name) : id(id) {
+  std::optional<CancelState> known = cancel_state_from_name(state_name);
+  if (!known) fail("cancel outcome: unknown state \"" + std::string(state_name) + "\"");
+  state = *known;
 }
 
 ModuleReply Message::module_reply() const {

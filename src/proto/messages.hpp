@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/hash.hpp"
+#include "proto/status.hpp"
 
 #include "uni/detail/types.hpp"
 
@@ -43,7 +44,9 @@ enum class Type : std::uint8_t {
   kCredit = 17,
   kNotice = 18,
   kBye = 19,
+  kServiceStarted = 20,
 };
+inline constexpr Type kLastType = Type::kServiceStarted;
 const char* type_name(Type type);
 
 // Thrown by every decoder on input that does not follow the protocol. The
@@ -69,32 +72,16 @@ struct TaskIdHash {
   }
 };
 
-// How a task ended. The numbers are part of the protocol.
-enum class Status : std::uint8_t {
-  kOk = 0,
-  kException = 1,        // the function threw
-  kBadArguments = 2,     // arguments did not match the signature
-  kUnknownFunction = 3,  // the module has no such export
-  kModuleError = 4,      // the module could not be fetched or loaded
-  kCrashed = 5,          // executor or worker died, attempts exhausted
-  kTimedOut = 6,
-  kCancelled = 7,
-  kNoWorker = 8,  // waited longer than its wait limit for a worker
-  kRejected = 9,  // the manager refused it (limits, missing module)
-  // Not final, never reaches a boss's future:
-  kHandedBack = 10,  // worker -> manager: a draining worker returns it unstarted or interrupted
-  kQueueFull = 11,   // manager -> boss: not accepted now, submit again later (backpressure)
-};
-const char* status_name(Status status);  // "ok", "exception", "bad-arguments", ...
-bool is_retryable(Status status);        // kCrashed from a worker: the manager may requeue
-bool is_final(Status status);            // false for kHandedBack and kQueueFull
-
 inline constexpr std::uint8_t kFlagService = 1;   // runs until it returns or is stopped
 inline constexpr std::uint8_t kFlagDetached = 2;  // nobody waits: survives its boss, result dropped
 // Sent again by a boss after a reconnect. A manager that has just started holds
 // such tasks briefly, so that workers can re-announce what they still run and
 // nothing is started twice.
 inline constexpr std::uint8_t kFlagResubmitted = 4;
+// The boss wants SERVICE_STARTED when the service's worker reports it
+// executing (`uni spawn` waits for it). Bosses that do not set it never get
+// the message.
+inline constexpr std::uint8_t kFlagStartedEvent = 8;
 
 // SUBMIT element (boss -> manager) and TASKS element (manager -> worker).
 struct Task {
@@ -171,7 +158,12 @@ struct ModuleReply {  // MODULE: bytes, or an error saying why not
 
 struct CancelOutcome {
   TaskId id;
-  std::string state;  // "cancelled", "stopping", "done", "unknown"
+  CancelState state = CancelState::kUnknown;
+
+  CancelOutcome() = default;
+  CancelOutcome(TaskId id, CancelState state) : id(id), state(state) {}
+  // From the state's wire name ("cancelled", ...); throws DecodeError on another.
+  CancelOutcome(TaskId id, std::string_view state_name);
 };
 
 // ---- encoding: each returns the whole message, ready to send -------------
@@ -194,6 +186,9 @@ std::string encode_cancel(const std::vector<TaskId>& ids);
 std::string encode_cancel_reply(const std::vector<CancelOutcome>& outcomes);
 std::string encode_status_request();
 std::string encode_status_reply(std::string_view packed_map);  // body: one msgpack map
+std::string encode_status_reply(const StatusReport& report);
+// The boss's services that its workers report executing (kFlagStartedEvent).
+std::string encode_service_started(const std::vector<TaskId>& ids);
 std::string encode_fetch_module(const ModuleHash& hash);
 std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error);
 std::string encode_credit(std::uint32_t capacity);
@@ -201,6 +196,10 @@ std::string encode_notice(std::string_view text);
 std::string encode_bye(std::string_view reason);
 
 // ---- decoding ------------------------------------------------------------
+
+// One task record (SUBMIT, TASKS), as Message::tasks() reads each; throws
+// DecodeError naming the field at fault.
+Task decode_task(const msgpack::object& record);
 
 // A received message, unpacked once. The accessors read its fields and throw
 // DecodeError on any mismatch. The version is checked by the caller, so that
@@ -222,8 +221,9 @@ class Message {
   ModuleHash module_hash() const;        // NEED_MODULE, FETCH_MODULE
   ModuleUpload module_upload() const;    // PUT_MODULE
   std::vector<Result> results() const;   // RESULT, in either direction
-  std::vector<TaskId> task_ids() const;  // ACK, CANCEL
+  std::vector<TaskId> task_ids() const;  // ACK, CANCEL, SERVICE_STARTED
   std::vector<CancelOutcome> cancel_outcomes() const;
+  StatusReport status_report() const;  // STATUS_REPLY
   ModuleReply module_reply() const;
   std::uint32_t credit() const;
   std::optional<std::uint32_t> busy() const;     // HEARTBEAT from a worker

@@ -30,8 +30,8 @@
 
 #include "worker/channel.hpp"
 #include "worker/executor_service.hpp"
+#include "worker/executor_keeper.hpp"
 #include "worker/module_loader.hpp"
-#include "worker/pid_namespace.hpp"
 #include "worker/status_page.hpp"
 #include "worker/task_processes.hpp"
 
@@ -439,16 +439,15 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
 }  // namespace
 
 int run_executor(const ExecutorOptions& options) {
-  // Die with the supervisor, so no executor outlives it holding a port.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (options.supervisor != 0 && ::getppid() != options.supervisor) return 1;
-  if (options.pid_namespace) {
-    if (int error = unshare_pid_namespace(); error == 0)
-      run_as_keeper([&] { return serve(options, true); });
-    else
-      std::fprintf(stderr, "executor: no PID namespace (%s): task processes are tracked in /proc\n",
-                   std::strerror(error));
+  if (options.supervisor == 0) {  // started by hand: nothing to watch
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return serve(options, false);
   }
+  if (options.pid_namespace)
+    run_in_pid_namespace(options.supervisor, [&] { return serve(options, true); });
+  // No parent-death signal: it would end the executor before the watchdog
+  // could end what the tasks started.
+  if (!watch_supervisor(options.supervisor)) return 1;
   return serve(options, false);
 }
 

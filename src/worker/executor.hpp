@@ -23,13 +23,14 @@ struct ExecutorOptions {
   // Resident memory past which the executor asks to be replaced after the
   // task that passed it (RETIRE, channel.hpp); 0 = no limit.
   std::uint64_t max_memory = 0;
-  // Run in a PID namespace of its own (pid_namespace.hpp); the supervisor
+  // Run in a PID namespace of its own (executor_keeper.hpp); the supervisor
   // has checked that the kernel allows it.
   bool pid_namespace = false;
 };
 
-// Serves RUN requests on fd 3 until the channel closes. Returns the exit code:
-// 0 when the channel closed, 2 on a frame it cannot read.
+// Serves RUN requests on fd 3 until the channel closes, under a keeper
+// process when `supervisor` is set. Returns the exit code: 0 when the channel
+// closed, 2 on a frame it cannot read.
 int run_executor(const ExecutorOptions& options);
 
 }  // namespace uni::worker

@@ -161,23 +161,12 @@ struct ExecutorPool::Executor {
 ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(std::move(options)) {
   // What an executor leaves behind when it dies comes here, to be ended.
   become_child_subreaper();
-  if (options_.pid_namespace != PidNamespaceUse::kOff) {
-    int refusal = probe_pid_namespace_with(options_.program);
-    pid_namespaces_ = refusal == 0;
-    std::string why = refusal == 0 ? "" : std::strerror(refusal);
-    if (!pid_namespaces_ && options_.pid_namespace == PidNamespaceUse::kOn)
+  if (options_.pid_namespace) {
+    if (int refusal = probe_pid_namespace_with(options_.program); refusal != 0)
       throw std::runtime_error(
-          "--pid-namespace on: the kernel refuses this user a PID namespace (" + why + ")");
-    if (pid_namespaces_)
-      log::info(
-          "executors run in PID namespaces of their own: the processes a task starts end "
-          "with the task, its executor and the worker");
-    else
-      log::warn(
-          "executors run without a PID namespace (the kernel refuses one: {}): the "
-          "processes a task starts end with the task and its executor, but not if the "
-          "worker is killed with SIGKILL",
-          why);
+          "--pid-namespace on: the kernel refuses this user a PID namespace (" +
+          std::string(std::strerror(refusal)) + ")");
+    log::info("executors run in PID namespaces of their own");
   }
   for (unsigned i = 0; i < options_.slots; ++i) {
     executors_.push_back(std::make_unique<Executor>());
@@ -215,7 +204,7 @@ void ExecutorPool::spawn(Executor& e) {
                 "--supervisor",    std::to_string(::getpid()),
                 "--mem-limit",     std::to_string(options_.mem_limit),
                 "--max-memory",    std::to_string(options_.max_memory),
-                "--pid-namespace", pid_namespaces_ ? "1" : "0"};
+                "--pid-namespace", options_.pid_namespace ? "1" : "0"};
   spawn.fds = {{child_channel.get(), kExecutorChannelFd},
                {e.status.fd(), kExecutorStatusFd},
                {child_out.get(), 1},

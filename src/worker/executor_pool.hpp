@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "worker/pid_namespace.hpp"
 #include "worker/runner.hpp"
 
 namespace uni::worker {
@@ -26,14 +25,14 @@ struct ExecutorPoolOptions {
   // or once its resident memory passes max_memory bytes (0: never).
   unsigned max_tasks = 0;
   std::uint64_t max_memory = 0;
-  PidNamespaceUse pid_namespace = PidNamespaceUse::kAuto;
+  bool pid_namespace = false;              // each executor in a PID namespace of its own
   std::string program = "/proc/self/exe";  // the uni binary, run as `uni executor`
 };
 
 class ExecutorPool : public Runner {
  public:
-  // Throws std::runtime_error if executors cannot be started as asked
-  // (PidNamespaceUse::kOn where the kernel refuses a namespace).
+  // Throws std::runtime_error if executors cannot be started as asked (a PID
+  // namespace where the kernel refuses one).
   explicit ExecutorPool(ExecutorPoolOptions options);
   ~ExecutorPool() override;
 
@@ -48,9 +47,6 @@ class ExecutorPool : public Runner {
   void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
   void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
 
-  // Whether executors run in PID namespaces of their own (pid_namespace.hpp).
-  bool pid_namespaces() const { return pid_namespaces_; }
-
  private:
   struct Executor;
   void spawn(Executor& e);
@@ -62,7 +58,6 @@ class ExecutorPool : public Runner {
   void sweep_orphans();
 
   ExecutorPoolOptions options_;
-  bool pid_namespaces_ = false;
   unsigned depth_ = 1;
   std::vector<std::unique_ptr<Executor>> executors_;
   bool orphans_pending_ = false;  // killed orphans not yet reaped

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "common/keys.hpp"
-#include "worker/pid_namespace.hpp"
 
 namespace uni::worker {
 
@@ -26,7 +25,7 @@ struct WorkerConfig {
   // resident memory passes this many bytes; 0 = never.
   unsigned max_tasks_per_executor = 0;
   std::uint64_t max_executor_memory = 0;
-  PidNamespaceUse pid_namespace = PidNamespaceUse::kAuto;
+  bool pid_namespace = false;  // each executor in a PID namespace of its own
   // How long to wait for a manager at start-up; 0: as long as it takes (the
   // worker says on stderr what it waits for).
   std::chrono::milliseconds connect_timeout{0};

@@ -40,19 +40,21 @@ TaskProcesses::TaskProcesses(bool own_pid_namespace) : own_pid_namespace_(own_pi
 
 void TaskProcesses::end_all() {
   if (!has_children()) return;
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point give_up = Clock::now() + std::chrono::seconds(2);
-  while (Clock::now() < give_up) {
-    // A process forked after the signal went out is caught by the next round:
-    // its parent is dead, so it is our child now (we are the subreaper).
-    if (own_pid_namespace_) ::kill(-1, SIGKILL);
-    else kill_descendants(::getpid());
-    const Clock::time_point round_end = Clock::now() + std::chrono::milliseconds(20);
-    do {
-      reap_ended();
-      if (!has_children()) return;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    } while (Clock::now() < round_end);
+  if (!own_pid_namespace_) {
+    if (end_all_descendants(std::chrono::seconds(2))) return;
+  } else {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point give_up = Clock::now() + std::chrono::seconds(2);
+    while (Clock::now() < give_up) {
+      // Everything in the namespace but its init and this executor.
+      ::kill(-1, SIGKILL);
+      const Clock::time_point round_end = Clock::now() + std::chrono::milliseconds(20);
+      do {
+        reap_ended();
+        if (!has_children()) return;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      } while (Clock::now() < round_end);
+    }
   }
   // Straight to fd 2: stderr is the task output capture.
   ::dprintf(STDERR_FILENO,

@@ -10,7 +10,7 @@ namespace uni::worker {
 class TaskProcesses {
  public:
   // `own_pid_namespace`: this executor is PID 2 of a namespace of its own
-  // (pid_namespace.hpp), where kill(-1) reaches exactly the processes tasks
+  // (executor_keeper.hpp), where kill(-1) reaches exactly the processes tasks
   // started. Otherwise they are found in /proc. Throws std::runtime_error if
   // the executor cannot become a subreaper.
   explicit TaskProcesses(bool own_pid_namespace);

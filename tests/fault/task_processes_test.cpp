@@ -1,10 +1,13 @@
 // Processes a task starts do not outlive it: attached children and daemons
 // detached with setsid end when the task ends (result, failure, crash,
 // timeout, cancel), a service keeps its own until it is stopped, and nothing
-// remains once the worker stops, or is killed with SIGKILL (where executors
-// get PID namespaces). Both ways of containing them are run: PID namespaces
-// (`--pid-namespace auto`, as workers start by default) and the subreaper
-// alone (`--pid-namespace off`, as where the kernel refuses a namespace).
+// remains once the worker stops or its supervisor is killed with SIGKILL,
+// also when it runs unprivileged. Both ways of containing them are run: the
+// executors' keepers and subreapers (the default) and PID namespaces
+// (`--pid-namespace on`, where the kernel gives them), which also hold when
+// the supervisor and the keepers are killed at once.
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 
@@ -49,12 +52,27 @@ class Sleepers {
 
 const char* detached_text(bool detached) { return detached ? "true" : "false"; }
 
+// Whether the kernel gives this user PID namespaces, as the worker checks.
+bool kernel_gives_pid_namespaces(const std::vector<std::string>& prefix = {}) {
+  std::vector<std::string> argv = prefix;
+  argv.insert(argv.end(), {uni_binary(), "executor", "--probe-pid-namespace"});
+  SpawnOptions probe;
+  probe.argv = argv;
+  probe.stdin_null = true;
+  ExitStatus status = Process::spawn(probe).wait();
+  return !status.signaled && status.code == 0;
+}
+
 class TaskProcesses : public ::testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override {
+    if (GetParam() == "on" && !kernel_gives_pid_namespaces())
+      GTEST_SKIP() << "the kernel refuses this user a PID namespace";
+  }
   // A worker that contains task processes the way under test: as it does by
-  // default, or with `--pid-namespace off`.
+  // default, or with `--pid-namespace on`.
   std::vector<std::string> worker_args() const {
-    if (GetParam() == "auto") return {};
+    if (GetParam() == "off") return {};
     return {"--pid-namespace", GetParam()};
   }
 };
@@ -150,17 +168,18 @@ TEST_P(TaskProcesses, NothingRemainsWhenTheWorkerStops) {
   EXPECT_TRUE(wait_processes_gone(pids, 10s)) << "a child outlived its stopped worker";
 }
 
-INSTANTIATE_TEST_SUITE_P(Containment, TaskProcesses, ::testing::Values("auto", "off"),
+INSTANTIATE_TEST_SUITE_P(Containment, TaskProcesses, ::testing::Values("off", "on"),
                          [](const auto& info) {
-                           return info.param == "auto" ? std::string("PidNamespace")
-                                                       : std::string("SubreaperOnly");
+                           return info.param == "off" ? std::string("Keepers")
+                                                      : std::string("PidNamespaces");
                          });
 
 // Starts two tasks that each start a child (one attached, one detached) and
-// hang; kills the worker's supervisor alone with SIGKILL; nothing it or its
-// tasks started may remain.
+// hang; kills the worker's supervisor with SIGKILL (and, with `keepers_too`,
+// its executors' keepers with it); nothing it or its tasks started may
+// remain.
 void expect_nothing_left_after_sigkill(TestCluster& cluster, ChildProcess& worker,
-                                       const Sleepers& sleepers) {
+                                       const Sleepers& sleepers, bool keepers_too = false) {
   std::vector<ChildProcess> runs;
   for (const char* detached : {"false", "true"})
     runs.push_back(start_uni(
@@ -168,50 +187,65 @@ void expect_nothing_left_after_sigkill(TestCluster& cluster, ChildProcess& worke
         {"run", module_path("faults"), "start_child", sleepers.arg(), detached, "\"hang\""}));
   std::vector<pid_t> pids = sleepers.wait_for(2);
   std::vector<pid_t> tree = worker.processes();
-  worker.signal(SIGKILL);  // the supervisor alone: the test signals nothing else
+  // The keepers are the supervisor's children; the executors and what the
+  // tasks started are below them, and the test signals none of those.
+  std::vector<pid_t> keepers;
+  for (pid_t pid : tree)
+    if (keepers_too && parent_pid(pid) == worker.pid()) keepers.push_back(pid);
+  worker.signal(SIGKILL);
+  for (pid_t keeper : keepers) ::kill(keeper, SIGKILL);
   ASSERT_TRUE(worker.wait_for(10s).has_value());
   EXPECT_TRUE(wait_processes_gone(pids, 10s)) << "a child outlived its killed worker";
   EXPECT_TRUE(wait_processes_gone(tree, 10s)) << "an executor outlived its killed worker";
 }
 
-// The worker said at start-up that the kernel refuses it PID namespaces.
-bool refused_pid_namespaces(ChildProcess& worker) {
-  return contains(worker.read_stderr(), "executors run without a PID namespace");
-}
-
-TEST(TaskProcessesAfterSigkill, NothingOfAKilledWorkerRemains) {
-  TestCluster cluster({.workers = 1, .slots = 2});
-  if (refused_pid_namespaces(cluster.worker(0)))
-    GTEST_SKIP() << "this kernel refuses PID namespaces: a SIGKILL of the worker leaves the "
-                    "processes its tasks started (docs/reliability.md 4.14)\n"
-                 << cluster.worker(0).read_stderr();
+TEST_P(TaskProcesses, NothingRemainsWhenTheSupervisorIsKilledWithSigkill) {
+  TestCluster cluster({.workers = 1, .slots = 2, .worker_args = worker_args()});
   Sleepers sleepers(cluster.dir() / "pids");
   expect_nothing_left_after_sigkill(cluster, cluster.worker(0), sleepers);
 }
 
-// What holds for an unprivileged worker: run as nobody, it gets its PID
-// namespaces through a user namespace where the kernel allows that.
-TEST(TaskProcessesAfterSigkill, NothingOfAKilledUnprivilegedWorkerRemains) {
+// Only the kernel can end what the tasks started when no process of the
+// worker is left to do it: that takes the PID namespaces.
+TEST(TaskProcessesInPidNamespaces, NothingRemainsWhenSupervisorAndKeepersAreKilledAtOnce) {
+  if (!kernel_gives_pid_namespaces()) GTEST_SKIP() << "the kernel refuses a PID namespace";
+  TestCluster cluster({.workers = 1, .slots = 2, .worker_args = {"--pid-namespace", "on"}});
+  Sleepers sleepers(cluster.dir() / "pids");
+  expect_nothing_left_after_sigkill(cluster, cluster.worker(0), sleepers, true);
+}
+
+// What holds for an unprivileged worker (run as nobody): the keepers need no
+// privilege; PID namespaces come through a user namespace where the kernel
+// allows unprivileged ones.
+class UnprivilegedTaskProcesses : public TaskProcesses {};
+
+TEST_P(UnprivilegedTaskProcesses, NothingRemainsWhenTheSupervisorIsKilledWithSigkill) {
   if (::geteuid() != 0) GTEST_SKIP() << "the other tests of this file run unprivileged already";
   if (::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/setpriv";
+  const std::vector<std::string> as_nobody = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                              "--clear-groups"};
+  if (GetParam() == "on" && !kernel_gives_pid_namespaces(as_nobody))
+    GTEST_SKIP() << "the kernel refuses an unprivileged user a PID namespace";
   TestCluster cluster({.workers = 0});
   // A directory nobody can write: the worker's module cache and the pid files.
   TempDir shared("uni-nobody");
   std::filesystem::permissions(shared.path(), std::filesystem::perms::all);
-  ChildProcess nobody = cluster.start(
-      "nobody-worker",
-      {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", uni_binary(),
-       "worker", "--connect", cluster.address(), "--authkey", cluster.authkey(), "--slots", "2",
-       "--cache-dir", (shared.path() / "cache").string()},
-      {}, false);
-  ASSERT_TRUE(cluster.wait_for_worker(nobody.pid()));
-  if (refused_pid_namespaces(nobody))
-    GTEST_SKIP() << "this kernel refuses unprivileged user namespaces: an unprivileged worker's "
-                    "tasks' processes survive its SIGKILL (docs/reliability.md 4.14)\n"
-                 << nobody.read_stderr();
+  std::vector<std::string> argv = as_nobody;
+  argv.insert(argv.end(), {uni_binary(), "worker", "--connect", cluster.address(), "--authkey",
+                           cluster.authkey(), "--slots", "2", "--cache-dir",
+                           (shared.path() / "cache").string()});
+  for (const std::string& arg : worker_args()) argv.push_back(arg);
+  ChildProcess nobody = cluster.start("nobody-worker", argv, {}, false);
+  ASSERT_TRUE(cluster.wait_for_worker(nobody.pid())) << nobody.read_stderr();
   Sleepers sleepers(shared.path() / "pids");
-  expect_nothing_left_after_sigkill(cluster, nobody, sleepers);
+  expect_nothing_left_after_sigkill(cluster, nobody, sleepers, GetParam() == "on");
 }
+
+INSTANTIATE_TEST_SUITE_P(Containment, UnprivilegedTaskProcesses, ::testing::Values("off", "on"),
+                         [](const auto& info) {
+                           return info.param == "off" ? std::string("Keepers")
+                                                      : std::string("PidNamespaces");
+                         });
 
 }  // namespace
 }  // namespace uni::test

@@ -1,7 +1,8 @@
 // `uni spawn` as a user meets it: a function that returns at once is reported
 // like `uni run` would; --wait, --timeout and --max-attempts work; a service
 // that waits for a worker is listed (with its id) by `uni status`, and Ctrl-C
-// withdraws it — also one its worker had already lined up behind a busy task.
+// withdraws it — also one its worker had already lined up behind a busy task;
+// it learns that its service started from the manager, without polling.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -164,6 +165,23 @@ TEST(Spawn, CtrlCWithdrawsAServiceLinedUpBehindABusyTask) {
   // The slot is free for the next task.
   CommandResult next = cluster.uni({"run", module_path("testfns"), "add", "1", "1"});
   EXPECT_EQ(next.exit_code, 0) << next.describe();
+}
+
+// `uni spawn` returns when the manager says the service started
+// (SERVICE_STARTED), instead of asking for the whole status until it shows.
+TEST(Spawn, ReturnsWhenTheManagerSaysTheServiceStartedWithoutPollingTheStatus) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  CommandResult r = cluster.uni({"spawn", module_path("testfns"), "sleep_ms", "60000"},
+                                {.env = {"UNI_LOG_LEVEL=debug"}});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_EQ(r.lines().size(), 1u) << r.describe();
+  const std::string id = r.lines()[0];
+  EXPECT_FALSE(contains(r.err, "asking the manager for its status")) << r.describe();
+  nlohmann::json service = service_with_id(cluster.status(), id);
+  EXPECT_EQ(service.value("state", ""), "running") << service.dump();
+  EXPECT_TRUE(service.value("started", false)) << service.dump();
+  CommandResult stop = cluster.uni({"stop", id});
+  EXPECT_EQ(stop.exit_code, 0) << stop.describe();
 }
 
 }  // namespace

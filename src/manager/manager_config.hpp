@@ -1,0 +1,37 @@
+// The manager's settings: its address and keys, timeouts, and the limits
+// that bound its memory. Read by the socket loop (manager.cpp) and the core.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "common/keys.hpp"
+
+namespace uni::manager {
+
+struct ManagerConfig {
+  std::string listen = "tcp://127.0.0.1:7070";
+  CurveKeys keys;
+  std::set<std::string> extra_client_keys;  // admitted besides keys.client_public
+  std::chrono::milliseconds heartbeat{1000};
+  // A worker silent this long is dead and its tasks are requeued.
+  std::chrono::milliseconds heartbeat_timeout{3000};
+  // A boss gone this long loses its queued tasks and waiting results.
+  std::chrono::milliseconds boss_grace{60000};
+  // A boss whose tasks wait this long for a worker of their platform is told.
+  std::chrono::milliseconds notice_after{2000};
+  std::uint64_t max_message = 128ull << 20;
+  std::uint64_t max_module = 100ull << 20;
+  std::uint64_t module_store_bytes = 1ull << 30;
+  // Tasks the manager holds at most (queued, running, and results not yet
+  // acknowledged). Past it, submissions are answered "queue full" and the boss
+  // submits them again later: memory stays bounded, nothing is lost.
+  std::uint64_t max_tasks = 2'000'000;
+  // After a start, resubmitted tasks wait this long for workers to re-announce
+  // what they still run, so that a restart never starts a task twice.
+  std::chrono::milliseconds recovery_window{2000};
+};
+
+}  // namespace uni::manager

@@ -1,0 +1,573 @@
+// The manager's handling of each message type, its turn (dispatch, flush)
+// and its timers, over the task table, the worker registry and the boss
+// router (see manager_core.hpp).
+#include "manager/manager_core.hpp"
+
+#include <cstdio>
+
+#include "common/log.hpp"
+#include "uni/version.hpp"
+
+namespace uni::manager {
+
+namespace {
+
+using proto::Status;
+using proto::TaskId;
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char out[32];
+  std::snprintf(out, sizeof(out), "%g", static_cast<double>(ms.count()) / 1000.0);
+  return out;
+}
+
+}  // namespace
+
+ManagerCore::ManagerCore(const ManagerConfig& config, std::string manager_id, std::string endpoint,
+                         Clock::time_point now)
+    : config_(config),
+      manager_id_(std::move(manager_id)),
+      endpoint_(std::move(endpoint)),
+      modules_(config.module_store_bytes),
+      tasks_(modules_, workers_, config.recovery_window, now),
+      now_(now) {}
+
+ManagerCore::Role ManagerCore::role_of(const PeerId& peer) {
+  if (workers_.find(peer)) return Role::kWorker;
+  if (bosses_.at(peer)) return Role::kBoss;
+  return Role::kUnknown;
+}
+
+ManagerCore::Role ManagerCore::heard_from(const PeerId& peer, Clock::time_point now) {
+  now_ = now;
+  if (Worker* w = workers_.find(peer)) {
+    w->last_seen = now;
+    return Role::kWorker;
+  }
+  Boss* b = bosses_.at(peer);
+  if (!b) return Role::kUnknown;
+  b->last_seen = now;
+  // Marked disconnected (silent too long, or a send failed) but talking
+  // again: the results it missed meanwhile go out now.
+  if (!b->connected) {
+    b->connected = true;
+    bosses_.resend(*b, tasks_.finished_of(b->session));
+  }
+  return Role::kBoss;
+}
+
+// Applies what the table's changes ask of the others, until nothing is left.
+void ManagerCore::apply(Outbox& out) {
+  while (!changes_.empty()) {
+    std::swap(applying_, changes_);
+    for (Worker* w : applying_.freed) workers_.note_room(*w);
+    for (const auto& [w, id] : applying_.stops) out.send(w->peer, proto::encode_cancel({id}));
+    for (const auto& [session, platform] : applying_.unserved)
+      bosses_.note_unserved(session, platform, now_);
+    for (const TaskRecord* t : applying_.finished) {
+      if (t->state != TaskState::kDone) continue;
+      const TaskId id = t->task.id;
+      if (t->is(proto::kFlagDetached)) {
+        log::info("service {} ({}) ended: {}", id.str(), t->task.function,
+                  t->result->status == Status::kOk ? "returned" : t->result->payload);
+        // Nobody waits for a detached task's result, except the `uni spawn`
+        // that started it if it is still there (a service that fails at once).
+        const Boss* b = bosses_.find(id.session);
+        if (!b || !b->connected) {
+          tasks_.erase(id, changes_);
+          continue;
+        }
+      }
+      bosses_.result_ready(id);
+    }
+    for (std::uint64_t session : applying_.emptied) bosses_.drop_if_forgotten(session);
+    applying_.freed.clear();
+    applying_.stops.clear();
+    applying_.unserved.clear();
+    applying_.finished.clear();
+    applying_.emptied.clear();
+  }
+}
+
+// ---- any peer ----------------------------------------------------------------------------
+
+void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock::time_point now,
+                           Outbox& out) {
+  now_ = now;
+  proto::Welcome welcome{manager_id_, UNI_VERSION_STRING,
+                         static_cast<std::uint32_t>(config_.heartbeat.count()), config_.max_message,
+                         config_.max_module};
+  if (hello.role == "boss") {
+    if (Worker* w = workers_.find(peer))
+      worker_gone(*w, "its connection now speaks as a boss", out);
+    Boss& boss = bosses_.connect(hello.session, peer, now);
+    out.send(peer, proto::encode_welcome(welcome));
+    bosses_.resend(boss, tasks_.finished_of(boss.session));
+    log::debug("boss {:016x} connected", boss.session);
+    return;
+  }
+
+  // A worker. A known peer is the same worker process reconnecting.
+  bosses_.release(peer);
+  auto [w, known] = workers_.join(peer, hello, now);
+  out.send(peer, proto::encode_welcome(welcome));
+  // Reconcile what the worker holds with what the manager believes.
+  Reconciliation r = workers_.reconcile(w, hello.running, tasks_);
+  for (const TaskId& id : r.never_arrived) {  // sent but never received: no attempt spent
+    if (TaskRecord* t = tasks_.find(id)) {
+      tasks_.unassign(*t, changes_);
+      tasks_.enqueue(*t, true, changes_);
+    }
+  }
+  for (const proto::RunningTask& rt : r.unknown) {
+    // Known only to this worker (the manager restarted): adopt it. Its args
+    // come back with the boss's resubmission.
+    tasks_.adopt(rt, w);
+    bosses_.record(rt.id.session, now);
+  }
+  for (const TaskId& id : r.stopping) out.send(peer, proto::encode_cancel({id}));
+  for (const TaskId& id : r.take_over) tasks_.take_over(*tasks_.find(id), w);
+  for (const TaskId& id : r.duplicates) out.send(peer, proto::encode_cancel({id}));
+  apply(out);
+  workers_.note_room(w);
+  bosses_.platform_served(w.platform);  // a worker for a platform someone waits on
+  log::info("worker {} ({} pid {}, {} slots, {}) {}", w.id, w.host, w.pid, w.slots, w.isolation,
+            known ? "reconnected" : "joined");
+}
+
+void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
+  std::vector<proto::CancelOutcome> outcomes;
+  outcomes.reserve(ids.size());
+  for (const TaskId& id : ids) {
+    outcomes.emplace_back(id, tasks_.cancel(id, changes_));
+    apply(out);
+  }
+  // A worker's CANCEL is processed the same way but not answered.
+  if (role_of(peer) == Role::kBoss) out.send(peer, proto::encode_cancel_reply(outcomes));
+}
+
+void ManagerCore::on_status(const PeerId& peer, Clock::time_point now, Outbox& out) {
+  out.send(peer, proto::encode_status_reply(status(now)));
+}
+
+void ManagerCore::on_bye(const PeerId& peer, const std::string& reason, Outbox& out) {
+  if (Worker* w = workers_.find(peer)) {
+    worker_gone(*w, "it left (" + reason + ")", out);
+  } else if (Boss* b = bosses_.at(peer)) {
+    // A boss says BYE when its Cluster closes: nobody collects its results
+    // any more.
+    forget_boss(*b, "left", out);
+  }
+}
+
+// ---- a boss ------------------------------------------------------------------------------
+
+// A task the manager will not take is answered at once, for its id, so that
+// its boss does not wait for ever: status `rejected`, and why.
+proto::Result ManagerCore::refusal(const TaskId& id, const std::string& why) const {
+  proto::Result r;
+  r.id = id;
+  r.status = Status::kRejected;
+  r.payload = "the manager refused the task: " + why;
+  return r;
+}
+
+void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::time_point now,
+                            Outbox& out) {
+  Boss* boss = bosses_.at(peer);
+  if (!boss) return;
+  now_ = now;
+  // Direct answers (refused tasks, queue full): results the manager keeps no
+  // record of, sent together after the rest of the SUBMIT.
+  std::vector<proto::Result> answers;
+  for (RefusedTask& r : submission.refused) {
+    log::warn("refused task {} of boss {:016x}: {}", r.id.str(), boss->session, r.why);
+    answers.push_back(refusal(r.id, r.why));
+  }
+  if (!submission.unanswerable.empty()) {
+    // Without an id there is nothing to answer but the message.
+    log::warn("malformed task records from boss {:016x}: {}", boss->session,
+              submission.unanswerable.front());
+    out.send(peer,
+             proto::encode_error("malformed", "SUBMIT: a task record without a readable id: " +
+                                                  submission.unanswerable.front()));
+  }
+  for (proto::Task& task : submission.tasks) {
+    const TaskId id = task.id;
+    if (id.session != boss->session) {
+      answers.push_back(
+          refusal(id, "task " + id.str() + " does not belong to this boss's session"));
+      continue;
+    }
+    if (TaskRecord* existing = tasks_.find(id)) {
+      // A resubmission (after a reconnect): fill in what a placeholder lacks,
+      // resend a result or a started service's event the boss may have
+      // missed, otherwise ignore.
+      if (existing->placeholder) {
+        tasks_.fill_placeholder(*existing, std::move(task), changes_);
+      } else if (existing->state == TaskState::kDone) {
+        bosses_.result_ready(id);
+      } else if (existing->state == TaskState::kWaitingModule &&
+                 boss->asked.insert(existing->task.module).second) {
+        // The NEED_MODULE may have gone to the boss's previous connection.
+        out.send(peer, proto::encode_need_module(existing->task.module));
+      }
+      apply(out);
+      if (const TaskRecord* t = tasks_.find(id);
+          t && t->state == TaskState::kRunning && t->started && !t->stopping)
+        tell_started(*t, out);
+      continue;
+    }
+    if (tasks_.size() >= config_.max_tasks) {
+      proto::Result full;
+      full.id = id;
+      full.status = Status::kQueueFull;
+      full.payload = "the manager holds " + std::to_string(tasks_.size()) + " tasks, its limit";
+      answers.push_back(std::move(full));
+      continue;
+    }
+    std::optional<std::uint16_t> platform;
+    if (const StoredModule* mod = modules_.find(task.module))
+      platform = workers_.platform_index(mod->platform);
+    TaskRecord& rec = tasks_.add(std::move(task), platform, now, changes_);
+    if (!platform && boss->asked.insert(rec.task.module).second)
+      out.send(peer, proto::encode_need_module(rec.task.module));
+    if (!changes_.empty()) apply(out);
+  }
+  if (!answers.empty()) {
+    std::vector<const proto::Result*> batch;
+    for (const proto::Result& r : answers) batch.push_back(&r);
+    out.send(peer, proto::encode_results(batch));
+  }
+}
+
+void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
+                                Clock::time_point now, Outbox& out) {
+  now_ = now;
+  std::optional<std::string> error;
+  if (upload.bytes.size() > config_.max_module)
+    error = "module of " + std::to_string(upload.bytes.size()) +
+            " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
+            " bytes (--max-module)";
+  else error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes));
+  if (error) {
+    refuse_module(peer, upload.hash, *error, out);
+    return;
+  }
+  const StoredModule* mod = modules_.find(upload.hash);
+  ++module_totals_.uploads;
+  module_totals_.upload_bytes += mod->bytes.size();
+  log::info("stored module {} ({} bytes, {})", upload.hash.hex().substr(0, 12), mod->bytes.size(),
+            upload.platform);
+  tasks_.module_arrived(upload.hash, workers_.platform_index(mod->platform), now, changes_);
+  apply(out);
+}
+
+// Fails this boss's tasks that wait for a module it failed to upload; other
+// bosses' tasks keep waiting, as another boss may still upload it.
+void ManagerCore::refuse_module(const PeerId& peer, const ModuleHash& hash,
+                                const std::string& error, Outbox& out) {
+  Boss* boss = bosses_.at(peer);
+  if (!boss) return;
+  log::warn("module upload from boss {:016x} refused: {}", boss->session, error);
+  tasks_.module_refused(hash, boss->session, error, changes_);
+  apply(out);
+}
+
+void ManagerCore::on_ack(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
+  Boss* boss = bosses_.at(peer);
+  if (!boss) return;
+  for (const TaskId& id : ids) {
+    const TaskRecord* t = tasks_.find(id);
+    if (t && t->state == TaskState::kDone && id.session == boss->session)
+      tasks_.erase(id, changes_);
+  }
+  apply(out);
+}
+
+// ---- a worker ----------------------------------------------------------------------------
+
+void ManagerCore::on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
+                               const std::vector<TaskId>& started_services, Outbox& out) {
+  Worker* w = workers_.find(peer);
+  if (!w) return;
+  w->executing = busy.value_or(w->executing);
+  for (const TaskId& id : started_services) {
+    TaskRecord* t = tasks_.find(id);
+    if (!t || t->state != TaskState::kRunning || t->worker != w || t->started) continue;
+    t->started = true;
+    // Stopped before it started, but its worker had already handed it to an
+    // executor (behind another task), which starts it anyway: as a service
+    // would run for ever, stop it now that it runs.
+    if (t->stopping) out.send(peer, proto::encode_cancel({id}));
+    else tell_started(*t, out);
+  }
+}
+
+// SERVICE_STARTED, to a boss that asked for it (kFlagStartedEvent) and is
+// there; a boss that was away resubmits the task and is told then.
+void ManagerCore::tell_started(const TaskRecord& t, Outbox& out) {
+  if (!t.is(proto::kFlagStartedEvent)) return;
+  const Boss* b = bosses_.find(t.task.id.session);
+  if (b && b->connected) out.send(b->peer, proto::encode_service_started({t.task.id}));
+}
+
+void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> results, Outbox& out) {
+  Worker* w = workers_.find(peer);
+  if (!w) return;
+  for (proto::Result& r : results) {
+    w->acks_out.push_back(r.id);
+    workers_.note_output(*w);
+    TaskRecord* t = tasks_.find(r.id);
+    // Only the worker the task is assigned to may complete it: a late result
+    // from a worker presumed dead, or from a cancelled copy, is dropped here.
+    if (!t || t->state != TaskState::kRunning || t->worker != w) {
+      log::debug("dropping result of {} from worker {}: not assigned to it", r.id.str(), w->id);
+      continue;
+    }
+    tasks_.unassign(*t, changes_);
+    if (r.status == Status::kHandedBack) {  // a draining worker: not a failed attempt
+      tasks_.enqueue(*t, true, changes_);
+      continue;
+    }
+    if (proto::is_retryable(r.status)) {
+      tasks_.attempt_failed(*t, r.payload + " on worker " + w->id + " (" + w->host + ")", changes_);
+      continue;
+    }
+    r.worker = w->id;
+    r.host = w->host;
+    r.attempt = t->task.attempt;
+    tasks_.complete(*t, std::move(r), changes_);
+  }
+  apply(out);
+}
+
+void ManagerCore::on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out) {
+  const StoredModule* mod = modules_.find(hash);
+  if (!mod) {
+    out.send(peer,
+             proto::encode_module(hash, nullptr,
+                                  "the manager does not have module " + hash.hex().substr(0, 12)));
+    return;
+  }
+  ++module_totals_.fetches;
+  module_totals_.fetch_bytes += mod->bytes.size();
+  out.send(peer, proto::encode_module(hash, &mod->bytes, ""));
+}
+
+void ManagerCore::on_credit(const PeerId& peer, std::uint32_t capacity) {
+  // 0: the worker drains and takes nothing new.
+  if (Worker* w = workers_.find(peer)) workers_.set_credit(*w, capacity);
+}
+
+// ---- each turn ---------------------------------------------------------------------------
+
+void ManagerCore::dispatch() {
+  if (tasks_.count(TaskState::kQueued) == 0 || workers_.with_room().empty()) return;
+  // One task per worker per round, so that batches spread over the workers.
+  std::vector<Worker*> open;
+  for (Worker* w : workers_.with_room())
+    if (w->has_room() && tasks_.has_queued(w->platform)) open.push_back(w);
+  while (!open.empty() && tasks_.count(TaskState::kQueued) > 0) {
+    std::size_t kept = 0;
+    for (Worker* w : open) {
+      TaskRecord* t = tasks_.next_queued(w->platform);
+      if (!t) continue;
+      tasks_.assign(*t, *w);
+      w->tasks_out.push_back(t->task.id);
+      workers_.note_output(*w);
+      if (w->has_room()) open[kept++] = w;
+    }
+    open.resize(kept);
+  }
+  workers_.prune_room();
+}
+
+void ManagerCore::flush(Outbox& out) {
+  // Batches are cut at proto::kBatchBytes, far below the message limit.
+  workers_.drain_output([&](Worker& w) {
+    if (!w.acks_out.empty()) {
+      out.send(w.peer, proto::encode_ack(w.acks_out));
+      w.acks_out.clear();
+    }
+    if (w.tasks_out.empty()) return;
+    std::vector<const proto::Task*> batch;
+    std::vector<TaskId> ids;
+    std::size_t bytes = 0;
+    auto send_batch = [&] {
+      if (batch.empty()) return;
+      out.send_tasks(w.peer, proto::encode_tasks(batch), std::move(ids));
+      ids.clear();
+      batch.clear();
+      bytes = 0;
+    };
+    for (const TaskId& id : w.tasks_out) {
+      const TaskRecord* rec = tasks_.find(id);
+      if (!rec || rec->state != TaskState::kRunning || rec->worker != &w) continue;
+      batch.push_back(&rec->task);
+      ids.push_back(id);
+      bytes += rec->task.args.size() + rec->task.function.size() + 80;
+      if (bytes > proto::kBatchBytes) send_batch();
+    }
+    send_batch();
+    w.tasks_out.clear();
+  });
+  bosses_.flush(tasks_, out);
+}
+
+void ManagerCore::undelivered(const Outgoing& message, Outbox& out) {
+  if (message.kind == Outgoing::Kind::kResults) {
+    bosses_.undelivered(message.to);
+  } else if (message.kind == Outgoing::Kind::kTasks) {
+    Worker* w = workers_.find(message.to);
+    if (!w) return;
+    for (const TaskId& id : message.tasks) {  // never delivered: requeued, no attempt spent
+      TaskRecord* t = tasks_.find(id);
+      if (t && t->state == TaskState::kRunning && t->worker == w) {
+        tasks_.unassign(*t, changes_);
+        tasks_.enqueue(*t, true, changes_);
+      }
+    }
+    apply(out);
+  }
+}
+
+// ---- time --------------------------------------------------------------------------------
+
+void ManagerCore::on_timer(Clock::time_point now, Outbox& out) {
+  now_ = now;
+  // Workers silent past the timeout are dead.
+  for (Worker* w : workers_.silent_since(now - config_.heartbeat_timeout))
+    worker_gone(*w, "no heartbeat for " + seconds_text(config_.heartbeat_timeout) + " s", out);
+  // Bosses: away after the timeout, forgotten after the grace period.
+  for (Boss* b : bosses_.expire(now, config_.heartbeat_timeout, config_.boss_grace))
+    forget_boss(*b, "gone for " + seconds_text(config_.boss_grace) + " s", out);
+  tasks_.end_recovery(now, changes_);
+  tasks_.expire_waits(now, changes_);
+  apply(out);
+  bosses_.send_notices(now, config_.notice_after, workers_, out);
+  if (now >= next_heartbeat_) {
+    next_heartbeat_ = now + config_.heartbeat;
+    std::string beat = proto::encode_heartbeat();
+    workers_.for_each([&](const Worker& w) { out.send(w.peer, beat); });
+    bosses_.for_each_peer([&](const PeerId& peer, bool connected) {
+      if (connected) out.send(peer, beat);
+    });
+  }
+}
+
+bool ManagerCore::say_goodbye(std::string_view reason, Outbox& out) {
+  std::string bye = proto::encode_bye(reason);
+  bool anyone = false;
+  workers_.for_each([&](const Worker& w) {
+    out.send(w.peer, bye);
+    anyone = true;
+  });
+  bosses_.for_each_peer([&](const PeerId& peer, bool) {
+    out.send(peer, bye);
+    anyone = true;
+  });
+  return anyone;
+}
+
+void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
+  if (w.inflight.empty()) log::info("worker {} ({} pid {}) gone: {}", w.id, w.host, w.pid, why);
+  else
+    log::warn("worker {} ({} pid {}) lost: {}; requeueing its {} task(s)", w.id, w.host, w.pid, why,
+              w.inflight.size());
+  std::vector<TaskId> inflight(w.inflight.begin(), w.inflight.end());
+  for (const TaskId& id : inflight) {
+    TaskRecord* t = tasks_.find(id);
+    if (!t) continue;
+    tasks_.unassign(*t, changes_);
+    tasks_.attempt_failed(
+        *t,
+        "worker " + w.id + " (" + w.host + ") lost while running " + t->task.function + ": " + why,
+        changes_);
+  }
+  apply(out);
+  workers_.remove(w);  // w is gone from here on
+}
+
+// Drops a boss that left (BYE) or stayed away past its grace period: its
+// tasks and results go (running ones are stopped), except detached services,
+// which outlive it; the boss itself goes once it owns nothing.
+void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
+  std::vector<TaskId> mine;
+  for (const TaskId& id : tasks_.tasks_of(b.session)) {
+    const TaskRecord* t = tasks_.find(id);
+    if (!t->is(proto::kFlagDetached) || t->state == TaskState::kDone) mine.push_back(id);
+  }
+  if (!mine.empty())
+    log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
+              mine.size());
+  for (const TaskId& id : mine) {
+    const TaskRecord* t = tasks_.find(id);
+    if (t->state == TaskState::kRunning && t->worker)
+      out.send(t->worker->peer, proto::encode_cancel({id}));
+    tasks_.erase(id, changes_);
+  }
+  apply(out);
+  // Its services still run; the record goes with the last of them.
+  bosses_.forget(b, tasks_.count_of(b.session) > 0);  // b may be gone from here on
+}
+
+// ---- status ------------------------------------------------------------------------------
+
+proto::StatusReport ManagerCore::status(Clock::time_point now) const {
+  proto::StatusReport r;
+  r.manager = manager_id_;
+  r.version = UNI_VERSION_STRING;
+  r.endpoint = endpoint_;
+  // "running" counts tasks executing, as the workers' heartbeats report them:
+  // a worker also holds prefetched tasks, which are "assigned" but wait there
+  // for a slot, or for their module.
+  for (const Worker* w : workers_.oldest_first()) {
+    proto::StatusReport::Worker& out = r.workers.emplace_back();
+    out.id = w->id;
+    out.host = w->host;
+    out.pid = w->pid;
+    out.slots = w->slots;
+    out.busy = w->busy();
+    out.assigned = w->inflight.size();
+    out.capacity = w->capacity;
+    out.platform = workers_.platform_name(w->platform);
+    out.isolation = w->isolation;
+    out.last_seen_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - w->last_seen).count());
+    r.running += out.busy;
+  }
+  r.queue = tasks_.count(TaskState::kQueued);
+  r.waiting_for_module = tasks_.count(TaskState::kWaitingModule);
+  r.assigned = tasks_.count(TaskState::kRunning);
+  // Services are listed from submission on, queued ones too: a service that
+  // waits for a worker must show its id, so that it can be stopped.
+  for (const TaskId& id : tasks_.services()) {
+    const TaskRecord* t = tasks_.find(id);
+    proto::StatusReport::Service& out = r.services.emplace_back();
+    out.id = id.str();
+    out.state = t->state != TaskState::kRunning ? proto::ServiceState::kQueued
+                : t->stopping                   ? proto::ServiceState::kStopping
+                : t->started                    ? proto::ServiceState::kRunning
+                                                : proto::ServiceState::kStarting;
+    out.started = t->started;
+    out.worker = t->worker ? t->worker->id : std::string();
+    out.host = t->worker ? t->worker->host : std::string();
+    out.function = t->task.function;
+  }
+  r.bosses = bosses_.connected_count();
+  const TaskTotals& totals = tasks_.totals();
+  r.totals.submitted = totals.submitted;
+  r.totals.completed = totals.completed;
+  r.totals.failed = totals.failed;
+  r.totals.requeued = totals.requeued;
+  r.totals.modules = modules_.count();
+  r.totals.module_bytes = modules_.bytes();
+  r.totals.module_uploads = module_totals_.uploads;
+  r.totals.module_upload_bytes = module_totals_.upload_bytes;
+  r.totals.module_fetches = module_totals_.fetches;
+  r.totals.module_fetch_bytes = module_totals_.fetch_bytes;
+  return r;
+}
+
+}  // namespace uni::manager

@@ -1,0 +1,105 @@
+// The manager without its socket (design §2, §5): one entry point per
+// message type, taking decoded messages and the peer that sent them and
+// filling an Outbox with what must be sent. It joins the task table, the
+// worker registry, the boss router and the module store, applying to each
+// the changes the others return. Time comes in as an argument, so tests
+// drive it through every path of docs/reliability.md with no socket and no
+// sleep.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "manager/boss_router.hpp"
+#include "manager/manager_config.hpp"
+#include "manager/module_store.hpp"
+#include "manager/outbox.hpp"
+#include "manager/submission.hpp"
+#include "manager/task_table.hpp"
+#include "manager/worker_registry.hpp"
+#include "proto/messages.hpp"
+
+namespace uni::manager {
+
+class ManagerCore {
+ public:
+  // `manager_id` is this run's id (WELCOME, STATUS); `endpoint` the address
+  // STATUS reports; `now` the start, which opens the recovery window.
+  ManagerCore(const ManagerConfig& config, std::string manager_id, std::string endpoint,
+              Clock::time_point now);
+  ManagerCore(const ManagerCore&) = delete;
+  ManagerCore& operator=(const ManagerCore&) = delete;
+
+  enum class Role : std::uint8_t { kUnknown, kBoss, kWorker };
+  // Unknown until the peer says HELLO (again, after a manager restart).
+  Role role_of(const PeerId& peer);
+  // Comes first for every message but HELLO: a known peer is alive, and a
+  // boss marked disconnected is back (the results it missed go out again).
+  // Returns the peer's role; kUnknown: answer "hello-required". `now` is the
+  // time of the message being handled.
+  Role heard_from(const PeerId& peer, Clock::time_point now);
+
+  // ---- one entry point per message type (docs/protocol.md §7) ----
+  // Any peer:
+  void on_hello(const PeerId& peer, const proto::Hello& hello, Clock::time_point now, Outbox& out);
+  void on_cancel(const PeerId& peer, const std::vector<proto::TaskId>& ids, Outbox& out);
+  void on_status(const PeerId& peer, Clock::time_point now, Outbox& out);
+  void on_bye(const PeerId& peer, const std::string& reason, Outbox& out);
+  // A boss:
+  void on_submit(const PeerId& peer, Submission submission, Clock::time_point now, Outbox& out);
+  void on_put_module(const PeerId& peer, proto::ModuleUpload upload, Clock::time_point now,
+                     Outbox& out);
+  // An upload that was refused (malformed, too large, failed its checks).
+  void refuse_module(const PeerId& peer, const ModuleHash& hash, const std::string& error,
+                     Outbox& out);
+  void on_ack(const PeerId& peer, const std::vector<proto::TaskId>& ids, Outbox& out);
+  // A worker:
+  void on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
+                    const std::vector<proto::TaskId>& started_services, Outbox& out);
+  void on_result(const PeerId& peer, std::vector<proto::Result> results, Outbox& out);
+  void on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out);
+  void on_credit(const PeerId& peer, std::uint32_t capacity);
+
+  // ---- each turn of the loop ----
+  // Assigns queued tasks to workers with free credit.
+  void dispatch();
+  // One ACK and one or more TASKS per worker, one or more RESULT per boss.
+  void flush(Outbox& out);
+  // What the transport could not send (see Outgoing::Kind).
+  void undelivered(const Outgoing& message, Outbox& out);
+  // Dead workers, gone bosses, the recovery window, wait limits, notices, heartbeats.
+  void on_timer(Clock::time_point now, Outbox& out);
+  // BYE to every connected peer; false if there is none.
+  bool say_goodbye(std::string_view reason, Outbox& out);
+
+  proto::StatusReport status(Clock::time_point now) const;
+  const TaskTable& tasks() const { return tasks_; }
+  const WorkerRegistry& workers() const { return workers_; }
+
+ private:
+  void apply(Outbox& out);
+  void worker_gone(Worker& w, const std::string& why, Outbox& out);
+  void forget_boss(Boss& b, std::string_view why, Outbox& out);
+  void tell_started(const TaskRecord& t, Outbox& out);
+  proto::Result refusal(const proto::TaskId& id, const std::string& why) const;
+
+  const ManagerConfig config_;
+  const std::string manager_id_;
+  const std::string endpoint_;
+  ModuleStore modules_;
+  WorkerRegistry workers_;
+  TaskTable tasks_;
+  BossRouter bosses_;
+  TableChanges changes_, applying_;
+  Clock::time_point now_;  // of the message or timer being handled
+  Clock::time_point next_heartbeat_{};
+  struct ModuleTotals {
+    std::uint64_t uploads = 0, upload_bytes = 0;  // PUT_MODULE accepted
+    std::uint64_t fetches = 0, fetch_bytes = 0;   // MODULE sent to workers
+  } module_totals_;
+};
+
+}  // namespace uni::manager

@@ -1,0 +1,114 @@
+// The manager's registry of workers: who is connected, on which platform,
+// with how much credit, holding which tasks; the platforms seen and how many
+// workers serve each; the short lists of workers with room for tasks and with
+// output to send, so that a turn of the loop costs what happened in it, not
+// the number of workers. Reconciling a worker's HELLO (the tasks it
+// re-announces) yields decisions, which the core applies to the task table.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "manager/outbox.hpp"
+#include "proto/messages.hpp"
+
+namespace uni::manager {
+
+class TaskTable;
+
+struct Worker {
+  PeerId peer;
+  std::string id, host, isolation;
+  std::uint32_t pid = 0, slots = 1, capacity = 1;
+  std::uint32_t executing = 0;  // as its last HEARTBEAT said
+  std::uint16_t platform = 0;
+  std::unordered_set<proto::TaskId, proto::TaskIdHash> inflight;  // assigned to it
+  Clock::time_point last_seen{};
+  Clock::time_point joined{};
+  std::vector<proto::TaskId> tasks_out;  // assigned this turn, to send
+  std::vector<proto::TaskId> acks_out;   // results received this turn, to acknowledge
+  bool listed_room = false, listed_output = false;
+
+  bool has_room() const { return inflight.size() < capacity; }
+  // Tasks executing: what its heartbeat said, bounded by what it holds.
+  std::size_t busy() const { return std::min<std::size_t>(executing, inflight.size()); }
+};
+
+// What to do about the tasks a worker listed in its HELLO, and about those
+// the manager believed it held.
+struct Reconciliation {
+  std::vector<proto::TaskId> never_arrived;  // assigned to it, not held: requeue, no attempt
+  std::vector<proto::RunningTask> unknown;   // the manager restarted: adopt as placeholders
+  std::vector<proto::TaskId> stopping;       // its own, being stopped: send CANCEL again
+  std::vector<proto::TaskId> take_over;      // not running elsewhere: its copy is adopted
+  std::vector<proto::TaskId> duplicates;     // done, or running elsewhere: stop its copy
+};
+
+class WorkerRegistry {
+ public:
+  Worker* find(const PeerId& peer) {
+    auto it = workers_.find(peer);
+    return it == workers_.end() ? nullptr : it->second.get();
+  }
+  bool empty() const { return workers_.empty(); }
+
+  // A worker's HELLO: a new worker, or (a known peer) the same worker
+  // process reconnecting. `known` says which.
+  struct Joined {
+    Worker& worker;
+    bool known;
+  };
+  Joined join(const PeerId& peer, const proto::Hello& hello, Clock::time_point now);
+  Reconciliation reconcile(const Worker& w, const std::vector<proto::RunningTask>& held,
+                           const TaskTable& table) const;
+  // Forgets a worker whose tasks have been dealt with; `w` is gone after.
+  void remove(Worker& w);
+
+  void set_credit(Worker& w, std::uint32_t capacity);
+  std::vector<Worker*> silent_since(Clock::time_point cutoff) const;
+  std::vector<const Worker*> oldest_first() const;
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [peer, w] : workers_) f(*w);
+  }
+
+  // ---- platforms ----
+  std::uint16_t platform_index(const std::string& platform);
+  const std::string& platform_name(std::uint16_t index) const { return platforms_[index]; }
+  std::size_t workers_for(std::uint16_t platform) const {
+    return platform < per_platform_.size() ? per_platform_[platform] : 0;
+  }
+
+  // ---- short lists ----
+  void note_room(Worker& w);
+  void note_output(Worker& w);
+  std::vector<Worker*>& with_room() { return with_room_; }
+  // Drops from the room list the workers that have none left.
+  void prune_room();
+  // Calls f(worker) for each worker with TASKS or ACK to send, and empties
+  // the list (f may list workers again: they wait for the next turn).
+  template <class F>
+  void drain_output(F&& f) {
+    draining_.swap(with_output_);
+    for (Worker* w : draining_) {
+      w->listed_output = false;
+      f(*w);
+    }
+    draining_.clear();
+  }
+
+ private:
+  std::unordered_map<PeerId, std::unique_ptr<Worker>> workers_;
+  std::vector<std::string> platforms_;
+  std::vector<std::size_t> per_platform_;  // workers by platform index
+  std::vector<Worker*> with_room_;         // may take tasks
+  std::vector<Worker*> with_output_;       // have TASKS or ACK to send
+  std::vector<Worker*> draining_;          // with_output_ being drained
+};
+
+}  // namespace uni::manager

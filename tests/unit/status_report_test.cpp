@@ -1,0 +1,271 @@
+// Proves src/proto/status.hpp and the typed control replies: the STATUS_REPLY map packed from a
+// StatusReport is byte for byte the map the manager always sent and reads back intact; a
+// missing or mistyped key is named; the name tables map every status and state both ways;
+// CANCEL_REPLY decodes into typed outcomes; SERVICE_STARTED (20) round-trips.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "proto/messages.hpp"
+#include "proto/status.hpp"
+
+namespace {
+
+using namespace uni::proto;
+
+Message parse(const std::string& frame) { return Message::parse(frame.data(), frame.size()); }
+
+StatusReport sample() {
+  StatusReport r;
+  r.manager = "0a1b2c3d4e5f6071";
+  r.version = "0.9.0";
+  r.endpoint = "tcp://127.0.0.1:7070";
+  StatusReport::Worker w;
+  w.id = "w1";
+  w.host = "node-a";
+  w.pid = 70000;
+  w.slots = 4;
+  w.busy = 3;
+  w.assigned = 300;
+  w.capacity = 260;
+  w.platform = "x86_64-linux-libstdc++-cxx11";
+  w.isolation = "process";
+  w.last_seen_ms = 1234567;
+  r.workers = {w, w};
+  r.workers[1].id = "w2";
+  r.workers[1].busy = 0;
+  r.queue = 100000;
+  r.waiting_for_module = 2;
+  r.running = 3;
+  r.assigned = 300;
+  StatusReport::Service s;
+  s.id = "00000000000000b1-7";
+  s.state = ServiceState::kRunning;
+  s.started = true;
+  s.worker = "w1";
+  s.host = "node-a";
+  s.function = "serve";
+  r.services = {s, s};
+  r.services[1].state = ServiceState::kQueued;
+  r.services[1].started = false;
+  r.services[1].worker.clear();
+  r.services[1].host.clear();
+  r.bosses = 1;
+  r.totals = {10, 7, 1, 2, 1, 5000000, 1, 5000000, 2, 10000000};
+  return r;
+}
+
+// The map exactly as the manager's status_map() packed it before the report was typed.
+std::string packed_by_hand(const StatusReport& r) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  auto key = [&](std::string_view k) { p.pack(k); };
+  p.pack_map(11);
+  key("manager");
+  p.pack(r.manager);
+  key("version");
+  p.pack(std::string_view(r.version));
+  key("endpoint");
+  p.pack(r.endpoint);
+  key("workers");
+  p.pack_array(static_cast<std::uint32_t>(r.workers.size()));
+  for (const auto& w : r.workers) {
+    p.pack_map(10);
+    key("id");
+    p.pack(w.id);
+    key("host");
+    p.pack(w.host);
+    key("pid");
+    p.pack(w.pid);
+    key("slots");
+    p.pack(w.slots);
+    key("busy");
+    p.pack(static_cast<std::size_t>(w.busy));
+    key("assigned");
+    p.pack(static_cast<std::size_t>(w.assigned));
+    key("capacity");
+    p.pack(w.capacity);
+    key("platform");
+    p.pack(w.platform);
+    key("isolation");
+    p.pack(w.isolation);
+    key("last_seen_ms");
+    p.pack(static_cast<std::int64_t>(w.last_seen_ms));  // a milliseconds count: signed
+  }
+  key("queue");
+  p.pack(static_cast<std::size_t>(r.queue));
+  key("waiting_for_module");
+  p.pack(static_cast<std::size_t>(r.waiting_for_module));
+  key("running");
+  p.pack(static_cast<std::size_t>(r.running));
+  key("assigned");
+  p.pack(static_cast<std::size_t>(r.assigned));
+  key("services");
+  p.pack_array(static_cast<std::uint32_t>(r.services.size()));
+  for (const auto& s : r.services) {
+    p.pack_map(6);
+    key("id");
+    p.pack(s.id);
+    key("state");
+    p.pack(std::string_view(s.state == ServiceState::kQueued ? "queued" : "running"));
+    key("started");
+    p.pack(s.started);
+    key("worker");
+    p.pack(s.worker);
+    key("host");
+    p.pack(s.host);
+    key("function");
+    p.pack(s.function);
+  }
+  key("bosses");
+  p.pack(static_cast<std::size_t>(r.bosses));
+  key("totals");
+  p.pack_map(10);
+  for (auto [k, v] : {std::pair<const char*, std::uint64_t>{"submitted", r.totals.submitted},
+                      {"completed", r.totals.completed},
+                      {"failed", r.totals.failed},
+                      {"requeued", r.totals.requeued},
+                      {"modules", r.totals.modules},
+                      {"module_bytes", r.totals.module_bytes},
+                      {"module_uploads", r.totals.module_uploads},
+                      {"module_upload_bytes", r.totals.module_upload_bytes},
+                      {"module_fetches", r.totals.module_fetches},
+                      {"module_fetch_bytes", r.totals.module_fetch_bytes}}) {
+    key(k);
+    p.pack(v);
+  }
+  return std::string(buffer.data(), buffer.size());
+}
+
+void expect_same(const StatusReport& a, const StatusReport& b) {
+  EXPECT_EQ(pack_status_report(a), pack_status_report(b));
+  EXPECT_EQ(a.manager, b.manager);
+  ASSERT_EQ(a.workers.size(), b.workers.size());
+  EXPECT_EQ(a.workers[0].last_seen_ms, b.workers[0].last_seen_ms);
+  ASSERT_EQ(a.services.size(), b.services.size());
+  EXPECT_EQ(a.services[1].state, b.services[1].state);
+  EXPECT_EQ(a.totals.module_fetch_bytes, b.totals.module_fetch_bytes);
+}
+
+TEST(StatusReport, PacksTheSameBytesAsTheManagerAlwaysSent) {
+  StatusReport r = sample();
+  EXPECT_EQ(pack_status_report(r), packed_by_hand(r));
+  StatusReport empty;
+  EXPECT_EQ(pack_status_report(empty), packed_by_hand(empty));
+}
+
+TEST(StatusReport, TravelsInStatusReplyAndReadsBackIntact) {
+  StatusReport r = sample();
+  Message m = parse(encode_status_reply(r));
+  EXPECT_EQ(m.type(), Type::kStatusReply);
+  expect_same(m.status_report(), r);
+  // The same bytes as the map spliced in verbatim.
+  EXPECT_EQ(encode_status_reply(r), encode_status_reply(pack_status_report(r)));
+}
+
+TEST(StatusReport, KeysItDoesNotKnowAreIgnored) {
+  std::string map = pack_status_report(sample());
+  // Eleven keys -> twelve: a newer manager's extra key at the end.
+  ASSERT_EQ(static_cast<unsigned char>(map[0]), 0x8b);
+  map[0] = static_cast<char>(0x8c);
+  msgpack::sbuffer extra;
+  msgpack::packer<msgpack::sbuffer> p(extra);
+  p.pack(std::string_view("uptime_ms"));
+  p.pack(42);
+  map.append(extra.data(), extra.size());
+  expect_same(parse(encode_status_reply(map)).status_report(), sample());
+}
+
+TEST(StatusReport, AMissingOrMistypedKeyIsNamed) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_map(1);
+  p.pack(std::string_view("manager"));
+  p.pack(7);
+  std::string bad(buffer.data(), buffer.size());
+  try {
+    parse(encode_status_reply(bad)).status_report();
+    FAIL() << "no DecodeError";
+  } catch (const DecodeError& e) {
+    EXPECT_STREQ(e.what(), "STATUS_REPLY: manager: expected string, got integer");
+  }
+  std::string map = pack_status_report(sample());
+  map[0] = static_cast<char>(0x81);  // keeps only "manager": the next key is missing
+  msgpack::object_handle h = msgpack::unpack(map.data(), map.size());
+  EXPECT_THROW(read_status_report(h.get()), DecodeError);
+  try {
+    read_status_report(h.get());
+  } catch (const DecodeError& e) {
+    EXPECT_STREQ(e.what(), "STATUS_REPLY: missing key version");
+  }
+}
+
+TEST(NameTables, EveryStatusAndStateHasOneNameBothWays) {
+  const std::vector<std::pair<Status, const char*>> statuses{
+      {Status::kOk, "ok"},
+      {Status::kException, "exception"},
+      {Status::kBadArguments, "bad-arguments"},
+      {Status::kUnknownFunction, "unknown-function"},
+      {Status::kModuleError, "module-error"},
+      {Status::kCrashed, "crashed"},
+      {Status::kTimedOut, "timed-out"},
+      {Status::kCancelled, "cancelled"},
+      {Status::kNoWorker, "no-worker"},
+      {Status::kRejected, "rejected"},
+      {Status::kHandedBack, "handed-back"},
+      {Status::kQueueFull, "queue-full"}};
+  ASSERT_EQ(statuses.size(), static_cast<std::size_t>(kLastStatus) + 1);
+  for (auto [status, name] : statuses) {
+    EXPECT_STREQ(status_name(status), name);
+    EXPECT_EQ(status_from_name(name), status);
+  }
+  EXPECT_EQ(status_from_name("fine"), std::nullopt);
+  for (CancelState s :
+       {CancelState::kCancelled, CancelState::kStopping, CancelState::kDone, CancelState::kUnknown})
+    EXPECT_EQ(cancel_state_from_name(cancel_state_name(s)), s);
+  for (ServiceState s : {ServiceState::kQueued, ServiceState::kStarting, ServiceState::kRunning,
+                         ServiceState::kStopping})
+    EXPECT_EQ(service_state_from_name(service_state_name(s)), s);
+  EXPECT_STREQ(service_state_name(ServiceState::kStarting), "starting");
+  EXPECT_STREQ(cancel_state_name(CancelState::kStopping), "stopping");
+}
+
+TEST(CancelReply, DecodesIntoTypedOutcomesAndRefusesAnUnknownState) {
+  Message m = parse(encode_cancel_reply(
+      {{TaskId{1, 2}, CancelState::kStopping}, {TaskId{1, 3}, CancelState::kUnknown}}));
+  std::vector<CancelOutcome> out = m.cancel_outcomes();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].id, (TaskId{1, 2}));
+  EXPECT_EQ(out[0].state, CancelState::kStopping);
+  EXPECT_EQ(out[1].state, CancelState::kUnknown);
+
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_array(3);
+  p.pack(static_cast<int>(Type::kCancelReply));
+  p.pack(kVersion);
+  p.pack_array(1);
+  p.pack_array(3);
+  p.pack(1);
+  p.pack(2);
+  p.pack(std::string_view("vanished"));
+  try {
+    parse(std::string(buffer.data(), buffer.size())).cancel_outcomes();
+    FAIL() << "no DecodeError";
+  } catch (const DecodeError& e) {
+    EXPECT_STREQ(e.what(), "cancel outcome: unknown state \"vanished\"");
+  }
+}
+
+TEST(ServiceStarted, CarriesTaskIdsLikeAnAck) {
+  std::vector<TaskId> ids{{0xB1, 1}, {0xB1, 9}};
+  Message m = parse(encode_service_started(ids));
+  EXPECT_EQ(m.type(), Type::kServiceStarted);
+  EXPECT_STREQ(type_name(m.type()), "SERVICE_STARTED");
+  EXPECT_EQ(m.task_ids(), ids);
+  // 20 is the last type: 21 is unknown.
+  EXPECT_THROW(parse(std::string("\x92\x15\x01", 3)), DecodeError);
+  EXPECT_EQ(static_cast<int>(kFlagStartedEvent), 8);
+}
+
+}  // namespace
