@@ -9,13 +9,15 @@
 #include <CLI/CLI.hpp>
 #include <set>
 
+#include "become_bench.hpp"
 #include "cluster.hpp"
 #include "common/log.hpp"
 #include "workloads.hpp"
 
 namespace {
 
-const std::vector<std::string> kWorkloads = {"W1", "W2", "W3", "W4", "memory", "workers200"};
+const std::vector<std::string> kWorkloads = {"W1",     "W2",         "W3",    "W4",
+                                             "memory", "workers200", "become"};
 const std::vector<std::string> kIsolations = {"process", "thread"};
 
 std::vector<std::string> split_list(const std::vector<std::string>& given,
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> workload_flags, isolation_flags;
   app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
   app.add_option("--workload", workload_flags,
-                 "W1, W2, W3, W4, memory, workers200 (repeatable or comma list; default all)");
+                 "W1, W2, W3, W4, memory, workers200, become (repeatable or comma list; default all)");
   app.add_option("--isolation", isolation_flags,
                  "process, thread (repeatable or comma list; default both)");
   app.add_option("--repeat", repeats,
@@ -134,6 +136,11 @@ int main(int argc, char** argv) {
   }
   attempt("memory", "none", [&] { bench::run_memory(config, env); });
   attempt("workers200", "simulated", [&] { bench::run_workers200(config, env, shared); });
+  attempt("become", "process", [&] {
+    bench::LocalCluster cluster(env, "cluster-become");
+    cluster.add_workers(1, "process");
+    bench::run_become(config, env, cluster);
+  });
 
   bench::note("finished in %.1f s, %d failure(s)", bench::seconds_since(start), failures);
   env.cleanup();

@@ -90,7 +90,8 @@ class Client::Io {
   void fail_request(const std::string& why);
   // Something waits for the manager: a task, or a status or cancel reply.
   bool waiting() const {
-    return !pending_.empty() || !status_waiters_.empty() || !cancel_waiters_.empty();
+    return !pending_.empty() || !status_waiters_.empty() || !cancel_waiters_.empty() ||
+           !become_waiters_.empty();
   }
   void check_silence(Clock::time_point now);
 
@@ -108,6 +109,8 @@ class Client::Io {
   std::vector<TaskId> cancelled_;  // sent again after a reconnect until their results arrive
   std::deque<std::shared_ptr<StatusPromise>> status_waiters_;
   std::deque<std::shared_ptr<CancelPromise>> cancel_waiters_;
+  // BECOME requests by their id; answered in any order.
+  std::unordered_map<std::uint64_t, std::shared_ptr<BecomePromise>> become_waiters_;
   std::vector<TaskId> acks_;
   // Tasks the manager answered "queue full": submitted again after a pause.
   std::vector<std::shared_ptr<TaskState>> retry_;
@@ -205,10 +208,17 @@ void Client::Io::take_work() {
   }
   for (Request& r : requests) {
     log::debug("asking the manager for {}",
-               r.type == proto::Type::kStatus ? "its status" : "a cancel");
+               r.type == proto::Type::kStatus   ? "its status"
+               : r.type == proto::Type::kBecome ? "a become"
+                                                : "a cancel");
     if (r.type == proto::Type::kStatus) {
       if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.status);
       else r.status->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
+    } else if (r.type == proto::Type::kBecome) {
+      modules_.try_emplace(r.module->hash, r.module);  // the manager may ask for it
+      if (connection_.send(proto::encode_become(r.become)))
+        become_waiters_[r.become.request] = r.became;
+      else r.became->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
     } else {
       send_cancel(r.ids, r.cancel);
     }
@@ -353,6 +363,14 @@ void Client::Io::on_message(const proto::Message& m) {
         }
       }
       return;
+    case Type::kBecomeReply: {
+      proto::BecomeReply reply = proto::read_become_reply(m);
+      auto it = become_waiters_.find(reply.request);
+      if (it == become_waiters_.end()) return;
+      it->second->set_value(std::move(reply));
+      become_waiters_.erase(it);
+      return;
+    }
     case Type::kServiceStarted:
       for (const TaskId& id : m.task_ids()) {
         auto it = pending_.find(id);
@@ -405,6 +423,8 @@ void Client::Io::fail_request(const std::string& why) {
   for (auto& w : status_waiters_) w->set_exception(std::make_exception_ptr(Error(why)));
   for (auto& w : cancel_waiters_)
     if (w) w->set_exception(std::make_exception_ptr(Error(why)));
+  for (auto& [id, w] : become_waiters_) w->set_exception(std::make_exception_ptr(Error(why)));
+  become_waiters_.clear();
 }
 
 // ---- Client ----------------------------------------------------------------------------
@@ -531,6 +551,22 @@ proto::StatusReport Client::status(std::chrono::milliseconds timeout) {
   }
   wake();
   return await_reply(reply, timeout, "status");
+}
+
+proto::BecomeReply Client::become(proto::BecomeRequest request,
+                                  std::shared_ptr<const ModuleInfo> module,
+                                  std::chrono::milliseconds wait) {
+  auto promise = std::make_shared<BecomePromise>();
+  auto reply = promise->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    request.module = module->hash;
+    request.request = next_become_++;
+    requests_.push_back({proto::Type::kBecome, {}, nullptr, nullptr, std::move(request),
+                         std::move(module), promise});
+  }
+  wake();
+  return await_reply(reply, wait, "become");
 }
 
 std::size_t Client::outstanding() const {

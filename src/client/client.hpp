@@ -18,6 +18,7 @@
 
 #include "common/hash.hpp"
 #include "common/unique_fd.hpp"
+#include "proto/become.hpp"
 #include "proto/messages.hpp"
 #include "uni/uni.hpp"
 
@@ -62,6 +63,14 @@ class Client {
   // The manager's status; throws Error if it does not answer within `timeout`.
   proto::StatusReport status(std::chrono::milliseconds timeout);
 
+  // Asks the manager to turn a running service into `request.function` of
+  // `module` (request.request is set here), and waits for the answer: the
+  // reply says whether it did. Throws ConnectError if no answer comes
+  // within `wait`.
+  proto::BecomeReply become(proto::BecomeRequest request,
+                            std::shared_ptr<const ModuleInfo> module,
+                            std::chrono::milliseconds wait);
+
   // Reads and checks a module file; cached by path while the file is unchanged.
   std::shared_ptr<const ModuleInfo> module_file(const std::string& path);
 
@@ -89,14 +98,20 @@ class Client {
   std::vector<proto::TaskId> to_cancel_;
   using StatusPromise = std::promise<proto::StatusReport>;
   using CancelPromise = std::promise<std::vector<proto::CancelOutcome>>;
+  using BecomePromise = std::promise<proto::BecomeReply>;
   struct Request {
-    proto::Type type;  // kStatus or kCancel
+    proto::Type type;  // kStatus, kCancel or kBecome
     std::vector<proto::TaskId> ids;
     std::shared_ptr<StatusPromise> status;
     std::shared_ptr<CancelPromise> cancel;
+    // kBecome: the request, its module (for NEED_MODULE) and who waits.
+    proto::BecomeRequest become{};
+    std::shared_ptr<const ModuleInfo> module{};
+    std::shared_ptr<BecomePromise> became{};
   };
   std::vector<Request> requests_;
   std::uint64_t next_seq_ = 1;
+  std::uint64_t next_become_ = 1;
   std::size_t outstanding_ = 0;
   std::size_t max_outstanding_ = 0;
   std::chrono::milliseconds submit_timeout_{0};

@@ -73,6 +73,10 @@ struct StatusReport {
     ServiceState state = ServiceState::kQueued;
     bool started = false;  // its worker has reported it executing
     std::string worker, host, function;
+    // Its module (hex hash) and how often it took on new code (BECOME).
+    // Older managers send neither: empty and 0.
+    std::string module;
+    std::uint32_t becomes = 0;
   };
   struct Totals {
     std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;

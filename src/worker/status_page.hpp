@@ -31,8 +31,8 @@ struct StatusPage {
   // service that can be handed over (its function takes a ServiceContext).
   std::atomic<std::uint64_t> handover_capable_tag{0};
   // The become request in progress, and where it stands (HandoverState):
-  // the supervisor requests and may withdraw, the executor accepts, and a
-  // compare-and-swap decides which of the last two came first.
+  // the supervisor requests and may withdraw (back to idle), the executor
+  // accepts, and a compare-and-swap decides which of the last two came first.
   std::atomic<std::uint64_t> handover_id{0};
   std::atomic<std::uint32_t> handover_state{0};
 };
@@ -42,7 +42,6 @@ enum HandoverState : std::uint32_t {
   kHandoverIdle = 0,
   kHandoverRequested = 1,  // the service is asked to hand over (its handover fd is readable)
   kHandoverAccepted = 2,   // it did: the executor is starting the new version
-  kHandoverWithdrawn = 3,  // the time limit passed first: the service keeps running
 };
 
 class SharedStatusPage {

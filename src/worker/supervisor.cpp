@@ -18,11 +18,13 @@
 
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
+#include "proto/become.hpp"
 #include "proto/messages.hpp"
 #include "proto/peer_connection.hpp"
 #include "uni/detail/platform.hpp"
 #include "worker/executor_pool.hpp"
 #include "worker/module_cache.hpp"
+#include "worker/service_becomes.hpp"
 #include "worker/thread_runner.hpp"
 
 namespace uni::worker {
@@ -108,6 +110,7 @@ class Supervisor::Impl {
                               .max_tasks = config_.max_tasks_per_executor,
                               .max_memory = config_.max_executor_memory,
                               .pid_namespace = config_.pid_namespace});
+    becomes_.emplace(cache_, *runner_, [this](std::string m) { connection_->send(m); });
   }
 
   void run();
@@ -130,6 +133,7 @@ class Supervisor::Impl {
   void on_tasks(const proto::Message& m);
   void on_module(const proto::Message& m);
   void on_cancel(const proto::Message& m);
+  void on_become(const proto::Message& m);
   void on_completion(Completion& c);
   void finish(Held& h, Status status, std::string payload, std::uint32_t pid);
   void schedule();
@@ -153,6 +157,7 @@ class Supervisor::Impl {
   std::optional<proto::PeerConnection> connection_;  // replaced while waiting for a manager
   ModuleCache cache_;
   std::unique_ptr<Runner> runner_;
+  std::optional<ServiceBecomes> becomes_;  // BECOME requests for services running here
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> drain_requested_{false};
@@ -366,6 +371,7 @@ void Supervisor::Impl::run() {
       check_timeouts(now);
       next_timeout_check = now + std::chrono::milliseconds(10);
     }
+    becomes_->poll(now);
     if (drain_requested_ || draining_) drain(now);
     update_credit();
     flush();
@@ -407,10 +413,13 @@ void Supervisor::Impl::on_message(const proto::Message& m) {
       // A FETCH_MODULE may have been lost with the old connection.
       for (const auto& [hash, waiting] : fetching_)
         if (!waiting.empty()) connection_->send(proto::encode_fetch_module(hash));
+      for (const ModuleHash& hash : becomes_->fetching())
+        connection_->send(proto::encode_fetch_module(hash));
       return;
     case Type::kTasks: return on_tasks(m);
     case Type::kModule: return on_module(m);
     case Type::kCancel: return on_cancel(m);
+    case Type::kBecome: return on_become(m);
     case Type::kAck:
       for (const TaskId& id : m.task_ids()) {
         auto it = held_.find(id);
@@ -461,7 +470,7 @@ void Supervisor::Impl::on_tasks(const proto::Message& m) {
 void Supervisor::Impl::on_module(const proto::Message& m) {
   proto::ModuleReply reply = m.module_reply();
   auto it = fetching_.find(reply.hash);
-  if (it == fetching_.end()) return;
+  if (it == fetching_.end()) return becomes_->module_arrived(reply, Clock::now());
   std::vector<TaskId> waiting = std::move(it->second);
   fetching_.erase(it);
   std::optional<std::string> error;
@@ -481,7 +490,16 @@ void Supervisor::Impl::on_module(const proto::Message& m) {
              0);
     }
   }
+  becomes_->module_arrived(reply, Clock::now());
   for (const std::string& path : cache_.evict()) runner_->unload(path);
+}
+
+void Supervisor::Impl::on_become(const proto::Message& m) {
+  proto::BecomeRequest r = proto::read_become(m);
+  auto it = held_.find(r.service);
+  bool running = it != held_.end() && it->second.state == HeldState::kRunning &&
+                 (it->second.task.flags & proto::kFlagService);
+  becomes_->request(r, running ? it->second.tag : 0, Clock::now());
 }
 
 void Supervisor::Impl::on_cancel(const proto::Message& m) {
@@ -548,8 +566,11 @@ void Supervisor::Impl::on_completion(Completion& c) {
 }
 
 void Supervisor::Impl::finish(Held& h, Status status, std::string payload, std::uint32_t pid) {
-  if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService))
+  if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService)) {
     std::erase_if(services_, [&](const auto& s) { return s.first == h.task.id; });
+    becomes_->service_ended(h.tag, "the service ended during the become (" +
+                                       std::string(proto::status_name(status)) + ")");
+  }
   if (h.module_acquired) {
     cache_.release(h.task.module);
     h.module_acquired = false;
