@@ -123,10 +123,11 @@ void run_become(const Config& c, const Environment& env, LocalCluster& cluster) 
       note("become: a client failed: %s", client->error.c_str());
     }
   }
-  note("become: %d becomes with %d busy clients: handover p50 %.0f us, max %.0f us; call p50 "
-       "%.1f ms; %llu lines, %d client(s) dropped",
-       becomes, kClients, quantile(handover_us, 0.5), quantile(handover_us, 1.0),
-       quantile(call_ms, 0.5), static_cast<unsigned long long>(lines), dropped);
+  note(
+      "become: %d becomes with %d busy clients: handover p50 %.0f us, max %.0f us; call p50 "
+      "%.1f ms; %llu lines, %d client(s) dropped",
+      becomes, kClients, quantile(handover_us, 0.5), quantile(handover_us, 1.0),
+      quantile(call_ms, 0.5), static_cast<unsigned long long>(lines), dropped);
   emit(Json{{"workload", "become"},
             {"isolation", "process"},
             {"clients", kClients},

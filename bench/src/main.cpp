@@ -47,8 +47,9 @@ int main(int argc, char** argv) {
   int repeats = 0;
   std::vector<std::string> workload_flags, isolation_flags;
   app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
-  app.add_option("--workload", workload_flags,
-                 "W1, W2, W3, W4, memory, workers200, become (repeatable or comma list; default all)");
+  app.add_option(
+      "--workload", workload_flags,
+      "W1, W2, W3, W4, memory, workers200, become (repeatable or comma list; default all)");
   app.add_option("--isolation", isolation_flags,
                  "process, thread (repeatable or comma list; default both)");
   app.add_option("--repeat", repeats,

@@ -169,8 +169,7 @@ bool register_export(const char* name) {
   const void* address = reinterpret_cast<const void*>(Fn);
   if constexpr (ServiceTraits<decltype(Fn)>::takes_context) {
     return ExportRegistry::instance().add(name, ServiceTraits<decltype(Fn)>::signature(name),
-                                          &invoke_service_plain<Fn>, address,
-                                          &invoke_service<Fn>);
+                                          &invoke_service_plain<Fn>, address, &invoke_service<Fn>);
   } else {
     using Traits = FunctionTraits<decltype(Fn)>;
     return ExportRegistry::instance().add(name, Traits::signature(name), &invoke<Fn>, address);

@@ -152,7 +152,7 @@ void cancel(Client& client, const TaskState& state);
 FunctionRef resolve_function(Client& client, const void* address);
 FunctionRef module_function(Client& client, const std::string& path, const std::string& name);
 ::uni::BecomeResult become(Client& client, const std::string& service_id, const FunctionRef& fn,
-                    std::chrono::milliseconds timeout);
+                           std::chrono::milliseconds timeout);
 [[noreturn]] void throw_result_mismatch(const std::string& type, const std::string& error);
 [[noreturn]] void throw_invalid_future();
 
@@ -413,9 +413,9 @@ class Cluster {
   template <class R, class... Args>
   BecomeResult become(const std::string& service_id, R (*new_fn)(ServiceContext&, Args...),
                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
-    return detail::become(
-        *client_, service_id,
-        detail::resolve_function(*client_, reinterpret_cast<const void*>(new_fn)), timeout);
+    return detail::become(*client_, service_id,
+                          detail::resolve_function(*client_, reinterpret_cast<const void*>(new_fn)),
+                          timeout);
   }
 
   // Workers, queue and services as the manager sees them now. Throws

@@ -539,9 +539,9 @@ void add_become_command(CLI::App& app, int& exit_code) {
       if (!service) throw CommandError(kExitUsage, "not a service id: " + *id);
       auto limit = parse_seconds(*timeout);
       if (!limit || limit->count() <= 0 || *limit > std::chrono::hours(24))
-        throw CommandError(kExitUsage,
-                           "--timeout: not a number of seconds above 0 and at most a day: " +
-                               *timeout);
+        throw CommandError(
+            kExitUsage,
+            "--timeout: not a number of seconds above 0 and at most a day: " + *timeout);
       quiet_logs();
       auto client = connect_client(*client_flags);
       auto info = load_module(*client, *module);

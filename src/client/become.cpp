@@ -21,8 +21,8 @@ BecomeResult become(Client& client, const std::string& service_id, const Functio
   // the margin covers the module's upload and fetch.
   proto::BecomeReply reply =
       client.become(std::move(request), fn.module, 2 * timeout + std::chrono::seconds(30));
-  if (!reply.ok) throw Error("service " + service_id + " did not become " + fn.name + ": " +
-                             reply.text);
+  if (!reply.ok)
+    throw Error("service " + service_id + " did not become " + fn.name + ": " + reply.text);
   return BecomeResult{std::chrono::nanoseconds(reply.handover_ns), reply.becomes};
 }
 

@@ -207,10 +207,9 @@ void Client::Io::take_work() {
     send_cancel(cancels, nullptr);
   }
   for (Request& r : requests) {
-    log::debug("asking the manager for {}",
-               r.type == proto::Type::kStatus   ? "its status"
-               : r.type == proto::Type::kBecome ? "a become"
-                                                : "a cancel");
+    log::debug("asking the manager for {}", r.type == proto::Type::kStatus   ? "its status"
+                                            : r.type == proto::Type::kBecome ? "a become"
+                                                                             : "a cancel");
     if (r.type == proto::Type::kStatus) {
       if (connection_.send(proto::encode_status_request())) status_waiters_.push_back(r.status);
       else r.status->set_exception(std::make_exception_ptr(Error("not connected to the manager")));
@@ -562,8 +561,13 @@ proto::BecomeReply Client::become(proto::BecomeRequest request,
     std::lock_guard lock(mutex_);
     request.module = module->hash;
     request.request = next_become_++;
-    requests_.push_back({proto::Type::kBecome, {}, nullptr, nullptr, std::move(request),
-                         std::move(module), promise});
+    requests_.push_back({proto::Type::kBecome,
+                         {},
+                         nullptr,
+                         nullptr,
+                         std::move(request),
+                         std::move(module),
+                         promise});
   }
   wake();
   return await_reply(reply, wait, "become");

@@ -67,8 +67,7 @@ class Client {
   // `module` (request.request is set here), and waits for the answer: the
   // reply says whether it did. Throws ConnectError if no answer comes
   // within `wait`.
-  proto::BecomeReply become(proto::BecomeRequest request,
-                            std::shared_ptr<const ModuleInfo> module,
+  proto::BecomeReply become(proto::BecomeRequest request, std::shared_ptr<const ModuleInfo> module,
                             std::chrono::milliseconds wait);
 
   // Reads and checks a module file; cached by path while the file is unchanged.

@@ -67,8 +67,8 @@ void ManagerCore::answer_become(std::uint64_t id, bool ok, std::string text,
                                 std::uint64_t handover_ns, Outbox& out) {
   BecomeInFlight* b = becomes_.find(id);
   if (!b) return;
-  proto::BecomeReply reply{b->boss_request, b->request.service, ok, std::move(text), handover_ns,
-                           0};
+  proto::BecomeReply reply{b->boss_request, b->request.service, ok,
+                           std::move(text), handover_ns,        0};
   if (TaskRecord* t = tasks_.find(b->request.service)) {
     if (ok) {
       // The service runs the new code: its record pins the new module, and

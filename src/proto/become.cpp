@@ -71,8 +71,7 @@ class Body {
  private:
   [[noreturn]] void fail(const std::string& what) { throw DecodeError(what_ + (": " + what)); }
   [[noreturn]] void wrong(const char* name, const char* expected, const msgpack::object& o) {
-    fail(std::string("field ") + name + ": expected " + expected + ", got " +
-         detail::kind_name(o));
+    fail(std::string("field ") + name + ": expected " + expected + ", got " + detail::kind_name(o));
   }
   const Message& m_;
   std::string what_;

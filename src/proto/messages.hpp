@@ -45,7 +45,7 @@ enum class Type : std::uint8_t {
   kNotice = 18,
   kBye = 19,
   kServiceStarted = 20,
-  kBecome = 21,       // proto/become.hpp
+  kBecome = 21,  // proto/become.hpp
   kBecomeReply = 22,
 };
 inline constexpr Type kLastType = Type::kBecomeReply;

@@ -19,9 +19,9 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <deque>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <map>
@@ -29,8 +29,8 @@
 #include <utility>
 
 #include "worker/channel.hpp"
-#include "worker/executor_service.hpp"
 #include "worker/executor_keeper.hpp"
+#include "worker/executor_service.hpp"
 #include "worker/module_loader.hpp"
 #include "worker/status_page.hpp"
 #include "worker/task_processes.hpp"

@@ -359,7 +359,7 @@ bool ExecutorPool::withdraw_become(std::uint64_t tag, std::uint64_t request) {
     std::uint32_t expected = kHandoverRequested;
     if (!page.handover_state.compare_exchange_strong(expected, kHandoverIdle,
                                                      std::memory_order_acq_rel))
-      return false;  // accepted: the outcome follows
+      return false;       // accepted: the outcome follows
     std::uint64_t count;  // the service must not see the eventfd readable any more
     [[maybe_unused]] ssize_t n = ::read(e->handover.get(), &count, sizeof(count));
     return true;

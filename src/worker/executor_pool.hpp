@@ -4,8 +4,8 @@
 // through a pidfd, and starting a fresh one in place of each that died or
 // retired (after an out-of-memory failure, --max-tasks-per-executor tasks or
 // past --max-executor-memory); asking a service to hand over (become) through
-// an eventfd each executor polls beside its own descriptors. The supervisor is the subreaper of what its
-// executors leave behind, and ends it.
+// an eventfd each executor polls beside its own descriptors. The supervisor is the subreaper of
+// what its executors leave behind, and ends it.
 #pragma once
 
 #include <sys/types.h>
@@ -65,7 +65,7 @@ class ExecutorPool : public Runner {
   ExecutorPoolOptions options_;
   unsigned depth_ = 1;
   std::vector<std::unique_ptr<Executor>> executors_;
-  bool orphans_pending_ = false;  // killed orphans not yet reaped
+  bool orphans_pending_ = false;                // killed orphans not yet reaped
   std::vector<BecomeOutcome> become_outcomes_;  // BECAME frames read, not yet taken
 };
 

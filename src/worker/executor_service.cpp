@@ -119,8 +119,8 @@ std::optional<Version> resolve(ServiceHost& host, const BecomeOrder& order, std:
   if (!module) return std::nullopt;
   const uni_export* e = module->find(order.function);
   if (!e) {
-    error = "unknown function '" + order.function + "': the module exports " +
-            module->export_names();
+    error =
+        "unknown function '" + order.function + "': the module exports " + module->export_names();
     return std::nullopt;
   }
   uni_service_invoke_fn invoke = module->find_service(order.function);
@@ -170,8 +170,8 @@ Outcome run_service(ServiceHost& host, std::uint64_t tag, const LoadedModule& mo
       previous.reset();
       report(true, {}, Clock::now() - inherited_at);
     };
-    Outcome out = invoke_service(*running.module, running.function, running.invoke, args,
-                                 call.host());
+    Outcome out =
+        invoke_service(*running.module, running.function, running.invoke, args, call.host());
     if (call.took_over_) inherited.reset();
     if (out.handed_over && inherited) {
       // It handed over what it had not taken: its hand-over is void (its

@@ -39,8 +39,8 @@ void ServiceBecomes::request(const proto::BecomeRequest& r, std::uint64_t tag,
     return;
   }
   bool already = false;
-  for (const auto& [id, other] : pending_) already |= &other != &p && other.fetching &&
-                                                      other.request.module == r.module;
+  for (const auto& [id, other] : pending_)
+    already |= &other != &p && other.fetching && other.request.module == r.module;
   p.fetching = true;
   if (!already) send_(proto::encode_fetch_module(r.module));
 }
@@ -117,7 +117,8 @@ void ServiceBecomes::poll(Clock::time_point now) {
     } else {
       answer(id, false,
              "the service handed over, but neither the new version nor the old one took over "
-             "within " + limit + " more",
+             "within " +
+                 limit + " more",
              0);
     }
   }
@@ -151,7 +152,8 @@ void ServiceBecomes::answer(std::uint64_t request, bool ok, std::string text,
     log::info("service {} became {}() of module {} (handover {} us)", p.request.service.str(),
               p.request.function, p.request.module.hex().substr(0, 12), handover_ns / 1000);
   else log::warn("service {}: become refused: {}", p.request.service.str(), text);
-  send_(proto::encode_become_reply({request, p.request.service, ok, std::move(text), handover_ns, 0}));
+  send_(proto::encode_become_reply(
+      {request, p.request.service, ok, std::move(text), handover_ns, 0}));
   pending_.erase(it);
 }
 

@@ -45,8 +45,8 @@ class ServiceBecomes {
   struct Pending {
     proto::BecomeRequest request;
     std::uint64_t tag = 0;
-    bool fetching = false;  // waits for its module
-    bool asked = false;     // handed to the runner
+    bool fetching = false;       // waits for its module
+    bool asked = false;          // handed to the runner
     bool accepted_late = false;  // past its limit, but the service had already handed over
     bool pinned = false;         // holds a reference on its module in the cache
     Clock::time_point deadline{};

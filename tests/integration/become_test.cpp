@@ -146,12 +146,11 @@ TEST(Become, IsRefusedClearlyWhereItCannotHappen) {
   EXPECT_EQ(missing.exit_code, 1) << missing.describe();
   EXPECT_TRUE(contains(missing.err, "no service 0123456789abcdef-1 is running"))
       << missing.describe();
-  EXPECT_EQ(become(cluster, "0123456789abcdef-1", "echo_v2", "server", {"--timeout", "0"}).exit_code,
-            2);
+  EXPECT_EQ(
+      become(cluster, "0123456789abcdef-1", "echo_v2", "server", {"--timeout", "0"}).exit_code, 2);
 
   // A service whose function takes no context cannot hand over.
-  CommandResult plain =
-      cluster.uni({"spawn", module_path("testfns"), "sleep_ms", "60000"});
+  CommandResult plain = cluster.uni({"spawn", module_path("testfns"), "sleep_ms", "60000"});
   ASSERT_EQ(plain.exit_code, 0) << plain.describe();
   const std::string plain_id = plain.lines().at(0);
   CommandResult r = become(cluster, plain_id, "echo_v2", "server");
@@ -211,8 +210,8 @@ TEST(Become, AHundredBecomesLeakNoDescriptorAndStartNoExecutor) {
     BecomeResult r = i % 2 ? boss.become(service.id(), module_path("echo_v2"), "server")
                            : boss.become(service.id(), server);
     EXPECT_EQ(r.becomes, static_cast<std::uint32_t>(i + 2));
-    std::string expected = i % 2 ? std::to_string(i + 1) + " LINE " + std::to_string(i)
-                                 : "line " + std::to_string(i);
+    std::string expected =
+        i % 2 ? std::to_string(i + 1) + " LINE " + std::to_string(i) : "line " + std::to_string(i);
     ASSERT_EQ(ask(client, "line " + std::to_string(i)), expected) << "become " << i;
   }
   EXPECT_EQ(open_fds(executor), fds);

@@ -254,7 +254,8 @@ template <class R, class... Args>
 struct ExportInfo<R (*)(::uni::ServiceContext&, Args...)> {
   template <FixedString Name>
   static constexpr auto signature() {
-    constexpr auto params = join_fixed<FixedString(", "), TypeInfo<std::remove_cvref_t<Args>>::cpp...>();
+    constexpr auto params =
+        join_fixed<FixedString(", "), TypeInfo<std::remove_cvref_t<Args>>::cpp...>();
     if constexpr (sizeof...(Args) == 0)
       return TypeInfo<std::remove_cvref_t<R>>::cpp + FixedString(" ") + Name +
              FixedString("(uni::ServiceContext&)");
