@@ -1,8 +1,8 @@
 // The boss's connection to a cluster: submits tasks, ships modules on the
-// manager's request, resolves futures, and after any reconnect resubmits
-// every task that has no result yet (the manager drops duplicates by id).
-// User threads hand work to one I/O thread, which owns the ZeroMQ socket and
-// batches whatever has accumulated into one message.
+// broker's request, resolves futures, and after any reconnect resubmits
+// every task that has no result yet (the broker drops duplicates by id).
+// User threads hand work to one I/O thread, which owns the broker link
+// (broker/boss_link.hpp) and hands it whatever has accumulated at once.
 #pragma once
 
 #include <condition_variable>
@@ -16,9 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/boss_link.hpp"
 #include "common/hash.hpp"
 #include "common/unique_fd.hpp"
-#include "proto/become.hpp"
 #include "proto/messages.hpp"
 #include "uni/uni.hpp"
 
@@ -48,6 +48,11 @@ class Client {
   // Connects (blocking until WELCOME) and starts the I/O thread. Throws
   // ConnectError.
   static std::shared_ptr<Client> connect(const std::string& address, const ConnectOptions& options);
+  // The same over a link made elsewhere (a test double): opens it as boss
+  // `session` and starts the I/O thread. `endpoint` is what endpoint() says.
+  static std::shared_ptr<Client> start(std::unique_ptr<broker::BossLink> link,
+                                       std::uint64_t session, std::string endpoint,
+                                       const ConnectOptions& options);
   ~Client();
 
   std::shared_ptr<TaskState> submit(std::shared_ptr<const ModuleInfo> module, std::string function,
@@ -60,15 +65,15 @@ class Client {
                                            std::chrono::milliseconds timeout);
   void cancel_async(const proto::TaskId& id);
 
-  // The manager's status; throws Error if it does not answer within `timeout`.
-  proto::StatusReport status(std::chrono::milliseconds timeout);
-
-  // Asks the manager to turn a running service into `request.function` of
-  // `module` (request.request is set here), and waits for the answer: the
-  // reply says whether it did. Throws ConnectError if no answer comes
-  // within `wait`.
+  // Asks for a running service to become `request.function` of `module`
+  // (request.request and request.module are set here) and waits for the
+  // answer, which says whether it did. Throws ConnectError if no answer
+  // comes within `wait`, or the connection drops first.
   proto::BecomeReply become(proto::BecomeRequest request, std::shared_ptr<const ModuleInfo> module,
                             std::chrono::milliseconds wait);
+
+  // The manager's status; throws Error if it does not answer within `timeout`.
+  proto::StatusReport status(std::chrono::milliseconds timeout);
 
   // Reads and checks a module file; cached by path while the file is unchanged.
   std::shared_ptr<const ModuleInfo> module_file(const std::string& path);
@@ -95,18 +100,15 @@ class Client {
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<TaskState>> to_submit_;
   std::vector<proto::TaskId> to_cancel_;
-  using StatusPromise = std::promise<proto::StatusReport>;
-  using CancelPromise = std::promise<std::vector<proto::CancelOutcome>>;
-  using BecomePromise = std::promise<proto::BecomeReply>;
   struct Request {
     proto::Type type;  // kStatus, kCancel or kBecome
     std::vector<proto::TaskId> ids;
-    std::shared_ptr<StatusPromise> status;
-    std::shared_ptr<CancelPromise> cancel;
-    // kBecome: the request, its module (for NEED_MODULE) and who waits.
+    std::shared_ptr<broker::StatusPromise> status;
+    std::shared_ptr<broker::CancelPromise> cancel;
+    // kBecome: the request, its module (the broker may ask for it), who waits.
     proto::BecomeRequest become{};
     std::shared_ptr<const ModuleInfo> module{};
-    std::shared_ptr<BecomePromise> became{};
+    std::shared_ptr<broker::BecomePromise> became{};
   };
   std::vector<Request> requests_;
   std::uint64_t next_seq_ = 1;

@@ -3,6 +3,7 @@
 
 #include "manager/task_table.hpp"
 #include "manager/worker_registry.hpp"
+#include "proto/batch.hpp"
 
 namespace uni::manager {
 
@@ -52,7 +53,8 @@ void BossRouter::resend(Boss& b, std::vector<proto::TaskId> finished) {
 }
 
 void BossRouter::flush(const TaskTable& table, Outbox& out) {
-  // Batches are cut at proto::kBatchBytes, far below the message limit.
+  // Batches are cut at proto::kBatchBytes by their encoded size, far below
+  // the message limit.
   for (Boss* b : with_output_) {
     b->listed_output = false;
     if (b->results_out.empty()) continue;
@@ -60,22 +62,16 @@ void BossRouter::flush(const TaskTable& table, Outbox& out) {
       b->results_out.clear();  // resent from the task table when it says HELLO again
       continue;
     }
-    std::vector<const proto::Result*> batch;
-    std::size_t bytes = 0;
-    auto send_batch = [&] {
-      if (batch.empty()) return;
-      out.send_results(b->peer, proto::encode_results(batch));
-      batch.clear();
-      bytes = 0;
-    };
+    proto::Batcher<proto::Result> batches(proto::kBatchBytes,
+                                          [&](const std::vector<const proto::Result*>& batch) {
+                                            out.send_results(b->peer, proto::encode_results(batch));
+                                          });
     for (const proto::TaskId& id : b->results_out) {
       const TaskRecord* rec = table.find(id);
       if (!rec || rec->state != TaskState::kDone || !rec->result) continue;
-      batch.push_back(rec->result.get());
-      bytes += rec->result->payload.size() + 96;
-      if (bytes > proto::kBatchBytes) send_batch();
+      batches.add(*rec->result);
     }
-    send_batch();
+    batches.flush();
     b->results_out.clear();
   }
   with_output_.clear();

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/log.hpp"
+#include "proto/batch.hpp"
 #include "uni/version.hpp"
 
 namespace uni::manager {
@@ -386,32 +387,27 @@ void ManagerCore::dispatch() {
 }
 
 void ManagerCore::flush(Outbox& out) {
-  // Batches are cut at proto::kBatchBytes, far below the message limit.
+  // Batches are cut at proto::kBatchBytes by their encoded size, far below
+  // the message limit.
   workers_.drain_output([&](Worker& w) {
     if (!w.acks_out.empty()) {
       out.send(w.peer, proto::encode_ack(w.acks_out));
       w.acks_out.clear();
     }
     if (w.tasks_out.empty()) return;
-    std::vector<const proto::Task*> batch;
-    std::vector<TaskId> ids;
-    std::size_t bytes = 0;
-    auto send_batch = [&] {
-      if (batch.empty()) return;
-      out.send_tasks(w.peer, proto::encode_tasks(batch), std::move(ids));
-      ids.clear();
-      batch.clear();
-      bytes = 0;
-    };
+    proto::Batcher<proto::Task> batches(
+        proto::kBatchBytes, [&](const std::vector<const proto::Task*>& batch) {
+          std::vector<TaskId> ids;
+          ids.reserve(batch.size());
+          for (const proto::Task* t : batch) ids.push_back(t->id);
+          out.send_tasks(w.peer, proto::encode_tasks(batch), std::move(ids));
+        });
     for (const TaskId& id : w.tasks_out) {
       const TaskRecord* rec = tasks_.find(id);
       if (!rec || rec->state != TaskState::kRunning || rec->worker != &w) continue;
-      batch.push_back(&rec->task);
-      ids.push_back(id);
-      bytes += rec->task.args.size() + rec->task.function.size() + 80;
-      if (bytes > proto::kBatchBytes) send_batch();
+      batches.add(rec->task);
     }
-    send_batch();
+    batches.flush();
     w.tasks_out.clear();
   });
   bosses_.flush(tasks_, out);

@@ -18,13 +18,13 @@ std::string seconds_text(std::uint32_t ms) {
 void ServiceBecomes::request(const proto::BecomeRequest& r, std::uint64_t tag,
                              Clock::time_point now) {
   if (tag == 0) {
-    send_(proto::encode_become_reply(
+    reply_(proto::BecomeReply(
         {r.request, r.service, false, "the service no longer runs on this worker", 0, 0}));
     return;
   }
   for (const auto& [id, p] : pending_) {
     if (p.tag != tag) continue;
-    send_(proto::encode_become_reply(
+    reply_(proto::BecomeReply(
         {r.request, r.service, false, "another become of this service is in progress", 0, 0}));
     return;
   }
@@ -42,7 +42,7 @@ void ServiceBecomes::request(const proto::BecomeRequest& r, std::uint64_t tag,
   for (const auto& [id, other] : pending_)
     already |= &other != &p && other.fetching && other.request.module == r.module;
   p.fetching = true;
-  if (!already) send_(proto::encode_fetch_module(r.module));
+  if (!already) fetch_(r.module);
 }
 
 void ServiceBecomes::module_arrived(const proto::ModuleReply& reply, Clock::time_point now) {
@@ -152,8 +152,7 @@ void ServiceBecomes::answer(std::uint64_t request, bool ok, std::string text,
     log::info("service {} became {}() of module {} (handover {} us)", p.request.service.str(),
               p.request.function, p.request.module.hex().substr(0, 12), handover_ns / 1000);
   else log::warn("service {}: become refused: {}", p.request.service.str(), text);
-  send_(proto::encode_become_reply(
-      {request, p.request.service, ok, std::move(text), handover_ns, 0}));
+  reply_(proto::BecomeReply({request, p.request.service, ok, std::move(text), handover_ns, 0}));
   pending_.erase(it);
 }
 

@@ -22,9 +22,11 @@ namespace uni::worker {
 class ServiceBecomes {
  public:
   using Clock = std::chrono::steady_clock;
-  // `send` sends one message to the manager (a BECOME_REPLY or FETCH_MODULE).
-  ServiceBecomes(ModuleCache& cache, Runner& runner, std::function<void(std::string)> send)
-      : cache_(cache), runner_(runner), send_(std::move(send)) {}
+  // `fetch` asks the broker for a module (its MODULE comes to
+  // module_arrived()), `reply` sends a BECOME_REPLY.
+  ServiceBecomes(ModuleCache& cache, Runner& runner, std::function<void(const ModuleHash&)> fetch,
+                 std::function<void(const proto::BecomeReply&)> reply)
+      : cache_(cache), runner_(runner), fetch_(std::move(fetch)), reply_(std::move(reply)) {}
   ServiceBecomes(const ServiceBecomes&) = delete;
   ServiceBecomes& operator=(const ServiceBecomes&) = delete;
 
@@ -56,7 +58,8 @@ class ServiceBecomes {
 
   ModuleCache& cache_;
   Runner& runner_;
-  std::function<void(std::string)> send_;
+  std::function<void(const ModuleHash&)> fetch_;
+  std::function<void(const proto::BecomeReply&)> reply_;
   std::unordered_map<std::uint64_t, Pending> pending_;  // by request
   // Per service tag: the modules it became, pinned until it ends.
   std::unordered_map<std::uint64_t, std::vector<ModuleHash>> pins_;

@@ -16,11 +16,11 @@
 #include <thread>
 #include <unordered_map>
 
+#include "broker/broker.hpp"
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
-#include "proto/become.hpp"
 #include "proto/messages.hpp"
-#include "proto/peer_connection.hpp"
+#include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
 #include "worker/executor_pool.hpp"
 #include "worker/module_cache.hpp"
@@ -87,13 +87,13 @@ std::string default_cache_dir() {
   return std::string(home) + "/.cache/uni/modules";
 }
 
-class Supervisor::Impl {
+class Supervisor::Impl final : private broker::WorkerEvents {
  public:
-  explicit Impl(WorkerConfig config)
+  Impl(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
       : config_(std::move(config)),
         id_(random_id()),
         host_(hostname()),
-        connection_(std::in_place, context_, config_.keys, config_.connect, "w" + id_),
+        link_(std::move(link)),
         cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir,
                config_.cache_bytes),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -110,7 +110,9 @@ class Supervisor::Impl {
                               .max_tasks = config_.max_tasks_per_executor,
                               .max_memory = config_.max_executor_memory,
                               .pid_namespace = config_.pid_namespace});
-    becomes_.emplace(cache_, *runner_, [this](std::string m) { connection_->send(m); });
+    becomes_.emplace(
+        cache_, *runner_, [this](const ModuleHash& hash) { link_->fetch_module(hash); },
+        [this](const proto::BecomeReply& reply) { link_->send_become_reply(reply); });
   }
 
   void run();
@@ -125,15 +127,19 @@ class Supervisor::Impl {
   const std::string& id() const { return id_; }
 
  private:
-  std::string hello() const;
+  // broker::WorkerEvents: what the broker says.
+  broker::WorkerAnnouncement announce() override;
+  void on_reconnected(const broker::BrokerInfo& info) override;
+  void on_tasks(std::vector<proto::Task>& tasks) override;
+  void on_module(proto::ModuleReply& reply) override;
+  void on_become(const proto::BecomeRequest& request) override;
+  void on_cancel(const std::vector<TaskId>& ids) override;
+  void on_results_stored(const std::vector<TaskId>& ids) override;
+  void on_broker_leaving(const std::string& reason) override;
+
+  broker::WorkerAnnouncement announcement() const;
   std::uint32_t capacity() const;
-  void say_hello();
-  std::optional<proto::Welcome> connect_first();
-  void on_message(const proto::Message& m);
-  void on_tasks(const proto::Message& m);
-  void on_module(const proto::Message& m);
-  void on_cancel(const proto::Message& m);
-  void on_become(const proto::Message& m);
+  std::optional<broker::BrokerInfo> connect_first();
   void on_completion(Completion& c);
   void finish(Held& h, Status status, std::string payload, std::uint32_t pid);
   void schedule();
@@ -153,16 +159,15 @@ class Supervisor::Impl {
   WorkerConfig config_;
   std::string id_;
   std::string host_;
-  zmq::context_t context_{1};
-  std::optional<proto::PeerConnection> connection_;  // replaced while waiting for a manager
+  std::unique_ptr<broker::WorkerLink> link_;  // made in run() unless given
+  std::optional<ServiceBecomes> becomes_;     // BECOME requests for services running here
   ModuleCache cache_;
   std::unique_ptr<Runner> runner_;
-  std::optional<ServiceBecomes> becomes_;  // BECOME requests for services running here
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> drain_requested_{false};
   bool draining_ = false;
-  bool manager_left_ = false;  // said BYE: nobody will acknowledge results
+  bool manager_left_ = false;  // the broker said it leaves: nobody will acknowledge results
   Clock::time_point drain_deadline_{};
   Clock::time_point last_flush_{};
 
@@ -182,7 +187,7 @@ class Supervisor::Impl {
   std::uint32_t prefetch_per_slot_ = 1;
   unsigned pipeline_depth_ = 1;
   std::chrono::milliseconds heartbeat_{1000};
-  std::uint64_t max_message_ = 64ull << 20;  // the manager's limit, from WELCOME
+  std::uint64_t max_message_ = 64ull << 20;  // the broker's limit
 };
 
 std::uint32_t Supervisor::Impl::capacity() const {
@@ -254,29 +259,28 @@ void Supervisor::Impl::rebalance() {
   }
 }
 
-std::string Supervisor::Impl::hello() const {
-  proto::Hello h;
-  h.role = "worker";
-  h.worker_id = id_;
-  h.host = host_;
-  h.pid = static_cast<std::uint32_t>(::getpid());
-  h.slots = config_.slots;
-  h.capacity = capacity();
-  h.platform = UNI_PLATFORM_TAG;
-  h.isolation = config_.thread_isolation ? "thread" : "process";
+broker::WorkerAnnouncement Supervisor::Impl::announcement() const {
+  broker::WorkerAnnouncement a;
+  a.worker_id = id_;
+  a.host = host_;
+  a.pid = static_cast<std::uint32_t>(::getpid());
+  a.slots = config_.slots;
+  a.capacity = capacity();
+  a.platform = UNI_PLATFORM_TAG;
+  a.isolation = config_.thread_isolation ? "thread" : "process";
+  a.held.reserve(held_.size());
   for (const auto& [id, held] : held_)
-    h.running.push_back(
+    a.held.push_back(
         {id, held.task.module, held.task.function, held.task.flags, held.task.attempt});
-  return proto::encode_hello(h);
+  return a;
 }
 
-void Supervisor::Impl::say_hello() {
+broker::WorkerAnnouncement Supervisor::Impl::announce() {
   credit_sent_ = capacity();
-  connection_->send(hello());
-  connection_->hello_sent();
+  return announcement();
 }
 
-std::optional<proto::Welcome> Supervisor::Impl::connect_first() {
+std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
   // Each attempt is short, so that a stop request is seen quickly.
   constexpr std::chrono::milliseconds kAttempt{2000};
   constexpr std::chrono::seconds kReminder{60};
@@ -290,7 +294,7 @@ std::optional<proto::Welcome> Supervisor::Impl::connect_first() {
       attempt = std::max(std::chrono::milliseconds(1), std::min(attempt, left));
     }
     try {
-      return connection_->open(hello(), attempt);
+      return link_->open(announcement(), attempt);
     } catch (const proto::ConnectFailure& e) {
       // A refusal (wrong authkey, another protocol) will not go away by waiting.
       if (e.reason() != proto::ConnectFailure::Reason::kUnreachable) throw;
@@ -301,30 +305,27 @@ std::optional<proto::Welcome> Supervisor::Impl::connect_first() {
         log::warn(
             "waiting for a manager at {}: none has answered for {} s; retrying until one "
             "does (--connect-timeout sets a limit)",
-            connection_->endpoint(),
+            link_->address(),
             std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
         said = now;
       }
     }
-    // A fresh socket: the old one holds a connect() that never completed.
-    connection_.reset();
-    connection_.emplace(context_, config_.keys, config_.connect, "w" + id_);
   }
 }
 
 void Supervisor::Impl::run() {
-  std::optional<proto::Welcome> first = connect_first();
+  if (!link_)
+    link_ = broker::make_worker_link(config_.connect, id_, [this] { return config_.keys; });
+  std::optional<broker::BrokerInfo> first = connect_first();
   if (!first) {
     log::info("worker {} stopped before any manager answered", id_);
     return;
   }
-  proto::Welcome welcome = *first;
   credit_sent_ = capacity();
-  heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms);
-  max_message_ = welcome.max_message;
-  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
-            connection_->endpoint(), config_.slots, config_.thread_isolation ? "thread" : "process",
-            ::getpid());
+  heartbeat_ = first->heartbeat;
+  max_message_ = first->max_message;
+  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_, link_->address(),
+            config_.slots, config_.thread_isolation ? "thread" : "process", ::getpid());
 
   Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
   Clock::time_point next_busy_report{};
@@ -335,34 +336,19 @@ void Supervisor::Impl::run() {
   std::vector<Completion> done;
   while (!stop_) {
     items.clear();
-    items.push_back({connection_->socket().handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({connection_->monitor_socket().handle(), 0, ZMQ_POLLIN, 0});
+    link_->add_poll_items(items);  // first: the link's items start at 0
+    const std::size_t wake_item = items.size();
     items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+    const std::size_t runner_items = items.size();
     runner_->add_poll_items(items);
     proto::poll(items.data(), items.size(), std::chrono::milliseconds(50));
 
-    if (items[1].revents & ZMQ_POLLIN) {
-      if (connection_->reconnected()) {
-        log::info("reconnected to the manager: announcing {} held task(s)", held_.size());
-        say_hello();
-      }
-    }
-    if (items[0].revents & ZMQ_POLLIN) {
-      for (int i = 0; i < 1024; ++i) {
-        zmq::message_t frame;
-        if (!connection_->socket().recv(frame, zmq::recv_flags::dontwait)) break;
-        try {
-          on_message(proto::Message::parse(static_cast<const char*>(frame.data()), frame.size()));
-        } catch (const proto::DecodeError& e) {
-          log::error("malformed message from the manager: {}", e.what());
-        }
-      }
-    }
-    if (items[2].revents & ZMQ_POLLIN) {
+    link_->process(items.data(), *this);
+    if (items[wake_item].revents & ZMQ_POLLIN) {
       std::uint64_t count;
       [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
     }
-    runner_->service(&items[3], done);
+    runner_->service(&items[runner_items], done);
     for (Completion& c : done) on_completion(c);
     done.clear();
     schedule();
@@ -383,69 +369,44 @@ void Supervisor::Impl::run() {
     std::vector<TaskId> services = started_services();
     if (now >= next_heartbeat ||
         ((busy != reported_busy || services != reported_services) && now >= next_busy_report)) {
-      connection_->send(proto::encode_worker_heartbeat(busy, services));
+      link_->heartbeat(busy, services);
       reported_busy = busy;
       reported_services = std::move(services);
       next_heartbeat = now + heartbeat_;
       next_busy_report = now + std::chrono::milliseconds(20);
     }
   }
-  connection_->send(proto::encode_bye("worker stopping"));
+  link_->close("worker stopping");
   log::info("worker {} stopped", id_);
 }
 
-void Supervisor::Impl::on_message(const proto::Message& m) {
-  using proto::Type;
-  if (m.version() != proto::kVersion && m.type() != Type::kError) {
-    log::error("the manager speaks protocol version {}, this worker {}", m.version(),
-               proto::kVersion);
-    return;
-  }
-  switch (m.type()) {
-    case Type::kWelcome:
-      connection_->welcomed();
-      manager_left_ = false;
-      heartbeat_ = std::chrono::milliseconds(m.welcome().heartbeat_ms);
-      max_message_ = m.welcome().max_message;
-      // Results the manager may not have: it acknowledges each one it gets.
-      for (auto& [id, h] : held_)
-        if (h.state == HeldState::kFinished) results_out_.push_back(id);
-      // A FETCH_MODULE may have been lost with the old connection.
-      for (const auto& [hash, waiting] : fetching_)
-        if (!waiting.empty()) connection_->send(proto::encode_fetch_module(hash));
-      for (const ModuleHash& hash : becomes_->fetching())
-        connection_->send(proto::encode_fetch_module(hash));
-      return;
-    case Type::kTasks: return on_tasks(m);
-    case Type::kModule: return on_module(m);
-    case Type::kCancel: return on_cancel(m);
-    case Type::kBecome: return on_become(m);
-    case Type::kAck:
-      for (const TaskId& id : m.task_ids()) {
-        auto it = held_.find(id);
-        if (it != held_.end() && it->second.state == HeldState::kFinished) held_.erase(it);
-      }
-      return;
-    case Type::kError: {
-      proto::ErrorMessage e = m.error();
-      if (e.code == "hello-required") {
-        if (connection_->hello_needed()) say_hello();
-        return;
-      }
-      log::error("the manager says: {}", e.text);
-      return;
-    }
-    case Type::kBye:
-      manager_left_ = true;
-      log::warn("the manager is going away ({}); waiting for it to come back", m.text());
-      return;
-    case Type::kHeartbeat: return;
-    default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
+void Supervisor::Impl::on_reconnected(const broker::BrokerInfo& info) {
+  manager_left_ = false;
+  heartbeat_ = info.heartbeat;
+  max_message_ = info.max_message;
+  // Results the broker may not have: it acknowledges each one it gets.
+  for (auto& [id, h] : held_)
+    if (h.state == HeldState::kFinished) results_out_.push_back(id);
+  // A module fetch may have been lost with the old connection.
+  for (const auto& [hash, waiting] : fetching_)
+    if (!waiting.empty()) link_->fetch_module(hash);
+  for (const ModuleHash& hash : becomes_->fetching()) link_->fetch_module(hash);
+}
+
+void Supervisor::Impl::on_results_stored(const std::vector<TaskId>& ids) {
+  for (const TaskId& id : ids) {
+    auto it = held_.find(id);
+    if (it != held_.end() && it->second.state == HeldState::kFinished) held_.erase(it);
   }
 }
 
-void Supervisor::Impl::on_tasks(const proto::Message& m) {
-  for (proto::Task& task : m.tasks()) {
+void Supervisor::Impl::on_broker_leaving(const std::string& reason) {
+  manager_left_ = true;
+  log::warn("the manager is going away ({}); waiting for it to come back", reason);
+}
+
+void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
+  for (proto::Task& task : tasks) {
     if (held_.count(task.id)) continue;  // a duplicate after a reconnect
     TaskId id = task.id;
     Held& h = held_[id];
@@ -462,13 +423,12 @@ void Supervisor::Impl::on_tasks(const proto::Message& m) {
     }
     h.state = HeldState::kFetching;
     auto& waiting = fetching_[h.task.module];
-    if (waiting.empty()) connection_->send(proto::encode_fetch_module(h.task.module));
+    if (waiting.empty()) link_->fetch_module(h.task.module);
     waiting.push_back(id);
   }
 }
 
-void Supervisor::Impl::on_module(const proto::Message& m) {
-  proto::ModuleReply reply = m.module_reply();
+void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
   auto it = fetching_.find(reply.hash);
   if (it == fetching_.end()) return becomes_->module_arrived(reply, Clock::now());
   std::vector<TaskId> waiting = std::move(it->second);
@@ -494,16 +454,15 @@ void Supervisor::Impl::on_module(const proto::Message& m) {
   for (const std::string& path : cache_.evict()) runner_->unload(path);
 }
 
-void Supervisor::Impl::on_become(const proto::Message& m) {
-  proto::BecomeRequest r = proto::read_become(m);
-  auto it = held_.find(r.service);
+void Supervisor::Impl::on_become(const proto::BecomeRequest& request) {
+  auto it = held_.find(request.service);
   bool running = it != held_.end() && it->second.state == HeldState::kRunning &&
                  (it->second.task.flags & proto::kFlagService);
-  becomes_->request(r, running ? it->second.tag : 0, Clock::now());
+  becomes_->request(request, running ? it->second.tag : 0, Clock::now());
 }
 
-void Supervisor::Impl::on_cancel(const proto::Message& m) {
-  for (const TaskId& id : m.task_ids()) {
+void Supervisor::Impl::on_cancel(const std::vector<TaskId>& ids) {
+  for (const TaskId& id : ids) {
     auto it = held_.find(id);
     if (it == held_.end()) continue;
     Held& h = it->second;
@@ -686,24 +645,17 @@ bool Supervisor::Impl::drained(Clock::time_point now) const {
 
 void Supervisor::Impl::update_credit() {
   std::uint32_t now = capacity();
-  if (now != credit_sent_ && connection_->send(proto::encode_credit(now))) credit_sent_ = now;
+  if (now != credit_sent_ && link_->grant_credit(now)) credit_sent_ = now;
 }
 
 void Supervisor::Impl::flush() {
   if (results_out_.empty()) return;
-  // Batches stay well under the manager's message limit; a result that alone
-  // would break it becomes an error that says so (the manager would drop it,
-  // and the connection with it).
+  // A result must fit in a message the broker accepts, with room to spare;
+  // one that does not becomes an error that says so (the manager would drop
+  // it, and the connection with it). The link cuts the rest into batches.
   const std::size_t budget = max_message_ / 2;
-  std::vector<const proto::Result*> batch;
-  std::size_t bytes = 0;
-  auto send_batch = [&] {
-    // Unsent (no connection) is fine: finished tasks stay held and are sent
-    // again after the next WELCOME.
-    if (!batch.empty()) connection_->send(proto::encode_results(batch));
-    batch.clear();
-    bytes = 0;
-  };
+  std::vector<const proto::Result*> results;
+  results.reserve(results_out_.size());
   for (const TaskId& id : results_out_) {
     auto it = held_.find(id);
     if (it == held_.end() || it->second.state != HeldState::kFinished) continue;
@@ -716,18 +668,21 @@ void Supervisor::Impl::flush() {
                   " bytes is larger than a result may be (" + std::to_string(budget) +
                   " bytes: half the manager's --max-message)";
     }
-    if (bytes + r.payload.size() > proto::kBatchBytes) send_batch();
-    batch.push_back(&r);
-    bytes += r.payload.size() + 64;
+    results.push_back(&r);
   }
   results_out_.clear();
-  send_batch();
+  // Unsent (no connection) is fine: finished tasks stay held and are sent
+  // again after the next reconnection.
+  if (!results.empty()) link_->send_results(results);
   last_flush_ = Clock::now();
 }
 
 // ---- public face -------------------------------------------------------------------------
 
-Supervisor::Supervisor(WorkerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Supervisor::Supervisor(WorkerConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config), nullptr)) {}
+Supervisor::Supervisor(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(link))) {}
 Supervisor::~Supervisor() = default;
 void Supervisor::run() { impl_->run(); }
 void Supervisor::request_stop() { impl_->request_stop(); }

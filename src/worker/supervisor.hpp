@@ -1,7 +1,7 @@
-// The worker's supervisor (design §4): its connection to the manager, the
-// tasks it holds (fetching their module, ready, running, finished and not yet
-// acknowledged), the module cache, the runner (executor processes or
-// threads), heartbeats, timeouts and cancellation. One thread, one poll loop.
+// The worker's supervisor (design §4): its link to the broker
+// (broker/worker_link.hpp), the tasks it holds (fetching their module, ready, running, finished and
+// not yet acknowledged), the module cache, the runner (executor processes or threads), heartbeats,
+// timeouts and cancellation. One thread, one poll loop.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,10 @@
 #include <string>
 
 #include "common/keys.hpp"
+
+namespace uni::broker {
+class WorkerLink;
+}
 
 namespace uni::worker {
 
@@ -36,14 +40,18 @@ struct WorkerConfig {
 
 class Supervisor {
  public:
+  // Connects to the broker at config.connect when it runs.
   explicit Supervisor(WorkerConfig config);
+  // Runs over `link` (a test double) instead; config.connect and keys unused.
+  Supervisor(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
   // Connects and serves until request_stop(). Throws proto::ConnectFailure if
-  // the first connection fails: authentication failed, another protocol, or
-  // no manager within connect_timeout (when set).
+  // the first connection fails: authentication failed, another protocol (or
+  // a broker that is not built, such as nats://), or no manager within
+  // connect_timeout (when set).
   void run();
 
   // Stops at once. Safe from a signal handler and from any thread.
