@@ -66,8 +66,9 @@ TEST_F(BecomeCore, WhatIsNoRunningServiceIsAnsweredAtOnce) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].request, 7u);
   EXPECT_FALSE(r[0].ok);
-  EXPECT_EQ(r[0].text, "no service " + TaskId{kSession, 99}.str() +
-                           " is running (uni status lists the services)");
+  const std::string expected =
+      "no service " + TaskId{kSession, 99}.str() + " is running (uni status lists the services)";
+  EXPECT_EQ(r[0].text, expected);
   // A plain task is no service either; nothing went to the worker.
   h.submit(kBoss, {task(kSession, 2)});
   become(8, {kSession, 2}, module_hash());
