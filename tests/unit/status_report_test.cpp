@@ -289,8 +289,8 @@ TEST(ServiceStarted, CarriesTaskIdsLikeAnAck) {
   EXPECT_EQ(m.type(), Type::kServiceStarted);
   EXPECT_STREQ(type_name(m.type()), "SERVICE_STARTED");
   EXPECT_EQ(m.task_ids(), ids);
-  // 20 is the last type: 21 is unknown.
-  EXPECT_THROW(parse(std::string("\x92\x15\x01", 3)), DecodeError);
+  // 22 (BECOME_REPLY) is the last type: 23 is unknown.
+  EXPECT_THROW(parse(std::string("\x92\x17\x01", 3)), DecodeError);
   EXPECT_EQ(static_cast<int>(kFlagStartedEvent), 8);
 }
 
