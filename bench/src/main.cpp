@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <set>
 
+#include "become_bench.hpp"
 #include "cluster.hpp"
 #include "common/log.hpp"
 #include "workloads.hpp"
@@ -21,7 +22,7 @@
 namespace {
 
 const std::vector<std::string> kWorkloads = {"W1", "W2",     "W3",        "W4",
-                                             "memory", "workers200", "dashboard"};
+                                             "memory", "workers200", "dashboard", "become"};
 const std::vector<std::string> kIsolations = {"process", "thread"};
 const std::vector<std::string> kBrokers = {"manager", "nats"};
 
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> workload_flags, isolation_flags, broker_flags = {"manager"};
   app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
   app.add_option("--workload", workload_flags,
-                 "W1, W2, W3, W4, memory, workers200, dashboard (repeatable or comma list; "
+                 "W1, W2, W3, W4, memory, workers200, dashboard, become (repeatable or comma list; "
                  "default all)");
   app.add_option("--isolation", isolation_flags,
                  "process, thread (repeatable or comma list; default both)");
@@ -188,6 +189,11 @@ int main(int argc, char** argv) {
     attempt("workers200", "simulated", [&] { bench::run_workers200(config, env, shared); });
     for (const std::string& iso : isolations)
       attempt("dashboard", iso, [&] { bench::run_dashboard(config, env, iso); });
+    attempt("become", "process", [&] {
+      bench::LocalCluster cluster(env, "cluster-become");
+      cluster.add_workers(1, "process");
+      bench::run_become(config, env, cluster);
+    });
   }
 
   bench::note("finished in %.1f s, %d failure(s)", bench::seconds_since(start), failures);

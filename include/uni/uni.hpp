@@ -33,6 +33,9 @@
 
 namespace uni {
 
+class ServiceContext;  // uni/service.hpp
+struct BecomeResult;
+
 // ---- errors ---------------------------------------------------------------------
 
 // Base of every exception uni throws.
@@ -148,6 +151,8 @@ std::string id_of(const TaskState& state);
 void cancel(Client& client, const TaskState& state);
 FunctionRef resolve_function(Client& client, const void* address);
 FunctionRef module_function(Client& client, const std::string& path, const std::string& name);
+::uni::BecomeResult become(Client& client, const std::string& service_id, const FunctionRef& fn,
+                           std::chrono::milliseconds timeout);
 [[noreturn]] void throw_result_mismatch(const std::string& type, const std::string& error);
 [[noreturn]] void throw_invalid_future();
 
@@ -314,6 +319,16 @@ struct ServiceStatus {
   // "queued" (waiting for a worker; `worker` is empty), "starting" (sent to
   // its worker), "running", or "stopping" (asked to stop, not yet ended).
   std::string state;
+  std::string module;         // the hash (hex) of the module it runs
+  std::uint32_t becomes = 0;  // how often it took on new code (Cluster::become)
+};
+
+// What Cluster::become did.
+struct BecomeResult {
+  // From the old version's hand_over() to the new version's take_over():
+  // the time in which the service answered nobody.
+  std::chrono::nanoseconds handover{0};
+  std::uint32_t becomes = 0;  // the service's becomes, this one included
 };
 
 struct ClusterStatus {
@@ -329,6 +344,15 @@ class Cluster {
   // UNI_EXPORT there. Throws ModuleError if it is not.
   template <class R, class... Args>
   RemoteFunction<R(Args...)> remote(R (*fn)(Args...), TaskOptions options = {}) const {
+    return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)),
+            options};
+  }
+
+  // The same for a service that can become new code (uni/service.hpp): its
+  // ServiceContext is not an argument, so fn(ctx, port) is called as (port).
+  template <class R, class... Args>
+  RemoteFunction<R(Args...)> remote(R (*fn)(ServiceContext&, Args...),
+                                    TaskOptions options = {}) const {
     return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)),
             options};
   }
@@ -368,6 +392,30 @@ class Cluster {
   template <class R, class... Args, class... A>
   Service<R> spawn(R (*fn)(Args...), A&&... args) const {
     return spawn(remote(fn), std::forward<A>(args)...);
+  }
+
+  // Turns the running service `service_id` (Service::id(), `uni spawn`'s
+  // output) into `function` of the module file, without a restart: the
+  // running version hands its state and descriptors over and the new one,
+  // loaded beside it in the same executor, takes them (uni/service.hpp).
+  // Throws uni::Error with the reason if it did not happen — the service
+  // refuses (its function takes no uni::ServiceContext&), the new function
+  // is missing, has another signature or state type, or throws before it
+  // takes over, or the service does not hand over within `timeout` — and
+  // the service runs on as before; ModuleError if the file is no module.
+  BecomeResult become(const std::string& service_id, const std::string& module_path,
+                      const std::string& function,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    return detail::become(*client_, service_id,
+                          detail::module_function(*client_, module_path, function), timeout);
+  }
+  // The same with a function of a module this program links.
+  template <class R, class... Args>
+  BecomeResult become(const std::string& service_id, R (*new_fn)(ServiceContext&, Args...),
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    return detail::become(*client_, service_id,
+                          detail::resolve_function(*client_, reinterpret_cast<const void*>(new_fn)),
+                          timeout);
   }
 
   // Workers, queue and services as the manager sees them now. Throws

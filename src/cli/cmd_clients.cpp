@@ -553,4 +553,48 @@ void add_status_command(CLI::App& app, int& exit_code) {
   });
 }
 
+// `uni become ID MODULE FN`: the running service takes on new code, keeping
+// its id, its state and its connections (uni/service.hpp). Exit 1 with the
+// reason when it did not (the service runs on unchanged).
+void add_become_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "become", "turn a running service into another function, keeping its state and connections");
+  auto client_flags = std::make_shared<ClientFlags>();
+  auto id = std::make_shared<std::string>();
+  auto module = std::make_shared<std::string>();
+  auto function = std::make_shared<std::string>();
+  auto timeout = std::make_shared<std::string>("10");
+  client_flags->add_to(*cmd);
+  cmd->add_option("ID", *id, "service id (as printed by uni spawn or uni status)")->required();
+  cmd->add_option("MODULE", *module, "module file with the new version")->required();
+  cmd->add_option("FN", *function, "its function that takes the service over")->required();
+  cmd->add_option("--timeout", *timeout,
+                  "seconds the service has to hand over (then it keeps running); default 10");
+  cmd->callback([=, &exit_code] {
+    exit_code = guarded("become", [&] {
+      auto service = proto::TaskId::parse(*id);
+      if (!service) throw CommandError(kExitUsage, "not a service id: " + *id);
+      auto limit = parse_seconds(*timeout);
+      if (!limit || limit->count() <= 0 || *limit > std::chrono::hours(24))
+        throw CommandError(
+            kExitUsage,
+            "--timeout: not a number of seconds above 0 and at most a day: " + *timeout);
+      quiet_logs();
+      auto client = connect_client(*client_flags);
+      auto info = load_module(*client, *module);
+      proto::BecomeRequest request;
+      request.service = *service;
+      request.function = *function;
+      request.timeout_ms = static_cast<std::uint32_t>(limit->count());
+      proto::BecomeReply reply = client->become(request, info, 2 * *limit + 30s);
+      if (!reply.ok)
+        throw CommandError(kExitTaskFailed,
+                           *id + " did not become " + *function + ": " + reply.text);
+      std::printf("%s became %s of %s (handover %.3f ms, become #%u)\n", id->c_str(),
+                  function->c_str(), module->c_str(), reply.handover_ns / 1e6, reply.becomes);
+      return kExitOk;
+    });
+  });
+}
+
 }  // namespace uni::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_spawn_command(app, exit_code);
   add_stop_command(app, exit_code);
   add_status_command(app, exit_code);
+  add_become_command(app, exit_code);
   add_inspect_command(app, exit_code);
   add_submit_command(app, exit_code);
   add_result_command(app, exit_code);

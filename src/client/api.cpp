@@ -52,7 +52,8 @@ ClusterStatus Cluster::status() const {
   out.queued = report.queue;
   out.running = report.running;
   for (const proto::StatusReport::Service& s : report.services)
-    out.services.push_back({s.id, s.worker, s.function, proto::service_state_name(s.state)});
+    out.services.push_back(
+        {s.id, s.worker, s.function, proto::service_state_name(s.state), s.module, s.becomes});
   return out;
 }
 

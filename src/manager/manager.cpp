@@ -21,6 +21,7 @@
 #include "manager/http_server.hpp"
 #include "manager/manager_core.hpp"
 #include "manager/submission.hpp"
+#include "proto/become.hpp"
 #include "proto/messages.hpp"
 #include "proto/transport.hpp"
 
@@ -237,6 +238,7 @@ void Manager::Impl::handle_for_boss(const PeerId& peer, const proto::Message& m,
     case Type::kSubmit: return core_.on_submit(peer, read_submission(m), now, out_);
     case Type::kPutModule: return put_module(peer, m, now);
     case Type::kAck: return core_.on_ack(peer, m.task_ids(), out_);
+    case Type::kBecome: return core_.on_become(peer, proto::read_become(m), now, out_);
     default:
       out_.send(peer,
                 proto::encode_error("malformed", std::string("unexpected ") +
@@ -250,6 +252,7 @@ void Manager::Impl::handle_for_worker(const PeerId& peer, const proto::Message& 
     case Type::kResult: return core_.on_result(peer, m.results(), out_);
     case Type::kFetchModule: return core_.on_fetch_module(peer, m.module_hash(), out_);
     case Type::kCredit: return core_.on_credit(peer, m.credit());
+    case Type::kBecomeReply: return core_.on_become_reply(peer, proto::read_become_reply(m), out_);
     default:
       out_.send(peer, proto::encode_error("malformed", std::string("unexpected ") +
                                                            proto::type_name(m.type()) +

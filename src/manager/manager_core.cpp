@@ -274,6 +274,7 @@ void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
             upload.platform);
   tasks_.module_arrived(upload.hash, workers_.platform_index(mod->platform), now, changes_);
   apply(out);
+  becomes_after_upload(upload.hash, std::nullopt, {}, out);
 }
 
 // Fails this boss's tasks that wait for a module it failed to upload; other
@@ -285,6 +286,7 @@ void ManagerCore::refuse_module(const PeerId& peer, const ModuleHash& hash,
   log::warn("module upload from boss {:016x} refused: {}", boss->session, error);
   tasks_.module_refused(hash, boss->session, error, changes_);
   apply(out);
+  becomes_after_upload(hash, boss->session, error, out);
 }
 
 void ManagerCore::on_ack(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
@@ -462,6 +464,7 @@ void ManagerCore::on_timer(Clock::time_point now, Outbox& out) {
   tasks_.expire_waits(now, changes_);
   apply(out);
   metrics_.throughput.tick(now, tasks_.totals().completed + tasks_.totals().failed);
+  if (!becomes_.empty()) becomes_on_timer(out);
   bosses_.send_notices(now, config_.notice_after, workers_, out);
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + config_.heartbeat;
@@ -493,6 +496,9 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
     log::warn("worker {} ({} pid {}) lost: {}; requeueing its {} task(s)", w.id, w.host, w.pid, why,
               w.inflight.size());
   std::vector<TaskId> inflight(w.inflight.begin(), w.inflight.end());
+  for (const TaskId& id : inflight)
+    for (std::uint64_t become : becomes_.of_service(id))
+      answer_become(become, false, "the service's worker " + w.id + " was lost: " + why, 0, out);
   for (const TaskId& id : inflight) {
     TaskRecord* t = tasks_.find(id);
     if (!t) continue;
@@ -575,6 +581,8 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
     out.host = t->worker ? t->worker->host : std::string();
     out.function = t->task.function;
     out.uptime_ms = t->started ? ms_between(t->since, now) : 0;
+    out.module = t->task.module.hex();
+    out.becomes = t->becomes;
   }
   r.bosses = bosses_.connected_count();
   const TaskTotals& totals = tasks_.totals();

@@ -46,6 +46,9 @@ struct TaskRecord {
   bool started = false;      // a service its worker reported running
   bool stopping = false;     // CANCEL sent to its worker
   std::uint16_t platform = 0;
+  // A service: how often it took on new code (BECOME). 16 bits fill the
+  // padding before `worker`; the count stops at 65535.
+  std::uint16_t becomes = 0;
   Worker* worker = nullptr;  // kRunning: the worker holding it
   std::unique_ptr<proto::Result> result;
   // Set by the core for the metrics: submitted, then assigned; a service's

@@ -24,6 +24,9 @@ class NatsWorkerLink final : public broker::WorkerLink {
   void fetch_module(const ModuleHash& hash) override;
   void send_results(const std::vector<const proto::Result*>& results) override;
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services) override;
+  // Nothing sends BECOME over NATS yet (the boss link refuses it), so no
+  // request can be answered here.
+  void send_become_reply(const proto::BecomeReply&) override {}
   void close(std::string_view reason) override;
   const std::string& address() const override { return name_; }
 

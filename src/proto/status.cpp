@@ -70,7 +70,7 @@ constexpr std::string_view kId = "id", kHost = "host", kPid = "pid", kSlots = "s
                            kIsolation = "isolation", kLastSeenMs = "last_seen_ms";
 // services[] (also kId, kHost)
 constexpr std::string_view kState = "state", kStarted = "started", kWorker = "worker",
-                           kFunction = "function";
+                           kFunction = "function", kModule = "module", kBecomes = "becomes";
 // totals
 constexpr std::string_view kSubmitted = "submitted", kCompleted = "completed", kFailed = "failed",
                            kRequeued = "requeued", kModules = "modules",
@@ -94,6 +94,15 @@ class Reader {
   Reader(const msgpack::object& o, std::string what) : what_(std::move(what)) {
     if (o.type != msgpack::type::MAP) fail(what_ + ": expected map, got " + detail::kind_name(o));
     map_ = &o.via.map;
+  }
+  // Fields added later (a service's module and becomes) may be missing.
+  bool has(std::string_view key) const {
+    for (std::uint32_t i = 0; i < map_->size; ++i) {
+      const msgpack::object& k = map_->ptr[i].key;
+      if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key)
+        return true;
+    }
+    return false;
   }
   const msgpack::object& get(std::string_view key) const {
     for (std::uint32_t i = 0; i < map_->size; ++i) {
@@ -219,7 +228,7 @@ std::string pack_status_report(const StatusReport& r) {
   p.pack(key::kServices);
   p.pack_array(static_cast<std::uint32_t>(r.services.size()));
   for (const StatusReport::Service& s : r.services) {
-    p.pack_map(7);
+    p.pack_map(9);
     field(key::kId, s.id);
     field(key::kState, std::string_view(service_state_name(s.state)));
     field(key::kStarted, s.started);
@@ -227,6 +236,8 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kHost, s.host);
     field(key::kFunction, s.function);
     field(key::kUptimeMs, s.uptime_ms);
+    field(key::kModule, s.module);
+    field(key::kBecomes, s.becomes);
   }
   field(key::kBosses, r.bosses);
   const StatusReport::Totals& t = r.totals;
@@ -302,6 +313,8 @@ StatusReport read_status_report(const msgpack::object& map) {
     out.host = s.str(key::kHost);
     out.function = s.str(key::kFunction);
     out.uptime_ms = s.optional_u64(key::kUptimeMs);
+    if (s.has(key::kModule)) out.module = s.str(key::kModule);
+    if (s.has(key::kBecomes)) out.becomes = s.u32(key::kBecomes);
   }
   r.bosses = in.u64(key::kBosses);
   Reader t(in.get(key::kTotals), "STATUS_REPLY totals");

@@ -79,6 +79,10 @@ struct StatusReport {
     bool started = false;  // its worker has reported it executing
     std::string worker, host, function;
     std::uint64_t uptime_ms = 0;  // since its worker reported it running; 0 until then
+    // Its module (hex hash) and how often it took on new code (BECOME).
+    // Older managers send neither: empty and 0.
+    std::string module;
+    std::uint32_t becomes = 0;
   };
   struct Totals {
     std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;

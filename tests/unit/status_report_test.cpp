@@ -46,6 +46,8 @@ StatusReport sample() {
   s.worker = "w1";
   s.host = "node-a";
   s.function = "serve";
+  s.module = std::string(64, 'a');
+  s.becomes = 2;
   r.services = {s, s};
   r.services[1].state = ServiceState::kQueued;
   r.services[1].started = false;
@@ -57,7 +59,9 @@ StatusReport sample() {
 }
 
 // The map exactly as the manager's status_map() packed it before the report was typed.
-std::string packed_by_hand(const StatusReport& r) {
+// `become_fields`: with each service's module and becomes (added with
+// BECOME); without, the map of the managers before it.
+std::string packed_by_hand(const StatusReport& r, bool become_fields = true) {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> p(buffer);
   auto key = [&](std::string_view k) { p.pack(k); };
@@ -104,7 +108,7 @@ std::string packed_by_hand(const StatusReport& r) {
   key("services");
   p.pack_array(static_cast<std::uint32_t>(r.services.size()));
   for (const auto& s : r.services) {
-    p.pack_map(6);
+    p.pack_map(become_fields ? 8 : 6);
     key("id");
     p.pack(s.id);
     key("state");
@@ -117,6 +121,11 @@ std::string packed_by_hand(const StatusReport& r) {
     p.pack(s.host);
     key("function");
     p.pack(s.function);
+    if (!become_fields) continue;
+    key("module");
+    p.pack(s.module);
+    key("becomes");
+    p.pack(s.becomes);
   }
   key("bosses");
   p.pack(static_cast<std::size_t>(r.bosses));
@@ -215,6 +224,23 @@ TEST(StatusReport, TheDashboardFieldsRoundTrip) {
   EXPECT_EQ(back.recent_failures[0].error, "boom: x");
   EXPECT_EQ(back.recent_failures[0].age_ms, 1500u);
   EXPECT_EQ(pack_status_report(back), pack_status_report(r));
+}
+
+TEST(StatusReport, AServiceWithoutModuleAndBecomesReadsAsFromAnOlderManager) {
+  StatusReport r = sample();
+  std::string old = packed_by_hand(r, false);
+  msgpack::object_handle h = msgpack::unpack(old.data(), old.size());
+  StatusReport back = read_status_report(h.get());
+  ASSERT_EQ(back.services.size(), 2u);
+  EXPECT_EQ(back.services[0].function, "serve");
+  EXPECT_EQ(back.services[0].module, "");
+  EXPECT_EQ(back.services[0].becomes, 0u);
+  // The current manager's map carries both.
+  std::string now = pack_status_report(r);
+  msgpack::object_handle h2 = msgpack::unpack(now.data(), now.size());
+  StatusReport current = read_status_report(h2.get());
+  EXPECT_EQ(current.services[0].module, std::string(64, 'a'));
+  EXPECT_EQ(current.services[0].becomes, 2u);
 }
 
 TEST(StatusReport, TravelsInStatusReplyAndReadsBackIntact) {
@@ -326,8 +352,8 @@ TEST(ServiceStarted, CarriesTaskIdsLikeAnAck) {
   EXPECT_EQ(m.type(), Type::kServiceStarted);
   EXPECT_STREQ(type_name(m.type()), "SERVICE_STARTED");
   EXPECT_EQ(m.task_ids(), ids);
-  // 20 is the last type: 21 is unknown.
-  EXPECT_THROW(parse(std::string("\x92\x15\x01", 3)), DecodeError);
+  // 22 (BECOME_REPLY) is the last type: 23 is unknown.
+  EXPECT_THROW(parse(std::string("\x92\x17\x01", 3)), DecodeError);
   EXPECT_EQ(static_cast<int>(kFlagStartedEvent), 8);
 }
 
