@@ -73,11 +73,14 @@ std::string status_text(const proto::StatusReport& status) {
          ull(status.totals.failed));
   append(out, "%zu service(s)\n", status.services.size());
   if (!status.services.empty()) {
-    append(out, "  %-24s %-9s %-10s %-8s %s\n", "ID", "STATE", "WORKER", "UPTIME", "FUNCTION");
+    append(out, "  %-24s %-9s %-10s %-8s %-12s %-7s %s\n", "ID", "STATE", "WORKER", "UPTIME",
+           "MODULE", "BECOMES", "FUNCTION");
     for (const auto& s : status.services)
-      append(out, "  %-24s %-9s %-10s %-8s %s\n", s.id.c_str(), proto::service_state_name(s.state),
-             s.worker.empty() ? "-" : s.worker.c_str(),
-             s.uptime_ms ? age(s.uptime_ms).c_str() : "-", s.function.c_str());
+      append(out, "  %-24s %-9s %-10s %-8s %-12s %-7u %s\n", s.id.c_str(),
+             proto::service_state_name(s.state), s.worker.empty() ? "-" : s.worker.c_str(),
+             s.uptime_ms ? age(s.uptime_ms).c_str() : "-",
+             s.module.empty() ? "-" : s.module.substr(0, 12).c_str(), s.becomes,
+             s.function.c_str());
   }
   if (!status.recent_failures.empty()) {
     // The newest few; --json and the dashboard have the last 20.

@@ -235,9 +235,9 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kWorker, s.worker);
     field(key::kHost, s.host);
     field(key::kFunction, s.function);
-    field(key::kUptimeMs, s.uptime_ms);
     field(key::kModule, s.module);
     field(key::kBecomes, s.becomes);
+    field(key::kUptimeMs, s.uptime_ms);
   }
   field(key::kBosses, r.bosses);
   const StatusReport::Totals& t = r.totals;
