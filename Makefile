@@ -15,8 +15,11 @@ DEBS := cmake make g++ pkg-config \
         clang-format netcat-openbsd \
         python3 python3-zmq python3-msgpack python3-nacl \
         libnats-dev nats-server openssl
+# The manager's dashboard and /metrics (cpp-httplib), and its test in headless
+# Chromium driven through chromedriver (issue 10).
+DEBS += libcpp-httplib-dev chromium chromium-driver python3-selenium
 
-.PHONY: all deps build run test bench bench-quick bench-nats sanitize format clean
+.PHONY: all deps build run test install bench bench-quick bench-nats sanitize format clean
 
 all: build
 
@@ -39,6 +42,16 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The uni binary, include/uni, libuni-client.so, the CMake package and uni.pc
+# under PREFIX (docs/install.md). sudo only where PREFIX is not writable;
+# ldconfig so that programs find libuni-client.so in a system library dir.
+PREFIX ?= /usr/local
+install: build
+	@dir="$(PREFIX)"; while [ ! -d "$$dir" ]; do dir=$$(dirname "$$dir"); done; \
+	if [ -w "$$dir" ]; then sudo=; else sudo="$(SUDO)"; fi; \
+	$$sudo cmake --install $(BUILD) --prefix "$(PREFIX)" && \
+	case "$(PREFIX)" in /usr|/usr/local) $$sudo ldconfig ;; esac
 
 bench: build
 	$(BUILD)/bin/uni-bench

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -174,13 +175,27 @@ void Environment::cleanup() const {
 
 // ---- cluster -----------------------------------------------------------------------
 
-LocalCluster::LocalCluster(const Environment& env, const std::string& name)
+LocalCluster::LocalCluster(const Environment& env, const std::string& name,
+                           const Nats& nats)
+    : env_(env), dir_(env.temp + "/" + name) {
+  fs::create_directories(dir_);
+  address_ = nats.address;
+  uni::ConnectOptions options;
+  options.connect_timeout = std::chrono::milliseconds(20000);
+  options.on_notice = [](const std::string& text) { note("notice: %s", text.c_str()); };
+  options.max_outstanding = 2'000'000;
+  boss_.emplace(uni::connect(address_, options));
+}
+
+LocalCluster::LocalCluster(const Environment& env, const std::string& name,
+                           const std::vector<std::string>& manager_args)
     : env_(env), dir_(env.temp + "/" + name) {
   fs::create_directories(dir_);
   std::string out = dir_ + "/manager.out";
-  manager_ =
-      spawn({env_.uni, "manager", "--listen", "tcp://127.0.0.1:0", "--authkey", env_.authkey},
-            "manager.log", "manager.out");
+  std::vector<std::string> argv = {env_.uni,  "manager",   "--listen",
+                                   "tcp://127.0.0.1:0", "--authkey", env_.authkey};
+  argv.insert(argv.end(), manager_args.begin(), manager_args.end());
+  manager_ = spawn(argv, "manager.log", "manager.out");
   Clock::time_point start = Clock::now();
   for (;;) {
     std::string text = read_text(out);
@@ -188,7 +203,14 @@ LocalCluster::LocalCluster(const Environment& env, const std::string& name)
       auto end = text.find('\n', at);
       if (end != std::string::npos) {
         address_ = text.substr(at + 13, end - at - 13);
-        break;
+        // With --http the next line is "dashboard on URL/".
+        if (auto d = text.find("dashboard on ", end); d != std::string::npos) {
+          auto d_end = text.find("/\n", d);
+          if (d_end != std::string::npos) http_url_ = text.substr(d + 13, d_end - d - 13);
+        }
+        bool wants_http = std::find(manager_args.begin(), manager_args.end(), "--http") !=
+                          manager_args.end();
+        if (!wants_http || !http_url_.empty()) break;
       }
     }
     if (!manager_.running() || manager_.try_wait())
@@ -255,7 +277,8 @@ void LocalCluster::add_workers(int count, const std::string& isolation) {
 }
 
 void LocalCluster::check_alive() {
-  if (manager_.try_wait()) throw std::runtime_error("uni manager died:\n" + log_tails());
+  if (manager_.pid() > 0 && manager_.try_wait())
+    throw std::runtime_error("uni manager died:\n" + log_tails());
   for (auto& w : workers_)
     if (auto status = w.try_wait())
       throw std::runtime_error("uni worker " + std::to_string(w.pid()) + " " + status->describe() +

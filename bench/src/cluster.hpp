@@ -44,8 +44,16 @@ std::uint64_t rss_bytes(pid_t pid);
 
 class LocalCluster {
  public:
-  // Starts the manager and connects the boss. `name` labels the log directory.
-  LocalCluster(const Environment& env, const std::string& name);
+  // Starts the manager and connects the boss. `name` labels the log directory;
+  // `manager_args` are extra flags for `uni manager` (e.g. --http).
+  LocalCluster(const Environment& env, const std::string& name,
+               const std::vector<std::string>& manager_args = {});
+  // No manager: the workers and the boss use the NATS cluster at
+  // `nats_address` ("nats://...", uni-bench --broker nats).
+  struct Nats {
+    std::string address;
+  };
+  LocalCluster(const Environment& env, const std::string& name, const Nats& nats);
   ~LocalCluster();
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
@@ -58,6 +66,8 @@ class LocalCluster {
 
   uni::Cluster& boss() { return *boss_; }
   const std::string& address() const { return address_; }
+  // The manager's "dashboard on URL/" (with --http), without the slash; else empty.
+  const std::string& http_url() const { return http_url_; }
   pid_t manager_pid() const { return manager_.pid(); }
   std::size_t worker_count() const { return workers_.size(); }
 
@@ -83,6 +93,7 @@ class LocalCluster {
   std::string dir_;
   Pids pids_;
   std::string address_;
+  std::string http_url_;
   uni::Process manager_;
   std::vector<uni::Process> workers_;
   std::optional<uni::Cluster> boss_;

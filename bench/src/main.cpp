@@ -9,14 +9,22 @@
 #include <CLI/CLI.hpp>
 #include <set>
 
+#include "become_bench.hpp"
 #include "cluster.hpp"
 #include "common/log.hpp"
 #include "workloads.hpp"
+#ifdef UNI_BENCH_NATS
+#include <cstdlib>
+
+#include "nats_server.hpp"
+#endif
 
 namespace {
 
-const std::vector<std::string> kWorkloads = {"W1", "W2", "W3", "W4", "memory", "workers200"};
+const std::vector<std::string> kWorkloads = {"W1", "W2",     "W3",        "W4",
+                                             "memory", "workers200", "dashboard", "become"};
 const std::vector<std::string> kIsolations = {"process", "thread"};
+const std::vector<std::string> kBrokers = {"manager", "nats"};
 
 std::vector<std::string> split_list(const std::vector<std::string>& given,
                                     const std::vector<std::string>& all, const char* what) {
@@ -43,20 +51,25 @@ int main(int argc, char** argv) {
   CLI::App app{"uni-bench: uni's benchmark suite; one JSON object per line on stdout"};
   bool quick = false, keep = false;
   int repeats = 0;
-  std::vector<std::string> workload_flags, isolation_flags;
+  std::vector<std::string> workload_flags, isolation_flags, broker_flags = {"manager"};
   app.add_flag("--quick", quick, "reduced sizes, every workload (under a minute)");
   app.add_option("--workload", workload_flags,
-                 "W1, W2, W3, W4, memory, workers200 (repeatable or comma list; default all)");
+                 "W1, W2, W3, W4, memory, workers200, dashboard, become (repeatable or comma list; "
+                 "default all)");
   app.add_option("--isolation", isolation_flags,
                  "process, thread (repeatable or comma list; default both)");
   app.add_option("--repeat", repeats,
                  "runs per figure, the median is reported (default 5, 3 with --quick)");
   app.add_flag("--keep-temp", keep, "keep the temp dir with the cluster logs");
-  std::vector<std::string> workloads, isolations;
+  app.add_option("--broker", broker_flags,
+                 "manager, nats (comma list; default manager): nats runs W1-W3 on one local "
+                 "nats-server and W1 on a 3-node cluster with 3 replicas");
+  std::vector<std::string> workloads, isolations, brokers;
   try {
     app.parse(argc, argv);
     workloads = split_list(workload_flags, kWorkloads, "--workload");
     isolations = split_list(isolation_flags, kIsolations, "--isolation");
+    brokers = split_list(broker_flags, kBrokers, "--broker");
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);  // prints help or the error
     return code == 0 ? 0 : 2;
@@ -107,7 +120,9 @@ int main(int argc, char** argv) {
   };
 
   bench::Shared shared;
+  const bool on_manager = std::find(brokers.begin(), brokers.end(), "manager") != brokers.end();
   for (const std::string& iso : isolations) {
+    if (!on_manager) break;
     if (!wants("W1") && !wants("W2") && !wants("W3") && !wants("W4")) break;
     try {
       // One cluster per isolation mode: one worker for W2, W4 and W3's first
@@ -132,8 +147,54 @@ int main(int argc, char** argv) {
         if (wants(w)) report_error(w, iso, std::string("cluster: ") + e.what());
     }
   }
-  attempt("memory", "none", [&] { bench::run_memory(config, env); });
-  attempt("workers200", "simulated", [&] { bench::run_workers200(config, env, shared); });
+#ifdef UNI_BENCH_NATS
+  if (std::find(brokers.begin(), brokers.end(), "nats") != brokers.end()) {
+    // The same workloads with no manager: one nats-server (R1), then W1 on a
+    // 3-node cluster with every stream replicated three times. W4 needs the
+    // manager's module totals and is not run on NATS.
+    for (int nodes : {1, 3}) {
+      if (nodes == 3 && !wants("W1")) break;
+      bench::current_broker() = "nats-" + std::to_string(nodes);
+      ::setenv("UNI_NATS_REPLICAS", nodes == 3 ? "3" : "1", 1);
+      try {
+        bench::note("starting %d nats-server node(s)", nodes);
+        uni::test::NatsCluster nats(nodes);
+        nats.wait_jetstream_ready();
+        const std::string iso = "process";
+        bench::LocalCluster cluster(env, "nats-" + std::to_string(nodes), bench::LocalCluster::Nats{nats.address()});
+        cluster.add_workers(1, iso);
+        reported.clear();
+        if (nodes == 1) {
+          attempt("W2", iso, [&] { bench::run_w2(config, cluster, iso); });
+          std::optional<bench::W3Partial> w3;
+          w3_pending = true;
+          attempt("W3", iso, [&] { w3 = bench::run_w3_one_worker(config, cluster); });
+          w3_pending = false;
+          cluster.add_workers(1, iso);
+          if (w3) attempt("W3", iso, [&] { bench::run_w3_two_workers(config, cluster, iso, *w3); });
+        } else {
+          cluster.add_workers(1, iso);
+        }
+        bench::Shared nats_shared;
+        attempt("W1", iso, [&] { bench::run_w1(config, cluster, iso, nats_shared); });
+      } catch (const std::exception& e) {
+        report_error("W1", "process", std::string("nats cluster: ") + e.what());
+      }
+    }
+    bench::current_broker() = "manager";
+  }
+#endif
+  if (on_manager) {
+    attempt("memory", "none", [&] { bench::run_memory(config, env); });
+    attempt("workers200", "simulated", [&] { bench::run_workers200(config, env, shared); });
+    for (const std::string& iso : isolations)
+      attempt("dashboard", iso, [&] { bench::run_dashboard(config, env, iso); });
+    attempt("become", "process", [&] {
+      bench::LocalCluster cluster(env, "cluster-become");
+      cluster.add_workers(1, "process");
+      bench::run_become(config, env, cluster);
+    });
+  }
 
   bench::note("finished in %.1f s, %d failure(s)", bench::seconds_since(start), failures);
   env.cleanup();

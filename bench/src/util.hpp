@@ -66,7 +66,15 @@ inline double load_average() {
 }
 
 // One result: one JSON object on one line of stdout, with the machine's load.
+// The broker the lines emitted now were measured on ("manager", "nats-1",
+// "nats-3"); set by main around each part of the run.
+inline std::string& current_broker() {
+  static std::string broker = "manager";
+  return broker;
+}
+
 inline void emit(Json line) {
+  line["broker"] = current_broker();
   line["loadavg_1m"] = load_average();
   std::printf("%s\n", line.dump().c_str());
   std::fflush(stdout);

@@ -35,6 +35,7 @@ Config Config::reduced() {
   c.memory_tasks = 100'000;
   c.sim_workers = 200;
   c.sim_tasks = 5'000;
+  c.dashboard_tasks = 15'000;
   return c;
 }
 

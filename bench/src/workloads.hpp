@@ -23,6 +23,7 @@ struct Config {
   std::size_t sim_workers = 200;
   std::uint32_t sim_capacity = 2;  // credit of each simulated worker: 1 slot + 1 prefetched
   std::size_t sim_tasks = 20'000;
+  std::size_t dashboard_tasks = 100'000;  // per sample: a few polls fall in each
 
   static Config full();
   static Config reduced();  // --quick
@@ -54,5 +55,7 @@ void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::strin
 
 void run_memory(const Config& c, const Environment& env);
 void run_workers200(const Config& c, const Environment& env, const Shared& shared);
+// W1 with the manager's HTTP server polled vs without, same run (dashboard_bench.cpp).
+void run_dashboard(const Config& c, const Environment& env, const std::string& isolation);
 
 }  // namespace bench

@@ -19,6 +19,9 @@
 // task error ("argument 2: expected integer, got string"), never a crash. An
 // exception thrown by the function becomes a task error carrying its what().
 //
+// A service that can become new code while it runs takes a
+// uni::ServiceContext& first (uni/service.hpp, included here).
+//
 // This header needs nothing but msgpack-cxx's headers.
 #pragma once
 
@@ -32,7 +35,9 @@
 #include "uni/detail/export_info.hpp"
 #include "uni/detail/module_abi.hpp"
 #include "uni/detail/platform.hpp"
+#include "uni/detail/service_abi.hpp"
 #include "uni/detail/types.hpp"
+#include "uni/service.hpp"
 
 namespace uni::detail {
 
@@ -45,21 +50,32 @@ class __attribute__((visibility("hidden"))) ExportRegistry {
     return registry;
   }
 
-  bool add(const char* name, std::string signature, uni_invoke_fn invoke, const void* address) {
+  // `service`: the invoker that lends the function a ServiceContext (a
+  // function that takes one), else null.
+  bool add(const char* name, std::string signature, uni_invoke_fn invoke, const void* address,
+           uni_service_invoke_fn service = nullptr) {
     const std::string& stored = strings_.emplace_back(std::move(signature));
     exports_.push_back(uni_export{name, stored.c_str(), invoke, address});
     table_.count = exports_.size();
     table_.exports = exports_.data();
+    if (service) {
+      services_.push_back(uni_service_export{name, service});
+      service_table_.count = services_.size();
+      service_table_.exports = services_.data();
+    }
     return true;
   }
 
   const uni_module_table* table() const { return &table_; }
+  const uni_service_table* service_table() const { return &service_table_; }
 
  private:
   ExportRegistry() = default;
   std::deque<std::string> strings_;  // deque: c_str() pointers stay valid as it grows
   std::vector<uni_export> exports_;
   uni_module_table table_{UNI_MODULE_ABI_VERSION, UNI_PLATFORM_TAG, 0, nullptr};
+  std::vector<uni_service_export> services_;
+  uni_service_table service_table_{UNI_SERVICE_ABI_VERSION, 0, nullptr};
 };
 
 inline std::string current_exception_text() {
@@ -75,13 +91,13 @@ inline std::string current_exception_text() {
   }
 }
 
-// The invoker generated for one exported function: msgpack args in, msgpack
-// result (or an error text) out through emit.
-template <auto Fn>
-void invoke(const char* data, std::size_t size, void* ctx, uni_emit_fn emit) noexcept {
-  using Traits = FunctionTraits<decltype(Fn)>;
-  using Result = typename Traits::Result;
-  typename Traits::ArgsTuple args;
+// The body of every generated invoker: decodes the msgpack arguments into
+// ArgsTuple, calls `call(args)`, emits the msgpack result or an error text.
+// A service's hand-over (host set) goes to the host instead.
+template <class Result, class ArgsTuple, class Call>
+void invoke_with(const char* data, std::size_t size, void* ctx, uni_emit_fn emit,
+                 const uni_service_host* host, Call call) noexcept {
+  ArgsTuple args;
   try {
     msgpack::object_handle handle = unpack_checked(data, size);
     std::string error;
@@ -97,11 +113,20 @@ void invoke(const char* data, std::size_t size, void* ctx, uni_emit_fn emit) noe
   PackBuffer out;
   try {
     if constexpr (std::is_void_v<Result>) {
-      std::apply(Fn, std::move(args));
+      call(std::move(args));
       Packer(out).pack_nil();
     } else {
-      Packer(out).pack(std::apply(Fn, std::move(args)));
+      Packer(out).pack(call(std::move(args)));
     }
+  } catch (const HandOver& handed) {
+    if (host) {
+      handed.deliver(*host);
+      emit(ctx, UNI_INVOKE_HANDED_OVER, nullptr, 0);
+    } else {  // hand_over() refuses to run without a host: not reached
+      std::string error = "hand_over without an executor to hand over to";
+      emit(ctx, UNI_INVOKE_THREW, error.data(), error.size());
+    }
+    return;
   } catch (...) {
     std::string error = current_exception_text();
     emit(ctx, UNI_INVOKE_THREW, error.data(), error.size());
@@ -110,11 +135,46 @@ void invoke(const char* data, std::size_t size, void* ctx, uni_emit_fn emit) noe
   emit(ctx, UNI_INVOKE_OK, out.data.data(), out.data.size());
 }
 
+// The invoker generated for one exported function: msgpack args in, msgpack
+// result (or an error text) out through emit.
+template <auto Fn>
+void invoke(const char* data, std::size_t size, void* ctx, uni_emit_fn emit) noexcept {
+  using Traits = FunctionTraits<decltype(Fn)>;
+  invoke_with<typename Traits::Result, typename Traits::ArgsTuple>(
+      data, size, ctx, emit, nullptr, [](auto&& args) { return std::apply(Fn, std::move(args)); });
+}
+
+// The invoker of a function that takes a ServiceContext first: the context
+// lends it `host` (null: a plain run that is never asked to hand over).
+template <auto Fn>
+void invoke_service(const char* data, std::size_t size, const uni_service_host* host, void* ctx,
+                    uni_emit_fn emit) noexcept {
+  using Traits = ServiceTraits<decltype(Fn)>;
+  ServiceContext context(host);
+  invoke_with<typename Traits::Result, typename Traits::ArgsTuple>(
+      data, size, ctx, emit, host, [&context](auto&& args) {
+        return std::apply([&context](auto&&... a) { return Fn(context, std::move(a)...); },
+                          std::move(args));
+      });
+}
+
+// The same, as the plain invoker of the module's table (uni_invoke_fn).
+template <auto Fn>
+void invoke_service_plain(const char* data, std::size_t size, void* ctx,
+                          uni_emit_fn emit) noexcept {
+  invoke_service<Fn>(data, size, nullptr, ctx, emit);
+}
+
 template <auto Fn>
 bool register_export(const char* name) {
-  using Traits = FunctionTraits<decltype(Fn)>;
-  return ExportRegistry::instance().add(name, Traits::signature(name), &invoke<Fn>,
-                                        reinterpret_cast<const void*>(Fn));
+  const void* address = reinterpret_cast<const void*>(Fn);
+  if constexpr (ServiceTraits<decltype(Fn)>::takes_context) {
+    return ExportRegistry::instance().add(name, ServiceTraits<decltype(Fn)>::signature(name),
+                                          &invoke_service_plain<Fn>, address, &invoke_service<Fn>);
+  } else {
+    using Traits = FunctionTraits<decltype(Fn)>;
+    return ExportRegistry::instance().add(name, Traits::signature(name), &invoke<Fn>, address);
+  }
 }
 
 // The platform tag, also stored in its own ELF section so that a boss can read
@@ -145,4 +205,9 @@ bool register_export(const char* name) {
 // include this header still links.
 extern "C" __attribute__((weak, visibility("default"))) const uni_module_table* uni_module_v1() {
   return ::uni::detail::ExportRegistry::instance().table();
+}
+
+// The second entry point: the services that can be handed over (uni/service.hpp).
+extern "C" __attribute__((weak, visibility("default"))) const uni_service_table* uni_services_v1() {
+  return ::uni::detail::ExportRegistry::instance().service_table();
 }

@@ -45,6 +45,9 @@
 
 namespace uni {
 
+class ServiceContext;  // uni/service.hpp
+struct BecomeResult;
+
 // ---- errors ---------------------------------------------------------------------
 
 // Base of every exception uni throws.
@@ -176,6 +179,7 @@ void wait(const TaskState& state);
 bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout);
 // Until the service runs on its worker, or the task has finished.
 bool wait_started_for(const TaskState& state, std::chrono::nanoseconds timeout);
+bool failed(const TaskState& state);  // finished, with a status other than ok
 // The msgpack bytes of the result; throws TaskError if the task failed.
 const std::string& result_bytes(const TaskState& state);
 WorkerInfo worker_of(const TaskState& state);
@@ -183,6 +187,8 @@ std::string id_of(const TaskState& state);
 void cancel(Client& client, const TaskState& state);
 FunctionRef resolve_function(Client& client, const void* address);
 FunctionRef module_function(Client& client, const std::string& path, const std::string& name);
+::uni::BecomeResult become(Client& client, const std::string& service_id, const FunctionRef& fn,
+                           std::chrono::milliseconds timeout);
 [[noreturn]] void throw_result_mismatch(const std::string& type, const std::string& error);
 [[noreturn]] void throw_invalid_future();
 
@@ -247,6 +253,11 @@ class Future {
 
   // Whether the task has finished, without waiting.
   bool ready() const { return detail::wait_for(state(), std::chrono::nanoseconds(0)); }
+
+  // Whether the task has finished and failed (get() throws TaskError),
+  // without waiting: false while it runs and once it has succeeded. For
+  // counting failures among many tasks without taking their results.
+  bool failed() const { return detail::failed(state()); }
 
   // The worker and process that ran the task (waits for it).
   WorkerInfo worker() const {
@@ -375,6 +386,11 @@ struct WorkerStatus {
   std::uint64_t assigned = 0;                  // held by it, prefetched ones included
   std::uint32_t capacity = 0;                  // tasks it may hold now (its credit)
   std::uint64_t last_seen_ms = 0;              // since the manager last heard from it
+  // 0 from a manager older than these fields (issue 10).
+  std::uint64_t completed = 0;         // its tasks that ended ok
+  std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
+  std::uint64_t heartbeat_age_ms = 0;  // since its last heartbeat
+  std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
 };
 
 struct ServiceStatus {
@@ -382,10 +398,31 @@ struct ServiceStatus {
   // "queued" (waiting for a worker; `worker` is empty), "starting" (sent to
   // its worker), "running", or "stopping" (asked to stop, not yet ended).
   std::string state;
-  std::string host;      // its worker's
-  bool started = false;  // its worker has reported it executing
+  std::string host;             // its worker's
+  bool started = false;         // its worker has reported it executing
+  std::uint64_t uptime_ms = 0;  // since its worker reported it running; 0 until then
+  std::string module;           // the hash (hex) of the module it runs
+  std::uint32_t becomes = 0;    // how often it took on new code (Cluster::become)
 };
 
+// A task that ended with an error, as the manager remembers it.
+struct FailureStatus {
+  std::string id, function;
+  std::string status;        // how it ended, as to_string(ErrorKind) spells it: "exception", ...
+  std::string error;         // its message, cut to 400 bytes
+  std::string worker;        // empty if it never reached one
+  std::uint64_t age_ms = 0;  // since it ended
+};
+
+// What Cluster::become did.
+struct BecomeResult {
+  // From the old version's hand_over() to the new version's take_over():
+  // the time in which the service answered nobody.
+  std::chrono::nanoseconds handover{0};
+  std::uint32_t becomes = 0;  // the service's becomes, this one included
+};
+
+// Fields a manager older than this header does not send are 0 or empty.
 struct ClusterStatus {
   std::vector<WorkerStatus> workers;  // oldest first
   std::uint64_t queued = 0;
@@ -402,7 +439,11 @@ struct ClusterStatus {
     std::uint64_t modules = 0, module_bytes = 0;  // stored now
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
+    std::uint64_t cancelled = 0;  // of `failed`, those that ended cancelled
   } totals;
+  std::uint64_t uptime_ms = 0;                 // the manager's
+  double tasks_per_s = 0;                      // tasks finished per second over the last 10 s
+  std::vector<FailureStatus> recent_failures;  // most recent first, at most 20
 };
 
 // The status as one JSON object, the keys of `uni status --json`
@@ -417,6 +458,15 @@ class Cluster {
   // UNI_EXPORT there. Throws ModuleError if it is not.
   template <class R, class... Args>
   RemoteFunction<R(Args...)> remote(R (*fn)(Args...), TaskOptions options = {}) const {
+    return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)),
+            options};
+  }
+
+  // The same for a service that can become new code (uni/service.hpp): its
+  // ServiceContext is not an argument, so fn(ctx, port) is called as (port).
+  template <class R, class... Args>
+  RemoteFunction<R(Args...)> remote(R (*fn)(ServiceContext&, Args...),
+                                    TaskOptions options = {}) const {
     return {client_, detail::resolve_function(*client_, reinterpret_cast<const void*>(fn)),
             options};
   }
@@ -475,6 +525,31 @@ class Cluster {
   // an id that is not one (valid_task_id), ConnectError if the manager does
   // not answer within 5 s or the connection drops first.
   std::vector<CancelResult> cancel(const std::vector<std::string>& ids) const;
+
+  // Turns the running service `service_id` (Service::id(), `uni spawn`'s
+  // output) into `function` of the module file, without a restart: the
+  // running version hands its state and descriptors over and the new one,
+  // loaded beside it in the same executor, takes them (uni/service.hpp).
+  // Throws uni::Error with the reason if it did not happen — the service
+  // refuses (its function takes no uni::ServiceContext&), the new function
+  // is missing, has another signature or state type, or throws before it
+  // takes over, or the service does not hand over within `timeout` — and
+  // the service runs on as before; ModuleError if the file is no module;
+  // ConnectError if no answer comes within 2 * timeout + 30 s.
+  BecomeResult become(const std::string& service_id, const std::string& module_path,
+                      const std::string& function,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    return detail::become(*client_, service_id,
+                          detail::module_function(*client_, module_path, function), timeout);
+  }
+  // The same with a function of a module this program links.
+  template <class R, class... Args>
+  BecomeResult become(const std::string& service_id, R (*new_fn)(ServiceContext&, Args...),
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    return detail::become(*client_, service_id,
+                          detail::resolve_function(*client_, reinterpret_cast<const void*>(new_fn)),
+                          timeout);
+  }
 
   // Workers, queue and services as the manager sees them now. Throws
   // ConnectError if the manager does not answer within 5 s or the connection

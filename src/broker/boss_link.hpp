@@ -3,8 +3,8 @@
 // back, in the terms of the task's life — submit, modules on demand, results
 // and their acknowledgement, cancel, status, and the connection's ups and
 // downs. The built-in manager (ZmqBossLink) is one implementation; NATS
-// JetStream (issue 9) is to be another, with no manager (docs/architecture.md
-// §12 maps each method onto JetStream). Nothing above this interface may
+// JetStream (issue 9, src/nats/nats_boss_link.hpp) is another, with no manager
+// (docs/architecture.md §12 maps each method onto JetStream). Nothing above this interface may
 // assume a manager.
 #pragma once
 
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "broker/broker_info.hpp"
+#include "proto/become.hpp"
 #include "proto/messages.hpp"
 
 namespace uni::broker {
@@ -26,6 +27,8 @@ namespace uni::broker {
 // services, totals), and what a cancel did to each task.
 using StatusPromise = std::promise<proto::StatusReport>;
 using CancelPromise = std::promise<std::vector<proto::CancelOutcome>>;
+// ... and whether a running service took on new code (BECOME).
+using BecomePromise = std::promise<proto::BecomeReply>;
 
 // A task to submit, and the platform its module was built for (the queue it
 // waits in until a worker of that platform takes it).
@@ -107,7 +110,16 @@ class BossLink {
                       std::shared_ptr<CancelPromise> reply) = 0;
   // Asks for the cluster's status; `reply` as for cancel().
   virtual void request_status(std::shared_ptr<StatusPromise> reply) = 0;
-  // Whether a status or cancel reply is awaited.
+  // Asks for a running service to become request.function of
+  // request.module (docs/protocol.md 7.21; the broker may ask for the module
+  // through on_module_needed). `reply` as for cancel(); a broker that cannot
+  // do it answers "not ok", saying why.
+  virtual void request_become(const proto::BecomeRequest& request,
+                              std::shared_ptr<BecomePromise> reply) {
+    reply->set_value({request.request, request.service, false,
+                      name() + " cannot turn a running service into new code", 0, 0});
+  }
+  // Whether a status, cancel or become reply is awaited.
   virtual bool requests_pending() const = 0;
   // Tells the broker this boss is alive; call every BrokerInfo::heartbeat.
   virtual void heartbeat() = 0;

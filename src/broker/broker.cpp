@@ -3,27 +3,17 @@
 
 #include "broker/zmq_boss_link.hpp"
 #include "broker/zmq_worker_link.hpp"
+#include "nats/nats_boss_link.hpp"
+#include "nats/nats_worker_link.hpp"
 #include "proto/transport.hpp"
 
 namespace uni::broker {
 
 namespace {
 
-// The same rule as nats::is_nats_address (src/nats/address.hpp); not called
-// from here so that bosses and workers do not link libnats before the NATS
-// links exist. The NATS links will take its parser (NatsAddress::parse).
+// The same rule as nats::is_nats_address (src/nats/address.hpp).
 bool names_nats(std::string_view address) {
   return address.starts_with("nats://") || address.starts_with("tls://");
-}
-
-// The address is not repeated: a NATS URL may hold a password or a token.
-[[noreturn]] void nats_not_built(const std::string& address) {
-  std::string scheme = address.substr(0, address.find("://"));
-  throw proto::ConnectFailure(
-      proto::ConnectFailure::Reason::kProtocol,
-      "cannot connect to a " + scheme +
-          ":// address: NATS JetStream clusters are not supported yet (issue 9); give the "
-          "address of a uni manager (tcp://HOST:PORT)");
 }
 
 }  // namespace
@@ -36,9 +26,9 @@ std::unique_ptr<BossLink> make_boss_link(const std::string& address, std::uint64
                                          const CurveKeysSource& keys) {
   switch (broker_kind(address)) {
     case BrokerKind::kManager: return std::make_unique<ZmqBossLink>(keys(), address, session);
-    case BrokerKind::kNats: nats_not_built(address);
+    case BrokerKind::kNats: break;
   }
-  nats_not_built(address);
+  return std::make_unique<nats::NatsBossLink>(address, session);
 }
 
 std::unique_ptr<WorkerLink> make_worker_link(const std::string& address,
@@ -46,9 +36,9 @@ std::unique_ptr<WorkerLink> make_worker_link(const std::string& address,
                                              const CurveKeysSource& keys) {
   switch (broker_kind(address)) {
     case BrokerKind::kManager: return std::make_unique<ZmqWorkerLink>(keys(), address, worker_id);
-    case BrokerKind::kNats: nats_not_built(address);
+    case BrokerKind::kNats: break;
   }
-  nats_not_built(address);
+  return std::make_unique<nats::NatsWorkerLink>(address, worker_id);
 }
 
 }  // namespace uni::broker

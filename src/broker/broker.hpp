@@ -1,8 +1,8 @@
 // Choosing the broker from the address a boss or worker is given (issue 9):
 // "tcp://host:port" (or "host:port") is uni's built-in manager, reached over
-// ZeroMQ + CURVE; "nats://..." or "tls://..." names a NATS JetStream cluster,
-// refused with a clear error until that implementation exists. The only place
-// that knows which implementations there are.
+// ZeroMQ + CURVE; "nats://..." or "tls://..." names a NATS JetStream cluster
+// (src/nats/nats_*_link.hpp, no manager). The only place that knows which
+// implementations there are.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +26,7 @@ BrokerKind broker_kind(std::string_view address);
 using CurveKeysSource = std::function<CurveKeys()>;
 
 // An unopened link for a boss of `session`, or for the worker `worker_id`.
-// Throws proto::ConnectFailure (kProtocol) for an address whose broker is not
-// built, and whatever `keys` throws.
+// Throws whatever `keys` throws (asked only for a manager's address).
 std::unique_ptr<BossLink> make_boss_link(const std::string& address, std::uint64_t session,
                                          const CurveKeysSource& keys);
 std::unique_ptr<WorkerLink> make_worker_link(const std::string& address,

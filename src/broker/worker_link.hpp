@@ -3,9 +3,8 @@
 // credit it grants, modules fetched on demand, cancels, results and their
 // acknowledgement, heartbeats, and the connection's ups and downs. The
 // built-in manager (ZmqWorkerLink) is one implementation; NATS JetStream
-// (issue 9) is to be another, with no manager (docs/architecture.md §12 maps
-// each method onto JetStream). Nothing above this interface may assume a
-// manager.
+// (issue 9, src/nats/nats_worker_link.hpp) is another, with no manager (docs/architecture.md §12
+// maps each method onto JetStream). Nothing above this interface may assume a manager.
 #pragma once
 
 #include <zmq.h>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "broker/broker_info.hpp"
+#include "proto/become.hpp"
 #include "proto/messages.hpp"
 
 namespace uni::broker {
@@ -62,6 +62,10 @@ class WorkerEvents {
   virtual void on_cancel(const std::vector<proto::TaskId>& ids) = 0;
   // The broker holds the results of these tasks: the worker forgets them.
   virtual void on_results_stored(const std::vector<proto::TaskId>& ids) = 0;
+  // A running service is to take on new code (docs/protocol.md 7.21); the
+  // worker answers with WorkerLink::send_become_reply(). A worker that
+  // cannot hand services over says so there.
+  virtual void on_become(const proto::BecomeRequest& request) = 0;
   // The broker is going away: nobody will acknowledge results until it is
   // back (a draining worker stops waiting for them).
   virtual void on_broker_leaving(const std::string& reason) = 0;
@@ -94,6 +98,8 @@ class WorkerLink {
   // confirmed by on_results_stored(); unconfirmed ones are sent again after
   // on_reconnected(). The results need only live for the call.
   virtual void send_results(const std::vector<const proto::Result*>& results) = 0;
+  // What came of an on_become() request.
+  virtual void send_become_reply(const proto::BecomeReply& reply) = 0;
   // The worker is alive; how many tasks execute now, and which services
   // have started. Call every BrokerInfo::heartbeat, and early on a change.
   virtual void heartbeat(std::uint32_t busy,

@@ -89,6 +89,19 @@ void ZmqBossLink::on_message(const proto::Message& m) {
       }
       return;
     }
+    case Type::kBecomeReply: {
+      proto::BecomeReply reply = proto::read_become_reply(m);
+      auto it = std::find_if(become_pending_.begin(), become_pending_.end(),
+                             [&](const auto& p) { return p.first == reply.request; });
+      if (it == become_pending_.end()) {
+        log::debug("a become reply nobody waits for (its request failed): dropped");
+        return;
+      }
+      std::shared_ptr<BecomePromise> promise = std::move(it->second.reply);
+      become_pending_.erase(it);
+      promise->set_value(std::move(reply));
+      return;
+    }
     case Type::kCancelReply: {
       // Matched by the ids it lists, so that a reply to a request that
       // failed (and came late, on a new connection) answers nobody.
@@ -153,6 +166,14 @@ void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::strin
   };
   fail_all(status_pending_, "status");
   fail_all(cancel_pending_, "cancel");
+  for (auto it = become_pending_.begin(); it != become_pending_.end();) {
+    if (it->second.hello >= sent_before_hello) {
+      ++it;
+      continue;
+    }
+    fail(*it->second.reply, error("become"));
+    it = become_pending_.erase(it);
+  }
 }
 
 void ZmqBossLink::submit(const std::vector<Submission>& tasks) {
@@ -188,8 +209,15 @@ void ZmqBossLink::request_status(std::shared_ptr<StatusPromise> reply) {
   else fail(*reply, std::make_exception_ptr(Error("not connected to the manager")));
 }
 
+void ZmqBossLink::request_become(const proto::BecomeRequest& request,
+                                 std::shared_ptr<BecomePromise> reply) {
+  if (connection_.send(proto::encode_become(request)))
+    become_pending_.push_back({request.request, {std::move(reply), connection_.hellos(), {}}});
+  else fail(*reply, std::make_exception_ptr(Error("not connected to the manager")));
+}
+
 bool ZmqBossLink::requests_pending() const {
-  return !status_pending_.empty() || !cancel_pending_.empty();
+  return !status_pending_.empty() || !cancel_pending_.empty() || !become_pending_.empty();
 }
 
 void ZmqBossLink::heartbeat() { connection_.send(proto::encode_heartbeat()); }

@@ -33,6 +33,8 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   void acknowledge(const std::vector<proto::TaskId>& ids) override;
   void cancel(const std::vector<proto::TaskId>& ids, std::shared_ptr<CancelPromise> reply) override;
   void request_status(std::shared_ptr<StatusPromise> reply) override;
+  void request_become(const proto::BecomeRequest& request,
+                      std::shared_ptr<BecomePromise> reply) override;
   bool requests_pending() const override;
   void heartbeat() override;
   void close(std::string_view reason) override;
@@ -64,6 +66,8 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   bool closed_ = false;
   std::deque<Pending<StatusPromise>> status_pending_;
   std::deque<Pending<CancelPromise>> cancel_pending_;
+  // Matched by request id: the manager answers BECOMEs in any order.
+  std::deque<std::pair<std::uint64_t, Pending<BecomePromise>>> become_pending_;
 };
 
 }  // namespace uni::broker

@@ -81,6 +81,7 @@ void ZmqWorkerLink::on_message(const proto::Message& m) {
     }
     case Type::kCancel: events_->on_cancel(m.task_ids()); return;
     case Type::kAck: events_->on_results_stored(m.task_ids()); return;
+    case Type::kBecome: events_->on_become(proto::read_become(m)); return;
     case Type::kBye: events_->on_broker_leaving(m.text()); return;
     default: log::warn("unexpected {} from the manager", proto::type_name(m.type()));
   }
@@ -92,6 +93,10 @@ bool ZmqWorkerLink::grant_credit(std::uint32_t capacity) {
 
 void ZmqWorkerLink::fetch_module(const ModuleHash& hash) {
   connection_->send(proto::encode_fetch_module(hash));
+}
+
+void ZmqWorkerLink::send_become_reply(const proto::BecomeReply& reply) {
+  connection_->send(proto::encode_become_reply(reply));
 }
 
 void ZmqWorkerLink::send_results(const std::vector<const proto::Result*>& results) {

@@ -27,6 +27,7 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
   bool grant_credit(std::uint32_t capacity) override;
   void fetch_module(const ModuleHash& hash) override;
   void send_results(const std::vector<const proto::Result*>& results) override;
+  void send_become_reply(const proto::BecomeReply& reply) override;
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services) override;
   void close(std::string_view reason) override;
   const std::string& address() const override { return address_; }

@@ -1,4 +1,4 @@
-// `uni run`, `map`, `spawn`, `stop`, `status`: the boss side on the command
+// `uni run`, `map`, `spawn`, `stop`, `status`, `become`: the boss side on the command
 // line, through the public API of include/uni/uni.hpp alone (untyped calls
 // with msgpack in and out). Arguments are JSON (design §7); results are
 // printed as JSON.
@@ -14,7 +14,9 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/progress_line.hpp"
 #include "cli/signals.hpp"
+#include "cli/status_view.hpp"
 #include "common/json_msgpack.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
@@ -218,6 +220,38 @@ int guarded(const char* name, const std::function<int()>& body) {
 // overrides: debug shows the key lookup, the connection, each request).
 void quiet_logs() { log::setup("uni", "warn"); }
 
+// Failures among a map's tasks, for its progress line: those already
+// printed, and those finished ahead of the one being waited for, found by a
+// cursor that moves past every finished task (tasks finish about in order,
+// so it stays close to the front). Each task is counted once.
+class FailureCount {
+ public:
+  FailureCount(const std::vector<Future<Msgpack>>& tasks, const std::vector<std::string>& bad)
+      : tasks_(tasks), counted_(tasks.size(), false) {
+    for (std::size_t i = 0; i < bad.size(); ++i)
+      if (!bad[i].empty()) note(i, true);
+  }
+  void look_ahead() {
+    for (; cursor_ < tasks_.size(); ++cursor_) {
+      const Future<Msgpack>& task = tasks_[cursor_];
+      if (!task.valid()) continue;
+      if (!task.ready()) return;
+      note(cursor_, task.failed());
+    }
+  }
+  std::size_t count() const { return failed_; }
+
+ private:
+  void note(std::size_t i, bool failed) {
+    if (counted_[i]) return;
+    counted_[i] = true;
+    if (failed) ++failed_;
+  }
+  const std::vector<Future<Msgpack>>& tasks_;
+  std::vector<bool> counted_;
+  std::size_t cursor_ = 0, failed_ = 0;
+};
+
 // Every input line, read whole before anything is submitted. Input that
 // cannot be read (a directory, an I/O error) is an error, never an empty map.
 std::vector<std::string> read_input(const std::string& path) {
@@ -296,6 +330,11 @@ void add_map_command(CLI::App& app, int& exit_code) {
   cmd->add_option("FN", *function, "function name")->required();
   cmd->add_option("--input", *input, "file with one JSON array of arguments per line (- for stdin)")
       ->capture_default_str();
+  auto quiet = std::make_shared<bool>(false);
+  auto progress = std::make_shared<bool>(false);
+  cmd->add_flag("--quiet", *quiet, "no progress line on stderr");
+  cmd->add_flag("--progress", *progress,
+                "a progress line on stderr even when it is not a terminal (a line every 2 s)");
   cmd->callback([=, &exit_code] {
     exit_code = guarded("map", [&] {
       quiet_logs();
@@ -324,7 +363,12 @@ void add_map_command(CLI::App& app, int& exit_code) {
           tasks[i] = cluster.call(*module, *function, {std::move(packed[i])}, options);
 
       bool failed = false;
-      Clock::time_point next_progress = Clock::now() + 2s;
+      ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), tasks.size());
+      FailureCount failures(tasks, bad);
+      auto show = [&] {
+        failures.look_ahead();
+        line.update(tasks.size() - cluster.unfinished(), failures.count());
+      };
       for (std::size_t i = 0; i < tasks.size(); ++i) {
         if (!tasks[i].valid()) {
           std::printf("%s\n", dump_json({{"error", bad[i]}}).c_str());
@@ -333,12 +377,9 @@ void add_map_command(CLI::App& app, int& exit_code) {
         }
         while (!tasks[i].wait_for(100ms)) {
           on_interrupt_cancel(cluster, tasks);
-          if (Clock::now() >= next_progress) {
-            std::size_t left = cluster.unfinished();
-            std::fprintf(stderr, "uni map: %zu/%zu done\n", tasks.size() - left, tasks.size());
-            next_progress = Clock::now() + 2s;
-          }
+          show();
         }
+        show();
         try {
           std::printf("%s\n", msgpack_to_json(tasks[i].get().bytes).c_str());
         } catch (const TaskError& e) {
@@ -348,6 +389,8 @@ void add_map_command(CLI::App& app, int& exit_code) {
         }
         std::fflush(stdout);
       }
+      failures.look_ahead();
+      line.finish(tasks.size(), failures.count());
       return failed ? kExitTaskFailed : kExitOk;
     });
   });
@@ -450,37 +493,74 @@ void add_status_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("status", "list workers, the queue and services");
   auto client_flags = std::make_shared<ClientFlags>();
   auto json = std::make_shared<bool>(false);
+  auto watch = std::make_shared<bool>(false);
+  auto interval = std::make_shared<std::string>("1");
   client_flags->add_to(*cmd);
   cmd->add_flag("--json", *json, "print the status as one JSON object");
+  cmd->add_flag("--watch", *watch,
+                "refresh in place until Ctrl-C (with --json: one JSON object a line)");
+  cmd->add_option("--interval", *interval, "seconds between refreshes of --watch")
+      ->capture_default_str();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("status", [&] {
       quiet_logs();
+      auto every = parse_seconds(*interval);
+      if (!every || every->count() < 100)
+        throw CommandError(kExitUsage, "--interval: not a number of seconds >= 0.1: " + *interval);
       Cluster cluster = connect_cluster(*client_flags);
+      if (*watch) return watch_status([&] { return cluster.status(); }, *json, *every);
       ClusterStatus status = cluster.status();
       if (*json) {
         std::printf("%s\n", to_json(status).c_str());
         return kExitOk;
       }
-      std::printf("manager %s at %s (uni %s)\n", status.manager.c_str(), status.endpoint.c_str(),
-                  status.version.c_str());
-      std::printf("%zu worker(s)\n", status.workers.size());
-      if (!status.workers.empty()) {
-        std::printf("  %-10s %-20s %-8s %-6s %-5s %s\n", "ID", "HOST", "PID", "SLOTS", "BUSY",
-                    "ISOLATION");
-        for (const auto& w : status.workers)
-          std::printf("  %-10s %-20s %-8u %-6u %-5llu %s\n", w.id.c_str(), w.host.c_str(), w.pid,
-                      w.slots, static_cast<unsigned long long>(w.busy), w.isolation.c_str());
+      std::fputs(status_text(status).c_str(), stdout);
+      return kExitOk;
+    });
+  });
+}
+
+// `uni become ID MODULE FN`: the running service takes on new code, keeping
+// its id, its state and its connections (uni/service.hpp). Exit 1 with the
+// reason when it did not (the service runs on unchanged).
+void add_become_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "become", "turn a running service into another function, keeping its state and connections");
+  auto client_flags = std::make_shared<ClientFlags>();
+  auto id = std::make_shared<std::string>();
+  auto module = std::make_shared<std::string>();
+  auto function = std::make_shared<std::string>();
+  auto timeout = std::make_shared<std::string>("10");
+  client_flags->add_to(*cmd);
+  cmd->add_option("ID", *id, "service id (as printed by uni spawn or uni status)")->required();
+  cmd->add_option("MODULE", *module, "module file with the new version")->required();
+  cmd->add_option("FN", *function, "its function that takes the service over")->required();
+  cmd->add_option("--timeout", *timeout,
+                  "seconds the service has to hand over (then it keeps running); default 10");
+  cmd->callback([=, &exit_code] {
+    exit_code = guarded("become", [&] {
+      if (!valid_task_id(*id)) throw CommandError(kExitUsage, "not a service id: " + *id);
+      auto limit = parse_seconds(*timeout);
+      if (!limit || limit->count() <= 0 || *limit > std::chrono::hours(24))
+        throw CommandError(
+            kExitUsage,
+            "--timeout: not a number of seconds above 0 and at most a day: " + *timeout);
+      quiet_logs();
+      Cluster cluster = connect_cluster(*client_flags);
+      BecomeResult became;
+      try {
+        became = cluster.become(*id, *module, *function, *limit);
+      } catch (const ConnectError&) {
+        throw;
+      } catch (const ModuleError& e) {
+        throw CommandError(kExitUsage, e.what());
+      } catch (const Error& e) {
+        // Refused or failed: the service runs on as it was.
+        throw CommandError(kExitTaskFailed, e.what());
       }
-      std::printf("queue: %llu waiting, %llu running\n",
-                  static_cast<unsigned long long>(status.queued),
-                  static_cast<unsigned long long>(status.running));
-      std::printf("%zu service(s)\n", status.services.size());
-      if (!status.services.empty()) {
-        std::printf("  %-24s %-9s %-10s %s\n", "ID", "STATE", "WORKER", "FUNCTION");
-        for (const auto& s : status.services)
-          std::printf("  %-24s %-9s %-10s %s\n", s.id.c_str(), s.state.c_str(),
-                      s.worker.empty() ? "-" : s.worker.c_str(), s.function.c_str());
-      }
+      std::printf("%s became %s of %s (handover %.3f ms, become #%u)\n", id->c_str(),
+                  function->c_str(), module->c_str(), became.handover.count() / 1e6,
+                  became.becomes);
       return kExitOk;
     });
   });

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "broker/broker.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
 #include "common/keys.hpp"
@@ -53,6 +54,7 @@ struct ManagerFlags {
   std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
   std::uint64_t max_tasks = 2'000'000;
+  std::string http;
 
   void add_to(CLI::App& app) {
     app.add_option("--listen", listen,
@@ -75,6 +77,10 @@ struct ManagerFlags {
                    "tasks held at most (queued, running, unacknowledged); past it bosses are told "
                    "to submit again later")
         ->capture_default_str();
+    app.add_option(
+        "--http", http,
+        "serve a read-only dashboard, /metrics and /api/status on HOST:PORT (a port "
+        "alone: 127.0.0.1; not authenticated: keep it on loopback unless told otherwise)");
   }
 
   manager::ManagerConfig config(const std::string& key) const {
@@ -88,6 +94,7 @@ struct ManagerFlags {
     c.max_module = size_flag(max_module, "--max-module");
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
+    c.http = http;
     if (c.max_module + (1 << 20) > c.max_message)
       throw CLI::ValidationError("--max-module", "must be at least 1M below --max-message");
     return c;
@@ -136,7 +143,7 @@ struct WorkerFlags {
   worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
     worker::WorkerConfig c;
     c.connect = connect;
-    c.keys = derive_curve_keys(key);
+    if (!key.empty()) c.keys = derive_curve_keys(key);
     c.slots = slots;
     c.thread_isolation = isolation == "thread";
     c.cache_dir = cache_dir;
@@ -159,14 +166,18 @@ int run_worker(WorkerFlags& flags) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != flags.parent) return kExitOk;
   }
-  std::optional<std::string> key = find_authkey(flags.client.authkey, flags.client.authkey_file);
+  std::string connect = flags.client.connect;
+  if (connect.empty()) connect = "tcp://127.0.0.1:7070";
+  // A NATS cluster takes its own credentials (UNI_NATS_*, docs/scale-out.md): no authkey.
+  std::optional<std::string> key =
+      broker::broker_kind(connect) == broker::BrokerKind::kNats
+          ? std::optional<std::string>("")
+          : find_authkey(flags.client.authkey, flags.client.authkey_file);
   if (!key) {
     std::fprintf(stderr,
                  "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
     return kExitUsage;
   }
-  std::string connect = flags.client.connect;
-  if (connect.empty()) connect = "tcp://127.0.0.1:7070";
   std::optional<worker::Supervisor> started;
   try {
     started.emplace(flags.config(connect, *key));
@@ -200,6 +211,7 @@ int run_manager(const ManagerFlags& flags,
   std::string key = manager_authkey(flags.authkey, flags.authkey_file);
   manager::Manager manager(flags.config(key));
   std::printf("listening on %s\n", manager.endpoint().c_str());
+  if (!manager.http_url().empty()) std::printf("dashboard on %s/\n", manager.http_url().c_str());
   std::fflush(stdout);
   on_stop_signal([](void* m) { static_cast<manager::Manager*>(m)->request_stop(); }, &manager);
   if (started) started(manager, key);

@@ -40,7 +40,11 @@ void add_map_command(CLI::App& app, int& exit_code);
 void add_spawn_command(CLI::App& app, int& exit_code);
 void add_stop_command(CLI::App& app, int& exit_code);
 void add_status_command(CLI::App& app, int& exit_code);
+void add_become_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
+// Tasks that outlive their boss (cmd_detached.cpp).
+void add_submit_command(CLI::App& app, int& exit_code);
+void add_result_command(CLI::App& app, int& exit_code);
 
 // `uni executor`: not for people; the worker starts its executors this way.
 int executor_main(int argc, char** argv);

@@ -29,7 +29,10 @@ int main(int argc, char** argv) {
   add_spawn_command(app, exit_code);
   add_stop_command(app, exit_code);
   add_status_command(app, exit_code);
+  add_become_command(app, exit_code);
   add_inspect_command(app, exit_code);
+  add_submit_command(app, exit_code);
+  add_result_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

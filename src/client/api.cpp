@@ -38,10 +38,44 @@ Cluster connect(const std::string& address, const ConnectOptions& options) {
 
 namespace {
 
+// Field for field, both ways: the wire's key names stay in one place
+// (status.cpp), and to_json(ClusterStatus) prints what the manager sent.
+ClusterStatus::Totals public_totals(const proto::StatusReport::Totals& t) {
+  ClusterStatus::Totals out;
+  out.submitted = t.submitted;
+  out.completed = t.completed;
+  out.failed = t.failed;
+  out.requeued = t.requeued;
+  out.modules = t.modules;
+  out.module_bytes = t.module_bytes;
+  out.module_uploads = t.module_uploads;
+  out.module_upload_bytes = t.module_upload_bytes;
+  out.module_fetches = t.module_fetches;
+  out.module_fetch_bytes = t.module_fetch_bytes;
+  out.cancelled = t.cancelled;
+  return out;
+}
+
+proto::StatusReport::Totals wire_totals(const ClusterStatus::Totals& t) {
+  proto::StatusReport::Totals out;
+  out.submitted = t.submitted;
+  out.completed = t.completed;
+  out.failed = t.failed;
+  out.requeued = t.requeued;
+  out.modules = t.modules;
+  out.module_bytes = t.module_bytes;
+  out.module_uploads = t.module_uploads;
+  out.module_upload_bytes = t.module_upload_bytes;
+  out.module_fetches = t.module_fetches;
+  out.module_fetch_bytes = t.module_fetch_bytes;
+  out.cancelled = t.cancelled;
+  return out;
+}
+
 ClusterStatus public_status(const proto::StatusReport& report) {
   ClusterStatus out;
   for (const proto::StatusReport::Worker& w : report.workers) {
-    WorkerStatus ws;
+    WorkerStatus& ws = out.workers.emplace_back();
     ws.id = w.id;
     ws.host = w.host;
     ws.platform = w.platform;
@@ -52,43 +86,71 @@ ClusterStatus public_status(const proto::StatusReport& report) {
     ws.assigned = w.assigned;
     ws.capacity = w.capacity;
     ws.last_seen_ms = w.last_seen_ms;
-    out.workers.push_back(std::move(ws));
+    ws.completed = w.completed;
+    ws.failed = w.failed;
+    ws.heartbeat_age_ms = w.heartbeat_age_ms;
+    ws.uptime_ms = w.uptime_ms;
   }
   out.queued = report.queue;
   out.running = report.running;
-  for (const proto::StatusReport::Service& s : report.services)
-    out.services.push_back(
-        {s.id, s.worker, s.function, proto::service_state_name(s.state), s.host, s.started});
+  for (const proto::StatusReport::Service& s : report.services) {
+    ServiceStatus& ss = out.services.emplace_back();
+    ss.id = s.id;
+    ss.worker = s.worker;
+    ss.function = s.function;
+    ss.state = proto::service_state_name(s.state);
+    ss.host = s.host;
+    ss.started = s.started;
+    ss.uptime_ms = s.uptime_ms;
+    ss.module = s.module;
+    ss.becomes = s.becomes;
+  }
   out.manager = report.manager;
   out.version = report.version;
   out.endpoint = report.endpoint;
   out.waiting_for_module = report.waiting_for_module;
   out.assigned = report.assigned;
   out.bosses = report.bosses;
-  const auto& t = report.totals;
-  out.totals = {t.submitted,      t.completed,         t.failed,         t.requeued,
-                t.modules,        t.module_bytes,      t.module_uploads, t.module_upload_bytes,
-                t.module_fetches, t.module_fetch_bytes};
+  out.totals = public_totals(report.totals);
+  out.uptime_ms = report.uptime_ms;
+  out.tasks_per_s = report.tasks_per_s;
+  for (const proto::StatusReport::Failure& f : report.recent_failures)
+    out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
   return out;
 }
 
-// The way back, so that the wire's key names stay in one place (status.cpp).
 proto::StatusReport wire_status(const ClusterStatus& status) {
   proto::StatusReport out;
-  for (const WorkerStatus& w : status.workers)
-    out.workers.push_back({w.id, w.host, w.pid, w.slots, w.busy, w.assigned, w.capacity, w.platform,
-                           w.isolation, w.last_seen_ms});
+  for (const WorkerStatus& w : status.workers) {
+    proto::StatusReport::Worker& ww = out.workers.emplace_back();
+    ww.id = w.id;
+    ww.host = w.host;
+    ww.pid = w.pid;
+    ww.slots = w.slots;
+    ww.busy = w.busy;
+    ww.assigned = w.assigned;
+    ww.capacity = w.capacity;
+    ww.platform = w.platform;
+    ww.isolation = w.isolation;
+    ww.last_seen_ms = w.last_seen_ms;
+    ww.completed = w.completed;
+    ww.failed = w.failed;
+    ww.heartbeat_age_ms = w.heartbeat_age_ms;
+    ww.uptime_ms = w.uptime_ms;
+  }
   out.queue = status.queued;
   out.running = status.running;
   for (const ServiceStatus& s : status.services) {
-    proto::StatusReport::Service service;
-    service.id = s.id;
-    service.state = proto::service_state_from_name(s.state).value_or(proto::ServiceState::kQueued);
-    service.started = s.started;
-    service.worker = s.worker;
-    service.host = s.host;
-    service.function = s.function;
-    out.services.push_back(std::move(service));
+    proto::StatusReport::Service& ws = out.services.emplace_back();
+    ws.id = s.id;
+    ws.state = proto::service_state_from_name(s.state).value_or(proto::ServiceState::kQueued);
+    ws.started = s.started;
+    ws.worker = s.worker;
+    ws.host = s.host;
+    ws.function = s.function;
+    ws.uptime_ms = s.uptime_ms;
+    ws.module = s.module;
+    ws.becomes = s.becomes;
   }
   out.manager = status.manager;
   out.version = status.version;
@@ -96,10 +158,11 @@ proto::StatusReport wire_status(const ClusterStatus& status) {
   out.waiting_for_module = status.waiting_for_module;
   out.assigned = status.assigned;
   out.bosses = status.bosses;
-  const auto& t = status.totals;
-  out.totals = {t.submitted,      t.completed,         t.failed,         t.requeued,
-                t.modules,        t.module_bytes,      t.module_uploads, t.module_upload_bytes,
-                t.module_fetches, t.module_fetch_bytes};
+  out.totals = wire_totals(status.totals);
+  out.uptime_ms = status.uptime_ms;
+  out.tasks_per_s = status.tasks_per_s;
+  for (const FailureStatus& f : status.recent_failures)
+    out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
   return out;
 }
 
@@ -197,6 +260,11 @@ bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout) {
 bool wait_started_for(const TaskState& state, std::chrono::nanoseconds timeout) {
   std::unique_lock lock(state.mutex);
   return state.finished.wait_for(lock, timeout, [&] { return state.done || state.started; });
+}
+
+bool failed(const TaskState& state) {
+  std::lock_guard lock(state.mutex);
+  return state.done && state.result.status != proto::Status::kOk;
 }
 
 const std::string& result_bytes(const TaskState& state) {

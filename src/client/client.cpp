@@ -172,9 +172,17 @@ void Client::Io::take_work() {
   }
   for (Request& r : requests) {
     log::debug("asking {} for {}", link_->name(),
-               r.type == proto::Type::kStatus ? "its status" : "a cancel");
-    if (r.type == proto::Type::kStatus) link_->request_status(std::move(r.status));
-    else link_->cancel(r.ids, std::move(r.cancel));
+               r.type == proto::Type::kStatus   ? "its status"
+               : r.type == proto::Type::kBecome ? "a become"
+                                                : "a cancel");
+    if (r.type == proto::Type::kStatus) {
+      link_->request_status(std::move(r.status));
+    } else if (r.type == proto::Type::kBecome) {
+      modules_.try_emplace(r.module->hash, r.module);  // the broker may ask for it
+      link_->request_become(r.become, std::move(r.became));
+    } else {
+      link_->cancel(r.ids, std::move(r.cancel));
+    }
   }
 }
 
@@ -459,6 +467,27 @@ proto::StatusReport Client::status(std::chrono::milliseconds timeout) {
   }
   wake();
   return await_reply(reply, timeout, "status");
+}
+
+proto::BecomeReply Client::become(proto::BecomeRequest request,
+                                  std::shared_ptr<const ModuleInfo> module,
+                                  std::chrono::milliseconds wait) {
+  auto promise = std::make_shared<broker::BecomePromise>();
+  auto reply = promise->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    request.module = module->hash;
+    request.request = next_become_++;
+    requests_.push_back({proto::Type::kBecome,
+                         {},
+                         nullptr,
+                         nullptr,
+                         std::move(request),
+                         std::move(module),
+                         std::move(promise)});
+  }
+  wake();
+  return await_reply(reply, wait, "become");
 }
 
 std::size_t Client::outstanding() const {

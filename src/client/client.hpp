@@ -65,6 +65,13 @@ class Client {
                                            std::chrono::milliseconds timeout);
   void cancel_async(const proto::TaskId& id);
 
+  // Asks for a running service to become `request.function` of `module`
+  // (request.request and request.module are set here) and waits for the
+  // answer, which says whether it did. Throws ConnectError if no answer
+  // comes within `wait`, or the connection drops first.
+  proto::BecomeReply become(proto::BecomeRequest request, std::shared_ptr<const ModuleInfo> module,
+                            std::chrono::milliseconds wait);
+
   // The manager's status; throws Error if it does not answer within `timeout`.
   proto::StatusReport status(std::chrono::milliseconds timeout);
 
@@ -94,13 +101,18 @@ class Client {
   std::vector<std::shared_ptr<TaskState>> to_submit_;
   std::vector<proto::TaskId> to_cancel_;
   struct Request {
-    proto::Type type;  // kStatus or kCancel
+    proto::Type type;  // kStatus, kCancel or kBecome
     std::vector<proto::TaskId> ids;
     std::shared_ptr<broker::StatusPromise> status;
     std::shared_ptr<broker::CancelPromise> cancel;
+    // kBecome: the request, its module (the broker may ask for it), who waits.
+    proto::BecomeRequest become{};
+    std::shared_ptr<const ModuleInfo> module{};
+    std::shared_ptr<broker::BecomePromise> became{};
   };
   std::vector<Request> requests_;
   std::uint64_t next_seq_ = 1;
+  std::uint64_t next_become_ = 1;
   std::size_t outstanding_ = 0;
   std::size_t max_outstanding_ = 0;
   std::chrono::milliseconds submit_timeout_{0};

@@ -18,8 +18,10 @@
 
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
+#include "manager/http_server.hpp"
 #include "manager/manager_core.hpp"
 #include "manager/submission.hpp"
+#include "proto/become.hpp"
 #include "proto/messages.hpp"
 #include "proto/transport.hpp"
 
@@ -67,9 +69,17 @@ class Manager::Impl {
         manager_id_(random_hex(8)),
         core_(config_, manager_id_, endpoint_, Clock::now()) {
     if (!wake_) throw std::runtime_error("eventfd failed");
+    if (!config_.http.empty()) {
+      board_.publish(core_.snapshot(Clock::now()), Clock::now());
+      http_ = std::make_unique<HttpServer>(config_.http, board_);
+    }
   }
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& http_url() const {
+    static const std::string none;
+    return http_ ? http_->url() : none;
+  }
 
   void request_stop() {
     stop_ = true;
@@ -100,6 +110,9 @@ class Manager::Impl {
   ManagerCore core_;
   Outbox out_;
   std::vector<Outgoing> sending_;
+  // The HTTP server reads what the loop publishes here, in its own threads.
+  SnapshotBoard board_;
+  std::unique_ptr<HttpServer> http_;
 };
 
 // ---- loop ------------------------------------------------------------------------
@@ -129,8 +142,10 @@ void Manager::Impl::run() {
       core_.flush(out_);
       deliver();
       next_timer = now + std::chrono::milliseconds(100);
+      if (http_ && board_.wanted(now)) board_.publish(core_.snapshot(now), now);
     }
   }
+  http_.reset();  // before the state its snapshots came from
   // Tell everyone connected that the manager is going; they reconnect later.
   // Peers connect with ZMQ_IMMEDIATE, and libzmq then discards what a peer
   // has not yet read when its connection drops: the connection stays open a
@@ -223,6 +238,7 @@ void Manager::Impl::handle_for_boss(const PeerId& peer, const proto::Message& m,
     case Type::kSubmit: return core_.on_submit(peer, read_submission(m), now, out_);
     case Type::kPutModule: return put_module(peer, m, now);
     case Type::kAck: return core_.on_ack(peer, m.task_ids(), out_);
+    case Type::kBecome: return core_.on_become(peer, proto::read_become(m), now, out_);
     default:
       out_.send(peer,
                 proto::encode_error("malformed", std::string("unexpected ") +
@@ -236,6 +252,7 @@ void Manager::Impl::handle_for_worker(const PeerId& peer, const proto::Message& 
     case Type::kResult: return core_.on_result(peer, m.results(), out_);
     case Type::kFetchModule: return core_.on_fetch_module(peer, m.module_hash(), out_);
     case Type::kCredit: return core_.on_credit(peer, m.credit());
+    case Type::kBecomeReply: return core_.on_become_reply(peer, proto::read_become_reply(m), out_);
     default:
       out_.send(peer, proto::encode_error("malformed", std::string("unexpected ") +
                                                            proto::type_name(m.type()) +
@@ -289,6 +306,7 @@ bool Manager::Impl::send(const PeerId& peer, const std::string& body) {
 Manager::Manager(ManagerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Manager::~Manager() = default;
 const std::string& Manager::endpoint() const { return impl_->endpoint(); }
+const std::string& Manager::http_url() const { return impl_->http_url(); }
 void Manager::run() { impl_->run(); }
 void Manager::request_stop() { impl_->request_stop(); }
 

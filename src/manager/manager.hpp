@@ -1,7 +1,8 @@
 // The manager (design §1-2, 5): the rendezvous of a cluster. It owns the task
 // queue, routes each result to the boss that submitted the task, stores
 // modules by hash, keeps the registry of workers, and watches everyone's
-// heartbeats. One thread, one ROUTER socket, one poll loop.
+// heartbeats. One thread, one ROUTER socket, one poll loop; with --http, an
+// HTTP server on threads of its own that reads only published snapshots.
 #pragma once
 
 #include <memory>
@@ -21,6 +22,8 @@ class Manager {
 
   // The bound endpoint, with the port filled in ("tcp://127.0.0.1:41237").
   const std::string& endpoint() const;
+  // The dashboard's URL ("http://127.0.0.1:8080"), empty without --http.
+  const std::string& http_url() const;
 
   // Serves until request_stop(); then tells connected peers and returns.
   void run();

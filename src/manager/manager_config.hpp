@@ -32,6 +32,9 @@ struct ManagerConfig {
   // After a start, resubmitted tasks wait this long for workers to re-announce
   // what they still run, so that a restart never starts a task twice.
   std::chrono::milliseconds recovery_window{2000};
+  // HOST:PORT of the read-only HTTP server (dashboard, /metrics, /api/status);
+  // empty: none (http_server.hpp).
+  std::string http;
 };
 
 }  // namespace uni::manager

@@ -16,6 +16,12 @@ namespace {
 using proto::Status;
 using proto::TaskId;
 
+std::uint64_t ms_between(Clock::time_point from, Clock::time_point to) {
+  if (to <= from) return 0;
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count());
+}
+
 std::string seconds_text(std::chrono::milliseconds ms) {
   char out[32];
   std::snprintf(out, sizeof(out), "%g", static_cast<double>(ms.count()) / 1000.0);
@@ -31,7 +37,8 @@ ManagerCore::ManagerCore(const ManagerConfig& config, std::string manager_id, st
       endpoint_(std::move(endpoint)),
       modules_(config.module_store_bytes),
       tasks_(modules_, workers_, config.recovery_window, now),
-      now_(now) {}
+      now_(now),
+      started_(now) {}
 
 ManagerCore::Role ManagerCore::role_of(const PeerId& peer) {
   if (workers_.find(peer)) return Role::kWorker;
@@ -68,6 +75,10 @@ void ManagerCore::apply(Outbox& out) {
     for (const TaskRecord* t : applying_.finished) {
       if (t->state != TaskState::kDone) continue;
       const TaskId id = t->task.id;
+      if (t->result->status != Status::kOk)
+        metrics_.failures.add({id.str(), t->task.function, proto::status_name(t->result->status),
+                               t->result->payload, t->result->worker, 0},
+                              now_);
       if (t->is(proto::kFlagDetached)) {
         log::info("service {} ({}) ended: {}", id.str(), t->task.function,
                   t->result->status == Status::kOk ? "returned" : t->result->payload);
@@ -231,6 +242,7 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
     if (const StoredModule* mod = modules_.find(task.module))
       platform = workers_.platform_index(mod->platform);
     TaskRecord& rec = tasks_.add(std::move(task), platform, now, changes_);
+    rec.since = now;
     if (!platform && boss->asked.insert(rec.task.module).second)
       out.send(peer, proto::encode_need_module(rec.task.module));
     if (!changes_.empty()) apply(out);
@@ -262,6 +274,7 @@ void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
             upload.platform);
   tasks_.module_arrived(upload.hash, workers_.platform_index(mod->platform), now, changes_);
   apply(out);
+  becomes_after_upload(upload.hash, std::nullopt, {}, out);
 }
 
 // Fails this boss's tasks that wait for a module it failed to upload; other
@@ -273,6 +286,7 @@ void ManagerCore::refuse_module(const PeerId& peer, const ModuleHash& hash,
   log::warn("module upload from boss {:016x} refused: {}", boss->session, error);
   tasks_.module_refused(hash, boss->session, error, changes_);
   apply(out);
+  becomes_after_upload(hash, boss->session, error, out);
 }
 
 void ManagerCore::on_ack(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
@@ -293,10 +307,12 @@ void ManagerCore::on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> 
   Worker* w = workers_.find(peer);
   if (!w) return;
   w->executing = busy.value_or(w->executing);
+  w->last_heartbeat = now_;
   for (const TaskId& id : started_services) {
     TaskRecord* t = tasks_.find(id);
     if (!t || t->state != TaskState::kRunning || t->worker != w || t->started) continue;
     t->started = true;
+    t->since = now_;  // a service's uptime
     // Stopped before it started, but its worker had already handed it to an
     // executor (behind another task), which starts it anyway: as a service
     // would run for ever, stop it now that it runs.
@@ -332,12 +348,16 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
       continue;
     }
     if (proto::is_retryable(r.status)) {
+      ++w->failed;
       tasks_.attempt_failed(*t, r.payload + " on worker " + w->id + " (" + w->host + ")", changes_);
       continue;
     }
     r.worker = w->id;
     r.host = w->host;
     r.attempt = t->task.attempt;
+    metrics_.run_time.observe(now_ - t->since);
+    if (r.status == Status::kOk) ++w->completed;
+    else ++w->failed;
     tasks_.complete(*t, std::move(r), changes_);
   }
   apply(out);
@@ -375,6 +395,8 @@ void ManagerCore::dispatch() {
       TaskRecord* t = tasks_.next_queued(w->platform);
       if (!t) continue;
       tasks_.assign(*t, *w);
+      metrics_.queue_wait.observe(now_ - t->since);
+      t->since = now_;
       w->tasks_out.push_back(t->task.id);
       workers_.note_output(*w);
       if (w->has_room()) open[kept++] = w;
@@ -441,6 +463,8 @@ void ManagerCore::on_timer(Clock::time_point now, Outbox& out) {
   tasks_.end_recovery(now, changes_);
   tasks_.expire_waits(now, changes_);
   apply(out);
+  metrics_.throughput.tick(now, tasks_.totals().completed + tasks_.totals().failed);
+  if (!becomes_.empty()) becomes_on_timer(out);
   bosses_.send_notices(now, config_.notice_after, workers_, out);
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + config_.heartbeat;
@@ -472,6 +496,9 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
     log::warn("worker {} ({} pid {}) lost: {}; requeueing its {} task(s)", w.id, w.host, w.pid, why,
               w.inflight.size());
   std::vector<TaskId> inflight(w.inflight.begin(), w.inflight.end());
+  for (const TaskId& id : inflight)
+    for (std::uint64_t become : becomes_.of_service(id))
+      answer_become(become, false, "the service's worker " + w.id + " was lost: " + why, 0, out);
   for (const TaskId& id : inflight) {
     TaskRecord* t = tasks_.find(id);
     if (!t) continue;
@@ -529,8 +556,11 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
     out.capacity = w->capacity;
     out.platform = workers_.platform_name(w->platform);
     out.isolation = w->isolation;
-    out.last_seen_ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - w->last_seen).count());
+    out.last_seen_ms = ms_between(w->last_seen, now);
+    out.completed = w->completed;
+    out.failed = w->failed;
+    out.heartbeat_age_ms = ms_between(w->last_heartbeat, now);
+    out.uptime_ms = ms_between(w->joined, now);
     r.running += out.busy;
   }
   r.queue = tasks_.count(TaskState::kQueued);
@@ -550,6 +580,9 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
     out.worker = t->worker ? t->worker->id : std::string();
     out.host = t->worker ? t->worker->host : std::string();
     out.function = t->task.function;
+    out.uptime_ms = t->started ? ms_between(t->since, now) : 0;
+    out.module = t->task.module.hex();
+    out.becomes = t->becomes;
   }
   r.bosses = bosses_.connected_count();
   const TaskTotals& totals = tasks_.totals();
@@ -563,7 +596,15 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
   r.totals.module_upload_bytes = module_totals_.upload_bytes;
   r.totals.module_fetches = module_totals_.fetches;
   r.totals.module_fetch_bytes = module_totals_.fetch_bytes;
+  r.totals.cancelled = totals.cancelled;
+  r.uptime_ms = ms_between(started_, now);
+  r.tasks_per_s = metrics_.throughput.rate(now, totals.completed + totals.failed, 10);
+  r.recent_failures = metrics_.failures.list(now);
   return r;
+}
+
+MetricsSnapshot ManagerCore::snapshot(Clock::time_point now) const {
+  return {status(now), metrics_.run_time, metrics_.queue_wait, metrics_.throughput.per_second()};
 }
 
 }  // namespace uni::manager

@@ -13,8 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "manager/become_requests.hpp"
 #include "manager/boss_router.hpp"
 #include "manager/manager_config.hpp"
+#include "manager/metrics.hpp"
 #include "manager/module_store.hpp"
 #include "manager/outbox.hpp"
 #include "manager/submission.hpp"
@@ -56,12 +58,16 @@ class ManagerCore {
   void refuse_module(const PeerId& peer, const ModuleHash& hash, const std::string& error,
                      Outbox& out);
   void on_ack(const PeerId& peer, const std::vector<proto::TaskId>& ids, Outbox& out);
+  // A running service is to take on new code (manager_core_become.cpp).
+  void on_become(const PeerId& peer, proto::BecomeRequest request, Clock::time_point now,
+                 Outbox& out);
   // A worker:
   void on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
                     const std::vector<proto::TaskId>& started_services, Outbox& out);
   void on_result(const PeerId& peer, std::vector<proto::Result> results, Outbox& out);
   void on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out);
   void on_credit(const PeerId& peer, std::uint32_t capacity);
+  void on_become_reply(const PeerId& peer, proto::BecomeReply reply, Outbox& out);
 
   // ---- each turn of the loop ----
   // Assigns queued tasks to workers with free credit.
@@ -76,6 +82,9 @@ class ManagerCore {
   bool say_goodbye(std::string_view reason, Outbox& out);
 
   proto::StatusReport status(Clock::time_point now) const;
+  // The status with the histograms and the throughput history, for /metrics
+  // and the dashboard (http_server.hpp).
+  MetricsSnapshot snapshot(Clock::time_point now) const;
   const TaskTable& tasks() const { return tasks_; }
   const WorkerRegistry& workers() const { return workers_; }
 
@@ -85,6 +94,14 @@ class ManagerCore {
   void forget_boss(Boss& b, std::string_view why, Outbox& out);
   void tell_started(const TaskRecord& t, Outbox& out);
   proto::Result refusal(const proto::TaskId& id, const std::string& why) const;
+  // Become (manager_core_become.cpp): a request goes to the service's worker,
+  // or is answered (to its boss, and forgotten).
+  void forward_become(std::uint64_t id, Outbox& out);
+  void answer_become(std::uint64_t id, bool ok, std::string text, std::uint64_t handover_ns,
+                     Outbox& out);
+  void becomes_after_upload(const ModuleHash& hash, std::optional<std::uint64_t> refused_session,
+                            const std::string& error, Outbox& out);
+  void becomes_on_timer(Outbox& out);
 
   const ManagerConfig config_;
   const std::string manager_id_;
@@ -93,8 +110,13 @@ class ManagerCore {
   WorkerRegistry workers_;
   TaskTable tasks_;
   BossRouter bosses_;
+  BecomeRequests becomes_;
   TableChanges changes_, applying_;
   Clock::time_point now_;  // of the message or timer being handled
+  const Clock::time_point started_;
+  // Times come from now_, the time of the message being handled: no clock
+  // read per task.
+  ManagerMetrics metrics_;
   Clock::time_point next_heartbeat_{};
   struct ModuleTotals {
     std::uint64_t uploads = 0, upload_bytes = 0;  // PUT_MODULE accepted

@@ -205,6 +205,7 @@ void TaskTable::complete(TaskRecord& t, proto::Result result, TableChanges& chan
   result.id = t.task.id;
   if (result.status == Status::kOk) ++totals_.completed;
   else ++totals_.failed;
+  if (result.status == Status::kCancelled) ++totals_.cancelled;
   t.result = std::make_unique<proto::Result>(std::move(result));
   Session& s = sessions_[t.task.id.session];
   unlink(s.unfinished, t);

@@ -46,8 +46,14 @@ struct TaskRecord {
   bool started = false;      // a service its worker reported running
   bool stopping = false;     // CANCEL sent to its worker
   std::uint16_t platform = 0;
+  // A service: how often it took on new code (BECOME). 16 bits fill the
+  // padding before `worker`; the count stops at 65535.
+  std::uint16_t becomes = 0;
   Worker* worker = nullptr;  // kRunning: the worker holding it
   std::unique_ptr<proto::Result> result;
+  // Set by the core for the metrics: submitted, then assigned; a service's
+  // start. Queue wait and run time are measured from it.
+  Clock::time_point since{};
   // Its session's list of unfinished or of finished tasks (TaskTable::Session).
   TaskRecord* session_prev = nullptr;
   TaskRecord* session_next = nullptr;
@@ -74,6 +80,7 @@ struct TableChanges {
 
 struct TaskTotals {
   std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
+  std::uint64_t cancelled = 0;  // of failed
 };
 
 class TaskTable {

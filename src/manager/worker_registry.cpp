@@ -22,7 +22,7 @@ WorkerRegistry::Joined WorkerRegistry::join(const PeerId& peer, const proto::Hel
   ++per_platform_[w.platform];
   w.isolation = hello.isolation;
   w.last_seen = now;
-  if (!known) w.joined = now;
+  if (!known) w.joined = w.last_heartbeat = now;
   return {w, known};
 }
 

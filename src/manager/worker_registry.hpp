@@ -30,6 +30,8 @@ struct Worker {
   std::unordered_set<proto::TaskId, proto::TaskIdHash> inflight;  // assigned to it
   Clock::time_point last_seen{};
   Clock::time_point joined{};
+  Clock::time_point last_heartbeat{};       // joined, until its first HEARTBEAT
+  std::uint64_t completed = 0, failed = 0;  // its results: ok, other (crashes included)
   std::vector<proto::TaskId> tasks_out;  // assigned this turn, to send
   std::vector<proto::TaskId> acks_out;   // results received this turn, to acknowledge
   bool listed_room = false, listed_output = false;

@@ -18,8 +18,13 @@ TaskDelivery::TaskDelivery(Message message, std::vector<proto::Task> tasks, Deli
       tasks_(std::move(tasks)),
       info_(std::move(info)),
       max_deliver_(max_deliver) {
-  auto attempt = static_cast<std::uint8_t>(std::min<std::uint64_t>(info_.delivered, 255));
-  for (proto::Task& task : tasks_) task.attempt = attempt;
+  // A task requeued by a worker (its executor crashed) carries the attempts
+  // it has had; each redelivery of its message adds one.
+  for (proto::Task& task : tasks_) {
+    std::uint64_t base = std::max<std::uint8_t>(task.attempt, 1);
+    task.attempt =
+        static_cast<std::uint8_t>(std::min<std::uint64_t>(base + info_.delivered - 1, 255));
+  }
 }
 
 TaskConsumer TaskConsumer::bind(TaskQueue& queue, const Names& names,

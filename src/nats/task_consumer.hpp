@@ -34,7 +34,8 @@ class TaskDelivery {
  public:
   TaskDelivery(Message message, std::vector<proto::Task> tasks, DeliveryInfo info, int max_deliver);
 
-  // The tasks, each with `attempt` set to this delivery's number (1, 2, ...).
+  // The tasks, each with `attempt` set to this delivery's number (1, 2, ...)
+  // plus the attempts a requeued task had before.
   const std::vector<proto::Task>& tasks() const { return tasks_; }
   const DeliveryInfo& info() const { return info_; }
   std::uint64_t attempt() const { return info_.delivered; }

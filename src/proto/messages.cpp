@@ -30,6 +30,8 @@ const char* type_name(Type type) {
     case Type::kNotice: return "NOTICE";
     case Type::kBye: return "BYE";
     case Type::kServiceStarted: return "SERVICE_STARTED";
+    case Type::kBecome: return "BECOME";
+    case Type::kBecomeReply: return "BECOME_REPLY";
   }
   return "UNKNOWN";
 }

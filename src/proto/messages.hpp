@@ -45,8 +45,10 @@ enum class Type : std::uint8_t {
   kNotice = 18,
   kBye = 19,
   kServiceStarted = 20,
+  kBecome = 21,  // proto/become.hpp
+  kBecomeReply = 22,
 };
-inline constexpr Type kLastType = Type::kServiceStarted;
+inline constexpr Type kLastType = Type::kBecomeReply;
 const char* type_name(Type type);
 
 // Thrown by every decoder on input that does not follow the protocol. The

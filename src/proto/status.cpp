@@ -70,7 +70,7 @@ constexpr std::string_view kId = "id", kHost = "host", kPid = "pid", kSlots = "s
                            kIsolation = "isolation", kLastSeenMs = "last_seen_ms";
 // services[] (also kId, kHost)
 constexpr std::string_view kState = "state", kStarted = "started", kWorker = "worker",
-                           kFunction = "function";
+                           kFunction = "function", kModule = "module", kBecomes = "becomes";
 // totals
 constexpr std::string_view kSubmitted = "submitted", kCompleted = "completed", kFailed = "failed",
                            kRequeued = "requeued", kModules = "modules",
@@ -78,6 +78,12 @@ constexpr std::string_view kSubmitted = "submitted", kCompleted = "completed", k
                            kModuleUploadBytes = "module_upload_bytes",
                            kModuleFetches = "module_fetches",
                            kModuleFetchBytes = "module_fetch_bytes";
+// Added with the dashboard (issue 10): appended after the keys above, and
+// read as optional, so older and newer managers and clients mix.
+constexpr std::string_view kHeartbeatAgeMs = "heartbeat_age_ms", kUptimeMs = "uptime_ms",
+                           kCancelled = "cancelled", kTasksPerS = "tasks_per_s",
+                           kRecentFailures = "recent_failures", kStatus = "status",
+                           kError = "error", kAgeMs = "age_ms";
 }  // namespace key
 
 [[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
@@ -88,6 +94,15 @@ class Reader {
   Reader(const msgpack::object& o, std::string what) : what_(std::move(what)) {
     if (o.type != msgpack::type::MAP) fail(what_ + ": expected map, got " + detail::kind_name(o));
     map_ = &o.via.map;
+  }
+  // Fields added later (a service's module and becomes) may be missing.
+  bool has(std::string_view key) const {
+    for (std::uint32_t i = 0; i < map_->size; ++i) {
+      const msgpack::object& k = map_->ptr[i].key;
+      if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key)
+        return true;
+    }
+    return false;
   }
   const msgpack::object& get(std::string_view key) const {
     for (std::uint32_t i = 0; i < map_->size; ++i) {
@@ -116,6 +131,23 @@ class Reader {
     const msgpack::object& o = get(key);
     if (o.type != msgpack::type::BOOLEAN) wrong(key, "boolean", o);
     return o.via.boolean;
+  }
+  const msgpack::object* find(std::string_view key) const {
+    for (std::uint32_t i = 0; i < map_->size; ++i) {
+      const msgpack::object& k = map_->ptr[i].key;
+      if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key)
+        return &map_->ptr[i].val;
+    }
+    return nullptr;
+  }
+  // Keys a newer manager added: absent from an older one's map.
+  std::uint64_t optional_u64(std::string_view key) const { return find(key) ? u64(key) : 0; }
+  double optional_number(std::string_view key) const {
+    const msgpack::object* o = find(key);
+    if (!o) return 0;
+    if (o->type == msgpack::type::FLOAT64 || o->type == msgpack::type::FLOAT32) return o->via.f64;
+    if (o->type == msgpack::type::POSITIVE_INTEGER) return static_cast<double>(o->via.u64);
+    wrong(key, "number", *o);
   }
   const msgpack::object& array(std::string_view key) const {
     const msgpack::object& o = get(key);
@@ -166,14 +198,14 @@ std::string pack_status_report(const StatusReport& r) {
     p.pack(value);
   };
 
-  p.pack_map(11);
+  p.pack_map(14);
   field(key::kManager, r.manager);
   field(key::kVersion, r.version);
   field(key::kEndpoint, r.endpoint);
   p.pack(key::kWorkers);
   p.pack_array(static_cast<std::uint32_t>(r.workers.size()));
   for (const StatusReport::Worker& w : r.workers) {
-    p.pack_map(10);
+    p.pack_map(14);
     field(key::kId, w.id);
     field(key::kHost, w.host);
     field(key::kPid, w.pid);
@@ -184,6 +216,10 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kPlatform, w.platform);
     field(key::kIsolation, w.isolation);
     field(key::kLastSeenMs, w.last_seen_ms);
+    field(key::kCompleted, w.completed);
+    field(key::kFailed, w.failed);
+    field(key::kHeartbeatAgeMs, w.heartbeat_age_ms);
+    field(key::kUptimeMs, w.uptime_ms);
   }
   field(key::kQueue, r.queue);
   field(key::kWaitingForModule, r.waiting_for_module);
@@ -192,18 +228,21 @@ std::string pack_status_report(const StatusReport& r) {
   p.pack(key::kServices);
   p.pack_array(static_cast<std::uint32_t>(r.services.size()));
   for (const StatusReport::Service& s : r.services) {
-    p.pack_map(6);
+    p.pack_map(9);
     field(key::kId, s.id);
     field(key::kState, std::string_view(service_state_name(s.state)));
     field(key::kStarted, s.started);
     field(key::kWorker, s.worker);
     field(key::kHost, s.host);
     field(key::kFunction, s.function);
+    field(key::kModule, s.module);
+    field(key::kBecomes, s.becomes);
+    field(key::kUptimeMs, s.uptime_ms);
   }
   field(key::kBosses, r.bosses);
   const StatusReport::Totals& t = r.totals;
   p.pack(key::kTotals);
-  p.pack_map(10);
+  p.pack_map(11);
   field(key::kSubmitted, t.submitted);
   field(key::kCompleted, t.completed);
   field(key::kFailed, t.failed);
@@ -214,6 +253,20 @@ std::string pack_status_report(const StatusReport& r) {
   field(key::kModuleUploadBytes, t.module_upload_bytes);
   field(key::kModuleFetches, t.module_fetches);
   field(key::kModuleFetchBytes, t.module_fetch_bytes);
+  field(key::kCancelled, t.cancelled);
+  field(key::kUptimeMs, r.uptime_ms);
+  field(key::kTasksPerS, r.tasks_per_s);
+  p.pack(key::kRecentFailures);
+  p.pack_array(static_cast<std::uint32_t>(r.recent_failures.size()));
+  for (const StatusReport::Failure& f : r.recent_failures) {
+    p.pack_map(6);
+    field(key::kId, f.id);
+    field(key::kFunction, f.function);
+    field(key::kStatus, f.status);
+    field(key::kError, f.error);
+    field(key::kWorker, f.worker);
+    field(key::kAgeMs, f.age_ms);
+  }
   return std::string(buffer.data(), buffer.size());
 }
 
@@ -237,6 +290,10 @@ StatusReport read_status_report(const msgpack::object& map) {
     out.platform = w.str(key::kPlatform);
     out.isolation = w.str(key::kIsolation);
     out.last_seen_ms = w.u64(key::kLastSeenMs);
+    out.completed = w.optional_u64(key::kCompleted);
+    out.failed = w.optional_u64(key::kFailed);
+    out.heartbeat_age_ms = w.optional_u64(key::kHeartbeatAgeMs);
+    out.uptime_ms = w.optional_u64(key::kUptimeMs);
   }
   r.queue = in.u64(key::kQueue);
   r.waiting_for_module = in.u64(key::kWaitingForModule);
@@ -255,6 +312,9 @@ StatusReport read_status_report(const msgpack::object& map) {
     out.worker = s.str(key::kWorker);
     out.host = s.str(key::kHost);
     out.function = s.str(key::kFunction);
+    out.uptime_ms = s.optional_u64(key::kUptimeMs);
+    if (s.has(key::kModule)) out.module = s.str(key::kModule);
+    if (s.has(key::kBecomes)) out.becomes = s.u32(key::kBecomes);
   }
   r.bosses = in.u64(key::kBosses);
   Reader t(in.get(key::kTotals), "STATUS_REPLY totals");
@@ -268,6 +328,22 @@ StatusReport read_status_report(const msgpack::object& map) {
   r.totals.module_upload_bytes = t.u64(key::kModuleUploadBytes);
   r.totals.module_fetches = t.u64(key::kModuleFetches);
   r.totals.module_fetch_bytes = t.u64(key::kModuleFetchBytes);
+  r.totals.cancelled = t.optional_u64(key::kCancelled);
+  r.uptime_ms = in.optional_u64(key::kUptimeMs);
+  r.tasks_per_s = in.optional_number(key::kTasksPerS);
+  if (in.find(key::kRecentFailures)) {
+    const msgpack::object& failures = in.array(key::kRecentFailures);
+    for (std::uint32_t i = 0; i < failures.via.array.size; ++i) {
+      Reader f(failures.via.array.ptr[i], "STATUS_REPLY failure");
+      StatusReport::Failure& out = r.recent_failures.emplace_back();
+      out.id = f.str(key::kId);
+      out.function = f.str(key::kFunction);
+      out.status = f.str(key::kStatus);
+      out.error = f.str(key::kError);
+      out.worker = f.str(key::kWorker);
+      out.age_ms = f.u64(key::kAgeMs);
+    }
+  }
   return r;
 }
 

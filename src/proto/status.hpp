@@ -67,19 +67,39 @@ struct StatusReport {
     std::uint32_t capacity = 0;  // its current credit
     std::string platform, isolation;
     std::uint64_t last_seen_ms = 0;
+    // Added with the dashboard (issue 10); 0 from an older manager.
+    std::uint64_t completed = 0;         // its tasks that ended ok
+    std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
+    std::uint64_t heartbeat_age_ms = 0;  // since its last HEARTBEAT
+    std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
   };
   struct Service {
     std::string id;  // printed task id
     ServiceState state = ServiceState::kQueued;
     bool started = false;  // its worker has reported it executing
     std::string worker, host, function;
+    std::uint64_t uptime_ms = 0;  // since its worker reported it running; 0 until then
+    // Its module (hex hash) and how often it took on new code (BECOME).
+    // Older managers send neither: empty and 0.
+    std::string module;
+    std::uint32_t becomes = 0;
   };
   struct Totals {
     std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
     std::uint64_t modules = 0, module_bytes = 0;  // stored now
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
+    std::uint64_t cancelled = 0;  // of `failed`, those that ended `cancelled`
   };
+  // A task that ended with a status other than ok, most recent first.
+  struct Failure {
+    std::string id, function;
+    std::string status;  // status_name()
+    std::string error;   // its payload, cut to kFailureErrorBytes
+    std::string worker;  // empty if it never reached one
+    std::uint64_t age_ms = 0;
+  };
+  static constexpr std::size_t kFailureErrorBytes = 400;
 
   std::string manager;  // run id, as in WELCOME
   std::string version;
@@ -92,6 +112,10 @@ struct StatusReport {
   std::vector<Service> services;  // by id
   std::uint64_t bosses = 0;       // connected
   Totals totals;
+  // Added with the dashboard (issue 10); 0 or empty from an older manager.
+  std::uint64_t uptime_ms = 0;
+  double tasks_per_s = 0;                // tasks finished per second over the last 10 s
+  std::vector<Failure> recent_failures;  // at most 20
 };
 
 // The report as the msgpack map STATUS_REPLY carries (the same bytes, key

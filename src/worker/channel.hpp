@@ -11,6 +11,11 @@
 //                           [5 RETIRE, out of memory bool, reason str]: replace me once
 //                             what was handed over is done (out of memory: it is all
 //                             handed back, not run)
+//   supervisor -> executor  [6 BECOME, tag u64, request id u64, module path, function]:
+//                             read only once the service `tag` has handed over
+//   executor -> supervisor  [7 BECAME, tag u64, request id u64, ok bool, text str,
+//                             handover ns u64]: the new version took over (ok), or
+//                             why not (the old version resumed)
 #pragma once
 
 #include <cstdint>
@@ -25,6 +30,8 @@ inline constexpr std::uint8_t kUnload = 2;
 inline constexpr std::uint8_t kDone = 3;
 inline constexpr std::uint8_t kOutput = 4;
 inline constexpr std::uint8_t kRetire = 5;
+inline constexpr std::uint8_t kBecome = 6;
+inline constexpr std::uint8_t kBecame = 7;
 
 // A frame larger than this is a broken peer, not a message.
 inline constexpr std::uint32_t kMaxFrame = 1u << 30;

@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <map>
@@ -29,6 +30,7 @@
 
 #include "worker/channel.hpp"
 #include "worker/executor_keeper.hpp"
+#include "worker/executor_service.hpp"
 #include "worker/module_loader.hpp"
 #include "worker/status_page.hpp"
 #include "worker/task_processes.hpp"
@@ -72,6 +74,20 @@ class Outbox {
     else p.pack_false();
     p.pack_str(static_cast<std::uint32_t>(reason.size()));
     p.pack_str_body(reason.data(), static_cast<std::uint32_t>(reason.size()));
+    add(std::string_view(buffer.data(), buffer.size()));
+  }
+
+  void became(std::uint64_t tag, const BecomeReport& report) {
+    msgpack::sbuffer buffer(report.text.size() + 48);
+    msgpack::packer<msgpack::sbuffer> p(buffer);
+    p.pack_array(6);
+    p.pack_uint8(kBecame);
+    p.pack_uint64(tag);
+    p.pack_uint64(report.id);
+    if (report.ok) p.pack_true();
+    else p.pack_false();
+    p.pack(report.text);
+    p.pack_uint64(static_cast<std::uint64_t>(report.handover.count()));
     add(std::string_view(buffer.data(), buffer.size()));
   }
 
@@ -205,6 +221,18 @@ std::uint64_t resident_bytes() {
 
 std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
+// The hand-over eventfd, if the supervisor passed one (kExecutorHandoverFd);
+// else -1: services then run without ever being asked to hand over.
+int handover_eventfd() {
+  char target[64] = {};
+  std::string link = "/proc/self/fd/" + std::to_string(kExecutorHandoverFd);
+  ssize_t n = ::readlink(link.c_str(), target, sizeof(target) - 1);
+  if (n <= 0 || std::string_view(target, static_cast<std::size_t>(n)) != "anon_inode:[eventfd]")
+    return -1;
+  ::fcntl(kExecutorHandoverFd, F_SETFD, FD_CLOEXEC);
+  return kExecutorHandoverFd;
+}
+
 int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   // Mapped before the address-space limit, which a small --mem-limit would
   // otherwise leave no room for.
@@ -241,6 +269,44 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
 
   std::map<std::string, std::unique_ptr<LoadedModule>, std::less<>> modules;
   FrameReader reader;
+  // Frames read while a service was handing over, before its BECOME: they
+  // are handled, in order, once no service runs.
+  std::deque<std::string> deferred;
+  auto load = [&](const std::string& path, std::string& error) -> const LoadedModule* {
+    auto it = modules.find(path);
+    if (it != modules.end()) return it->second.get();
+    try {
+      return modules.emplace(path, LoadedModule::open(path)).first->second.get();
+    } catch (const ModuleLoadError& e) {
+      error = e.what();
+      return nullptr;
+    }
+  };
+  std::uint64_t service_tag = 0;  // the service running, for its BECAME frames
+  ServiceHost service_host;
+  service_host.page = &page;
+  service_host.handover_fd = handover_eventfd();
+  service_host.load = load;
+  service_host.report = [&](const BecomeReport& report) {
+    outbox.became(service_tag, report);
+    outbox.flush();
+  };
+  service_host.next_order = [&](std::uint64_t id) -> std::optional<BecomeOrder> {
+    for (;;) {
+      while (std::optional<std::string> frame = reader.next()) {
+        msgpack::object_handle handle = msgpack::unpack(frame->data(), frame->size());
+        const msgpack::object& msg = handle.get();
+        if (msg.type == msgpack::type::ARRAY && msg.via.array.size >= 5 &&
+            msg.via.array.ptr[0].as<std::uint8_t>() == kBecome) {
+          const msgpack::object* f = msg.via.array.ptr;
+          if (f[2].as<std::uint64_t>() != id) continue;  // withdrawn earlier
+          return BecomeOrder{id, std::string(str_of(f[3])), std::string(str_of(f[4]))};
+        }
+        deferred.push_back(std::move(*frame));
+      }
+      if (!reader.fill(kExecutorChannelFd, true)) return std::nullopt;
+    }
+  };
   bool retiring = false;
   // After an out-of-memory failure the memory a task leaked may stay here
   // and fail every later task: the rest of the pipeline goes back unrun.
@@ -279,7 +345,7 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   };
 
   for (;;) {
-    if (!reader.has_frame()) {
+    if (deferred.empty() && !reader.has_frame()) {
       // The batch handed over is done: check what it left before its results
       // go out. Then take whatever else has arrived; only when nothing has,
       // send the batch of results and wait.
@@ -291,7 +357,13 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
         continue;
       }
     }
-    std::optional<std::string> frame = reader.next();
+    std::optional<std::string> frame;
+    if (!deferred.empty()) {
+      frame = std::move(deferred.front());
+      deferred.pop_front();
+    } else {
+      frame = reader.next();
+    }
     msgpack::object_handle handle = msgpack::unpack(frame->data(), frame->size());
     const msgpack::object& msg = handle.get();
     if (msg.type != msgpack::type::ARRAY || msg.via.array.size < 2) return 2;
@@ -302,6 +374,7 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
       modules.erase(std::string(str_of(f[1])));
       continue;
     }
+    if (kind == kBecome) continue;  // for a service that has ended, or a request withdrawn
     if (kind != kRun || msg.via.array.size < 5) return 2;
     std::uint64_t tag = f[1].as<std::uint64_t>();
     std::string path(str_of(f[2]));
@@ -326,15 +399,17 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
     out_capture.tag = err_capture.tag = tag;
 
     Outcome outcome;
-    auto it = modules.find(path);
-    if (it == modules.end()) {
-      try {
-        it = modules.emplace(path, LoadedModule::open(path)).first;
-      } catch (const ModuleLoadError& e) {
-        outcome = {proto::Status::kModuleError, e.what()};
-      }
+    std::string load_error;
+    if (const LoadedModule* module = load(path, load_error); !module) {
+      outcome = {proto::Status::kModuleError, load_error};
+    } else if (uni_service_invoke_fn service = module->find_service(function)) {
+      // Takes a ServiceContext: it may become other code while it runs.
+      service_tag = tag;
+      outcome = run_service(service_host, tag, *module, std::string(function), service, args);
+      service_tag = 0;
+    } else {
+      outcome = invoke(*module, function, args);
     }
-    if (it != modules.end()) outcome = invoke(*it->second, function, args);
     out_of_memory =
         outcome.status == proto::Status::kException && outcome.payload.starts_with("out of memory");
     if (out_of_memory && options.mem_limit > 0)

@@ -2,7 +2,7 @@
 // task that crashes, leaks or hangs takes down only this process. Started by
 // the supervisor as `uni executor` (fork+exec, never a bare fork of a process
 // holding a ZeroMQ context) with the channel on fd 3, its status page on fd 4,
-// and stdout/stderr piped to the supervisor.
+// the hand-over eventfd on fd 5, and stdout/stderr piped to the supervisor.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +13,9 @@ namespace uni::worker {
 
 inline constexpr int kExecutorChannelFd = 3;
 inline constexpr int kExecutorStatusFd = 4;  // the shared status page (status_page.hpp)
+// An eventfd the supervisor writes to ask a service to hand over (become,
+// executor_service.hpp). Optional: without it no service is ever asked.
+inline constexpr int kExecutorHandoverFd = 5;
 
 struct ExecutorOptions {
   pid_t supervisor = 0;         // exit if this is no longer our parent

@@ -2,6 +2,7 @@
 #include "worker/executor_pool.hpp"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +57,21 @@ std::string run_frame(const RunRequest& r) {
   p.pack(r.function);
   p.pack_bin(static_cast<std::uint32_t>(r.args.size()));
   p.pack_bin_body(r.args.data(), static_cast<std::uint32_t>(r.args.size()));
+  std::string frame;
+  append_frame(frame, std::string_view(buffer.data(), buffer.size()));
+  return frame;
+}
+
+std::string become_frame(std::uint64_t tag, std::uint64_t request, const std::string& path,
+                         const std::string& function) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_array(5);
+  p.pack_uint8(kBecome);
+  p.pack_uint64(tag);
+  p.pack_uint64(request);
+  p.pack(path);
+  p.pack(function);
   std::string frame;
   append_frame(frame, std::string_view(buffer.data(), buffer.size()));
   return frame;
@@ -123,6 +139,8 @@ struct ExecutorPool::Executor {
   };
   Process process;
   UniqueFd channel, out, err;
+  // Readable to its service while a hand-over is requested (executor_service.hpp).
+  UniqueFd handover;
   SharedStatusPage status;
   FrameReader reader;
   std::string pending;  // bytes for the channel not yet written
@@ -198,6 +216,10 @@ void ExecutorPool::spawn(Executor& e) {
   set_nonblocking(e.out.get());
   set_nonblocking(e.err.get());
   e.status = SharedStatusPage::create();
+  e.handover.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!e.handover)
+    throw std::runtime_error(std::string("cannot create an executor's eventfd: ") +
+                             std::strerror(errno));
 
   SpawnOptions spawn;
   spawn.argv = {options_.program,  "executor",
@@ -207,6 +229,7 @@ void ExecutorPool::spawn(Executor& e) {
                 "--pid-namespace", options_.pid_namespace ? "1" : "0"};
   spawn.fds = {{child_channel.get(), kExecutorChannelFd},
                {e.status.fd(), kExecutorStatusFd},
+               {e.handover.get(), kExecutorHandoverFd},
                {child_out.get(), 1},
                {child_err.get(), 2}};
   spawn.env = executor_env();
@@ -294,6 +317,59 @@ void ExecutorPool::recall(unsigned depth) {
     page.recall_to.store(e->inflight.back().tag, std::memory_order_release);
     page.recall_from.store(e->inflight[depth].tag, std::memory_order_release);
   }
+}
+
+// The supervisor's half of a hand-over (the executor's is executor_service.cpp):
+// the BECOME frame goes on the channel first, then the request is published
+// on the status page and the eventfd the service polls is written. Only the
+// supervisor moves a request from idle to requested, and only it withdraws
+// one; the executor accepts it with a compare-and-swap, so a withdrawal and
+// an acceptance cannot both win.
+std::string ExecutorPool::become(std::uint64_t tag, std::uint64_t request,
+                                 const std::string& module_path, const std::string& function) {
+  for (auto& e : executors_) {
+    if (!e->find(tag)) continue;
+    StatusPage& page = *e->status.page();
+    if (!e->channel_usable() || page.running_tag.load(std::memory_order_acquire) != tag)
+      return "the service has not started on this worker yet";
+    if (page.handover_capable_tag.load(std::memory_order_acquire) != tag)
+      return "the service cannot hand over: its function does not take a uni::ServiceContext& "
+             "first (uni/service.hpp), so `become` is refused; stop and spawn it instead";
+    if (page.handover_state.load(std::memory_order_acquire) != kHandoverIdle)
+      return "the service is still busy with an earlier become";
+    page.handover_id.store(request, std::memory_order_release);
+    e->pending += become_frame(tag, request, module_path, function);
+    if (!write_some(e->channel.get(), e->pending)) {
+      on_channel_lost(*e);
+      return "the service's executor is not reachable";
+    }
+    page.handover_state.store(kHandoverRequested, std::memory_order_release);
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(e->handover.get(), &one, sizeof(one));
+    return {};
+  }
+  return "the service no longer runs on this worker";
+}
+
+bool ExecutorPool::withdraw_become(std::uint64_t tag, std::uint64_t request) {
+  for (auto& e : executors_) {
+    if (!e->find(tag) || !e->process.running()) continue;
+    StatusPage& page = *e->status.page();
+    if (page.handover_id.load(std::memory_order_acquire) != request) return true;
+    std::uint32_t expected = kHandoverRequested;
+    if (!page.handover_state.compare_exchange_strong(expected, kHandoverIdle,
+                                                     std::memory_order_acq_rel))
+      return false;       // accepted: the outcome follows
+    std::uint64_t count;  // the service must not see the eventfd readable any more
+    [[maybe_unused]] ssize_t n = ::read(e->handover.get(), &count, sizeof(count));
+    return true;
+  }
+  return true;  // its executor is gone: the service's end answers the request
+}
+
+void ExecutorPool::take_become_outcomes(std::vector<BecomeOutcome>& out) {
+  for (BecomeOutcome& o : become_outcomes_) out.push_back(std::move(o));
+  become_outcomes_.clear();
 }
 
 void ExecutorPool::unload(const std::string& module_path) {
@@ -390,6 +466,12 @@ void ExecutorPool::read_channel(Executor& e, std::vector<Completion>& done, bool
         if (f[2].as<std::uint8_t>() == 2)
           relay(stderr, e.label_of(task), task ? task->err : e.err_raw, text, false);
         else relay(stdout, e.label_of(task), task ? task->out : e.out_raw, text, false);
+        continue;
+      }
+      if (kind == kBecame) {
+        if (m.via.array.size < 6) throw std::runtime_error("short BECAME frame");
+        become_outcomes_.push_back({tag, f[2].as<std::uint64_t>(), f[3].as<bool>(),
+                                    f[4].as<std::string>(), f[5].as<std::uint64_t>()});
         continue;
       }
       if (kind != kDone || m.via.array.size < 5) throw std::runtime_error("unexpected frame");

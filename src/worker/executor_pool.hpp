@@ -3,8 +3,9 @@
 // their output line by line with the task id in front, noticing their death
 // through a pidfd, and starting a fresh one in place of each that died or
 // retired (after an out-of-memory failure, --max-tasks-per-executor tasks or
-// past --max-executor-memory). The supervisor is the subreaper of what its
-// executors leave behind, and ends it.
+// past --max-executor-memory); asking a service to hand over (become) through
+// an eventfd each executor polls beside its own descriptors. The supervisor is the subreaper of
+// what its executors leave behind, and ends it.
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +44,10 @@ class ExecutorPool : public Runner {
   std::optional<Clock::time_point> started(std::uint64_t tag) const override;
   std::size_t executing() const override;
   void recall(unsigned depth) override;
+  std::string become(std::uint64_t tag, std::uint64_t request, const std::string& module_path,
+                     const std::string& function) override;
+  bool withdraw_become(std::uint64_t tag, std::uint64_t request) override;
+  void take_become_outcomes(std::vector<BecomeOutcome>& out) override;
   void unload(const std::string& module_path) override;
   void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
   void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
@@ -60,7 +65,8 @@ class ExecutorPool : public Runner {
   ExecutorPoolOptions options_;
   unsigned depth_ = 1;
   std::vector<std::unique_ptr<Executor>> executors_;
-  bool orphans_pending_ = false;  // killed orphans not yet reaped
+  bool orphans_pending_ = false;                // killed orphans not yet reaped
+  std::vector<BecomeOutcome> become_outcomes_;  // BECAME frames read, not yet taken
 };
 
 }  // namespace uni::worker

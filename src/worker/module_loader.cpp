@@ -35,7 +35,15 @@ std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) {
     throw ModuleLoadError("module built for platform " + platform +
                           ", this worker is " UNI_PLATFORM_TAG);
   }
-  return std::unique_ptr<LoadedModule>(new LoadedModule(handle, table));
+  // The second entry point is optional: modules built before services could
+  // be handed over, or without such services, run every function plainly.
+  const uni_service_table* services = nullptr;
+  if (auto service_entry =
+          reinterpret_cast<uni_service_entry_fn>(::dlsym(handle, UNI_SERVICE_ENTRY_SYMBOL))) {
+    services = service_entry();
+    if (services && services->abi_version != UNI_SERVICE_ABI_VERSION) services = nullptr;
+  }
+  return std::unique_ptr<LoadedModule>(new LoadedModule(handle, table, services));
 }
 
 LoadedModule::~LoadedModule() { ::dlclose(handle_); }
@@ -55,15 +63,32 @@ std::string LoadedModule::export_names() const {
   return out.empty() ? "(nothing)" : out;
 }
 
+uni_service_invoke_fn LoadedModule::find_service(std::string_view name) const {
+  if (!services_) return nullptr;
+  for (std::size_t i = 0; i < services_->count; ++i)
+    if (name == services_->exports[i].name) return services_->exports[i].invoke;
+  return nullptr;
+}
+
 namespace {
 void emit(void* ctx, int status, const char* data, std::size_t size) {
   auto* out = static_cast<Outcome*>(ctx);
   switch (status) {
     case UNI_INVOKE_OK: out->status = proto::Status::kOk; break;
     case UNI_INVOKE_BAD_ARGS: out->status = proto::Status::kBadArguments; break;
+    case UNI_INVOKE_HANDED_OVER:
+      out->handed_over = true;
+      out->status = proto::Status::kOk;
+      out->payload.clear();
+      return;
     default: out->status = proto::Status::kException; break;
   }
   out->payload.assign(data, size);
+}
+
+void explain_bad_arguments(Outcome& out, std::string_view function, const uni_export& e) {
+  if (out.status == proto::Status::kBadArguments)
+    out.payload = std::string(function) + ": " + out.payload + " (signature: " + e.signature + ")";
 }
 }  // namespace
 
@@ -76,8 +101,18 @@ Outcome invoke(const LoadedModule& module, std::string_view function, std::strin
   out.status = proto::Status::kException;
   out.payload = "the function returned without reporting a result";
   e->invoke(args.data(), args.size(), &out, &emit);
-  if (out.status == proto::Status::kBadArguments)
-    out.payload = std::string(function) + ": " + out.payload + " (signature: " + e->signature + ")";
+  explain_bad_arguments(out, function, *e);
+  return out;
+}
+
+Outcome invoke_service(const LoadedModule& module, std::string_view function,
+                       uni_service_invoke_fn service, std::string_view args,
+                       const uni_service_host& host) {
+  Outcome out;
+  out.status = proto::Status::kException;
+  out.payload = "the function returned without reporting a result";
+  service(args.data(), args.size(), &host, &out, &emit);
+  if (const uni_export* e = module.find(function)) explain_bad_arguments(out, function, *e);
   return out;
 }
 

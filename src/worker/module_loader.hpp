@@ -11,6 +11,7 @@
 
 #include "proto/messages.hpp"
 #include "uni/detail/module_abi.hpp"
+#include "uni/detail/service_abi.hpp"
 
 namespace uni::worker {
 
@@ -31,19 +32,33 @@ class LoadedModule {
   const uni_module_table& table() const { return *table_; }
   const uni_export* find(std::string_view name) const;
   std::string export_names() const;  // "factorial, ident"
+  // The invoker that lends export `name` a ServiceContext, if it takes one
+  // (uni/service.hpp: a service that can be handed over); else null.
+  uni_service_invoke_fn find_service(std::string_view name) const;
 
  private:
-  LoadedModule(void* handle, const uni_module_table* table) : handle_(handle), table_(table) {}
+  LoadedModule(void* handle, const uni_module_table* table, const uni_service_table* services)
+      : handle_(handle), table_(table), services_(services) {}
   void* handle_;
   const uni_module_table* table_;
+  const uni_service_table* services_;  // null: a module without services that take a context
 };
 
 struct Outcome {
   proto::Status status = proto::Status::kOk;
   std::string payload;  // msgpack result, or the error text
+  // A service handed over its state and descriptors (to the host) and
+  // unwound: no result; status and payload are unset.
+  bool handed_over = false;
 };
 
 // Calls `function` with msgpack `args`. Never throws: every failure is an Outcome.
 Outcome invoke(const LoadedModule& module, std::string_view function, std::string_view args);
+
+// Calls `function`, an export that find_service() gave `service` for, with
+// `host` for its ServiceContext. Never throws.
+Outcome invoke_service(const LoadedModule& module, std::string_view function,
+                       uni_service_invoke_fn service, std::string_view args,
+                       const uni_service_host& host);
 
 }  // namespace uni::worker

@@ -39,6 +39,15 @@ struct RunRequest {
   bool exclusive = false;
 };
 
+// What came of a become a runner was asked for (Runner::become).
+struct BecomeOutcome {
+  std::uint64_t tag = 0;
+  std::uint64_t request = 0;
+  bool ok = false;
+  std::string text;  // not ok: why the old version resumed
+  std::uint64_t handover_ns = 0;
+};
+
 class Runner {
  public:
   using Clock = std::chrono::steady_clock;
@@ -68,6 +77,22 @@ class Runner {
   // longer than the pipeline was sized for): each gets a kHandedBack
   // Completion, unless it started meanwhile.
   virtual void recall(unsigned depth) = 0;
+
+  // ---- become (service_becomes.hpp, executor_service.hpp) ----
+  // Asks the service running under `tag` to hand over to `function` of the
+  // module at `module_path`. Returns "" when asked (a BecomeOutcome follows,
+  // from take_become_outcomes), otherwise why it cannot be.
+  virtual std::string become(std::uint64_t /*tag*/, std::uint64_t /*request*/,
+                             const std::string& /*module_path*/, const std::string& /*function*/) {
+    return "this worker runs tasks on threads (--isolation thread), where a service cannot be "
+           "handed over: become needs process isolation";
+  }
+  // The request's time is up: true if it was withdrawn before the service
+  // handed over (it runs on unchanged; no outcome follows), false if the
+  // service has handed over already (the outcome follows).
+  virtual bool withdraw_become(std::uint64_t /*tag*/, std::uint64_t /*request*/) { return true; }
+  // Appends the outcomes reported since the last call.
+  virtual void take_become_outcomes(std::vector<BecomeOutcome>& /*out*/) {}
 
   // Forgets a module evicted from the cache.
   virtual void unload(const std::string& module_path) = 0;

@@ -27,8 +27,22 @@ struct StatusPage {
   // started are answered "handed back" instead of run (0: none).
   std::atomic<std::uint64_t> recall_from{0};
   std::atomic<std::uint64_t> recall_to{0};
+  // Become (executor_service.hpp). The running task's tag while it is a
+  // service that can be handed over (its function takes a ServiceContext).
+  std::atomic<std::uint64_t> handover_capable_tag{0};
+  // The become request in progress, and where it stands (HandoverState):
+  // the supervisor requests and may withdraw (back to idle), the executor
+  // accepts, and a compare-and-swap decides which of the last two came first.
+  std::atomic<std::uint64_t> handover_id{0};
+  std::atomic<std::uint32_t> handover_state{0};
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+enum HandoverState : std::uint32_t {
+  kHandoverIdle = 0,
+  kHandoverRequested = 1,  // the service is asked to hand over (its handover fd is readable)
+  kHandoverAccepted = 2,   // it did: the executor is starting the new version
+};
 
 class SharedStatusPage {
  public:

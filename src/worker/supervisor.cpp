@@ -24,6 +24,7 @@
 #include "uni/detail/platform.hpp"
 #include "worker/executor_pool.hpp"
 #include "worker/module_cache.hpp"
+#include "worker/service_becomes.hpp"
 #include "worker/thread_runner.hpp"
 
 namespace uni::worker {
@@ -109,6 +110,9 @@ class Supervisor::Impl final : private broker::WorkerEvents {
                               .max_tasks = config_.max_tasks_per_executor,
                               .max_memory = config_.max_executor_memory,
                               .pid_namespace = config_.pid_namespace});
+    becomes_.emplace(
+        cache_, *runner_, [this](const ModuleHash& hash) { link_->fetch_module(hash); },
+        [this](const proto::BecomeReply& reply) { link_->send_become_reply(reply); });
   }
 
   void run();
@@ -128,6 +132,7 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   void on_reconnected(const broker::BrokerInfo& info) override;
   void on_tasks(std::vector<proto::Task>& tasks) override;
   void on_module(proto::ModuleReply& reply) override;
+  void on_become(const proto::BecomeRequest& request) override;
   void on_cancel(const std::vector<TaskId>& ids) override;
   void on_results_stored(const std::vector<TaskId>& ids) override;
   void on_broker_leaving(const std::string& reason) override;
@@ -155,6 +160,7 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   std::string id_;
   std::string host_;
   std::unique_ptr<broker::WorkerLink> link_;  // made in run() unless given
+  std::optional<ServiceBecomes> becomes_;     // BECOME requests for services running here
   ModuleCache cache_;
   std::unique_ptr<Runner> runner_;
   UniqueFd wake_;
@@ -351,6 +357,7 @@ void Supervisor::Impl::run() {
       check_timeouts(now);
       next_timeout_check = now + std::chrono::milliseconds(10);
     }
+    becomes_->poll(now);
     if (drain_requested_ || draining_) drain(now);
     update_credit();
     flush();
@@ -383,6 +390,7 @@ void Supervisor::Impl::on_reconnected(const broker::BrokerInfo& info) {
   // A module fetch may have been lost with the old connection.
   for (const auto& [hash, waiting] : fetching_)
     if (!waiting.empty()) link_->fetch_module(hash);
+  for (const ModuleHash& hash : becomes_->fetching()) link_->fetch_module(hash);
 }
 
 void Supervisor::Impl::on_results_stored(const std::vector<TaskId>& ids) {
@@ -422,7 +430,7 @@ void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
 
 void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
   auto it = fetching_.find(reply.hash);
-  if (it == fetching_.end()) return;
+  if (it == fetching_.end()) return becomes_->module_arrived(reply, Clock::now());
   std::vector<TaskId> waiting = std::move(it->second);
   fetching_.erase(it);
   std::optional<std::string> error;
@@ -442,7 +450,15 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
              0);
     }
   }
+  becomes_->module_arrived(reply, Clock::now());
   for (const std::string& path : cache_.evict()) runner_->unload(path);
+}
+
+void Supervisor::Impl::on_become(const proto::BecomeRequest& request) {
+  auto it = held_.find(request.service);
+  bool running = it != held_.end() && it->second.state == HeldState::kRunning &&
+                 (it->second.task.flags & proto::kFlagService);
+  becomes_->request(request, running ? it->second.tag : 0, Clock::now());
 }
 
 void Supervisor::Impl::on_cancel(const std::vector<TaskId>& ids) {
@@ -509,8 +525,11 @@ void Supervisor::Impl::on_completion(Completion& c) {
 }
 
 void Supervisor::Impl::finish(Held& h, Status status, std::string payload, std::uint32_t pid) {
-  if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService))
+  if (h.state == HeldState::kRunning && (h.task.flags & proto::kFlagService)) {
     std::erase_if(services_, [&](const auto& s) { return s.first == h.task.id; });
+    becomes_->service_ended(h.tag, "the service ended during the become (" +
+                                       std::string(proto::status_name(status)) + ")");
+  }
   if (h.module_acquired) {
     cache_.release(h.task.module);
     h.module_acquired = false;

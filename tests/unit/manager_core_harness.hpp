@@ -210,6 +210,17 @@ class CoreHarness {
     return out;
   }
   std::size_t count_to(const PeerId& peer, Type type) { return take(peer, type).size(); }
+  // Whole encoded messages of one type (for types with no reader above).
+  std::vector<std::string> messages_to(const PeerId& peer, Type type) { return take(peer, type); }
+  // A message the harness has no method for: the core's handler is called
+  // with an outbox the harness delivers, then a turn.
+  template <class Handle>
+  void say(const PeerId& peer, Handle&& handle) {
+    heard(peer);
+    handle(*core_, out_);
+    deliver();
+    turn();
+  }
   // Messages of any type still unread for this peer (heartbeats excluded).
   std::vector<Type> unread(const PeerId& peer) const {
     std::vector<Type> out;

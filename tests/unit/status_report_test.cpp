@@ -1,6 +1,7 @@
 // Proves src/proto/status.hpp and the typed control replies: the STATUS_REPLY map packed from a
-// StatusReport is byte for byte the map the manager always sent and reads back intact; a
-// missing or mistyped key is named; the name tables map every status and state both ways;
+// StatusReport keeps every key the manager always sent, in order and value for value, adds the
+// dashboard's keys after them (an older manager's map reads with those zero), and reads back
+// intact; a missing or mistyped key is named; the name tables map every status and state both ways;
 // CANCEL_REPLY decodes into typed outcomes; SERVICE_STARTED (20) round-trips.
 #include <gtest/gtest.h>
 
@@ -45,6 +46,8 @@ StatusReport sample() {
   s.worker = "w1";
   s.host = "node-a";
   s.function = "serve";
+  s.module = std::string(64, 'a');
+  s.becomes = 2;
   r.services = {s, s};
   r.services[1].state = ServiceState::kQueued;
   r.services[1].started = false;
@@ -56,7 +59,9 @@ StatusReport sample() {
 }
 
 // The map exactly as the manager's status_map() packed it before the report was typed.
-std::string packed_by_hand(const StatusReport& r) {
+// `become_fields`: with each service's module and becomes (added with
+// BECOME); without, the map of the managers before it.
+std::string packed_by_hand(const StatusReport& r, bool become_fields = true) {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> p(buffer);
   auto key = [&](std::string_view k) { p.pack(k); };
@@ -103,7 +108,7 @@ std::string packed_by_hand(const StatusReport& r) {
   key("services");
   p.pack_array(static_cast<std::uint32_t>(r.services.size()));
   for (const auto& s : r.services) {
-    p.pack_map(6);
+    p.pack_map(become_fields ? 8 : 6);
     key("id");
     p.pack(s.id);
     key("state");
@@ -116,6 +121,11 @@ std::string packed_by_hand(const StatusReport& r) {
     p.pack(s.host);
     key("function");
     p.pack(s.function);
+    if (!become_fields) continue;
+    key("module");
+    p.pack(s.module);
+    key("becomes");
+    p.pack(s.becomes);
   }
   key("bosses");
   p.pack(static_cast<std::size_t>(r.bosses));
@@ -147,11 +157,90 @@ void expect_same(const StatusReport& a, const StatusReport& b) {
   EXPECT_EQ(a.totals.module_fetch_bytes, b.totals.module_fetch_bytes);
 }
 
-TEST(StatusReport, PacksTheSameBytesAsTheManagerAlwaysSent) {
+// `newer` holds every key of `older`, in the same order and with the same
+// value (recursively), before any key it adds: readers of the older map
+// read the newer one as before.
+void expect_extends(const msgpack::object& older, const msgpack::object& newer,
+                    const std::string& where) {
+  ASSERT_EQ(older.type, newer.type) << where;
+  if (older.type == msgpack::type::MAP) {
+    ASSERT_LE(older.via.map.size, newer.via.map.size) << where;
+    for (std::uint32_t i = 0; i < older.via.map.size; ++i) {
+      ASSERT_EQ(older.via.map.ptr[i].key, newer.via.map.ptr[i].key) << where;
+      expect_extends(older.via.map.ptr[i].val, newer.via.map.ptr[i].val,
+                     where + "." + older.via.map.ptr[i].key.as<std::string>());
+    }
+  } else if (older.type == msgpack::type::ARRAY) {
+    ASSERT_EQ(older.via.array.size, newer.via.array.size) << where;
+    for (std::uint32_t i = 0; i < older.via.array.size; ++i)
+      expect_extends(older.via.array.ptr[i], newer.via.array.ptr[i],
+                     where + "[" + std::to_string(i) + "]");
+  } else {
+    EXPECT_EQ(older, newer) << where;
+  }
+}
+
+TEST(StatusReport, KeepsTheKeysTheManagerAlwaysSentAndAddsAfterThem) {
+  for (const StatusReport& r : {sample(), StatusReport{}}) {
+    std::string old_map = packed_by_hand(r), new_map = pack_status_report(r);
+    msgpack::object_handle a = msgpack::unpack(old_map.data(), old_map.size());
+    msgpack::object_handle b = msgpack::unpack(new_map.data(), new_map.size());
+    expect_extends(a.get(), b.get(), "status");
+  }
+}
+
+TEST(StatusReport, AnOlderManagersMapReadsWithTheNewFieldsZero) {
+  std::string old_map = packed_by_hand(sample());
+  msgpack::object_handle h = msgpack::unpack(old_map.data(), old_map.size());
+  StatusReport r = read_status_report(h.get());
+  EXPECT_EQ(r.workers.at(0).last_seen_ms, 1234567u);
+  EXPECT_EQ(r.workers.at(0).completed, 0u);
+  EXPECT_EQ(r.uptime_ms, 0u);
+  EXPECT_EQ(r.tasks_per_s, 0.0);
+  EXPECT_TRUE(r.recent_failures.empty());
+}
+
+TEST(StatusReport, TheDashboardFieldsRoundTrip) {
   StatusReport r = sample();
-  EXPECT_EQ(pack_status_report(r), packed_by_hand(r));
-  StatusReport empty;
-  EXPECT_EQ(pack_status_report(empty), packed_by_hand(empty));
+  r.workers[0].completed = 41;
+  r.workers[0].failed = 2;
+  r.workers[0].heartbeat_age_ms = 300;
+  r.workers[0].uptime_ms = 86400000;
+  r.services[0].uptime_ms = 5000;
+  r.totals.cancelled = 3;
+  r.uptime_ms = 99;
+  r.tasks_per_s = 1234.5;
+  r.recent_failures.push_back({"00000000000000b1-9", "fail", "exception", "boom: x", "w1", 1500});
+  StatusReport back = parse(encode_status_reply(r)).status_report();
+  EXPECT_EQ(back.workers[0].completed, 41u);
+  EXPECT_EQ(back.workers[0].failed, 2u);
+  EXPECT_EQ(back.workers[0].heartbeat_age_ms, 300u);
+  EXPECT_EQ(back.workers[0].uptime_ms, 86400000u);
+  EXPECT_EQ(back.services[0].uptime_ms, 5000u);
+  EXPECT_EQ(back.totals.cancelled, 3u);
+  EXPECT_EQ(back.uptime_ms, 99u);
+  EXPECT_DOUBLE_EQ(back.tasks_per_s, 1234.5);
+  ASSERT_EQ(back.recent_failures.size(), 1u);
+  EXPECT_EQ(back.recent_failures[0].error, "boom: x");
+  EXPECT_EQ(back.recent_failures[0].age_ms, 1500u);
+  EXPECT_EQ(pack_status_report(back), pack_status_report(r));
+}
+
+TEST(StatusReport, AServiceWithoutModuleAndBecomesReadsAsFromAnOlderManager) {
+  StatusReport r = sample();
+  std::string old = packed_by_hand(r, false);
+  msgpack::object_handle h = msgpack::unpack(old.data(), old.size());
+  StatusReport back = read_status_report(h.get());
+  ASSERT_EQ(back.services.size(), 2u);
+  EXPECT_EQ(back.services[0].function, "serve");
+  EXPECT_EQ(back.services[0].module, "");
+  EXPECT_EQ(back.services[0].becomes, 0u);
+  // The current manager's map carries both.
+  std::string now = pack_status_report(r);
+  msgpack::object_handle h2 = msgpack::unpack(now.data(), now.size());
+  StatusReport current = read_status_report(h2.get());
+  EXPECT_EQ(current.services[0].module, std::string(64, 'a'));
+  EXPECT_EQ(current.services[0].becomes, 2u);
 }
 
 TEST(StatusReport, TravelsInStatusReplyAndReadsBackIntact) {
@@ -165,12 +254,12 @@ TEST(StatusReport, TravelsInStatusReplyAndReadsBackIntact) {
 
 TEST(StatusReport, KeysItDoesNotKnowAreIgnored) {
   std::string map = pack_status_report(sample());
-  // Eleven keys -> twelve: a newer manager's extra key at the end.
-  ASSERT_EQ(static_cast<unsigned char>(map[0]), 0x8b);
-  map[0] = static_cast<char>(0x8c);
+  // Fourteen keys -> fifteen: a newer manager's extra key at the end.
+  ASSERT_EQ(static_cast<unsigned char>(map[0]), 0x8e);
+  map[0] = static_cast<char>(0x8f);
   msgpack::sbuffer extra;
   msgpack::packer<msgpack::sbuffer> p(extra);
-  p.pack(std::string_view("uptime_ms"));
+  p.pack(std::string_view("some_later_key"));
   p.pack(42);
   map.append(extra.data(), extra.size());
   expect_same(parse(encode_status_reply(map)).status_report(), sample());
@@ -263,8 +352,8 @@ TEST(ServiceStarted, CarriesTaskIdsLikeAnAck) {
   EXPECT_EQ(m.type(), Type::kServiceStarted);
   EXPECT_STREQ(type_name(m.type()), "SERVICE_STARTED");
   EXPECT_EQ(m.task_ids(), ids);
-  // 20 is the last type: 21 is unknown.
-  EXPECT_THROW(parse(std::string("\x92\x15\x01", 3)), DecodeError);
+  // 22 (BECOME_REPLY) is the last type: 23 is unknown.
+  EXPECT_THROW(parse(std::string("\x92\x17\x01", 3)), DecodeError);
   EXPECT_EQ(static_cast<int>(kFlagStartedEvent), 8);
 }
 

@@ -201,3 +201,46 @@ TEST_F(SupervisorOverDouble, DrainingGrantsNoMoreCreditAndLeavesWithAGoodbye) {
 
 }  // namespace
 }  // namespace uni::test
+
+namespace uni::test {
+namespace {
+
+// BECOME (issue 12): a request for a service that does not run here, and
+// one under thread isolation, where no service can hand over, are each
+// answered at once, saying why; the task itself runs on untouched.
+TEST_F(SupervisorOverDouble, ABecomeThatCannotHappenHereIsAnsweredSayingWhy) {
+  auto become = [&](std::uint64_t request, const TaskId& id) {
+    stage_->play([request, id](broker::WorkerEvents& e) {
+      e.on_become({request, id, testfns().hash, "sleep_ms", 1000});
+    });
+  };
+  become(1, {77, 9});
+  ASSERT_TRUE(stage_->wait_until([](WorkerLinkRecord& r) { return r.become_replies.size() == 1; },
+                                 "the first answer"));
+  stage_->with([](WorkerLinkRecord& r) {
+    EXPECT_EQ(r.become_replies[0].request, 1u);
+    EXPECT_FALSE(r.become_replies[0].ok);
+    EXPECT_EQ(r.become_replies[0].text, "the service no longer runs on this worker");
+  });
+
+  proto::Task service = task(2, "sleep_ms", 1500);
+  service.flags = proto::kFlagService;
+  give({service});
+  send_module();
+  ASSERT_TRUE(stage_->wait_until([](WorkerLinkRecord& r) { return r.last_busy == 1; },
+                                 "the service running"));
+  become(2, service.id);
+  ASSERT_TRUE(stage_->wait_until([](WorkerLinkRecord& r) { return r.become_replies.size() == 2; },
+                                 "the second answer"));
+  stage_->with([](WorkerLinkRecord& r) {
+    EXPECT_FALSE(r.become_replies[1].ok);
+    EXPECT_NE(r.become_replies[1].text.find("--isolation thread"), std::string::npos)
+        << r.become_replies[1].text;
+  });
+  ASSERT_TRUE(stage_->wait_until([](WorkerLinkRecord& r) { return r.results.size() == 1; },
+                                 "the service's own result"));
+  stage_->with([](WorkerLinkRecord& r) { EXPECT_EQ(r.results[0].status, Status::kOk); });
+}
+
+}  // namespace
+}  // namespace uni::test

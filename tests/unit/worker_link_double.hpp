@@ -23,6 +23,7 @@ struct WorkerLinkRecord {
   std::uint32_t last_busy = 0;
   int heartbeats = 0;
   std::optional<std::string> closed;
+  std::vector<proto::BecomeReply> become_replies;
 };
 
 using WorkerStage = LinkStage<broker::WorkerEvents, WorkerLinkRecord>;
@@ -52,6 +53,9 @@ class WorkerLinkDouble final : public broker::WorkerLink {
     stage_->record([&](WorkerLinkRecord& r) {
       for (const proto::Result* result : results) r.results.push_back(*result);
     });
+  }
+  void send_become_reply(const proto::BecomeReply& reply) override {
+    stage_->record([&](WorkerLinkRecord& r) { r.become_replies.push_back(reply); });
   }
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>&) override {
     stage_->record([&](WorkerLinkRecord& r) {

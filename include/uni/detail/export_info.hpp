@@ -19,6 +19,10 @@
 
 #include "uni/detail/module_abi.hpp"
 
+namespace uni {
+class ServiceContext;  // uni/service.hpp
+}
+
 namespace uni::detail {
 
 // A string of N characters (plus a NUL) usable in constant expressions.
@@ -242,5 +246,33 @@ struct ExportInfo<R (*)(Args...)> {
 
 template <class R, class... Args>
 struct ExportInfo<R (*)(Args...) noexcept> : ExportInfo<R (*)(Args...)> {};
+
+// A service that can be handed over (uni/service.hpp): its context is no
+// argument, so PARAM lines list only Args; the signature names it first,
+// which is how a reader tells such a service (docs/protocol.md §15.5).
+template <class R, class... Args>
+struct ExportInfo<R (*)(::uni::ServiceContext&, Args...)> {
+  template <FixedString Name>
+  static constexpr auto signature() {
+    constexpr auto params =
+        join_fixed<FixedString(", "), TypeInfo<std::remove_cvref_t<Args>>::cpp...>();
+    if constexpr (sizeof...(Args) == 0)
+      return TypeInfo<std::remove_cvref_t<R>>::cpp + FixedString(" ") + Name +
+             FixedString("(uni::ServiceContext&)");
+    else
+      return TypeInfo<std::remove_cvref_t<R>>::cpp + FixedString(" ") + Name +
+             FixedString("(uni::ServiceContext&, ") + params + FixedString(")");
+  }
+  template <FixedString Name>
+  static constexpr auto record() {
+    constexpr auto text =
+        FixedString(UNI_EXPORT_RECORD_MAGIC "\n") + Name + FixedString("\n") + signature<Name>() +
+        FixedString("\n") + TypeInfo<std::remove_cvref_t<R>>::desc +
+        (FixedString("") + ... + (FixedString("\n") + TypeInfo<std::remove_cvref_t<Args>>::desc));
+    std::array<char, text.size() + 1> bytes{};
+    for (std::size_t i = 0; i < text.size(); ++i) bytes[i] = text.chars[i];
+    return bytes;
+  }
+};
 
 }  // namespace uni::detail

@@ -25,6 +25,9 @@ enum uni_invoke_status : int {
   UNI_INVOKE_OK = 0,        // data: msgpack encoding of the return value (nil for void)
   UNI_INVOKE_BAD_ARGS = 1,  // data: message naming the argument and the expected type
   UNI_INVOKE_THREW = 2,     // data: the exception's what()
+  // Only from a service invoker (service_abi.hpp): the service handed over
+  // its state and descriptors and unwound; no data.
+  UNI_INVOKE_HANDED_OVER = 3,
 };
 
 // Called exactly once per invocation. The data is only valid during the call.

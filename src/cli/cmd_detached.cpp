@@ -1,0 +1,138 @@
+// `uni submit` and `uni result`: a task that outlives its boss (issue 9). The
+// first stores the task and prints its id; the second, from any process and
+// later, prints its result as `uni run` would. Needs a NATS cluster
+// (uni/detached.hpp says why not the built-in manager).
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "common/json_msgpack.hpp"
+#include "common/log.hpp"
+#include "common/units.hpp"
+#include "uni/detached.hpp"
+
+namespace uni::cli {
+
+namespace {
+
+// No result within --wait: the task may still be queued or running.
+constexpr int kExitNoResultYet = 4;
+
+struct DetachedFailure : std::runtime_error {
+  DetachedFailure(int code, const std::string& what) : std::runtime_error(what), code(code) {}
+  int code;
+};
+
+std::string address_of(const ClientFlags& flags) {
+  return flags.connect.empty() ? "tcp://127.0.0.1:7070" : flags.connect;
+}
+
+std::chrono::milliseconds seconds_option(const std::string& text, const char* name) {
+  if (text.empty()) return std::chrono::milliseconds(0);
+  auto ms = parse_seconds(text);
+  if (!ms)
+    throw DetachedFailure(kExitUsage, std::string(name) + ": not a number of seconds: " + text);
+  return *ms;
+}
+
+int guarded(const char* name, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const DetachedFailure& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return e.code;
+  } catch (const ConnectError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitConnect;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitUsage;
+  }
+}
+
+}  // namespace
+
+void add_submit_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "submit",
+      "store FN of MODULE.so as a task that outlives this command; print its id (NATS only)\n"
+      "usage: uni submit [OPTIONS] MODULE.so FN [ARG...]  (options before MODULE; each ARG is "
+      "JSON); uni result ID prints its result");
+  auto client_flags = std::make_shared<ClientFlags>();
+  auto task_flags = std::make_shared<TaskFlags>();
+  client_flags->add_to(*cmd);
+  task_flags->add_to(*cmd);
+  cmd->prefix_command();
+  cmd->callback([=, &exit_code] {
+    exit_code = guarded("submit", [&] {
+      log::setup("uni", "warn");
+      std::vector<std::string> rest = cmd->remaining();
+      if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+      if (rest.size() < 2)
+        throw DetachedFailure(kExitUsage, "usage: uni submit [OPTIONS] MODULE.so FN [ARG...]");
+      TaskOptions options;
+      options.timeout = seconds_option(task_flags->timeout, "--timeout");
+      options.wait = seconds_option(task_flags->wait, "--wait");
+      options.max_attempts = task_flags->max_attempts;
+      nlohmann::json args = nlohmann::json::array();
+      for (std::size_t i = 2; i < rest.size(); ++i) {
+        try {
+          args.push_back(parse_cli_argument(rest[i]));
+        } catch (const JsonError& e) {
+          throw DetachedFailure(kExitUsage, "argument " + std::to_string(i - 1) + ": " + e.what());
+        }
+      }
+      std::string packed;
+      try {
+        packed = json_to_msgpack(args);
+      } catch (const JsonError& e) {
+        throw DetachedFailure(kExitUsage, std::string("arguments: ") + e.what());
+      }
+      std::string id;
+      try {
+        id = submit_detached(address_of(*client_flags), rest[0], rest[1], packed, options);
+      } catch (const ModuleError& e) {
+        throw DetachedFailure(kExitUsage, e.what());
+      }
+      std::printf("%s\n", id.c_str());
+      return kExitOk;
+    });
+  });
+}
+
+void add_result_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "result",
+      "print the result of a task uni submit stored, as uni run prints it (NATS only); exit 4 if "
+      "it has none within --wait");
+  auto client_flags = std::make_shared<ClientFlags>();
+  auto id = std::make_shared<std::string>();
+  auto wait = std::make_shared<std::string>("0");
+  client_flags->add_to(*cmd);
+  cmd->add_option("ID", *id, "task id, as uni submit printed it")->required();
+  cmd->add_option("--wait", *wait, "wait this many seconds for the result (default: look once)")
+      ->capture_default_str();
+  cmd->callback([=, &exit_code] {
+    exit_code = guarded("result", [&] {
+      log::setup("uni", "warn");
+      std::chrono::milliseconds limit = seconds_option(*wait, "--wait");
+      std::optional<DetachedResult> r = detached_result(address_of(*client_flags), *id, limit);
+      if (!r) {
+        std::fprintf(stderr,
+                     "uni result: task %s has no result yet (still queued or running, or "
+                     "unknown or expired)\n",
+                     id->c_str());
+        return kExitNoResultYet;
+      }
+      if (!r->ok) {
+        std::fprintf(stderr, "uni result: task %s failed (%s): %s\n", id->c_str(),
+                     r->status.c_str(), r->value.c_str());
+        return kExitTaskFailed;
+      }
+      msgpack::object_handle h = msgpack::unpack(r->value.data(), r->value.size());
+      std::printf("%s\n", dump_json(to_json(h.get())).c_str());
+      return kExitOk;
+    });
+  });
+}
+
+}  // namespace uni::cli

@@ -1,0 +1,65 @@
+// NatsWorkerLink: WorkerLink calls onto WorkerEngine (see nats_worker_link.hpp).
+#include "nats/nats_worker_link.hpp"
+
+#include "nats/link_common.hpp"
+
+namespace uni::nats {
+
+NatsWorkerLink::NatsWorkerLink(std::string address, std::string worker_id)
+    : address_(std::move(address)),
+      name_(cluster_name(address_)),
+      worker_id_(std::move(worker_id)) {}
+
+NatsWorkerLink::~NatsWorkerLink() = default;
+
+broker::BrokerInfo NatsWorkerLink::open(const broker::WorkerAnnouncement& worker,
+                                        std::chrono::milliseconds timeout) {
+  WorkerIdentity identity{.id = worker.worker_id,
+                          .host = worker.host,
+                          .platform = worker.platform,
+                          .isolation = worker.isolation,
+                          .pid = worker.pid,
+                          .slots = worker.slots};
+  try {
+    engine_ = std::make_unique<WorkerEngine>(link_config(address_, timeout), std::move(identity));
+  } catch (const std::exception& e) {
+    throw_connect_failure(e);
+  }
+  engine_->set_credit(worker.capacity);
+  return nats_broker_info(engine_->connection());
+}
+
+void NatsWorkerLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {
+  items.push_back({nullptr, engine_->wake_fd(), ZMQ_POLLIN, 0});
+}
+
+void NatsWorkerLink::process(const zmq_pollitem_t* ready, broker::WorkerEvents& events) {
+  if (!(ready[0].revents & ZMQ_POLLIN)) return;
+  WorkerEngineEvents got = engine_->take();
+  for (proto::ModuleReply& m : got.modules) events.on_module(m);
+  if (!got.tasks.empty()) events.on_tasks(got.tasks);
+  if (!got.cancels.empty()) events.on_cancel(got.cancels);
+  if (!got.stored.empty()) events.on_results_stored(got.stored);
+}
+
+bool NatsWorkerLink::grant_credit(std::uint32_t capacity) {
+  engine_->set_credit(capacity);
+  return true;
+}
+
+void NatsWorkerLink::fetch_module(const ModuleHash& hash) { engine_->fetch_module(hash); }
+
+void NatsWorkerLink::send_results(const std::vector<const proto::Result*>& results) {
+  engine_->send_results(results);
+}
+
+void NatsWorkerLink::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
+  engine_->heartbeat(busy, started);
+}
+
+void NatsWorkerLink::close(std::string_view) {
+  // Stores the results sent so far, gives back held batches, leaves the registry.
+  engine_.reset();
+}
+
+}  // namespace uni::nats

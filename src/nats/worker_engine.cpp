@@ -1,0 +1,611 @@
+// WorkerEngine: a fetch thread (batches within the credit, in-progress, the
+// exhausted sweeper), a result thread (store results, requeue, ack), a cancel
+// thread, and a chores thread (modules, registry entries).
+#include "nats/worker_engine.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/log.hpp"
+#include "nats/async_publisher.hpp"
+#include "nats/cancel_channel.hpp"
+#include "nats/error.hpp"
+#include "nats/exhausted_tasks.hpp"
+#include "nats/module_store.hpp"
+#include "nats/registry.hpp"
+#include "nats/result_stream.hpp"
+#include "nats/task_consumer.hpp"
+#include "nats/wake_fd.hpp"
+
+namespace uni::nats {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using proto::Status;
+using proto::TaskId;
+using std::chrono::milliseconds;
+
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One fetched message and the tasks of it not yet ended (result stored or
+// requeued); acked when none is left.
+struct HeldBatch {
+  TaskDelivery delivery;
+  std::size_t remaining = 0;
+};
+
+struct HeldTask {
+  proto::Task task;
+  std::uint64_t batch = 0;  // stream sequence of its message
+  bool supervised = false;  // given to the supervisor (else ended here)
+};
+
+}  // namespace
+
+struct WorkerEngine::Impl {
+  Impl(EngineConfig c, WorkerIdentity who)
+      : config(std::move(c)),
+        identity(std::move(who)),
+        connection(Connection::connect(config.connect)),
+        js(connection),
+        queue(TaskQueue::open(js, config.names, identity.platform, {.replicas = config.replicas})),
+        consumer(TaskConsumer::bind(
+            queue, config.names, {.ack_wait = config.ack_wait, .max_deliver = config.max_deliver})),
+        exhausted(ExhaustedTasks::open(queue, config.names, config.replicas)),
+        results(ResultStream::open(
+            js, config.names, {.replicas = config.replicas, .max_age = config.result_max_age})),
+        cancels(CancelChannel::open(js, config.names, {.replicas = config.replicas})),
+        cancel_feed(cancels.follow()),
+        modules(ModuleStore::open(js, config.names, {.replicas = config.replicas})),
+        workers(WorkerRegistry::open(js, config.names, {.replicas = config.replicas})),
+        services(ServiceRegistry::open(js, config.names, {.replicas = config.replicas})),
+        publisher(connection) {
+    max_payload = connection.max_payload();
+    workers.announce(entry(0));
+    fetch_thread = std::thread([this] { fetch_loop(); });
+    result_thread = std::thread([this] { result_loop(); });
+    cancel_thread = std::thread([this] { cancel_loop(); });
+    chores_thread = std::thread([this] { chores_loop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    changed.notify_all();
+    fetch_thread.join();
+    result_thread.join();  // stores what was sent before it stops
+    cancel_thread.join();
+    chores_thread.join();
+    std::lock_guard lock(mutex);
+    for (auto& [seq, batch] : batches) {
+      try {
+        batch.delivery.nak();  // to another worker now, not after ack-wait
+      } catch (const std::exception& e) {
+        log::debug("NATS: giving back batch {}: {}", seq, e.what());
+      }
+    }
+    try {
+      workers.leave(identity.id);
+    } catch (const std::exception& e) {
+      log::debug("NATS: leaving the registry: {}", e.what());
+    }
+  }
+
+  WorkerEntry entry(std::uint32_t busy) const {
+    return WorkerEntry{
+        identity.id,    identity.host, identity.platform, identity.isolation, identity.pid,
+        identity.slots, busy};
+  }
+
+  bool stopped() {
+    std::lock_guard lock(mutex);
+    return stopping;
+  }
+
+  // ---- fetching ----
+  void fetch_loop() {
+    const milliseconds progress_every = std::max(milliseconds(100), config.ack_wait / 3);
+    const milliseconds fetch_wait =
+        std::clamp(config.ack_wait / 6, milliseconds(20), milliseconds(500));
+    Clock::time_point next_progress = Clock::now() + progress_every;
+    Clock::time_point next_sweep{};
+    while (!stopped()) {
+      Clock::time_point now = Clock::now();
+      if (now >= next_progress) {
+        in_progress();
+        next_progress = now + progress_every;
+      }
+      if (now >= next_sweep) {
+        sweep_exhausted();
+        next_sweep = Clock::now() + std::chrono::seconds(1);
+      }
+      std::size_t room = 0;
+      {
+        std::unique_lock lock(mutex);
+        room = credit > supervised ? credit - supervised : 0;
+        if (room == 0) {
+          changed.wait_for(lock, milliseconds(50));
+          continue;
+        }
+      }
+      try {
+        // About one message per 100 tasks of room: a few messages at once
+        // when the worker is hungry, one when it is nearly full.
+        int messages = static_cast<int>(std::clamp<std::size_t>(room / config.batch_tasks, 1, 8));
+        for (TaskDelivery& d : consumer.fetch(messages, fetch_wait)) accept(std::move(d));
+      } catch (const NatsError& e) {
+        if (e.kind() != FailureKind::kTimeout) {
+          log::debug("NATS: fetching tasks: {}", e.what());
+          std::this_thread::sleep_for(milliseconds(100));
+        }
+      }
+    }
+  }
+
+  void accept(TaskDelivery delivery) {
+    const DeliveryInfo info = delivery.info();
+    const std::int64_t now_ns = wall_ns();
+    std::vector<proto::Result> ended;
+    bool gave = false;
+    {
+      std::lock_guard lock(mutex);
+      auto existing = batches.find(info.stream_seq);
+      if (existing != batches.end()) {
+        // Redelivered while still here (a progress signal came late): the
+        // tasks run on; the newer delivery is the one to ack.
+        existing->second.delivery = std::move(delivery);
+        return;
+      }
+      std::vector<proto::Task> tasks = delivery.tasks();
+      HeldBatch& batch =
+          batches.emplace(info.stream_seq, HeldBatch{std::move(delivery), 0}).first->second;
+      for (proto::Task& task : tasks) {
+        if (held.count(task.id)) continue;  // the same task in two messages: run once
+        ++batch.remaining;
+        std::optional<proto::Result> end = reason_not_to_run(task, info, now_ns);
+        HeldTask& h = held[task.id];
+        h.batch = info.stream_seq;
+        h.supervised = !end;
+        if (end) {
+          ended.push_back(std::move(*end));
+          h.task = std::move(task);
+          continue;
+        }
+        ++supervised;
+        h.task = task;
+        events.tasks.push_back(std::move(task));
+        gave = true;
+      }
+      if (batch.remaining == 0) {
+        batch.delivery.ack();
+        batches.erase(info.stream_seq);
+      }
+      for (proto::Result& r : ended) outbox.push_back(std::move(r));
+    }
+    if (!ended.empty()) changed.notify_all();
+    if (gave) wake.signal();
+  }
+
+  // Why a fetched task must not run, as its result; nullopt if it may.
+  std::optional<proto::Result> reason_not_to_run(const proto::Task& task, const DeliveryInfo& info,
+                                                 std::int64_t now_ns) {
+    auto result = [&](Status status, std::string text) {
+      proto::Result r;
+      r.id = task.id;
+      r.status = status;
+      r.payload = std::move(text);
+      r.attempt = task.attempt;
+      return r;
+    };
+    if (cancelled.count(task.id)) return result(Status::kCancelled, "cancelled");
+    if (task.attempt > task.max_attempts)
+      return result(Status::kCrashed,
+                    "not run again: " + std::to_string(task.attempt - 1) +
+                        " attempts ended without a result (the worker running it died or "
+                        "stalled; attempt limit " +
+                        std::to_string(task.max_attempts) + ")");
+    if (task.wait_ms > 0 && info.timestamp_ns > 0 &&
+        now_ns - info.timestamp_ns > std::int64_t{task.wait_ms} * 1'000'000 &&
+        !(task.flags & proto::kFlagResubmitted))
+      return result(Status::kNoWorker, "no worker for platform " + identity.platform +
+                                           " took it within its wait limit of " +
+                                           std::to_string(task.wait_ms) + " ms");
+    return std::nullopt;
+  }
+
+  void in_progress() {
+    std::lock_guard lock(mutex);
+    for (auto& [seq, batch] : batches) {
+      try {
+        batch.delivery.in_progress();
+      } catch (const std::exception& e) {
+        log::debug("NATS: in-progress for batch {}: {}", seq, e.what());
+      }
+    }
+  }
+
+  // Batches whose every delivery went unacknowledged: their tasks fail.
+  void sweep_exhausted() {
+    try {
+      while (std::optional<ExhaustedBatch> batch = exhausted.next(milliseconds(1))) {
+        std::map<std::uint64_t, std::vector<proto::Result>> by_session;
+        for (const proto::Task& task : batch->tasks()) {
+          proto::Result r;
+          r.id = task.id;
+          r.status = Status::kCrashed;
+          r.payload = "delivered " + std::to_string(batch->deliveries()) +
+                      " times and never finished: each worker that took it died or stalled";
+          r.attempt = static_cast<std::uint8_t>(std::min<std::uint64_t>(batch->deliveries(), 255));
+          r.worker = identity.id;
+          r.host = identity.host;
+          by_session[task.id.session].push_back(std::move(r));
+        }
+        for (auto& [session, list] : by_session) {
+          std::vector<const proto::Result*> ptrs;
+          for (const proto::Result& r : list) ptrs.push_back(&r);
+          PublishOptions options;
+          options.msg_id =
+              "exhausted-" + queue.stream() + "-" + std::to_string(batch->stream_seq());
+          results.publish(session, ptrs, options);
+        }
+        log::warn(
+            "NATS: batch {} of {} ({} tasks) was delivered {} times without an ack; its "
+            "tasks failed",
+            batch->stream_seq(), queue.stream(), batch->tasks().size(), batch->deliveries());
+        batch->done();
+      }
+    } catch (const std::exception& e) {
+      log::debug("NATS: sweeping exhausted batches: {}", e.what());
+    }
+  }
+
+  // ---- results ----
+  void result_loop() {
+    for (;;) {
+      std::vector<proto::Result> batch;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait_for(lock, milliseconds(200), [&] { return stopping || !outbox.empty(); });
+        if (outbox.empty()) {
+          if (stopping) return;
+          continue;
+        }
+        batch.assign(std::make_move_iterator(outbox.begin()),
+                     std::make_move_iterator(outbox.end()));
+        outbox.clear();
+      }
+      try {
+        store(batch);
+      } catch (const std::exception& e) {
+        log::warn("NATS: storing {} results failed ({}); trying again", batch.size(), e.what());
+        std::lock_guard lock(mutex);
+        outbox.insert(outbox.begin(), std::make_move_iterator(batch.begin()),
+                      std::make_move_iterator(batch.end()));
+        if (stopping) return;  // their batches are redelivered after ack-wait
+      }
+      if (!batch.empty()) std::this_thread::sleep_for(milliseconds(0));
+    }
+  }
+
+  // Publishes final results (grouped by boss session, several to a
+  // message) and requeues the rest, waits until all are stored, then ends
+  // their tasks. Clears `batch` on success.
+  void store(std::vector<proto::Result>& batch) {
+    std::map<std::uint64_t, std::vector<const proto::Result*>> by_session;
+    std::vector<TaskId> stored;  // ended once their results are stored
+    bool told = false;
+    {
+      std::lock_guard lock(mutex);
+      for (proto::Result& r : batch) {
+        r.worker = identity.id;
+        r.host = identity.host;
+        r.pid = identity.pid;
+        auto it = held.find(r.id);
+        if (it == held.end()) continue;  // ended already (a duplicate, or requeued before a retry)
+        bool retry = r.status == Status::kHandedBack ||
+                     (proto::is_retryable(r.status) &&
+                      it->second.task.attempt < it->second.task.max_attempts);
+        if (retry) {
+          proto::Task again = it->second.task;
+          if (r.status != Status::kHandedBack) {
+            log::info("task {} ({}) requeued for attempt {}: {}", r.id.str(), again.function,
+                      again.attempt + 1, r.payload);
+            ++again.attempt;
+          }
+          // Forgotten now, so that its new message, which may come back to
+          // this worker at once, is not taken for a duplicate; its old
+          // batch is acked only once the new message is stored.
+          std::string id =
+              "requeue-" + r.id.str() + "-" + identity.id + "-" + std::to_string(++published);
+          requeues.push_back({std::move(again), std::move(id), it->second.batch});
+          told |= forget(it);
+        } else if (proto::is_final(r.status)) {
+          if (r.payload.size() + 1024 > max_payload) {
+            std::size_t size = r.payload.size();
+            r.status = Status::kRejected;
+            r.payload = "its result of " + std::to_string(size) +
+                        " bytes is larger than the NATS server's max payload of " +
+                        std::to_string(max_payload) + " bytes";
+          }
+          by_session[r.id.session].push_back(&r);
+          stored.push_back(r.id);
+        }
+      }
+    }
+    if (told) wake.signal();
+    const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
+    for (auto& [session, list] : by_session) {
+      std::vector<const proto::Result*> part;
+      std::size_t bytes = 0;
+      auto flush = [&] {
+        if (part.empty()) return;
+        publisher.publish(config.names.result_subject(session), proto::encode_results(part),
+                          identity.id + "-r" + std::to_string(++published));
+        part.clear();
+        bytes = 0;
+      };
+      for (const proto::Result* r : list) {
+        std::size_t size = r->payload.size() + r->worker.size() + r->host.size() + 48;
+        if (!part.empty() && bytes + size > limit) flush();
+        bytes += size;
+        part.push_back(r);
+      }
+      flush();
+    }
+    for (const Requeue& q : requeues) {
+      std::vector<const proto::Task*> one{&q.task};
+      publisher.publish(queue.subject(), proto::encode_tasks(one), q.msg_id);
+    }
+    publisher.finish();
+    {
+      std::lock_guard lock(mutex);
+      for (const Requeue& q : requeues) settle(q.batch);
+    }
+    requeues.clear();
+    // Only these: a requeued task's id may already be held again, from its
+    // new message.
+    end_tasks(stored);
+    batch.clear();
+  }
+
+  // Drops a held task (under `mutex`); true if the supervisor is to be told.
+  bool forget(std::unordered_map<TaskId, HeldTask, proto::TaskIdHash>::iterator it) {
+    bool told = false;
+    const TaskId id = it->first;
+    if (it->second.supervised) {
+      events.stored.push_back(id);
+      --supervised;
+      told = true;
+    }
+    if (it->second.task.flags & proto::kFlagService) {
+      announced_services.erase(id);
+      chores.push_back([this, id] { services.remove(id.str()); });
+    }
+    held.erase(it);
+    return told;
+  }
+
+  // One task of batch `seq` ended (under `mutex`): ack it after its last.
+  void settle(std::uint64_t seq) {
+    auto b = batches.find(seq);
+    if (b == batches.end() || --b->second.remaining > 0) return;
+    try {
+      b->second.delivery.ack();
+    } catch (const std::exception& e) {
+      log::warn("NATS: acking batch {}: {} (it will run again elsewhere)", seq, e.what());
+    }
+    batches.erase(b);
+  }
+
+  void end_tasks(const std::vector<TaskId>& done) {
+    bool told = false;
+    {
+      std::lock_guard lock(mutex);
+      for (const TaskId& id : done) {
+        auto it = held.find(id);
+        if (it == held.end()) continue;
+        std::uint64_t seq = it->second.batch;
+        told |= forget(it);
+        settle(seq);
+      }
+    }
+    changed.notify_all();
+    if (told) wake.signal();
+  }
+
+  // ---- cancels ----
+  void cancel_loop() {
+    while (!stopped()) {
+      std::vector<TaskId> ids;
+      try {
+        ids = cancel_feed.next(milliseconds(200));
+      } catch (const std::exception& e) {
+        log::debug("NATS: following cancels: {}", e.what());
+        std::this_thread::sleep_for(milliseconds(200));
+      }
+      if (ids.empty()) continue;
+      bool told = false;
+      {
+        std::lock_guard lock(mutex);
+        for (const TaskId& id : ids) {
+          cancelled.insert(id);
+          auto it = held.find(id);
+          if (it != held.end() && it->second.supervised) {
+            events.cancels.push_back(id);
+            told = true;
+          }
+        }
+      }
+      if (told) wake.signal();
+    }
+  }
+
+  // ---- modules and registry entries ----
+  void chores_loop() {
+    for (;;) {
+      std::function<void()> chore;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait_for(lock, milliseconds(200), [&] { return stopping || !chores.empty(); });
+        if (chores.empty()) {
+          if (stopping) return;
+          continue;
+        }
+        chore = std::move(chores.front());
+        chores.pop_front();
+      }
+      try {
+        chore();
+      } catch (const std::exception& e) {
+        log::warn("NATS: {}", e.what());
+      }
+    }
+  }
+
+  void post_chore(std::function<void()> chore) {
+    {
+      std::lock_guard lock(mutex);
+      chores.push_back(std::move(chore));
+    }
+    changed.notify_all();
+  }
+
+  void fetch_module(const ModuleHash& hash) {
+    proto::ModuleReply reply;
+    reply.hash = hash;
+    try {
+      reply.bytes = modules.get(hash);
+      if (!reply.bytes)
+        reply.error = "module " + hash.hex() + " is not in the NATS object store " +
+                      config.names.module_bucket();
+    } catch (const std::exception& e) {
+      reply.error = "module " + hash.hex() + " could not be fetched: " + e.what();
+    }
+    {
+      std::lock_guard lock(mutex);
+      events.modules.push_back(std::move(reply));
+    }
+    wake.signal();
+  }
+
+  void beat(std::uint32_t busy, const std::vector<TaskId>& started) {
+    workers.announce(entry(busy));
+    std::vector<ServiceEntry> entries;
+    {
+      std::lock_guard lock(mutex);
+      for (const TaskId& id : started) {
+        auto it = held.find(id);
+        if (it == held.end()) continue;  // ended meanwhile
+        announced_services.insert(id);
+        entries.push_back({id.str(), identity.id, it->second.task.function});
+      }
+    }
+    for (const ServiceEntry& e : entries) services.announce(e);
+  }
+
+  EngineConfig config;
+  WorkerIdentity identity;
+  Connection connection;
+  JetStream js;
+  TaskQueue queue;
+  TaskConsumer consumer;
+  ExhaustedTasks exhausted;
+  ResultStream results;
+  CancelChannel cancels;
+  CancelFeed cancel_feed;
+  ModuleStore modules;
+  WorkerRegistry workers;
+  ServiceRegistry services;
+  AsyncPublisher publisher;  // the result thread's
+  std::size_t max_payload = 1 << 20;
+  std::uint64_t published = 0;
+  // Tasks given back or crashed with attempts left, to publish again (the
+  // result thread's own; kept across a failed store).
+  struct Requeue {
+    proto::Task task;
+    std::string msg_id;
+    std::uint64_t batch;
+  };
+  std::vector<Requeue> requeues;
+
+  WakeFd wake;
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  bool stopping = false;
+  std::uint32_t credit = 0;
+  std::size_t supervised = 0;  // tasks given to the supervisor, not yet stored
+  std::map<std::uint64_t, HeldBatch> batches;
+  std::unordered_map<TaskId, HeldTask, proto::TaskIdHash> held;
+  std::unordered_set<TaskId, proto::TaskIdHash> cancelled;
+  std::set<TaskId> announced_services;
+  std::deque<proto::Result> outbox;
+  std::deque<std::function<void()>> chores;
+  WorkerEngineEvents events;
+
+  std::thread fetch_thread, result_thread, cancel_thread, chores_thread;
+};
+
+WorkerEngine::WorkerEngine(EngineConfig config, WorkerIdentity identity)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(identity))) {}
+
+WorkerEngine::~WorkerEngine() = default;
+
+int WorkerEngine::wake_fd() const { return impl_->wake.fd(); }
+
+WorkerEngineEvents WorkerEngine::take() {
+  impl_->wake.drain();
+  WorkerEngineEvents out;
+  std::lock_guard lock(impl_->mutex);
+  std::swap(out, impl_->events);
+  return out;
+}
+
+void WorkerEngine::set_credit(std::uint32_t capacity) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->credit = capacity;
+  }
+  impl_->changed.notify_all();
+}
+
+void WorkerEngine::fetch_module(const ModuleHash& hash) {
+  impl_->post_chore([impl = impl_.get(), hash] { impl->fetch_module(hash); });
+}
+
+void WorkerEngine::send_results(const std::vector<const proto::Result*>& results) {
+  if (results.empty()) return;
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (const proto::Result* r : results) impl_->outbox.push_back(*r);
+  }
+  impl_->changed.notify_all();
+}
+
+void WorkerEngine::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
+  impl_->post_chore([impl = impl_.get(), busy, started] { impl->beat(busy, started); });
+}
+
+std::size_t WorkerEngine::held() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->supervised;
+}
+
+Connection& WorkerEngine::connection() { return impl_->connection; }
+
+}  // namespace uni::nats

@@ -1,0 +1,297 @@
+// The boss and worker engines on a real nats-server, without the CLI: tasks
+// go out in batches and every result comes back once; the module is uploaded
+// on demand and fetched by hash; a cancel ends a queued task and keeps it from
+// a worker; a task whose earlier deliveries went unacked stops at its attempt
+// limit; a crashed attempt is requeued; a wait limit ends a task nobody took;
+// results outlive their boss; the status lists the worker and its service.
+#include <poll.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "nats/boss_engine.hpp"
+#include "nats/result_stream.hpp"
+#include "nats/task_consumer.hpp"
+#include "nats/worker_engine.hpp"
+#include "nats_server.hpp"
+#include "nats_test_util.hpp"
+
+namespace uni::nats {
+namespace {
+
+using namespace std::chrono_literals;
+using proto::Status;
+using proto::TaskId;
+
+const std::string kPlatform = "x86_64-linux-libstdc++-cxx11";
+const std::string kModuleBytes = "module bytes";
+
+EngineConfig config_for(const test::NatsCluster& nats, std::chrono::milliseconds ack_wait = 30s) {
+  EngineConfig config;
+  config.connect.address = nats.address();
+  config.ack_wait = ack_wait;
+  config.max_deliver = 5;
+  return config;
+}
+
+WorkerIdentity identity(const std::string& id) {
+  return {.id = id,
+          .host = "testhost",
+          .platform = kPlatform,
+          .isolation = "thread",
+          .pid = 42,
+          .slots = 4};
+}
+
+std::vector<proto::Task> tasks(std::uint64_t session, int count, std::uint8_t max_attempts = 3) {
+  std::vector<proto::Task> out = testing::make_tasks(session, 1, count);
+  for (proto::Task& t : out) t.max_attempts = max_attempts;
+  return out;
+}
+
+// Waits for either engine's fd, up to `timeout`.
+void wait_for_events(const BossEngine* boss, const WorkerEngine* worker,
+                     std::chrono::milliseconds timeout) {
+  std::vector<pollfd> fds;
+  if (boss) fds.push_back({boss->wake_fd(), POLLIN, 0});
+  if (worker) fds.push_back({worker->wake_fd(), POLLIN, 0});
+  ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+}
+
+// Runs a boss and a worker until `want` results came or `timeout` passed.
+// `run` decides each task's result; modules are put and fetched as asked.
+std::map<TaskId, std::vector<proto::Result>> pump(
+    BossEngine& boss, WorkerEngine* worker, std::size_t want,
+    const std::function<proto::Result(const proto::Task&)>& run,
+    std::chrono::milliseconds timeout = 20s) {
+  std::map<TaskId, std::vector<proto::Result>> got;
+  std::size_t count = 0;
+  std::vector<proto::Task> waiting_module;
+  bool have_module = false;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (count < want && std::chrono::steady_clock::now() < deadline) {
+    wait_for_events(&boss, worker, 100ms);
+    BossEvents b = boss.take();
+    for (const ModuleHash& hash : b.modules_needed) {
+      EXPECT_EQ(hash, ModuleHash::of(kModuleBytes));
+      boss.put_module(hash, kPlatform, kModuleBytes);
+    }
+    for (proto::Result& r : b.results) {
+      got[r.id].push_back(r);
+      ++count;
+    }
+    if (!worker) continue;
+    WorkerEngineEvents w = worker->take();
+    for (proto::ModuleReply& m : w.modules) {
+      EXPECT_TRUE(m.bytes) << m.error;
+      if (!m.bytes) continue;
+      EXPECT_EQ(*m.bytes, kModuleBytes);
+      have_module = true;
+    }
+    for (proto::Task& t : w.tasks) {
+      if (!have_module && waiting_module.empty()) worker->fetch_module(t.module);
+      waiting_module.push_back(t);
+    }
+    if (have_module && !waiting_module.empty()) {
+      std::vector<proto::Result> results;
+      for (const proto::Task& t : waiting_module) results.push_back(run(t));
+      std::vector<const proto::Result*> ptrs;
+      for (const proto::Result& r : results) ptrs.push_back(&r);
+      worker->send_results(ptrs);
+      waiting_module.clear();
+    }
+  }
+  return got;
+}
+
+proto::Result echo(const proto::Task& t) {
+  proto::Result r;
+  r.id = t.id;
+  r.payload = t.args;
+  r.attempt = t.attempt;
+  return r;
+}
+
+TEST(Engines, EveryTaskRunsAndEachResultComesBackOnce) {
+  test::NatsCluster nats;
+  BossEngine boss(config_for(nats), 0x1111);
+  WorkerEngine worker(config_for(nats), identity("w1"));
+  worker.set_credit(300);
+  std::vector<proto::Task> sent = tasks(0x1111, 2000);
+  boss.submit(kPlatform, sent);
+  auto got = pump(boss, &worker, sent.size(), echo);
+  ASSERT_EQ(got.size(), sent.size());
+  for (const proto::Task& t : sent) {
+    ASSERT_EQ(got[t.id].size(), 1u) << t.id.str();
+    EXPECT_EQ(got[t.id][0].status, Status::kOk);
+    EXPECT_EQ(got[t.id][0].payload, t.args);
+    EXPECT_EQ(got[t.id][0].worker, "w1");
+    EXPECT_EQ(got[t.id][0].host, "testhost");
+  }
+  EXPECT_EQ(boss.outstanding(), 0u);
+  EXPECT_TRUE(testing::eventually([&] { return worker.held() == 0; }));
+}
+
+TEST(Engines, ACancelledQueuedTaskEndsAndNoWorkerRunsIt) {
+  test::NatsCluster nats;
+  BossEngine boss(config_for(nats), 0x2222);
+  std::vector<proto::Task> sent = tasks(0x2222, 2);
+  boss.submit(kPlatform, sent);
+  // The module is asked for first; put it so the tasks are queued.
+  auto none = pump(boss, nullptr, 1, echo, 2s);
+  EXPECT_TRUE(none.empty());
+  std::vector<proto::CancelOutcome> outcomes = boss.cancel({sent[0].id});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].state, proto::CancelState::kCancelled);
+
+  WorkerEngine worker(config_for(nats), identity("w1"));
+  worker.set_credit(10);
+  std::vector<TaskId> ran;
+  auto got = pump(boss, &worker, 2, [&](const proto::Task& t) {
+    ran.push_back(t.id);
+    return echo(t);
+  });
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[sent[0].id].at(0).status, Status::kCancelled);
+  EXPECT_EQ(got[sent[1].id].at(0).status, Status::kOk);
+  EXPECT_EQ(ran, std::vector<TaskId>{sent[1].id});
+  // The cancelled task's message was acked too: the queue is empty.
+  Connection c = Connection::connect({.address = nats.address()});
+  JetStream js(c);
+  TaskQueue queue = TaskQueue::open(js, Names(), kPlatform);
+  EXPECT_TRUE(testing::eventually([&] { return queue.depth() == 0; }));
+}
+
+TEST(Engines, ATaskWhoseWorkersDiedStopsAtItsAttemptLimit) {
+  test::NatsCluster nats;
+  EngineConfig config = config_for(nats, 500ms);
+  BossEngine boss(config, 0x3333);
+  std::vector<proto::Task> sent = tasks(0x3333, 1, /*max_attempts=*/2);
+  boss.submit(kPlatform, sent);
+  pump(boss, nullptr, 1, echo, 1s);  // the module goes up
+
+  // Two workers take it and die without a word (nothing acked).
+  Connection c = Connection::connect({.address = nats.address()});
+  JetStream js(c);
+  TaskQueue queue = TaskQueue::open(js, Names(), kPlatform);
+  TaskConsumer dying = TaskConsumer::bind(queue, Names(), {.ack_wait = 500ms, .max_deliver = 5});
+  for (int i = 0; i < 2; ++i) {
+    std::vector<TaskDelivery> d;
+    ASSERT_TRUE(testing::eventually([&] {
+      d = dying.fetch(1, 200ms);
+      return !d.empty();
+    }));
+    EXPECT_EQ(d[0].attempt(), static_cast<std::uint64_t>(i + 1));
+  }
+  WorkerEngine worker(config, identity("w1"));
+  worker.set_credit(10);
+  int ran = 0;
+  auto got = pump(boss, &worker, 1, [&](const proto::Task& t) {
+    ++ran;
+    return echo(t);
+  });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second[0].status, Status::kCrashed);
+  EXPECT_NE(got.begin()->second[0].payload.find("attempt limit 2"), std::string::npos);
+  EXPECT_EQ(ran, 0);
+}
+
+TEST(Engines, ACrashedAttemptIsQueuedAgainWithTheNextAttempt) {
+  test::NatsCluster nats;
+  BossEngine boss(config_for(nats), 0x4444);
+  WorkerEngine worker(config_for(nats), identity("w1"));
+  worker.set_credit(10);
+  std::vector<proto::Task> sent = tasks(0x4444, 3);
+  boss.submit(kPlatform, sent);
+  std::map<TaskId, int> runs;
+  auto got = pump(boss, &worker, 3, [&](const proto::Task& t) {
+    proto::Result r = echo(t);
+    if (++runs[t.id] == 1 && t.id == sent[1].id) {
+      r.status = Status::kCrashed;
+      r.payload = "executor died";
+    }
+    return r;
+  });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[sent[1].id].at(0).status, Status::kOk);
+  EXPECT_EQ(got[sent[1].id].at(0).attempt, 2);
+  EXPECT_EQ(runs[sent[1].id], 2);
+  EXPECT_EQ(runs[sent[0].id], 1);
+}
+
+TEST(Engines, AWaitLimitEndsATaskNoWorkerTook) {
+  test::NatsCluster nats;
+  BossEngine boss(config_for(nats), 0x5555);
+  std::vector<proto::Task> sent = tasks(0x5555, 1);
+  sent[0].wait_ms = 300;
+  boss.submit(kPlatform, sent);
+  auto got = pump(boss, nullptr, 1, echo, 5s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second[0].status, Status::kNoWorker);
+  EXPECT_NE(got.begin()->second[0].payload.find(kPlatform), std::string::npos);
+}
+
+TEST(Engines, AResultOutlivesItsBoss) {
+  test::NatsCluster nats;
+  std::vector<proto::Task> sent = tasks(0x6666, 1);
+  {
+    BossEngine boss(config_for(nats), 0x6666);
+    boss.submit(kPlatform, sent);
+    pump(boss, nullptr, 1, echo, 1s);  // the module goes up
+  }
+  {
+    BossEngine other(config_for(nats), 0x7777);  // only to drive the worker
+    WorkerEngine worker(config_for(nats), identity("w1"));
+    worker.set_credit(10);
+    pump(other, &worker, 1, echo, 2s);
+    EXPECT_TRUE(testing::eventually([&] { return worker.held() == 0; }));
+  }
+  Connection c = Connection::connect({.address = nats.address()});
+  JetStream js(c);
+  ResultStream results = ResultStream::open(js, Names());
+  std::optional<proto::Result> found = results.wait_for(sent[0].id, 10s);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->payload, sent[0].args);
+}
+
+TEST(Engines, TheStatusListsLiveWorkersAndTheirServices) {
+  test::NatsCluster nats;
+  BossEngine boss(config_for(nats), 0x8888);
+  WorkerEngine worker(config_for(nats), identity("w-status"));
+  worker.set_credit(10);
+  std::vector<proto::Task> sent = tasks(0x8888, 1);
+  sent[0].flags = proto::kFlagService;
+  sent[0].function = "serve";
+  boss.submit(kPlatform, sent);
+  // Run the worker until it holds the service, then report it started.
+  bool holding = false;
+  ASSERT_TRUE(testing::eventually([&] {
+    BossEvents b = boss.take();
+    for (const ModuleHash& h : b.modules_needed) boss.put_module(h, kPlatform, kModuleBytes);
+    for (proto::Task& t : worker.take().tasks) holding |= t.id == sent[0].id;
+    return holding;
+  }));
+  worker.heartbeat(1, {sent[0].id});
+  proto::StatusReport report;
+  ASSERT_TRUE(testing::eventually([&] {
+    report = boss.status();
+    return !report.services.empty();
+  }));
+  ASSERT_EQ(report.workers.size(), 1u);
+  EXPECT_EQ(report.workers[0].id, "w-status");
+  EXPECT_EQ(report.workers[0].platform, kPlatform);
+  EXPECT_EQ(report.workers[0].slots, 4u);
+  EXPECT_EQ(report.running, 1u);
+  ASSERT_EQ(report.services.size(), 1u);
+  EXPECT_EQ(report.services[0].id, sent[0].id.str());
+  EXPECT_EQ(report.services[0].function, "serve");
+  EXPECT_EQ(report.services[0].worker, "w-status");
+  // Its result removes it from the list.
+  proto::Result r = echo(sent[0]);
+  worker.send_results({&r});
+  ASSERT_TRUE(testing::eventually([&] { return boss.status().services.empty(); }));
+}
+
+}  // namespace
+}  // namespace uni::nats

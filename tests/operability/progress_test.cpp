@@ -1,0 +1,82 @@
+// `uni map`'s progress line (issue 10): on a terminal (a pseudo-terminal
+// here) one line on stderr redrawn in place, ending with the final
+// done/total and the failures, while stdout keeps exactly one result per
+// input line; nothing when stderr is not a terminal; --quiet silences it and
+// --progress forces plain lines.
+#include <gtest/gtest.h>
+
+#include "operability_support.hpp"
+#include "pty_process.hpp"
+
+namespace uni::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// 30 tasks of 30 ms and one whose argument is wrong: a failure.
+std::vector<std::string> input_lines() {
+  std::vector<std::string> lines(30, "[30]");
+  lines.insert(lines.begin() + 10, "[\"not a number\"]");
+  return lines;
+}
+
+std::vector<std::string> client_env(TestCluster& cluster) {
+  std::vector<std::string> env = cluster.base_env();
+  env.push_back("UNI_CONNECT=" + cluster.address());
+  env.push_back("UNI_AUTHKEY=" + cluster.authkey());
+  return env;
+}
+
+TEST(MapProgress, OnATerminalALineRedrawnInPlaceWithTheFinalFigures) {
+  TestCluster cluster({.workers = 1, .slots = 2});
+  std::string input = write_input(cluster, "in.jsonl", input_lines());
+  std::string results = (cluster.dir() / "results.jsonl").string();
+  PtyProcess map({uni_binary(), "map", module_path("testfns"), "sleep_ms", "--input", input},
+                 client_env(cluster), results);
+  std::optional<int> code = map.wait(60s);
+  ASSERT_TRUE(code.has_value()) << map.output();
+  EXPECT_EQ(*code, 1) << map.output();  // one task failed
+  const std::string& out = map.output();
+  EXPECT_TRUE(contains(out, "\runi map: ")) << out;
+  EXPECT_TRUE(contains(out, "\x1b[K")) << out;
+  EXPECT_TRUE(contains(out, "uni map: 31/31 (100%)")) << out;
+  EXPECT_TRUE(contains(out, "1 failed")) << out;
+  EXPECT_TRUE(contains(out, "/s")) << out;
+  // The terminal got the progress; the results went to stdout, one a line.
+  std::vector<std::string> lines = split_lines(read_text(results));
+  ASSERT_EQ(lines.size(), 31u);
+  EXPECT_TRUE(contains(lines[10], "\"error\"")) << lines[10];
+  EXPECT_EQ(lines[0], "30");
+  EXPECT_FALSE(contains(out, "\n30\r")) << out;
+}
+
+TEST(MapProgress, QuietSilencesItOnATerminal) {
+  TestCluster cluster({.workers = 1, .slots = 2});
+  std::string input = write_input(cluster, "in.jsonl", input_lines());
+  PtyProcess map(
+      {uni_binary(), "map", "--quiet", module_path("testfns"), "sleep_ms", "--input", input},
+      client_env(cluster), (cluster.dir() / "results.jsonl").string());
+  std::optional<int> code = map.wait(60s);
+  ASSERT_TRUE(code.has_value()) << map.output();
+  EXPECT_FALSE(contains(map.output(), "uni map:")) << map.output();
+}
+
+TEST(MapProgress, NothingWhenStderrIsNotATerminalUnlessForced) {
+  TestCluster cluster({.workers = 1, .slots = 2});
+  std::string input = write_input(cluster, "in.jsonl", input_lines());
+  CommandResult plain = cluster.uni({"map", module_path("testfns"), "sleep_ms", "--input", input});
+  EXPECT_EQ(plain.exit_code, 1) << plain.describe();
+  EXPECT_EQ(plain.lines().size(), 31u);
+  EXPECT_FALSE(contains(plain.err, "uni map:")) << plain.describe();
+
+  CommandResult forced =
+      cluster.uni({"map", "--progress", module_path("testfns"), "sleep_ms", "--input", input});
+  EXPECT_EQ(forced.exit_code, 1) << forced.describe();
+  EXPECT_EQ(forced.lines().size(), 31u);
+  EXPECT_TRUE(contains(forced.err, "uni map: 31/31 (100%)")) << forced.describe();
+  EXPECT_TRUE(contains(forced.err, "1 failed\n")) << forced.describe();
+  EXPECT_FALSE(contains(forced.err, "\r")) << forced.describe();
+}
+
+}  // namespace
+}  // namespace uni::test
