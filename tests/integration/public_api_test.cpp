@@ -1,7 +1,8 @@
 // What the public API (include/uni/uni.hpp) offers beyond typed calls, which
 // the `uni` CLI is built on alone: untyped calls with msgpack in and out,
 // cancel and stop by id with what each did, detached services that report
-// their start, the typed status and its JSON; gather() cancels the tasks it
+// their start, the typed status (every field the manager sends) and its
+// JSON, Future::failed; gather() cancels the tasks it
 // will not wait for once one has failed; and the library logs to stderr, not
 // stdout, in a boss that never set up logging.
 #include <gtest/gtest.h>
@@ -89,6 +90,65 @@ TEST(PublicApi, ADetachedServiceReportsItsStartAndOutlivesItsBoss) {
   ASSERT_EQ(status.services.size(), 1u);
   EXPECT_EQ(status.services[0].id, id);
   EXPECT_EQ(other.cancel({id}).at(0), CancelResult::kStopping);
+}
+
+// Every field the manager reports reaches the typed status and its JSON:
+// what each worker did, the failures it remembers, the services' modules.
+TEST(PublicApi, TheTypedStatusCarriesWhatEachWorkerDidAndTheRecentFailures) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  Cluster boss = cluster.connect();
+  Future<Msgpack> ok = boss.call(module_path("testfns"), "add", pack(2, 3));
+  Future<Msgpack> bad = boss.call(module_path("testfns"), "fail", pack(std::string("on purpose")));
+  ASSERT_TRUE(ok.wait_for(60s) && bad.wait_for(60s)) << "the tasks never ran";
+  EXPECT_FALSE(ok.failed());
+  EXPECT_TRUE(bad.failed());
+  // The one slot busy with a service, a task waits in the queue: cancelled.
+  Service<Msgpack> service =
+      boss.spawn(module_path("testfns"), "sleep_ms", pack(60000), {}, /*detached=*/true);
+  ASSERT_TRUE(service.wait_started_for(60s)) << "the service never started";
+  EXPECT_FALSE(service.future().failed());  // running: not failed (yet)
+  Future<Msgpack> queued = boss.call(module_path("testfns"), "add", pack(1, 1));
+  ASSERT_EQ(boss.cancel({queued.id()}).at(0), CancelResult::kCancelled);
+  ASSERT_TRUE(queued.wait_for(30s));
+  EXPECT_TRUE(queued.failed());
+
+  ClusterStatus status = boss.status();
+  ASSERT_EQ(status.workers.size(), 1u);
+  const WorkerStatus& worker = status.workers[0];
+  EXPECT_EQ(worker.completed, 1u);
+  EXPECT_EQ(worker.failed, 1u);  // the cancelled task never reached it
+  EXPECT_EQ(status.totals.completed, 1u);
+  EXPECT_EQ(status.totals.failed, 2u);
+  EXPECT_EQ(status.totals.cancelled, 1u);
+  ASSERT_EQ(status.recent_failures.size(), 2u);
+  const FailureStatus& cancelled = status.recent_failures[0];  // newest first
+  EXPECT_EQ(cancelled.id, queued.id());
+  EXPECT_EQ(cancelled.status, "cancelled");
+  EXPECT_TRUE(cancelled.worker.empty()) << cancelled.worker;
+  const FailureStatus& failure = status.recent_failures[1];
+  EXPECT_EQ(failure.id, bad.id());
+  EXPECT_EQ(failure.function, "fail");
+  EXPECT_EQ(failure.status, to_string(ErrorKind::kException));
+  EXPECT_NE(failure.error.find("boom: on purpose"), std::string::npos) << failure.error;
+  EXPECT_EQ(failure.worker, worker.id);
+  ASSERT_EQ(status.services.size(), 1u);
+  const ServiceStatus& running = status.services[0];
+  EXPECT_EQ(running.module.size(), 64u) << running.module;
+  EXPECT_EQ(running.becomes, 0u);
+  EXPECT_EQ(running.host, worker.host);
+
+  // The JSON has them under the wire's keys (as `uni status --json`).
+  nlohmann::json json = nlohmann::json::parse(to_json(status));
+  EXPECT_EQ(json["workers"][0]["completed"], 1) << json.dump();
+  EXPECT_EQ(json["workers"][0]["failed"], 1) << json.dump();
+  EXPECT_EQ(json["workers"][0]["uptime_ms"], worker.uptime_ms) << json.dump();
+  EXPECT_EQ(json["totals"]["cancelled"], 1) << json.dump();
+  EXPECT_EQ(json["uptime_ms"], status.uptime_ms) << json.dump();
+  EXPECT_EQ(json["recent_failures"].size(), 2u) << json.dump();
+  EXPECT_EQ(json["recent_failures"][1]["error"], failure.error) << json.dump();
+  EXPECT_EQ(json["services"][0]["module"], running.module) << json.dump();
+  EXPECT_EQ(json["services"][0]["uptime_ms"], running.uptime_ms) << json.dump();
+  EXPECT_EQ(boss.cancel({service.id()}).at(0), CancelResult::kStopping);
 }
 
 TEST(PublicApi, GatherCancelsTheTasksItWillNotWaitForOnceOneFailed) {
