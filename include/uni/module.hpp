@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "uni/detail/demangle.hpp"
 #include "uni/detail/export_info.hpp"
 #include "uni/detail/module_abi.hpp"
 #include "uni/detail/platform.hpp"

@@ -16,6 +16,18 @@
 //
 // Thread safety: a Cluster and its futures may be used from any number of
 // threads at once.
+//
+// Lifetime: a Cluster is a handle to one connection (copies share it). The
+// connection stays open while anything made from it lives — a copy of the
+// Cluster, a RemoteFunction, a Future, a Service — so a Future may outlive
+// the Cluster that made it and still get its result; the connection closes
+// (saying goodbye to the manager) when the last of them goes. Tasks still
+// unfinished then are left to the manager, which drops them after a grace
+// period (services submitted detached run on).
+//
+// Logging: the library writes its own warnings and, with UNI_LOG_LEVEL=debug,
+// its debug lines to stderr, never to stdout, whatever logging the program
+// sets up for itself.
 #pragma once
 
 #include <chrono>
@@ -101,6 +113,25 @@ class TaskError : public Error {
   WorkerInfo worker_;
 };
 
+// What cancelling a task (or stopping a service) by id did.
+enum class CancelResult {
+  kCancelled,  // it had not started: it ended cancelled
+  kStopping,   // it was running: its worker was told to stop it
+  kDone,       // it had already finished
+  kUnknown,    // no such task now: never submitted, or finished and its result delivered
+};
+
+// A value as msgpack bytes, for callers that do not know its C++ type (the
+// `uni` CLI, bindings to other languages): the arguments of an untyped call
+// are one msgpack array; Future<Msgpack>::get() gives a result's bytes
+// undecoded (checked to be one well-formed msgpack value).
+struct Msgpack {
+  std::string bytes;
+};
+
+// Whether `id` is a task id as Future::id() prints it ("<session>-<seq>").
+bool valid_task_id(const std::string& id);
+
 // ---- options --------------------------------------------------------------------
 
 struct ConnectOptions {
@@ -140,10 +171,15 @@ struct FunctionRef {
   std::string name;
 };
 
+// A service asks for the manager's word when it starts (wait_started_for);
+// a detached one outlives its boss.
 std::shared_ptr<TaskState> submit(Client& client, const FunctionRef& fn, std::string args,
-                                  const TaskOptions& options, bool service);
+                                  const TaskOptions& options, bool service, bool detached = false);
 void wait(const TaskState& state);
 bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout);
+// Until the service runs on its worker, or the task has finished.
+bool wait_started_for(const TaskState& state, std::chrono::nanoseconds timeout);
+bool failed(const TaskState& state);  // finished, with a status other than ok
 // The msgpack bytes of the result; throws TaskError if the task failed.
 const std::string& result_bytes(const TaskState& state);
 WorkerInfo worker_of(const TaskState& state);
@@ -158,10 +194,15 @@ FunctionRef module_function(Client& client, const std::string& path, const std::
 
 template <class R>
 R decode_result(const std::string& bytes) {
-  msgpack::object_handle handle = unpack_checked(bytes.data(), bytes.size());
-  if constexpr (std::is_void_v<R>) {
+  if constexpr (std::is_same_v<R, Msgpack>) {
+    if (std::string error = check_msgpack(bytes.data(), bytes.size()); !error.empty())
+      throw_result_mismatch("msgpack", error);
+    return Msgpack{bytes};
+  } else if constexpr (std::is_void_v<R>) {
+    unpack_checked(bytes.data(), bytes.size());
     return;
   } else {
+    msgpack::object_handle handle = unpack_checked(bytes.data(), bytes.size());
     R value{};
     std::string error;
     if (!Codec<R>::decode(handle.get(), value, error)) throw_result_mismatch(type_name<R>(), error);
@@ -186,7 +227,8 @@ std::string pack_arguments(A&&... args) {
 
 // The result of a task, available once a worker has run it. A Future made
 // by Future() (or moved from) refers to no task: valid() is false, and every
-// other member throws uni::Error saying so.
+// other member throws uni::Error saying so. A Future keeps the connection it
+// came from open (see Lifetime above); copies refer to the same task.
 template <class R>
 class Future {
  public:
@@ -199,6 +241,8 @@ class Future {
     return detail::decode_result<R>(detail::result_bytes(state()));
   }
 
+  // Waits until the task has finished (succeeded or failed); never throws
+  // for a failed task — get() does.
   void wait() const { detail::wait(state()); }
 
   // Waits at most `timeout`. Returns true if the task has finished.
@@ -207,7 +251,13 @@ class Future {
     return detail::wait_for(state(), std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
   }
 
+  // Whether the task has finished, without waiting.
   bool ready() const { return detail::wait_for(state(), std::chrono::nanoseconds(0)); }
+
+  // Whether the task has finished and failed (get() throws TaskError),
+  // without waiting: false while it runs and once it has succeeded. For
+  // counting failures among many tasks without taking their results.
+  bool failed() const { return detail::failed(state()); }
 
   // The worker and process that ran the task (waits for it).
   WorkerInfo worker() const {
@@ -220,7 +270,10 @@ class Future {
 
   // Drops the task if it is still queued, stops it if it is running (under
   // process isolation). get() then throws TaskError(kCancelled).
-  void cancel() const { detail::cancel(*client_, state()); }
+  void cancel() const {
+    const detail::TaskState& task = state();  // first: an empty Future has no client either
+    detail::cancel(*client_, task);
+  }
 
   // False for a default-constructed or moved-from Future.
   bool valid() const { return state_ != nullptr; }
@@ -230,6 +283,7 @@ class Future {
   friend class RemoteFunction;
   template <class>
   friend class Service;
+  friend class Cluster;
   Future(std::shared_ptr<detail::Client> client, std::shared_ptr<detail::TaskState> state)
       : client_(std::move(client)), state_(std::move(state)) {}
   const detail::TaskState& state() const {
@@ -240,13 +294,21 @@ class Future {
   std::shared_ptr<detail::TaskState> state_;
 };
 
-// Waits for every future and returns their results in order; throws the first
-// failure.
+// Waits for every future and returns their results in order. If one throws
+// (in order of the futures: the first that failed among those waited for),
+// the others that have not finished are cancelled — nobody will take their
+// results — and the exception is rethrown.
 template <class R>
 std::vector<R> gather(const std::vector<Future<R>>& futures) {
   std::vector<R> out;
   out.reserve(futures.size());
-  for (const auto& f : futures) out.push_back(f.get());
+  try {
+    for (const auto& f : futures) out.push_back(f.get());
+  } catch (...) {
+    for (const auto& f : futures)
+      if (f.valid() && !f.ready()) f.cancel();
+    throw;
+  }
   return out;
 }
 
@@ -262,6 +324,15 @@ class Service {
   R get() const { return future_.get(); }
   std::string id() const { return future_.id(); }
   const Future<R>& future() const { return future_; }
+
+  // Waits at most `timeout` for its worker to report it running. True once
+  // it runs, or once it has ended (get() says how); false if neither yet
+  // (no worker free, or none for its platform).
+  template <class Rep, class Period>
+  bool wait_started_for(std::chrono::duration<Rep, Period> timeout) const {
+    return detail::wait_started_for(future_.state(),
+                                    std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  }
 
  private:
   friend class Cluster;
@@ -311,7 +382,15 @@ class RemoteFunction<R(Args...)> {
 
 struct WorkerStatus {
   std::string id, host, platform, isolation;
-  std::uint32_t pid = 0, slots = 0, busy = 0;
+  std::uint32_t pid = 0, slots = 0, busy = 0;  // busy: executing now
+  std::uint64_t assigned = 0;                  // held by it, prefetched ones included
+  std::uint32_t capacity = 0;                  // tasks it may hold now (its credit)
+  std::uint64_t last_seen_ms = 0;              // since the manager last heard from it
+  // 0 from a manager older than these fields (issue 10).
+  std::uint64_t completed = 0;         // its tasks that ended ok
+  std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
+  std::uint64_t heartbeat_age_ms = 0;  // since its last heartbeat
+  std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
 };
 
 struct ServiceStatus {
@@ -319,8 +398,20 @@ struct ServiceStatus {
   // "queued" (waiting for a worker; `worker` is empty), "starting" (sent to
   // its worker), "running", or "stopping" (asked to stop, not yet ended).
   std::string state;
-  std::string module;         // the hash (hex) of the module it runs
-  std::uint32_t becomes = 0;  // how often it took on new code (Cluster::become)
+  std::string host;             // its worker's
+  bool started = false;         // its worker has reported it executing
+  std::uint64_t uptime_ms = 0;  // since its worker reported it running; 0 until then
+  std::string module;           // the hash (hex) of the module it runs
+  std::uint32_t becomes = 0;    // how often it took on new code (Cluster::become)
+};
+
+// A task that ended with an error, as the manager remembers it.
+struct FailureStatus {
+  std::string id, function;
+  std::string status;        // how it ended, as to_string(ErrorKind) spells it: "exception", ...
+  std::string error;         // its message, cut to 400 bytes
+  std::string worker;        // empty if it never reached one
+  std::uint64_t age_ms = 0;  // since it ended
 };
 
 // What Cluster::become did.
@@ -331,13 +422,36 @@ struct BecomeResult {
   std::uint32_t becomes = 0;  // the service's becomes, this one included
 };
 
+// Fields a manager older than this header does not send are 0 or empty.
 struct ClusterStatus {
-  std::vector<WorkerStatus> workers;
+  std::vector<WorkerStatus> workers;  // oldest first
   std::uint64_t queued = 0;
   std::uint64_t running = 0;
   std::vector<ServiceStatus> services;
+  std::string manager;  // the manager's run id (changes when it restarts)
+  std::string version;  // its uni release
+  std::string endpoint;
+  std::uint64_t waiting_for_module = 0;  // tasks waiting for their module's upload
+  std::uint64_t assigned = 0;            // tasks held by workers
+  std::uint64_t bosses = 0;              // connected
+  struct Totals {
+    std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
+    std::uint64_t modules = 0, module_bytes = 0;  // stored now
+    std::uint64_t module_uploads = 0, module_upload_bytes = 0;
+    std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
+    std::uint64_t cancelled = 0;  // of `failed`, those that ended cancelled
+  } totals;
+  std::uint64_t uptime_ms = 0;                 // the manager's
+  double tasks_per_s = 0;                      // tasks finished per second over the last 10 s
+  std::vector<FailureStatus> recent_failures;  // most recent first, at most 20
 };
 
+// The status as one JSON object, the keys of `uni status --json`
+// (docs/protocol.md, STATUS_REPLY).
+std::string to_json(const ClusterStatus& status);
+
+// A connection to a cluster, made by connect(). Copies share the connection
+// (see Lifetime above); every member may be called from any thread.
 class Cluster {
  public:
   // `fn` must be a function of a module this program links, marked with
@@ -394,6 +508,24 @@ class Cluster {
     return spawn(remote(fn), std::forward<A>(args)...);
   }
 
+  // Untyped: the function `name` of a module file, its arguments one msgpack
+  // array; the result comes as msgpack bytes. The same checks as typed
+  // calls, made by the worker: a mismatch is a TaskError(kBadArguments).
+  Future<Msgpack> call(const std::string& module_path, const std::string& name, Msgpack args,
+                       TaskOptions options = {}) const;
+
+  // As call(), started as a service. A `detached` one outlives this program:
+  // nobody takes its result, and it runs until it returns or is stopped by
+  // id (cancel(), `uni stop`).
+  Service<Msgpack> spawn(const std::string& module_path, const std::string& name, Msgpack args,
+                         TaskOptions options = {}, bool detached = false) const;
+
+  // Cancels tasks, or stops services, by id (Future::id(), `uni status`), of
+  // any boss, and says what that did to each, in order. Throws uni::Error for
+  // an id that is not one (valid_task_id), ConnectError if the manager does
+  // not answer within 5 s or the connection drops first.
+  std::vector<CancelResult> cancel(const std::vector<std::string>& ids) const;
+
   // Turns the running service `service_id` (Service::id(), `uni spawn`'s
   // output) into `function` of the module file, without a restart: the
   // running version hands its state and descriptors over and the new one,
@@ -402,7 +534,8 @@ class Cluster {
   // refuses (its function takes no uni::ServiceContext&), the new function
   // is missing, has another signature or state type, or throws before it
   // takes over, or the service does not hand over within `timeout` — and
-  // the service runs on as before; ModuleError if the file is no module.
+  // the service runs on as before; ModuleError if the file is no module;
+  // ConnectError if no answer comes within 2 * timeout + 30 s.
   BecomeResult become(const std::string& service_id, const std::string& module_path,
                       const std::string& function,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
@@ -419,11 +552,15 @@ class Cluster {
   }
 
   // Workers, queue and services as the manager sees them now. Throws
-  // ConnectError if the manager does not answer within 5 s.
+  // ConnectError if the manager does not answer within 5 s or the connection
+  // drops first.
   ClusterStatus status() const;
 
   // The manager's address.
   const std::string& address() const { return address_; }
+
+  // Tasks submitted through this connection and not yet finished.
+  std::size_t unfinished() const;
 
  private:
   friend Cluster connect(const std::string&, const ConnectOptions&);

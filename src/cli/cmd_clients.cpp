@@ -1,5 +1,7 @@
-// `uni run`, `map`, `spawn`, `stop`, `status`: the boss side on the command
-// line. Arguments are JSON (design §7); results are printed as JSON.
+// `uni run`, `map`, `spawn`, `stop`, `status`, `become`: the boss side on the command
+// line, through the public API of include/uni/uni.hpp alone (untyped calls
+// with msgpack in and out). Arguments are JSON (design §7); results are
+// printed as JSON.
 #include <unistd.h>
 
 #include <cctype>
@@ -15,10 +17,10 @@
 #include "cli/progress_line.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_view.hpp"
-#include "client/client.hpp"
 #include "common/json_msgpack.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
+#include "uni/uni.hpp"
 
 namespace uni::cli {
 
@@ -97,22 +99,23 @@ TaskCall TaskCall::read(CLI::App& cmd) {
   return call;
 }
 
-std::shared_ptr<detail::Client> connect_client(const ClientFlags& flags) {
+Cluster connect_cluster(const ClientFlags& flags) {
   ConnectOptions options;
   options.authkey = flags.authkey;
   options.authkey_file = flags.authkey_file;
   std::string address = flags.connect.empty() ? "tcp://127.0.0.1:7070" : flags.connect;
   try {
-    return detail::Client::connect(address, options);
+    return connect(address, options);
   } catch (const ConnectError& e) {
     throw CommandError(kExitConnect, e.what());
   }
 }
 
-std::shared_ptr<const detail::ModuleInfo> load_module(detail::Client& client,
-                                                      const std::string& path) {
+// Reads and checks the module file before anything is submitted: a bad one
+// is a usage error, whatever the input.
+void check_module(const Cluster& cluster, const std::string& path, const std::string& function) {
   try {
-    return client.module_file(path);
+    cluster.function<void()>(path, function);
   } catch (const ModuleError& e) {
     throw CommandError(kExitUsage, e.what());
   }
@@ -139,42 +142,30 @@ TaskOptions task_options(const TaskFlags& flags) {
 }
 
 // The arguments as the wire's msgpack array; what cannot travel is a usage error.
-std::string pack_arguments(const std::vector<std::string>& args) {
-  detail::PackBuffer buffer;
-  detail::Packer packer(buffer);
-  packer.pack_array(static_cast<std::uint32_t>(args.size()));
+Msgpack pack_arguments(const std::vector<std::string>& args) {
+  nlohmann::json array = nlohmann::json::array();
   for (std::size_t i = 0; i < args.size(); ++i) {
     try {
-      pack_json(packer, parse_cli_argument(args[i]), kMaxNesting - 1);
+      array.push_back(parse_cli_argument(args[i]));
     } catch (const JsonError& e) {
       throw CommandError(kExitUsage, "argument " + std::to_string(i + 1) + ": " + e.what());
     }
   }
-  return std::move(buffer.data);
-}
-
-std::string result_json(const proto::Result& r) {
-  msgpack::object_handle h = detail::unpack_checked(r.payload.data(), r.payload.size());
-  return dump_json(to_json(h.get()));
+  return {json_to_msgpack(array)};
 }
 
 // A finished task, as `uni run` reports it: the result as JSON on stdout
 // (exit 0), or what went wrong on stderr (exit 1).
-int report_result(const char* command, const std::string& function, const proto::Result& r,
+int report_result(const char* command, const std::string& function, const Future<Msgpack>& task,
                   const char* failed) {
-  if (r.status != proto::Status::kOk) {
+  try {
+    std::printf("%s\n", msgpack_to_json(task.get().bytes).c_str());
+    return kExitOk;
+  } catch (const TaskError& e) {
     std::fprintf(stderr, "uni %s: %s %s (%s): %s\n", command,
-                 function.empty() ? "''" : function.c_str(), failed, proto::status_name(r.status),
-                 r.payload.c_str());
+                 function.empty() ? "''" : function.c_str(), failed, to_string(e.kind()), e.what());
     return kExitTaskFailed;
   }
-  std::printf("%s\n", result_json(r).c_str());
-  return kExitOk;
-}
-
-bool wait_done_for(const detail::TaskState& state, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(state.mutex);
-  return state.finished.wait_for(lock, timeout, [&] { return state.done; });
 }
 
 // Ctrl-C (or SIGTERM) while tasks are out: cancel them on the cluster, so that
@@ -183,19 +174,18 @@ struct Interrupted {
   int signal;
 };
 
-void on_interrupt_cancel(detail::Client& client,
-                         const std::vector<std::shared_ptr<detail::TaskState>>& states) {
+void on_interrupt_cancel(const Cluster& cluster, const std::vector<Future<Msgpack>>& tasks) {
   int sig = received_stop_signal();
   if (sig == 0) return;
-  std::vector<proto::TaskId> ids;
-  for (const auto& s : states)
-    if (s && !wait_done_for(*s, 0ms)) ids.push_back(s->task.id);
+  std::vector<std::string> ids;
+  for (const auto& t : tasks)
+    if (t.valid() && !t.ready()) ids.push_back(t.id());
   if (!ids.empty()) {
-    std::string which = ids.size() == 1 ? " (" + ids.front().str() + ")" : "";
+    std::string which = ids.size() == 1 ? " (" + ids.front() + ")" : "";
     std::fprintf(stderr, "interrupted: cancelling %zu unfinished task(s)%s\n", ids.size(),
                  which.c_str());
     try {
-      client.cancel(ids, 3s);
+      cluster.cancel(ids);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "cancelling failed: %s\n", e.what());
     }
@@ -230,32 +220,23 @@ int guarded(const char* name, const std::function<int()>& body) {
 // overrides: debug shows the key lookup, the connection, each request).
 void quiet_logs() { log::setup("uni", "warn"); }
 
-// The status as `uni status --json` prints it: the wire's map, in JSON.
-nlohmann::json status_json(const proto::StatusReport& report) {
-  std::string map = proto::pack_status_report(report);
-  msgpack::object_handle h = detail::unpack_checked(map.data(), map.size());
-  return to_json(h.get());
-}
-
 // Failures among a map's tasks, for its progress line: those already
 // printed, and those finished ahead of the one being waited for, found by a
 // cursor that moves past every finished task (tasks finish about in order,
 // so it stays close to the front). Each task is counted once.
 class FailureCount {
  public:
-  FailureCount(const std::vector<std::shared_ptr<detail::TaskState>>& states,
-               const std::vector<std::string>& bad)
-      : states_(states), counted_(states.size(), false) {
+  FailureCount(const std::vector<Future<Msgpack>>& tasks, const std::vector<std::string>& bad)
+      : tasks_(tasks), counted_(tasks.size(), false) {
     for (std::size_t i = 0; i < bad.size(); ++i)
       if (!bad[i].empty()) note(i, true);
   }
   void look_ahead() {
-    for (; cursor_ < states_.size(); ++cursor_) {
-      const auto& s = states_[cursor_];
-      if (!s) continue;
-      std::lock_guard lock(s->mutex);
-      if (!s->done) return;
-      note(cursor_, s->result.status != proto::Status::kOk);
+    for (; cursor_ < tasks_.size(); ++cursor_) {
+      const Future<Msgpack>& task = tasks_[cursor_];
+      if (!task.valid()) continue;
+      if (!task.ready()) return;
+      note(cursor_, task.failed());
     }
   }
   std::size_t count() const { return failed_; }
@@ -266,17 +247,10 @@ class FailureCount {
     counted_[i] = true;
     if (failed) ++failed_;
   }
-  const std::vector<std::shared_ptr<detail::TaskState>>& states_;
+  const std::vector<Future<Msgpack>>& tasks_;
   std::vector<bool> counted_;
   std::size_t cursor_ = 0, failed_ = 0;
 };
-
-// Until the task is done or, for a service submitted with
-// kFlagStartedEvent, its worker reports it started.
-bool wait_started_for(const detail::TaskState& state, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(state.mutex);
-  return state.finished.wait_for(lock, timeout, [&] { return state.done || state.started; });
-}
 
 // Every input line, read whole before anything is submitted. Input that
 // cannot be read (a directory, an I/O error) is an error, never an empty map.
@@ -330,14 +304,14 @@ void add_run_command(CLI::App& app, int& exit_code) {
       TaskCall call = TaskCall::read(*cmd);
       quiet_logs();
       TaskOptions options = task_options(*task_flags);
-      std::string args = pack_arguments(call.args);
-      auto client = connect_client(*client_flags);
-      auto module = load_module(*client, call.module);
+      Msgpack args = pack_arguments(call.args);
+      Cluster cluster = connect_cluster(*client_flags);
+      check_module(cluster, call.module, call.function);
       on_stop_signal(nullptr, nullptr);
-      auto state = client->submit(module, call.function, std::move(args), options, 0);
-      log::debug("submitted {} as task {}", call.function, state->task.id.str());
-      while (!wait_done_for(*state, 100ms)) on_interrupt_cancel(*client, {state});
-      return report_result("run", call.function, state->result, "failed");
+      Future<Msgpack> task = cluster.call(call.module, call.function, std::move(args), options);
+      log::debug("submitted {} as task {}", call.function, task.id());
+      while (!task.wait_for(100ms)) on_interrupt_cancel(cluster, {task});
+      return report_result("run", call.function, task, "failed");
     });
   });
 }
@@ -380,45 +354,43 @@ void add_map_command(CLI::App& app, int& exit_code) {
               e.not_json() ? where + " is not a JSON array of arguments" : where + ": " + e.what();
         }
       }
-      auto client = connect_client(*client_flags);
-      auto mod = load_module(*client, *module);
+      Cluster cluster = connect_cluster(*client_flags);
+      check_module(cluster, *module, *function);
       on_stop_signal(nullptr, nullptr);
-      std::vector<std::shared_ptr<detail::TaskState>> states(packed.size());
+      std::vector<Future<Msgpack>> tasks(packed.size());
       for (std::size_t i = 0; i < packed.size(); ++i)
         if (bad[i].empty())
-          states[i] = client->submit(mod, *function, std::move(packed[i]), options, 0);
+          tasks[i] = cluster.call(*module, *function, {std::move(packed[i])}, options);
 
       bool failed = false;
-      ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), states.size());
-      FailureCount failures(states, bad);
+      ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), tasks.size());
+      FailureCount failures(tasks, bad);
       auto show = [&] {
         failures.look_ahead();
-        line.update(states.size() - client->outstanding(), failures.count());
+        line.update(tasks.size() - cluster.unfinished(), failures.count());
       };
-      for (std::size_t i = 0; i < states.size(); ++i) {
-        if (!states[i]) {
+      for (std::size_t i = 0; i < tasks.size(); ++i) {
+        if (!tasks[i].valid()) {
           std::printf("%s\n", dump_json({{"error", bad[i]}}).c_str());
           failed = true;
           continue;
         }
-        while (!wait_done_for(*states[i], 100ms)) {
-          on_interrupt_cancel(*client, states);
+        while (!tasks[i].wait_for(100ms)) {
+          on_interrupt_cancel(cluster, tasks);
           show();
         }
         show();
-        const proto::Result& r = states[i]->result;
-        if (r.status == proto::Status::kOk) {
-          std::printf("%s\n", result_json(r).c_str());
-        } else {
-          std::printf(
-              "%s\n",
-              dump_json({{"error", r.payload}, {"kind", proto::status_name(r.status)}}).c_str());
+        try {
+          std::printf("%s\n", msgpack_to_json(tasks[i].get().bytes).c_str());
+        } catch (const TaskError& e) {
+          std::printf("%s\n",
+                      dump_json({{"error", e.what()}, {"kind", to_string(e.kind())}}).c_str());
           failed = true;
         }
         std::fflush(stdout);
       }
       failures.look_ahead();
-      line.finish(states.size(), failures.count());
+      line.finish(tasks.size(), failures.count());
       return failed ? kExitTaskFailed : kExitOk;
     });
   });
@@ -439,39 +411,40 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
       TaskCall call = TaskCall::read(*cmd);
       quiet_logs();
       TaskOptions options = task_options(*task_flags);
-      std::string args = pack_arguments(call.args);
-      auto client = connect_client(*client_flags);
-      auto module = load_module(*client, call.module);
+      Msgpack args = pack_arguments(call.args);
+      Cluster cluster = connect_cluster(*client_flags);
+      check_module(cluster, call.module, call.function);
       on_stop_signal(nullptr, nullptr);
-      auto state =
-          client->submit(module, call.function, std::move(args), options,
-                         proto::kFlagService | proto::kFlagDetached | proto::kFlagStartedEvent);
-      const std::string id = state->task.id.str();
+      Service<Msgpack> service =
+          cluster.spawn(call.module, call.function, std::move(args), options, /*detached=*/true);
+      const std::string id = service.id();
       log::debug("submitted {} as service {}", call.function, id);
       // Return once its worker reports it running (the manager says so:
       // SERVICE_STARTED), so that the service exists when this command
       // exits; or with its result, if it ended at once.
       Clock::time_point notice_at = Clock::now() + 3s;
       for (;;) {
-        if (wait_started_for(*state, 100ms)) {
-          if (!state->done) {
+        if (service.wait_started_for(100ms)) {
+          if (!service.future().ready()) {
             std::printf("%s\n", id.c_str());
             return kExitOk;
           }
-          const proto::Result& r = state->result;
-          if (r.status == proto::Status::kOk)
+          try {
+            service.get();
             std::fprintf(stderr, "uni spawn: %s returned at once, so it runs as no service\n",
                          call.function.c_str());
-          return report_result("spawn", call.function, r, "ended at once");
+          } catch (const TaskError&) {
+          }
+          return report_result("spawn", call.function, service.future(), "ended at once");
         }
-        on_interrupt_cancel(*client, {state});  // a service not yet started is withdrawn
+        on_interrupt_cancel(cluster, {service.future()});  // not yet started: withdrawn
         if (Clock::now() < notice_at) continue;
         // Say once why it waits. With no worker for its platform the manager
         // says so too; this also covers workers that are all busy.
         notice_at = Clock::time_point::max();
-        proto::StatusReport status;
+        ClusterStatus status;
         try {
-          status = client->status(2s);
+          status = cluster.status();
         } catch (const std::exception& e) {
           log::debug("status: {}", e.what());  // the client says on stderr what it waits for
           continue;
@@ -479,14 +452,14 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
         unsigned slots = 0, busy = 0;
         for (const auto& w : status.workers) {
           slots += w.slots;
-          busy += static_cast<unsigned>(w.busy);
+          busy += w.busy;
         }
         std::fprintf(stderr,
                      "uni spawn: service %s is still waiting for a worker to start it (%zu "
                      "worker(s), %u of %u slot(s) busy, %llu task(s) queued); Ctrl-C "
                      "withdraws it\n",
                      id.c_str(), status.workers.size(), busy, slots,
-                     static_cast<unsigned long long>(status.queue));
+                     static_cast<unsigned long long>(status.queued));
       }
     });
   });
@@ -501,17 +474,14 @@ void add_stop_command(CLI::App& app, int& exit_code) {
       ->required();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("stop", [&] {
-      auto task = proto::TaskId::parse(*id);
-      if (!task) throw CommandError(kExitUsage, "not a task id: " + *id);
+      if (!valid_task_id(*id)) throw CommandError(kExitUsage, "not a task id: " + *id);
       quiet_logs();
-      auto client = connect_client(*client_flags);
-      auto outcomes = client->cancel({*task}, 5s);
-      using proto::CancelState;
-      CancelState state = outcomes.empty() ? CancelState::kUnknown : outcomes[0].state;
-      if (state == CancelState::kUnknown)
+      Cluster cluster = connect_cluster(*client_flags);
+      CancelResult state = cluster.cancel({*id}).at(0);
+      if (state == CancelResult::kUnknown)
         throw CommandError(kExitTaskFailed, "no task or service with id " + *id);
-      if (state == CancelState::kDone) std::printf("%s had already finished\n", id->c_str());
-      else if (state == CancelState::kCancelled)
+      if (state == CancelResult::kDone) std::printf("%s had already finished\n", id->c_str());
+      else if (state == CancelResult::kCancelled)
         std::printf("cancelled %s before it started\n", id->c_str());
       else std::printf("stopped %s\n", id->c_str());
       return kExitOk;
@@ -537,14 +507,11 @@ void add_status_command(CLI::App& app, int& exit_code) {
       auto every = parse_seconds(*interval);
       if (!every || every->count() < 100)
         throw CommandError(kExitUsage, "--interval: not a number of seconds >= 0.1: " + *interval);
-      auto client = connect_client(*client_flags);
-      if (*watch)
-        return watch_status([&] { return client->status(5s); },
-                            [](const proto::StatusReport& s) { return dump_json(status_json(s)); },
-                            *json, *every);
-      proto::StatusReport status = client->status(5s);
+      Cluster cluster = connect_cluster(*client_flags);
+      if (*watch) return watch_status([&] { return cluster.status(); }, *json, *every);
+      ClusterStatus status = cluster.status();
       if (*json) {
-        std::printf("%s\n", dump_json(status_json(status)).c_str());
+        std::printf("%s\n", to_json(status).c_str());
         return kExitOk;
       }
       std::fputs(status_text(status).c_str(), stdout);
@@ -572,26 +539,28 @@ void add_become_command(CLI::App& app, int& exit_code) {
                   "seconds the service has to hand over (then it keeps running); default 10");
   cmd->callback([=, &exit_code] {
     exit_code = guarded("become", [&] {
-      auto service = proto::TaskId::parse(*id);
-      if (!service) throw CommandError(kExitUsage, "not a service id: " + *id);
+      if (!valid_task_id(*id)) throw CommandError(kExitUsage, "not a service id: " + *id);
       auto limit = parse_seconds(*timeout);
       if (!limit || limit->count() <= 0 || *limit > std::chrono::hours(24))
         throw CommandError(
             kExitUsage,
             "--timeout: not a number of seconds above 0 and at most a day: " + *timeout);
       quiet_logs();
-      auto client = connect_client(*client_flags);
-      auto info = load_module(*client, *module);
-      proto::BecomeRequest request;
-      request.service = *service;
-      request.function = *function;
-      request.timeout_ms = static_cast<std::uint32_t>(limit->count());
-      proto::BecomeReply reply = client->become(request, info, 2 * *limit + 30s);
-      if (!reply.ok)
-        throw CommandError(kExitTaskFailed,
-                           *id + " did not become " + *function + ": " + reply.text);
+      Cluster cluster = connect_cluster(*client_flags);
+      BecomeResult became;
+      try {
+        became = cluster.become(*id, *module, *function, *limit);
+      } catch (const ConnectError&) {
+        throw;
+      } catch (const ModuleError& e) {
+        throw CommandError(kExitUsage, e.what());
+      } catch (const Error& e) {
+        // Refused or failed: the service runs on as it was.
+        throw CommandError(kExitTaskFailed, e.what());
+      }
       std::printf("%s became %s of %s (handover %.3f ms, become #%u)\n", id->c_str(),
-                  function->c_str(), module->c_str(), reply.handover_ns / 1e6, reply.becomes);
+                  function->c_str(), module->c_str(), became.handover.count() / 1e6,
+                  became.becomes);
       return kExitOk;
     });
   });

@@ -53,7 +53,7 @@ std::string one_line(const std::string& text, std::size_t width) {
 
 }  // namespace
 
-std::string status_text(const proto::StatusReport& status) {
+std::string status_text(const ClusterStatus& status) {
   std::string out;
   append(out, "manager %s at %s (uni %s), up %s\n", status.manager.c_str(), status.endpoint.c_str(),
          status.version.c_str(), age(status.uptime_ms).c_str());
@@ -67,7 +67,7 @@ std::string status_text(const proto::StatusReport& status) {
              (age(w.heartbeat_age_ms) + " ago").c_str(), age(w.uptime_ms).c_str(),
              w.isolation.c_str());
   }
-  append(out, "queue: %llu waiting, %llu running\n", ull(status.queue), ull(status.running));
+  append(out, "queue: %llu waiting, %llu running\n", ull(status.queued), ull(status.running));
   append(out, "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed\n",
          status.tasks_per_s, ull(status.totals.submitted), ull(status.totals.completed),
          ull(status.totals.failed));
@@ -76,11 +76,10 @@ std::string status_text(const proto::StatusReport& status) {
     append(out, "  %-24s %-9s %-10s %-8s %-12s %-7s %s\n", "ID", "STATE", "WORKER", "UPTIME",
            "MODULE", "BECOMES", "FUNCTION");
     for (const auto& s : status.services)
-      append(out, "  %-24s %-9s %-10s %-8s %-12s %-7u %s\n", s.id.c_str(),
-             proto::service_state_name(s.state), s.worker.empty() ? "-" : s.worker.c_str(),
-             s.uptime_ms ? age(s.uptime_ms).c_str() : "-",
-             s.module.empty() ? "-" : s.module.substr(0, 12).c_str(), s.becomes,
-             s.function.c_str());
+      append(
+          out, "  %-24s %-9s %-10s %-8s %-12s %-7u %s\n", s.id.c_str(), s.state.c_str(),
+          s.worker.empty() ? "-" : s.worker.c_str(), s.uptime_ms ? age(s.uptime_ms).c_str() : "-",
+          s.module.empty() ? "-" : s.module.substr(0, 12).c_str(), s.becomes, s.function.c_str());
   }
   if (!status.recent_failures.empty()) {
     // The newest few; --json and the dashboard have the last 20.
@@ -97,8 +96,7 @@ std::string status_text(const proto::StatusReport& status) {
   return out;
 }
 
-int watch_status(const std::function<proto::StatusReport()>& fetch,
-                 const std::function<std::string(const proto::StatusReport&)>& json, bool as_json,
+int watch_status(const std::function<ClusterStatus()>& fetch, bool as_json,
                  std::chrono::milliseconds interval) {
   on_stop_signal(nullptr, nullptr);
   const bool terminal = !as_json && ::isatty(STDOUT_FILENO);
@@ -106,8 +104,8 @@ int watch_status(const std::function<proto::StatusReport()>& fetch,
   while (received_stop_signal() == 0) {
     std::string screen;
     try {
-      proto::StatusReport status = fetch();
-      screen = as_json ? json(status) + "\n" : status_text(status);
+      ClusterStatus status = fetch();
+      screen = as_json ? to_json(status) + "\n" : status_text(status);
     } catch (const std::exception& e) {
       screen = std::string("uni status: ") + e.what() + " (retrying)\n";
     }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "client/client.hpp"
+#include "common/json_msgpack.hpp"
 #include "uni/detail/module_abi.hpp"
 
 namespace uni {
@@ -35,11 +36,46 @@ Cluster connect(const std::string& address, const ConnectOptions& options) {
   return Cluster(std::move(client), std::move(endpoint));
 }
 
-ClusterStatus Cluster::status() const {
-  proto::StatusReport report = client_->status(std::chrono::milliseconds(5000));
+namespace {
+
+// Field for field, both ways: the wire's key names stay in one place
+// (status.cpp), and to_json(ClusterStatus) prints what the manager sent.
+ClusterStatus::Totals public_totals(const proto::StatusReport::Totals& t) {
+  ClusterStatus::Totals out;
+  out.submitted = t.submitted;
+  out.completed = t.completed;
+  out.failed = t.failed;
+  out.requeued = t.requeued;
+  out.modules = t.modules;
+  out.module_bytes = t.module_bytes;
+  out.module_uploads = t.module_uploads;
+  out.module_upload_bytes = t.module_upload_bytes;
+  out.module_fetches = t.module_fetches;
+  out.module_fetch_bytes = t.module_fetch_bytes;
+  out.cancelled = t.cancelled;
+  return out;
+}
+
+proto::StatusReport::Totals wire_totals(const ClusterStatus::Totals& t) {
+  proto::StatusReport::Totals out;
+  out.submitted = t.submitted;
+  out.completed = t.completed;
+  out.failed = t.failed;
+  out.requeued = t.requeued;
+  out.modules = t.modules;
+  out.module_bytes = t.module_bytes;
+  out.module_uploads = t.module_uploads;
+  out.module_upload_bytes = t.module_upload_bytes;
+  out.module_fetches = t.module_fetches;
+  out.module_fetch_bytes = t.module_fetch_bytes;
+  out.cancelled = t.cancelled;
+  return out;
+}
+
+ClusterStatus public_status(const proto::StatusReport& report) {
   ClusterStatus out;
   for (const proto::StatusReport::Worker& w : report.workers) {
-    WorkerStatus ws;
+    WorkerStatus& ws = out.workers.emplace_back();
     ws.id = w.id;
     ws.host = w.host;
     ws.platform = w.platform;
@@ -47,15 +83,143 @@ ClusterStatus Cluster::status() const {
     ws.pid = w.pid;
     ws.slots = w.slots;
     ws.busy = static_cast<std::uint32_t>(w.busy);
-    out.workers.push_back(std::move(ws));
+    ws.assigned = w.assigned;
+    ws.capacity = w.capacity;
+    ws.last_seen_ms = w.last_seen_ms;
+    ws.completed = w.completed;
+    ws.failed = w.failed;
+    ws.heartbeat_age_ms = w.heartbeat_age_ms;
+    ws.uptime_ms = w.uptime_ms;
   }
   out.queued = report.queue;
   out.running = report.running;
-  for (const proto::StatusReport::Service& s : report.services)
-    out.services.push_back(
-        {s.id, s.worker, s.function, proto::service_state_name(s.state), s.module, s.becomes});
+  for (const proto::StatusReport::Service& s : report.services) {
+    ServiceStatus& ss = out.services.emplace_back();
+    ss.id = s.id;
+    ss.worker = s.worker;
+    ss.function = s.function;
+    ss.state = proto::service_state_name(s.state);
+    ss.host = s.host;
+    ss.started = s.started;
+    ss.uptime_ms = s.uptime_ms;
+    ss.module = s.module;
+    ss.becomes = s.becomes;
+  }
+  out.manager = report.manager;
+  out.version = report.version;
+  out.endpoint = report.endpoint;
+  out.waiting_for_module = report.waiting_for_module;
+  out.assigned = report.assigned;
+  out.bosses = report.bosses;
+  out.totals = public_totals(report.totals);
+  out.uptime_ms = report.uptime_ms;
+  out.tasks_per_s = report.tasks_per_s;
+  for (const proto::StatusReport::Failure& f : report.recent_failures)
+    out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
   return out;
 }
+
+proto::StatusReport wire_status(const ClusterStatus& status) {
+  proto::StatusReport out;
+  for (const WorkerStatus& w : status.workers) {
+    proto::StatusReport::Worker& ww = out.workers.emplace_back();
+    ww.id = w.id;
+    ww.host = w.host;
+    ww.pid = w.pid;
+    ww.slots = w.slots;
+    ww.busy = w.busy;
+    ww.assigned = w.assigned;
+    ww.capacity = w.capacity;
+    ww.platform = w.platform;
+    ww.isolation = w.isolation;
+    ww.last_seen_ms = w.last_seen_ms;
+    ww.completed = w.completed;
+    ww.failed = w.failed;
+    ww.heartbeat_age_ms = w.heartbeat_age_ms;
+    ww.uptime_ms = w.uptime_ms;
+  }
+  out.queue = status.queued;
+  out.running = status.running;
+  for (const ServiceStatus& s : status.services) {
+    proto::StatusReport::Service& ws = out.services.emplace_back();
+    ws.id = s.id;
+    ws.state = proto::service_state_from_name(s.state).value_or(proto::ServiceState::kQueued);
+    ws.started = s.started;
+    ws.worker = s.worker;
+    ws.host = s.host;
+    ws.function = s.function;
+    ws.uptime_ms = s.uptime_ms;
+    ws.module = s.module;
+    ws.becomes = s.becomes;
+  }
+  out.manager = status.manager;
+  out.version = status.version;
+  out.endpoint = status.endpoint;
+  out.waiting_for_module = status.waiting_for_module;
+  out.assigned = status.assigned;
+  out.bosses = status.bosses;
+  out.totals = wire_totals(status.totals);
+  out.uptime_ms = status.uptime_ms;
+  out.tasks_per_s = status.tasks_per_s;
+  for (const FailureStatus& f : status.recent_failures)
+    out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
+  return out;
+}
+
+CancelResult public_cancel(proto::CancelState state) {
+  switch (state) {
+    case proto::CancelState::kCancelled: return CancelResult::kCancelled;
+    case proto::CancelState::kStopping: return CancelResult::kStopping;
+    case proto::CancelState::kDone: return CancelResult::kDone;
+    case proto::CancelState::kUnknown: return CancelResult::kUnknown;
+  }
+  return CancelResult::kUnknown;
+}
+
+}  // namespace
+
+ClusterStatus Cluster::status() const {
+  return public_status(client_->status(std::chrono::milliseconds(5000)));
+}
+
+std::string to_json(const ClusterStatus& status) {
+  return msgpack_to_json(proto::pack_status_report(wire_status(status)));
+}
+
+bool valid_task_id(const std::string& id) { return proto::TaskId::parse(id).has_value(); }
+
+Future<Msgpack> Cluster::call(const std::string& module_path, const std::string& name, Msgpack args,
+                              TaskOptions options) const {
+  detail::FunctionRef fn = detail::module_function(*client_, module_path, name);
+  return Future<Msgpack>(client_,
+                         detail::submit(*client_, fn, std::move(args.bytes), options, false));
+}
+
+Service<Msgpack> Cluster::spawn(const std::string& module_path, const std::string& name,
+                                Msgpack args, TaskOptions options, bool detached) const {
+  detail::FunctionRef fn = detail::module_function(*client_, module_path, name);
+  return Service<Msgpack>(Future<Msgpack>(
+      client_, detail::submit(*client_, fn, std::move(args.bytes), options, true, detached)));
+}
+
+std::vector<CancelResult> Cluster::cancel(const std::vector<std::string>& ids) const {
+  std::vector<proto::TaskId> tasks;
+  tasks.reserve(ids.size());
+  for (const std::string& id : ids) {
+    std::optional<proto::TaskId> task = proto::TaskId::parse(id);
+    if (!task) throw Error("not a task id: " + id);
+    tasks.push_back(*task);
+  }
+  std::vector<proto::CancelOutcome> outcomes =
+      client_->cancel(tasks, std::chrono::milliseconds(5000));
+  std::vector<CancelResult> out(ids.size(), CancelResult::kUnknown);
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    for (const proto::CancelOutcome& o : outcomes)
+      if (o.id == tasks[i]) out[i] = public_cancel(o.state);
+  return out;
+}
+
+std::size_t Cluster::unfinished() const { return client_->outstanding(); }
 
 namespace detail {
 
@@ -76,9 +240,11 @@ ErrorKind kind_of(proto::Status status) {
 }  // namespace
 
 std::shared_ptr<TaskState> submit(Client& client, const FunctionRef& fn, std::string args,
-                                  const TaskOptions& options, bool service) {
-  return client.submit(fn.module, fn.name, std::move(args), options,
-                       service ? proto::kFlagService : std::uint8_t{0});
+                                  const TaskOptions& options, bool service, bool detached) {
+  std::uint8_t flags = 0;
+  if (service) flags |= proto::kFlagService | proto::kFlagStartedEvent;
+  if (detached) flags |= proto::kFlagDetached;
+  return client.submit(fn.module, fn.name, std::move(args), options, flags);
 }
 
 void wait(const TaskState& state) {
@@ -89,6 +255,16 @@ void wait(const TaskState& state) {
 bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout) {
   std::unique_lock lock(state.mutex);
   return state.finished.wait_for(lock, timeout, [&] { return state.done; });
+}
+
+bool wait_started_for(const TaskState& state, std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(state.mutex);
+  return state.finished.wait_for(lock, timeout, [&] { return state.done || state.started; });
+}
+
+bool failed(const TaskState& state) {
+  std::lock_guard lock(state.mutex);
+  return state.done && state.result.status != proto::Status::kOk;
 }
 
 const std::string& result_bytes(const TaskState& state) {

@@ -194,7 +194,7 @@ void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks
   const std::size_t budget = info_.max_message / 2;
   std::vector<broker::Submission> submissions;
   submissions.reserve(tasks.size());
-  if (spdlog::should_log(spdlog::level::debug))
+  if (log::should_log(spdlog::level::debug))
     log::debug("submitting {} task(s), first {} {}() of module {}", tasks.size(),
                tasks.front()->task.id.str(), tasks.front()->task.function,
                tasks.front()->module->path);
@@ -227,7 +227,7 @@ void Client::Io::on_results(std::vector<proto::Result>& results) {
       }
       continue;
     }
-    if (spdlog::should_log(spdlog::level::debug))
+    if (log::should_log(spdlog::level::debug))
       log::debug("result of {}: {}{}{} (attempt {})", r.id.str(), proto::status_name(r.status),
                  r.worker.empty() ? "" : " from worker " + r.worker + " on " + r.host,
                  r.pid ? " pid " + std::to_string(r.pid) : "", r.attempt);

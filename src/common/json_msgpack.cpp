@@ -160,6 +160,13 @@ nlohmann::json to_json(const msgpack::object& value, std::size_t max_depth) {
   return value_to_json(value, 0, max_depth);
 }
 
+std::string msgpack_to_json(std::string_view bytes) {
+  if (std::string error = detail::check_msgpack(bytes.data(), bytes.size()); !error.empty())
+    throw JsonError(error);
+  msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+  return dump_json(to_json(h.get()));
+}
+
 std::string dump_json(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -10,7 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "uni/detail/types.hpp"
+#include "uni/detail/msgpack_check.hpp"
+#include "uni/detail/pack_buffer.hpp"
 
 namespace uni {
 
@@ -47,6 +48,11 @@ std::string json_to_msgpack(const nlohmann::json& value);
 // non-string map keys their JSON text, extensions {"ext": type, "data": [bytes]}.
 // Throws JsonError if it nests deeper than `max_depth`.
 nlohmann::json to_json(const msgpack::object& value, std::size_t max_depth = kMaxNesting);
+
+// The compact JSON text of one msgpack value (a result), checked as the wire
+// checks it first; throws JsonError if it is not one well-formed value or
+// nests deeper than kMaxNesting.
+std::string msgpack_to_json(std::string_view bytes);
 
 // Compact JSON text; invalid UTF-8 in strings is replaced, never an exception.
 std::string dump_json(const nlohmann::json& value);

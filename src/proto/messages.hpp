@@ -14,7 +14,7 @@
 #include "common/hash.hpp"
 #include "proto/status.hpp"
 
-#include "uni/detail/types.hpp"
+#include "uni/detail/msgpack_check.hpp"
 
 namespace uni::proto {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "uni/detail/types.hpp"
+#include "uni/detail/msgpack_check.hpp"
 
 namespace uni::proto {
 

@@ -72,8 +72,11 @@ constexpr std::string_view pretty_type_name() {
 
 // pretty_type_name<T>() as typeid demangling spells it: GCC writes an
 // anonymous namespace "{anonymous}", the demangler "(anonymous namespace)".
+// consteval: a copy compiled for run time (Codec<T>::name() calls it) made
+// GCC warn of an overflow in the substitution, which it cannot see is dead
+// where the name has no "{anonymous}".
 template <class T>
-constexpr auto user_type_name() {
+consteval auto user_type_name() {
   constexpr std::string_view raw = pretty_type_name<T>();
   constexpr std::string_view from = "{anonymous}", to = "(anonymous namespace)";
   constexpr std::size_t hits = [&] {
