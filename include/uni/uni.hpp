@@ -562,6 +562,11 @@ class Cluster {
   // Tasks submitted through this connection and not yet finished.
   std::size_t unfinished() const;
 
+  // Tasks submitted through this connection that finished with anything but
+  // a value (an exception, a crash, a timeout, a cancel, ...), counted as
+  // their results arrive, whether or not their futures were read.
+  std::size_t failed() const;
+
  private:
   friend Cluster connect(const std::string&, const ConnectOptions&);
   Cluster(std::shared_ptr<detail::Client> client, std::string address)

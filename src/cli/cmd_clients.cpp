@@ -4,6 +4,7 @@
 // printed as JSON.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -220,38 +221,6 @@ int guarded(const char* name, const std::function<int()>& body) {
 // overrides: debug shows the key lookup, the connection, each request).
 void quiet_logs() { log::setup("uni", "warn"); }
 
-// Failures among a map's tasks, for its progress line: those already
-// printed, and those finished ahead of the one being waited for, found by a
-// cursor that moves past every finished task (tasks finish about in order,
-// so it stays close to the front). Each task is counted once.
-class FailureCount {
- public:
-  FailureCount(const std::vector<Future<Msgpack>>& tasks, const std::vector<std::string>& bad)
-      : tasks_(tasks), counted_(tasks.size(), false) {
-    for (std::size_t i = 0; i < bad.size(); ++i)
-      if (!bad[i].empty()) note(i, true);
-  }
-  void look_ahead() {
-    for (; cursor_ < tasks_.size(); ++cursor_) {
-      const Future<Msgpack>& task = tasks_[cursor_];
-      if (!task.valid()) continue;
-      if (!task.ready()) return;
-      note(cursor_, task.failed());
-    }
-  }
-  std::size_t count() const { return failed_; }
-
- private:
-  void note(std::size_t i, bool failed) {
-    if (counted_[i]) return;
-    counted_[i] = true;
-    if (failed) ++failed_;
-  }
-  const std::vector<Future<Msgpack>>& tasks_;
-  std::vector<bool> counted_;
-  std::size_t cursor_ = 0, failed_ = 0;
-};
-
 // Every input line, read whole before anything is submitted. Input that
 // cannot be read (a directory, an I/O error) is an error, never an empty map.
 std::vector<std::string> read_input(const std::string& path) {
@@ -364,10 +333,11 @@ void add_map_command(CLI::App& app, int& exit_code) {
 
       bool failed = false;
       ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), tasks.size());
-      FailureCount failures(tasks, bad);
+      // Inputs refused before submission count as finished and failed.
+      const std::size_t refused = static_cast<std::size_t>(
+          std::count_if(bad.begin(), bad.end(), [](const auto& b) { return !b.empty(); }));
       auto show = [&] {
-        failures.look_ahead();
-        line.update(tasks.size() - cluster.unfinished(), failures.count());
+        line.update(tasks.size() - cluster.unfinished(), refused + cluster.failed());
       };
       for (std::size_t i = 0; i < tasks.size(); ++i) {
         if (!tasks[i].valid()) {
@@ -389,8 +359,7 @@ void add_map_command(CLI::App& app, int& exit_code) {
         }
         std::fflush(stdout);
       }
-      failures.look_ahead();
-      line.finish(tasks.size(), failures.count());
+      line.finish(tasks.size(), refused + cluster.failed());
       return failed ? kExitTaskFailed : kExitOk;
     });
   });

@@ -221,6 +221,8 @@ std::vector<CancelResult> Cluster::cancel(const std::vector<std::string>& ids) c
 
 std::size_t Cluster::unfinished() const { return client_->outstanding(); }
 
+std::size_t Cluster::failed() const { return client_->failed(); }
+
 namespace detail {
 
 namespace {

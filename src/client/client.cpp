@@ -311,6 +311,7 @@ void Client::Io::resolve(const TaskId& id, proto::Result result) {
   if (it == pending_.end()) return;  // a duplicate after a reconnect: already resolved
   std::shared_ptr<TaskState> state = std::move(it->second);
   pending_.erase(it);
+  const bool ok = result.status == proto::Status::kOk;
   {
     std::lock_guard lock(state->mutex);
     state->result = std::move(result);
@@ -320,6 +321,7 @@ void Client::Io::resolve(const TaskId& id, proto::Result result) {
   }
   state->finished.notify_all();
   std::lock_guard lock(owner_.mutex_);
+  if (!ok) ++owner_.failed_;
   if (owner_.outstanding_-- == owner_.max_outstanding_) owner_.window_open_.notify_all();
 }
 
@@ -493,6 +495,11 @@ proto::BecomeReply Client::become(proto::BecomeRequest request,
 std::size_t Client::outstanding() const {
   std::lock_guard lock(mutex_);
   return outstanding_;
+}
+
+std::size_t Client::failed() const {
+  std::lock_guard lock(mutex_);
+  return failed_;
 }
 
 std::shared_ptr<const ModuleInfo> Client::module_file(const std::string& path) {

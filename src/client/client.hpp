@@ -83,6 +83,8 @@ class Client {
 
   // Tasks submitted and not finished.
   std::size_t outstanding() const;
+  // Tasks finished with another status than ok.
+  std::size_t failed() const;
 
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -114,6 +116,7 @@ class Client {
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_become_ = 1;
   std::size_t outstanding_ = 0;
+  std::size_t failed_ = 0;  // tasks whose result was not ok
   std::size_t max_outstanding_ = 0;
   std::chrono::milliseconds submit_timeout_{0};
   std::condition_variable window_open_;

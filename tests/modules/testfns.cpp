@@ -77,7 +77,9 @@ int chatter(std::string tag, int n) {
   return n;
 }
 
+// A negative duration is an error, so a map can mix slow tasks and failing ones.
 int sleep_ms(int ms) {
+  if (ms < 0) throw std::invalid_argument("sleep_ms: negative duration " + std::to_string(ms));
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
 }

@@ -50,6 +50,31 @@ TEST(MapProgress, OnATerminalALineRedrawnInPlaceWithTheFinalFigures) {
   EXPECT_FALSE(contains(out, "\n30\r")) << out;
 }
 
+// Failures are counted as their results arrive, not as the map reaches them
+// in order: three tasks fail while the first one still runs.
+TEST(MapProgress, FailuresBehindAnUnfinishedTaskAreCountedAtOnce) {
+  TestCluster cluster({.workers = 1, .slots = 2});
+  std::string input = write_input(cluster, "in.jsonl", {"[3000]", "[-1]", "[-2]", "[-3]"});
+  PtyProcess map({uni_binary(), "map", module_path("testfns"), "sleep_ms", "--input", input},
+                 client_env(cluster), (cluster.dir() / "results.jsonl").string());
+  std::optional<int> code = map.wait(60s);
+  ASSERT_TRUE(code.has_value()) << map.output();
+  EXPECT_EQ(*code, 1) << map.output();
+  const std::string& out = map.output();
+  EXPECT_TRUE(contains(out, "uni map: 3/4 (75%)")) << out;
+  // Every line drawn before the slow task finished already counts all three.
+  std::size_t at = 0, seen = 0;
+  while ((at = out.find("uni map: 3/4 (75%)", at)) != std::string::npos) {
+    std::size_t end = out.find('\r', at);
+    std::string line = out.substr(at, end == std::string::npos ? end : end - at);
+    EXPECT_TRUE(contains(line, "3 failed")) << line;
+    ++seen;
+    at += 1;
+  }
+  EXPECT_GT(seen, 0u);
+  EXPECT_TRUE(contains(out, "uni map: 4/4 (100%)")) << out;
+}
+
 TEST(MapProgress, QuietSilencesItOnATerminal) {
   TestCluster cluster({.workers = 1, .slots = 2});
   std::string input = write_input(cluster, "in.jsonl", input_lines());
