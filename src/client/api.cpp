@@ -39,9 +39,12 @@ Cluster connect(const std::string& address, const ConnectOptions& options) {
 namespace {
 
 // Field for field, both ways: the wire's key names stay in one place
-// (status.cpp), and to_json(ClusterStatus) prints what the manager sent.
-ClusterStatus::Totals public_totals(const proto::StatusReport::Totals& t) {
-  ClusterStatus::Totals out;
+// (status.cpp), and to_json(ClusterStatus) prints what the manager sent. The
+// public and the wire structs name their fields alike, so one template copies
+// each kind either way.
+template <class To, class From>
+To same_totals(const From& t) {
+  To out;
   out.submitted = t.submitted;
   out.completed = t.completed;
   out.failed = t.failed;
@@ -56,113 +59,81 @@ ClusterStatus::Totals public_totals(const proto::StatusReport::Totals& t) {
   return out;
 }
 
-proto::StatusReport::Totals wire_totals(const ClusterStatus::Totals& t) {
-  proto::StatusReport::Totals out;
-  out.submitted = t.submitted;
-  out.completed = t.completed;
-  out.failed = t.failed;
-  out.requeued = t.requeued;
-  out.modules = t.modules;
-  out.module_bytes = t.module_bytes;
-  out.module_uploads = t.module_uploads;
-  out.module_upload_bytes = t.module_upload_bytes;
-  out.module_fetches = t.module_fetches;
-  out.module_fetch_bytes = t.module_fetch_bytes;
-  out.cancelled = t.cancelled;
+template <class To, class From>
+To same_worker(const From& w) {
+  To out;
+  out.id = w.id;
+  out.host = w.host;
+  out.platform = w.platform;
+  out.isolation = w.isolation;
+  out.pid = w.pid;
+  out.slots = w.slots;
+  out.busy = static_cast<decltype(out.busy)>(w.busy);
+  out.assigned = w.assigned;
+  out.capacity = w.capacity;
+  out.last_seen_ms = w.last_seen_ms;
+  out.completed = w.completed;
+  out.failed = w.failed;
+  out.heartbeat_age_ms = w.heartbeat_age_ms;
+  out.uptime_ms = w.uptime_ms;
   return out;
+}
+
+// Everything but the state, whose type differs.
+template <class To, class From>
+To same_service(const From& s) {
+  To out;
+  out.id = s.id;
+  out.worker = s.worker;
+  out.function = s.function;
+  out.host = s.host;
+  out.started = s.started;
+  out.uptime_ms = s.uptime_ms;
+  out.module = s.module;
+  out.becomes = s.becomes;
+  return out;
+}
+
+template <class To, class From>
+void copy_common(const From& in, To& out) {
+  out.running = in.running;
+  out.manager = in.manager;
+  out.version = in.version;
+  out.endpoint = in.endpoint;
+  out.waiting_for_module = in.waiting_for_module;
+  out.assigned = in.assigned;
+  out.bosses = in.bosses;
+  out.totals = same_totals<decltype(out.totals)>(in.totals);
+  out.uptime_ms = in.uptime_ms;
+  out.tasks_per_s = in.tasks_per_s;
+  for (const auto& f : in.recent_failures)
+    out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
 }
 
 ClusterStatus public_status(const proto::StatusReport& report) {
   ClusterStatus out;
-  for (const proto::StatusReport::Worker& w : report.workers) {
-    WorkerStatus& ws = out.workers.emplace_back();
-    ws.id = w.id;
-    ws.host = w.host;
-    ws.platform = w.platform;
-    ws.isolation = w.isolation;
-    ws.pid = w.pid;
-    ws.slots = w.slots;
-    ws.busy = static_cast<std::uint32_t>(w.busy);
-    ws.assigned = w.assigned;
-    ws.capacity = w.capacity;
-    ws.last_seen_ms = w.last_seen_ms;
-    ws.completed = w.completed;
-    ws.failed = w.failed;
-    ws.heartbeat_age_ms = w.heartbeat_age_ms;
-    ws.uptime_ms = w.uptime_ms;
+  for (const proto::StatusReport::Worker& w : report.workers)
+    out.workers.push_back(same_worker<WorkerStatus>(w));
+  for (const proto::StatusReport::Service& s : report.services) {
+    ServiceStatus& ss = out.services.emplace_back(same_service<ServiceStatus>(s));
+    ss.state = proto::service_state_name(s.state);
   }
   out.queued = report.queue;
-  out.running = report.running;
-  for (const proto::StatusReport::Service& s : report.services) {
-    ServiceStatus& ss = out.services.emplace_back();
-    ss.id = s.id;
-    ss.worker = s.worker;
-    ss.function = s.function;
-    ss.state = proto::service_state_name(s.state);
-    ss.host = s.host;
-    ss.started = s.started;
-    ss.uptime_ms = s.uptime_ms;
-    ss.module = s.module;
-    ss.becomes = s.becomes;
-  }
-  out.manager = report.manager;
-  out.version = report.version;
-  out.endpoint = report.endpoint;
-  out.waiting_for_module = report.waiting_for_module;
-  out.assigned = report.assigned;
-  out.bosses = report.bosses;
-  out.totals = public_totals(report.totals);
-  out.uptime_ms = report.uptime_ms;
-  out.tasks_per_s = report.tasks_per_s;
-  for (const proto::StatusReport::Failure& f : report.recent_failures)
-    out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
+  copy_common(report, out);
   return out;
 }
 
 proto::StatusReport wire_status(const ClusterStatus& status) {
   proto::StatusReport out;
-  for (const WorkerStatus& w : status.workers) {
-    proto::StatusReport::Worker& ww = out.workers.emplace_back();
-    ww.id = w.id;
-    ww.host = w.host;
-    ww.pid = w.pid;
-    ww.slots = w.slots;
-    ww.busy = w.busy;
-    ww.assigned = w.assigned;
-    ww.capacity = w.capacity;
-    ww.platform = w.platform;
-    ww.isolation = w.isolation;
-    ww.last_seen_ms = w.last_seen_ms;
-    ww.completed = w.completed;
-    ww.failed = w.failed;
-    ww.heartbeat_age_ms = w.heartbeat_age_ms;
-    ww.uptime_ms = w.uptime_ms;
+  for (const WorkerStatus& w : status.workers)
+    out.workers.push_back(same_worker<proto::StatusReport::Worker>(w));
+  for (const ServiceStatus& s : status.services) {
+    proto::StatusReport::Service& ws =
+        out.services.emplace_back(same_service<proto::StatusReport::Service>(s));
+    ws.state = proto::service_state_from_name(s.state).value_or(proto::ServiceState::kQueued);
   }
   out.queue = status.queued;
-  out.running = status.running;
-  for (const ServiceStatus& s : status.services) {
-    proto::StatusReport::Service& ws = out.services.emplace_back();
-    ws.id = s.id;
-    ws.state = proto::service_state_from_name(s.state).value_or(proto::ServiceState::kQueued);
-    ws.started = s.started;
-    ws.worker = s.worker;
-    ws.host = s.host;
-    ws.function = s.function;
-    ws.uptime_ms = s.uptime_ms;
-    ws.module = s.module;
-    ws.becomes = s.becomes;
-  }
-  out.manager = status.manager;
-  out.version = status.version;
-  out.endpoint = status.endpoint;
-  out.waiting_for_module = status.waiting_for_module;
-  out.assigned = status.assigned;
-  out.bosses = status.bosses;
-  out.totals = wire_totals(status.totals);
-  out.uptime_ms = status.uptime_ms;
-  out.tasks_per_s = status.tasks_per_s;
-  for (const FailureStatus& f : status.recent_failures)
-    out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
+  copy_common(status, out);
   return out;
 }
 
