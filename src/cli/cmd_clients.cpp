@@ -257,26 +257,50 @@ void TaskFlags::add_to(CLI::App& app) {
       ->capture_default_str();
 }
 
+// `uni run` and `uni spawn` take the same command line: options, then
+// MODULE.so FN ARG... (TaskCall).
+struct TaskCommand {
+  CLI::App* cmd;
+  std::shared_ptr<ClientFlags> client_flags = std::make_shared<ClientFlags>();
+  std::shared_ptr<TaskFlags> task_flags = std::make_shared<TaskFlags>();
+};
+
+TaskCommand add_task_command(CLI::App& app, const std::string& name, const std::string& what) {
+  TaskCommand c{app.add_subcommand(name, what + "\nusage: uni " + name +
+                                             " [OPTIONS] MODULE.so FN [ARG...]  (options "
+                                             "anywhere before --; each ARG is JSON)")};
+  c.client_flags->add_to(*c.cmd);
+  c.task_flags->add_to(*c.cmd);
+  c.cmd->prefix_command();
+  return c;
+}
+
+// What a task command has read and checked before it submits anything: the
+// call, its options and arguments, and the cluster, whose module it checked.
+struct PreparedCall {
+  TaskCall call;
+  TaskOptions options;
+  Msgpack args;
+  Cluster cluster;
+};
+
+PreparedCall prepare_call(const TaskCommand& c) {
+  TaskCall call = TaskCall::read(*c.cmd);
+  quiet_logs();
+  TaskOptions options = task_options(*c.task_flags);
+  Msgpack args = pack_arguments(call.args);
+  Cluster cluster = connect_cluster(*c.client_flags);
+  check_module(cluster, call.module, call.function);
+  on_stop_signal(nullptr, nullptr);
+  return {std::move(call), options, std::move(args), std::move(cluster)};
+}
+
 void add_run_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "run",
-      "run FN of MODULE.so once and print its result as JSON\n"
-      "usage: uni run [OPTIONS] MODULE.so FN [ARG...]  (options anywhere before --; each ARG is "
-      "JSON)");
-  auto client_flags = std::make_shared<ClientFlags>();
-  auto task_flags = std::make_shared<TaskFlags>();
-  client_flags->add_to(*cmd);
-  task_flags->add_to(*cmd);
-  cmd->prefix_command();
-  cmd->callback([=, &exit_code] {
+  TaskCommand c =
+      add_task_command(app, "run", "run FN of MODULE.so once and print its result as JSON");
+  c.cmd->callback([=, &exit_code] {
     exit_code = guarded("run", [&] {
-      TaskCall call = TaskCall::read(*cmd);
-      quiet_logs();
-      TaskOptions options = task_options(*task_flags);
-      Msgpack args = pack_arguments(call.args);
-      Cluster cluster = connect_cluster(*client_flags);
-      check_module(cluster, call.module, call.function);
-      on_stop_signal(nullptr, nullptr);
+      auto [call, options, args, cluster] = prepare_call(c);
       Future<Msgpack> task = cluster.call(call.module, call.function, std::move(args), options);
       log::debug("submitted {} as task {}", call.function, task.id());
       while (!task.wait_for(100ms)) on_interrupt_cancel(cluster, {task});
@@ -366,24 +390,11 @@ void add_map_command(CLI::App& app, int& exit_code) {
 }
 
 void add_spawn_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("spawn",
-                                 "start FN of MODULE.so as a service; print its id\n"
-                                 "usage: uni spawn [OPTIONS] MODULE.so FN [ARG...]  (options "
-                                 "anywhere before --; each ARG is JSON)");
-  auto client_flags = std::make_shared<ClientFlags>();
-  auto task_flags = std::make_shared<TaskFlags>();
-  client_flags->add_to(*cmd);
-  task_flags->add_to(*cmd);
-  cmd->prefix_command();
-  cmd->callback([=, &exit_code] {
+  TaskCommand c =
+      add_task_command(app, "spawn", "start FN of MODULE.so as a service; print its id");
+  c.cmd->callback([=, &exit_code] {
     exit_code = guarded("spawn", [&] {
-      TaskCall call = TaskCall::read(*cmd);
-      quiet_logs();
-      TaskOptions options = task_options(*task_flags);
-      Msgpack args = pack_arguments(call.args);
-      Cluster cluster = connect_cluster(*client_flags);
-      check_module(cluster, call.module, call.function);
-      on_stop_signal(nullptr, nullptr);
+      auto [call, options, args, cluster] = prepare_call(c);
       Service<Msgpack> service =
           cluster.spawn(call.module, call.function, std::move(args), options, /*detached=*/true);
       const std::string id = service.id();
