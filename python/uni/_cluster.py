@@ -448,7 +448,8 @@ class Cluster:
         is running, it has not started yet, its function takes no context, the
         module does not load or is refused, the function is not exported or
         expects another state type, it threw before taking over, or the service
-        did not hand over within `timeout` seconds. Raises ConnectError if the
+        did not hand over within `timeout` seconds. ValueError for an id that is
+        not one, ModuleError for a file that is no module. ConnectError if the
         answer is lost (the connection dropped, or none came within
         2 * timeout + 30 s): whether it happened is then unknown."""
         service_id = service.id if isinstance(service, Service) else service
@@ -464,8 +465,8 @@ class Cluster:
             try:
                 task = p.parse_task_id(service_id)
             except ValueError:
-                raise BecomeError(service_id, function, "'%s' is not a service id (uni spawn "
-                                  "prints one, e.g. 1f2e3d4c5b6a7988-1)" % service_id) from None
+                raise ValueError("'%s' is not a service id (uni spawn prints one, e.g. "
+                                 "1f2e3d4c5b6a7988-1)" % service_id) from None
         else:
             task = tuple(service_id)
             service_id = p.task_id_text(*task)

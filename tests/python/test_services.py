@@ -7,10 +7,10 @@ service as it was."""
 
 import unittest
 
-from support import UNI, LineClient, free_tcp_port, module
+from support import UNI, module
 
 import uni
-from harness import LocalCluster
+from harness import LineClient, LocalCluster, free_tcp_port
 
 
 def service_status(cluster, service_id):
@@ -158,7 +158,6 @@ class Become(unittest.TestCase):
             ("0123456789abcdef-1", "no service 0123456789abcdef-1 is running"),
             (task.id, "no service %s is running" % task.id),
             (plain.id, "does not take a uni::ServiceContext&"),
-            ("nonsense", "'nonsense' is not a service id"),
         ]
         for service_id, reason in cases:
             with self.subTest(service=service_id):
@@ -167,6 +166,8 @@ class Become(unittest.TestCase):
                 self.assertIn(reason, e.exception.reason)
         self.assertFalse(task.done())
         self.assertFalse(plain.done())
+        with self.assertRaisesRegex(ValueError, "'nonsense' is not a service id"):
+            self.cluster.become("nonsense", self.v2_path, "server")
         with self.assertRaises(ValueError):
             self.cluster.become(plain, self.v2_path, "server", timeout=0)
         with self.assertRaises(uni.ModuleError):
