@@ -6,6 +6,10 @@
         print(fact.factorial(20))                    # blocking call
         fut = fact.factorial.submit(10)              # a concurrent.futures.Future
         print(list(cluster.map(fact.factorial, range(1, 10))))
+        echo = cluster.module("build/modules/libecho.so")
+        service = cluster.spawn(echo.server, 5001)  # a service; wait_started(), stop()
+        service.wait_started(10)
+        cluster.become(service, "build/modules/libecho_v2.so", "server")  # new code, same clients
 
 Arguments are checked against the function's signature (recorded in the
 module at compile time) before anything is sent; a failed task raises

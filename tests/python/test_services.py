@@ -3,8 +3,11 @@ service runs arrives as an event (SERVICE_STARTED, docs/protocol.md §7.20),
 and cluster.become turns a running service into new code (BECOME, §7.21)
 while a real TCP client stays connected to it (the echo example, v1 and v2);
 every refusal raises BecomeError with the cluster's reason and leaves the
-service as it was."""
+service as it was; a become whose connection drops fails at once, saying
+that its outcome is unknown."""
 
+import threading
+import time
 import unittest
 
 from support import UNI, module
@@ -182,6 +185,42 @@ class Become(unittest.TestCase):
         status = service_status(self.cluster, deaf.id)
         self.assertEqual((status["state"], status["becomes"], status["function"]),
                          ("running", 0, "deaf"))
+
+
+class BecomeLost(unittest.TestCase):
+    def test_a_become_whose_connection_drops_fails_saying_the_outcome_is_unknown(self):
+        with LocalCluster(UNI, workers=1, slots=1) as local:
+            local.apply_env()
+            with uni.connect(local.address) as cluster:
+                deaf = cluster.spawn(cluster.module(module("become_faults")).deaf, 60000)
+                self.assertTrue(deaf.wait_started(60))
+                outcome = []
+
+                def become():
+                    try:
+                        deaf.become(module("echo_v2"), "server", timeout=60)
+                    except uni.Error as e:
+                        outcome.append(e)
+                asking = threading.Thread(target=become)
+                asking.start()
+                # The request is with the worker (which waits for the hand-over)
+                # once the manager has the module.
+                wait_until(lambda: local.status()["totals"]["module_uploads"] >= 2)
+                local.kill_manager()
+                asking.join(60)
+                self.assertFalse(asking.is_alive())
+                self.assertIsInstance(outcome[0], uni.ConnectError)
+                self.assertIn("the connection to the manager was lost", str(outcome[0]))
+                self.assertIn("whether the service took on the new code is unknown",
+                              str(outcome[0]))
+
+
+def wait_until(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold within %d s" % timeout)
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":
