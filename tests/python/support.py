@@ -13,4 +13,3 @@ MODULES = os.environ.get("UNI_MODULE_DIR", os.path.join(HERE, "..", "..", "build
 
 def module(name):
     return os.path.join(MODULES, "lib%s.so" % name)
-
