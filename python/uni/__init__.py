@@ -6,6 +6,10 @@
         print(fact.factorial(20))                    # blocking call
         fut = fact.factorial.submit(10)              # a concurrent.futures.Future
         print(list(cluster.map(fact.factorial, range(1, 10))))
+        echo = cluster.module("build/modules/libecho.so")
+        service = cluster.spawn(echo.server, 5001)  # a service; wait_started(), stop()
+        service.wait_started(10)
+        cluster.become(service, "build/modules/libecho_v2.so", "server")  # new code, same clients
 
 Arguments are checked against the function's signature (recorded in the
 module at compile time) before anything is sent; a failed task raises
@@ -15,18 +19,18 @@ protocol of docs/protocol.md with pyzmq, msgpack and PyNaCl only.
 
 import os
 
-from ._cluster import Cluster, Executor, Future, Module, RemoteFunction, Service
+from ._cluster import BecomeResult, Cluster, Executor, Future, Module, RemoteFunction, Service
 from ._connection import Connection
 from ._keys import default_authkey_path, derive_curve_keys, find_authkey
 from ._module_file import ModuleFile
-from .errors import (ArgumentError, ConnectError, Error, ModuleError, TaskError,
+from .errors import (ArgumentError, BecomeError, ConnectError, Error, ModuleError, TaskError,
                      UnknownFunctionError, WorkerInfo)
 
 __version__ = "0.1.0"
 
 __all__ = ["connect", "Cluster", "Executor", "Future", "Module", "RemoteFunction", "Service",
-           "ModuleFile", "Error", "ConnectError", "ModuleError", "TaskError", "ArgumentError",
-           "UnknownFunctionError", "WorkerInfo"]
+           "BecomeResult", "ModuleFile", "Error", "ConnectError", "ModuleError", "TaskError",
+           "ArgumentError", "UnknownFunctionError", "BecomeError", "WorkerInfo"]
 
 
 def connect(address=None, *, authkey=None, authkey_file=None, connect_timeout=5.0,

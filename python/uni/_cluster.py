@@ -3,6 +3,7 @@ it runs, futures, map, an Executor, services and status (see uni/__init__.py
 for the tour). Everything that touches the network goes through
 _connection.Connection."""
 
+import collections
 import concurrent.futures
 import os
 import threading
@@ -11,9 +12,15 @@ from . import _protocol as p
 from ._connection import Connection
 from ._module_file import ModuleFile
 from ._types import Mismatch, make_checker, make_result_converter
-from .errors import ArgumentError, Error, TaskError, UnknownFunctionError, WorkerInfo
+from .errors import (ArgumentError, BecomeError, ConnectError, Error, TaskError,
+                     UnknownFunctionError, WorkerInfo)
 
 _DEFAULT_ATTEMPTS = 3
+
+# What cluster.become did: handover, the seconds from the old version's
+# hand_over() to the new version's take_over() (the time in which the service
+# answered nobody); becomes, the service's count of becomes, this one included.
+BecomeResult = collections.namedtuple("BecomeResult", "handover becomes")
 
 
 def _options(timeout, wait, max_attempts, defaults=(0, 0, _DEFAULT_ATTEMPTS)):
@@ -171,11 +178,15 @@ class Module:
 
 class Service:
     """A long-running task holding its worker slot until it returns or is
-    stopped (cluster.spawn)."""
+    stopped (cluster.spawn). Its worker's report that it runs arrives as an
+    event (SERVICE_STARTED), so started() and wait_started() ask nothing."""
 
-    def __init__(self, cluster, future):
+    def __init__(self, cluster, future, started, settled):
         self._cluster = cluster
         self.future = future
+        self._started = started  # threading.Event: its worker reported it running
+        self._settled = settled  # threading.Event: it runs, or has ended
+        future.add_done_callback(lambda _: settled.set())
 
     @property
     def id(self):
@@ -187,12 +198,25 @@ class Service:
         state = self._cluster.stop(self.id, timeout)
         return state
 
-    def started(self, timeout=5.0):
-        """Whether its worker reports it running (as `uni spawn` waits for)."""
-        for s in self._cluster.status(timeout).get("services", []):
-            if s.get("id") == self.id:
-                return bool(s.get("started"))
-        return False
+    def started(self, timeout=None):
+        """Whether its worker has reported it running (as `uni spawn` waits
+        for). Answers at once; `timeout` is accepted for callers of earlier
+        versions, which asked the manager for its status here."""
+        return self._started.is_set()
+
+    def wait_started(self, timeout=None):
+        """Waits at most `timeout` seconds (None: without limit) for its worker
+        to report it running. True once it runs; False at the timeout (no
+        worker free, or none of its platform), and False at once if it ended
+        without being reported running (done() is then True, and result()
+        raises why)."""
+        if not self._started.is_set():
+            self._settled.wait(timeout)
+        return self._started.is_set()
+
+    def become(self, module, function=None, timeout=10.0):
+        """cluster.become(this service, module, function, timeout)."""
+        return self._cluster.become(self, module, function, timeout)
 
     def result(self, timeout=None):
         return self.future.result(timeout)
@@ -325,7 +349,7 @@ class Cluster:
     def function(self, path, name):
         return self.module(path).function(name)
 
-    def _submit(self, fn, args, options, flags):
+    def _submit(self, fn, args, options, flags, on_started=None):
         packed = fn.pack(args)
         future = Future(self._connection, self._connection.session)
 
@@ -346,7 +370,7 @@ class Cluster:
                 future.set_exception(Error("%s: the result does not decode: %s" % (fn.name, e)))
 
         future.seq = self._connection.submit(fn.module, fn.name, packed, *options, flags,
-                                             deliver)
+                                             deliver, on_started)
         return future
 
     def map(self, fn, *iterables, timeout=None, wait=None, max_attempts=None,
@@ -394,13 +418,73 @@ class Cluster:
         return Executor(self)
 
     def spawn(self, fn, *args, detached=False, **options):
-        """Starts fn(*args) as a service on some worker; returns a Service.
-        detached: the manager keeps it running after this client goes, as
-        `uni spawn` does (its result is then dropped)."""
-        flags = p.FLAG_SERVICE | (p.FLAG_DETACHED if detached else 0)
-        return Service(self, self._submit(fn, args, _options(
+        """Starts fn(*args) as a service on some worker; returns a Service at
+        once (service.wait_started() waits for it to run). detached: the
+        manager keeps it running after this client goes, as `uni spawn` does
+        (its result is then dropped)."""
+        flags = p.FLAG_SERVICE | p.FLAG_STARTED_EVENT | (p.FLAG_DETACHED if detached else 0)
+        started, settled = threading.Event(), threading.Event()
+
+        def on_started():  # on the I/O thread
+            started.set()
+            settled.set()
+        future = self._submit(fn, args, _options(
             options.get("timeout"), options.get("wait"), options.get("max_attempts"),
-            fn._defaults), flags))
+            fn._defaults), flags, on_started)
+        return Service(self, future, started, settled)
+
+    def become(self, service, module, function=None, timeout=10.0):
+        """Turns a running service (a Service, or its id as `uni spawn` prints
+        it) into `function` of `module` (a path, a cluster.module(), or a
+        module function, then without `function`) without a restart: the
+        version running hands its state and descriptors over, and the new one,
+        loaded beside it in the same executor, takes them; the service keeps
+        its id and its connections (docs/protocol.md §7.21). The service's
+        function must take a uni::ServiceContext& first (include/uni/service.hpp).
+
+        Returns a BecomeResult(handover, becomes) once the new version has
+        taken over. Raises BecomeError with the cluster's reason when it did
+        not happen, and the service then runs on as before: no such service
+        is running, it has not started yet, its function takes no context, the
+        module does not load or is refused, the function is not exported or
+        expects another state type, it threw before taking over, or the service
+        did not hand over within `timeout` seconds. ValueError for an id that is
+        not one, ModuleError for a file that is no module. ConnectError if the
+        answer is lost (the connection dropped, or none came within
+        2 * timeout + 30 s): whether it happened is then unknown."""
+        service_id = service.id if isinstance(service, Service) else service
+        if isinstance(module, RemoteFunction) and function is None:
+            module, function = module.module, module.name
+        if not isinstance(function, str) or not function:
+            raise ValueError("become needs the name of the new function, got %r" % (function,))
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not 0 < timeout <= 86400:
+            raise ValueError("the become timeout must be above 0 s and at most a day, got %r"
+                             % (timeout,))
+        if isinstance(service_id, str):
+            try:
+                task = p.parse_task_id(service_id)
+            except ValueError:
+                raise ValueError("'%s' is not a service id (uni spawn prints one, e.g. "
+                                 "1f2e3d4c5b6a7988-1)" % service_id) from None
+        else:
+            task = tuple(service_id)
+            service_id = p.task_id_text(*task)
+        if isinstance(module, Module):
+            module = module._file
+        elif not isinstance(module, ModuleFile):
+            module = self.module(module)._file
+        timeout_ms = max(1, _milliseconds("timeout", timeout))
+        reply = self._connection.request_become(task, module, function, timeout_ms)
+        wait = 2 * timeout + 30  # the manager answers within this (§7.21)
+        try:
+            ok, text, handover_ns, becomes = reply.result(wait)
+        except concurrent.futures.TimeoutError:
+            raise ConnectError("unreachable", "the manager did not answer the become request "
+                               "within %g s" % wait) from None
+        if not ok:
+            raise BecomeError(service_id, function, text)
+        return BecomeResult(handover_ns / 1e9, becomes)
 
     def stop(self, task_id, timeout=5.0):
         """Stops a service or cancels a task by id (any client's, as `uni stop`).

@@ -37,6 +37,8 @@ _SOCKET_OPTIONS = (
 _HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
                      zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 _QUEUE_FULL_RETRY = 0.2  # seconds, as the C++ boss waits
+_BECOME_LOST = ("; whether the service took on the new code is unknown (cluster.status() shows "
+                "the module and function each service runs)")
 
 
 def normalize_endpoint(address):
@@ -84,12 +86,25 @@ class _HandshakeWatch:
 class Pending:
     """A task handed to the connection: its SUBMIT record (kept for resubmission
     until the result arrives), its module, and `sink`, called once on the I/O
-    thread with (seq, status, payload, worker, host, pid)."""
+    thread with (seq, status, payload, worker, host, pid). `on_started`, for a
+    service submitted with the started-event flag: called on the I/O thread
+    when the manager says it runs (SERVICE_STARTED, perhaps more than once)."""
 
-    __slots__ = ("record", "module", "sink")
+    __slots__ = ("record", "module", "sink", "on_started")
 
-    def __init__(self, record, module, sink):
-        self.record, self.module, self.sink = record, module, sink
+    def __init__(self, record, module, sink, on_started=None):
+        self.record, self.module, self.sink, self.on_started = record, module, sink, on_started
+
+
+class _BecomeWaiter:
+    """A BECOME sent and not yet answered: who waits, the module the manager
+    may ask for, and how many HELLOs had been said when it went out (a
+    manager that has not seen this boss's latest HELLO dropped it)."""
+
+    __slots__ = ("reply", "module", "hellos")
+
+    def __init__(self, reply, module, hellos):
+        self.reply, self.module, self.hellos = reply, module, hellos
 
 
 class Connection:
@@ -117,9 +132,10 @@ class Connection:
         self._lock = threading.Lock()
         self._to_submit = []
         self._to_cancel = []
-        self._requests = []  # (kind, ids, concurrent.futures.Future)
+        self._requests = []  # (kind, ids or BECOME fields, concurrent.futures.Future)
         self._wake_pending = False
         self._next_seq = 1
+        self._next_become = 1
         self._outstanding = 0
         self._max_outstanding = max(1, max_outstanding)
         self._window = threading.Condition(self._lock)
@@ -131,6 +147,8 @@ class Connection:
         self._cancelled = []  # ids sent again after a reconnect until their results arrive
         self._status_waiters = collections.deque()
         self._cancel_waiters = collections.deque()
+        self._become_waiters = {}  # BECOME request number -> _BecomeWaiter
+        self._hellos = 0  # HELLOs sent, for _BecomeWaiter.hellos
         self._acks = []
         self._retry = []
         self._retry_at = 0.0
@@ -148,7 +166,8 @@ class Connection:
 
     # ---- user threads ------------------------------------------------------------------
 
-    def submit(self, module, function, args, timeout_ms, wait_ms, max_attempts, flags, sink):
+    def submit(self, module, function, args, timeout_ms, wait_ms, max_attempts, flags, sink,
+               on_started=None):
         """Queues one task; returns its seq. Blocks while max_outstanding tasks
         are unfinished."""
         with self._lock:
@@ -162,7 +181,7 @@ class Connection:
             self._next_seq = seq + 1
             record = [self.session, seq, module.hash, function, args, timeout_ms, wait_ms,
                       max_attempts, flags, 1]
-            self._to_submit.append(Pending(record, module, sink))
+            self._to_submit.append(Pending(record, module, sink, on_started))
             self._outstanding += 1
             wake = not self._wake_pending
             self._wake_pending = True
@@ -216,6 +235,23 @@ class Connection:
             if self._closed:
                 raise Error("the connection to the cluster is closed")
             self._requests.append((kind, list(ids), reply))
+            self._wake_locked()
+        return reply
+
+    def request_become(self, service, module, function, timeout_ms):
+        """BECOME (docs/protocol.md §7.21) of service (session, seq): a
+        concurrent.futures.Future of the BECOME_REPLY's (ok, text, handover_ns,
+        becomes). It fails with ConnectError if the connection drops, or the
+        manager restarts, before the reply comes: the reply is lost then."""
+        import concurrent.futures
+        reply = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise Error("the connection to the cluster is closed")
+            number = self._next_become
+            self._next_become += 1
+            fields = (number, service[0], service[1], module, function, timeout_ms)
+            self._requests.append((p.BECOME, fields, reply))
             self._wake_locked()
         return reply
 
@@ -362,6 +398,7 @@ class Connection:
         for waiter in list(self._status_waiters) + list(self._cancel_waiters):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(Error("the connection is closing"))
+        self._fail_becomes(lambda w: True, Error("the connection is closing"))
         for _, _, reply in requests:
             reply.set_exception(Error("the connection is closing"))
         pending = list(self._pending.values()) + leftover
@@ -380,6 +417,16 @@ class Connection:
                 if waiter is not None and not waiter.done():
                     waiter.set_exception(Error(why))
             waiters.clear()
+        self._fail_becomes(lambda w: True, ConnectError("unreachable", why + _BECOME_LOST))
+
+    def _fail_becomes(self, which, error):
+        # A BECOME's reply is never resent: one lost with its connection
+        # leaves the outcome unknown, which the error says.
+        for number, waiter in list(self._become_waiters.items()):
+            if which(waiter):
+                del self._become_waiters[number]
+                if not waiter.reply.done():
+                    waiter.reply.set_exception(error)
 
     def _close_sockets(self):
         self._monitor.close(0)
@@ -388,6 +435,7 @@ class Connection:
         os.close(self._wake_fd)
 
     def _say_hello(self):
+        self._hellos += 1
         if self._send(p.hello(self.session)):
             self._hello_sent_at = time.monotonic()
 
@@ -411,8 +459,19 @@ class Connection:
                     self._status_waiters.append(reply)
                 else:
                     reply.set_exception(Error("not connected to the manager"))
+            elif kind == p.BECOME:
+                self._send_become(ids, reply)
             else:
                 self._send_cancel(ids, reply)
+
+    def _send_become(self, fields, reply):
+        number, session, seq, module, function, timeout_ms = fields
+        # The manager asks for the module (NEED_MODULE) if it lacks it.
+        self._modules.setdefault(module.hash, module)
+        if self._send(p.become(number, session, seq, module.hash, function, timeout_ms)):
+            self._become_waiters[number] = _BecomeWaiter(reply, module, self._hellos)
+        else:
+            reply.set_exception(ConnectError("unreachable", "not connected to the manager"))
 
     def _send_cancel(self, ids, reply):
         # Replies come back in order, with no request id: a None waiter marks
@@ -498,6 +557,8 @@ class Connection:
                 self._resolve(seq, p.REJECTED, why, "", "", 0)
             if failed:  # the manager holds them, waiting for the module: let it drop them
                 self._send_cancel([(self.session, seq) for seq in failed], None)
+            # A BECOME waiting for it would wait for the manager's own limit.
+            self._fail_becomes(lambda w: w.module is module, Error(why.decode()))
             return
         self._send(p.put_module(module_hash, module.platform, module.data))
 
@@ -525,6 +586,24 @@ class Connection:
             if not waiter.done():
                 waiter.set_result(m[2])
 
+    def _on_service_started(self, m):
+        flat = m[2]
+        for i in range(0, len(flat) - 1, 2):
+            if flat[i] != self.session:
+                continue
+            task = self._pending.get(flat[i + 1])
+            if task is not None and task.on_started is not None:
+                task.on_started()
+
+    def _on_become_reply(self, m):
+        number, session, seq, ok, text, handover_ns, becomes = m[2:9]
+        waiter = self._become_waiters.pop(number, None)
+        if waiter is None:
+            log.debug("a become reply nobody waits for (its request failed): dropped")
+            return
+        if not waiter.reply.done():
+            waiter.reply.set_result((bool(ok), text, handover_ns, becomes))
+
     def _on_cancel_reply(self, m):
         if self._cancel_waiters:
             waiter = self._cancel_waiters.popleft()
@@ -538,6 +617,11 @@ class Connection:
             # one such error; one HELLO a second answers them all.
             if self._hello_sent_at is None or time.monotonic() - self._hello_sent_at > 1.0:
                 self._say_hello()
+            # BECOMEs sent before that HELLO were dropped unanswered.
+            hellos = self._hellos
+            self._fail_becomes(lambda w: w.hellos < hellos, ConnectError(
+                "unreachable", "the manager restarted before it answered the become request"
+                + _BECOME_LOST))
             return
         log.error("the manager says: %s", text)
 
@@ -551,6 +635,8 @@ class Connection:
         p.NOTICE: _on_notice,
         p.STATUS_REPLY: _on_status_reply,
         p.CANCEL_REPLY: _on_cancel_reply,
+        p.SERVICE_STARTED: _on_service_started,
+        p.BECOME_REPLY: _on_become_reply,
         p.ERROR: _on_error,
         p.BYE: _on_bye,
         p.HEARTBEAT: lambda self, m: None,

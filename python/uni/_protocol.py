@@ -8,7 +8,7 @@ VERSION = 1
 
 HELLO, WELCOME, ERROR, HEARTBEAT, SUBMIT, NEED_MODULE, PUT_MODULE, RESULT, ACK = range(1, 10)
 CANCEL, CANCEL_REPLY, STATUS, STATUS_REPLY, TASKS, FETCH_MODULE, MODULE, CREDIT = range(10, 18)
-NOTICE, BYE = 18, 19
+NOTICE, BYE, SERVICE_STARTED, BECOME, BECOME_REPLY = range(18, 23)
 
 # Result status codes (docs/protocol.md §9.1), by their wire names.
 STATUS_NAMES = ("ok", "exception", "bad-arguments", "unknown-function", "module-error",
@@ -18,7 +18,7 @@ OK, QUEUE_FULL = 0, 11
 REJECTED = 9
 
 # Task flags (§9.2).
-FLAG_SERVICE, FLAG_DETACHED, FLAG_RESUBMITTED = 1, 2, 4
+FLAG_SERVICE, FLAG_DETACHED, FLAG_RESUBMITTED, FLAG_STARTED_EVENT = 1, 2, 4, 8
 
 # Batches of tasks are cut at this many bytes (proto::kBatchBytes).
 BATCH_BYTES = 1 << 20
@@ -63,6 +63,11 @@ def ids_message(kind, ids):
         flat.append(session)
         flat.append(seq)
     return pack([kind, VERSION, flat])
+
+
+def become(request, session, seq, module_hash, function, timeout_ms):
+    """BECOME (§7.21): service (session, seq) is to take on `function` of the module."""
+    return pack([BECOME, VERSION, request, session, seq, module_hash, function, timeout_ms])
 
 
 def status_request():

@@ -1,7 +1,7 @@
 """The exceptions uni raises. Every one is a uni.Error."""
 
 __all__ = ["Error", "ConnectError", "ModuleError", "TaskError", "ArgumentError",
-           "UnknownFunctionError", "WorkerInfo"]
+           "UnknownFunctionError", "BecomeError", "WorkerInfo"]
 
 import collections
 
@@ -67,3 +67,20 @@ class UnknownFunctionError(TaskError, AttributeError):
 
     def __reduce__(self):
         return (type(self), (self.message, self.task_id))
+
+
+class BecomeError(Error):
+    """A become (cluster.become) that did not happen; the service runs on as
+    before. service is its id, function the new function's name, reason the
+    cluster's words (docs/protocol.md §7.21, 7.22): "no service ... is
+    running", "unknown function 'f': the module exports ...", "state:
+    expected ..., got ...", "... did not hand over within 10 s", ..."""
+
+    def __init__(self, service, function, reason):
+        super().__init__("service %s did not become %s: %s" % (service, function, reason))
+        self.service = service
+        self.function = function
+        self.reason = reason
+
+    def __reduce__(self):
+        return (type(self), (self.service, self.function, self.reason))

@@ -7,8 +7,10 @@ client (conformance_boss, driven over stdin/stdout). Both must pass.
 
 Cases: types round-trip (docs/protocol.md §8.4), errors (exception, bad
 arguments in the worker's words, unknown function, crash), cancel, timeouts
-and wait limits, services, map order, status, two clients at once with no
-crossed results, and a manager restart in the middle of a map losing nothing.
+and wait limits, services, become (the echo example's v1 -> v2 with a TCP
+client connected, and refusals in the cluster's words), map order, status,
+two clients at once with no crossed results, and a manager restart in the
+middle of a map losing nothing.
 """
 
 import argparse
@@ -26,7 +28,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 
 import uni  # noqa: E402
-from harness import LocalCluster  # noqa: E402
+from harness import LineClient, LocalCluster, free_tcp_port  # noqa: E402
 
 ARGS = None  # the command line, set in main()
 
@@ -96,6 +98,13 @@ class PythonClient:
     def service_result(self, handle):
         return self._outcome(lambda: handle[0].result(60))
 
+    def become(self, service_id, module, fn, timeout=10.0):
+        try:
+            return {"ok": {"becomes": self.cluster.become(service_id, module, fn,
+                                                          timeout).becomes}}
+        except uni.BecomeError as e:
+            return {"error": {"kind": "become", "message": str(e)}}
+
     def status(self):
         return self.cluster.status()
 
@@ -159,6 +168,9 @@ class CppClient:
 
     def service_result(self, handle):
         return self.command(op="result", handle=handle[0])
+
+    def become(self, service_id, module, fn, timeout=10.0):
+        return self.command(op="become", id=service_id, module=module, fn=fn, timeout=timeout)
 
     def status(self):
         return self.command(op="status")["status"]
@@ -308,6 +320,43 @@ class Conformance(unittest.TestCase):
         self.client.stop(handle)
         self.assertEqual(self.client.service_result(handle)["error"]["kind"], "cancelled")
         wait_until(lambda: not self.client.status()["services"], what="the service gone")
+
+    def test_become_keeps_the_client_and_refusals_say_why(self):
+        echo = os.path.join(os.path.dirname(ARGS.module), "libecho.so")
+        echo_v2 = os.path.join(os.path.dirname(ARGS.module), "libecho_v2.so")
+        port = free_tcp_port()
+        handle = self.client.spawn("server", [port], module=echo)
+        service_id = handle[1]
+
+        def service():
+            for s in self.client.status()["services"]:
+                if s["id"] == service_id:
+                    return s
+            return {}
+        wait_until(lambda: service().get("started"), what="echo v1 running")
+        line = LineClient(port)
+        try:
+            self.assertEqual(line.ask("hello"), "hello")
+            self.assertEqual(self.client.become(service_id, echo_v2, "server"),
+                             {"ok": {"becomes": 1}})
+            self.assertEqual(line.ask("world"), "2 WORLD")  # v2, the same connection
+            self.assertEqual(service()["module"], uni.ModuleFile(echo_v2).hex)
+
+            outcome = self.client.become(service_id, echo_v2, "no_such_function")
+            prefix = ("service %s did not become no_such_function: unknown function "
+                      "'no_such_function'" % service_id)
+            self.assertTrue(outcome["error"]["message"].startswith(prefix), outcome)
+            self.assertEqual(line.ask("still v2"), "3 STILL V2")
+
+            outcome = self.client.become("0123456789abcdef-1", echo, "server")
+            self.assertEqual(outcome["error"]["message"], "service 0123456789abcdef-1 did not "
+                             "become server: no service 0123456789abcdef-1 is running (uni "
+                             "status lists the services)")
+            self.assertEqual(service()["becomes"], 1)
+        finally:
+            line.close()
+            self.client.stop(handle)
+        self.assertEqual(self.client.service_result(handle)["error"]["kind"], "cancelled")
 
     def test_map_keeps_input_order(self):
         inputs = [[i] for i in range(500)]

@@ -10,6 +10,8 @@
 //   {"op": "cancel", "handle": N};  {"op": "map", "fn": .., "inputs": [[args], ...]}
 //   {"op": "spawn", ...} -> {"handle": N, "id": ".."};  {"op": "stop", "handle": N}
 //   {"op": "status"} -> {"status": {...}}
+//   {"op": "become", "id": ID, "module": PATH, "fn": NAME, "timeout": S}
+//     -> {"ok": {"becomes": N}}  or  {"error": {"kind": "become", "message": "..."}}
 // "as": "name(sig)" calls the function under a signature of the caller's
 // choosing, to provoke the worker's bad-arguments error.
 #include <unistd.h>
@@ -178,6 +180,7 @@ void register_functions() {
   add<int, std::string>("fail");
   add<int, int>("crash");
   add<int, int>("sleep_ms");
+  add<int, int>("server");  // the echo example's service (uni::ServiceContext& is no argument)
   // Wrong promises, for the worker's bad-arguments errors.
   add<int, int, std::string>("add(int,string)", "add");
   add<int, int>("add(int)", "add");
@@ -198,7 +201,12 @@ json status_json(const uni::ClusterStatus& s) {
         {{"id", w.id}, {"host", w.host}, {"pid", w.pid}, {"slots", w.slots}, {"busy", w.busy}});
   json services = json::array();
   for (const auto& sv : s.services)
-    services.push_back({{"id", sv.id}, {"worker", sv.worker}, {"function", sv.function}});
+    services.push_back({{"id", sv.id},
+                        {"worker", sv.worker},
+                        {"function", sv.function},
+                        {"started", sv.started},
+                        {"module", sv.module},
+                        {"becomes", sv.becomes}});
   return {
       {"workers", workers}, {"queue", s.queued}, {"running", s.running}, {"services", services}};
 }
@@ -270,6 +278,18 @@ int main(int argc, char** argv) {
         json results = json::array();
         for (AnyFuture& f : entry->map(c, cmd.at("inputs"))) results.push_back(f.outcome());
         reply = {{"results", results}};
+      } else if (op == "become") {
+        const auto limit =
+            std::chrono::milliseconds(static_cast<std::int64_t>(cmd.value("timeout", 10.0) * 1000));
+        try {
+          uni::BecomeResult r =
+              cluster->become(cmd.at("id"), cmd.at("module"), cmd.at("fn"), limit);
+          reply = {{"ok", {{"becomes", r.becomes}}}};
+        } catch (const uni::ConnectError&) {
+          throw;  // no answer: the suite fails on it
+        } catch (const uni::Error& e) {
+          reply = {{"error", {{"kind", "become"}, {"message", e.what()}}}};
+        }
       } else if (op == "status") {
         reply = {{"status", status_json(cluster->status())}};
       } else {

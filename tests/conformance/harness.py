@@ -2,13 +2,15 @@
 ephemeral loopback port and N `uni worker` processes, in a private temp dir
 (UNI_CONFIG_DIR, XDG_CACHE_HOME) with a random authkey. The manager can be
 killed and restarted on the same address. Everything started is killed, by
-process group, when the cluster is closed (also when a test fails)."""
+process group, when the cluster is closed (also when a test fails). Also a
+TCP line client, for the echo service."""
 
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -132,3 +134,35 @@ def _kill_group(process):
     except ProcessLookupError:
         pass
     process.wait()
+
+
+def free_tcp_port():
+    """A loopback port nobody listens on now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LineClient:
+    """A TCP client of a line server (the echo example) on loopback."""
+
+    def __init__(self, port, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while True:  # the service may be reported running a moment before it listens
+            try:
+                self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self.reader = self.socket.makefile("r", encoding="utf-8", newline="\n")
+
+    def ask(self, line):
+        """Sends a line; its answer without the newline ("" if the server hung up)."""
+        self.socket.sendall((line + "\n").encode())
+        return self.reader.readline().rstrip("\n")
+
+    def close(self):
+        self.reader.close()
+        self.socket.close()

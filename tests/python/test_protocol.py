@@ -1,5 +1,6 @@
 """The Python client's encoders produce, byte for byte, the worked example of
-docs/protocol.md §16 (SUBMIT, ACK, HELLO, HEARTBEAT), and decode its RESULT."""
+docs/protocol.md §16 (SUBMIT, ACK, HELLO, HEARTBEAT), and decode its RESULT;
+BECOME has the layout of §7.21."""
 
 import unittest
 
@@ -42,6 +43,17 @@ class WorkedExample(unittest.TestCase):
         self.assertEqual(p.hello(SESSION), from_doc(
             "94 01 01 a4 62 6f 73 73 81 a7 73 65 73 73 69 6f 6e cf 1f 2e 3d 4c 5b 6a 79 88"))
         self.assertEqual(p.heartbeat(), from_doc("92 04 01"))
+
+    def test_become(self):
+        expected = from_doc("""
+            98 15 01 07 cf 1f 2e 3d 4c 5b 6a 79 88 01 c4 20
+            4c 71 77 c0 3d dc cb 04 5f 1c 6c 6b 78 12 c2 5c
+            67 a1 0f 0f e6 0f 54 cb 64 fb f0 e0 98 09 9b c9
+            a6 73 65 72 76 65 72 cd 27 10""")
+        # [BECOME, 1, request 7, session, seq 1, module, "server", timeout_ms 10000]
+        self.assertEqual(p.become(7, SESSION, 1, HASH, "server", 10000), expected)
+        self.assertEqual((p.SERVICE_STARTED, p.BECOME, p.BECOME_REPLY, p.FLAG_STARTED_EVENT),
+                         (20, 21, 22, 8))
 
     def test_task_ids(self):
         self.assertEqual(p.task_id_text(SESSION, 1), "1f2e3d4c5b6a7988-1")
