@@ -114,7 +114,8 @@ TEST(Cancel, StoppingAServiceFreesItsSlot) {
 TEST(Cancel, ARunningTaskWhoseWorkerIsLostStaysCancelled) {
   TestCluster cluster({.workers = 2, .slots = 1, .manager_args = {"--heartbeat-timeout", "1"}});
   uni::Cluster boss = cluster.connect();
-  auto task = boss.function<int(int, int)>(module_path("faults"), "slow")(7, 3000);
+  // Long enough to be seen running by status polls, slow under the sanitizers.
+  auto task = boss.function<int(int, int)>(module_path("faults"), "slow")(7, 10000);
   std::size_t running_on = 2;
   ASSERT_TRUE(wait_status(cluster, [&](const nlohmann::json&) {
     for (std::size_t i = 0; i < 2; ++i) {

@@ -110,6 +110,9 @@ TEST(ExecutorLifecycle, MaxTasksPerExecutorLosesNothingUnderPipelining) {
 }
 
 TEST(ExecutorLifecycle, MaxExecutorMemoryReplacesItAfterTheTaskThatPassedIt) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an executor's own resident memory under AddressSanitizer is near the limit";
+#endif
   TestCluster cluster({.workers = 1, .slots = 1, .worker_args = {"--max-executor-memory", "150M"}});
   uni::Cluster boss = cluster.connect();
   // Small tasks stay in one executor.
