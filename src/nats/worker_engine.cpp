@@ -62,8 +62,8 @@ struct HeldTask {
 // task queued again. Kept until the stream stored it, to retry it whole.
 struct Store {
   std::string subject, data, msg_id;
-  std::vector<proto::Result> results;       // final results it carries
-  std::optional<std::uint64_t> requeue_of;  // a requeue: the batch its task came in
+  std::vector<proto::Result> results;     // final results it carries
+  std::vector<std::uint64_t> requeue_of;  // tasks queued again: the batch each came in
 };
 
 // Result messages in flight at once. One would make a worker wait a stream
@@ -370,6 +370,10 @@ struct WorkerEngine::Impl {
   bool prepare(std::vector<proto::Result>& batch, std::vector<Store>& stores) {
     std::map<std::uint64_t, std::vector<proto::Result>> by_session;
     bool told = false;
+    // Tasks given back together (a supervisor recalling its prefetch) go
+    // out together: a message per task would cost the stream a message each.
+    std::vector<proto::Task> requeued;
+    std::vector<std::uint64_t> requeued_from;
     for (proto::Result& r : batch) {
       r.worker = identity.id;
       r.host = identity.host;
@@ -389,14 +393,8 @@ struct WorkerEngine::Impl {
         // Forgotten now, so that its new message, which may come back to
         // this worker at once, is not taken for a duplicate; its old batch
         // is acked only once the new message is stored.
-        Store store;
-        store.subject = queue.subject();
-        std::vector<const proto::Task*> one{&again};
-        store.data = proto::encode_tasks(one);
-        store.msg_id =
-            "requeue-" + r.id.str() + "-" + identity.id + "-" + std::to_string(++published);
-        store.requeue_of = it->second.batch;
-        stores.push_back(std::move(store));
+        requeued.push_back(std::move(again));
+        requeued_from.push_back(it->second.batch);
         told |= forget(it);
       } else if (proto::is_final(r.status)) {
         if (r.payload.size() + 1024 > max_payload) {
@@ -410,6 +408,24 @@ struct WorkerEngine::Impl {
       }
     }
     const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
+    for (std::size_t first = 0; first < requeued.size();) {
+      Store store;
+      std::vector<const proto::Task*> part;
+      std::size_t bytes = 0;
+      for (std::size_t i = first; i < requeued.size() && part.size() < config.batch_tasks; ++i) {
+        std::size_t size = requeued[i].function.size() + requeued[i].args.size() + 64;
+        if (!part.empty() && bytes + size > std::min(limit, config.batch_bytes)) break;
+        bytes += size;
+        part.push_back(&requeued[i]);
+        store.requeue_of.push_back(requeued_from[i]);
+      }
+      store.subject = queue.subject();
+      store.data = proto::encode_tasks(part);
+      store.msg_id = "requeue-" + part.front()->id.str() + "-" + identity.id + "-" +
+                     std::to_string(++published);
+      first += part.size();
+      stores.push_back(std::move(store));
+    }
     for (auto& [session, list] : by_session) {
       Store store;
       std::size_t bytes = 0;
@@ -459,8 +475,8 @@ struct WorkerEngine::Impl {
                   failure->what());
         retry_stores.push_back(store);
         hold_until = Clock::now() + std::chrono::seconds(1);
-      } else if (store->requeue_of) {
-        settle(*store->requeue_of);
+      } else if (!store->requeue_of.empty()) {
+        for (std::uint64_t seq : store->requeue_of) settle(seq);
       } else {
         for (const proto::Result& r : store->results) done.push_back(r.id);
       }
