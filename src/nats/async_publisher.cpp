@@ -2,9 +2,12 @@
 // failure collection in its ack handler, and retry in finish().
 #include "nats/async_publisher.hpp"
 
+#include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
+#include "common/log.hpp"
 #include "nats/error.hpp"
 #include "nats/jetstream.hpp"
 
@@ -17,6 +20,10 @@ struct AsyncPublisher::State {
   std::vector<MsgHandle> failed;  // to publish again
   std::optional<NatsError> fatal;
   std::uint64_t stored = 0;
+  // By message id; a failure with a callback goes to it, not to `fatal`.
+  std::unordered_map<std::string, AsyncPublisher::OnStored> callbacks;
+  int callbacks_running = 0;
+  std::condition_variable callbacks_done;
 };
 
 namespace {
@@ -24,20 +31,47 @@ namespace {
 void on_ack(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure) {
   auto* state = static_cast<AsyncPublisher::State*>(closure);
   MsgHandle owned(msg);  // the handler owns the message (nats.c's contract)
-  std::lock_guard lock(state->mutex);
-  if (ack != nullptr) {
-    ++state->stored;
-    return;
+  AsyncPublisher::OnStored callback;
+  std::optional<NatsError> failure;
+  {
+    std::lock_guard lock(state->mutex);
+    auto take_callback = [&] {
+      if (state->callbacks.empty()) return;
+      const char* id = nullptr;
+      if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || id == nullptr) return;
+      auto it = state->callbacks.find(id);
+      if (it == state->callbacks.end()) return;
+      callback = std::move(it->second);
+      state->callbacks.erase(it);
+      ++state->callbacks_running;
+    };
+    if (ack != nullptr) {
+      ++state->stored;
+      take_callback();
+    } else if (error != nullptr) {
+      std::string subject = natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
+      failure.emplace(
+          classify(error->Err, error->ErrCode, error->ErrText != nullptr ? error->ErrText : ""),
+          error->Err, error->ErrCode,
+          "publishing to " + subject + ": " + natsStatus_GetText(error->Err) +
+              (error->ErrText != nullptr ? std::string(" (") + error->ErrText + ")" : ""));
+      if (is_transient(*failure)) {
+        state->failed.push_back(std::move(owned));  // keeps its callback for the retry
+        return;
+      }
+      take_callback();
+      if (!callback && !state->fatal) state->fatal = *failure;
+    }
   }
-  if (error == nullptr) return;
-  std::string subject = natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
-  NatsError failure(
-      classify(error->Err, error->ErrCode, error->ErrText != nullptr ? error->ErrText : ""),
-      error->Err, error->ErrCode,
-      "publishing to " + subject + ": " + natsStatus_GetText(error->Err) +
-          (error->ErrText != nullptr ? std::string(" (") + error->ErrText + ")" : ""));
-  if (is_transient(failure)) state->failed.push_back(std::move(owned));
-  else if (!state->fatal) state->fatal = failure;
+  // Outside the lock: the callback may publish again.
+  if (!callback) return;
+  try {
+    callback(failure ? &*failure : nullptr);
+  } catch (const std::exception& e) {  // never into nats.c
+    log::warn("NATS: after a publish was answered: {}", e.what());
+  }
+  std::lock_guard lock(state->mutex);
+  if (--state->callbacks_running == 0) state->callbacks_done.notify_all();
 }
 
 }  // namespace
@@ -83,6 +117,51 @@ void AsyncPublisher::publish(const std::string& subject, std::string_view data,
     std::lock_guard lock(state_->mutex);
     state_->failed.push_back(std::move(msg));  // a lost connection: finish() retries it
   }
+}
+
+void AsyncPublisher::publish(const std::string& subject, std::string_view data,
+                             const std::string& msg_id, OnStored on_stored) {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->callbacks[msg_id] = std::move(on_stored);
+  }
+  try {
+    publish(subject, data, msg_id);
+  } catch (...) {
+    std::lock_guard lock(state_->mutex);
+    state_->callbacks.erase(msg_id);
+    throw;
+  }
+}
+
+std::size_t AsyncPublisher::retry_failed() {
+  std::vector<MsgHandle> again;
+  {
+    std::lock_guard lock(state_->mutex);
+    again.swap(state_->failed);
+  }
+  jsPubOptions options;
+  jsPubOptions_Init(&options);
+  options.MaxWait = state_->config.ack_timeout.count();
+  for (MsgHandle& msg : again) {
+    natsMsg* raw = msg.release();
+    if (js_PublishMsgAsync(state_->js.get(), &raw, &options) != NATS_OK) {
+      std::lock_guard lock(state_->mutex);
+      state_->failed.emplace_back(raw);
+    }
+  }
+  return again.size();
+}
+
+std::size_t AsyncPublisher::failed_count() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->failed.size();
+}
+
+void AsyncPublisher::forget_callbacks() {
+  std::unique_lock lock(state_->mutex);
+  state_->callbacks.clear();
+  state_->callbacks_done.wait(lock, [&] { return state_->callbacks_running == 0; });
 }
 
 std::size_t AsyncPublisher::finish() {

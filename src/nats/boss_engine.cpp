@@ -1,5 +1,7 @@
-// BossEngine: a publisher thread (modules, task batches, cancels) and a result
-// thread (the session's subscription, replays from the stream, wait limits).
+// BossEngine: a publisher thread (modules, task batches, cancels, waiting for
+// the streams' answers) and a result thread (the session's subscription,
+// replays from the stream, wait limits). Tasks whose queue and module are
+// known are published on the submitting thread when the publisher is idle.
 #include "nats/boss_engine.hpp"
 
 #include <algorithm>
@@ -136,12 +138,19 @@ struct BossEngine::Impl {
   // ---- the publisher thread ----
   void publish_loop() {
     for (;;) {
-      std::deque<Job> batch;
       {
         std::unique_lock lock(mutex);
-        jobs_changed.wait(lock, [&] { return stopping || !jobs.empty(); });
-        if (jobs.empty()) break;  // stopping, nothing left
+        jobs_changed.wait(lock, [&] { return stopping || !jobs.empty() || confirm_due; });
+        if (jobs.empty() && !confirm_due) break;  // stopping, nothing left
+      }
+      // Taken before the jobs, so that a submit that finds no job waiting
+      // and the publisher free cannot overtake earlier jobs.
+      std::lock_guard publishing(publish_mutex);
+      std::deque<Job> batch;
+      {
+        std::lock_guard lock(mutex);
         batch.swap(jobs);
+        confirm_due = false;
       }
       for (Job& job : batch) {
         try {
@@ -182,6 +191,33 @@ struct BossEngine::Impl {
     }
     if (requested_modules.insert(hash).second) notify("", hash);
     return false;
+  }
+
+  // Publishes on the calling thread if nothing is waiting for the publisher
+  // thread and the job needs no network round trip first (its queue is open,
+  // its modules stored): one hand-over less between submit and the stream.
+  // The publisher thread still waits for the stream's answers. False: post it.
+  bool publish_now(SubmitJob& job) {
+    std::unique_lock publishing(publish_mutex, std::try_to_lock);
+    if (!publishing.owns_lock()) return false;
+    {
+      std::lock_guard lock(mutex);
+      if (!jobs.empty()) return false;
+    }
+    if (!queues.count(job.platform)) return false;
+    for (const proto::Task& task : job.tasks)
+      if (!known_modules.count(task.module) || parked.count(task.module)) return false;
+    try {
+      run(job);
+    } catch (const std::exception& e) {
+      log::warn("NATS: {}", e.what());
+    }
+    {
+      std::lock_guard lock(mutex);
+      confirm_due = true;
+    }
+    jobs_changed.notify_one();
+    return true;
   }
 
   void run(SubmitJob& job) {
@@ -411,10 +447,12 @@ struct BossEngine::Impl {
   mutable std::mutex mutex;
   std::condition_variable jobs_changed;
   bool stopping = false;
+  bool confirm_due = false;  // published on a submitting thread: wait for the answers
   std::deque<Job> jobs;
   BossEvents events;
   std::unordered_set<TaskId, proto::TaskIdHash> outstanding;
-  std::set<std::string> platforms;  // submitted to
+  std::uint64_t max_submitted_seq = 0;  // of this session: higher ids are unknown
+  std::set<std::string> platforms;      // submitted to
   Clock::time_point last_result = Clock::now();
   struct WaitDeadline {
     Clock::time_point at;
@@ -425,7 +463,9 @@ struct BossEngine::Impl {
   };
   std::priority_queue<WaitDeadline, std::vector<WaitDeadline>, std::greater<>> wait_deadlines;
 
-  // The publisher thread's own.
+  // The publisher's own: its thread's, or a submitting thread's that holds
+  // publish_mutex (publish_now).
+  std::mutex publish_mutex;
   std::map<std::string, TaskQueue> queues;
   std::unordered_set<ModuleHash> known_modules, requested_modules;
   std::unordered_map<ModuleHash, std::vector<Batch>> parked;
@@ -462,6 +502,8 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
     impl_->platforms.insert(platform);
     for (const proto::Task& t : tasks) {
       impl_->outstanding.insert(t.id);
+      if (t.id.session == impl_->session)
+        impl_->max_submitted_seq = std::max(impl_->max_submitted_seq, t.id.seq);
       if ((t.flags & proto::kFlagService) && (t.flags & proto::kFlagStartedEvent))
         impl_->watch_started.insert(t.id);
       if (t.wait_ms > 0)
@@ -469,7 +511,8 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
             {now + std::chrono::milliseconds(t.wait_ms), t.id, platform, t.wait_ms});
     }
   }
-  impl_->post(SubmitJob{platform, std::move(tasks)});
+  SubmitJob job{platform, std::move(tasks)};
+  if (!impl_->publish_now(job)) impl_->post(std::move(job));
 }
 
 void BossEngine::put_module(const ModuleHash& hash, std::string platform, std::string bytes) {
@@ -477,38 +520,56 @@ void BossEngine::put_module(const ModuleHash& hash, std::string platform, std::s
 }
 
 std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::TaskId>& ids) {
+  using proto::CancelState;
   std::vector<proto::CancelOutcome> outcomes;
-  std::vector<proto::Result> ended;
-  std::vector<TaskId> own_unfinished;
+  std::vector<proto::Result> ended;  // ended here: `cancelled` results to store
+  std::vector<TaskId> to_stop;       // cancels for the workers
+  std::optional<ServiceRegistry> services;
+  // A service a worker reports running is stopped by that worker, which
+  // stores its `cancelled` result; other tasks cannot be told queued from
+  // running (a worker may hold them fetched), so they end here.
+  auto running_service = [&](const TaskId& id) {
+    try {
+      if (!services)
+        services.emplace(ServiceRegistry::open(impl_->js, impl_->config.names,
+                                               {.replicas = impl_->config.replicas}));
+      return services->find(id.str()).has_value();
+    } catch (const std::exception& e) {
+      log::debug("NATS: looking for service {}: {}", id.str(), e.what());
+      return false;
+    }
+  };
   for (const TaskId& id : ids) {
-    bool own = id.session == impl_->session;
-    bool unfinished = false;
-    if (own) {
-      std::lock_guard lock(impl_->mutex);
-      unfinished = impl_->outstanding.count(id) > 0;
+    CancelState state;
+    if (id.session == impl_->session) {
+      bool outstanding = false, submitted = false;
+      {
+        std::lock_guard lock(impl_->mutex);
+        outstanding = impl_->outstanding.count(id) > 0;
+        submitted = id.seq <= impl_->max_submitted_seq;
+      }
+      if (!outstanding) state = submitted ? CancelState::kDone : CancelState::kUnknown;
+      else state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
+    } else if (impl_->results.find(id)) {  // another boss's task (uni stop)
+      state = CancelState::kDone;
     } else {
-      unfinished = !impl_->results.find(id).has_value();  // another boss's task (uni stop)
+      // Not finished, or never submitted: a session whose boss left is not
+      // known here, so an unknown id is cancelled too (harmless).
+      state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
     }
-    if (!unfinished) {
-      outcomes.emplace_back(id, own ? proto::CancelState::kDone : proto::CancelState::kUnknown);
-      continue;
-    }
-    // A worker running it stops it and stores its own `cancelled` result; a
-    // queued one is ended here, and skipped by the worker that fetches it.
+    outcomes.emplace_back(id, state);
+    if (state == CancelState::kStopping) to_stop.push_back(id);
+    if (state != CancelState::kCancelled) continue;
+    // Skipped by the worker that fetches it; a worker that already holds
+    // it stops it, and its own result is then dropped.
+    to_stop.push_back(id);
     proto::Result r;
     r.id = id;
     r.status = Status::kCancelled;
     r.payload = "cancelled";
     ended.push_back(r);
-    if (own) own_unfinished.push_back(id);
-    outcomes.emplace_back(id, proto::CancelState::kCancelled);
   }
-  if (!outcomes.empty()) {
-    std::vector<TaskId> all;
-    for (const proto::CancelOutcome& o : outcomes)
-      if (o.state == proto::CancelState::kCancelled) all.push_back(o.id);
-    if (!all.empty()) impl_->post(CancelJob{all, ended});
-  }
+  if (!to_stop.empty()) impl_->post(CancelJob{to_stop, ended});
   std::vector<proto::Result> local;
   for (const proto::Result& r : ended)
     if (r.id.session == impl_->session) local.push_back(r);

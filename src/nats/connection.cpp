@@ -267,4 +267,20 @@ std::vector<Message> Subscription::fetch(int batch, std::chrono::milliseconds ti
   return out;
 }
 
+std::vector<Message> Subscription::fetch_available(int batch, std::chrono::milliseconds timeout) {
+  jsFetchRequest request;
+  jsFetchRequest_Init(&request);
+  request.Batch = batch;
+  request.NoWait = true;
+  request.Expires = std::max<std::int64_t>(1, timeout.count()) * 1'000'000;
+  MsgList list;
+  natsStatus status = natsSubscription_FetchRequest(list.get(), sub_.get(), &request);
+  std::vector<Message> out;
+  if (status == NATS_TIMEOUT || status == NATS_NOT_FOUND) return out;
+  check(status, "fetching messages");
+  out.reserve(static_cast<std::size_t>(list.size()));
+  for (int i = 0; i < list.size(); ++i) out.emplace_back(list.take(i));
+  return out;
+}
+
 }  // namespace uni::nats

@@ -95,7 +95,12 @@ class Subscription {
   std::optional<Message> next(std::chrono::milliseconds timeout);
   // Pull subscriptions: up to `batch` messages, waiting at most `timeout` for
   // the first; an empty vector if none came.
+  // nats.c waits for the whole batch (or the timeout) once it had to wait
+  // for the first message, so a batch above 1 can hold messages that came.
   std::vector<Message> fetch(int batch, std::chrono::milliseconds timeout);
+  // Up to `batch` messages the server has now, without waiting for more
+  // (`timeout` bounds the server's answer); empty if it has none.
+  std::vector<Message> fetch_available(int batch, std::chrono::milliseconds timeout);
 
   natsSubscription* get() const { return sub_.get(); }
 

@@ -37,9 +37,12 @@ void NatsWorkerLink::process(const zmq_pollitem_t* ready, broker::WorkerEvents& 
   if (!(ready[0].revents & ZMQ_POLLIN)) return;
   WorkerEngineEvents got = engine_->take();
   for (proto::ModuleReply& m : got.modules) events.on_module(m);
+  // Stored before tasks: a task given back (or crashed) and queued again
+  // can come back here in the same take(); the supervisor must forget the
+  // old one first, or it drops the new one as a duplicate and then forgets it.
+  if (!got.stored.empty()) events.on_results_stored(got.stored);
   if (!got.tasks.empty()) events.on_tasks(got.tasks);
   if (!got.cancels.empty()) events.on_cancel(got.cancels);
-  if (!got.stored.empty()) events.on_results_stored(got.stored);
 }
 
 bool NatsWorkerLink::grant_credit(std::uint32_t capacity) {

@@ -68,8 +68,14 @@ TaskConsumer TaskConsumer::bind(TaskQueue& queue, const Names& names,
 }
 
 std::vector<TaskDelivery> TaskConsumer::fetch(int max_messages, std::chrono::milliseconds wait) {
+  // What is there now, up to max_messages; else wait for one message alone:
+  // a pull for several that had to wait is answered only when all came (or
+  // at `wait`), holding the first ones back from a worker that waits.
+  std::vector<Message> got;
+  if (max_messages > 1) got = subscription_.fetch_available(max_messages, wait);
+  if (got.empty()) got = subscription_.fetch(1, wait);
   std::vector<TaskDelivery> out;
-  for (Message& message : subscription_.fetch(max_messages, wait)) {
+  for (Message& message : got) {
     DeliveryInfo info = message.delivery();
     std::vector<proto::Task> tasks;
     try {

@@ -1,6 +1,8 @@
 // WorkerEngine: a fetch thread (batches within the credit, in-progress, the
-// exhausted sweeper), a result thread (store results, requeue, ack), a cancel
-// thread, and a chores thread (modules, registry entries).
+// exhausted sweeper), the result path (results published as they come, a few
+// messages in flight; a message's tasks end and their batches are acked when
+// the stream has stored it), a cancel thread, and a chores thread (modules,
+// registry entries).
 #include "nats/worker_engine.hpp"
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -52,7 +55,24 @@ struct HeldTask {
   proto::Task task;
   std::uint64_t batch = 0;  // stream sequence of its message
   bool supervised = false;  // given to the supervisor (else ended here)
+  bool finished = false;    // its result came back (being stored)
 };
+
+// One message of the result path: final results of one boss session, or a
+// task queued again. Kept until the stream stored it, to retry it whole.
+struct Store {
+  std::string subject, data, msg_id;
+  std::vector<proto::Result> results;     // final results it carries
+  std::vector<std::uint64_t> requeue_of;  // tasks queued again: the batch each came in
+};
+
+// Result messages in flight at once. One would make a worker wait a stream
+// round trip (a quorum's, on three replicas) between stores while results
+// pile up; a few keep storing while batching what comes meanwhile.
+constexpr std::size_t kStoresInFlight = 4;
+// Tasks finished and not yet stored beyond which no more are fetched (the
+// result stream is not answering: do not run ahead of it without bound).
+constexpr std::size_t kMaxUnstored = 20000;
 
 }  // namespace
 
@@ -90,6 +110,7 @@ struct WorkerEngine::Impl {
     changed.notify_all();
     fetch_thread.join();
     result_thread.join();  // stores what was sent before it stops
+    publisher.forget_callbacks();
     cancel_thread.join();
     chores_thread.join();
     std::lock_guard lock(mutex);
@@ -138,7 +159,10 @@ struct WorkerEngine::Impl {
       std::size_t room = 0;
       {
         std::unique_lock lock(mutex);
-        room = credit > supervised ? credit - supervised : 0;
+        // The credit is for tasks not yet finished: a finished task waiting
+        // for its result to be stored holds no slot.
+        room = credit > running ? credit - running : 0;
+        if (supervised - running > kMaxUnstored) room = 0;
         if (room == 0) {
           changed.wait_for(lock, milliseconds(50));
           continue;
@@ -188,6 +212,7 @@ struct WorkerEngine::Impl {
           continue;
         }
         ++supervised;
+        ++running;
         h.task = task;
         events.tasks.push_back(std::move(task));
         gave = true;
@@ -276,112 +301,200 @@ struct WorkerEngine::Impl {
   }
 
   // ---- results ----
+  // Results go out as they come (on the caller's thread while fewer than
+  // kStoresInFlight messages are in flight, else here once one is stored,
+  // batched), and transient failures are published again here. When
+  // stopping, what was given is stored before the thread ends.
   void result_loop() {
+    int failed_round = 0;
     for (;;) {
-      std::vector<proto::Result> batch;
+      bool stop = false;
       {
         std::unique_lock lock(mutex);
-        changed.wait_for(lock, milliseconds(200), [&] { return stopping || !outbox.empty(); });
-        if (outbox.empty()) {
-          if (stopping) return;
-          continue;
-        }
-        batch.assign(std::make_move_iterator(outbox.begin()),
-                     std::make_move_iterator(outbox.end()));
-        outbox.clear();
+        changed.wait_for(lock, milliseconds(100), [&] {
+          bool held_back = Clock::now() < hold_until;
+          return stopping || (!held_back && (!retry_stores.empty() ||
+                                             (!outbox.empty() && in_flight < kStoresInFlight)));
+        });
+        stop = stopping;
       }
-      try {
-        store(batch);
-      } catch (const std::exception& e) {
-        log::warn("NATS: storing {} results failed ({}); trying again", batch.size(), e.what());
+      publish_results();
+      republish_refused();
+      if (publisher.failed_count() > 0) {
+        backoff_sleep(++failed_round);
+        publisher.retry_failed();
+      } else {
+        failed_round = 0;
+      }
+      if (stop) break;
+    }
+    // Stopping: store what is left, then wait for every answer.
+    for (int round = 0; round < 3; ++round) {
+      {
         std::lock_guard lock(mutex);
-        outbox.insert(outbox.begin(), std::make_move_iterator(batch.begin()),
-                      std::make_move_iterator(batch.end()));
-        if (stopping) return;  // their batches are redelivered after ack-wait
+        hold_until = {};
       }
-      if (!batch.empty()) std::this_thread::sleep_for(milliseconds(0));
+      republish_refused();
+      publish_results(true);
+      try {
+        publisher.finish();
+      } catch (const std::exception& e) {
+        log::warn("NATS: storing the last results: {} (their tasks run again elsewhere)", e.what());
+      }
+      std::lock_guard lock(mutex);
+      if (outbox.empty()) break;
     }
   }
 
-  // Publishes final results (grouped by boss session, several to a
-  // message) and requeues the rest, waits until all are stored, then ends
-  // their tasks. Clears `batch` on success.
-  void store(std::vector<proto::Result>& batch) {
-    std::map<std::uint64_t, std::vector<const proto::Result*>> by_session;
-    std::vector<TaskId> stored;  // ended once their results are stored
+  // Publishes the outbox if the window allows (always when `force`).
+  void publish_results(bool force = false) {
+    std::vector<Store> stores;
     bool told = false;
     {
       std::lock_guard lock(mutex);
-      for (proto::Result& r : batch) {
-        r.worker = identity.id;
-        r.host = identity.host;
-        r.pid = identity.pid;
-        auto it = held.find(r.id);
-        if (it == held.end()) continue;  // ended already (a duplicate, or requeued before a retry)
-        bool retry = r.status == Status::kHandedBack ||
-                     (proto::is_retryable(r.status) &&
-                      it->second.task.attempt < it->second.task.max_attempts);
-        if (retry) {
-          proto::Task again = it->second.task;
-          if (r.status != Status::kHandedBack) {
-            log::info("task {} ({}) requeued for attempt {}: {}", r.id.str(), again.function,
-                      again.attempt + 1, r.payload);
-            ++again.attempt;
-          }
-          // Forgotten now, so that its new message, which may come back to
-          // this worker at once, is not taken for a duplicate; its old
-          // batch is acked only once the new message is stored.
-          std::string id =
-              "requeue-" + r.id.str() + "-" + identity.id + "-" + std::to_string(++published);
-          requeues.push_back({std::move(again), std::move(id), it->second.batch});
-          told |= forget(it);
-        } else if (proto::is_final(r.status)) {
-          if (r.payload.size() + 1024 > max_payload) {
-            std::size_t size = r.payload.size();
-            r.status = Status::kRejected;
-            r.payload = "its result of " + std::to_string(size) +
-                        " bytes is larger than the NATS server's max payload of " +
-                        std::to_string(max_payload) + " bytes";
-          }
-          by_session[r.id.session].push_back(&r);
-          stored.push_back(r.id);
-        }
-      }
+      if (outbox.empty() || (!force && in_flight >= kStoresInFlight) || Clock::now() < hold_until)
+        return;
+      std::vector<proto::Result> batch(std::make_move_iterator(outbox.begin()),
+                                       std::make_move_iterator(outbox.end()));
+      outbox.clear();
+      told = prepare(batch, stores);
+      in_flight += stores.size();
     }
     if (told) wake.signal();
+    for (Store& store : stores) send(std::make_shared<Store>(std::move(store)));
+  }
+
+  // Sorts results into messages (under `mutex`): final results by boss
+  // session, several to a message; kHandedBack ones and retryable crashes
+  // as one-task messages to the queue. True if the supervisor is to be told.
+  bool prepare(std::vector<proto::Result>& batch, std::vector<Store>& stores) {
+    std::map<std::uint64_t, std::vector<proto::Result>> by_session;
+    bool told = false;
+    // Tasks given back together (a supervisor recalling its prefetch) go
+    // out together: a message per task would cost the stream a message each.
+    std::vector<proto::Task> requeued;
+    std::vector<std::uint64_t> requeued_from;
+    for (proto::Result& r : batch) {
+      r.worker = identity.id;
+      r.host = identity.host;
+      r.pid = identity.pid;
+      auto it = held.find(r.id);
+      if (it == held.end()) continue;  // ended already (a duplicate, or requeued before a retry)
+      bool retry =
+          r.status == Status::kHandedBack ||
+          (proto::is_retryable(r.status) && it->second.task.attempt < it->second.task.max_attempts);
+      if (retry) {
+        proto::Task again = it->second.task;
+        if (r.status != Status::kHandedBack) {
+          log::info("task {} ({}) requeued for attempt {}: {}", r.id.str(), again.function,
+                    again.attempt + 1, r.payload);
+          ++again.attempt;
+        }
+        // Forgotten now, so that its new message, which may come back to
+        // this worker at once, is not taken for a duplicate; its old batch
+        // is acked only once the new message is stored.
+        requeued.push_back(std::move(again));
+        requeued_from.push_back(it->second.batch);
+        told |= forget(it);
+      } else if (proto::is_final(r.status)) {
+        if (r.payload.size() + 1024 > max_payload) {
+          std::size_t size = r.payload.size();
+          r.status = Status::kRejected;
+          r.payload = "its result of " + std::to_string(size) +
+                      " bytes is larger than the NATS server's max payload of " +
+                      std::to_string(max_payload) + " bytes";
+        }
+        by_session[r.id.session].push_back(std::move(r));
+      }
+    }
     const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
+    for (std::size_t first = 0; first < requeued.size();) {
+      Store store;
+      std::vector<const proto::Task*> part;
+      std::size_t bytes = 0;
+      for (std::size_t i = first; i < requeued.size() && part.size() < config.batch_tasks; ++i) {
+        std::size_t size = requeued[i].function.size() + requeued[i].args.size() + 64;
+        if (!part.empty() && bytes + size > std::min(limit, config.batch_bytes)) break;
+        bytes += size;
+        part.push_back(&requeued[i]);
+        store.requeue_of.push_back(requeued_from[i]);
+      }
+      store.subject = queue.subject();
+      store.data = proto::encode_tasks(part);
+      store.msg_id = "requeue-" + part.front()->id.str() + "-" + identity.id + "-" +
+                     std::to_string(++published);
+      first += part.size();
+      stores.push_back(std::move(store));
+    }
     for (auto& [session, list] : by_session) {
-      std::vector<const proto::Result*> part;
+      Store store;
       std::size_t bytes = 0;
       auto flush = [&] {
-        if (part.empty()) return;
-        publisher.publish(config.names.result_subject(session), proto::encode_results(part),
-                          identity.id + "-r" + std::to_string(++published));
-        part.clear();
+        if (store.results.empty()) return;
+        std::vector<const proto::Result*> ptrs;
+        ptrs.reserve(store.results.size());
+        for (const proto::Result& r : store.results) ptrs.push_back(&r);
+        store.subject = config.names.result_subject(session);
+        store.data = proto::encode_results(ptrs);
+        store.msg_id = identity.id + "-r" + std::to_string(++published);
+        stores.push_back(std::move(store));
+        store = Store();
         bytes = 0;
       };
-      for (const proto::Result* r : list) {
-        std::size_t size = r->payload.size() + r->worker.size() + r->host.size() + 48;
-        if (!part.empty() && bytes + size > limit) flush();
+      for (proto::Result& r : list) {
+        std::size_t size = r.payload.size() + r.worker.size() + r.host.size() + 48;
+        if (!store.results.empty() && bytes + size > limit) flush();
         bytes += size;
-        part.push_back(r);
+        store.results.push_back(std::move(r));
       }
       flush();
     }
-    for (const Requeue& q : requeues) {
-      std::vector<const proto::Task*> one{&q.task};
-      publisher.publish(queue.subject(), proto::encode_tasks(one), q.msg_id);
+    return told;
+  }
+
+  // Publishes one message; its tasks end when the stream stored it.
+  void send(std::shared_ptr<Store> store) {
+    auto on_stored = [this, store](const NatsError* failure) { stored(store, failure); };
+    try {
+      publisher.publish(store->subject, store->data, store->msg_id, on_stored);
+    } catch (const NatsError& e) {
+      stored(store, &e);
     }
-    publisher.finish();
+  }
+
+  // The stream's answer for one message (on nats.c's thread, or the sender's).
+  void stored(const std::shared_ptr<Store>& store, const NatsError* failure) {
+    std::vector<TaskId> done;
     {
       std::lock_guard lock(mutex);
-      for (const Requeue& q : requeues) settle(q.batch);
+      --in_flight;
+      if (failure != nullptr) {
+        // Refused for good (a full or missing stream): try again in a
+        // while; the tasks stay held (and in progress) meanwhile.
+        log::warn("NATS: storing {} failed ({}); trying again in 1 s", store->msg_id,
+                  failure->what());
+        retry_stores.push_back(store);
+        hold_until = Clock::now() + std::chrono::seconds(1);
+      } else if (!store->requeue_of.empty()) {
+        for (std::uint64_t seq : store->requeue_of) settle(seq);
+      } else {
+        for (const proto::Result& r : store->results) done.push_back(r.id);
+      }
     }
-    requeues.clear();
-    // Only these: a requeued task's id may already be held again, from its
-    // new message.
-    end_tasks(stored);
-    batch.clear();
+    if (!done.empty()) end_tasks(done);
+    changed.notify_all();
+  }
+
+  // Messages refused for good, published again after hold_until.
+  void republish_refused() {
+    std::vector<std::shared_ptr<Store>> again;
+    {
+      std::lock_guard lock(mutex);
+      if (retry_stores.empty() || Clock::now() < hold_until) return;
+      again.swap(retry_stores);
+      in_flight += again.size();
+    }
+    for (std::shared_ptr<Store>& store : again) send(std::move(store));
   }
 
   // Drops a held task (under `mutex`); true if the supervisor is to be told.
@@ -391,6 +504,7 @@ struct WorkerEngine::Impl {
     if (it->second.supervised) {
       events.stored.push_back(id);
       --supervised;
+      if (!it->second.finished) --running;
       told = true;
     }
     if (it->second.task.flags & proto::kFlagService) {
@@ -532,24 +646,20 @@ struct WorkerEngine::Impl {
   ModuleStore modules;
   WorkerRegistry workers;
   ServiceRegistry services;
-  AsyncPublisher publisher;  // the result thread's
+  AsyncPublisher publisher;  // results and requeues
   std::size_t max_payload = 1 << 20;
-  std::uint64_t published = 0;
-  // Tasks given back or crashed with attempts left, to publish again (the
-  // result thread's own; kept across a failed store).
-  struct Requeue {
-    proto::Task task;
-    std::string msg_id;
-    std::uint64_t batch;
-  };
-  std::vector<Requeue> requeues;
 
   WakeFd wake;
   mutable std::mutex mutex;
   std::condition_variable changed;
   bool stopping = false;
   std::uint32_t credit = 0;
-  std::size_t supervised = 0;  // tasks given to the supervisor, not yet stored
+  std::size_t supervised = 0;   // tasks given to the supervisor, not yet stored
+  std::size_t running = 0;      // of those, the ones whose result has not come back
+  std::uint64_t published = 0;  // numbers the result path's message ids
+  std::size_t in_flight = 0;    // result path messages the stream has not answered
+  std::vector<std::shared_ptr<Store>> retry_stores;  // refused, to publish again
+  Clock::time_point hold_until{};                    // no result publishing before
   std::map<std::uint64_t, HeldBatch> batches;
   std::unordered_map<TaskId, HeldTask, proto::TaskIdHash> held;
   std::unordered_set<TaskId, proto::TaskIdHash> cancelled;
@@ -592,9 +702,19 @@ void WorkerEngine::send_results(const std::vector<const proto::Result*>& results
   if (results.empty()) return;
   {
     std::lock_guard lock(impl_->mutex);
-    for (const proto::Result* r : results) impl_->outbox.push_back(*r);
+    for (const proto::Result* r : results) {
+      impl_->outbox.push_back(*r);
+      auto it = impl_->held.find(r->id);
+      if (it != impl_->held.end() && it->second.supervised && !it->second.finished) {
+        it->second.finished = true;
+        --impl_->running;
+      }
+    }
   }
-  impl_->changed.notify_all();
+  impl_->changed.notify_all();  // room for the fetch thread
+  // On this thread when the window allows: a result is on its way without
+  // a hand-over to another thread (latency).
+  impl_->publish_results();
 }
 
 void WorkerEngine::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {

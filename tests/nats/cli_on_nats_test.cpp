@@ -76,6 +76,8 @@ TEST(CliOnNats, StatusListsWorkersAndServicesAndStopEndsAService) {
 
   UniOnNats::Outcome stop = uni.cli({"stop", id});
   EXPECT_EQ(stop.status.code, 0) << stop.out << stop.err;
+  // It was running: its worker stops it (not "cancelled before it started").
+  EXPECT_EQ(stop.out, "stopped " + id + "\n");
   EXPECT_TRUE(nats::testing::eventually(
       [&] {
         UniOnNats::Outcome s = uni.cli({"status", "--json"});
@@ -189,6 +191,10 @@ TEST(CliOnNats, SubmitExitsAndALaterResultFindsTheResult) {
   EXPECT_NE(failed.err.find("boom: late"), std::string::npos) << failed.err;
   // Asked again later, the result is still there.
   EXPECT_EQ(uni.cli({"result", id}).out, "42\n");
+  // Stopping it now says it had finished.
+  UniOnNats::Outcome stop = uni.cli({"stop", id});
+  EXPECT_EQ(stop.status.code, 0) << stop.err;
+  EXPECT_EQ(stop.out, id + " had already finished\n");
 
   UniOnNats::Outcome bad = uni.cli({"result", "not-an-id"});
   EXPECT_EQ(bad.status.code, 2);

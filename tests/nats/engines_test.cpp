@@ -1,7 +1,8 @@
 // The boss and worker engines on a real nats-server, without the CLI: tasks
 // go out in batches and every result comes back once; the module is uploaded
 // on demand and fetched by hash; a cancel ends a queued task and keeps it from
-// a worker; a task whose earlier deliveries went unacked stops at its attempt
+// a worker, and says what happened to each id; a task whose earlier deliveries
+// went unacked stops at its attempt
 // limit; a crashed attempt is requeued; a wait limit ends a task nobody took;
 // results outlive their boss; the status lists the worker and its service.
 #include <poll.h>
@@ -161,6 +162,31 @@ TEST(Engines, ACancelledQueuedTaskEndsAndNoWorkerRunsIt) {
   JetStream js(c);
   TaskQueue queue = TaskQueue::open(js, Names(), kPlatform);
   EXPECT_TRUE(testing::eventually([&] { return queue.depth() == 0; }));
+}
+
+// Cancel answers what happened to each id: a finished task is `done`, an id
+// this boss never submitted `unknown`, and so is a finished task of another
+// session (looked up in the stored results) `done`.
+TEST(Engines, ACancelSaysWhatHappenedToEachTask) {
+  test::NatsCluster nats;
+  BossEngine boss(config_for(nats), 0x2323);
+  WorkerEngine worker(config_for(nats), identity("w1"));
+  worker.set_credit(10);
+  std::vector<proto::Task> sent = tasks(0x2323, 1);
+  boss.submit(kPlatform, sent);
+  ASSERT_EQ(pump(boss, &worker, 1, echo).size(), 1u);
+  EXPECT_TRUE(testing::eventually([&] { return worker.held() == 0; }));
+
+  const TaskId never{0x2323, 99};
+  std::vector<proto::CancelOutcome> own = boss.cancel({sent[0].id, never});
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(own[0].state, proto::CancelState::kDone);
+  EXPECT_EQ(own[1].state, proto::CancelState::kUnknown);
+
+  BossEngine other(config_for(nats), 0x2424);  // as `uni stop ID` is
+  std::vector<proto::CancelOutcome> theirs = other.cancel({sent[0].id});
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_EQ(theirs[0].state, proto::CancelState::kDone);
 }
 
 TEST(Engines, ATaskWhoseWorkersDiedStopsAtItsAttemptLimit) {
