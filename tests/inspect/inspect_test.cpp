@@ -57,7 +57,7 @@ Inspected inspect(const TempDir& dir, const std::vector<std::string>& args,
 }
 
 // dlopen()s the module in a forked child: its exit code, or 128 + the signal that killed it.
-int load_in_child(const std::string& path) {
+[[maybe_unused]] int load_in_child(const std::string& path) {
   pid_t child = ::fork();
   if (child == 0) {
     ::setenv("UNI_TEST_MARKER", "", 1);
