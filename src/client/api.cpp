@@ -53,6 +53,7 @@ ClusterStatus::Totals public_totals(const proto::StatusReport::Totals& t) {
   out.module_fetches = t.module_fetches;
   out.module_fetch_bytes = t.module_fetch_bytes;
   out.cancelled = t.cancelled;
+  out.kept_results = t.kept_results;
   return out;
 }
 
@@ -69,6 +70,7 @@ proto::StatusReport::Totals wire_totals(const ClusterStatus::Totals& t) {
   out.module_fetches = t.module_fetches;
   out.module_fetch_bytes = t.module_fetch_bytes;
   out.cancelled = t.cancelled;
+  out.kept_results = t.kept_results;
   return out;
 }
 
