@@ -39,6 +39,16 @@ std::chrono::milliseconds seconds_flag(const std::string& text, const char* flag
   return *ms;
 }
 
+// As seconds_flag, and hours too ("24h", "1.5h"): how long results are kept.
+std::chrono::milliseconds hours_or_seconds_flag(const std::string& text, const char* flag) {
+  if (text.size() > 1 && text.back() == 'h' &&
+      text.find_first_not_of("0123456789.") == text.size() - 1) {
+    auto ms = parse_seconds(text.substr(0, text.size() - 1));
+    if (ms && ms->count() < 1'000'000'000'000) return *ms * 3600;
+  }
+  return seconds_flag(text, flag);
+}
+
 // The manager's authkey: given, or found, or created on first use.
 std::string manager_authkey(const std::string& flag, const std::string& file) {
   if (auto key = find_authkey(flag, file)) return *key;
@@ -82,7 +92,8 @@ struct ManagerFlags {
         ->capture_default_str();
     app.add_option("--keep-results-for", keep_results_for,
                    "keep the result of a task uni submit handed over this long after it ends "
-                   "(e.g. 24h, 90m, 3600); in memory: a restart loses them")
+                   "(24h, 90min, 3600: hours, minutes or seconds); in memory: a restart loses "
+                   "them")
         ->capture_default_str();
     app.add_option("--max-kept-results", max_kept_results,
                    "results kept at most; past it the oldest are evicted")
@@ -108,7 +119,7 @@ struct ManagerFlags {
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
     c.http = http;
-    c.keep_results_for = seconds_flag(keep_results_for, "--keep-results-for");
+    c.keep_results_for = hours_or_seconds_flag(keep_results_for, "--keep-results-for");
     c.max_kept_results = max_kept_results;
     c.max_kept_result_bytes = size_flag(max_kept_result_bytes, "--max-kept-result-bytes");
     if (c.max_module + (1 << 20) > c.max_message)

@@ -56,7 +56,6 @@ std::optional<std::chrono::milliseconds> parse_seconds(std::string_view text) {
   if (unit.empty() || unit == "s") ms = *value * 1000.0;
   else if (unit == "ms") ms = *value;
   else if (unit == "m" || unit == "min") ms = *value * 60000.0;
-  else if (unit == "h") ms = *value * 3600000.0;
   else return std::nullopt;
   if (ms > 1e15) return std::nullopt;
   // Limits are in whole milliseconds, and 0 means "none": round a small but

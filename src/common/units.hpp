@@ -13,7 +13,7 @@ namespace uni {
 // "1048576", "512K", "256M", "2G", "1T" (also "256MiB", "256MB": always binary).
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
-// "3", "0.25", "1.5s", "250ms", "5m", "24h": a non-negative duration.
+// "3", "0.25", "1.5s", "250ms": a non-negative duration.
 std::optional<std::chrono::milliseconds> parse_seconds(std::string_view text);
 
 // 1536 -> "1.5 KiB"
