@@ -1,11 +1,12 @@
 // The boss's link to the built-in manager over ZeroMQ + CURVE (docs/protocol.md):
 // SUBMIT cut into batches by their encoded size, PUT_MODULE on NEED_MODULE,
 // ACK, CANCEL, STATUS, BECOME and FETCH_RESULT with their replies, HEARTBEAT
-// and BYE. Replies carry
-// no request id: the manager answers in order, so each kind of request waits
-// in a queue; a cancel reply is matched by the ids it lists, and whatever
-// awaits a reply fails when the connection drops (or the manager turns out
-// to have restarted) instead of taking a later request's answer.
+// and BYE. STATUS and CANCEL replies carry no request id: the manager answers
+// those in order, so each kind waits in a queue; a cancel reply is matched by
+// the ids it lists; BECOME and FETCH_RESULT replies, which may come in any
+// order, by their request id. Whatever awaits a reply fails when the
+// connection drops (or the manager turns out to have restarted) instead of
+// taking a later request's answer.
 #pragma once
 
 #include <deque>
