@@ -19,7 +19,9 @@
 
 #include "broker/broker_info.hpp"
 #include "proto/become.hpp"
+#include "proto/kept_result.hpp"
 #include "proto/messages.hpp"
+#include "uni/uni.hpp"
 
 namespace uni::broker {
 
@@ -29,6 +31,8 @@ using StatusPromise = std::promise<proto::StatusReport>;
 using CancelPromise = std::promise<std::vector<proto::CancelOutcome>>;
 // ... and whether a running service took on new code (BECOME).
 using BecomePromise = std::promise<proto::BecomeReply>;
+// ... and the kept result of a task, or why there is none (FETCH_RESULT).
+using KeptResultPromise = std::promise<proto::KeptResultReply>;
 
 // A task to submit, and the platform its module was built for (the queue it
 // waits in until a worker of that platform takes it).
@@ -119,7 +123,18 @@ class BossLink {
     reply->set_value({request.request, request.service, false,
                       name() + " cannot turn a running service into new code", 0, 0});
   }
-  // Whether a status, cancel or become reply is awaited.
+  // Asks for the kept result of task query.id (docs/protocol.md 7.23): the
+  // broker answers at once, or, if the task is held and query.wait_ms is not
+  // 0, when it ends or the wait is over. `reply` as for cancel(). A broker
+  // with no such request (NATS keeps results in a stream, read elsewhere:
+  // nats/detached_tasks.hpp) fails it with uni::Error.
+  virtual void request_kept_result(const proto::ResultQuery& query,
+                                   std::shared_ptr<KeptResultPromise> reply) {
+    (void)query;
+    reply->set_exception(
+        std::make_exception_ptr(Error(name() + " is not asked for kept results this way")));
+  }
+  // Whether a status, cancel, become or kept-result reply is awaited.
   virtual bool requests_pending() const = 0;
   // Tells the broker this boss is alive; call every BrokerInfo::heartbeat.
   virtual void heartbeat() = 0;

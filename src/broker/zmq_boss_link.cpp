@@ -102,6 +102,19 @@ void ZmqBossLink::on_message(const proto::Message& m) {
       promise->set_value(std::move(reply));
       return;
     }
+    case Type::kKeptResult: {
+      proto::KeptResultReply reply = proto::read_kept_result(m);
+      auto it = std::find_if(kept_pending_.begin(), kept_pending_.end(),
+                             [&](const auto& p) { return p.first == reply.request; });
+      if (it == kept_pending_.end()) {
+        log::debug("a kept-result reply nobody waits for (its request failed): dropped");
+        return;
+      }
+      std::shared_ptr<KeptResultPromise> promise = std::move(it->second.reply);
+      kept_pending_.erase(it);
+      promise->set_value(std::move(reply));
+      return;
+    }
     case Type::kCancelReply: {
       // Matched by the ids it lists, so that a reply to a request that
       // failed (and came late, on a new connection) answers nobody.
@@ -174,6 +187,14 @@ void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::strin
     fail(*it->second.reply, error("become"));
     it = become_pending_.erase(it);
   }
+  for (auto it = kept_pending_.begin(); it != kept_pending_.end();) {
+    if (it->second.hello >= sent_before_hello) {
+      ++it;
+      continue;
+    }
+    fail(*it->second.reply, error("result"));
+    it = kept_pending_.erase(it);
+  }
 }
 
 void ZmqBossLink::submit(const std::vector<Submission>& tasks) {
@@ -216,8 +237,16 @@ void ZmqBossLink::request_become(const proto::BecomeRequest& request,
   else fail(*reply, std::make_exception_ptr(Error("not connected to the manager")));
 }
 
+void ZmqBossLink::request_kept_result(const proto::ResultQuery& query,
+                                      std::shared_ptr<KeptResultPromise> reply) {
+  if (connection_.send(proto::encode_fetch_result(query)))
+    kept_pending_.push_back({query.request, {std::move(reply), connection_.hellos(), {}}});
+  else fail(*reply, std::make_exception_ptr(Error("not connected to the manager")));
+}
+
 bool ZmqBossLink::requests_pending() const {
-  return !status_pending_.empty() || !cancel_pending_.empty() || !become_pending_.empty();
+  return !status_pending_.empty() || !cancel_pending_.empty() || !become_pending_.empty() ||
+         !kept_pending_.empty();
 }
 
 void ZmqBossLink::heartbeat() { connection_.send(proto::encode_heartbeat()); }

@@ -1,10 +1,12 @@
 // The boss's link to the built-in manager over ZeroMQ + CURVE (docs/protocol.md):
 // SUBMIT cut into batches by their encoded size, PUT_MODULE on NEED_MODULE,
-// ACK, CANCEL and STATUS with their replies, HEARTBEAT and BYE. Replies carry
-// no request id: the manager answers in order, so each kind of request waits
-// in a queue; a cancel reply is matched by the ids it lists, and whatever
-// awaits a reply fails when the connection drops (or the manager turns out
-// to have restarted) instead of taking a later request's answer.
+// ACK, CANCEL, STATUS, BECOME and FETCH_RESULT with their replies, HEARTBEAT
+// and BYE. STATUS and CANCEL replies carry no request id: the manager answers
+// those in order, so each kind waits in a queue; a cancel reply is matched by
+// the ids it lists; BECOME and FETCH_RESULT replies, which may come in any
+// order, by their request id. Whatever awaits a reply fails when the
+// connection drops (or the manager turns out to have restarted) instead of
+// taking a later request's answer.
 #pragma once
 
 #include <deque>
@@ -35,6 +37,8 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   void request_status(std::shared_ptr<StatusPromise> reply) override;
   void request_become(const proto::BecomeRequest& request,
                       std::shared_ptr<BecomePromise> reply) override;
+  void request_kept_result(const proto::ResultQuery& query,
+                           std::shared_ptr<KeptResultPromise> reply) override;
   bool requests_pending() const override;
   void heartbeat() override;
   void close(std::string_view reason) override;
@@ -68,6 +72,8 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   std::deque<Pending<CancelPromise>> cancel_pending_;
   // Matched by request id: the manager answers BECOMEs in any order.
   std::deque<std::pair<std::uint64_t, Pending<BecomePromise>>> become_pending_;
+  // By request id too: a held FETCH_RESULT is answered when its task ends.
+  std::deque<std::pair<std::uint64_t, Pending<KeptResultPromise>>> kept_pending_;
 };
 
 }  // namespace uni::broker

@@ -1,7 +1,8 @@
 // `uni submit` and `uni result`: a task that outlives its boss (issue 9). The
-// first stores the task and prints its id; the second, from any process and
-// later, prints its result as `uni run` would. Needs a NATS cluster
-// (uni/detached.hpp says why not the built-in manager).
+// first hands the task to the cluster and prints its id; the second, from any
+// process and later, prints its result as `uni run` would. On NATS the task
+// and its result are stored by the cluster; on the built-in manager they are
+// held while the manager runs (uni/detached.hpp).
 #include <cstdio>
 
 #include "cli/commands.hpp"
@@ -24,6 +25,13 @@ struct DetachedFailure : std::runtime_error {
 
 std::string address_of(const ClientFlags& flags) {
   return flags.connect.empty() ? "tcp://127.0.0.1:7070" : flags.connect;
+}
+
+ConnectOptions connect_options(const ClientFlags& flags) {
+  ConnectOptions options;
+  options.authkey = flags.authkey;
+  options.authkey_file = flags.authkey_file;
+  return options;
 }
 
 std::chrono::milliseconds seconds_option(const std::string& text, const char* name) {
@@ -54,7 +62,7 @@ int guarded(const char* name, const std::function<int()>& body) {
 void add_submit_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "submit",
-      "store FN of MODULE.so as a task that outlives this command; print its id (NATS only)\n"
+      "hand FN of MODULE.so to the cluster as a task that outlives this command; print its id\n"
       "usage: uni submit [OPTIONS] MODULE.so FN [ARG...]  (options before MODULE; each ARG is "
       "JSON); uni result ID prints its result");
   auto client_flags = std::make_shared<ClientFlags>();
@@ -89,7 +97,8 @@ void add_submit_command(CLI::App& app, int& exit_code) {
       }
       std::string id;
       try {
-        id = submit_detached(address_of(*client_flags), rest[0], rest[1], packed, options);
+        id = submit_detached(address_of(*client_flags), rest[0], rest[1], packed, options,
+                             connect_options(*client_flags));
       } catch (const ModuleError& e) {
         throw DetachedFailure(kExitUsage, e.what());
       }
@@ -102,8 +111,8 @@ void add_submit_command(CLI::App& app, int& exit_code) {
 void add_result_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "result",
-      "print the result of a task uni submit stored, as uni run prints it (NATS only); exit 4 if "
-      "it has none within --wait");
+      "print the result of a task uni submit handed over, as uni run prints it; exit 4 if it has "
+      "none within --wait (the built-in manager keeps results only while it runs)");
   auto client_flags = std::make_shared<ClientFlags>();
   auto id = std::make_shared<std::string>();
   auto wait = std::make_shared<std::string>("0");
@@ -115,12 +124,21 @@ void add_result_command(CLI::App& app, int& exit_code) {
     exit_code = guarded("result", [&] {
       log::setup("uni", "warn");
       std::chrono::milliseconds limit = seconds_option(*wait, "--wait");
-      std::optional<DetachedResult> r = detached_result(address_of(*client_flags), *id, limit);
+      const std::string address = address_of(*client_flags);
+      std::optional<DetachedResult> r;
+      try {
+        r = detached_result(address, *id, limit, connect_options(*client_flags));
+      } catch (const UnknownTaskError& e) {
+        // No result, and none will come: as "no result yet" for scripts (as
+        // on NATS, which cannot tell the two apart), with the reason.
+        std::fprintf(stderr, "uni result: %s\n", e.what());
+        return kExitNoResultYet;
+      }
       if (!r) {
-        std::fprintf(stderr,
-                     "uni result: task %s has no result yet (still queued or running, or "
-                     "unknown or expired)\n",
-                     id->c_str());
+        std::fprintf(stderr, "uni result: task %s has no result yet (%s)\n", id->c_str(),
+                     address.rfind("nats://", 0) == 0
+                         ? "still queued or running, or unknown or expired"
+                         : "still queued or running");
         return kExitNoResultYet;
       }
       if (!r->ok) {

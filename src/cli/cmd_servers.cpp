@@ -39,6 +39,16 @@ std::chrono::milliseconds seconds_flag(const std::string& text, const char* flag
   return *ms;
 }
 
+// As seconds_flag, and hours too ("24h", "1.5h"): how long results are kept.
+std::chrono::milliseconds hours_or_seconds_flag(const std::string& text, const char* flag) {
+  if (text.size() > 1 && text.back() == 'h' &&
+      text.find_first_not_of("0123456789.") == text.size() - 1) {
+    auto ms = parse_seconds(text.substr(0, text.size() - 1));
+    if (ms && ms->count() < 1'000'000'000'000) return *ms * 3600;
+  }
+  return seconds_flag(text, flag);
+}
+
 // The manager's authkey: given, or found, or created on first use.
 std::string manager_authkey(const std::string& flag, const std::string& file) {
   if (auto key = find_authkey(flag, file)) return *key;
@@ -55,6 +65,9 @@ struct ManagerFlags {
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
   std::uint64_t max_tasks = 2'000'000;
   std::string http;
+  // Results kept for `uni result` (manager_config.hpp).
+  std::string keep_results_for = "24h", max_kept_result_bytes = "256M";
+  std::uint64_t max_kept_results = 100'000;
 
   void add_to(CLI::App& app) {
     app.add_option("--listen", listen,
@@ -77,6 +90,17 @@ struct ManagerFlags {
                    "tasks held at most (queued, running, unacknowledged); past it bosses are told "
                    "to submit again later")
         ->capture_default_str();
+    app.add_option("--keep-results-for", keep_results_for,
+                   "keep the result of a task uni submit handed over this long after it ends "
+                   "(24h, 90min, 3600: hours, minutes or seconds); in memory: a restart loses "
+                   "them")
+        ->capture_default_str();
+    app.add_option("--max-kept-results", max_kept_results,
+                   "results kept at most; past it the oldest are evicted")
+        ->capture_default_str();
+    app.add_option("--max-kept-result-bytes", max_kept_result_bytes,
+                   "memory for kept results; past it the oldest are evicted")
+        ->capture_default_str();
     app.add_option(
         "--http", http,
         "serve a read-only dashboard, /metrics and /api/status on HOST:PORT (a port "
@@ -95,6 +119,9 @@ struct ManagerFlags {
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
     c.http = http;
+    c.keep_results_for = hours_or_seconds_flag(keep_results_for, "--keep-results-for");
+    c.max_kept_results = max_kept_results;
+    c.max_kept_result_bytes = size_flag(max_kept_result_bytes, "--max-kept-result-bytes");
     if (c.max_module + (1 << 20) > c.max_message)
       throw CLI::ValidationError("--max-module", "must be at least 1M below --max-message");
     return c;

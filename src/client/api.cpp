@@ -56,6 +56,7 @@ To same_totals(const From& t) {
   out.module_fetches = t.module_fetches;
   out.module_fetch_bytes = t.module_fetch_bytes;
   out.cancelled = t.cancelled;
+  out.kept_results = t.kept_results;
   return out;
 }
 

@@ -172,11 +172,14 @@ void Client::Io::take_work() {
   }
   for (Request& r : requests) {
     log::debug("asking {} for {}", link_->name(),
-               r.type == proto::Type::kStatus   ? "its status"
-               : r.type == proto::Type::kBecome ? "a become"
-                                                : "a cancel");
+               r.type == proto::Type::kStatus        ? "its status"
+               : r.type == proto::Type::kBecome      ? "a become"
+               : r.type == proto::Type::kFetchResult ? "a kept result"
+                                                     : "a cancel");
     if (r.type == proto::Type::kStatus) {
       link_->request_status(std::move(r.status));
+    } else if (r.type == proto::Type::kFetchResult) {
+      link_->request_kept_result(r.query, std::move(r.kept));
     } else if (r.type == proto::Type::kBecome) {
       modules_.try_emplace(r.module->hash, r.module);  // the broker may ask for it
       link_->request_become(r.become, std::move(r.became));
@@ -490,6 +493,24 @@ proto::BecomeReply Client::become(proto::BecomeRequest request,
   }
   wake();
   return await_reply(reply, wait, "become");
+}
+
+proto::KeptResultReply Client::kept_result(const proto::TaskId& id, std::chrono::milliseconds wait,
+                                           std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<broker::KeptResultPromise>();
+  auto reply = promise->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    Request r{proto::Type::kFetchResult, {}, nullptr, nullptr};
+    r.query.request = next_result_query_++;
+    r.query.id = id;
+    r.query.wait_ms =
+        static_cast<std::uint32_t>(std::clamp<std::int64_t>(wait.count(), 0, UINT32_MAX));
+    r.kept = std::move(promise);
+    requests_.push_back(std::move(r));
+  }
+  wake();
+  return await_reply(reply, wait + timeout, "result");
 }
 
 std::size_t Client::outstanding() const {

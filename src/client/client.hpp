@@ -75,6 +75,13 @@ class Client {
   // The manager's status; throws Error if it does not answer within `timeout`.
   proto::StatusReport status(std::chrono::milliseconds timeout);
 
+  // The kept result of task `id` (proto/kept_result.hpp), the broker holding
+  // the request up to `wait` for a task that has not ended. Throws
+  // ConnectError if no answer comes within `wait` plus `timeout`, or the
+  // connection drops first; Error if the broker has no such request.
+  proto::KeptResultReply kept_result(const proto::TaskId& id, std::chrono::milliseconds wait,
+                                     std::chrono::milliseconds timeout);
+
   // Reads and checks a module file; cached by path while the file is unchanged.
   std::shared_ptr<const ModuleInfo> module_file(const std::string& path);
 
@@ -103,7 +110,7 @@ class Client {
   std::vector<std::shared_ptr<TaskState>> to_submit_;
   std::vector<proto::TaskId> to_cancel_;
   struct Request {
-    proto::Type type;  // kStatus, kCancel or kBecome
+    proto::Type type;  // kStatus, kCancel, kBecome or kFetchResult
     std::vector<proto::TaskId> ids;
     std::shared_ptr<broker::StatusPromise> status;
     std::shared_ptr<broker::CancelPromise> cancel;
@@ -111,10 +118,14 @@ class Client {
     proto::BecomeRequest become{};
     std::shared_ptr<const ModuleInfo> module{};
     std::shared_ptr<broker::BecomePromise> became{};
+    // kFetchResult
+    proto::ResultQuery query{};
+    std::shared_ptr<broker::KeptResultPromise> kept{};
   };
   std::vector<Request> requests_;
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_become_ = 1;
+  std::uint64_t next_result_query_ = 1;
   std::size_t outstanding_ = 0;
   std::size_t failed_ = 0;  // tasks whose result was not ok
   std::size_t max_outstanding_ = 0;

@@ -1,22 +1,61 @@
 // uni::submit_detached and uni::detached_result (include/uni/detached.hpp):
-// on NATS, straight onto the cluster's streams (nats/detached_tasks.hpp).
+// on NATS, straight onto the cluster's streams (nats/detached_tasks.hpp); on
+// the built-in manager, a task with flags detached + keep-result, confirmed
+// by a FETCH_RESULT answered after it, and FETCH_RESULT to read it later
+// (proto/kept_result.hpp).
 #include "uni/detached.hpp"
 
+#include <ctime>
+#include <thread>
+
 #include "broker/broker.hpp"
+#include "client/client.hpp"
 #include "common/module_file.hpp"
 #include "nats/detached_tasks.hpp"
 #include "nats/error.hpp"
+#include "proto/kept_result.hpp"
 
 namespace uni {
 
 namespace {
 
-void require_nats(const std::string& address) {
-  if (broker::broker_kind(address) != broker::BrokerKind::kNats)
-    throw Error(
-        "tasks that outlive their boss (uni submit / uni result) need a NATS JetStream cluster "
-        "(--connect nats://...): the built-in manager keeps no result for a boss that has left");
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// How long the built-in manager gets to take a task (queue full: the
+// client submits it again every 200 ms) and its module, and to answer.
+constexpr auto kTakeTimeout = 60s;
+constexpr auto kAnswerMargin = 10s;
+
+bool on_nats(const std::string& address) {
+  return broker::broker_kind(address) == broker::BrokerKind::kNats;
 }
+
+void check_attempts(const TaskOptions& options) {
+  if (options.max_attempts < 1 || options.max_attempts > 255)
+    throw Error("max_attempts must be between 1 and 255");
+}
+
+proto::TaskId parse_id(const std::string& id) {
+  std::optional<proto::TaskId> task = proto::TaskId::parse(id);
+  if (!task)
+    throw Error("'" + id +
+                "' is not a task id (as uni submit prints it: 16 hex digits, a dash, a number)");
+  return *task;
+}
+
+DetachedResult public_result(proto::Result r) {
+  DetachedResult out;
+  out.ok = r.status == proto::Status::kOk;
+  out.status = proto::status_name(r.status);
+  out.value = std::move(r.payload);
+  out.worker = std::move(r.worker);
+  out.host = std::move(r.host);
+  out.attempt = r.attempt;
+  return out;
+}
+
+// ---- NATS ------------------------------------------------------------------------------
 
 // The errors of the NATS layer as the API's: a connection that failed is a
 // ConnectError, anything else an Error.
@@ -37,20 +76,15 @@ auto translated(F&& body) -> decltype(body()) {
   }
 }
 
-}  // namespace
-
-std::string submit_detached(const std::string& address, const std::string& module_path,
-                            const std::string& function, const std::string& msgpack_args,
-                            const TaskOptions& options) {
-  require_nats(address);
+std::string submit_on_nats(const std::string& address, const std::string& module_path,
+                           const std::string& function, const std::string& msgpack_args,
+                           const TaskOptions& options) {
   ModuleFile module;
   try {
     module = ModuleFile::load(module_path);
   } catch (const ModuleFileError& e) {
     throw ModuleError(e.what());
   }
-  if (options.max_attempts < 1 || options.max_attempts > 255)
-    throw Error("max_attempts must be between 1 and 255");
   nats::DetachedSubmission s;
   s.module = module.hash;
   s.platform = module.platform;
@@ -65,23 +99,135 @@ std::string submit_detached(const std::string& address, const std::string& modul
   });
 }
 
+// ---- the built-in manager --------------------------------------------------------------
+
+std::string duration_text(std::uint64_t ms) {
+  std::uint64_t s = ms / 1000;
+  if (s < 120) return std::to_string(s) + " s";
+  if (s < 7200) return std::to_string(s / 60) + " min";
+  if (s < 2 * 86400) return std::to_string(s / 3600) + " h " + std::to_string(s / 60 % 60) + " min";
+  return std::to_string(s / 86400) + " days";
+}
+
+// The wall-clock time `ms_ago` milliseconds ago, local.
+std::string time_ago(std::uint64_t ms_ago) {
+  auto then = std::chrono::system_clock::now() - std::chrono::milliseconds(ms_ago);
+  std::time_t t = std::chrono::system_clock::to_time_t(then);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char out[32];
+  std::strftime(out, sizeof(out), "%Y-%m-%d %H:%M:%S", &local);
+  return out;
+}
+
+// Why the manager has no result for the task, in words a user can act on.
+std::string unknown_text(const proto::KeptResultReply& r, const std::string& manager) {
+  const std::string task = "task " + r.id.str();
+  if (r.detail == proto::kUnknownExpired)
+    return "the result of " + task + " expired: " + manager + " keeps a result for " +
+           duration_text(r.keep_ms) + " after its task ends (uni manager --keep-results-for)";
+  if (r.detail == proto::kUnknownEvicted)
+    return "the result of " + task + " was evicted to make room for newer ones: " + manager +
+           " keeps a bounded number of results (uni manager --max-kept-results, "
+           "--max-kept-result-bytes), the oldest go first";
+  if (r.detail == proto::kUnknownNotKept)
+    return task +
+           " was not submitted to keep its result (uni submit keeps it; uni run and "
+           "the C++ API's futures receive theirs directly)";
+  return manager + " does not know " + task + ". The built-in manager keeps results only while " +
+         "it runs, and it has been running since " + time_ago(r.uptime_ms) + " (" +
+         duration_text(r.uptime_ms) + "): a task submitted before it (re)started, or to " +
+         "another manager, is gone; submit it again";
+}
+
+std::shared_ptr<detail::Client> connect_client(const std::string& address,
+                                               const ConnectOptions& connection) {
+  return detail::Client::connect(address, connection);
+}
+
+std::string submit_to_manager(const std::string& address, const std::string& module_path,
+                              const std::string& function, const std::string& msgpack_args,
+                              const TaskOptions& options, const ConnectOptions& connection) {
+  std::shared_ptr<detail::Client> client = connect_client(address, connection);
+  std::shared_ptr<const detail::ModuleInfo> module = client->module_file(module_path);
+  std::shared_ptr<detail::TaskState> task = client->submit(
+      module, function, msgpack_args, options, proto::kFlagDetached | proto::kFlagKeepResult);
+  const proto::TaskId id = task->task.id;
+  const std::string manager = "the manager at " + client->endpoint();
+  // The manager handles a connection's messages in order, so an answer to a
+  // FETCH_RESULT sent after the SUBMIT tells whether it holds the task. If
+  // it asked for the module, the upload went before the next question.
+  const auto deadline = Clock::now() + kTakeTimeout;
+  for (;;) {
+    proto::KeptResultReply reply = client->kept_result(id, 0ms, kAnswerMargin);
+    {
+      std::lock_guard lock(task->mutex);
+      // Answered directly: refused (a RESULT the manager keeps no record of),
+      // or refused here (too large to send).
+      if (task->done && task->result.status == proto::Status::kRejected)
+        throw Error(task->result.payload);
+    }
+    if (reply.state == proto::KeptState::kDone) {
+      if (reply.result->status == proto::Status::kRejected) throw Error(reply.result->payload);
+      return id.str();  // it ended already; its result is kept
+    }
+    if (reply.state == proto::KeptState::kPending && reply.detail != "waiting-module")
+      return id.str();
+    if (reply.state == proto::KeptState::kUnknown && reply.detail != proto::kUnknownNeverSeen)
+      throw Error(manager + " did not keep task " + id.str() + ": " + reply.detail);
+    // Its module is on the way, or (never seen) the manager is full and the
+    // client submits it again shortly.
+    if (Clock::now() >= deadline)
+      throw Error(manager + " did not take task " + id.str() + " within " +
+                  std::to_string(kTakeTimeout.count()) +
+                  " s (it holds as many tasks as it may, --max-tasks, or its module is still "
+                  "uploading)");
+    if (reply.state == proto::KeptState::kUnknown) std::this_thread::sleep_for(200ms);
+  }
+}
+
+std::optional<DetachedResult> result_from_manager(const std::string& address,
+                                                  const proto::TaskId& id,
+                                                  std::chrono::milliseconds wait,
+                                                  const ConnectOptions& connection) {
+  std::shared_ptr<detail::Client> client = connect_client(address, connection);
+  const std::string manager = "the manager at " + client->endpoint();
+  const auto deadline = Clock::now() + wait;
+  for (;;) {
+    auto left = std::max(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()), 0ms);
+    proto::KeptResultReply reply = client->kept_result(id, left, kAnswerMargin);
+    if (reply.state == proto::KeptState::kDone) return public_result(std::move(*reply.result));
+    if (reply.state == proto::KeptState::kUnknown)
+      throw UnknownTaskError(unknown_text(reply, manager));
+    if (Clock::now() >= deadline) return std::nullopt;
+    // Answered "pending" early: the manager holds as many waiting requests
+    // as it may. Ask again after a pause.
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(left, 500ms));
+  }
+}
+
+}  // namespace
+
+std::string submit_detached(const std::string& address, const std::string& module_path,
+                            const std::string& function, const std::string& msgpack_args,
+                            const TaskOptions& options, const ConnectOptions& connection) {
+  check_attempts(options);
+  if (on_nats(address))
+    return submit_on_nats(address, module_path, function, msgpack_args, options);
+  return submit_to_manager(address, module_path, function, msgpack_args, options, connection);
+}
+
 std::optional<DetachedResult> detached_result(const std::string& address, const std::string& id,
-                                              std::chrono::milliseconds wait) {
-  require_nats(address);
-  std::optional<proto::TaskId> task = proto::TaskId::parse(id);
-  if (!task) throw Error("'" + id + "' is not a task id (as uni submit prints it)");
+                                              std::chrono::milliseconds wait,
+                                              const ConnectOptions& connection) {
+  const proto::TaskId task = parse_id(id);
+  if (!on_nats(address)) return result_from_manager(address, task, wait, connection);
   std::optional<proto::Result> r = translated([&] {
-    return nats::detached_result(nats::EngineConfig::from_environment(address), *task, wait);
+    return nats::detached_result(nats::EngineConfig::from_environment(address), task, wait);
   });
   if (!r) return std::nullopt;
-  DetachedResult out;
-  out.ok = r->status == proto::Status::kOk;
-  out.status = proto::status_name(r->status);
-  out.value = std::move(r->payload);
-  out.worker = std::move(r->worker);
-  out.host = std::move(r->host);
-  out.attempt = r->attempt;
-  return out;
+  return public_result(std::move(*r));
 }
 
 }  // namespace uni

@@ -22,6 +22,7 @@
 #include "manager/manager_core.hpp"
 #include "manager/submission.hpp"
 #include "proto/become.hpp"
+#include "proto/kept_result.hpp"
 #include "proto/messages.hpp"
 #include "proto/transport.hpp"
 
@@ -239,6 +240,8 @@ void Manager::Impl::handle_for_boss(const PeerId& peer, const proto::Message& m,
     case Type::kPutModule: return put_module(peer, m, now);
     case Type::kAck: return core_.on_ack(peer, m.task_ids(), out_);
     case Type::kBecome: return core_.on_become(peer, proto::read_become(m), now, out_);
+    case Type::kFetchResult:
+      return core_.on_fetch_result(peer, proto::read_fetch_result(m), now, out_);
     default:
       out_.send(peer,
                 proto::encode_error("malformed", std::string("unexpected ") +

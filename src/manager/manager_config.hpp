@@ -32,6 +32,12 @@ struct ManagerConfig {
   // After a start, resubmitted tasks wait this long for workers to re-announce
   // what they still run, so that a restart never starts a task twice.
   std::chrono::milliseconds recovery_window{2000};
+  // Results of tasks submitted to be kept (`uni submit`; kept_results.hpp):
+  // for this long after the task ends, and at most this many and this many
+  // bytes, the oldest evicted first. In memory: lost when the manager stops.
+  std::chrono::milliseconds keep_results_for{std::chrono::hours(24)};
+  std::uint64_t max_kept_results = 100'000;
+  std::uint64_t max_kept_result_bytes = 256ull << 20;
   // HOST:PORT of the read-only HTTP server (dashboard, /metrics, /api/status);
   // empty: none (http_server.hpp).
   std::string http;

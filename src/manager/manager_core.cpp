@@ -37,6 +37,7 @@ ManagerCore::ManagerCore(const ManagerConfig& config, std::string manager_id, st
       endpoint_(std::move(endpoint)),
       modules_(config.module_store_bytes),
       tasks_(modules_, workers_, config.recovery_window, now),
+      kept_({config.keep_results_for, config.max_kept_results, config.max_kept_result_bytes}),
       now_(now),
       started_(now) {}
 
@@ -80,8 +81,10 @@ void ManagerCore::apply(Outbox& out) {
                                t->result->payload, t->result->worker, 0},
                               now_);
       if (t->is(proto::kFlagDetached)) {
-        log::info("service {} ({}) ended: {}", id.str(), t->task.function,
-                  t->result->status == Status::kOk ? "returned" : t->result->payload);
+        if (t->is(proto::kFlagKeepResult)) keep_result(*t, out);
+        else
+          log::info("service {} ({}) ended: {}", id.str(), t->task.function,
+                    t->result->status == Status::kOk ? "returned" : t->result->payload);
         // Nobody waits for a detached task's result, except the `uni spawn`
         // that started it if it is still there (a service that fails at once).
         const Boss* b = bosses_.find(id.session);
@@ -168,6 +171,7 @@ void ManagerCore::on_bye(const PeerId& peer, const std::string& reason, Outbox& 
   } else if (Boss* b = bosses_.at(peer)) {
     // A boss says BYE when its Cluster closes: nobody collects its results
     // any more.
+    if (!result_waiters_.empty()) result_waiters_.drop_peer(peer);
     forget_boss(*b, "left", out);
   }
 }
@@ -229,6 +233,20 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
           t && t->state == TaskState::kRunning && t->started && !t->stopping)
         tell_started(*t, out);
       continue;
+    }
+    if (task.flags & proto::kFlagKeepResult) {
+      if (!(task.flags & proto::kFlagDetached)) {
+        answers.push_back(refusal(id,
+                                  "flag keep-result (16) needs flag detached (2): a result "
+                                  "is kept for tasks that outlive their boss"));
+        continue;
+      }
+      // Ended and acknowledged before this resubmission: the kept result
+      // answers it, and it does not run again.
+      if (const proto::Result* kept = kept_.find(id)) {
+        answers.push_back(*kept);
+        continue;
+      }
     }
     if (tasks_.size() >= config_.max_tasks) {
       proto::Result full;
@@ -465,6 +483,7 @@ void ManagerCore::on_timer(Clock::time_point now, Outbox& out) {
   apply(out);
   metrics_.throughput.tick(now, tasks_.totals().completed + tasks_.totals().failed);
   if (!becomes_.empty()) becomes_on_timer(out);
+  kept_on_timer(out);
   bosses_.send_notices(now, config_.notice_after, workers_, out);
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + config_.heartbeat;
@@ -597,6 +616,7 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
   r.totals.module_fetches = module_totals_.fetches;
   r.totals.module_fetch_bytes = module_totals_.fetch_bytes;
   r.totals.cancelled = totals.cancelled;
+  r.totals.kept_results = kept_.count();
   r.uptime_ms = ms_between(started_, now);
   r.tasks_per_s = metrics_.throughput.rate(now, totals.completed + totals.failed, 10);
   r.recent_failures = metrics_.failures.list(now);

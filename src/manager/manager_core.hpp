@@ -15,13 +15,16 @@
 
 #include "manager/become_requests.hpp"
 #include "manager/boss_router.hpp"
+#include "manager/kept_results.hpp"
 #include "manager/manager_config.hpp"
 #include "manager/metrics.hpp"
 #include "manager/module_store.hpp"
 #include "manager/outbox.hpp"
+#include "manager/result_waiters.hpp"
 #include "manager/submission.hpp"
 #include "manager/task_table.hpp"
 #include "manager/worker_registry.hpp"
+#include "proto/kept_result.hpp"
 #include "proto/messages.hpp"
 
 namespace uni::manager {
@@ -61,6 +64,10 @@ class ManagerCore {
   // A running service is to take on new code (manager_core_become.cpp).
   void on_become(const PeerId& peer, proto::BecomeRequest request, Clock::time_point now,
                  Outbox& out);
+  // The kept result of a task, or why there is none; held until the task
+  // ends if the asker waits (manager_core_kept.cpp). Any boss may ask.
+  void on_fetch_result(const PeerId& peer, const proto::ResultQuery& query, Clock::time_point now,
+                       Outbox& out);
   // A worker:
   void on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
                     const std::vector<proto::TaskId>& started_services, Outbox& out);
@@ -86,6 +93,7 @@ class ManagerCore {
   // and the dashboard (http_server.hpp).
   MetricsSnapshot snapshot(Clock::time_point now) const;
   const TaskTable& tasks() const { return tasks_; }
+  const KeptResults& kept_results() const { return kept_; }
   const WorkerRegistry& workers() const { return workers_; }
 
  private:
@@ -102,6 +110,11 @@ class ManagerCore {
   void becomes_after_upload(const ModuleHash& hash, std::optional<std::uint64_t> refused_session,
                             const std::string& error, Outbox& out);
   void becomes_on_timer(Outbox& out);
+  // Kept results (manager_core_kept.cpp): a finished task's result is kept
+  // and whoever waits for it answered; on the timer, expiry and deadlines.
+  void keep_result(const TaskRecord& t, Outbox& out);
+  proto::KeptResultReply kept_reply(std::uint64_t request, const proto::TaskId& id) const;
+  void kept_on_timer(Outbox& out);
 
   const ManagerConfig config_;
   const std::string manager_id_;
@@ -111,6 +124,8 @@ class ManagerCore {
   TaskTable tasks_;
   BossRouter bosses_;
   BecomeRequests becomes_;
+  KeptResults kept_;
+  ResultWaiters result_waiters_;
   TableChanges changes_, applying_;
   Clock::time_point now_;  // of the message or timer being handled
   const Clock::time_point started_;

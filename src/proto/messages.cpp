@@ -32,6 +32,8 @@ const char* type_name(Type type) {
     case Type::kServiceStarted: return "SERVICE_STARTED";
     case Type::kBecome: return "BECOME";
     case Type::kBecomeReply: return "BECOME_REPLY";
+    case Type::kFetchResult: return "FETCH_RESULT";
+    case Type::kKeptResult: return "KEPT_RESULT";
   }
   return "UNKNOWN";
 }
@@ -221,17 +223,25 @@ std::string encode_results(const std::vector<const Result*>& results) {
     reserve += 64 + r->payload.size() + r->worker.size() + r->host.size();
   Writer w(Type::kResult, 1, reserve);
   w.p().pack_array(static_cast<std::uint32_t>(results.size()));
-  for (const Result* r : results) {
-    w.p().pack_array(8);
-    w.id(r->id);
-    w.p().pack_uint8(static_cast<std::uint8_t>(r->status));
-    w.bin(r->payload);
-    w.str(r->worker);
-    w.str(r->host);
-    w.p().pack_uint32(r->pid);
-    w.p().pack_uint8(r->attempt);
-  }
+  for (const Result* r : results) pack_result(w.p(), *r);
   return w.done();
+}
+
+void pack_result(Packer& p, const Result& r) {
+  auto pack_str = [&](std::string_view s) {
+    p.pack_str(static_cast<std::uint32_t>(s.size()));
+    p.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+  };
+  p.pack_array(8);
+  p.pack_uint64(r.id.session);
+  p.pack_uint64(r.id.seq);
+  p.pack_uint8(static_cast<std::uint8_t>(r.status));
+  p.pack_bin(static_cast<std::uint32_t>(r.payload.size()));
+  p.pack_bin_body(r.payload.data(), static_cast<std::uint32_t>(r.payload.size()));
+  pack_str(r.worker);
+  pack_str(r.host);
+  p.pack_uint32(r.pid);
+  p.pack_uint8(r.attempt);
 }
 
 static std::string encode_id_list(Type type, const std::vector<TaskId>& ids) {
@@ -578,22 +588,25 @@ std::vector<Result> Message::results() const {
   const msgpack::object& list = array_of(field(0), "RESULT");
   std::vector<Result> out;
   out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
-  for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
-    Fields f(list.via.array.ptr[i], "result", 8);
-    Result r;
-    r.id = f.id();
-    std::uint8_t status = f.uint<std::uint8_t>("status");
-    if (status > static_cast<std::uint8_t>(kLastStatus))
-      fail("result: unknown status " + std::to_string(status));
-    r.status = static_cast<Status>(status);
-    r.payload = f.bin("payload");
-    r.worker = f.str("worker");
-    r.host = f.str("host");
-    r.pid = f.uint<std::uint32_t>("pid");
-    r.attempt = f.uint<std::uint8_t>("attempt");
-    out.push_back(std::move(r));
-  }
+  for (std::uint32_t i = 0; i < list.via.array.size; ++i)
+    out.push_back(decode_result(list.via.array.ptr[i]));
   return out;
+}
+
+Result decode_result(const msgpack::object& record) {
+  Fields f(record, "result", 8);
+  Result r;
+  r.id = f.id();
+  std::uint8_t status = f.uint<std::uint8_t>("status");
+  if (status > static_cast<std::uint8_t>(kLastStatus))
+    fail("result: unknown status " + std::to_string(status));
+  r.status = static_cast<Status>(status);
+  r.payload = f.bin("payload");
+  r.worker = f.str("worker");
+  r.host = f.str("host");
+  r.pid = f.uint<std::uint32_t>("pid");
+  r.attempt = f.uint<std::uint8_t>("attempt");
+  return r;
 }
 
 std::vector<TaskId> Message::task_ids() const { return id_list(0); }

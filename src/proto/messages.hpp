@@ -47,8 +47,10 @@ enum class Type : std::uint8_t {
   kServiceStarted = 20,
   kBecome = 21,  // proto/become.hpp
   kBecomeReply = 22,
+  kFetchResult = 23,  // proto/kept_result.hpp
+  kKeptResult = 24,
 };
-inline constexpr Type kLastType = Type::kBecomeReply;
+inline constexpr Type kLastType = Type::kKeptResult;
 const char* type_name(Type type);
 
 // Thrown by every decoder on input that does not follow the protocol. The
@@ -84,6 +86,10 @@ inline constexpr std::uint8_t kFlagResubmitted = 4;
 // executing (`uni spawn` waits for it). Bosses that do not set it never get
 // the message.
 inline constexpr std::uint8_t kFlagStartedEvent = 8;
+// With kFlagDetached: the manager keeps the task's final result for a while
+// after it ends, for anyone to read by id (FETCH_RESULT; `uni submit`,
+// `uni result`). Without kFlagDetached the manager refuses the task.
+inline constexpr std::uint8_t kFlagKeepResult = 16;
 
 // SUBMIT element (boss -> manager) and TASKS element (manager -> worker).
 struct Task {
@@ -202,6 +208,9 @@ std::string encode_bye(std::string_view reason);
 // One task record (SUBMIT, TASKS), as Message::tasks() reads each; throws
 // DecodeError naming the field at fault.
 Task decode_task(const msgpack::object& record);
+// One result record (docs/protocol.md 8.3), written and read as RESULT does.
+void pack_result(msgpack::packer<msgpack::sbuffer>& packer, const Result& result);
+Result decode_result(const msgpack::object& record);
 
 // A received message, unpacked once. The accessors read its fields and throw
 // DecodeError on any mismatch. The version is checked by the caller, so that

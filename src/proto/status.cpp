@@ -81,9 +81,9 @@ constexpr std::string_view kSubmitted = "submitted", kCompleted = "completed", k
 // Added with the dashboard (issue 10): appended after the keys above, and
 // read as optional, so older and newer managers and clients mix.
 constexpr std::string_view kHeartbeatAgeMs = "heartbeat_age_ms", kUptimeMs = "uptime_ms",
-                           kCancelled = "cancelled", kTasksPerS = "tasks_per_s",
-                           kRecentFailures = "recent_failures", kStatus = "status",
-                           kError = "error", kAgeMs = "age_ms";
+                           kCancelled = "cancelled", kKeptResults = "kept_results",
+                           kTasksPerS = "tasks_per_s", kRecentFailures = "recent_failures",
+                           kStatus = "status", kError = "error", kAgeMs = "age_ms";
 }  // namespace key
 
 [[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
@@ -242,7 +242,7 @@ std::string pack_status_report(const StatusReport& r) {
   field(key::kBosses, r.bosses);
   const StatusReport::Totals& t = r.totals;
   p.pack(key::kTotals);
-  p.pack_map(11);
+  p.pack_map(12);
   field(key::kSubmitted, t.submitted);
   field(key::kCompleted, t.completed);
   field(key::kFailed, t.failed);
@@ -254,6 +254,7 @@ std::string pack_status_report(const StatusReport& r) {
   field(key::kModuleFetches, t.module_fetches);
   field(key::kModuleFetchBytes, t.module_fetch_bytes);
   field(key::kCancelled, t.cancelled);
+  field(key::kKeptResults, t.kept_results);
   field(key::kUptimeMs, r.uptime_ms);
   field(key::kTasksPerS, r.tasks_per_s);
   p.pack(key::kRecentFailures);
@@ -329,6 +330,7 @@ StatusReport read_status_report(const msgpack::object& map) {
   r.totals.module_fetches = t.u64(key::kModuleFetches);
   r.totals.module_fetch_bytes = t.u64(key::kModuleFetchBytes);
   r.totals.cancelled = t.optional_u64(key::kCancelled);
+  r.totals.kept_results = t.optional_u64(key::kKeptResults);
   r.uptime_ms = in.optional_u64(key::kUptimeMs);
   r.tasks_per_s = in.optional_number(key::kTasksPerS);
   if (in.find(key::kRecentFailures)) {

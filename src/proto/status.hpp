@@ -90,6 +90,9 @@ struct StatusReport {
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
     std::uint64_t cancelled = 0;  // of `failed`, those that ended `cancelled`
+    // Results the manager keeps for `uni result` (kFlagKeepResult); 0 from
+    // an older manager.
+    std::uint64_t kept_results = 0;
   };
   // A task that ended with a status other than ok, most recent first.
   struct Failure {

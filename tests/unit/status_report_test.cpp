@@ -352,8 +352,8 @@ TEST(ServiceStarted, CarriesTaskIdsLikeAnAck) {
   EXPECT_EQ(m.type(), Type::kServiceStarted);
   EXPECT_STREQ(type_name(m.type()), "SERVICE_STARTED");
   EXPECT_EQ(m.task_ids(), ids);
-  // 22 (BECOME_REPLY) is the last type: 23 is unknown.
-  EXPECT_THROW(parse(std::string("\x92\x17\x01", 3)), DecodeError);
+  // 24 (KEPT_RESULT) is the last type: 25 is unknown.
+  EXPECT_THROW(parse(std::string("\x92\x19\x01", 3)), DecodeError);
   EXPECT_EQ(static_cast<int>(kFlagStartedEvent), 8);
 }
 
