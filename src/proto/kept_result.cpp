@@ -1,52 +1,16 @@
 // FETCH_RESULT and KEPT_RESULT on the wire (see kept_result.hpp).
 #include "proto/kept_result.hpp"
 
-#include <limits>
+#include "proto/wire_fields.hpp"
 
 namespace uni::proto {
 
 namespace {
 
-using Packer = msgpack::packer<msgpack::sbuffer>;
-
-void start(Packer& p, Type type, std::uint32_t fields) {
-  p.pack_array(2 + fields);
-  p.pack_uint8(static_cast<std::uint8_t>(type));
-  p.pack_uint32(kVersion);
-}
-
-void pack_str(Packer& p, std::string_view s) {
-  p.pack_str(static_cast<std::uint32_t>(s.size()));
-  p.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
-}
-
-[[noreturn]] void fail(const char* message, const std::string& what) {
-  throw DecodeError(std::string(message) + ": " + what);
-}
-
-const msgpack::object& field(const Message& m, std::uint32_t index, const char* message,
-                             const char* name) {
-  try {
-    return m.field(index);
-  } catch (const DecodeError&) {
-    fail(message, std::string("missing field ") + name);
-  }
-}
-
-std::uint64_t u64(const Message& m, std::uint32_t index, const char* message, const char* name) {
-  const msgpack::object& o = field(m, index, message, name);
-  if (o.type != msgpack::type::POSITIVE_INTEGER)
-    fail(message,
-         std::string("field ") + name + ": expected unsigned integer, got " + detail::kind_name(o));
-  return o.via.u64;
-}
-
-std::string str(const Message& m, std::uint32_t index, const char* message, const char* name) {
-  const msgpack::object& o = field(m, index, message, name);
-  if (o.type != msgpack::type::STR)
-    fail(message, std::string("field ") + name + ": expected string, got " + detail::kind_name(o));
-  return std::string(o.via.str.ptr, o.via.str.size);
-}
+using wire::Body;
+using wire::pack_str;
+using wire::Packer;
+using wire::start;
 
 }  // namespace
 
@@ -90,40 +54,35 @@ std::string encode_kept_result(const KeptResultReply& r) {
 }
 
 ResultQuery read_fetch_result(const Message& m) {
-  const char* what = "FETCH_RESULT";
+  Body body(m, "FETCH_RESULT");
   ResultQuery q;
-  q.request = u64(m, 0, what, "request");
-  q.id.session = u64(m, 1, what, "session");
-  q.id.seq = u64(m, 2, what, "seq");
-  std::uint64_t wait = u64(m, 3, what, "wait_ms");
-  if (wait > std::numeric_limits<std::uint32_t>::max())
-    fail(what, "field wait_ms out of range: " + std::to_string(wait));
-  q.wait_ms = static_cast<std::uint32_t>(wait);
+  q.request = body.u64("request");
+  q.id = body.id();
+  q.wait_ms = body.u32("wait_ms");
   return q;
 }
 
 KeptResultReply read_kept_result(const Message& m) {
-  const char* what = "KEPT_RESULT";
+  Body body(m, "KEPT_RESULT");
   KeptResultReply r;
-  r.request = u64(m, 0, what, "request");
-  r.id.session = u64(m, 1, what, "session");
-  r.id.seq = u64(m, 2, what, "seq");
-  std::string state = str(m, 3, what, "state");
+  r.request = body.u64("request");
+  r.id = body.id();
+  std::string state = body.str("state");
   if (state == "done") r.state = KeptState::kDone;
   else if (state == "pending") r.state = KeptState::kPending;
   else if (state == "unknown") r.state = KeptState::kUnknown;
-  else fail(what, "unknown state \"" + state + "\"");
-  const msgpack::object& result = field(m, 4, what, "result");
+  else body.fail("unknown state \"" + state + "\"");
+  const msgpack::object& result = body.next("result");
   if (r.state == KeptState::kDone) {
-    if (result.type == msgpack::type::NIL) fail(what, "state done without a result");
+    if (result.type == msgpack::type::NIL) body.fail("state done without a result");
     r.result = decode_result(result);
-    if (r.result->id != r.id) fail(what, "the result is another task's");
+    if (r.result->id != r.id) body.fail("the result is another task's");
   } else if (result.type != msgpack::type::NIL) {
-    fail(what, "a result with state " + state);
+    body.fail("a result with state " + state);
   }
-  r.detail = str(m, 5, what, "detail");
-  r.uptime_ms = u64(m, 6, what, "uptime_ms");
-  r.keep_ms = u64(m, 7, what, "keep_ms");
+  r.detail = body.str("detail");
+  r.uptime_ms = body.u64("uptime_ms");
+  r.keep_ms = body.u64("keep_ms");
   return r;
 }
 
