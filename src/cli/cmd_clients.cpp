@@ -30,12 +30,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// Failures of the command itself, with their exit code.
-struct CommandError : std::runtime_error {
-  CommandError(int code, const std::string& what) : std::runtime_error(what), code(code) {}
-  int code;
-};
-
 // MODULE FN [ARG...] of run and spawn, and the options placed among them.
 // CLI11 reads the options before MODULE and leaves the rest untouched
 // (prefix_command): its positionals would split a JSON argument such as
@@ -104,9 +98,8 @@ Cluster connect_cluster(const ClientFlags& flags) {
   ConnectOptions options;
   options.authkey = flags.authkey;
   options.authkey_file = flags.authkey_file;
-  std::string address = flags.connect.empty() ? "tcp://127.0.0.1:7070" : flags.connect;
   try {
-    return connect(address, options);
+    return connect(flags.address(), options);
   } catch (const ConnectError& e) {
     throw CommandError(kExitConnect, e.what());
   }
@@ -192,29 +185,6 @@ void on_interrupt_cancel(const Cluster& cluster, const std::vector<Future<Msgpac
     }
   }
   throw Interrupted{sig};
-}
-
-// Runs a client command, turning its errors into messages and exit codes.
-int guarded(const char* name, const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const Interrupted& i) {
-    return 128 + i.signal;
-  } catch (const CLI::CallForHelp&) {
-    throw;  // main prints the command's help
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
-    return kExitUsage;
-  } catch (const CommandError& e) {
-    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
-    return e.code;
-  } catch (const ConnectError& e) {
-    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
-    return kExitConnect;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
-    return kExitUsage;
-  }
 }
 
 // The CLI prints only warnings and errors from the library (UNI_LOG_LEVEL
@@ -544,6 +514,28 @@ void add_become_command(CLI::App& app, int& exit_code) {
       return kExitOk;
     });
   });
+}
+
+int guarded(const char* name, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const Interrupted& i) {
+    return 128 + i.signal;
+  } catch (const CLI::CallForHelp&) {
+    throw;  // main prints the command's help
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitUsage;
+  } catch (const CommandError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return e.code;
+  } catch (const ConnectError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitConnect;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitUsage;
+  }
 }
 
 }  // namespace uni::cli

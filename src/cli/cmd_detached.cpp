@@ -18,15 +18,6 @@ namespace {
 // No result within --wait: the task may still be queued or running.
 constexpr int kExitNoResultYet = 4;
 
-struct DetachedFailure : std::runtime_error {
-  DetachedFailure(int code, const std::string& what) : std::runtime_error(what), code(code) {}
-  int code;
-};
-
-std::string address_of(const ClientFlags& flags) {
-  return flags.connect.empty() ? "tcp://127.0.0.1:7070" : flags.connect;
-}
-
 ConnectOptions connect_options(const ClientFlags& flags) {
   ConnectOptions options;
   options.authkey = flags.authkey;
@@ -37,24 +28,8 @@ ConnectOptions connect_options(const ClientFlags& flags) {
 std::chrono::milliseconds seconds_option(const std::string& text, const char* name) {
   if (text.empty()) return std::chrono::milliseconds(0);
   auto ms = parse_seconds(text);
-  if (!ms)
-    throw DetachedFailure(kExitUsage, std::string(name) + ": not a number of seconds: " + text);
+  if (!ms) throw CommandError(kExitUsage, std::string(name) + ": not a number of seconds: " + text);
   return *ms;
-}
-
-int guarded(const char* name, const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const DetachedFailure& e) {
-    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
-    return e.code;
-  } catch (const ConnectError& e) {
-    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
-    return kExitConnect;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
-    return kExitUsage;
-  }
 }
 
 }  // namespace
@@ -76,7 +51,7 @@ void add_submit_command(CLI::App& app, int& exit_code) {
       std::vector<std::string> rest = cmd->remaining();
       if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
       if (rest.size() < 2)
-        throw DetachedFailure(kExitUsage, "usage: uni submit [OPTIONS] MODULE.so FN [ARG...]");
+        throw CommandError(kExitUsage, "usage: uni submit [OPTIONS] MODULE.so FN [ARG...]");
       TaskOptions options;
       options.timeout = seconds_option(task_flags->timeout, "--timeout");
       options.wait = seconds_option(task_flags->wait, "--wait");
@@ -86,21 +61,21 @@ void add_submit_command(CLI::App& app, int& exit_code) {
         try {
           args.push_back(parse_cli_argument(rest[i]));
         } catch (const JsonError& e) {
-          throw DetachedFailure(kExitUsage, "argument " + std::to_string(i - 1) + ": " + e.what());
+          throw CommandError(kExitUsage, "argument " + std::to_string(i - 1) + ": " + e.what());
         }
       }
       std::string packed;
       try {
         packed = json_to_msgpack(args);
       } catch (const JsonError& e) {
-        throw DetachedFailure(kExitUsage, std::string("arguments: ") + e.what());
+        throw CommandError(kExitUsage, std::string("arguments: ") + e.what());
       }
       std::string id;
       try {
-        id = submit_detached(address_of(*client_flags), rest[0], rest[1], packed, options,
+        id = submit_detached(client_flags->address(), rest[0], rest[1], packed, options,
                              connect_options(*client_flags));
       } catch (const ModuleError& e) {
-        throw DetachedFailure(kExitUsage, e.what());
+        throw CommandError(kExitUsage, e.what());
       }
       std::printf("%s\n", id.c_str());
       return kExitOk;
@@ -124,7 +99,7 @@ void add_result_command(CLI::App& app, int& exit_code) {
     exit_code = guarded("result", [&] {
       log::setup("uni", "warn");
       std::chrono::milliseconds limit = seconds_option(*wait, "--wait");
-      const std::string address = address_of(*client_flags);
+      const std::string address = client_flags->address();
       std::optional<DetachedResult> r;
       try {
         r = detached_result(address, *id, limit, connect_options(*client_flags));

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,7 +22,19 @@ struct ClientFlags {
   std::string authkey;
   std::string authkey_file;
   void add_to(CLI::App& app);
+  // --connect, or the default local manager.
+  std::string address() const { return connect.empty() ? "tcp://127.0.0.1:7070" : connect; }
 };
+
+// A client command's failure, with its exit code.
+struct CommandError : std::runtime_error {
+  CommandError(int code, const std::string& what) : std::runtime_error(what), code(code) {}
+  int code;
+};
+
+// Runs a client command's body, turning its errors into a line on stderr
+// ("uni NAME: ...") and an exit code (cmd_clients.cpp).
+int guarded(const char* name, const std::function<int()>& body);
 
 // Task options shared by run, map and spawn.
 struct TaskFlags {
