@@ -4,6 +4,8 @@
 // known are published on the submitting thread when the publisher is idle.
 #include "nats/boss_engine.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -64,6 +66,18 @@ proto::Result failed(const proto::Task& task, Status status, std::string text) {
   return r;
 }
 
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
 std::string seconds_text(std::uint32_t ms) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) : std::to_string(ms / 1000.0);
 }
@@ -85,6 +99,7 @@ struct BossEngine::Impl {
     max_payload = connection.max_payload();
     publish_thread = std::thread([this] { publish_loop(); });
     result_thread = std::thread([this] { result_loop(); });
+    registry_thread = std::thread([this] { registry_loop(); });
   }
 
   ~Impl() {
@@ -93,8 +108,10 @@ struct BossEngine::Impl {
       stopping = true;
     }
     jobs_changed.notify_all();
+    registry_changed.notify_all();
     publish_thread.join();
     result_thread.join();
+    registry_thread.join();
   }
 
   // ---- shared with the polling thread (under `mutex`) ----
@@ -279,7 +296,7 @@ struct BossEngine::Impl {
         deliver(refused);
       } else {
         try {
-          publisher.publish(queue.subject(), data, TaskQueue::batch_id(ptrs));
+          publisher.publish(queue.subject_for(ptrs.size()), data, TaskQueue::batch_id(ptrs));
         } catch (const NatsError& e) {
           log::debug("NATS: async publish failed ({}); confirm() retries it", e.what());
         }
@@ -324,6 +341,71 @@ struct BossEngine::Impl {
         deliver(back);
       }
     }
+  }
+
+  // ---- the registry thread: this boss's heartbeat ----
+  // Puts the boss's entry in the bosses bucket every second (so `uni status`
+  // counts it, and lists its services that no worker runs yet), and records
+  // the session's highest task id as it grows (checked every 100 ms), so
+  // that another process's cancel can tell its tasks from ids never handed
+  // out. Buckets are opened here, not in the constructor: a boss starts no
+  // slower. On close: the last record, and the entry removed.
+  void registry_loop() {
+    std::optional<BossRegistry> bosses;
+    std::optional<SessionLedger> ledger;
+    std::uint64_t recorded_seq = 0;
+    Clock::time_point next_beat{};
+    for (bool last = false; !last;) {
+      {
+        std::unique_lock lock(mutex);
+        registry_changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping; });
+        last = stopping;
+      }
+      try {
+        std::uint64_t seq = 0;
+        {
+          std::lock_guard lock(mutex);
+          seq = max_submitted_seq;
+        }
+        if (seq > recorded_seq) {
+          if (!ledger)
+            ledger.emplace(
+                SessionLedger::open(js, config.names, config.replicas, config.result_max_age));
+          ledger->record(session, seq);
+          recorded_seq = seq;
+        }
+        if (!bosses)
+          bosses.emplace(BossRegistry::open(js, config.names, {.replicas = config.replicas}));
+        if (last) bosses->leave(session);
+        else if (Clock::now() >= next_beat) {
+          bosses->announce(boss_entry());
+          next_beat = Clock::now() + std::chrono::seconds(1);
+        }
+      } catch (const std::exception& e) {
+        log::debug("NATS: putting this boss's registry entries: {}", e.what());
+      }
+    }
+  }
+
+  BossEntry boss_entry() {
+    BossEntry e;
+    e.session = session;
+    e.host = host_name();
+    e.pid = static_cast<std::uint32_t>(::getpid());
+    e.connected_ms = connected_ms;
+    e.at_ms = unix_ms();
+    std::lock_guard lock(mutex);
+    e.outstanding = outstanding.size();
+    e.submitted = submitted_count;
+    for (auto it = open_services.begin(); it != open_services.end();) {
+      if (!outstanding.count(it->first)) {  // ended
+        it = open_services.erase(it);
+        continue;
+      }
+      e.services.push_back({it->first.str(), it->second});
+      ++it;
+    }
+    return e;
   }
 
   // ---- the result thread ----
@@ -476,7 +558,13 @@ struct BossEngine::Impl {
   Clock::time_point next_service_check{};
   std::optional<ServiceRegistry> services;
 
-  std::thread publish_thread, result_thread;
+  // The registry thread's (see registry_loop); the counts under `mutex`.
+  std::condition_variable registry_changed;
+  std::uint64_t submitted_count = 0;
+  std::map<TaskId, std::string> open_services;  // services submitted, not ended: id -> function
+  const std::int64_t connected_ms = unix_ms();
+
+  std::thread publish_thread, result_thread, registry_thread;
 };
 
 BossEngine::BossEngine(EngineConfig config, std::uint64_t session)
@@ -500,12 +588,14 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
     std::lock_guard lock(impl_->mutex);
     Clock::time_point now = Clock::now();
     impl_->platforms.insert(platform);
+    impl_->submitted_count += tasks.size();
     for (const proto::Task& t : tasks) {
       impl_->outstanding.insert(t.id);
       if (t.id.session == impl_->session)
         impl_->max_submitted_seq = std::max(impl_->max_submitted_seq, t.id.seq);
       if ((t.flags & proto::kFlagService) && (t.flags & proto::kFlagStartedEvent))
         impl_->watch_started.insert(t.id);
+      if (t.flags & proto::kFlagService) impl_->open_services.emplace(t.id, t.function);
       if (t.wait_ms > 0)
         impl_->wait_deadlines.push(
             {now + std::chrono::milliseconds(t.wait_ms), t.id, platform, t.wait_ms});
@@ -539,6 +629,22 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
       return false;
     }
   };
+  // Whether another session handed out `id` (a boss records its highest id
+  // as it grows, `uni submit` its one task before publishing it).
+  std::optional<SessionLedger> ledger;
+  auto handed_out = [&](const TaskId& id) {
+    try {
+      if (!ledger)
+        ledger.emplace(SessionLedger::open(impl_->js, impl_->config.names, impl_->config.replicas,
+                                           impl_->config.result_max_age));
+      std::optional<std::uint64_t> max_seq = ledger->max_seq(id.session);
+      return max_seq && id.seq <= *max_seq;
+    } catch (const std::exception& e) {
+      // Cannot tell: as before the ledger, taken as submitted.
+      log::debug("NATS: looking up session {}: {}", session_hex(id.session), e.what());
+      return true;
+    }
+  };
   for (const TaskId& id : ids) {
     CancelState state;
     if (id.session == impl_->session) {
@@ -552,13 +658,17 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
       else state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
     } else if (impl_->results.find(id)) {  // another boss's task (uni stop)
       state = CancelState::kDone;
+    } else if (running_service(id)) {
+      state = CancelState::kStopping;
     } else {
-      // Not finished, or never submitted: a session whose boss left is not
-      // known here, so an unknown id is cancelled too (harmless).
-      state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
+      state = handed_out(id) ? CancelState::kCancelled : CancelState::kUnknown;
     }
     outcomes.emplace_back(id, state);
-    if (state == CancelState::kStopping) to_stop.push_back(id);
+    // An unknown id of another session is still told to the workers: a boss
+    // killed within 100 ms of a submit may not have recorded it.
+    if (state == CancelState::kStopping ||
+        (state == CancelState::kUnknown && id.session != impl_->session))
+      to_stop.push_back(id);
     if (state != CancelState::kCancelled) continue;
     // Skipped by the worker that fetches it; a worker that already holds
     // it stops it, and its own result is then dropped.

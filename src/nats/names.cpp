@@ -44,6 +44,10 @@ std::string Names::task_subject(std::string_view platform) const {
   return prefix_ + ".tasks." + std::string(platform);
 }
 
+std::string Names::task_subject(std::string_view platform, std::size_t count) const {
+  return task_subject(platform) + "." + std::to_string(count);
+}
+
 std::string Names::exhausted_stream(std::string_view platform) const {
   check_platform(platform);
   return upper_ + "_EXHAUSTED_" + std::string(platform);
@@ -64,5 +68,7 @@ std::string Names::cancel_subjects() const { return prefix_ + ".cancel.>"; }
 std::string Names::module_bucket() const { return prefix_ + "_modules"; }
 std::string Names::worker_bucket() const { return prefix_ + "_workers"; }
 std::string Names::service_bucket() const { return prefix_ + "_services"; }
+std::string Names::boss_bucket() const { return prefix_ + "_bosses"; }
+std::string Names::session_bucket() const { return prefix_ + "_sessions"; }
 
 }  // namespace uni::nats

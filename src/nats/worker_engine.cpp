@@ -70,6 +70,33 @@ struct Store {
 // round trip (a quorum's, on three replicas) between stores while results
 // pile up; a few keep storing while batching what comes meanwhile.
 constexpr std::size_t kStoresInFlight = 4;
+// What a worker did since it started, for its registry entry (`uni status`
+// sums the live workers'), counted as its results are stored.
+struct WorkerTally {
+  std::uint64_t completed = 0, failed = 0, cancelled = 0, requeued = 0;
+  std::int64_t started_ms = wall_ns() / 1'000'000;
+  // Finished tasks at each heartbeat over the last 10 s, for a rate.
+  struct Rate {
+    std::deque<std::pair<Clock::time_point, std::uint64_t>> samples;
+    void record(Clock::time_point now, std::uint64_t finished) {
+      samples.emplace_back(now, finished);
+      while (samples.size() > 2 && now - samples.front().first > std::chrono::seconds(10))
+        samples.pop_front();
+    }
+    double per_second() const {
+      if (samples.size() < 2) return 0;
+      double seconds =
+          std::chrono::duration<double>(samples.back().first - samples.front().first).count();
+      return seconds > 0 ? (samples.back().second - samples.front().second) / seconds : 0;
+    }
+  } rate;
+  void count(Status status) {
+    if (status == Status::kOk) ++completed;
+    else ++failed;
+    if (status == Status::kCancelled) ++cancelled;
+  }
+};
+
 // Tasks finished and not yet stored beyond which no more are fetched (the
 // result stream is not answering: do not run ahead of it without bound).
 constexpr std::size_t kMaxUnstored = 20000;
@@ -128,10 +155,22 @@ struct WorkerEngine::Impl {
     }
   }
 
-  WorkerEntry entry(std::uint32_t busy) const {
-    return WorkerEntry{
+  // The registry entry, with the counts `uni status` sums (under `mutex`).
+  WorkerEntry entry(std::uint32_t busy) {
+    WorkerEntry e{
         identity.id,    identity.host, identity.platform, identity.isolation, identity.pid,
         identity.slots, busy};
+    e.assigned = held.size();
+    for (const auto& [seq, batch] : batches) e.fetched += batch.delivery.tasks().size();
+    e.completed = tally.completed;
+    e.failed = tally.failed;
+    e.cancelled = tally.cancelled;
+    e.requeued = tally.requeued;
+    e.started_ms = tally.started_ms;
+    e.at_ms = wall_ns() / 1'000'000;
+    tally.rate.record(Clock::now(), tally.completed + tally.failed);
+    e.tasks_per_s = tally.rate.per_second();
+    return e;
   }
 
   bool stopped() {
@@ -386,6 +425,7 @@ struct WorkerEngine::Impl {
       if (retry) {
         proto::Task again = it->second.task;
         if (r.status != Status::kHandedBack) {
+          ++tally.requeued;
           log::info("task {} ({}) requeued for attempt {}: {}", r.id.str(), again.function,
                     again.attempt + 1, r.payload);
           ++again.attempt;
@@ -419,7 +459,7 @@ struct WorkerEngine::Impl {
         part.push_back(&requeued[i]);
         store.requeue_of.push_back(requeued_from[i]);
       }
-      store.subject = queue.subject();
+      store.subject = queue.subject_for(part.size());
       store.data = proto::encode_tasks(part);
       store.msg_id = "requeue-" + part.front()->id.str() + "-" + identity.id + "-" +
                      std::to_string(++published);
@@ -478,7 +518,10 @@ struct WorkerEngine::Impl {
       } else if (!store->requeue_of.empty()) {
         for (std::uint64_t seq : store->requeue_of) settle(seq);
       } else {
-        for (const proto::Result& r : store->results) done.push_back(r.id);
+        for (const proto::Result& r : store->results) {
+          done.push_back(r.id);
+          tally.count(r.status);
+        }
       }
     }
     if (!done.empty()) end_tasks(done);
@@ -619,10 +662,11 @@ struct WorkerEngine::Impl {
   }
 
   void beat(std::uint32_t busy, const std::vector<TaskId>& started) {
-    workers.announce(entry(busy));
     std::vector<ServiceEntry> entries;
+    WorkerEntry me;
     {
       std::lock_guard lock(mutex);
+      me = entry(busy);
       for (const TaskId& id : started) {
         auto it = held.find(id);
         if (it == held.end()) continue;  // ended meanwhile
@@ -630,6 +674,7 @@ struct WorkerEngine::Impl {
         entries.push_back({id.str(), identity.id, it->second.task.function});
       }
     }
+    workers.announce(me);
     for (const ServiceEntry& e : entries) services.announce(e);
   }
 
@@ -667,6 +712,7 @@ struct WorkerEngine::Impl {
   std::deque<proto::Result> outbox;
   std::deque<std::function<void()>> chores;
   WorkerEngineEvents events;
+  WorkerTally tally;  // for the registry entry
 
   std::thread fetch_thread, result_thread, cancel_thread, chores_thread;
 };
