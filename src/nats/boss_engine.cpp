@@ -20,6 +20,7 @@
 
 #include "common/log.hpp"
 #include "nats/async_publisher.hpp"
+#include "nats/boss_heartbeat.hpp"
 #include "nats/cancel_channel.hpp"
 #include "nats/cluster_status.hpp"
 #include "nats/error.hpp"
@@ -99,7 +100,6 @@ struct BossEngine::Impl {
     max_payload = connection.max_payload();
     publish_thread = std::thread([this] { publish_loop(); });
     result_thread = std::thread([this] { result_loop(); });
-    registry_thread = std::thread([this] { registry_loop(); });
   }
 
   ~Impl() {
@@ -108,10 +108,8 @@ struct BossEngine::Impl {
       stopping = true;
     }
     jobs_changed.notify_all();
-    registry_changed.notify_all();
     publish_thread.join();
     result_thread.join();
-    registry_thread.join();
   }
 
   // ---- shared with the polling thread (under `mutex`) ----
@@ -343,50 +341,7 @@ struct BossEngine::Impl {
     }
   }
 
-  // ---- the registry thread: this boss's heartbeat ----
-  // Puts the boss's entry in the bosses bucket every second (so `uni status`
-  // counts it, and lists its services that no worker runs yet), and records
-  // the session's highest task id as it grows (checked every 100 ms), so
-  // that another process's cancel can tell its tasks from ids never handed
-  // out. Buckets are opened here, not in the constructor: a boss starts no
-  // slower. On close: the last record, and the entry removed.
-  void registry_loop() {
-    std::optional<BossRegistry> bosses;
-    std::optional<SessionLedger> ledger;
-    std::uint64_t recorded_seq = 0;
-    Clock::time_point next_beat{};
-    for (bool last = false; !last;) {
-      {
-        std::unique_lock lock(mutex);
-        registry_changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping; });
-        last = stopping;
-      }
-      try {
-        std::uint64_t seq = 0;
-        {
-          std::lock_guard lock(mutex);
-          seq = max_submitted_seq;
-        }
-        if (seq > recorded_seq) {
-          if (!ledger)
-            ledger.emplace(
-                SessionLedger::open(js, config.names, config.replicas, config.result_max_age));
-          ledger->record(session, seq);
-          recorded_seq = seq;
-        }
-        if (!bosses)
-          bosses.emplace(BossRegistry::open(js, config.names, {.replicas = config.replicas}));
-        if (last) bosses->leave(session);
-        else if (Clock::now() >= next_beat) {
-          bosses->announce(boss_entry());
-          next_beat = Clock::now() + std::chrono::seconds(1);
-        }
-      } catch (const std::exception& e) {
-        log::debug("NATS: putting this boss's registry entries: {}", e.what());
-      }
-    }
-  }
-
+  // ---- the heartbeat's (BossHeartbeat) ----
   BossEntry boss_entry() {
     BossEntry e;
     e.session = session;
@@ -558,13 +513,19 @@ struct BossEngine::Impl {
   Clock::time_point next_service_check{};
   std::optional<ServiceRegistry> services;
 
-  // The registry thread's (see registry_loop); the counts under `mutex`.
-  std::condition_variable registry_changed;
+  // For the heartbeat's entry (under `mutex`).
   std::uint64_t submitted_count = 0;
   std::map<TaskId, std::string> open_services;  // services submitted, not ended: id -> function
   const std::int64_t connected_ms = unix_ms();
 
-  std::thread publish_thread, result_thread, registry_thread;
+  std::thread publish_thread, result_thread;
+  // Last: stopped first, after the threads above (the last id recorded).
+  BossHeartbeat heartbeat{js, config, session,
+                          [this] {
+                            std::lock_guard lock(mutex);
+                            return max_submitted_seq;
+                          },
+                          [this] { return boss_entry(); }};
 };
 
 BossEngine::BossEngine(EngineConfig config, std::uint64_t session)

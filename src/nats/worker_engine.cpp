@@ -28,6 +28,7 @@
 #include "nats/result_stream.hpp"
 #include "nats/task_consumer.hpp"
 #include "nats/wake_fd.hpp"
+#include "nats/worker_tally.hpp"
 
 namespace uni::nats {
 
@@ -70,33 +71,6 @@ struct Store {
 // round trip (a quorum's, on three replicas) between stores while results
 // pile up; a few keep storing while batching what comes meanwhile.
 constexpr std::size_t kStoresInFlight = 4;
-// What a worker did since it started, for its registry entry (`uni status`
-// sums the live workers'), counted as its results are stored.
-struct WorkerTally {
-  std::uint64_t completed = 0, failed = 0, cancelled = 0, requeued = 0;
-  std::int64_t started_ms = wall_ns() / 1'000'000;
-  // Finished tasks at each heartbeat over the last 10 s, for a rate.
-  struct Rate {
-    std::deque<std::pair<Clock::time_point, std::uint64_t>> samples;
-    void record(Clock::time_point now, std::uint64_t finished) {
-      samples.emplace_back(now, finished);
-      while (samples.size() > 2 && now - samples.front().first > std::chrono::seconds(10))
-        samples.pop_front();
-    }
-    double per_second() const {
-      if (samples.size() < 2) return 0;
-      double seconds =
-          std::chrono::duration<double>(samples.back().first - samples.front().first).count();
-      return seconds > 0 ? (samples.back().second - samples.front().second) / seconds : 0;
-    }
-  } rate;
-  void count(Status status) {
-    if (status == Status::kOk) ++completed;
-    else ++failed;
-    if (status == Status::kCancelled) ++cancelled;
-  }
-};
-
 // Tasks finished and not yet stored beyond which no more are fetched (the
 // result stream is not answering: do not run ahead of it without bound).
 constexpr std::size_t kMaxUnstored = 20000;
@@ -167,9 +141,8 @@ struct WorkerEngine::Impl {
     e.cancelled = tally.cancelled;
     e.requeued = tally.requeued;
     e.started_ms = tally.started_ms;
-    e.at_ms = wall_ns() / 1'000'000;
-    tally.rate.record(Clock::now(), tally.completed + tally.failed);
-    e.tasks_per_s = tally.rate.per_second();
+    e.at_ms = unix_ms_now();
+    e.tasks_per_s = tally.rate_now();
     return e;
   }
 
