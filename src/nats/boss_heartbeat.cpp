@@ -40,18 +40,19 @@ void BossHeartbeat::loop() {
     }
     try {
       std::uint64_t seq = max_seq_();
-      if (seq > recorded_seq) {
+      if (seq > recorded_seq && (!last || js_.connection().connected())) {
         if (!ledger)
           ledger.emplace(
               SessionLedger::open(js_, config_.names, config_.replicas, config_.result_max_age));
         ledger->record(session_, seq);
         recorded_seq = seq;
       }
-      if (!bosses)
-        bosses.emplace(BossRegistry::open(js_, config_.names, {.replicas = config_.replicas}));
       if (last) {
-        bosses->leave(session_);
+        // Nothing to remove if it never beat; unreachable, it expires by itself.
+        if (bosses && js_.connection().connected()) bosses->leave(session_);
       } else if (Clock::now() >= next_beat) {
+        if (!bosses)
+          bosses.emplace(BossRegistry::open(js_, config_.names, {.replicas = config_.replicas}));
         bosses->announce(entry_());
         next_beat = Clock::now() + std::chrono::seconds(1);
       }
