@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "common/log.hpp"
@@ -35,6 +36,29 @@ std::optional<std::uint64_t> tasks_in_stream(JetStream& js, const EngineConfig& 
                                              const std::string& platform) {
   return TaskQueue::count_tasks(js, config.names.task_stream(platform),
                                 config.names.task_subject(platform));
+}
+
+// The platforms that have a task stream: tasks may wait there for a
+// platform no live worker has.
+std::vector<std::string> platforms_with_streams(JetStream& js, const Names& names) {
+  jsOptions opts;
+  jsOptions_Init(&opts);
+  opts.Wait = js.api_timeout().count();
+  std::string filter = names.prefix() + ".tasks.>";
+  opts.Stream.Info.SubjectsFilter = filter.c_str();
+  jsStreamNamesList* raw = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus status = js_StreamNames(&raw, js.get(), &opts, &code);
+  std::vector<std::string> out;
+  if (status == NATS_NOT_FOUND) return out;  // no stream at all
+  check(status, "listing the task streams", code);
+  std::unique_ptr<jsStreamNamesList, void (*)(jsStreamNamesList*)> list(raw,
+                                                                        jsStreamNamesList_Destroy);
+  for (int i = 0; i < list->Count; ++i) {
+    std::string platform = names.platform_of_task_stream(list->List[i]);
+    if (!platform.empty()) out.push_back(std::move(platform));
+  }
+  return out;
 }
 
 }  // namespace
@@ -84,6 +108,12 @@ proto::StatusReport read_cluster_status(JetStream& js, const EngineConfig& confi
     return a.uptime_ms != b.uptime_ms ? a.uptime_ms > b.uptime_ms : a.id < b.id;
   });
 
+  try {
+    std::vector<std::string> streams = platforms_with_streams(js, config.names);
+    platforms.insert(platforms.end(), streams.begin(), streams.end());
+  } catch (const std::exception& e) {
+    log::debug("NATS: cannot list the task streams: {}", e.what());
+  }
   std::sort(platforms.begin(), platforms.end());
   platforms.erase(std::unique(platforms.begin(), platforms.end()), platforms.end());
   for (const std::string& platform : platforms) {

@@ -48,6 +48,12 @@ std::string Names::task_subject(std::string_view platform, std::size_t count) co
   return task_subject(platform) + "." + std::to_string(count);
 }
 
+std::string Names::platform_of_task_stream(std::string_view stream) const {
+  const std::string prefix = upper_ + "_TASKS_";
+  if (stream.size() <= prefix.size() || stream.substr(0, prefix.size()) != prefix) return "";
+  return std::string(stream.substr(prefix.size()));
+}
+
 std::string Names::exhausted_stream(std::string_view platform) const {
   check_platform(platform);
   return upper_ + "_EXHAUSTED_" + std::string(platform);

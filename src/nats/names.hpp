@@ -25,6 +25,8 @@ class Names {
   // so that the stream's per-subject counts say how many tasks it holds.
   std::string task_subject(std::string_view platform, std::size_t count) const;
   std::string task_consumer() const { return "workers"; }
+  // The platform whose task stream `stream` is; empty if it is none.
+  std::string platform_of_task_stream(std::string_view stream) const;
   // Captured max-deliveries advisories of a platform's consumer.
   std::string exhausted_stream(std::string_view platform) const;  // UNI_EXHAUSTED_<platform>
 
