@@ -54,6 +54,9 @@ proto::BecomeReply ask_become(Connection& connection, const Names& names,
     check(natsConnection_PublishRequest(connection.get(), subject.c_str(), inbox.c_str(),
                                         data.data(), static_cast<int>(data.size())),
           "sending the become request on " + subject);
+    const std::string nobody = "the service's worker " + worker_id +
+                               " does not listen for become requests (it has stopped, or runs "
+                               "a uni without become on NATS)";
     while (true) {
       const Clock::time_point now = Clock::now();
       if (now >= deadline)
@@ -66,12 +69,17 @@ proto::BecomeReply ask_become(Connection& connection, const Names& names,
       auto wait =
           std::min(milliseconds(250),
                    std::chrono::duration_cast<milliseconds>(deadline - now) + milliseconds(1));
-      std::optional<Message> message = answers.next(wait);
+      std::optional<Message> message;
+      try {
+        message = answers.next(wait);
+      } catch (const NatsError& e) {
+        // nats.c reports the server's "no responders" answer as the status
+        // of the wait itself.
+        if (e.kind() == FailureKind::kNoResponders) return refused(request, nobody);
+        throw;
+      }
       if (!message) continue;
-      if (natsMsg_IsNoResponders(message->get()))
-        return refused(request, "the service's worker " + worker_id +
-                                    " does not listen for become requests (it has stopped, or "
-                                    "runs a uni without become on NATS)");
+      if (natsMsg_IsNoResponders(message->get())) return refused(request, nobody);
       proto::Message parsed = proto::Message::parse(message->data().data(), message->data().size());
       if (parsed.type() != proto::Type::kBecomeReply)
         return refused(request, "the service's worker " + worker_id + " answered with a " +
@@ -89,8 +97,8 @@ BecomeListener::BecomeListener(Connection& connection, const Names& names,
                                const std::string& worker_id)
     : connection_(connection),
       subscription_(connection.subscribe(names.become_subject(worker_id))) {
-  // Registered at the server before the worker announces itself, so that a
-  // boss that finds its services never sees "no responders" from it.
+  // Registered at the server before the worker's first heartbeat announces
+  // a service of it, so that a boss that finds one never sees "no responders".
   connection.flush();
   thread_ = std::thread([this] { listen_loop(); });
 }
