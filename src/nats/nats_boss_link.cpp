@@ -90,6 +90,11 @@ void NatsBossLink::request_status(std::shared_ptr<broker::StatusPromise> reply) 
 
 void NatsBossLink::request_become(const proto::BecomeRequest& request,
                                   std::shared_ptr<broker::BecomePromise> reply) {
+  if (!becomes_) {
+    reply->set_exception(
+        std::make_exception_ptr(Error("become on " + name_ + ": the link is closed")));
+    return;
+  }
   becomes_->request(request,
                     [reply](proto::BecomeReply answer) { reply->set_value(std::move(answer)); });
 }

@@ -69,6 +69,7 @@ void NatsWorkerLink::heartbeat(std::uint32_t busy, const std::vector<proto::Task
 }
 
 void NatsWorkerLink::send_become_reply(const proto::BecomeReply& reply) {
+  if (!becomes_) return;  // closed: nothing is sent after it
   proto::BecomeReply answer = reply;
   if (reply.ok)
     if (std::optional<proto::BecomeRequest> asked = becomes_->find(reply.request))
