@@ -110,6 +110,11 @@ void BossBecomes::run(proto::BecomeRequest request, const Answer& answer) {
 }
 
 proto::BecomeReply BossBecomes::become(const proto::BecomeRequest& request) {
+  // From here, so that the boss's own wait for the answer (2 * limit + 30 s,
+  // client/become.cpp) outlasts the lookups, the upload and the request.
+  const auto limit = std::chrono::milliseconds(
+      request.timeout_ms == 0 ? proto::kDefaultBecomeTimeoutMs : request.timeout_ms);
+  const Clock::time_point deadline = Clock::now() + 2 * limit + kAnswerMargin;
   JetStream js(connection_);
   const std::string name = "service " + request.service.str();
   ServiceRegistry services =
@@ -130,9 +135,6 @@ proto::BecomeReply BossBecomes::become(const proto::BecomeRequest& request) {
     return refused(request, "the module is built for " + module_runs + ", the " + name +
                                 "'s worker " + worker + " runs " + *worker_runs);
 
-  const auto limit = std::chrono::milliseconds(
-      request.timeout_ms == 0 ? proto::kDefaultBecomeTimeoutMs : request.timeout_ms);
-  const Clock::time_point deadline = Clock::now() + 2 * limit + kAnswerMargin;
   Clock::time_point next_look = Clock::now() + std::chrono::seconds(2);
   auto give_up = [&]() -> std::optional<std::string> {
     {
