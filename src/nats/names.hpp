@@ -37,6 +37,9 @@ class Names {
   std::string worker_bucket() const;   // KV uni_workers
   std::string service_bucket() const;  // KV uni_services
 
+  // Become requests to one worker (core NATS request/reply, not stored).
+  std::string become_subject(std::string_view worker_id) const;  // uni.become.<worker id>
+
  private:
   std::string prefix_;  // as given, for subjects and buckets
   std::string upper_;   // upper case, for stream names
