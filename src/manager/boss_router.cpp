@@ -81,6 +81,10 @@ void BossRouter::undelivered(const PeerId& peer) {
   if (Boss* b = at(peer)) b->connected = false;
 }
 
+void BossRouter::module_answered(const ModuleHash& hash) {
+  for (auto& [session, b] : bosses_) b->asked.erase(hash);
+}
+
 void BossRouter::note_unserved(std::uint64_t session, std::uint16_t platform,
                                Clock::time_point now) {
   record(session, now).waiting_since.try_emplace(platform, now);

@@ -66,6 +66,11 @@ class BossRouter {
   // A RESULT could not be sent: the boss counts as disconnected until heard from.
   void undelivered(const PeerId& peer);
 
+  // ---- modules ----
+  // The module was stored or refused: NEED_MODULE is no longer outstanding
+  // with any boss, so one evicted later is asked for again.
+  void module_answered(const ModuleHash& hash);
+
   // ---- notices ----
   void note_unserved(std::uint64_t session, std::uint16_t platform, Clock::time_point now);
   void platform_served(std::uint16_t platform);

@@ -281,6 +281,7 @@ void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
             " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
             " bytes (--max-module)";
   else error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes));
+  bosses_.module_answered(upload.hash);
   if (error) {
     refuse_module(peer, upload.hash, *error, out);
     return;
@@ -339,12 +340,13 @@ void ManagerCore::on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> 
   }
 }
 
-// SERVICE_STARTED, to a boss that asked for it (kFlagStartedEvent) and is
-// there; a boss that was away resubmits the task and is told then.
+// SERVICE_STARTED, to a boss that asked for it (kFlagStartedEvent), on its
+// last connection even if it is marked away (it may only have gone silent);
+// a boss that reconnects resubmits the task and is told then.
 void ManagerCore::tell_started(const TaskRecord& t, Outbox& out) {
   if (!t.is(proto::kFlagStartedEvent)) return;
   const Boss* b = bosses_.find(t.task.id.session);
-  if (b && b->connected) out.send(b->peer, proto::encode_service_started({t.task.id}));
+  if (b && !b->peer.empty()) out.send(b->peer, proto::encode_service_started({t.task.id}));
 }
 
 void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> results, Outbox& out) {

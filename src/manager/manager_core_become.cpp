@@ -87,8 +87,10 @@ void ManagerCore::answer_become(std::uint64_t id, bool ok, std::string text,
     reply.becomes = t->becomes;
   }
   modules_.unpin(b->request.module);
+  // Sent to a boss marked away too: its connection may still be up (it only
+  // went silent); if not, the send fails and nothing else depends on it.
   const Boss* boss = bosses_.find(b->session);
-  if (boss && boss->connected) out.send(boss->peer, proto::encode_become_reply(reply));
+  if (boss && !boss->peer.empty()) out.send(boss->peer, proto::encode_become_reply(reply));
   becomes_.erase(id);
 }
 

@@ -141,6 +141,8 @@ proto::StatusReport read_cluster_status(JetStream& js, const EngineConfig& confi
     out.worker = s.worker;
     out.host = host_of.count(s.worker) ? host_of[s.worker] : "";
     out.function = s.function;
+    out.module = s.module;
+    out.becomes = s.becomes;
     running.insert(s.id);
     report.services.push_back(std::move(out));
   }

@@ -77,4 +77,11 @@ std::string Names::service_bucket() const { return prefix_ + "_services"; }
 std::string Names::boss_bucket() const { return prefix_ + "_bosses"; }
 std::string Names::session_bucket() const { return prefix_ + "_sessions"; }
 
+std::string Names::become_subject(std::string_view worker_id) const {
+  if (worker_id.empty() || worker_id.find_first_of(".*> \t\r\n") != std::string_view::npos)
+    throw std::invalid_argument("the worker id '" + std::string(worker_id) +
+                                "' cannot be a NATS subject token");
+  return prefix_ + ".become." + std::string(worker_id);
+}
+
 }  // namespace uni::nats

@@ -45,6 +45,9 @@ class Names {
   std::string boss_bucket() const;     // KV uni_bosses: bosses connected now
   std::string session_bucket() const;  // KV uni_sessions: ids each session handed out
 
+  // Become requests to one worker (core NATS request/reply, not stored).
+  std::string become_subject(std::string_view worker_id) const;  // uni.become.<worker id>
+
  private:
   std::string prefix_;  // as given, for subjects and buckets
   std::string upper_;   // upper case, for stream names

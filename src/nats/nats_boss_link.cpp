@@ -13,8 +13,10 @@ NatsBossLink::NatsBossLink(std::string address, std::uint64_t session)
 NatsBossLink::~NatsBossLink() = default;
 
 broker::BrokerInfo NatsBossLink::open(std::chrono::milliseconds timeout) {
+  becomes_.reset();  // on the connection of the engine it replaces
   try {
     engine_ = std::make_unique<BossEngine>(link_config(address_, timeout), session_);
+    becomes_ = std::make_unique<BossBecomes>(engine_->connection(), engine_->config());
   } catch (const std::exception& e) {
     throw_connect_failure(e);
   }
@@ -23,9 +25,12 @@ broker::BrokerInfo NatsBossLink::open(std::chrono::milliseconds timeout) {
 
 void NatsBossLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {
   items.push_back({nullptr, engine_->wake_fd(), ZMQ_POLLIN, 0});
+  items.push_back({nullptr, becomes_->wake_fd(), ZMQ_POLLIN, 0});
 }
 
 void NatsBossLink::process(const zmq_pollitem_t* ready, broker::BossEvents& events) {
+  if (ready[1].revents & ZMQ_POLLIN)
+    for (const ModuleHash& hash : becomes_->take_modules_needed()) events.on_module_needed(hash);
   if (!(ready[0].revents & ZMQ_POLLIN)) return;
   BossEvents got = engine_->take();
   for (const std::string& text : got.notices) events.on_notice(text);
@@ -51,6 +56,9 @@ void NatsBossLink::submit(const std::vector<broker::Submission>& tasks) {
 
 void NatsBossLink::put_module(const ModuleHash& hash, std::string_view platform,
                               std::string_view bytes) {
+  // A become that waits for it stores it itself; if the engine's tasks want
+  // it too, the boss sends it again for them (it asked twice).
+  if (becomes_->module_arrived(hash, std::string(platform), std::string(bytes))) return;
   engine_->put_module(hash, std::string(platform), std::string(bytes));
 }
 
@@ -80,7 +88,19 @@ void NatsBossLink::request_status(std::shared_ptr<broker::StatusPromise> reply) 
   }
 }
 
+void NatsBossLink::request_become(const proto::BecomeRequest& request,
+                                  std::shared_ptr<broker::BecomePromise> reply) {
+  if (!becomes_) {
+    reply->set_exception(
+        std::make_exception_ptr(Error("become on " + name_ + ": the link is closed")));
+    return;
+  }
+  becomes_->request(request,
+                    [reply](proto::BecomeReply answer) { reply->set_value(std::move(answer)); });
+}
+
 void NatsBossLink::close(std::string_view) {
+  becomes_.reset();  // what still waits is answered "not ok": the boss closed
   // The engine publishes what was submitted before it stops: a boss that
   // submits and exits (`uni submit`) leaves its tasks queued.
   engine_.reset();

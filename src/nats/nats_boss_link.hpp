@@ -1,13 +1,15 @@
 // The boss's link to a NATS JetStream cluster (issue 9): broker::BossLink over
 // BossEngine, with no manager. The engine's eventfd is the link's poll item;
 // status and cancel are answered at once from the cluster's own state
-// (registries, streams), so no request ever waits for a reply message.
+// (registries, streams); a become waits for the service's worker on a thread
+// of its own (nats/boss_becomes.hpp), whose eventfd is the second poll item.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "broker/boss_link.hpp"
+#include "nats/boss_becomes.hpp"
 #include "nats/boss_engine.hpp"
 
 namespace uni::nats {
@@ -29,7 +31,9 @@ class NatsBossLink final : public broker::BossLink {
   void cancel(const std::vector<proto::TaskId>& ids,
               std::shared_ptr<broker::CancelPromise> reply) override;
   void request_status(std::shared_ptr<broker::StatusPromise> reply) override;
-  bool requests_pending() const override { return false; }
+  void request_become(const proto::BecomeRequest& request,
+                      std::shared_ptr<broker::BecomePromise> reply) override;
+  bool requests_pending() const override { return becomes_ && becomes_->pending(); }
   void heartbeat() override {}
   void close(std::string_view reason) override;
   Clock::time_point last_heard() const override;
@@ -39,6 +43,7 @@ class NatsBossLink final : public broker::BossLink {
   std::string address_, name_;
   std::uint64_t session_;
   std::unique_ptr<BossEngine> engine_;
+  std::unique_ptr<BossBecomes> becomes_;  // on engine_'s connection: goes first
   mutable Clock::time_point last_connected_ = Clock::now();
 };
 

@@ -1,6 +1,7 @@
 // NatsWorkerLink: WorkerLink calls onto WorkerEngine (see nats_worker_link.hpp).
 #include "nats/nats_worker_link.hpp"
 
+#include "common/log.hpp"
 #include "nats/link_common.hpp"
 
 namespace uni::nats {
@@ -20,8 +21,12 @@ broker::BrokerInfo NatsWorkerLink::open(const broker::WorkerAnnouncement& worker
                           .isolation = worker.isolation,
                           .pid = worker.pid,
                           .slots = worker.slots};
+  becomes_.reset();  // on the connection of the engine it replaces
   try {
-    engine_ = std::make_unique<WorkerEngine>(link_config(address_, timeout), std::move(identity));
+    EngineConfig config = link_config(address_, timeout);
+    const Names names = config.names;
+    engine_ = std::make_unique<WorkerEngine>(std::move(config), std::move(identity));
+    becomes_ = std::make_unique<BecomeListener>(engine_->connection(), names, worker.worker_id);
   } catch (const std::exception& e) {
     throw_connect_failure(e);
   }
@@ -31,9 +36,12 @@ broker::BrokerInfo NatsWorkerLink::open(const broker::WorkerAnnouncement& worker
 
 void NatsWorkerLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {
   items.push_back({nullptr, engine_->wake_fd(), ZMQ_POLLIN, 0});
+  items.push_back({nullptr, becomes_->wake_fd(), ZMQ_POLLIN, 0});
 }
 
 void NatsWorkerLink::process(const zmq_pollitem_t* ready, broker::WorkerEvents& events) {
+  if (ready[1].revents & ZMQ_POLLIN)
+    for (const proto::BecomeRequest& request : becomes_->take()) events.on_become(request);
   if (!(ready[0].revents & ZMQ_POLLIN)) return;
   WorkerEngineEvents got = engine_->take();
   for (proto::ModuleReply& m : got.modules) events.on_module(m);
@@ -60,7 +68,23 @@ void NatsWorkerLink::heartbeat(std::uint32_t busy, const std::vector<proto::Task
   engine_->heartbeat(busy, started);
 }
 
+void NatsWorkerLink::send_become_reply(const proto::BecomeReply& reply) {
+  if (!becomes_) return;  // closed: nothing is sent after it
+  proto::BecomeReply answer = reply;
+  if (reply.ok)
+    if (std::optional<proto::BecomeRequest> asked = becomes_->find(reply.request))
+      answer.becomes = engine_->service_became(reply.service, asked->module, asked->function);
+  try {
+    if (!becomes_->answer(std::move(answer)))
+      log::debug("NATS: no become request {} to answer (answered already)", reply.request);
+  } catch (const std::exception& e) {
+    // The boss gives up at its deadline and says the outcome is unknown.
+    log::warn("NATS: answering the become of service {}: {}", reply.service.str(), e.what());
+  }
+}
+
 void NatsWorkerLink::close(std::string_view) {
+  becomes_.reset();
   // Stores the results sent so far, gives back held batches, leaves the registry.
   engine_.reset();
 }

@@ -100,26 +100,32 @@ ServiceRegistry ServiceRegistry::open(JetStream& js, const Names& names,
 
 void ServiceRegistry::announce(const ServiceEntry& service) {
   check_key(service.id, "service id");
-  nlohmann::json json = {
-      {"id", service.id}, {"worker", service.worker}, {"function", service.function}};
+  nlohmann::json json = {{"id", service.id},
+                         {"worker", service.worker},
+                         {"function", service.function},
+                         {"module", service.module},
+                         {"becomes", service.becomes}};
   bucket_.put(service.id, json.dump());
 }
 
 void ServiceRegistry::remove(const std::string& service_id) { bucket_.remove(service_id); }
 
+namespace {
+ServiceEntry service_from_json(const nlohmann::json& json) {
+  return ServiceEntry{json.at("id").get<std::string>(), json.value("worker", ""),
+                      json.value("function", ""), json.value("module", ""),
+                      json.value("becomes", 0u)};
+}
+}  // namespace
+
 std::vector<ServiceEntry> ServiceRegistry::list() {
-  return list_entries<ServiceEntry>(bucket_, [](const nlohmann::json& json) {
-    return ServiceEntry{json.at("id").get<std::string>(), json.value("worker", ""),
-                        json.value("function", "")};
-  });
+  return list_entries<ServiceEntry>(bucket_, service_from_json);
 }
 
 std::optional<ServiceEntry> ServiceRegistry::find(const std::string& service_id) {
   std::optional<std::string> value = bucket_.get(service_id);
   if (!value) return std::nullopt;
-  nlohmann::json json = nlohmann::json::parse(*value);
-  return ServiceEntry{json.at("id").get<std::string>(), json.value("worker", ""),
-                      json.value("function", "")};
+  return service_from_json(nlohmann::json::parse(*value));
 }
 
 BossRegistry BossRegistry::open(JetStream& js, const Names& names, const RegistryConfig& config) {

@@ -34,6 +34,9 @@ struct WorkerEntry {
 struct ServiceEntry {
   std::string id;  // the service's task id ("<session>-<seq>")
   std::string worker, function;
+  // Its module (hex hash) and how often it took on new code (`uni become`).
+  std::string module;
+  std::uint32_t becomes = 0;
 };
 
 // A boss connected now, put by its heartbeat (BossRegistry).

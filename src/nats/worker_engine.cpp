@@ -57,6 +57,8 @@ struct HeldTask {
   std::uint64_t batch = 0;  // stream sequence of its message
   bool supervised = false;  // given to the supervisor (else ended here)
   bool finished = false;    // its result came back (being stored)
+  // A service's becomes (`uni become`); `task` has the code it became.
+  std::uint32_t becomes = 0;
 };
 
 // One message of the result path: final results of one boss session, or a
@@ -644,7 +646,8 @@ struct WorkerEngine::Impl {
         auto it = held.find(id);
         if (it == held.end()) continue;  // ended meanwhile
         announced_services.insert(id);
-        entries.push_back({id.str(), identity.id, it->second.task.function});
+        entries.push_back({id.str(), identity.id, it->second.task.function,
+                           it->second.task.module.hex(), it->second.becomes});
       }
     }
     workers.announce(me);
@@ -738,6 +741,25 @@ void WorkerEngine::send_results(const std::vector<const proto::Result*>& results
 
 void WorkerEngine::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
   impl_->post_chore([impl = impl_.get(), busy, started] { impl->beat(busy, started); });
+}
+
+std::uint32_t WorkerEngine::service_became(const proto::TaskId& id, const ModuleHash& module,
+                                           const std::string& function) {
+  ServiceEntry entry;
+  {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->held.find(id);
+    if (it == impl_->held.end()) return 0;  // ended meanwhile
+    it->second.task.module = module;
+    it->second.task.function = function;
+    ++it->second.becomes;
+    if (!impl_->announced_services.count(id)) return it->second.becomes;
+    entry = {id.str(), impl_->identity.id, function, module.hex(), it->second.becomes};
+  }
+  // At once rather than at the next heartbeat: `uni status` right after
+  // `uni become` shows the new code.
+  impl_->post_chore([impl = impl_.get(), entry] { impl->services.announce(entry); });
+  return entry.becomes;
 }
 
 std::size_t WorkerEngine::held() const {

@@ -63,6 +63,12 @@ class WorkerEngine {
   // services. Call every second or so (the entries expire after 3 s).
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services);
 
+  // Service `id` took on new code (`uni become`): its registry entry says so
+  // from now on, and a rerun here starts the new function. Returns how many
+  // becomes it has gone through, this one included.
+  std::uint32_t service_became(const proto::TaskId& id, const ModuleHash& module,
+                               const std::string& function);
+
   std::size_t held() const;  // tasks given and not yet stored
   Connection& connection();
 

@@ -134,5 +134,22 @@ TEST_F(BecomeCore, AFailureLeavesTheRecordAndALostWorkerAnswersWhatWasInFlight) 
   EXPECT_NE(r[0].text.find("was lost"), std::string::npos) << r[0].text;
 }
 
+// A boss silent past the heartbeat timeout is marked away, but its connection
+// may still be up (a stalled process): the answer is sent to it all the same,
+// instead of leaving its request to wait out its deadline.
+TEST_F(BecomeCore, TheAnswerReachesABossMarkedAwayWhoseConnectionStayedUp) {
+  become(5, service, module_hash());
+  std::vector<proto::BecomeRequest> sent = requests_to("wa");
+  ASSERT_EQ(sent.size(), 1u);
+  h.advance(h.config().heartbeat_timeout + 1s);
+  h.heartbeat("wa", 1);
+  h.tick();
+  worker_replies(sent[0], true);
+  std::vector<proto::BecomeReply> r = replies_to(kBoss);
+  ASSERT_EQ(r.size(), 1u) << "no answer to a boss marked away";
+  EXPECT_EQ(r[0].request, 5u);
+  EXPECT_TRUE(r[0].ok);
+}
+
 }  // namespace
 }  // namespace uni::manager::testing

@@ -5,6 +5,8 @@
 // and SERVICE_STARTED; STATUS from counters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "manager_core_harness.hpp"
 
 namespace uni::manager::testing {
@@ -348,6 +350,22 @@ TEST_F(TaskLifecycle, AServiceIsListedFromSubmissionAndItsBossIsToldWhenItStarts
   EXPECT_EQ(s.services[0].id, TaskId({kSession, 2}).str());
 }
 
+// A boss silent past the heartbeat timeout is marked away, but its
+// connection may still be up: it is told that its service started all the
+// same (uni spawn returns on that word).
+TEST_F(TaskLifecycle, ABossMarkedAwayIsStillToldThatItsServiceStarted) {
+  store_module();
+  const std::uint8_t spawn = proto::kFlagService | proto::kFlagDetached | proto::kFlagStartedEvent;
+  h.submit(kBoss, {task(kSession, 1, spawn)});
+  h.worker_hello("wa", 1);
+  ASSERT_EQ(h.tasks_to("wa").size(), 1u);
+  h.advance(h.config().heartbeat_timeout + 1s);
+  h.heartbeat("wa", 1);
+  h.tick();
+  h.heartbeat("wa", 1, {{kSession, 1}});
+  EXPECT_EQ(h.ids_to(kBoss, Type::kServiceStarted), (std::vector<TaskId>{{kSession, 1}}));
+}
+
 TEST_F(TaskLifecycle, AServiceCancelledBeforeItStartedIsStoppedAgainWhenItDoesStart) {
   store_module();
   h.worker_hello("wa", 1);
@@ -386,6 +404,37 @@ TEST_F(TaskLifecycle, StatusCountsComeFromTheTableAndItsWorkers) {
   h.core().on_fetch_module("wa", module_hash(), out);
   EXPECT_EQ(h.status().totals.module_fetches, 1u);
   EXPECT_EQ(h.status().totals.module_fetch_bytes, module_bytes().size());
+}
+
+// What a boss was asked for is forgotten once the module arrives: a module
+// evicted from the store later is asked for again on the same connection,
+// instead of leaving the boss's next task waiting for it for ever.
+TEST(ModuleEviction, AModuleEvictedAfterItsUploadIsAskedForAgainOnTheSameConnection) {
+  const std::string echo = read_file(std::string(UNI_MODULE_DIR) + "/libecho.so");
+  ManagerConfig config;
+  config.module_store_bytes = std::max(module_bytes().size(), echo.size()) + 1024;
+  CoreHarness h(config);
+  h.boss_hello(kBoss, kSession);
+  h.submit(kBoss, {task(kSession, 1)});
+  ASSERT_EQ(h.count_to(kBoss, Type::kNeedModule), 1u);
+  h.put_module(kBoss);
+  h.cancel(kBoss, {{kSession, 1}});
+  h.ack(kBoss, {{kSession, 1}});
+
+  // Another boss's module takes the store's room: factorial, unpinned, goes.
+  const PeerId other = "other";
+  h.boss_hello(other, kSession + 1);
+  proto::Task echo_task = task(kSession + 1, 1);
+  echo_task.module = ModuleHash::of(echo);
+  h.submit(other, {echo_task});
+  h.put_module(other, echo);
+  h.forget_sent();
+
+  h.submit(kBoss, {task(kSession, 2)});
+  EXPECT_EQ(h.count_to(kBoss, Type::kNeedModule), 1u) << "the evicted module was not asked for";
+  EXPECT_EQ(h.status().waiting_for_module, 1u);
+  h.put_module(kBoss);
+  EXPECT_EQ(h.status().waiting_for_module, 0u);
 }
 
 }  // namespace
