@@ -317,7 +317,7 @@ struct WorkerEngine::Impl {
   void result_loop() {
     int failed_round = 0;
     for (;;) {
-      bool stop = false, told = false;
+      bool stop = false;
       {
         std::unique_lock lock(mutex);
         results_changed.wait_for(lock, milliseconds(100), [&] {
@@ -326,9 +326,7 @@ struct WorkerEngine::Impl {
                                              (!outbox.empty() && in_flight < kStoresInFlight)));
         });
         stop = stopping;
-        told = !events.stored.empty();
       }
-      if (told) wake.signal();  // stored tasks not told yet (end_tasks)
       publish_results();
       republish_refused();
       if (publisher.failed_count() > 0) {
@@ -553,11 +551,6 @@ struct WorkerEngine::Impl {
         settle(seq);
       }
       if (!chores.empty()) chores_changed.notify_one();
-      // The supervisor only forgets stored tasks (they hold no credit): it
-      // learns of them with its next wake-up (a task, or the result thread's
-      // tick), not by one of its own that would take a CPU from the boss's
-      // receipt of the result. Unless it drains (credit 0) and waits for them.
-      told = told && credit == 0;
     }
     fetch_changed.notify_one();  // fewer unstored tasks
     if (told) wake.signal();
