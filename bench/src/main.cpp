@@ -21,7 +21,7 @@
 
 namespace {
 
-const std::vector<std::string> kWorkloads = {"W1", "W2",     "W3",        "W4",
+const std::vector<std::string> kWorkloads = {"W1",     "W2",         "W3",        "W4",
                                              "memory", "workers200", "dashboard", "become"};
 const std::vector<std::string> kIsolations = {"process", "thread"};
 // "nats" is both NATS parts: nats-1 (one server) and nats-3 (three nodes, R3).
@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   app.add_option(
       "--broker", broker_flags,
       "manager, nats, nats-1, nats-3 (comma list; default manager): nats-1 runs W1-W3 on "
-      "one local nats-server, nats-3 W1 and W2 on a 3-node cluster with 3 replicas, nats both");
+      "one local nats-server (W2 under each --isolation, the rest under process), nats-3 W1 "
+      "and W2 on a 3-node cluster with 3 replicas, nats both");
   std::vector<std::string> workloads, isolations, brokers;
   try {
     app.parse(argc, argv);
@@ -169,11 +170,21 @@ int main(int argc, char** argv) {
         bench::note("starting %d nats-server node(s)", nodes);
         uni::test::NatsCluster nats(nodes);
         nats.wait_jetstream_ready();
+        reported.clear();
+        if (nodes == 1 && wants("W2") &&
+            std::find(isolations.begin(), isolations.end(), "thread") != isolations.end()) {
+          // W2 under thread isolation too, on a worker of its own (one at a
+          // time: workers of one platform share the task queue).
+          bench::note("starting a worker (thread isolation) on nats-1");
+          bench::LocalCluster threads(env, "nats-1-thread",
+                                      bench::LocalCluster::Nats{nats.address()});
+          threads.add_workers(1, "thread");
+          attempt("W2", "thread", [&] { bench::run_w2(config, threads, "thread"); });
+        }
         const std::string iso = "process";
         bench::LocalCluster cluster(env, "nats-" + std::to_string(nodes),
                                     bench::LocalCluster::Nats{nats.address()});
         cluster.add_workers(1, iso);
-        reported.clear();
         if (nodes == 1) {
           attempt("W2", iso, [&] { bench::run_w2(config, cluster, iso); });
           std::optional<bench::W3Partial> w3;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <variant>
 
 #include "common/log.hpp"
@@ -57,6 +58,10 @@ struct Batch {
   std::string platform;
   std::vector<proto::Task> tasks;
 };
+
+// How long tasks published on a submitting thread wait for the publisher
+// thread to confirm them (and republish what failed transiently).
+constexpr std::chrono::milliseconds kConfirmAfter{20};
 
 proto::Result failed(const proto::Task& task, Status status, std::string text) {
   proto::Result r;
@@ -155,8 +160,13 @@ struct BossEngine::Impl {
     for (;;) {
       {
         std::unique_lock lock(mutex);
-        jobs_changed.wait(lock, [&] { return stopping || !jobs.empty() || confirm_due; });
-        if (jobs.empty() && !confirm_due) break;  // stopping, nothing left
+        auto job_waiting = [&] { return stopping || !jobs.empty(); };
+        jobs_changed.wait(lock, [&] { return job_waiting() || confirm_due; });
+        // Tasks published on a submitting thread are confirmed together a
+        // little later, not each at once: a thread woken per task would take
+        // a CPU from that task's way through the server and the worker.
+        if (!job_waiting()) jobs_changed.wait_for(lock, kConfirmAfter, job_waiting);
+        if (stopping && jobs.empty() && !confirm_due) break;  // nothing left
       }
       // Taken before the jobs, so that a submit that finds no job waiting
       // and the publisher free cannot overtake earlier jobs.
@@ -227,11 +237,12 @@ struct BossEngine::Impl {
     } catch (const std::exception& e) {
       log::warn("NATS: {}", e.what());
     }
+    bool was_due = false;
     {
       std::lock_guard lock(mutex);
-      confirm_due = true;
+      was_due = std::exchange(confirm_due, true);
     }
-    jobs_changed.notify_one();
+    if (!was_due) jobs_changed.notify_one();  // else it is woken by kConfirmAfter
     return true;
   }
 

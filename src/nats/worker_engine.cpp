@@ -110,7 +110,9 @@ struct WorkerEngine::Impl {
       std::lock_guard lock(mutex);
       stopping = true;
     }
-    changed.notify_all();
+    fetch_changed.notify_all();
+    results_changed.notify_all();
+    chores_changed.notify_all();
     fetch_thread.join();
     result_thread.join();  // stores what was sent before it stops
     publisher.forget_callbacks();
@@ -160,6 +162,11 @@ struct WorkerEngine::Impl {
         std::clamp(config.ack_wait / 6, milliseconds(20), milliseconds(500));
     Clock::time_point next_progress = Clock::now() + progress_every;
     Clock::time_point next_sweep{};
+    // The last fetch found nothing: the next one waits for a single message
+    // at once, without asking first for what is there (a round trip that
+    // would only find nothing again, while a task that comes meanwhile waits
+    // for the waiting request to reach the server).
+    bool idle = false;
     while (!stopped()) {
       Clock::time_point now = Clock::now();
       if (now >= next_progress) {
@@ -178,7 +185,7 @@ struct WorkerEngine::Impl {
         room = credit > running ? credit - running : 0;
         if (supervised - running > kMaxUnstored) room = 0;
         if (room == 0) {
-          changed.wait_for(lock, milliseconds(50));
+          fetch_changed.wait_for(lock, milliseconds(50));
           continue;
         }
       }
@@ -186,7 +193,9 @@ struct WorkerEngine::Impl {
         // About one message per 100 tasks of room: a few messages at once
         // when the worker is hungry, one when it is nearly full.
         int messages = static_cast<int>(std::clamp<std::size_t>(room / config.batch_tasks, 1, 8));
-        for (TaskDelivery& d : consumer.fetch(messages, fetch_wait)) accept(std::move(d));
+        std::vector<TaskDelivery> got = consumer.fetch(idle ? 1 : messages, fetch_wait);
+        idle = got.empty();
+        for (TaskDelivery& d : got) accept(std::move(d));
       } catch (const NatsError& e) {
         if (e.kind() != FailureKind::kTimeout) {
           log::debug("NATS: fetching tasks: {}", e.what());
@@ -237,7 +246,7 @@ struct WorkerEngine::Impl {
       }
       for (proto::Result& r : ended) outbox.push_back(std::move(r));
     }
-    if (!ended.empty()) changed.notify_all();
+    if (!ended.empty()) results_changed.notify_one();
     if (gave) wake.signal();
   }
 
@@ -325,7 +334,7 @@ struct WorkerEngine::Impl {
       bool stop = false;
       {
         std::unique_lock lock(mutex);
-        changed.wait_for(lock, milliseconds(100), [&] {
+        results_changed.wait_for(lock, milliseconds(100), [&] {
           bool held_back = Clock::now() < hold_until;
           return stopping || (!held_back && (!retry_stores.empty() ||
                                              (!outbox.empty() && in_flight < kStoresInFlight)));
@@ -480,6 +489,7 @@ struct WorkerEngine::Impl {
   // The stream's answer for one message (on nats.c's thread, or the sender's).
   void stored(const std::shared_ptr<Store>& store, const NatsError* failure) {
     std::vector<TaskId> done;
+    bool more = false;  // for the result thread: results waiting, or a retry
     {
       std::lock_guard lock(mutex);
       --in_flight;
@@ -498,9 +508,11 @@ struct WorkerEngine::Impl {
           tally.count(r.status);
         }
       }
+      more = !outbox.empty() || !retry_stores.empty();
     }
     if (!done.empty()) end_tasks(done);
-    changed.notify_all();
+    // The window has room again: what piled up in the outbox goes now.
+    if (more) results_changed.notify_one();
   }
 
   // Messages refused for good, published again after hold_until.
@@ -556,8 +568,9 @@ struct WorkerEngine::Impl {
         told |= forget(it);
         settle(seq);
       }
+      if (!chores.empty()) chores_changed.notify_one();
     }
-    changed.notify_all();
+    fetch_changed.notify_one();  // fewer unstored tasks
     if (told) wake.signal();
   }
 
@@ -594,7 +607,8 @@ struct WorkerEngine::Impl {
       std::function<void()> chore;
       {
         std::unique_lock lock(mutex);
-        changed.wait_for(lock, milliseconds(200), [&] { return stopping || !chores.empty(); });
+        chores_changed.wait_for(lock, milliseconds(200),
+                                [&] { return stopping || !chores.empty(); });
         if (chores.empty()) {
           if (stopping) return;
           continue;
@@ -615,7 +629,7 @@ struct WorkerEngine::Impl {
       std::lock_guard lock(mutex);
       chores.push_back(std::move(chore));
     }
-    changed.notify_all();
+    chores_changed.notify_one();
   }
 
   void fetch_module(const ModuleHash& hash) {
@@ -672,7 +686,11 @@ struct WorkerEngine::Impl {
 
   WakeFd wake;
   mutable std::mutex mutex;
-  std::condition_variable changed;
+  // One per waiting thread, so that a change wakes only the thread it
+  // concerns: a thread woken for nothing takes a CPU from the task's path.
+  std::condition_variable fetch_changed;    // credit, running, unstored tasks
+  std::condition_variable results_changed;  // outbox, in-flight window, retries
+  std::condition_variable chores_changed;
   bool stopping = false;
   std::uint32_t credit = 0;
   std::size_t supervised = 0;   // tasks given to the supervisor, not yet stored
@@ -713,7 +731,7 @@ void WorkerEngine::set_credit(std::uint32_t capacity) {
     std::lock_guard lock(impl_->mutex);
     impl_->credit = capacity;
   }
-  impl_->changed.notify_all();
+  impl_->fetch_changed.notify_one();
 }
 
 void WorkerEngine::fetch_module(const ModuleHash& hash) {
@@ -733,10 +751,17 @@ void WorkerEngine::send_results(const std::vector<const proto::Result*>& results
       }
     }
   }
-  impl_->changed.notify_all();  // room for the fetch thread
   // On this thread when the window allows: a result is on its way without
-  // a hand-over to another thread (latency).
+  // a hand-over to another thread (latency). Only then the threads that wait
+  // for it are woken, so that they do not compete with it for a CPU.
   impl_->publish_results();
+  impl_->fetch_changed.notify_one();  // room for the fetch thread
+  bool left = false;
+  {
+    std::lock_guard lock(impl_->mutex);
+    left = !impl_->outbox.empty();
+  }
+  if (left) impl_->results_changed.notify_one();
 }
 
 void WorkerEngine::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
