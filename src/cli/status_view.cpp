@@ -71,6 +71,8 @@ std::string status_text(const ClusterStatus& status) {
   append(out, "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed\n",
          status.tasks_per_s, ull(status.totals.submitted), ull(status.totals.completed),
          ull(status.totals.failed));
+  append(out, "%llu boss(es) connected; %llu result(s) kept for uni result\n", ull(status.bosses),
+         ull(status.totals.kept_results));
   append(out, "%zu service(s)\n", status.services.size());
   if (!status.services.empty()) {
     append(out, "  %-24s %-9s %-10s %-8s %-12s %-7s %s\n", "ID", "STATE", "WORKER", "UPTIME",

@@ -172,6 +172,8 @@ std::string prometheus_text(const MetricsSnapshot& s) {
   e.metric("uni_slots_busy", "gauge", "Slots executing a task.", d(busy));
   e.metric("uni_services", "gauge", "Services not yet ended.", d(r.services.size()));
   e.metric("uni_bosses_connected", "gauge", "Connected bosses.", d(r.bosses));
+  e.metric("uni_kept_results", "gauge", "Results held for uni result (tasks of uni submit).",
+           d(t.kept_results));
   e.metric("uni_tasks_per_second", "gauge", "Tasks finished per second over the last 10 s.",
            r.tasks_per_s);
   e.histogram("uni_task_run_seconds",

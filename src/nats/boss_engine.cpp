@@ -4,6 +4,8 @@
 // known are published on the submitting thread when the publisher is idle.
 #include "nats/boss_engine.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -19,6 +21,7 @@
 
 #include "common/log.hpp"
 #include "nats/async_publisher.hpp"
+#include "nats/boss_heartbeat.hpp"
 #include "nats/cancel_channel.hpp"
 #include "nats/cluster_status.hpp"
 #include "nats/error.hpp"
@@ -67,6 +70,18 @@ proto::Result failed(const proto::Task& task, Status status, std::string text) {
   r.payload = std::move(text);
   r.attempt = task.attempt;
   return r;
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
 }
 
 std::string seconds_text(std::uint32_t ms) {
@@ -290,7 +305,7 @@ struct BossEngine::Impl {
         deliver(refused);
       } else {
         try {
-          publisher.publish(queue.subject(), data, TaskQueue::batch_id(ptrs));
+          publisher.publish(queue.subject_for(ptrs.size()), data, TaskQueue::batch_id(ptrs));
         } catch (const NatsError& e) {
           log::debug("NATS: async publish failed ({}); confirm() retries it", e.what());
         }
@@ -335,6 +350,28 @@ struct BossEngine::Impl {
         deliver(back);
       }
     }
+  }
+
+  // ---- the heartbeat's (BossHeartbeat) ----
+  BossEntry boss_entry() {
+    BossEntry e;
+    e.session = session;
+    e.host = host_name();
+    e.pid = static_cast<std::uint32_t>(::getpid());
+    e.connected_ms = connected_ms;
+    e.at_ms = unix_ms();
+    std::lock_guard lock(mutex);
+    e.outstanding = outstanding.size();
+    e.submitted = submitted_count;
+    for (auto it = open_services.begin(); it != open_services.end();) {
+      if (!outstanding.count(it->first)) {  // ended
+        it = open_services.erase(it);
+        continue;
+      }
+      e.services.push_back({it->first.str(), it->second});
+      ++it;
+    }
+    return e;
   }
 
   // ---- the result thread ----
@@ -487,7 +524,19 @@ struct BossEngine::Impl {
   Clock::time_point next_service_check{};
   std::optional<ServiceRegistry> services;
 
+  // For the heartbeat's entry (under `mutex`).
+  std::uint64_t submitted_count = 0;
+  std::map<TaskId, std::string> open_services;  // services submitted, not ended: id -> function
+  const std::int64_t connected_ms = unix_ms();
+
   std::thread publish_thread, result_thread;
+  // Last: stopped first, after the threads above (the last id recorded).
+  BossHeartbeat heartbeat{js, config, session,
+                          [this] {
+                            std::lock_guard lock(mutex);
+                            return max_submitted_seq;
+                          },
+                          [this] { return boss_entry(); }};
 };
 
 BossEngine::BossEngine(EngineConfig config, std::uint64_t session)
@@ -511,12 +560,14 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
     std::lock_guard lock(impl_->mutex);
     Clock::time_point now = Clock::now();
     impl_->platforms.insert(platform);
+    impl_->submitted_count += tasks.size();
     for (const proto::Task& t : tasks) {
       impl_->outstanding.insert(t.id);
       if (t.id.session == impl_->session)
         impl_->max_submitted_seq = std::max(impl_->max_submitted_seq, t.id.seq);
       if ((t.flags & proto::kFlagService) && (t.flags & proto::kFlagStartedEvent))
         impl_->watch_started.insert(t.id);
+      if (t.flags & proto::kFlagService) impl_->open_services.emplace(t.id, t.function);
       if (t.wait_ms > 0)
         impl_->wait_deadlines.push(
             {now + std::chrono::milliseconds(t.wait_ms), t.id, platform, t.wait_ms});
@@ -550,6 +601,22 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
       return false;
     }
   };
+  // Whether another session handed out `id` (a boss records its highest id
+  // as it grows, `uni submit` its one task before publishing it).
+  std::optional<SessionLedger> ledger;
+  auto handed_out = [&](const TaskId& id) {
+    try {
+      if (!ledger)
+        ledger.emplace(SessionLedger::open(impl_->js, impl_->config.names, impl_->config.replicas,
+                                           impl_->config.result_max_age));
+      std::optional<std::uint64_t> max_seq = ledger->max_seq(id.session);
+      return max_seq && id.seq <= *max_seq;
+    } catch (const std::exception& e) {
+      // Cannot tell: as before the ledger, taken as submitted.
+      log::debug("NATS: looking up session {}: {}", session_hex(id.session), e.what());
+      return true;
+    }
+  };
   for (const TaskId& id : ids) {
     CancelState state;
     if (id.session == impl_->session) {
@@ -563,13 +630,17 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
       else state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
     } else if (impl_->results.find(id)) {  // another boss's task (uni stop)
       state = CancelState::kDone;
+    } else if (running_service(id)) {
+      state = CancelState::kStopping;
     } else {
-      // Not finished, or never submitted: a session whose boss left is not
-      // known here, so an unknown id is cancelled too (harmless).
-      state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
+      state = handed_out(id) ? CancelState::kCancelled : CancelState::kUnknown;
     }
     outcomes.emplace_back(id, state);
-    if (state == CancelState::kStopping) to_stop.push_back(id);
+    // An unknown id of another session is still told to the workers: a boss
+    // killed within 100 ms of a submit may not have recorded it.
+    if (state == CancelState::kStopping ||
+        (state == CancelState::kUnknown && id.session != impl_->session))
+      to_stop.push_back(id);
     if (state != CancelState::kCancelled) continue;
     // Skipped by the worker that fetches it; a worker that already holds
     // it stops it, and its own result is then dropped.

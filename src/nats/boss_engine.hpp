@@ -51,7 +51,8 @@ class BossEngine {
   // A module asked for through modules_needed: stored, then its tasks go out.
   void put_module(const ModuleHash& hash, std::string platform, std::string bytes);
   // Stores a cancel of `ids` (of any session) for the workers, and ends each
-  // id without a result yet as `cancelled`. Returns what happened to each.
+  // id without a result yet as `cancelled`; an id that no session is
+  // recorded to have handed out is `unknown`. Returns what happened to each.
   std::vector<proto::CancelOutcome> cancel(const std::vector<proto::TaskId>& ids);
   // The cluster as the registries and the streams show it. Blocks (a few
   // requests); throws NatsError.

@@ -7,6 +7,7 @@
 #include "nats/connection.hpp"
 #include "nats/jetstream.hpp"
 #include "nats/module_store.hpp"
+#include "nats/registry.hpp"
 #include "nats/result_stream.hpp"
 #include "nats/task_queue.hpp"
 
@@ -31,6 +32,10 @@ proto::TaskId submit_detached(const EngineConfig& config, const DetachedSubmissi
   task.timeout_ms = s.timeout_ms;
   task.wait_ms = s.wait_ms;
   task.max_attempts = s.max_attempts;
+  // Recorded first, so that a cancel of the id by another process, which
+  // may come as soon as it is printed, knows it was handed out.
+  SessionLedger::open(js, config.names, config.replicas, config.result_max_age)
+      .record(session, task.id.seq);
   queue.publish({&task});  // returns once the stream (a quorum of it) holds it
   return task.id;
 }

@@ -44,6 +44,16 @@ std::string Names::task_subject(std::string_view platform) const {
   return prefix_ + ".tasks." + std::string(platform);
 }
 
+std::string Names::task_subject(std::string_view platform, std::size_t count) const {
+  return task_subject(platform) + "." + std::to_string(count);
+}
+
+std::string Names::platform_of_task_stream(std::string_view stream) const {
+  const std::string prefix = upper_ + "_TASKS_";
+  if (stream.size() <= prefix.size() || stream.substr(0, prefix.size()) != prefix) return "";
+  return std::string(stream.substr(prefix.size()));
+}
+
 std::string Names::exhausted_stream(std::string_view platform) const {
   check_platform(platform);
   return upper_ + "_EXHAUSTED_" + std::string(platform);
@@ -64,6 +74,8 @@ std::string Names::cancel_subjects() const { return prefix_ + ".cancel.>"; }
 std::string Names::module_bucket() const { return prefix_ + "_modules"; }
 std::string Names::worker_bucket() const { return prefix_ + "_workers"; }
 std::string Names::service_bucket() const { return prefix_ + "_services"; }
+std::string Names::boss_bucket() const { return prefix_ + "_bosses"; }
+std::string Names::session_bucket() const { return prefix_ + "_sessions"; }
 
 std::string Names::become_subject(std::string_view worker_id) const {
   if (worker_id.empty() || worker_id.find_first_of(".*> \t\r\n") != std::string_view::npos)

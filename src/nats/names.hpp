@@ -3,6 +3,7 @@
 // prefix other than "uni" lets two uni clusters share one NATS account.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,7 +21,12 @@ class Names {
   // pull consumer its workers share.
   std::string task_stream(std::string_view platform) const;   // UNI_TASKS_<platform>
   std::string task_subject(std::string_view platform) const;  // uni.tasks.<platform>
+  // A message of `count` tasks is published on uni.tasks.<platform>.<count>,
+  // so that the stream's per-subject counts say how many tasks it holds.
+  std::string task_subject(std::string_view platform, std::size_t count) const;
   std::string task_consumer() const { return "workers"; }
+  // The platform whose task stream `stream` is; empty if it is none.
+  std::string platform_of_task_stream(std::string_view stream) const;
   // Captured max-deliveries advisories of a platform's consumer.
   std::string exhausted_stream(std::string_view platform) const;  // UNI_EXHAUSTED_<platform>
 
@@ -36,6 +42,8 @@ class Names {
   std::string module_bucket() const;   // object store uni_modules (stream OBJ_uni_modules)
   std::string worker_bucket() const;   // KV uni_workers
   std::string service_bucket() const;  // KV uni_services
+  std::string boss_bucket() const;     // KV uni_bosses: bosses connected now
+  std::string session_bucket() const;  // KV uni_sessions: ids each session handed out
 
   // Become requests to one worker (core NATS request/reply, not stored).
   std::string become_subject(std::string_view worker_id) const;  // uni.become.<worker id>

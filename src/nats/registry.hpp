@@ -20,6 +20,15 @@ struct WorkerEntry {
   std::string id, host, platform, isolation;
   std::uint32_t pid = 0;  // the supervisor's
   std::uint32_t slots = 0, busy = 0;
+  // Tasks it holds (not yet stored), and all the tasks of the messages it
+  // holds: a message stays in its stream until its last task is stored, so
+  // the queue is the stream's tasks less the live workers' `fetched`.
+  std::uint64_t assigned = 0, fetched = 0;
+  // Since it started: results it stored by status, tasks it queued again.
+  std::uint64_t completed = 0, failed = 0, cancelled = 0, requeued = 0;
+  double tasks_per_s = 0;  // results stored per second over the last 10 s
+  // Unix ms, by the worker's clock: when it started, when it put this entry.
+  std::int64_t started_ms = 0, at_ms = 0;
 };
 
 struct ServiceEntry {
@@ -28,6 +37,22 @@ struct ServiceEntry {
   // Its module (hex hash) and how often it took on new code (`uni become`).
   std::string module;
   std::uint32_t becomes = 0;
+};
+
+// A boss connected now, put by its heartbeat (BossRegistry).
+struct BossEntry {
+  std::uint64_t session = 0;
+  std::string host;
+  std::uint32_t pid = 0;
+  std::uint64_t outstanding = 0;             // tasks submitted without a result yet
+  std::uint64_t submitted = 0;               // since it connected
+  std::int64_t connected_ms = 0, at_ms = 0;  // unix ms, by the boss's clock
+  // Its services not ended: listed `queued` by the status unless a worker
+  // reports one running (ServiceRegistry).
+  struct Service {
+    std::string id, function;
+  };
+  std::vector<Service> services;
 };
 
 struct RegistryConfig {
@@ -62,6 +87,38 @@ class ServiceRegistry {
 
  private:
   explicit ServiceRegistry(KvBucket bucket) : bucket_(std::move(bucket)) {}
+  KvBucket bucket_;
+};
+
+// Bosses connected now: each puts its entry on its heartbeat (same TTL as
+// the workers'), and removes it when it closes.
+class BossRegistry {
+ public:
+  static BossRegistry open(JetStream& js, const Names& names, const RegistryConfig& config = {});
+  void announce(const BossEntry& boss);
+  void leave(std::uint64_t session);
+  std::vector<BossEntry> list();
+
+ private:
+  explicit BossRegistry(KvBucket bucket) : bucket_(std::move(bucket)) {}
+  KvBucket bucket_;
+};
+
+// The highest task id each boss session handed out, kept as long as results
+// (24 h): what lets a cancel of another session's id tell a task that was
+// submitted (and may wait in a queue) from one that never was. A boss
+// records its session as its ids grow; `uni submit` records its one task
+// before publishing it.
+class SessionLedger {
+ public:
+  static SessionLedger open(JetStream& js, const Names& names, int replicas,
+                            std::chrono::milliseconds keep);
+  void record(std::uint64_t session, std::uint64_t max_seq);
+  // nullopt: no record (never a session, or older than `keep`).
+  std::optional<std::uint64_t> max_seq(std::uint64_t session);
+
+ private:
+  explicit SessionLedger(KvBucket bucket) : bucket_(std::move(bucket)) {}
   KvBucket bucket_;
 };
 

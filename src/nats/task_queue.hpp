@@ -40,6 +40,13 @@ class TaskQueue {
   static std::string batch_id(const std::vector<const proto::Task*>& tasks);
 
   std::uint64_t depth();  // messages (batches) waiting or in flight
+  // Tasks in those messages, summed from the stream's per-subject counts
+  // (a message of n tasks is on subject_for(n); one on the bare subject,
+  // from an older uni, counts as one). nullopt if the stream is gone.
+  std::optional<std::uint64_t> tasks() { return count_tasks(*js_, stream_, subject_); }
+  // The same for any task stream, without creating or changing it.
+  static std::optional<std::uint64_t> count_tasks(JetStream& js, const std::string& stream,
+                                                  const std::string& subject);
 
   // A stored batch by its stream sequence, for one whose deliveries are
   // exhausted (see ExhaustedTasks); nullopt if it is gone. Throws
@@ -52,6 +59,10 @@ class TaskQueue {
   const std::string& platform() const { return platform_; }
   const std::string& stream() const { return stream_; }
   const std::string& subject() const { return subject_; }
+  // The subject of a message of `count` tasks: "<subject>.<count>".
+  std::string subject_for(std::size_t count) const {
+    return subject_ + "." + std::to_string(count);
+  }
 
  private:
   TaskQueue(JetStream& js, std::string platform, std::string stream, std::string subject)

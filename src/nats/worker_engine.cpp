@@ -28,6 +28,7 @@
 #include "nats/result_stream.hpp"
 #include "nats/task_consumer.hpp"
 #include "nats/wake_fd.hpp"
+#include "nats/worker_tally.hpp"
 
 namespace uni::nats {
 
@@ -132,10 +133,21 @@ struct WorkerEngine::Impl {
     }
   }
 
-  WorkerEntry entry(std::uint32_t busy) const {
-    return WorkerEntry{
+  // The registry entry, with the counts `uni status` sums (under `mutex`).
+  WorkerEntry entry(std::uint32_t busy) {
+    WorkerEntry e{
         identity.id,    identity.host, identity.platform, identity.isolation, identity.pid,
         identity.slots, busy};
+    e.assigned = held.size();
+    for (const auto& [seq, batch] : batches) e.fetched += batch.delivery.tasks().size();
+    e.completed = tally.completed;
+    e.failed = tally.failed;
+    e.cancelled = tally.cancelled;
+    e.requeued = tally.requeued;
+    e.started_ms = tally.started_ms;
+    e.at_ms = unix_ms_now();
+    e.tasks_per_s = tally.rate_now();
+    return e;
   }
 
   bool stopped() {
@@ -397,6 +409,7 @@ struct WorkerEngine::Impl {
       if (retry) {
         proto::Task again = it->second.task;
         if (r.status != Status::kHandedBack) {
+          ++tally.requeued;
           log::info("task {} ({}) requeued for attempt {}: {}", r.id.str(), again.function,
                     again.attempt + 1, r.payload);
           ++again.attempt;
@@ -430,7 +443,7 @@ struct WorkerEngine::Impl {
         part.push_back(&requeued[i]);
         store.requeue_of.push_back(requeued_from[i]);
       }
-      store.subject = queue.subject();
+      store.subject = queue.subject_for(part.size());
       store.data = proto::encode_tasks(part);
       store.msg_id = "requeue-" + part.front()->id.str() + "-" + identity.id + "-" +
                      std::to_string(++published);
@@ -490,7 +503,10 @@ struct WorkerEngine::Impl {
       } else if (!store->requeue_of.empty()) {
         for (std::uint64_t seq : store->requeue_of) settle(seq);
       } else {
-        for (const proto::Result& r : store->results) done.push_back(r.id);
+        for (const proto::Result& r : store->results) {
+          done.push_back(r.id);
+          tally.count(r.status);
+        }
       }
       more = !outbox.empty() || !retry_stores.empty();
     }
@@ -635,10 +651,11 @@ struct WorkerEngine::Impl {
   }
 
   void beat(std::uint32_t busy, const std::vector<TaskId>& started) {
-    workers.announce(entry(busy));
     std::vector<ServiceEntry> entries;
+    WorkerEntry me;
     {
       std::lock_guard lock(mutex);
+      me = entry(busy);
       for (const TaskId& id : started) {
         auto it = held.find(id);
         if (it == held.end()) continue;  // ended meanwhile
@@ -647,6 +664,7 @@ struct WorkerEngine::Impl {
                            it->second.task.module.hex(), it->second.becomes});
       }
     }
+    workers.announce(me);
     for (const ServiceEntry& e : entries) services.announce(e);
   }
 
@@ -688,6 +706,7 @@ struct WorkerEngine::Impl {
   std::deque<proto::Result> outbox;
   std::deque<std::function<void()>> chores;
   WorkerEngineEvents events;
+  WorkerTally tally;  // for the registry entry
 
   std::thread fetch_thread, result_thread, cancel_thread, chores_thread;
 };

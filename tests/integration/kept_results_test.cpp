@@ -70,6 +70,9 @@ TEST(KeptResults, SubmitExitsAndALaterResultPrintsTheResult) {
   EXPECT_EQ(again.exit_code, 0) << again.describe();
   EXPECT_EQ(again.out, "42\n") << again.describe();
   EXPECT_EQ(cluster.status()["totals"]["kept_results"], 1) << cluster.status().dump();
+  // The text view says it too, as /metrics does (uni_kept_results).
+  CommandResult text = cluster.uni({"status"});
+  EXPECT_TRUE(contains(text.out, "1 result(s) kept for uni result")) << text.describe();
 }
 
 TEST(KeptResults, TheCppApiSubmitsAndReadsTheResultLater) {

@@ -302,7 +302,7 @@ TEST(Engines, TheStatusListsLiveWorkersAndTheirServices) {
   proto::StatusReport report;
   ASSERT_TRUE(testing::eventually([&] {
     report = boss.status();
-    return !report.services.empty();
+    return !report.services.empty() && report.services[0].state == proto::ServiceState::kRunning;
   }));
   ASSERT_EQ(report.workers.size(), 1u);
   EXPECT_EQ(report.workers[0].id, "w-status");

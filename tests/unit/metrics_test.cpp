@@ -87,6 +87,7 @@ MetricsSnapshot sample_snapshot() {
   s.status.totals.failed = 5;
   s.status.totals.cancelled = 2;
   s.status.totals.requeued = 1;
+  s.status.totals.kept_results = 3;
   s.status.totals.module_bytes = 12345;
   s.status.totals.module_upload_bytes = 23456;
   s.run_time.observe(2ms);
@@ -130,6 +131,7 @@ TEST(PrometheusText, IsValidExpositionFormatWithUniNamesHelpTypeAndUnits) {
   EXPECT_EQ(families.at("uni_slots_busy").value(), 4);
   EXPECT_EQ(families.at("uni_services").value(), 1);
   EXPECT_EQ(families.at("uni_bosses_connected").value(), 2);
+  EXPECT_EQ(families.at("uni_kept_results").value(), 3);
   EXPECT_DOUBLE_EQ(families.at("uni_manager_uptime_seconds").value(), 61.5);
   const auto& run = families.at("uni_task_run_seconds");
   EXPECT_EQ(run.type, "histogram");
