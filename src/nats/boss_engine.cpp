@@ -251,8 +251,16 @@ struct BossEngine::Impl {
     ready.reserve(job.tasks.size());
     for (proto::Task& task : job.tasks) {
       auto parked_it = parked.find(task.module);
-      if (parked_it == parked.end() && module_ready(task.module)) ready.push_back(std::move(task));
-      else parked[task.module].push_back({job.platform, {std::move(task)}});
+      if (parked_it == parked.end() && module_ready(task.module)) {
+        ready.push_back(std::move(task));
+        continue;
+      }
+      // Tasks that wait for their module go out together once it is
+      // stored, packed as a map's tasks are, not one to a message.
+      std::vector<Batch>& waiting = parked[task.module];
+      if (waiting.empty() || waiting.back().platform != job.platform)
+        waiting.push_back({job.platform, {}});
+      waiting.back().tasks.push_back(std::move(task));
     }
     publish_tasks(job.platform, ready);
   }

@@ -12,6 +12,7 @@
 
 #include "nats/boss_engine.hpp"
 #include "nats/detached_tasks.hpp"
+#include "nats/task_queue.hpp"
 #include "nats/worker_engine.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
@@ -81,7 +82,6 @@ const proto::StatusReport::Service* find_service(const proto::StatusReport& repo
 TEST(NatsStatus, QueueAndAssignedCountTasksNotMessages) {
   test::NatsCluster nats;
   BossEngine boss(config_for(nats), 0x5100);
-  // Stored first: tasks that wait for their module go out one to a message.
   boss.put_module(ModuleHash::of(kModuleBytes), kPlatform, kModuleBytes);
   boss.submit(kPlatform, testing::make_tasks(0x5100, 1, 250));
   proto::StatusReport report;
@@ -131,6 +131,25 @@ TEST(NatsStatus, QueueAndAssignedCountTasksNotMessages) {
   EXPECT_EQ(report.workers[0].completed, 30u);
   EXPECT_EQ(report.workers[0].failed, 6u);
   EXPECT_GT(report.workers[0].uptime_ms, 0u);
+}
+
+// Tasks submitted before their module is stored wait for it, and then go
+// out packed as any map's tasks are: 250 tasks make 3 messages, not 250.
+TEST(NatsStatus, TasksThatWaitedForTheirModuleGoOutPackedNotOneToAMessage) {
+  test::NatsCluster nats;
+  BossEngine boss(config_for(nats), 0x5200);
+  boss.submit(kPlatform, testing::make_tasks(0x5200, 1, 250));
+  proto::StatusReport report;
+  ASSERT_TRUE(testing::eventually([&] {
+    serve_modules(boss);
+    report = boss.status();
+    return report.queue == 250;
+  })) << "queue "
+      << report.queue;
+  Connection c = Connection::connect({.address = nats.address()});
+  JetStream js(c);
+  TaskQueue queue = TaskQueue::open(js, Names(), kPlatform);
+  EXPECT_EQ(queue.depth(), 3u);
 }
 
 TEST(NatsStatus, ConnectedBossesAreCountedAndOneThatLeavesIsNot) {
