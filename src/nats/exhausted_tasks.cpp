@@ -1,6 +1,9 @@
 // ExhaustedTasks: a work-queue stream of max-deliveries advisories and its consumer.
 #include "nats/exhausted_tasks.hpp"
 
+#include <algorithm>
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
@@ -74,6 +77,35 @@ std::optional<ExhaustedBatch> ExhaustedTasks::next(std::chrono::milliseconds wai
 void ExhaustedBatch::done() {
   queue_->remove(stream_seq_);
   advisory_.ack();
+}
+
+void ExhaustedTasks::fail_waiting(ResultStream& results, const std::string& worker,
+                                  const std::string& host) {
+  while (std::optional<ExhaustedBatch> batch = next(std::chrono::milliseconds(1))) {
+    std::map<std::uint64_t, std::vector<proto::Result>> by_session;
+    for (const proto::Task& task : batch->tasks()) {
+      proto::Result r;
+      r.id = task.id;
+      r.status = proto::Status::kCrashed;
+      r.payload = "delivered " + std::to_string(batch->deliveries()) +
+                  " times and never finished: each worker that took it died or stalled";
+      r.attempt = static_cast<std::uint8_t>(std::min<std::uint64_t>(batch->deliveries(), 255));
+      r.worker = worker;
+      r.host = host;
+      by_session[task.id.session].push_back(std::move(r));
+    }
+    for (auto& [session, list] : by_session) {
+      std::vector<const proto::Result*> ptrs;
+      for (const proto::Result& r : list) ptrs.push_back(&r);
+      PublishOptions options;
+      options.msg_id = "exhausted-" + queue_->stream() + "-" + std::to_string(batch->stream_seq());
+      results.publish(session, ptrs, options);
+    }
+    log::warn(
+        "NATS: batch {} of {} ({} tasks) was delivered {} times without an ack; its tasks failed",
+        batch->stream_seq(), queue_->stream(), batch->tasks().size(), batch->deliveries());
+    batch->done();
+  }
 }
 
 }  // namespace uni::nats

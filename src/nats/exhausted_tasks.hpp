@@ -8,8 +8,10 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "nats/result_stream.hpp"
 #include "nats/task_consumer.hpp"
 
 namespace uni::nats {
@@ -48,6 +50,10 @@ class ExhaustedTasks {
 
   // The next exhausted batch, or nullopt if none came within `wait`.
   std::optional<ExhaustedBatch> next(std::chrono::milliseconds wait);
+  // Fails the tasks of every exhausted batch there is now (status crashed,
+  // stored in `results` under `worker` and `host`) and marks each done.
+  // Throws NatsError; a batch not marked done is another worker's to fail.
+  void fail_waiting(ResultStream& results, const std::string& worker, const std::string& host);
 
  private:
   ExhaustedTasks(TaskQueue& queue, Subscription subscription)

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,11 +20,13 @@
 #include "common/log.hpp"
 #include "nats/async_publisher.hpp"
 #include "nats/cancel_channel.hpp"
+#include "nats/chore_thread.hpp"
 #include "nats/error.hpp"
 #include "nats/exhausted_tasks.hpp"
 #include "nats/module_store.hpp"
 #include "nats/registry.hpp"
 #include "nats/result_stream.hpp"
+#include "nats/store_messages.hpp"
 #include "nats/task_consumer.hpp"
 #include "nats/wake_fd.hpp"
 #include "nats/worker_tally.hpp"
@@ -61,14 +62,6 @@ struct HeldTask {
   std::uint32_t becomes = 0;
 };
 
-// One message of the result path: final results of one boss session, or a
-// task queued again. Kept until the stream stored it, to retry it whole.
-struct Store {
-  std::string subject, data, msg_id;
-  std::vector<proto::Result> results;     // final results it carries
-  std::vector<std::uint64_t> requeue_of;  // tasks queued again: the batch each came in
-};
-
 // Result messages in flight at once. One would make a worker wait a stream
 // round trip (a quorum's, on three replicas) between stores while results
 // pile up; a few keep storing while batching what comes meanwhile.
@@ -102,7 +95,6 @@ struct WorkerEngine::Impl {
     fetch_thread = std::thread([this] { fetch_loop(); });
     result_thread = std::thread([this] { result_loop(); });
     cancel_thread = std::thread([this] { cancel_loop(); });
-    chores_thread = std::thread([this] { chores_loop(); });
   }
 
   ~Impl() {
@@ -112,12 +104,11 @@ struct WorkerEngine::Impl {
     }
     fetch_changed.notify_all();
     results_changed.notify_all();
-    chores_changed.notify_all();
     fetch_thread.join();
     result_thread.join();  // stores what was sent before it stops
     publisher.forget_callbacks();
     cancel_thread.join();
-    chores_thread.join();
+    chores.stop();
     std::lock_guard lock(mutex);
     for (auto& [seq, batch] : batches) {
       try {
@@ -291,33 +282,7 @@ struct WorkerEngine::Impl {
   // Batches whose every delivery went unacknowledged: their tasks fail.
   void sweep_exhausted() {
     try {
-      while (std::optional<ExhaustedBatch> batch = exhausted.next(milliseconds(1))) {
-        std::map<std::uint64_t, std::vector<proto::Result>> by_session;
-        for (const proto::Task& task : batch->tasks()) {
-          proto::Result r;
-          r.id = task.id;
-          r.status = Status::kCrashed;
-          r.payload = "delivered " + std::to_string(batch->deliveries()) +
-                      " times and never finished: each worker that took it died or stalled";
-          r.attempt = static_cast<std::uint8_t>(std::min<std::uint64_t>(batch->deliveries(), 255));
-          r.worker = identity.id;
-          r.host = identity.host;
-          by_session[task.id.session].push_back(std::move(r));
-        }
-        for (auto& [session, list] : by_session) {
-          std::vector<const proto::Result*> ptrs;
-          for (const proto::Result& r : list) ptrs.push_back(&r);
-          PublishOptions options;
-          options.msg_id =
-              "exhausted-" + queue.stream() + "-" + std::to_string(batch->stream_seq());
-          results.publish(session, ptrs, options);
-        }
-        log::warn(
-            "NATS: batch {} of {} ({} tasks) was delivered {} times without an ack; its "
-            "tasks failed",
-            batch->stream_seq(), queue.stream(), batch->tasks().size(), batch->deliveries());
-        batch->done();
-      }
+      exhausted.fail_waiting(results, identity.id, identity.host);
     } catch (const std::exception& e) {
       log::debug("NATS: sweeping exhausted batches: {}", e.what());
     }
@@ -371,7 +336,7 @@ struct WorkerEngine::Impl {
 
   // Publishes the outbox if the window allows (always when `force`).
   void publish_results(bool force = false) {
-    std::vector<Store> stores;
+    std::vector<StoreMessage> stores;
     bool told = false;
     {
       std::lock_guard lock(mutex);
@@ -384,13 +349,13 @@ struct WorkerEngine::Impl {
       in_flight += stores.size();
     }
     if (told) wake.signal();
-    for (Store& store : stores) send(std::make_shared<Store>(std::move(store)));
+    for (StoreMessage& store : stores) send(std::make_shared<StoreMessage>(std::move(store)));
   }
 
   // Sorts results into messages (under `mutex`): final results by boss
   // session, several to a message; kHandedBack ones and retryable crashes
   // as one-task messages to the queue. True if the supervisor is to be told.
-  bool prepare(std::vector<proto::Result>& batch, std::vector<Store>& stores) {
+  bool prepare(std::vector<proto::Result>& batch, std::vector<StoreMessage>& stores) {
     std::map<std::uint64_t, std::vector<proto::Result>> by_session;
     bool told = false;
     // Tasks given back together (a supervisor recalling its prefetch) go
@@ -432,52 +397,15 @@ struct WorkerEngine::Impl {
       }
     }
     const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
-    for (std::size_t first = 0; first < requeued.size();) {
-      Store store;
-      std::vector<const proto::Task*> part;
-      std::size_t bytes = 0;
-      for (std::size_t i = first; i < requeued.size() && part.size() < config.batch_tasks; ++i) {
-        std::size_t size = requeued[i].function.size() + requeued[i].args.size() + 64;
-        if (!part.empty() && bytes + size > std::min(limit, config.batch_bytes)) break;
-        bytes += size;
-        part.push_back(&requeued[i]);
-        store.requeue_of.push_back(requeued_from[i]);
-      }
-      store.subject = queue.subject_for(part.size());
-      store.data = proto::encode_tasks(part);
-      store.msg_id = "requeue-" + part.front()->id.str() + "-" + identity.id + "-" +
-                     std::to_string(++published);
-      first += part.size();
-      stores.push_back(std::move(store));
-    }
-    for (auto& [session, list] : by_session) {
-      Store store;
-      std::size_t bytes = 0;
-      auto flush = [&] {
-        if (store.results.empty()) return;
-        std::vector<const proto::Result*> ptrs;
-        ptrs.reserve(store.results.size());
-        for (const proto::Result& r : store.results) ptrs.push_back(&r);
-        store.subject = config.names.result_subject(session);
-        store.data = proto::encode_results(ptrs);
-        store.msg_id = identity.id + "-r" + std::to_string(++published);
-        stores.push_back(std::move(store));
-        store = Store();
-        bytes = 0;
-      };
-      for (proto::Result& r : list) {
-        std::size_t size = r.payload.size() + r.worker.size() + r.host.size() + 48;
-        if (!store.results.empty() && bytes + size > limit) flush();
-        bytes += size;
-        store.results.push_back(std::move(r));
-      }
-      flush();
-    }
+    const MessageIds ids{identity.id, published};
+    pack_requeues(requeued, requeued_from, queue, config.batch_tasks,
+                  std::min(limit, config.batch_bytes), ids, stores);
+    pack_results(by_session, config.names, limit, ids, stores);
     return told;
   }
 
   // Publishes one message; its tasks end when the stream stored it.
-  void send(std::shared_ptr<Store> store) {
+  void send(std::shared_ptr<StoreMessage> store) {
     auto on_stored = [this, store](const NatsError* failure) { stored(store, failure); };
     try {
       publisher.publish(store->subject, store->data, store->msg_id, on_stored);
@@ -487,7 +415,7 @@ struct WorkerEngine::Impl {
   }
 
   // The stream's answer for one message (on nats.c's thread, or the sender's).
-  void stored(const std::shared_ptr<Store>& store, const NatsError* failure) {
+  void stored(const std::shared_ptr<StoreMessage>& store, const NatsError* failure) {
     std::vector<TaskId> done;
     bool more = false;  // for the result thread: results waiting, or a retry
     {
@@ -517,14 +445,14 @@ struct WorkerEngine::Impl {
 
   // Messages refused for good, published again after hold_until.
   void republish_refused() {
-    std::vector<std::shared_ptr<Store>> again;
+    std::vector<std::shared_ptr<StoreMessage>> again;
     {
       std::lock_guard lock(mutex);
       if (retry_stores.empty() || Clock::now() < hold_until) return;
       again.swap(retry_stores);
       in_flight += again.size();
     }
-    for (std::shared_ptr<Store>& store : again) send(std::move(store));
+    for (std::shared_ptr<StoreMessage>& store : again) send(std::move(store));
   }
 
   // Drops a held task (under `mutex`); true if the supervisor is to be told.
@@ -539,7 +467,7 @@ struct WorkerEngine::Impl {
     }
     if (it->second.task.flags & proto::kFlagService) {
       announced_services.erase(id);
-      chores.push_back([this, id] { services.remove(id.str()); });
+      chores.post([this, id] { services.remove(id.str()); });
     }
     held.erase(it);
     return told;
@@ -568,7 +496,6 @@ struct WorkerEngine::Impl {
         told |= forget(it);
         settle(seq);
       }
-      if (!chores.empty()) chores_changed.notify_one();
     }
     fetch_changed.notify_one();  // fewer unstored tasks
     if (told) wake.signal();
@@ -602,36 +529,6 @@ struct WorkerEngine::Impl {
   }
 
   // ---- modules and registry entries ----
-  void chores_loop() {
-    for (;;) {
-      std::function<void()> chore;
-      {
-        std::unique_lock lock(mutex);
-        chores_changed.wait_for(lock, milliseconds(200),
-                                [&] { return stopping || !chores.empty(); });
-        if (chores.empty()) {
-          if (stopping) return;
-          continue;
-        }
-        chore = std::move(chores.front());
-        chores.pop_front();
-      }
-      try {
-        chore();
-      } catch (const std::exception& e) {
-        log::warn("NATS: {}", e.what());
-      }
-    }
-  }
-
-  void post_chore(std::function<void()> chore) {
-    {
-      std::lock_guard lock(mutex);
-      chores.push_back(std::move(chore));
-    }
-    chores_changed.notify_one();
-  }
-
   void fetch_module(const ModuleHash& hash) {
     proto::ModuleReply reply;
     reply.hash = hash;
@@ -690,25 +587,24 @@ struct WorkerEngine::Impl {
   // concerns: a thread woken for nothing takes a CPU from the task's path.
   std::condition_variable fetch_changed;    // credit, running, unstored tasks
   std::condition_variable results_changed;  // outbox, in-flight window, retries
-  std::condition_variable chores_changed;
   bool stopping = false;
   std::uint32_t credit = 0;
   std::size_t supervised = 0;   // tasks given to the supervisor, not yet stored
   std::size_t running = 0;      // of those, the ones whose result has not come back
   std::uint64_t published = 0;  // numbers the result path's message ids
   std::size_t in_flight = 0;    // result path messages the stream has not answered
-  std::vector<std::shared_ptr<Store>> retry_stores;  // refused, to publish again
-  Clock::time_point hold_until{};                    // no result publishing before
+  std::vector<std::shared_ptr<StoreMessage>> retry_stores;  // refused, to publish again
+  Clock::time_point hold_until{};                           // no result publishing before
   std::map<std::uint64_t, HeldBatch> batches;
   std::unordered_map<TaskId, HeldTask, proto::TaskIdHash> held;
   std::unordered_set<TaskId, proto::TaskIdHash> cancelled;
   std::set<TaskId> announced_services;
   std::deque<proto::Result> outbox;
-  std::deque<std::function<void()>> chores;
   WorkerEngineEvents events;
   WorkerTally tally;  // for the registry entry
 
-  std::thread fetch_thread, result_thread, cancel_thread, chores_thread;
+  ChoreThread chores;  // module fetches and registry puts
+  std::thread fetch_thread, result_thread, cancel_thread;
 };
 
 WorkerEngine::WorkerEngine(EngineConfig config, WorkerIdentity identity)
@@ -735,7 +631,7 @@ void WorkerEngine::set_credit(std::uint32_t capacity) {
 }
 
 void WorkerEngine::fetch_module(const ModuleHash& hash) {
-  impl_->post_chore([impl = impl_.get(), hash] { impl->fetch_module(hash); });
+  impl_->chores.post([impl = impl_.get(), hash] { impl->fetch_module(hash); });
 }
 
 void WorkerEngine::send_results(const std::vector<const proto::Result*>& results) {
@@ -765,7 +661,7 @@ void WorkerEngine::send_results(const std::vector<const proto::Result*>& results
 }
 
 void WorkerEngine::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
-  impl_->post_chore([impl = impl_.get(), busy, started] { impl->beat(busy, started); });
+  impl_->chores.post([impl = impl_.get(), busy, started] { impl->beat(busy, started); });
 }
 
 std::uint32_t WorkerEngine::service_became(const proto::TaskId& id, const ModuleHash& module,
@@ -783,7 +679,7 @@ std::uint32_t WorkerEngine::service_became(const proto::TaskId& id, const Module
   }
   // At once rather than at the next heartbeat: `uni status` right after
   // `uni become` shows the new code.
-  impl_->post_chore([impl = impl_.get(), entry] { impl->services.announce(entry); });
+  impl_->chores.post([impl = impl_.get(), entry] { impl->services.announce(entry); });
   return entry.becomes;
 }
 
