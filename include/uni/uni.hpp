@@ -428,7 +428,7 @@ struct ClusterStatus {
   std::uint64_t queued = 0;
   std::uint64_t running = 0;
   std::vector<ServiceStatus> services;
-  std::string manager;  // the manager's run id (changes when it restarts)
+  std::string manager;  // the manager's run id (changes when it restarts); "nats" on NATS
   std::string version;  // its uni release
   std::string endpoint;
   std::uint64_t waiting_for_module = 0;  // tasks waiting for their module's upload

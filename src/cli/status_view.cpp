@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 #include <thread>
 
 #include "cli/signals.hpp"
@@ -42,6 +43,9 @@ std::string age(std::uint64_t ms) {
   return out;
 }
 
+// ClusterStatus::manager on a NATS cluster, which runs no manager.
+constexpr std::string_view kNatsManagerName = "nats";
+
 unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
 
 // The first line of a failure's error, cut to fit a line.
@@ -55,8 +59,16 @@ std::string one_line(const std::string& text, std::size_t width) {
 
 std::string status_text(const ClusterStatus& status) {
   std::string out;
-  append(out, "manager %s at %s (uni %s), up %s\n", status.manager.c_str(), status.endpoint.c_str(),
-         status.version.c_str(), age(status.uptime_ms).c_str());
+  // On NATS no manager runs: no uptime, totals summed over the live workers
+  // and bosses, results kept in a stream (docs/scale-out.md section 6).
+  const bool on_nats = status.manager == kNatsManagerName;
+  if (on_nats)
+    append(out,
+           "NATS cluster at %s (uni %s), no manager; totals are the live workers' and bosses'\n",
+           status.endpoint.c_str(), status.version.c_str());
+  else
+    append(out, "manager %s at %s (uni %s), up %s\n", status.manager.c_str(),
+           status.endpoint.c_str(), status.version.c_str(), age(status.uptime_ms).c_str());
   append(out, "%zu worker(s)\n", status.workers.size());
   if (!status.workers.empty()) {
     append(out, "  %-10s %-20s %-8s %-6s %-5s %-9s %-7s %-10s %-8s %s\n", "ID", "HOST", "PID",
@@ -71,8 +83,12 @@ std::string status_text(const ClusterStatus& status) {
   append(out, "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed\n",
          status.tasks_per_s, ull(status.totals.submitted), ull(status.totals.completed),
          ull(status.totals.failed));
-  append(out, "%llu boss(es) connected; %llu result(s) kept for uni result\n", ull(status.bosses),
-         ull(status.totals.kept_results));
+  if (on_nats)
+    append(out, "%llu boss(es) connected; results are kept in the cluster for uni result\n",
+           ull(status.bosses));
+  else
+    append(out, "%llu boss(es) connected; %llu result(s) kept for uni result\n", ull(status.bosses),
+           ull(status.totals.kept_results));
   append(out, "%zu service(s)\n", status.services.size());
   if (!status.services.empty()) {
     append(out, "  %-24s %-9s %-10s %-8s %-12s %-7s %s\n", "ID", "STATE", "WORKER", "UPTIME",

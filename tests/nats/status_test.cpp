@@ -279,6 +279,10 @@ TEST(NatsStatusCli, StatusCountsQueuedTasksAndBossesAndStopKnowsWhatWasHandedOut
   test::UniOnNats::Outcome text = uni.cli({"status"});
   EXPECT_NE(text.out.find("queue: 151 waiting"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("boss(es) connected"), std::string::npos) << text.out;
+  // No manager runs: no uptime of one, and no count of kept results.
+  EXPECT_EQ(text.out.rfind("NATS cluster at ", 0), 0u) << text.out;
+  EXPECT_EQ(text.out.find(", up "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("results are kept in the cluster"), std::string::npos) << text.out;
 
   test::UniOnNats::Outcome stop = uni.cli({"stop", id});
   EXPECT_EQ(stop.status.code, 0) << stop.err;
