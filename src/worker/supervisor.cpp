@@ -144,6 +144,8 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   void finish(Held& h, Status status, std::string payload, std::uint32_t pid);
   void schedule();
   void flush();
+  // Stops running tasks past their --timeout, and cancelled ones that were
+  // waiting in a pipeline and have started since.
   void check_timeouts(Clock::time_point now);
   void update_credit();
   void wake() {
@@ -571,7 +573,17 @@ void Supervisor::Impl::schedule() {
 
 void Supervisor::Impl::check_timeouts(Clock::time_point now) {
   for (auto& [id, h] : held_) {
-    if (h.state != HeldState::kRunning || h.task.timeout_ms == 0 || h.stop_status) continue;
+    if (h.state != HeldState::kRunning || h.stop_status) continue;
+    // Cancelled while it waited in an executor's pipeline: stopped once it
+    // starts, instead of running to its end for a result nobody takes.
+    if (h.cancel_on_done) {
+      if (runner_->started(h.tag) && runner_->stop(h.tag) == Runner::Stop::kStopping) {
+        h.stop_status = Status::kCancelled;
+        h.stop_text = "cancelled while running (its executor was stopped)";
+      }
+      continue;
+    }
+    if (h.task.timeout_ms == 0) continue;
     std::optional<Clock::time_point> started = runner_->started(h.tag);
     if (!started || now - *started < std::chrono::milliseconds(h.task.timeout_ms)) continue;
     std::string text = "timed out after " + seconds_text(h.task.timeout_ms) + " s";
