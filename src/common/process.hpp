@@ -25,6 +25,9 @@ struct ExitStatus {
 
 std::string signal_name(int signal);  // 11 -> "SIGSEGV"
 
+// This machine's host name, or "unknown".
+std::string host_name();
+
 struct SpawnOptions {
   std::vector<std::string> argv;         // argv[0] is the program path
   std::vector<std::pair<int, int>> fds;  // {fd in this process, fd number in the child}

@@ -20,6 +20,7 @@
 #include <variant>
 
 #include "common/log.hpp"
+#include "common/process.hpp"
 #include "nats/async_publisher.hpp"
 #include "nats/boss_heartbeat.hpp"
 #include "nats/cancel_channel.hpp"
@@ -70,18 +71,6 @@ proto::Result failed(const proto::Task& task, Status status, std::string text) {
   r.payload = std::move(text);
   r.attempt = task.attempt;
   return r;
-}
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "";
-  return name;
 }
 
 std::string seconds_text(std::uint32_t ms) {
@@ -364,10 +353,10 @@ struct BossEngine::Impl {
   BossEntry boss_entry() {
     BossEntry e;
     e.session = session;
-    e.host = host_name();
+    e.host = host;
     e.pid = static_cast<std::uint32_t>(::getpid());
     e.connected_ms = connected_ms;
-    e.at_ms = unix_ms();
+    e.at_ms = unix_ms_now();
     std::lock_guard lock(mutex);
     e.outstanding = outstanding.size();
     e.submitted = submitted_count;
@@ -535,7 +524,8 @@ struct BossEngine::Impl {
   // For the heartbeat's entry (under `mutex`).
   std::uint64_t submitted_count = 0;
   std::map<TaskId, std::string> open_services;  // services submitted, not ended: id -> function
-  const std::int64_t connected_ms = unix_ms();
+  const std::int64_t connected_ms = unix_ms_now();
+  const std::string host = host_name();
 
   std::thread publish_thread, result_thread;
   // Last: stopped first, after the threads above (the last id recorded).

@@ -18,12 +18,6 @@ namespace uni::nats {
 
 namespace {
 
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Milliseconds from `then` (unix ms, another host's clock) to `now`; 0 if
 // the clocks disagree the other way.
 std::uint64_t ms_since(std::int64_t then, std::int64_t now) {
@@ -69,7 +63,7 @@ proto::StatusReport read_cluster_status(JetStream& js, const EngineConfig& confi
   report.manager = "nats";
   report.version = UNI_VERSION_STRING;
   report.endpoint = NatsAddress::parse(config.connect.address).servers_text();
-  const std::int64_t now = unix_ms();
+  const std::int64_t now = unix_ms_now();
 
   WorkerRegistry workers = WorkerRegistry::open(js, config.names, {.replicas = config.replicas});
   std::map<std::string, std::string> host_of;

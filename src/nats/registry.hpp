@@ -16,6 +16,14 @@
 
 namespace uni::nats {
 
+// Times in entries are unix milliseconds: comparable across hosts (as far as
+// their clocks agree), unlike a steady clock.
+inline std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 struct WorkerEntry {
   std::string id, host, platform, isolation;
   std::uint32_t pid = 0;  // the supervisor's

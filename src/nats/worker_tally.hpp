@@ -9,15 +9,10 @@
 #include <deque>
 #include <utility>
 
+#include "nats/registry.hpp"
 #include "proto/status.hpp"
 
 namespace uni::nats {
-
-inline std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct WorkerTally {
   std::uint64_t completed = 0, failed = 0, cancelled = 0, requeued = 0;

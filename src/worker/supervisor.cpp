@@ -18,6 +18,7 @@
 
 #include "broker/broker.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 #include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
 #include "proto/transport.hpp"
@@ -40,12 +41,6 @@ std::string random_id() {
   char out[9];
   std::snprintf(out, sizeof(out), "%08x", static_cast<unsigned>(rd()));
   return out;
-}
-
-std::string hostname() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof(name) - 1) != 0) return "unknown";
-  return name;
 }
 
 std::string seconds_text(std::uint32_t ms) {
@@ -92,7 +87,7 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   Impl(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
       : config_(std::move(config)),
         id_(random_id()),
-        host_(hostname()),
+        host_(host_name()),
         link_(std::move(link)),
         cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir,
                config_.cache_bytes),
