@@ -71,7 +71,8 @@ class Runner {
   virtual Stop stop(std::uint64_t tag, bool force = false) = 0;
   // When the task started running, if it has.
   virtual std::optional<Clock::time_point> started(std::uint64_t tag) const = 0;
-  // How many tasks are executing right now (not merely handed over).
+  // How many slots are busy: executing a task, or holding tasks handed over
+  // to run next (a pipeline of short tasks keeps its slot busy between them).
   virtual std::size_t executing() const = 0;
   // Takes back what waits beyond `depth` tasks per slot (tasks turned out
   // longer than the pipeline was sized for): each gets a kHandedBack

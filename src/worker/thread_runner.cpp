@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace uni::worker {
@@ -58,8 +59,9 @@ std::optional<Runner::Clock::time_point> ThreadRunner::started(std::uint64_t tag
 }
 
 std::size_t ThreadRunner::executing() const {
+  // Tasks waiting for a thread keep it busy between two of them.
   std::lock_guard lock(mutex_);
-  return running_.size();
+  return std::min<std::size_t>(slots_, running_.size() + work_.size());
 }
 
 void ThreadRunner::recall(unsigned depth) {
