@@ -391,6 +391,9 @@ struct WorkerStatus {
   std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
   std::uint64_t heartbeat_age_ms = 0;  // since its last heartbeat
   std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
+  // Why it takes no tasks now (e.g. its module cache cannot be written);
+  // empty while it does.
+  std::string note;
 };
 
 struct ServiceStatus {

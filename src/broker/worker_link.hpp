@@ -104,6 +104,10 @@ class WorkerLink {
   // have started. Call every BrokerInfo::heartbeat, and early on a change.
   virtual void heartbeat(std::uint32_t busy,
                          const std::vector<proto::TaskId>& started_services) = 0;
+  // Why the worker takes no tasks (its module cache is unusable), or empty:
+  // sent with every heartbeat from now on, for `uni status` to show. A
+  // broker that has nowhere to show it may ignore it.
+  virtual void set_note(const std::string& note) { (void)note; }
   // Says goodbye; nothing is sent after it.
   virtual void close(std::string_view reason) = 0;
 

@@ -112,7 +112,7 @@ void ZmqWorkerLink::send_results(const std::vector<const proto::Result*>& result
 
 void ZmqWorkerLink::heartbeat(std::uint32_t busy,
                               const std::vector<proto::TaskId>& started_services) {
-  connection_->send(proto::encode_worker_heartbeat(busy, started_services));
+  connection_->send(proto::encode_worker_heartbeat(busy, started_services, note_));
 }
 
 void ZmqWorkerLink::close(std::string_view reason) { connection_->send(proto::encode_bye(reason)); }

@@ -29,6 +29,7 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
   void send_results(const std::vector<const proto::Result*>& results) override;
   void send_become_reply(const proto::BecomeReply& reply) override;
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services) override;
+  void set_note(const std::string& note) override { note_ = note; }
   void close(std::string_view reason) override;
   const std::string& address() const override { return address_; }
 
@@ -42,6 +43,7 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
   CurveKeys keys_;
   std::string address_;
   std::string routing_id_;
+  std::string note_;  // sent with each heartbeat (set_note)
   zmq::context_t context_{1};
   // Replaced by a fresh one after a failed open(): the old socket holds a
   // connect() that never completed.

@@ -78,6 +78,8 @@ std::string status_text(const ClusterStatus& status) {
              w.host.c_str(), w.pid, w.slots, ull(w.busy), ull(w.completed), ull(w.failed),
              (age(w.heartbeat_age_ms) + " ago").c_str(), age(w.uptime_ms).c_str(),
              w.isolation.c_str());
+    for (const auto& w : status.workers)
+      if (!w.note.empty()) append(out, "  worker %s %s\n", w.id.c_str(), w.note.c_str());
   }
   append(out, "queue: %llu waiting, %llu running\n", ull(status.queued), ull(status.running));
   append(out, "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed\n",

@@ -77,6 +77,7 @@ To same_worker(const From& w) {
   out.failed = w.failed;
   out.heartbeat_age_ms = w.heartbeat_age_ms;
   out.uptime_ms = w.uptime_ms;
+  out.note = w.note;
   return out;
 }
 

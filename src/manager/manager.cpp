@@ -211,7 +211,7 @@ void Manager::Impl::handle(const PeerId& peer, const char* data, std::size_t siz
     switch (m.type()) {
       case Type::kHeartbeat:
         if (role == ManagerCore::Role::kWorker)
-          core_.on_heartbeat(peer, m.busy(), m.started_services(), out_);
+          core_.on_heartbeat(peer, m.busy(), m.started_services(), out_, m.worker_note());
         return;
       case Type::kBye: return core_.on_bye(peer, m.text(), out_);
       case Type::kCancel: return core_.on_cancel(peer, m.task_ids(), out_);

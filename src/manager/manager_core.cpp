@@ -162,7 +162,11 @@ void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, 
 }
 
 void ManagerCore::on_status(const PeerId& peer, Clock::time_point now, Outbox& out) {
-  out.send(peer, proto::encode_status_reply(status(now)));
+  proto::StatusReport report = status(now);
+  // The boss that asks is not counted: `uni status` listed itself as a
+  // connected boss.
+  if (const Boss* b = bosses_.at(peer); b && b->connected && report.bosses > 0) --report.bosses;
+  out.send(peer, proto::encode_status_reply(report));
 }
 
 void ManagerCore::on_bye(const PeerId& peer, const std::string& reason, Outbox& out) {
@@ -322,10 +326,12 @@ void ManagerCore::on_ack(const PeerId& peer, const std::vector<TaskId>& ids, Out
 // ---- a worker ----------------------------------------------------------------------------
 
 void ManagerCore::on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
-                               const std::vector<TaskId>& started_services, Outbox& out) {
+                               const std::vector<TaskId>& started_services, Outbox& out,
+                               std::string note) {
   Worker* w = workers_.find(peer);
   if (!w) return;
   w->executing = busy.value_or(w->executing);
+  w->note = std::move(note);
   w->last_heartbeat = now_;
   for (const TaskId& id : started_services) {
     TaskRecord* t = tasks_.find(id);
@@ -582,6 +588,7 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
     out.failed = w->failed;
     out.heartbeat_age_ms = ms_between(w->last_heartbeat, now);
     out.uptime_ms = ms_between(w->joined, now);
+    out.note = w->note;
     r.running += out.busy;
   }
   r.queue = tasks_.count(TaskState::kQueued);

@@ -26,14 +26,15 @@ struct Worker {
   std::string id, host, isolation;
   std::uint32_t pid = 0, slots = 1, capacity = 1;
   std::uint32_t executing = 0;  // as its last HEARTBEAT said
+  std::string note;             // why it takes no tasks, as its last HEARTBEAT said; or empty
   std::uint16_t platform = 0;
   std::unordered_set<proto::TaskId, proto::TaskIdHash> inflight;  // assigned to it
   Clock::time_point last_seen{};
   Clock::time_point joined{};
   Clock::time_point last_heartbeat{};       // joined, until its first HEARTBEAT
   std::uint64_t completed = 0, failed = 0;  // its results: ok, other (crashes included)
-  std::vector<proto::TaskId> tasks_out;  // assigned this turn, to send
-  std::vector<proto::TaskId> acks_out;   // results received this turn, to acknowledge
+  std::vector<proto::TaskId> tasks_out;     // assigned this turn, to send
+  std::vector<proto::TaskId> acks_out;      // results received this turn, to acknowledge
   bool listed_room = false, listed_output = false;
 
   bool has_room() const { return inflight.size() < capacity; }

@@ -179,11 +179,16 @@ std::string encode_error(std::string_view code, std::string_view text) {
 
 std::string encode_heartbeat() { return Writer(Type::kHeartbeat, 0).done(); }
 
-std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services) {
-  Writer w(Type::kHeartbeat, 2, 24 + 18 * services.size());
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services,
+                                    std::string_view note) {
+  Writer w(Type::kHeartbeat, note.empty() ? 2 : 3, 24 + 18 * services.size() + note.size());
   w.p().pack_uint32(busy);
   w.p().pack_array(static_cast<std::uint32_t>(2 * services.size()));
   for (const TaskId& id : services) w.id(id);
+  if (!note.empty()) {
+    w.p().pack_str(static_cast<std::uint32_t>(note.size()));
+    w.p().pack_str_body(note.data(), static_cast<std::uint32_t>(note.size()));
+  }
   return w.done();
 }
 
@@ -672,6 +677,13 @@ std::optional<std::uint32_t> Message::busy() const {
   if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > UINT32_MAX)
     fail("HEARTBEAT: busy must be an unsigned 32-bit integer");
   return static_cast<std::uint32_t>(o.via.u64);
+}
+
+std::string Message::worker_note() const {
+  if (body_size_ < 3) return {};
+  const msgpack::object& o = field(2);
+  if (o.type != msgpack::type::STR) fail("HEARTBEAT: note must be a string");
+  return std::string(o.via.str.ptr, std::min<std::uint32_t>(o.via.str.size, 1024));
 }
 
 std::string Message::text() const {

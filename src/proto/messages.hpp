@@ -182,7 +182,10 @@ std::string encode_error(std::string_view code, std::string_view text);
 std::string encode_heartbeat();
 // A worker's HEARTBEAT also says how many of its tasks are executing, and
 // which services have started.
-std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services);
+// `note`: why the worker takes no tasks (its module cache is unusable), or
+// empty; sent as a third field only when not empty.
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services,
+                                    std::string_view note = {});
 std::string encode_submit(const std::vector<const Task*>& tasks);
 std::string encode_tasks(const std::vector<const Task*>& tasks);
 std::string encode_need_module(const ModuleHash& hash);
@@ -239,6 +242,7 @@ class Message {
   std::uint32_t credit() const;
   std::optional<std::uint32_t> busy() const;     // HEARTBEAT from a worker
   std::vector<TaskId> started_services() const;  // HEARTBEAT from a worker
+  std::string worker_note() const;               // HEARTBEAT from a worker; empty if none
   std::string text() const;                      // NOTICE, BYE
 
  private:

@@ -72,6 +72,9 @@ struct StatusReport {
     std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
     std::uint64_t heartbeat_age_ms = 0;  // since its last HEARTBEAT
     std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
+    // Why it takes no tasks (its module cache is unusable); empty when it
+    // does, and from an older manager.
+    std::string note;
   };
   struct Service {
     std::string id;  // printed task id

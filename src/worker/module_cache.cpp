@@ -116,6 +116,19 @@ std::optional<std::string> ModuleCache::store(const ModuleHash& hash, const std:
   return std::nullopt;
 }
 
+std::optional<std::string> ModuleCache::unusable() const {
+  // A few kilobytes, not a few bytes: a disk with a little room left takes
+  // a tiny file and fails every module.
+  const std::string probe = dir_ + "/.probe." + std::to_string(::getpid());
+  try {
+    write_file_atomic(probe, std::string(16 * 1024, '\0'), 0600);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  ::unlink(probe.c_str());
+  return std::nullopt;
+}
+
 std::vector<std::string> ModuleCache::evict() {
   std::vector<std::string> removed;
   if (bytes_ <= limit_) return removed;

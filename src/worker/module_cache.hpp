@@ -39,6 +39,11 @@ class ModuleCache {
 
   std::uint64_t bytes() const { return bytes_; }
 
+  // Writes and removes a small file in the directory, as store() would: why
+  // the cache cannot be written (gone, read-only, disk full), or nullopt.
+  std::optional<std::string> unusable() const;
+  const std::string& dir() const { return dir_; }
+
  private:
   struct Entry {
     std::uint64_t size = 0;

@@ -66,6 +66,12 @@ struct Held {
   proto::Result result;
 };
 
+// A cache store that failed this many times in a row, for want of room or
+// of a writable directory, takes the worker out even if a probe passes.
+constexpr unsigned kCacheFailuresTolerated = 3;
+// How often a worker out of service looks at its cache again.
+constexpr std::chrono::seconds kCacheRecheck{10};
+
 }  // namespace
 
 std::string default_cache_dir() {
@@ -82,6 +88,28 @@ std::string default_cache_dir() {
   return std::string(home) + "/.cache/uni/modules";
 }
 
+namespace {
+
+// The worker's module cache, checked: a worker whose cache cannot be written
+// would take tasks only to fail each one, so it does not start.
+ModuleCache open_cache(const WorkerConfig& config) {
+  const std::string dir = config.cache_dir.empty() ? default_cache_dir() : config.cache_dir;
+  auto refusal = [&](const std::string& why) {
+    return std::runtime_error("the module cache at " + dir + " cannot be written (" + why +
+                              "): free or fix it, or pass --cache-dir with another directory");
+  };
+  std::optional<ModuleCache> cache;
+  try {
+    cache.emplace(dir, config.cache_bytes);
+  } catch (const std::exception& e) {
+    throw refusal(e.what());
+  }
+  if (std::optional<std::string> why = cache->unusable()) throw refusal(*why);
+  return std::move(*cache);
+}
+
+}  // namespace
+
 class Supervisor::Impl final : private broker::WorkerEvents {
  public:
   Impl(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
@@ -89,8 +117,7 @@ class Supervisor::Impl final : private broker::WorkerEvents {
         id_(random_id()),
         host_(host_name()),
         link_(std::move(link)),
-        cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir,
-               config_.cache_bytes),
+        cache_(open_cache(config_)),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
     if (config_.thread_isolation && (config_.max_tasks_per_executor || config_.max_executor_memory))
@@ -148,6 +175,13 @@ class Supervisor::Impl final : private broker::WorkerEvents {
     [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
   }
   void drain(Clock::time_point now);
+  // A module that could not be stored for a fault of this worker's (its
+  // cache directory is gone, read-only or full): its tasks go back to the
+  // queue, unharmed, and a worker that keeps failing so takes no more tasks
+  // (out of service, saying why in its heartbeat) until its cache works.
+  void cache_failed(const std::string& why);
+  void take_out_of_service(const std::string& why);
+  void recheck_cache(Clock::time_point now);
   void adapt(std::int64_t elapsed_ns);
   void rebalance();
   std::vector<TaskId> started_services() const;
@@ -165,6 +199,11 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   std::atomic<bool> drain_requested_{false};
   bool draining_ = false;
   bool manager_left_ = false;  // the broker said it leaves: nobody will acknowledge results
+  // Why this worker takes no tasks (its module cache), or empty.
+  std::string out_of_service_;
+  bool note_changed_ = false;    // out_of_service_ changed: heartbeat now
+  unsigned cache_failures_ = 0;  // module stores failed in a row for this worker's fault
+  Clock::time_point next_cache_check_{};
   Clock::time_point drain_deadline_{};
   Clock::time_point last_flush_{};
 
@@ -188,7 +227,7 @@ class Supervisor::Impl final : private broker::WorkerEvents {
 };
 
 std::uint32_t Supervisor::Impl::capacity() const {
-  if (draining_) return 0;
+  if (draining_ || !out_of_service_.empty()) return 0;
   // The credit granted to the manager: a task per slot plus the prefetch, so
   // that an executor finishing a task finds the next one here instead of a
   // round trip away. Services hold their slot indefinitely: nothing is
@@ -355,6 +394,7 @@ void Supervisor::Impl::run() {
       next_timeout_check = now + std::chrono::milliseconds(10);
     }
     becomes_->poll(now);
+    if (!out_of_service_.empty() && now >= next_cache_check_) recheck_cache(now);
     if (drain_requested_ || draining_) drain(now);
     update_credit();
     flush();
@@ -364,8 +404,9 @@ void Supervisor::Impl::run() {
     // 20 ms) so that `uni status` and `uni spawn` are current.
     auto busy = static_cast<std::uint32_t>(runner_->executing());
     std::vector<TaskId> services = started_services();
-    if (now >= next_heartbeat ||
+    if (now >= next_heartbeat || note_changed_ ||
         ((busy != reported_busy || services != reported_services) && now >= next_busy_report)) {
+      note_changed_ = false;
       link_->heartbeat(busy, services);
       reported_busy = busy;
       reported_services = std::move(services);
@@ -412,6 +453,10 @@ void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
       finish(h, Status::kHandedBack, "the worker is draining", 0);
       continue;
     }
+    if (!out_of_service_.empty()) {
+      finish(h, Status::kHandedBack, "worker " + id_ + " takes no tasks: " + out_of_service_, 0);
+      continue;
+    }
     if (cache_.acquire(h.task.module)) {
       h.module_acquired = true;
       h.state = HeldState::kReady;
@@ -431,8 +476,17 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
   std::vector<TaskId> waiting = std::move(it->second);
   fetching_.erase(it);
   std::optional<std::string> error;
-  if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
-  else error = cache_.store(reply.hash, *reply.bytes);
+  bool ours = false;  // the failure is this worker's, not the module's
+  if (!reply.bytes) {
+    error = reply.error.empty() ? "the manager sent no module" : reply.error;
+  } else {
+    error = cache_.store(reply.hash, *reply.bytes);
+    // store() fails for bytes that do not hash to their name, or for a cache
+    // that cannot be written: the second is no fault of the tasks'.
+    ours = error && ModuleHash::of(*reply.bytes) == reply.hash;
+    if (ours) cache_failed(*error);
+    else if (!error) cache_failures_ = 0;
+  }
   for (const TaskId& id : waiting) {
     auto h = held_.find(id);
     if (h == held_.end() || h->second.state != HeldState::kFetching) continue;
@@ -440,6 +494,11 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
       h->second.module_acquired = true;
       h->second.state = HeldState::kReady;
       ready_.push_back(id);
+    } else if (ours) {
+      // Requeued, no attempt spent: another worker (or this one, once its
+      // cache works) runs it.
+      finish(h->second, Status::kHandedBack,
+             "handed back by worker " + id_ + ", which cannot store its module: " + *error, 0);
     } else {
       finish(h->second, Status::kModuleError,
              "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
@@ -636,6 +695,43 @@ void Supervisor::Impl::drain(Clock::time_point now) {
         break;
     }
   }
+}
+
+void Supervisor::Impl::cache_failed(const std::string& why) {
+  ++cache_failures_;
+  log::error("{}; its tasks go back to the queue for another worker", why);
+  std::optional<std::string> broken = cache_.unusable();
+  if (!broken && cache_failures_ < kCacheFailuresTolerated) return;
+  take_out_of_service("its module cache at " + cache_.dir() +
+                      " cannot be written: " + broken.value_or(why));
+}
+
+void Supervisor::Impl::take_out_of_service(const std::string& why) {
+  if (out_of_service_.empty())
+    log::error("worker {} takes no tasks: {}; it checks again every {} s", id_, why,
+               kCacheRecheck.count());
+  out_of_service_ = why;
+  note_changed_ = true;
+  link_->set_note("takes no tasks: " + why);
+  next_cache_check_ = Clock::now() + kCacheRecheck;
+  // What waits here goes back at once; what runs finishes.
+  for (auto& [id, h] : held_)
+    if (h.state == HeldState::kFetching || h.state == HeldState::kReady)
+      finish(h, Status::kHandedBack, "worker " + id_ + " takes no tasks: " + why, 0);
+  ready_.clear();
+}
+
+void Supervisor::Impl::recheck_cache(Clock::time_point now) {
+  if (std::optional<std::string> why = cache_.unusable()) {
+    next_cache_check_ = now + kCacheRecheck;
+    return;
+  }
+  log::info("worker {}: its module cache at {} can be written again; it takes tasks again", id_,
+            cache_.dir());
+  out_of_service_.clear();
+  cache_failures_ = 0;
+  note_changed_ = true;
+  link_->set_note("");
 }
 
 bool Supervisor::Impl::drained(Clock::time_point now) const {
