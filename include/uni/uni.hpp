@@ -442,7 +442,7 @@ struct ClusterStatus {
     std::uint64_t modules = 0, module_bytes = 0;  // stored now
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
-    std::uint64_t cancelled = 0;     // of `failed`, those that ended cancelled
+    std::uint64_t cancelled = 0;     // ended cancelled (stopped, not failed: not in `failed`)
     std::uint64_t kept_results = 0;  // results held for `uni result` (uni/detached.hpp)
   } totals;
   std::uint64_t uptime_ms = 0;                 // the manager's

@@ -82,9 +82,11 @@ std::string status_text(const ClusterStatus& status) {
       if (!w.note.empty()) append(out, "  worker %s %s\n", w.id.c_str(), w.note.c_str());
   }
   append(out, "queue: %llu waiting, %llu running\n", ull(status.queued), ull(status.running));
-  append(out, "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed\n",
+  append(out,
+         "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed, %llu "
+         "cancelled\n",
          status.tasks_per_s, ull(status.totals.submitted), ull(status.totals.completed),
-         ull(status.totals.failed));
+         ull(status.totals.failed), ull(status.totals.cancelled));
   if (on_nats)
     append(out, "%llu boss(es) connected; results are kept in the cluster for uni result\n",
            ull(status.bosses));

@@ -76,7 +76,7 @@ void ManagerCore::apply(Outbox& out) {
     for (const TaskRecord* t : applying_.finished) {
       if (t->state != TaskState::kDone) continue;
       const TaskId id = t->task.id;
-      if (t->result->status != Status::kOk)
+      if (t->result->status != Status::kOk && t->result->status != Status::kCancelled)
         metrics_.failures.add({id.str(), t->task.function, proto::status_name(t->result->status),
                                t->result->payload, t->result->worker, 0},
                               now_);
@@ -383,7 +383,7 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
     r.attempt = t->task.attempt;
     metrics_.run_time.observe(now_ - t->since);
     if (r.status == Status::kOk) ++w->completed;
-    else ++w->failed;
+    else if (r.status != Status::kCancelled) ++w->failed;
     tasks_.complete(*t, std::move(r), changes_);
   }
   apply(out);

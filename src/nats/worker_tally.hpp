@@ -19,11 +19,11 @@ struct WorkerTally {
   std::int64_t started_ms = unix_ms_now();
 
   // A stored result, as the manager counts it: `failed` is every status but
-  // ok, cancelled ones included.
+  // ok and cancelled (a cancelled task was stopped; it did not fail).
   void count(proto::Status status) {
     if (status == proto::Status::kOk) ++completed;
+    else if (status == proto::Status::kCancelled) ++cancelled;
     else ++failed;
-    if (status == proto::Status::kCancelled) ++cancelled;
   }
 
   // Finished tasks per second over the last 10 s, sampled at each call (the
