@@ -544,13 +544,16 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
 // which outlive it; the boss itself goes once it owns nothing.
 void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
   std::vector<TaskId> mine;
+  std::size_t kept = 0;  // results kept for `uni result` (held apart): not dropped
   for (const TaskId& id : tasks_.tasks_of(b.session)) {
     const TaskRecord* t = tasks_.find(id);
-    if (!t->is(proto::kFlagDetached) || t->state == TaskState::kDone) mine.push_back(id);
+    if (t->is(proto::kFlagDetached) && t->state != TaskState::kDone) continue;
+    mine.push_back(id);
+    kept += t->is(proto::kFlagKeepResult) && t->state == TaskState::kDone;
   }
-  if (!mine.empty())
+  if (mine.size() > kept)
     log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
-              mine.size());
+              mine.size() - kept);
   for (const TaskId& id : mine) {
     const TaskRecord* t = tasks_.find(id);
     if (t->state == TaskState::kRunning && t->worker)
