@@ -330,9 +330,23 @@ class WorkerGroup {
 }  // namespace
 
 void ClientFlags::add_to(CLI::App& app) {
+  // A scheme typo (nat://) is a usage error naming the schemes, not a
+  // manager that cannot be reached.
+  CLI::Validator scheme(
+      [](std::string& address) -> std::string {
+        std::size_t sep = address.find("://");
+        if (sep == std::string::npos) return {};  // HOST:PORT, as tcp://
+        std::string given = address.substr(0, sep);
+        if (given == "tcp" || given == "nats" || given == "tls") return {};
+        return "unknown scheme " + given + ":// in " + address +
+               ": use tcp://HOST:PORT (the built-in manager), nats://HOST:PORT or "
+               "tls://HOST:PORT (NATS)";
+      },
+      "ADDRESS");
   app.add_option("--connect", connect,
                  "manager address (default: $UNI_CONNECT or tcp://127.0.0.1:7070)")
-      ->envname("UNI_CONNECT");
+      ->envname("UNI_CONNECT")
+      ->check(scheme);
   app.add_option("--authkey", authkey,
                  "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
   app.add_option("--authkey-file", authkey_file, "file holding the shared secret");

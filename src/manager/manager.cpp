@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <optional>
 #include <random>
 #include <thread>
 #include <zmq.hpp>
@@ -66,6 +67,7 @@ class Manager::Impl {
              }()),
         router_(proto::make_router(context_, config_.keys, config_.listen, config_.max_message,
                                    endpoint_)),
+        monitor_(context_, router_, "manager"),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         manager_id_(random_hex(8)),
         core_(config_, manager_id_, endpoint_, Clock::now()) {
@@ -99,12 +101,18 @@ class Manager::Impl {
   // Sends what the core decided; what cannot go is handed back to it.
   void deliver();
   bool send(const PeerId& peer, const std::string& body);
+  // Says that peers fail to authenticate (a worker or boss with another
+  // authkey would otherwise be invisible here), at most every 10 s.
+  void watch_handshakes(Clock::time_point now);
 
   ManagerConfig config_;
   zmq::context_t context_{1};
   proto::ZapHandler zap_;
   std::string endpoint_;
   zmq::socket_t router_;
+  proto::SocketMonitor monitor_;         // the router's connections: failed handshakes
+  std::uint64_t failed_handshakes_ = 0;  // not yet logged
+  std::optional<Clock::time_point> handshakes_logged_;
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
   std::string manager_id_;
@@ -118,21 +126,36 @@ class Manager::Impl {
 
 // ---- loop ------------------------------------------------------------------------
 
+void Manager::Impl::watch_handshakes(Clock::time_point now) {
+  while (std::optional<proto::SocketMonitor::Event> event = monitor_.next())
+    failed_handshakes_ += *event == proto::SocketMonitor::Event::kHandshakeFailed;
+  if (failed_handshakes_ == 0) return;
+  if (handshakes_logged_ && now - *handshakes_logged_ < std::chrono::seconds(10)) return;
+  log::warn(
+      "{} connection(s) failed to authenticate{}: a worker or boss with another authkey, or "
+      "something that does not speak the uni protocol",
+      failed_handshakes_, handshakes_logged_ ? " in the last 10 s" : "");
+  failed_handshakes_ = 0;
+  handshakes_logged_ = now;
+}
+
 void Manager::Impl::run() {
   log::info("manager {} listening on {}", manager_id_, endpoint_);
   zmq::pollitem_t items[] = {
       {router_.handle(), 0, ZMQ_POLLIN, 0},
       {zap_.socket().handle(), 0, ZMQ_POLLIN, 0},
       {nullptr, wake_.get(), ZMQ_POLLIN, 0},
+      {monitor_.socket().handle(), 0, ZMQ_POLLIN, 0},
   };
   Clock::time_point next_timer = Clock::now();
   while (!stop_) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_timer - Clock::now());
-    proto::poll(items, 3, std::max(wait, std::chrono::milliseconds(0)));
+    proto::poll(items, 4, std::max(wait, std::chrono::milliseconds(0)));
     // ZAP first: a connecting peer's handshake waits on it.
     if (items[1].revents & ZMQ_POLLIN)
       while (zap_.socket().get(zmq::sockopt::events) & ZMQ_POLLIN) zap_.handle();
     if (items[0].revents & ZMQ_POLLIN) read_messages();
+    if (items[3].revents & ZMQ_POLLIN) watch_handshakes(Clock::now());
     core_.dispatch();
     core_.flush(out_);
     deliver();
@@ -143,6 +166,7 @@ void Manager::Impl::run() {
       core_.flush(out_);
       deliver();
       next_timer = now + std::chrono::milliseconds(100);
+      if (failed_handshakes_ > 0) watch_handshakes(now);
       if (http_ && board_.wanted(now)) board_.publish(core_.snapshot(now), now);
     }
   }

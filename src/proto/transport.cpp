@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "proto/peer_probe.hpp"
+
 namespace uni::proto {
 
 namespace {
@@ -196,15 +198,19 @@ bool HandshakeWatch::on_event(SocketMonitor::Event event) {
 void HandshakeWatch::check(std::chrono::milliseconds waited,
                            std::chrono::milliseconds limit) const {
   if (ok_) return;
-  // Two failed handshakes over working TCP: retrying will not change the key.
-  if (tcp_connects_ > 0 && failures_ >= 2)
-    throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
-                         "authentication failed (wrong authkey?) connecting to " + address_);
-  if (waited < limit) return;
-  if (tcp_connects_ > 0)
+  // Two failed handshakes over working TCP: retrying will not change the key
+  // (unless what listens is no manager at all: then say what it is).
+  if (tcp_connects_ > 0 && (failures_ >= 2 || waited >= limit)) {
+    if (std::optional<std::string> other = not_a_manager(address_))
+      throw ConnectFailure(ConnectFailure::Reason::kProtocol, *other);
+    if (failures_ >= 2)
+      throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
+                           "authentication failed (wrong authkey?) connecting to " + address_);
     throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
                          "authentication failed (wrong authkey?): the handshake with " + address_ +
                              " did not complete");
+  }
+  if (waited < limit) return;
   throw ConnectFailure(ConnectFailure::Reason::kUnreachable, "cannot connect to " + address_ +
                                                                  ": no manager answered within " +
                                                                  seconds_text(limit) + " s");

@@ -200,5 +200,29 @@ TEST(CliOnNats, SubmitExitsAndALaterResultFindsTheResult) {
   EXPECT_EQ(bad.status.code, 2);
 }
 
+// Errors that pointed the wrong way: tcp:// aimed at a NATS server said
+// "wrong authkey?", and a scheme typo (nat://) was exit 3, "cannot connect".
+TEST(CliOnNats, AWrongSchemeSaysWhatListensOrNamesTheSchemes) {
+  NatsCluster nats;
+  const std::string host_port = nats.address().substr(std::string("nats://").size());
+  UniOnNats zmq("tcp://" + host_port, {"UNI_AUTHKEY=k"});
+  UniOnNats::Outcome status = zmq.cli({"status"});
+  EXPECT_EQ(status.status.code, 3) << status.err;
+  EXPECT_NE(status.err.find("is a NATS server"), std::string::npos) << status.err;
+  EXPECT_NE(status.err.find("nats://" + host_port), std::string::npos) << status.err;
+  EXPECT_EQ(status.err.find("wrong authkey"), std::string::npos) << status.err;
+  UniOnNats::Outcome worker = zmq.cli({"worker", "--connect-timeout", "20"});
+  EXPECT_EQ(worker.status.code, 3) << worker.err;
+  EXPECT_NE(worker.err.find("is a NATS server"), std::string::npos) << worker.err;
+
+  UniOnNats typo("nat://" + host_port);
+  for (const char* command : {"status", "worker"}) {
+    UniOnNats::Outcome r = typo.cli({command});
+    EXPECT_EQ(r.status.code, 2) << r.err;
+    EXPECT_NE(r.err.find("unknown scheme nat://"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("nats://HOST:PORT"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace uni::test
