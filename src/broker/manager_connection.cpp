@@ -20,14 +20,23 @@ ManagerConnection::ManagerConnection(zmq::context_t& context, const CurveKeys& k
 
 proto::Welcome ManagerConnection::open(const std::string& hello,
                                        std::chrono::milliseconds timeout) {
-  try {
-    socket_.connect(endpoint_);
-  } catch (const zmq::error_t& e) {
-    throw ConnectFailure(ConnectFailure::Reason::kUnreachable,
-                         "cannot connect to " + endpoint_ + ": " + e.what());
+  // Called again after an attempt nobody answered, it goes on waiting on the
+  // same socket, which libzmq keeps reconnecting: a fresh socket with the
+  // same routing id left the old one's connection half-open at the manager,
+  // which then heard nothing from the worker it had welcomed ("no heartbeat
+  // for 3 s") until that connection timed out.
+  if (!connect_called_) {
+    try {
+      socket_.connect(endpoint_);
+    } catch (const zmq::error_t& e) {
+      throw ConnectFailure(ConnectFailure::Reason::kUnreachable,
+                           "cannot connect to " + endpoint_ + ": " + e.what());
+    }
+    connect_called_ = true;
   }
   const Clock::time_point start = Clock::now();
   proto::HandshakeWatch watch(endpoint_);
+  if (handshake_ok_) watch.on_event(proto::SocketMonitor::Event::kHandshakeOk);
   bool hello_sent = false;
   auto send_hello = [&] {
     hello_sent = send(hello);
@@ -42,7 +51,7 @@ proto::Welcome ManagerConnection::open(const std::string& hello,
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                {monitor_.socket().handle(), 0, ZMQ_POLLIN, 0}};
     proto::poll(items, 2, std::chrono::milliseconds(hello_sent || !watch.connected() ? 50 : 5));
-    while (auto event = monitor_.next()) watch.on_event(*event);
+    while (auto event = monitor_.next()) handshake_ok_ = watch.on_event(*event);
     if (watch.connected() && !hello_sent) send_hello();
     zmq::message_t reply;
     while (socket_.recv(reply, zmq::recv_flags::dontwait)) {

@@ -50,7 +50,8 @@ class ManagerConnection {
   // Connects, completes the CURVE handshake and the HELLO/WELCOME exchange.
   // Throws proto::ConnectFailure: unreachable, authentication failed, or the
   // manager refused (e.g. another protocol version) — never blocks past
-  // `timeout`.
+  // `timeout`. After an unreachable failure it may be called again: it goes
+  // on with the same socket.
   proto::Welcome open(const std::string& hello, std::chrono::milliseconds timeout);
 
   // Two items: the socket and its monitor.
@@ -85,6 +86,8 @@ class ManagerConnection {
   zmq::socket_t socket_;
   proto::SocketMonitor monitor_;
   bool up_ = false;
+  bool connect_called_ = false;  // open() connected the socket already
+  bool handshake_ok_ = false;    // as open() last saw the monitor's events
   std::uint64_t hellos_ = 0;
   Clock::time_point last_heard_ = Clock::now();
   std::optional<Clock::time_point> hello_sent_at_;

@@ -33,11 +33,6 @@ ZmqWorkerLink::ZmqWorkerLink(const CurveKeys& keys, const std::string& address,
 
 BrokerInfo ZmqWorkerLink::open(const WorkerAnnouncement& worker,
                                std::chrono::milliseconds timeout) {
-  if (opened_once_) {
-    connection_.reset();
-    connection_.emplace(context_, keys_, address_, routing_id_, "worker");
-  }
-  opened_once_ = true;
   return broker_info(connection_->open(proto::encode_hello(hello_of(worker)), timeout));
 }
 

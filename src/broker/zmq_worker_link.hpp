@@ -45,10 +45,7 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
   std::string routing_id_;
   std::string note_;  // sent with each heartbeat (set_note)
   zmq::context_t context_{1};
-  // Replaced by a fresh one after a failed open(): the old socket holds a
-  // connect() that never completed.
   std::optional<ManagerConnection> connection_;
-  bool opened_once_ = false;
   WorkerEvents* events_ = nullptr;  // during process()
 };
 
