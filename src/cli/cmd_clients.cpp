@@ -87,6 +87,7 @@ void on_interrupt_cancel(const Cluster& cluster, const std::vector<Future<Msgpac
       std::fprintf(stderr, "cancelling failed: %s\n", e.what());
     }
   }
+  withdrawing_tasks(false);
   throw Interrupted{sig};
 }
 
@@ -159,6 +160,7 @@ PreparedCall prepare_call(const TaskCommand& c) {
   Cluster cluster = connect_cluster(*c.client_flags);
   check_module(cluster, call.module, call.function);
   on_stop_signal(nullptr, nullptr);
+  withdrawing_tasks(true);
   return {std::move(call), options, std::move(args), std::move(cluster)};
 }
 
@@ -213,6 +215,7 @@ void add_map_command(CLI::App& app, int& exit_code) {
       Cluster cluster = connect_cluster(*c.client_flags);
       check_module(cluster, call.module, call.function);
       on_stop_signal(nullptr, nullptr);
+      withdrawing_tasks(true);
       // The line's clock starts before the first task goes out: tasks that
       // finish while the rest are submitted count in its rate (started
       // after, its first frame showed millions of tasks a second, and its

@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
+#include <unordered_map>
 
 #include "client/client.hpp"
 #include "common/json_msgpack.hpp"
@@ -185,10 +186,13 @@ std::vector<CancelResult> Cluster::cancel(const std::vector<std::string>& ids) c
   }
   std::vector<proto::CancelOutcome> outcomes =
       client_->cancel(tasks, std::chrono::milliseconds(5000));
+  // By id, not a search per id: a Ctrl-C'd map of 30,000 tasks spent 5 s here.
+  std::unordered_map<proto::TaskId, proto::CancelState, proto::TaskIdHash> by_id;
+  by_id.reserve(outcomes.size());
+  for (const proto::CancelOutcome& o : outcomes) by_id.emplace(o.id, o.state);
   std::vector<CancelResult> out(ids.size(), CancelResult::kUnknown);
   for (std::size_t i = 0; i < tasks.size(); ++i)
-    for (const proto::CancelOutcome& o : outcomes)
-      if (o.id == tasks[i]) out[i] = public_cancel(o.state);
+    if (auto it = by_id.find(tasks[i]); it != by_id.end()) out[i] = public_cancel(it->second);
   return out;
 }
 
