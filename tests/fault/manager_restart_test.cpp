@@ -123,8 +123,8 @@ TEST(ManagerRestart, AWorkerThatWaitedForItsManagerIsNeverDeclaredGone) {
   CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "2", "3"});
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.out, "5\n") << r.describe();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s)
-      << "the task waited for the worker\n" << cluster.manager().read_stderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "the task waited for the worker\n"
+                                                          << cluster.manager().read_stderr();
   // Past the heartbeat timeout and then some: still there, never gone.
   std::this_thread::sleep_for(5s);
   nlohmann::json s = cluster.status();
