@@ -54,7 +54,7 @@ TaskCall TaskCall::read(CLI::App& cmd, bool takes_args) {
                                                        "after --, as in: uni " +
                                                            name + " MODULE FN -- " + token
                                                      : ""));
-    if (option->get_type_size() == 0) {  // a flag (--quiet): it takes no value
+    if (option->get_expected_min() == 0) {  // a flag (--quiet): it takes no value
       if (value) throw CommandError(kExitUsage, option_name + " takes no value");
       option->clear();
       option->add_result(std::string("true"));

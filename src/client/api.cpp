@@ -233,6 +233,10 @@ void wait(const TaskState& state) {
 
 bool wait_for(const TaskState& state, std::chrono::nanoseconds timeout) {
   std::unique_lock lock(state.mutex);
+  // Future::ready() asks with no wait: a condition variable's wait on an
+  // expired time still costs ~100 us, 3 s over the 30,000 futures of a map
+  // that Ctrl-C cancels.
+  if (state.done || timeout <= std::chrono::nanoseconds(0)) return state.done;
   return state.finished.wait_for(lock, timeout, [&] { return state.done; });
 }
 
