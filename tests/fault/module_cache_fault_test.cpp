@@ -68,9 +68,9 @@ TEST(ModuleCacheFault, ACacheThatBreaksLaterFailsNoTaskAndTakesItsWorkerOut) {
       cluster.uni({"result", first.lines().at(0), "--wait", "60"}, {.timeout = 90s});
   EXPECT_EQ(kept.exit_code, 0) << kept.describe();
   EXPECT_EQ(kept.out, "3\n") << kept.describe();
-  std::string text;
-  for (int i = 0; i < 40; ++i) text += "[" + std::to_string(i) + ", 1]\n";
-  std::string input = cluster.dir().write("in.jsonl", text).string();
+  std::string lines;
+  for (int i = 0; i < 40; ++i) lines += "[" + std::to_string(i) + ", 1]\n";
+  std::string input = cluster.dir().write("in.jsonl", lines).string();
   CommandResult map =
       cluster.uni({"map", module_path("testfns"), "add", "--input", input}, {.timeout = 90s});
   EXPECT_EQ(map.exit_code, 0) << map.describe();
