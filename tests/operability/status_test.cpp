@@ -5,7 +5,6 @@
 // `--watch` redraws in place on a terminal until Ctrl-C.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <csignal>
 
 #include "operability_support.hpp"
@@ -97,33 +96,6 @@ TEST(StatusFields, AServiceShowsItsWorkerAndUptimeAndStoppingItCountsAsCancelled
   // `uni status` is the only boss connected, and does not count itself.
   EXPECT_TRUE(contains(after.out, "0 boss(es) connected")) << after.out;
   EXPECT_EQ(s.value("bosses", -1), 0) << s.dump();
-}
-
-// Executors that run short tasks back to back are busy slots, though at any
-// instant most of their time goes to reading and answering, not inside a
-// task: counted by what was inside a task, a worker at 100 % CPU showed 0 or
-// 1 of its 2 slots busy.
-TEST(StatusFields, ExecutorsRunningShortTasksBackToBackAreBusySlots) {
-  TestCluster cluster({.workers = 1, .slots = 2});
-  std::vector<std::string> lines;
-  for (int i = 0; i < 400000; ++i) lines.push_back("[" + std::to_string(i) + ",1]");
-  std::string input = write_input(cluster, "in.jsonl", lines);
-  ChildProcess map = cluster.start(
-      "map", {uni_binary(), "map", "--quiet", module_path("testfns"), "add", "--input", input});
-  std::vector<std::uint64_t> busy;  // while tasks are queued
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (map.running() && std::chrono::steady_clock::now() < deadline) {
-    json s = cluster.status();
-    if (s.is_object() && s.value("queue", 0) > 2000 && s["workers"].size() == 1)
-      busy.push_back(s["workers"][0].value("busy", std::uint64_t{0}));
-    std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_TRUE(map.wait_for(60s).has_value());
-  ASSERT_GE(busy.size(), 3u) << "the map ended before enough samples";
-  std::size_t all_busy = std::count(busy.begin(), busy.end(), 2u);
-  std::string seen;
-  for (std::uint64_t b : busy) seen += std::to_string(b) + " ";
-  EXPECT_GE(all_busy * 3, busy.size() * 2) << "busy slots while tasks were queued: " << seen;
 }
 
 TEST(StatusWatch, RedrawsInPlaceOnATerminalUntilCtrlC) {
