@@ -14,7 +14,7 @@ DEBS := cmake make g++ pkg-config \
         libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
         clang-format netcat-openbsd \
         python3 python3-zmq python3-msgpack python3-nacl \
-        libnats-dev nats-server openssl
+        libnats-dev nats-server openssl libseccomp-dev
 # The manager's dashboard and /metrics (cpp-httplib), and its test in headless
 # Chromium driven through chromedriver (issue 10).
 DEBS += libcpp-httplib-dev chromium chromium-driver python3-selenium

@@ -209,8 +209,8 @@ void ZmqBossLink::submit(const std::vector<Submission>& tasks) {
 }
 
 void ZmqBossLink::put_module(const ModuleHash& hash, std::string_view platform,
-                             std::string_view bytes) {
-  connection_.send(proto::encode_put_module(hash, platform, bytes));
+                             std::string_view bytes, const proto::ModuleSignatures& signatures) {
+  connection_.send(proto::encode_put_module(hash, platform, bytes, signatures));
 }
 
 void ZmqBossLink::acknowledge(const std::vector<proto::TaskId>& ids) {

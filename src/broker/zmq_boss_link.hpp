@@ -30,8 +30,8 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   void add_poll_items(std::vector<zmq_pollitem_t>& items) override;
   void process(const zmq_pollitem_t* ready, BossEvents& events) override;
   void submit(const std::vector<Submission>& tasks) override;
-  void put_module(const ModuleHash& hash, std::string_view platform,
-                  std::string_view bytes) override;
+  void put_module(const ModuleHash& hash, std::string_view platform, std::string_view bytes,
+                  const proto::ModuleSignatures& signatures) override;
   void acknowledge(const std::vector<proto::TaskId>& ids) override;
   void cancel(const std::vector<proto::TaskId>& ids, std::shared_ptr<CancelPromise> reply) override;
   void request_status(std::shared_ptr<StatusPromise> reply) override;

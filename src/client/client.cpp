@@ -266,7 +266,7 @@ void Client::Io::on_module_needed(const ModuleHash& hash) {
   }
   log::debug("the manager asked for module {}: uploading {} ({} bytes)", hash.hex().substr(0, 12),
              mod.path, mod.bytes.size());
-  link_->put_module(hash, mod.platform, mod.bytes);
+  link_->put_module(hash, mod.platform, mod.bytes, mod.signatures);
 }
 
 void Client::Io::on_services_started(const std::vector<TaskId>& ids) {
@@ -541,6 +541,7 @@ std::shared_ptr<const ModuleInfo> Client::module_file(const std::string& path) {
     info->bytes = std::move(file.bytes);
     info->hash = file.hash;
     info->platform = std::move(file.platform);
+    info->signatures = std::move(file.signatures);
     cached = {mtime, static_cast<std::uint64_t>(st.st_size), info};
     return info;
   } catch (const ModuleFileError& e) {

@@ -29,6 +29,7 @@ struct ModuleInfo {
   std::string bytes;
   ModuleHash hash;
   std::string platform;
+  std::vector<std::string> signatures;  // from PATH.sig (common/signing.hpp)
 };
 
 struct TaskState {

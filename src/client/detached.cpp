@@ -89,6 +89,7 @@ std::string submit_on_nats(const std::string& address, const std::string& module
   s.module = module.hash;
   s.platform = module.platform;
   s.module_bytes = std::move(module.bytes);
+  s.module_signatures = std::move(module.signatures);
   s.function = function;
   s.args = msgpack_args;
   s.timeout_ms = static_cast<std::uint32_t>(options.timeout.count());

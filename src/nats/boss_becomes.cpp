@@ -85,11 +85,11 @@ std::vector<ModuleHash> BossBecomes::take_modules_needed() {
 }
 
 bool BossBecomes::module_arrived(const ModuleHash& hash, const std::string& platform,
-                                 std::string bytes) {
+                                 std::string bytes, const std::vector<std::string>& signatures) {
   {
     std::lock_guard lock(mutex_);
     if (!awaited_.count(hash)) return false;
-    uploads_[hash] = Upload{platform, std::move(bytes)};
+    uploads_[hash] = Upload{platform, std::move(bytes), signatures};
   }
   changed_.notify_all();
   return true;
@@ -181,7 +181,7 @@ std::string BossBecomes::module_platform(const ModuleHash& hash) {
   if (!upload)
     throw std::runtime_error("the new module " + short_hash + " never arrived from the boss");
   try {
-    store.put(hash, upload->platform, upload->bytes);
+    store.put(hash, upload->platform, upload->bytes, upload->signatures);
   } catch (const std::exception& e) {
     throw std::runtime_error("storing module " + short_hash + " in " +
                              config_.names.module_bucket() + ": " + e.what());

@@ -44,7 +44,8 @@ class BossBecomes {
   std::vector<ModuleHash> take_modules_needed();
   // A module's bytes from the boss. True if a request waited for it (it is
   // stored by that request); false if none did.
-  bool module_arrived(const ModuleHash& hash, const std::string& platform, std::string bytes);
+  bool module_arrived(const ModuleHash& hash, const std::string& platform, std::string bytes,
+                      const std::vector<std::string>& signatures = {});
   bool pending() const;
 
   // How long a request waits for its module from the boss.
@@ -56,6 +57,7 @@ class BossBecomes {
  private:
   struct Upload {
     std::string platform, bytes;
+    std::vector<std::string> signatures;
   };
   void run(proto::BecomeRequest request, const Answer& answer);
   proto::BecomeReply become(const proto::BecomeRequest& request);

@@ -47,6 +47,7 @@ struct SubmitJob {
 struct ModuleJob {
   ModuleHash hash;
   std::string platform, bytes;
+  std::vector<std::string> signatures;
 };
 struct CancelJob {
   std::vector<TaskId> ids;
@@ -255,7 +256,7 @@ struct BossEngine::Impl {
   }
 
   void run(ModuleJob& job) {
-    modules.put(job.hash, job.platform, job.bytes);
+    modules.put(job.hash, job.platform, job.bytes, job.signatures);
     known_modules.insert(job.hash);
     requested_modules.erase(job.hash);
     auto it = parked.find(job.hash);
@@ -575,8 +576,9 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
   if (!impl_->publish_now(job)) impl_->post(std::move(job));
 }
 
-void BossEngine::put_module(const ModuleHash& hash, std::string platform, std::string bytes) {
-  impl_->post(ModuleJob{hash, std::move(platform), std::move(bytes)});
+void BossEngine::put_module(const ModuleHash& hash, std::string platform, std::string bytes,
+                            std::vector<std::string> signatures) {
+  impl_->post(ModuleJob{hash, std::move(platform), std::move(bytes), std::move(signatures)});
 }
 
 std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::TaskId>& ids) {

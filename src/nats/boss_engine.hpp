@@ -49,7 +49,8 @@ class BossEngine {
   // Queues tasks of one platform for publishing; never blocks on the network.
   void submit(const std::string& platform, std::vector<proto::Task> tasks);
   // A module asked for through modules_needed: stored, then its tasks go out.
-  void put_module(const ModuleHash& hash, std::string platform, std::string bytes);
+  void put_module(const ModuleHash& hash, std::string platform, std::string bytes,
+                  std::vector<std::string> signatures = {});
   // Stores a cancel of `ids` (of any session) for the workers, and ends each
   // id without a result yet as `cancelled`; an id that no session is
   // recorded to have handed out is `unknown`. Returns what happened to each.

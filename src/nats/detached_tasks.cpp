@@ -17,7 +17,8 @@ proto::TaskId submit_detached(const EngineConfig& config, const DetachedSubmissi
   Connection connection = Connection::connect(config.connect);
   JetStream js(connection);
   ModuleStore modules = ModuleStore::open(js, config.names, {.replicas = config.replicas});
-  modules.put(s.module, s.platform, s.module_bytes);  // skipped if stored already
+  modules.put(s.module, s.platform, s.module_bytes,
+              s.module_signatures);  // skipped if stored already
   // The result stream must exist before a worker stores the result in it.
   ResultStream::open(js, config.names,
                      {.replicas = config.replicas, .max_age = config.result_max_age});

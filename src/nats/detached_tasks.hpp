@@ -20,6 +20,7 @@ struct DetachedSubmission {
   ModuleHash module;
   std::string platform;
   std::string module_bytes;  // stored unless the module store has it
+  std::vector<std::string> module_signatures;  // stored with it (common/signing.hpp)
   std::string function;
   std::string args;  // msgpack array
   std::uint32_t timeout_ms = 0, wait_ms = 0;

@@ -1,12 +1,16 @@
 // ModuleStore: content-addressed modules over the object store.
 #include "nats/module_store.hpp"
 
+#include <sodium.h>
+
+#include <map>
 #include <stdexcept>
 
 namespace uni::nats {
 
 namespace {
 constexpr const char* kPlatformHeader = "Uni-Platform";
+constexpr const char* kSignatureHeader = "Uni-Signature";
 }
 
 ModuleStore ModuleStore::open(JetStream& js, const Names& names, const ModuleStoreConfig& config) {
@@ -16,13 +20,22 @@ ModuleStore ModuleStore::open(JetStream& js, const Names& names, const ModuleSto
                                             .max_bytes = config.max_bytes}));
 }
 
-bool ModuleStore::put(const ModuleHash& hash, const std::string& platform, std::string_view bytes) {
+bool ModuleStore::put(const ModuleHash& hash, const std::string& platform, std::string_view bytes,
+                      const std::vector<std::string>& signatures) {
   if (ModuleHash::of(bytes) != hash)
     throw std::invalid_argument("the module bytes do not hash to " + hash.hex());
   if (std::optional<ObjectInfo> stored = objects_.info(hash.hex());
       stored && stored->digest == object_digest(bytes))
     return false;
-  objects_.put(hash.hex(), bytes, {{kPlatformHeader, {platform}}});
+  std::map<std::string, std::vector<std::string>> headers = {{kPlatformHeader, {platform}}};
+  for (const std::string& s : signatures) {
+    std::string hex(2 * s.size() + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(s.data()),
+                   s.size());
+    hex.pop_back();
+    headers[kSignatureHeader].push_back(std::move(hex));
+  }
+  objects_.put(hash.hex(), bytes, headers);
   return true;
 }
 
@@ -34,6 +47,23 @@ std::optional<std::string> ModuleStore::get(const ModuleHash& hash) {
     throw std::runtime_error("the module stored as " + hash.hex() + " hashes to " +
                              ModuleHash::of(*bytes).hex());
   return bytes;
+}
+
+std::vector<std::string> ModuleStore::signatures(const ModuleHash& hash) {
+  std::vector<std::string> out;
+  std::optional<ObjectInfo> info = objects_.info(hash.hex());
+  if (!info) return out;
+  auto it = info->headers.find(kSignatureHeader);
+  if (it == info->headers.end()) return out;
+  for (const std::string& hex : it->second) {
+    std::string raw(hex.size() / 2, '\0');
+    std::size_t written = 0;
+    if (sodium_hex2bin(reinterpret_cast<unsigned char*>(raw.data()), raw.size(), hex.data(),
+                       hex.size(), nullptr, &written, nullptr) == 0 &&
+        written == raw.size())
+      out.push_back(std::move(raw));
+  }
+  return out;
 }
 
 std::optional<std::string> ModuleStore::platform(const ModuleHash& hash) {

@@ -55,11 +55,11 @@ void NatsBossLink::submit(const std::vector<broker::Submission>& tasks) {
 }
 
 void NatsBossLink::put_module(const ModuleHash& hash, std::string_view platform,
-                              std::string_view bytes) {
+                              std::string_view bytes, const proto::ModuleSignatures& signatures) {
   // A become that waits for it stores it itself; if the engine's tasks want
   // it too, the boss sends it again for them (it asked twice).
-  if (becomes_->module_arrived(hash, std::string(platform), std::string(bytes))) return;
-  engine_->put_module(hash, std::string(platform), std::string(bytes));
+  if (becomes_->module_arrived(hash, std::string(platform), std::string(bytes), signatures)) return;
+  engine_->put_module(hash, std::string(platform), std::string(bytes), signatures);
 }
 
 void NatsBossLink::acknowledge(const std::vector<proto::TaskId>&) {

@@ -25,8 +25,8 @@ class NatsBossLink final : public broker::BossLink {
   void add_poll_items(std::vector<zmq_pollitem_t>& items) override;
   void process(const zmq_pollitem_t* ready, broker::BossEvents& events) override;
   void submit(const std::vector<broker::Submission>& tasks) override;
-  void put_module(const ModuleHash& hash, std::string_view platform,
-                  std::string_view bytes) override;
+  void put_module(const ModuleHash& hash, std::string_view platform, std::string_view bytes,
+                  const proto::ModuleSignatures& signatures) override;
   void acknowledge(const std::vector<proto::TaskId>& ids) override;
   void cancel(const std::vector<proto::TaskId>& ids,
               std::shared_ptr<broker::CancelPromise> reply) override;

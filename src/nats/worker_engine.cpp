@@ -537,6 +537,7 @@ struct WorkerEngine::Impl {
       if (!reply.bytes)
         reply.error = "module " + hash.hex() + " is not in the NATS object store " +
                       config.names.module_bucket();
+      else reply.signatures = modules.signatures(hash);
     } catch (const std::exception& e) {
       reply.error = "module " + hash.hex() + " could not be fetched: " + e.what();
     }

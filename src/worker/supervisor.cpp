@@ -93,18 +93,30 @@ class Supervisor::Impl final : private broker::WorkerEvents {
                config_.cache_bytes),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
+    cache_.set_policy(ModulePolicy::from_files(config_.trust_files, config_.allow_module_files));
+    if (cache_.policy().restricts())
+      log::info("this worker runs only {}", cache_.policy().describe());
     if (config_.thread_isolation && (config_.max_tasks_per_executor || config_.max_executor_memory))
       log::warn(
           "--max-tasks-per-executor and --max-executor-memory replace executor processes: "
           "ignored under --isolation thread");
-    if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
-    else
+    if (config_.thread_isolation && config_.sandbox.level != SandboxLevel::kOff)
+      log::warn(
+          "--isolation thread: tasks run inside the worker, with its memory (its keys "
+          "included), environment, files and privileges; no sandbox applies to them");
+    if (config_.thread_isolation) {
+      runner_ = std::make_unique<ThreadRunner>(config_.slots);
+    } else {
+      SandboxOptions sandbox = config_.sandbox;
+      sandbox.hidden.push_back(cache_.directory());
       runner_ = std::make_unique<ExecutorPool>(
           ExecutorPoolOptions{.slots = config_.slots,
                               .mem_limit = config_.mem_limit,
                               .max_tasks = config_.max_tasks_per_executor,
                               .max_memory = config_.max_executor_memory,
-                              .pid_namespace = config_.pid_namespace});
+                              .pid_namespace = config_.pid_namespace,
+                              .sandbox = std::move(sandbox)});
+    }
     becomes_.emplace(
         cache_, *runner_, [this](const ModuleHash& hash) { link_->fetch_module(hash); },
         [this](const proto::BecomeReply& reply) { link_->send_become_reply(reply); });
@@ -432,7 +444,9 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
   fetching_.erase(it);
   std::optional<std::string> error;
   if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
-  else error = cache_.store(reply.hash, *reply.bytes);
+  else error = cache_.store(reply.hash, *reply.bytes, reply.signatures);
+  // A refusal (--trust, --allow-modules) names the module and says why.
+  const bool refused = error && !cache_.policy().approved(reply.hash) && reply.bytes;
   for (const TaskId& id : waiting) {
     auto h = held_.find(id);
     if (h == held_.end() || h->second.state != HeldState::kFetching) continue;
@@ -442,8 +456,9 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
       ready_.push_back(id);
     } else {
       finish(h->second, Status::kModuleError,
-             "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
-                 error.value_or("it vanished from the cache"),
+             refused ? *error
+                     : "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
+                           error.value_or("it vanished from the cache"),
              0);
     }
   }
@@ -505,6 +520,13 @@ void Supervisor::Impl::on_completion(Completion& c) {
   if (c.died) {
     if (h.stop_status) {
       finish(h, *h.stop_status, h.stop_text, c.pid);
+    } else if (c.denied) {
+      // Its own doing, and it would do it again: failed, not retried.
+      finish(h, Status::kException,
+             c.cause + " while running " + h.task.function +
+                 " (the worker's sandbox refuses that system call; the task's executor was "
+                 "stopped)",
+             c.pid);
     } else {
       finish(h, Status::kCrashed, c.cause + " while running " + h.task.function, c.pid);
     }
@@ -551,9 +573,14 @@ void Supervisor::Impl::schedule() {
     Held& h = it->second;
     // The args are not needed here again: a task that must run again is sent
     // again by the manager.
-    RunRequest request{
-        next_tag_, cache_.path(h.task.module), h.task.function, std::move(h.task.args),
-        id,        h.task.max_attempts == 1};
+    RunRequest request{next_tag_,
+                       cache_.path(h.task.module),
+                       h.task.function,
+                       std::move(h.task.args),
+                       id,
+                       h.task.max_attempts == 1,
+                       h.task.module,
+                       cache_.image(h.task.module)};
     if (!runner_->start(request)) {  // in order: wait for an executor that can take it
       h.task.args = std::move(request.args);
       break;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/keys.hpp"
+#include "worker/sandbox.hpp"
 
 namespace uni::broker {
 class WorkerLink;
@@ -30,6 +31,13 @@ struct WorkerConfig {
   unsigned max_tasks_per_executor = 0;
   std::uint64_t max_executor_memory = 0;
   bool pid_namespace = false;  // each executor in a PID namespace of its own
+  // The sandbox executors run tasks in; the module cache is added to the
+  // paths hidden from them. Not applied under thread isolation.
+  SandboxOptions sandbox;
+  // Code provenance (module_policy.hpp): files of trusted signing keys and
+  // of allowed module hashes; with neither, every module runs.
+  std::vector<std::string> trust_files;
+  std::vector<std::string> allow_module_files;
   // How long to wait for a manager at start-up; 0: as long as it takes (the
   // worker says on stderr what it waits for).
   std::chrono::milliseconds connect_timeout{0};

@@ -37,7 +37,7 @@ class ThreadRunner : public Runner {
 
  private:
   void loop();
-  const LoadedModule* module(const std::string& path, std::string& error);
+  const LoadedModule* module(const RunRequest& request, std::string& error);
 
   unsigned slots_;
   unsigned depth_ = 1;

@@ -56,7 +56,8 @@ class BossLinkDouble final : public broker::BossLink {
       }
     });
   }
-  void put_module(const ModuleHash& hash, std::string_view, std::string_view bytes) override {
+  void put_module(const ModuleHash& hash, std::string_view, std::string_view bytes,
+                  const proto::ModuleSignatures&) override {
     stage_->record([&](BossLinkRecord& r) { r.modules.emplace_back(hash, std::string(bytes)); });
   }
   void acknowledge(const std::vector<proto::TaskId>& ids) override {
