@@ -614,7 +614,7 @@ void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
   bool sandbox_stop = !e.fault && status.signaled && status.code == SIGSYS && denied > 0;
   if (sandbox_stop) {
     cause = "sandbox: " + syscall_name(denied) + " denied";
-    log::warn("executor {}: {}: it was stopped", pid, cause);
+    log::warn("executor {} stopped: {}", pid, cause);
   }
   for (auto& task : e.inflight) {
     relay(stdout, e.label_of(&task), task.out, "", true);

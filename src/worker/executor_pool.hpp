@@ -29,7 +29,7 @@ struct ExecutorPoolOptions {
   std::uint64_t max_memory = 0;
   bool pid_namespace = false;              // each executor in a PID namespace of its own
   std::string program = "/proc/self/exe";  // the uni binary, run as `uni executor`
-  SandboxOptions sandbox;                  // what executors run in (sandbox.hpp)
+  SandboxOptions sandbox{};                // what executors run in (sandbox.hpp)
 };
 
 class ExecutorPool : public Runner {

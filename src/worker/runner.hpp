@@ -49,7 +49,7 @@ struct RunRequest {
   // nothing else in its pipeline, so that its fate is never confused with a
   // neighbour's if the executor dies.
   bool exclusive = false;
-  ModuleHash module;      // the module at module_path
+  ModuleHash module{};    // the module at module_path
   int module_image = -1;  // its sealed image; -1: load module_path itself
 };
 
