@@ -102,8 +102,8 @@ class BossLink {
   virtual void submit(const std::vector<Submission>& tasks) = 0;
   // A module's bytes, in answer to on_module_needed().
   // Its signatures (common/signing.hpp) travel with it.
-  virtual void put_module(const ModuleHash& hash, std::string_view platform,
-                          std::string_view bytes, const proto::ModuleSignatures& signatures) = 0;
+  virtual void put_module(const ModuleHash& hash, std::string_view platform, std::string_view bytes,
+                          const proto::ModuleSignatures& signatures) = 0;
   // The boss holds these results: the broker may forget them.
   virtual void acknowledge(const std::vector<proto::TaskId>& ids) = 0;
   // Cancels tasks (of any boss). With a `reply`, it receives each task's

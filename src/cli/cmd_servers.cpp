@@ -200,7 +200,8 @@ struct WorkerFlags {
       c.max_executor_memory = size_flag(max_executor_memory, "--max-executor-memory");
     c.pid_namespace = pid_namespace == "on";
     c.connect_timeout = seconds_flag(connect_timeout, "--connect-timeout");
-    c.sandbox.level = worker::sandbox_level_from_name(sandbox).value_or(worker::SandboxLevel::kDefault);
+    c.sandbox.level =
+        worker::sandbox_level_from_name(sandbox).value_or(worker::SandboxLevel::kDefault);
     c.sandbox.hidden = secret_paths();
     c.trust_files = trust;
     c.allow_module_files = allow_modules;

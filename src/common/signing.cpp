@@ -93,8 +93,8 @@ std::pair<std::string, std::string> write_signing_key_pair(const std::string& st
   SigningSecretKey sk;
   SigningPublicKey pk;
   crypto_sign_keypair(pk.bytes.data(), sk.bytes.data());
-  std::string secret_line = std::string(kSecretTag) + " " + hex_of(sk.bytes.data(), 64) + " " +
-                            name + "\n";
+  std::string secret_line =
+      std::string(kSecretTag) + " " + hex_of(sk.bytes.data(), 64) + " " + name + "\n";
   // O_EXCL: a key is never overwritten; 0600 from its creation on.
   UniqueFd fd(::open(secret_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) throw std::runtime_error("cannot create " + secret_path + ": " + std::strerror(errno));
@@ -143,8 +143,8 @@ std::vector<SigningPublicKey> read_signing_public_keys(const std::string& path) 
     SigningPublicKey key;
     if (r.words.size() < 2 || r.words[0] != kPublicTag || !from_hex(r.words[1], key.bytes))
       throw std::runtime_error(path + ":" + std::to_string(r.line) +
-                               ": not a signing public key (expected \"" +
-                               std::string(kPublicTag) + " <64 hex digits> NAME\")");
+                               ": not a signing public key (expected \"" + std::string(kPublicTag) +
+                               " <64 hex digits> NAME\")");
     key.name = r.words.size() > 2 ? r.words[2] : key.hex().substr(0, 12);
     keys.push_back(std::move(key));
   }
@@ -183,8 +183,8 @@ bool signature_is_valid(std::string_view signature, const ModuleHash& hash) {
   if (signature.size() != kModuleSignatureBytes) return false;
   std::string message = signed_message(hash);
   const auto* raw = reinterpret_cast<const unsigned char*>(signature.data());
-  return crypto_sign_verify_detached(raw + 32, reinterpret_cast<const unsigned char*>(
-                                                   message.data()),
+  return crypto_sign_verify_detached(raw + 32,
+                                     reinterpret_cast<const unsigned char*>(message.data()),
                                      message.size(), raw) == 0;
 }
 

@@ -281,8 +281,7 @@ void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
             " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
             " bytes (--max-module)";
   else
-    error =
-        modules_.put(upload.hash, upload.platform, std::move(upload.bytes), upload.signatures);
+    error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes), upload.signatures);
   bosses_.module_answered(upload.hash);
   if (error) {
     refuse_module(peer, upload.hash, *error, out);

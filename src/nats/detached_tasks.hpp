@@ -19,7 +19,7 @@ namespace uni::nats {
 struct DetachedSubmission {
   ModuleHash module;
   std::string platform;
-  std::string module_bytes;  // stored unless the module store has it
+  std::string module_bytes;                    // stored unless the module store has it
   std::vector<std::string> module_signatures;  // stored with it (common/signing.hpp)
   std::string function;
   std::string args;  // msgpack array

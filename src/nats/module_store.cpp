@@ -11,7 +11,7 @@ namespace uni::nats {
 namespace {
 constexpr const char* kPlatformHeader = "Uni-Platform";
 constexpr const char* kSignatureHeader = "Uni-Signature";
-}
+}  // namespace
 
 ModuleStore ModuleStore::open(JetStream& js, const Names& names, const ModuleStoreConfig& config) {
   return ModuleStore(ObjectStore::open(js, {.bucket = names.module_bucket(),

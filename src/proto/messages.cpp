@@ -216,9 +216,7 @@ void write_signatures(Writer& w, const ModuleSignatures& signatures) {
   w.p().pack_array(static_cast<std::uint32_t>(signatures.size()));
   for (const std::string& s : signatures) w.bin(s);
 }
-std::size_t signatures_size(const ModuleSignatures& signatures) {
-  return signatures.size() * 100;
-}
+std::size_t signatures_size(const ModuleSignatures& signatures) { return signatures.size() * 100; }
 }  // namespace
 
 std::string encode_put_module(const ModuleHash& hash, std::string_view platform,

@@ -383,8 +383,8 @@ void ExecutorPool::recall(unsigned depth) {
 // supervisor moves a request from idle to requested, and only it withdraws
 // one; the executor accepts it with a compare-and-swap, so a withdrawal and
 // an acceptance cannot both win.
-std::string ExecutorPool::become(std::uint64_t tag, std::uint64_t request,
-                                 const ModuleRef& module, const std::string& function) {
+std::string ExecutorPool::become(std::uint64_t tag, std::uint64_t request, const ModuleRef& module,
+                                 const std::string& function) {
   for (auto& e : executors_) {
     if (!e->find(tag)) continue;
     StatusPage& page = *e->status.page();

@@ -39,8 +39,8 @@ constexpr std::uint64_t kFsReadFile = 1ull << 2;
 constexpr std::uint64_t kFsReadDir = 1ull << 3;
 constexpr std::uint64_t kFsMakeChar = 1ull << 6;
 constexpr std::uint64_t kFsMakeBlock = 1ull << 11;
-constexpr std::uint64_t kFsTruncate = 1ull << 14;  // ABI 3
-constexpr std::uint64_t kFsIoctlDev = 1ull << 15;  // ABI 5
+constexpr std::uint64_t kFsTruncate = 1ull << 14;              // ABI 3
+constexpr std::uint64_t kFsIoctlDev = 1ull << 15;              // ABI 5
 constexpr std::uint64_t kScopeAbstractUnixSocket = 1ull << 0;  // ABI 6
 constexpr std::uint64_t kScopeSignal = 1ull << 1;              // ABI 6
 

@@ -61,8 +61,7 @@ std::string ModulePolicy::describe() const {
   std::string out;
   if (!trusted_.empty()) {
     out = "modules signed by ";
-    for (std::size_t i = 0; i < trusted_.size(); ++i)
-      out += (i ? ", " : "") + trusted_[i].name;
+    for (std::size_t i = 0; i < trusted_.size(); ++i) out += (i ? ", " : "") + trusted_[i].name;
   }
   if (!allowed_.empty())
     out += (out.empty() ? "modules among " : " or among ") + std::to_string(allowed_.size()) +

@@ -80,7 +80,8 @@ std::vector<std::string> sandbox_flags(const SandboxOptions& options) {
 std::string probe_sandbox(const std::string& program, const SandboxOptions& options) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
-    throw std::runtime_error(std::string("cannot probe the sandbox: pipe: ") + std::strerror(errno));
+    throw std::runtime_error(std::string("cannot probe the sandbox: pipe: ") +
+                             std::strerror(errno));
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
   SpawnOptions probe;
   probe.argv = {program, "executor", "--probe-sandbox"};
@@ -102,9 +103,9 @@ std::string probe_sandbox(const std::string& program, const SandboxOptions& opti
   ExitStatus status = process.wait();
   while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
   if (status.signaled || status.code != 0)
-    throw std::runtime_error("--sandbox " + std::string(sandbox_level_name(options.level)) +
-                             " is not available here: " +
-                             (said.empty() ? "the probe " + status.describe() : said));
+    throw std::runtime_error(
+        "--sandbox " + std::string(sandbox_level_name(options.level)) +
+        " is not available here: " + (said.empty() ? "the probe " + status.describe() : said));
   return said;
 }
 
@@ -185,9 +186,9 @@ bool bring_up_loopback() {
 // Every other one goes, from the bounding set too; CAP_SYS_PTRACE first of
 // all: without it the non-dumpable supervisor and siblings, and every root
 // process holding more capabilities than a task, are out of its reach.
-constexpr int kRootKeeps[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE,     CAP_FOWNER,  CAP_FSETID,
-                              CAP_KILL,   CAP_SETGID,           CAP_SETUID,  CAP_NET_BIND_SERVICE,
-                              CAP_NET_RAW, CAP_SYS_CHROOT,      CAP_AUDIT_WRITE, CAP_SETFCAP};
+constexpr int kRootKeeps[] = {CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FOWNER,      CAP_FSETID,
+                              CAP_KILL,    CAP_SETGID,       CAP_SETUID,      CAP_NET_BIND_SERVICE,
+                              CAP_NET_RAW, CAP_SYS_CHROOT,   CAP_AUDIT_WRITE, CAP_SETFCAP};
 
 std::string drop_capabilities(bool keep_roots) {
   std::uint64_t keep = 0;

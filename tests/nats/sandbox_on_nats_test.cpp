@@ -30,8 +30,8 @@ TEST(SandboxOnNats, ATrustingWorkerRunsSignedModulesAndRefusesOthers) {
   SigningSecretKey key = read_signing_secret_key(secret);
   const std::string signed_module = copy_to(uni.dir(), module_path("testfns"));
   ModuleHash hash = ModuleHash::of(read_file(signed_module));
-  write_file_atomic(signed_module + ".sig",
-                    signature_line(hash, sign_module(hash, key), key.name), 0644);
+  write_file_atomic(signed_module + ".sig", signature_line(hash, sign_module(hash, key), key.name),
+                    0644);
   ChildProcess worker = uni.worker(1, "trusting-worker", {"--trust", pub});
 
   UniOnNats::Outcome ok = uni.cli({"run", signed_module, "add", "2", "3"});

@@ -35,9 +35,9 @@ TEST(CachePoisoning, AFileRenamedOverOrRewrittenInTheCacheNeverRunsAndIsDiscarde
   ASSERT_TRUE(std::filesystem::exists(file));
 
   for (bool rename_over : {true, false}) {
-    nlohmann::json done = hostile(cluster, "poison_cache",
-                                  {quoted(file), quoted(module_path("evil_factorial")),
-                                   rename_over ? "true" : "false"});
+    nlohmann::json done = hostile(
+        cluster, "poison_cache",
+        {quoted(file), quoted(module_path("evil_factorial")), rename_over ? "true" : "false"});
     ASSERT_TRUE(contains(text_of(done), "poisoned")) << done;
     expect_factorial_of_5_is_120(cluster, 3);
     // The worker noticed, said so, and the cache holds the module again.

@@ -3,6 +3,7 @@
 // module cache, trace it. Each returns what it achieved, or the error it got,
 // so that a test sees exactly which wall held; the calls the sandbox denies
 // outright never return (the task fails "sandbox: NAME denied").
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,7 +15,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -28,7 +28,9 @@
 
 namespace {
 
-std::string failure(const char* what) { return std::string("error: ") + what + ": " + std::strerror(errno); }
+std::string failure(const char* what) {
+  return std::string("error: ") + what + ": " + std::strerror(errno);
+}
 
 std::string slurp(int fd, std::size_t limit) {
   std::string out;

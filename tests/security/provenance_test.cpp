@@ -69,8 +69,7 @@ TEST(Provenance, AWorkerThatTrustsAKeyRunsOnlyWhatItSigned) {
   ASSERT_EQ(cluster.uni({"sign", by_other, "--key", other + ".signing"}).exit_code, 0);
   r = cluster.uni({"run", by_other, "dumpable"});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
-  EXPECT_TRUE(contains(r.err, "is signed only by keys this worker does not trust"))
-      << r.describe();
+  EXPECT_TRUE(contains(r.err, "is signed only by keys this worker does not trust")) << r.describe();
 
   // Signed by the trusted key: it runs.
   const std::string good = copy_module(cluster, "testfns");

@@ -30,7 +30,8 @@ TEST(Sandbox, ATaskCannotReadTheAuthkeyFromItsEnvironmentOrTheKeyFiles) {
   ASSERT_FALSE(derived.empty()) << "the cluster derived no keys into its config dir";
 
   EXPECT_EQ(hostile(cluster, "env_var", {quoted("UNI_AUTHKEY")}), "<unset>");
-  nlohmann::json key_file = hostile(cluster, "read_path", {quoted((cluster.config_dir() / "authkey").string())});
+  nlohmann::json key_file =
+      hostile(cluster, "read_path", {quoted((cluster.config_dir() / "authkey").string())});
   EXPECT_TRUE(is_error(key_file)) << key_file;
   EXPECT_FALSE(contains(text_of(key_file), cluster.authkey()));
   nlohmann::json derived_keys = hostile(cluster, "read_path", {quoted(derived.string())});
@@ -83,10 +84,10 @@ TEST(Sandbox, DescriptorsOfWhateverStartedTheWorkerDoNotReachTasks) {
   std::filesystem::path marker = cluster.dir() / "inherited-by-the-worker";
   write_text(marker, "secret");
   // The worker's parent leaves descriptor 9 open (not close-on-exec).
-  ChildProcess worker = cluster.start(
-      "worker", {"/bin/sh", "-c", "exec 9<\"$0\"; exec \"$@\"", marker.string(), uni_binary(),
-                 "worker", "--connect", cluster.address(), "--authkey", cluster.authkey(),
-                 "--slots", "1"});
+  ChildProcess worker =
+      cluster.start("worker", {"/bin/sh", "-c", "exec 9<\"$0\"; exec \"$@\"", marker.string(),
+                               uni_binary(), "worker", "--connect", cluster.address(), "--authkey",
+                               cluster.authkey(), "--slots", "1"});
   ASSERT_TRUE(cluster.wait_for_worker(worker.pid()));
   nlohmann::json fds = hostile(cluster, "open_fds");
   ASSERT_TRUE(fds.is_array()) << fds;

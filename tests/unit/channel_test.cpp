@@ -223,7 +223,6 @@ TEST(Channel, ManySmallFramesOverALongStream) {
   EXPECT_EQ(received, count);
 }
 
-
 // ---- descriptors with frames (LOAD) -----------------------------------------------
 
 // The inode behind a descriptor, to tell which file arrived.
@@ -236,7 +235,8 @@ ino_t inode_of(int fd) {
 TEST(ChannelDescriptors, EachDescriptorArrivesWithItsFrameInOrder) {
   SocketPair s;
   set_nonblocking(s.a.get());
-  UniqueFd first(::memfd_create("first", MFD_CLOEXEC)), second(::memfd_create("second", MFD_CLOEXEC));
+  UniqueFd first(::memfd_create("first", MFD_CLOEXEC)),
+      second(::memfd_create("second", MFD_CLOEXEC));
   std::string pending;
   std::deque<uni::worker::OutgoingFd> fds;
   append_frame(pending, "plain");
@@ -255,7 +255,8 @@ TEST(ChannelDescriptors, EachDescriptorArrivesWithItsFrameInOrder) {
     ASSERT_TRUE(reader.fill(s.b.get(), true));
     for (auto& f : read_available(reader)) frames.push_back(f);
   }
-  EXPECT_EQ(frames, (std::vector<std::string>{"plain", "with first", "plain again", "with second"}));
+  EXPECT_EQ(frames,
+            (std::vector<std::string>{"plain", "with first", "plain again", "with second"}));
   UniqueFd got_first = reader.take_fd(), got_second = reader.take_fd();
   ASSERT_TRUE(got_first && got_second);
   EXPECT_EQ(inode_of(got_first.get()), inode_of(first.get()));

@@ -79,7 +79,8 @@ TEST(ModuleImage, TheLoaderLoadsOnlyASealedImageOfTheExpectedModule) {
     LoadedModule::open_image(std::move(open_memfd), ModuleHash::of(bytes));
     ADD_FAILURE() << "an unsealed image loaded";
   } catch (const ModuleLoadError& e) {
-    EXPECT_NE(std::string(e.what()).find("not sealed against writes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not sealed against writes"), std::string::npos)
+        << e.what();
   }
 }
 

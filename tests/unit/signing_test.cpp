@@ -88,17 +88,17 @@ TEST(ModulePolicy, ApprovesAllowListedOrTrustedSignedModulesAndSaysWhyNot) {
   EXPECT_TRUE(has(policy.approve(unsigned_, {uni::sign_module(unsigned_, other)}),
                   "signed only by keys this worker does not trust"));
   // ci's signature of another module does not make this one ci's.
-  EXPECT_TRUE(
-      has(policy.approve(unsigned_, {uni::sign_module(signed_, ci)}), "signature by 'ci' does not verify"));
+  EXPECT_TRUE(has(policy.approve(unsigned_, {uni::sign_module(signed_, ci)}),
+                  "signature by 'ci' does not verify"));
   EXPECT_FALSE(policy.approved(unsigned_));
   EXPECT_TRUE(uni::worker::ModulePolicy().approved(unsigned_));
 }
 
 TEST(SandboxEnvironment, SecretsAndCredentialsAreWithheldFromExecutors) {
   using uni::worker::is_withheld_variable;
-  for (const char* name : {"UNI_AUTHKEY", "UNI_NATS_PASSWORD", "UNI_CONNECT", "AWS_SECRET_ACCESS_KEY",
-                           "GITHUB_TOKEN", "PGPASSWORD", "SSH_AUTH_SOCK", "OPENAI_API_KEY",
-                           "GOOGLE_APPLICATION_CREDENTIALS"})
+  for (const char* name :
+       {"UNI_AUTHKEY", "UNI_NATS_PASSWORD", "UNI_CONNECT", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN",
+        "PGPASSWORD", "SSH_AUTH_SOCK", "OPENAI_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS"})
     EXPECT_TRUE(is_withheld_variable(name)) << name;
   for (const char* name : {"PATH", "HOME", "LANG", "ASAN_OPTIONS", "TMPDIR", "LD_LIBRARY_PATH"})
     EXPECT_FALSE(is_withheld_variable(name)) << name;
