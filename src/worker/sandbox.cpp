@@ -264,6 +264,12 @@ void enter_sandbox(const SandboxOptions& options, int last_kept_fd, SandboxRepor
   }
   std::size_t hidden_count = 0;
   for (const std::string& path : hidden) {
+    // A top-level directory (a config dir set to /etc, say) would take the
+    // system away from tasks: such a path is reported, not hidden.
+    if (std::count(path.begin(), path.end(), '/') <= 1) {
+      report.missing.push_back(path + " not hidden: a top-level directory");
+      continue;
+    }
     std::string error = hide(path);
     if (error.empty()) ++hidden_count;
     else report.missing.push_back(error);
