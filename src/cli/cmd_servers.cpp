@@ -10,7 +10,8 @@
 #include <mutex>
 #include <thread>
 
-#include "broker/broker.hpp"
+#include "app/links.hpp"
+#include "broker/zmq/transport.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
 #include "common/keys.hpp"
@@ -18,7 +19,6 @@
 #include "common/process.hpp"
 #include "common/units.hpp"
 #include "manager/manager.hpp"
-#include "proto/transport.hpp"
 #include "worker/executor.hpp"
 #include "worker/executor_keeper.hpp"
 #include "worker/supervisor.hpp"

@@ -10,12 +10,12 @@
 #include <cstdio>
 #include <random>
 
-#include "broker/broker.hpp"
+#include "app/links.hpp"
+#include "broker/zmq/transport.hpp"
 #include "common/keys.hpp"
 #include "common/log.hpp"
 #include "common/module_file.hpp"
 #include "proto/batch.hpp"
-#include "proto/transport.hpp"
 
 namespace uni::detail {
 

@@ -8,11 +8,11 @@
 #include <ctime>
 #include <thread>
 
-#include "broker/broker.hpp"
+#include "app/links.hpp"
 #include "client/client.hpp"
 #include "common/module_file.hpp"
-#include "nats/detached_tasks.hpp"
-#include "nats/error.hpp"
+#include "nats/boss/detached_tasks.hpp"
+#include "nats/client/error.hpp"
 #include "proto/kept_result.hpp"
 
 namespace uni {

@@ -16,12 +16,12 @@
 #include <thread>
 #include <unordered_map>
 
-#include "broker/broker.hpp"
+#include "app/links.hpp"
+#include "broker/zmq/transport.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
 #include "worker/executor_pool.hpp"
 #include "worker/module_cache.hpp"

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "nats/handles.hpp"
-#include "nats/nats_worker_link.hpp"
-#include "nats/task_consumer.hpp"
-#include "nats/task_queue.hpp"
+#include "nats/client/handles.hpp"
+#include "nats/link/nats_worker_link.hpp"
+#include "nats/store/task_consumer.hpp"
+#include "nats/store/task_queue.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
 
