@@ -1,44 +1,42 @@
-// The broker implementations by address (see broker.hpp).
+// The broker implementations by address (see links.hpp).
 #include "app/links.hpp"
 
+#include "broker/zmq/manager_connection.hpp"
 #include "broker/zmq/transport.hpp"
 #include "broker/zmq/zmq_boss_link.hpp"
 #include "broker/zmq/zmq_worker_link.hpp"
+#include "nats/client/address.hpp"
+#include "nats/link/link_common.hpp"
 #include "nats/link/nats_boss_link.hpp"
 #include "nats/link/nats_worker_link.hpp"
 
-namespace uni::broker {
+namespace uni::app {
 
 namespace {
 
-// The same rule as nats::is_nats_address (src/nats/address.hpp).
-bool names_nats(std::string_view address) {
-  return address.starts_with("nats://") || address.starts_with("tls://");
-}
+// The one rule, NATS's own (nats/client/address.hpp): nats:// or tls://.
+bool names_nats(const std::string& address) { return nats::is_nats_address(address); }
 
 }  // namespace
 
-BrokerKind broker_kind(std::string_view address) {
-  return names_nats(address) ? BrokerKind::kNats : BrokerKind::kManager;
+broker::BrokerIdentity broker_identity(const std::string& address) {
+  return names_nats(address) ? nats::cluster_identity(address) : broker::manager_identity(address);
 }
 
-std::unique_ptr<BossLink> make_boss_link(const std::string& address, std::uint64_t session,
-                                         const CurveKeysSource& keys) {
-  switch (broker_kind(address)) {
-    case BrokerKind::kManager: return std::make_unique<ZmqBossLink>(keys(), address, session);
-    case BrokerKind::kNats: break;
-  }
-  return std::make_unique<nats::NatsBossLink>(address, session);
+std::unique_ptr<broker::BossLink> make_boss_link(const std::string& address, std::uint64_t session,
+                                                 const CurveKeysSource& keys) {
+  if (names_nats(address)) return std::make_unique<nats::NatsBossLink>(address, session);
+  return std::make_unique<broker::ZmqBossLink>(keys(), address, session);
 }
 
-std::unique_ptr<WorkerLink> make_worker_link(const std::string& address,
-                                             const std::string& worker_id,
-                                             const CurveKeysSource& keys) {
-  switch (broker_kind(address)) {
-    case BrokerKind::kManager: return std::make_unique<ZmqWorkerLink>(keys(), address, worker_id);
-    case BrokerKind::kNats: break;
-  }
-  return std::make_unique<nats::NatsWorkerLink>(address, worker_id);
+std::unique_ptr<broker::WorkerLink> make_worker_link(const std::string& address,
+                                                     const CurveKeysSource& keys) {
+  if (names_nats(address)) return std::make_unique<nats::NatsWorkerLink>(address);
+  return std::make_unique<broker::ZmqWorkerLink>(keys(), address);
 }
 
-}  // namespace uni::broker
+std::string shown_address(const std::string& address) {
+  return names_nats(address) ? address : proto::normalize_endpoint(address);
+}
+
+}  // namespace uni::app

@@ -1,36 +1,41 @@
-// Choosing the broker from the address a boss or worker is given (issue 9):
-// "tcp://host:port" (or "host:port") is uni's built-in manager, reached over
-// ZeroMQ + CURVE; "nats://..." or "tls://..." names a NATS JetStream cluster
-// (src/nats/nats_*_link.hpp, no manager). The only place that knows which
-// implementations there are.
+// The composition root: the one place that knows which brokers there are,
+// and which one an address names — "tcp://host:port" (or "host:port") the
+// built-in manager over ZeroMQ + CURVE (src/broker/zmq/), "nats://..." or
+// "tls://..." a NATS JetStream cluster (src/nats/link/). The `uni` binary and
+// libuni-client link it; the client and the supervisor are handed the link
+// it makes and never ask which broker it is (docs/architecture.md §12).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "broker/boss_link.hpp"
+#include "broker/broker_info.hpp"
 #include "broker/worker_link.hpp"
 #include "common/keys.hpp"
 
-namespace uni::broker {
+namespace uni::app {
 
-enum class BrokerKind { kManager, kNats };
-BrokerKind broker_kind(std::string_view address);
+// The broker `address` names, before any connection: what the user is told
+// about it, and whether a manager runs (which takes the authkey; a NATS
+// cluster takes its own credentials instead).
+broker::BrokerIdentity broker_identity(const std::string& address);
 
 // The CURVE keys for the built-in manager. Asked for only when the address
-// names one: they come from the authkey (a KDF, or the key cache), and a NATS
-// cluster takes its own credentials instead.
+// names one: they come from the authkey (a KDF, or the key cache).
 using CurveKeysSource = std::function<CurveKeys()>;
 
-// An unopened link for a boss of `session`, or for the worker `worker_id`.
-// Throws whatever `keys` throws (asked only for a manager's address).
-std::unique_ptr<BossLink> make_boss_link(const std::string& address, std::uint64_t session,
-                                         const CurveKeysSource& keys);
-std::unique_ptr<WorkerLink> make_worker_link(const std::string& address,
-                                             const std::string& worker_id,
-                                             const CurveKeysSource& keys);
+// An unopened link for a boss of `session`, or for a worker (which names
+// itself when it opens the link). Throws whatever `keys` throws.
+std::unique_ptr<broker::BossLink> make_boss_link(const std::string& address, std::uint64_t session,
+                                                 const CurveKeysSource& keys);
+std::unique_ptr<broker::WorkerLink> make_worker_link(const std::string& address,
+                                                     const CurveKeysSource& keys);
 
-}  // namespace uni::broker
+// The address as Cluster::address() reports it: "host:port" becomes
+// "tcp://host:port"; any other passes unchanged.
+std::string shown_address(const std::string& address);
+
+}  // namespace uni::app

@@ -55,15 +55,15 @@ std::pair<std::uint64_t, std::int64_t> consumer_counts(JetStream& js, const std:
 }
 
 void process(NatsWorkerLink& link, RecordedEvents& events) {
-  std::vector<zmq_pollitem_t> items;
+  std::vector<broker::PollItem> items;
   link.add_poll_items(items);
-  items[0].revents = ZMQ_POLLIN;
+  items[0].revents = broker::kPollIn;
   link.process(items.data(), events);
 }
 
 TEST(NatsWorkerLink, AGivenBackTaskThatComesBackIsForgottenBeforeItIsGivenAgain) {
   test::NatsCluster nats;
-  NatsWorkerLink link(nats.address(), "w1");
+  NatsWorkerLink link(nats.address());
   broker::WorkerAnnouncement me;
   me.worker_id = "w1";
   me.host = "testhost";

@@ -6,7 +6,6 @@
 
 namespace uni::broker {
 
-using proto::ConnectFailure;
 using proto::Message;
 using proto::Type;
 
@@ -73,15 +72,15 @@ proto::Welcome ManagerConnection::open(const std::string& hello,
   }
 }
 
-void ManagerConnection::add_poll_items(std::vector<zmq_pollitem_t>& items) {
-  items.push_back({socket_.handle(), 0, ZMQ_POLLIN, 0});
-  items.push_back({monitor_.socket().handle(), 0, ZMQ_POLLIN, 0});
+void ManagerConnection::add_poll_items(std::vector<PollItem>& items) {
+  items.push_back({socket_.handle(), -1, kPollIn, 0});
+  items.push_back({monitor_.socket().handle(), -1, kPollIn, 0});
 }
 
-void ManagerConnection::process(const zmq_pollitem_t* ready, Peer& peer) {
+void ManagerConnection::process(const PollItem* ready, Peer& peer) {
   // Messages first, then the monitor: a reply that arrived before a drop is
   // taken before the drop fails whoever waits for it.
-  if (ready[0].revents & ZMQ_POLLIN) {
+  if (ready[0].revents & kPollIn) {
     for (int i = 0; i < kReadsPerTurn; ++i) {
       zmq::message_t frame;
       if (!socket_.recv(frame, zmq::recv_flags::dontwait)) break;
@@ -89,7 +88,7 @@ void ManagerConnection::process(const zmq_pollitem_t* ready, Peer& peer) {
       receive(frame, peer);
     }
   }
-  if (ready[1].revents & ZMQ_POLLIN) watch_monitor(peer);
+  if (ready[1].revents & kPollIn) watch_monitor(peer);
 }
 
 void ManagerConnection::receive(const zmq::message_t& frame, Peer& peer) {
@@ -171,6 +170,15 @@ BrokerInfo broker_info(const proto::Welcome& w) {
   info.max_message = w.max_message;
   info.max_module = w.max_module;
   return info;
+}
+
+BrokerIdentity manager_identity(const std::string& address) {
+  BrokerIdentity identity;
+  identity.kind = "manager";
+  identity.address = proto::normalize_endpoint(address);
+  identity.name = "the manager at " + identity.address;
+  identity.has_manager = true;
+  return identity;
 }
 
 bool ManagerConnection::hello_needed() const {

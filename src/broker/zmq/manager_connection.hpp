@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "broker/broker_info.hpp"
+#include "broker/poll.hpp"
 #include "broker/zmq/transport.hpp"
 #include "common/keys.hpp"
 #include "proto/messages.hpp"
@@ -48,16 +49,16 @@ class ManagerConnection {
                     const std::string& routing_id, const char* role);
 
   // Connects, completes the CURVE handshake and the HELLO/WELCOME exchange.
-  // Throws proto::ConnectFailure: unreachable, authentication failed, or the
+  // Throws broker::ConnectFailure: unreachable, authentication failed, or the
   // manager refused (e.g. another protocol version) — never blocks past
   // `timeout`.
   proto::Welcome open(const std::string& hello, std::chrono::milliseconds timeout);
 
   // Two items: the socket and its monitor.
-  void add_poll_items(std::vector<zmq_pollitem_t>& items);
+  void add_poll_items(std::vector<PollItem>& items);
   // Reads up to kReadsPerTurn messages, then the monitor's events, and tells
   // `peer` what concerns it.
-  void process(const zmq_pollitem_t* ready, Peer& peer);
+  void process(const PollItem* ready, Peer& peer);
   static constexpr int kReadsPerTurn = 1024;
 
   // Sends one message. False when there is no live connection (the peer's
@@ -93,5 +94,9 @@ class ManagerConnection {
 
 // What a WELCOME says, as both sides of the seam see it.
 BrokerInfo broker_info(const proto::Welcome& welcome);
+
+// The manager at `address` ("host:port" or "tcp://host:port"), as both
+// links and the composition root (app/links.hpp) name it.
+BrokerIdentity manager_identity(const std::string& address);
 
 }  // namespace uni::broker

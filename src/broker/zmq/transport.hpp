@@ -11,6 +11,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "broker/connect_failure.hpp"
 #include "common/keys.hpp"
 
 namespace uni::proto {
@@ -68,16 +69,8 @@ class SocketMonitor {
   zmq::socket_t pair_;
 };
 
-class ConnectFailure : public std::runtime_error {
- public:
-  enum class Reason { kUnreachable, kAuthFailed, kProtocol };
-  ConnectFailure(Reason reason, const std::string& what)
-      : std::runtime_error(what), reason_(reason) {}
-  Reason reason() const { return reason_; }
-
- private:
-  Reason reason_;
-};
+// What HandshakeWatch throws: the seam's connect error (broker/connect_failure.hpp).
+using broker::ConnectFailure;
 
 // Tracks the events of a connecting socket and says when to give up: after
 // repeated handshake failures over a working TCP connection (a wrong authkey:

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "broker/zmq/socket_poll.hpp"
 #include "common/log.hpp"
 #include "proto/batch.hpp"
 #include "uni/uni.hpp"
@@ -29,9 +30,9 @@ void fail(Promise& promise, std::exception_ptr error) {
 }  // namespace
 
 ZmqBossLink::ZmqBossLink(const CurveKeys& keys, const std::string& address, std::uint64_t session)
-    : session_(session), connection_(context_, keys, address, routing_id(session), "boss") {
-  name_ = "the manager at " + connection_.endpoint();
-}
+    : identity_(manager_identity(address)),
+      session_(session),
+      connection_(context_, keys, address, routing_id(session), "boss") {}
 
 ZmqBossLink::~ZmqBossLink() {
   if (!closed_) fail_pending(~0ull, "the connection is closing", false);
@@ -48,11 +49,15 @@ std::string ZmqBossLink::hello(bool) {
   return proto::encode_hello(h);
 }
 
-void ZmqBossLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {
+void ZmqBossLink::add_poll_items(std::vector<PollItem>& items) {
   connection_.add_poll_items(items);
 }
 
-void ZmqBossLink::process(const zmq_pollitem_t* ready, BossEvents& events) {
+void ZmqBossLink::poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout) {
+  poll_sockets(items, timeout);
+}
+
+void ZmqBossLink::process(const PollItem* ready, BossEvents& events) {
   events_ = &events;
   connection_.process(ready, *this);
   events_ = nullptr;
@@ -84,7 +89,7 @@ void ZmqBossLink::on_message(const proto::Message& m) {
       try {
         pending.reply->set_value(m.status_report());
       } catch (const proto::DecodeError& e) {
-        fail(*pending.reply, std::make_exception_ptr(Error("the status from " + name_ +
+        fail(*pending.reply, std::make_exception_ptr(Error("the status from " + identity_.name +
                                                            " does not read: " + e.what())));
       }
       return;
@@ -127,7 +132,7 @@ void ZmqBossLink::on_message(const proto::Message& m) {
           std::shared_ptr<CancelPromise> reply = std::move(cancel_pending_.front().reply);
           cancel_pending_.pop_front();
           if (reply)
-            fail(*reply, std::make_exception_ptr(Error("the cancel reply from " + name_ +
+            fail(*reply, std::make_exception_ptr(Error("the cancel reply from " + identity_.name +
                                                        " does not read: " + e.what())));
         }
         return;
@@ -152,7 +157,7 @@ void ZmqBossLink::on_message(const proto::Message& m) {
 }
 
 void ZmqBossLink::on_dropped() {
-  const std::string why = "the connection to " + name_ + " dropped before it answered";
+  const std::string why = "the connection to " + identity_.name + " dropped before it answered";
   fail_pending(~0ull, why, true);
   if (events_) events_->on_disconnected(why);
 }
@@ -160,7 +165,7 @@ void ZmqBossLink::on_dropped() {
 void ZmqBossLink::on_unknown_to_manager() {
   // The manager restarted and dropped what came before this boss's HELLO;
   // what was sent since will be answered.
-  fail_pending(connection_.hellos(), name_ + " restarted before it answered", true);
+  fail_pending(connection_.hellos(), identity_.name + " restarted before it answered", true);
 }
 
 void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::string& why,

@@ -27,8 +27,9 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   ~ZmqBossLink() override;
 
   BrokerInfo open(std::chrono::milliseconds timeout) override;
-  void add_poll_items(std::vector<zmq_pollitem_t>& items) override;
-  void process(const zmq_pollitem_t* ready, BossEvents& events) override;
+  void add_poll_items(std::vector<PollItem>& items) override;
+  void poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout) override;
+  void process(const PollItem* ready, BossEvents& events) override;
   void submit(const std::vector<Submission>& tasks) override;
   void put_module(const ModuleHash& hash, std::string_view platform,
                   std::string_view bytes) override;
@@ -43,7 +44,7 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   void heartbeat() override;
   void close(std::string_view reason) override;
   Clock::time_point last_heard() const override { return connection_.last_heard(); }
-  const std::string& name() const override { return name_; }
+  const BrokerIdentity& identity() const override { return identity_; }
 
  private:
   // ManagerConnection::Peer
@@ -62,7 +63,7 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   };
   void fail_pending(std::uint64_t sent_before_hello, const std::string& why, bool connect_error);
 
-  std::string name_;
+  BrokerIdentity identity_;
   std::uint64_t session_;
   zmq::context_t context_{1};
   ManagerConnection connection_;

@@ -1,6 +1,7 @@
 // The worker's link to the built-in manager (see zmq_worker_link.hpp).
 #include "broker/zmq/zmq_worker_link.hpp"
 
+#include "broker/zmq/socket_poll.hpp"
 #include "common/log.hpp"
 #include "proto/batch.hpp"
 
@@ -24,20 +25,13 @@ proto::Hello hello_of(const WorkerAnnouncement& w) {
 
 }  // namespace
 
-ZmqWorkerLink::ZmqWorkerLink(const CurveKeys& keys, const std::string& address,
-                             const std::string& worker_id)
-    : keys_(keys),
-      address_(proto::normalize_endpoint(address)),
-      routing_id_("w" + worker_id),
-      connection_(std::in_place, context_, keys_, address_, routing_id_, "worker") {}
+ZmqWorkerLink::ZmqWorkerLink(const CurveKeys& keys, const std::string& address)
+    : keys_(keys), identity_(manager_identity(address)), address_(identity_.address) {}
 
 BrokerInfo ZmqWorkerLink::open(const WorkerAnnouncement& worker,
                                std::chrono::milliseconds timeout) {
-  if (opened_once_) {
-    connection_.reset();
-    connection_.emplace(context_, keys_, address_, routing_id_, "worker");
-  }
-  opened_once_ = true;
+  connection_.reset();
+  connection_.emplace(context_, keys_, address_, "w" + worker.worker_id, "worker");
   return broker_info(connection_->open(proto::encode_hello(hello_of(worker)), timeout));
 }
 
@@ -48,11 +42,15 @@ std::string ZmqWorkerLink::hello(bool reconnect) {
   return proto::encode_hello(hello_of(worker));
 }
 
-void ZmqWorkerLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {
+void ZmqWorkerLink::add_poll_items(std::vector<PollItem>& items) {
   connection_->add_poll_items(items);
 }
 
-void ZmqWorkerLink::process(const zmq_pollitem_t* ready, WorkerEvents& events) {
+void ZmqWorkerLink::poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout) {
+  poll_sockets(items, timeout);
+}
+
+void ZmqWorkerLink::process(const PollItem* ready, WorkerEvents& events) {
   events_ = &events;
   connection_->process(ready, *this);
   events_ = nullptr;
@@ -115,6 +113,8 @@ void ZmqWorkerLink::heartbeat(std::uint32_t busy,
   connection_->send(proto::encode_worker_heartbeat(busy, started_services));
 }
 
-void ZmqWorkerLink::close(std::string_view reason) { connection_->send(proto::encode_bye(reason)); }
+void ZmqWorkerLink::close(std::string_view reason) {
+  if (connection_) connection_->send(proto::encode_bye(reason));
+}
 
 }  // namespace uni::broker

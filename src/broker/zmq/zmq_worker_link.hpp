@@ -17,20 +17,21 @@ namespace uni::broker {
 
 class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
  public:
-  // `worker_id` names the worker to the manager (its routing id is derived
-  // from it).
-  ZmqWorkerLink(const CurveKeys& keys, const std::string& address, const std::string& worker_id);
+  // The worker's id, which names it to the manager (its routing id is
+  // derived from it), comes with the announcement of open().
+  ZmqWorkerLink(const CurveKeys& keys, const std::string& address);
 
   BrokerInfo open(const WorkerAnnouncement& worker, std::chrono::milliseconds timeout) override;
-  void add_poll_items(std::vector<zmq_pollitem_t>& items) override;
-  void process(const zmq_pollitem_t* ready, WorkerEvents& events) override;
+  void add_poll_items(std::vector<PollItem>& items) override;
+  void poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout) override;
+  void process(const PollItem* ready, WorkerEvents& events) override;
   bool grant_credit(std::uint32_t capacity) override;
   void fetch_module(const ModuleHash& hash) override;
   void send_results(const std::vector<const proto::Result*>& results) override;
   void send_become_reply(const proto::BecomeReply& reply) override;
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services) override;
   void close(std::string_view reason) override;
-  const std::string& address() const override { return address_; }
+  const BrokerIdentity& identity() const override { return identity_; }
 
  private:
   // ManagerConnection::Peer
@@ -40,13 +41,12 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
   void on_dropped() override;
 
   CurveKeys keys_;
+  BrokerIdentity identity_;
   std::string address_;
-  std::string routing_id_;
   zmq::context_t context_{1};
-  // Replaced by a fresh one after a failed open(): the old socket holds a
-  // connect() that never completed.
+  // Made by open(), and made afresh by each open(): after a failed one the
+  // old socket holds a connect() that never completed.
   std::optional<ManagerConnection> connection_;
-  bool opened_once_ = false;
   WorkerEvents* events_ = nullptr;  // during process()
 };
 

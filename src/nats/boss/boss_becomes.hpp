@@ -2,7 +2,7 @@
 // the service looked up in the services bucket (which worker runs it), the
 // new module stored in the object store by hash (asked of the boss if it is
 // not there yet, as a submit does), its platform checked against the
-// worker's, and the request sent to that worker (nats/become_channel.hpp),
+// worker's, and the request sent to that worker (nats/store/become_channel.hpp),
 // whose reply, or the reason there is none, answers it. Each request waits
 // on a thread of its own, so the link's thread never blocks on a become.
 #pragma once

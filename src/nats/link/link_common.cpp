@@ -4,9 +4,10 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "broker/zmq/transport.hpp"
+#include "broker/connect_failure.hpp"
 #include "nats/client/address.hpp"
 #include "nats/client/error.hpp"
+#include "uni/uni.hpp"
 #include "uni/version.hpp"
 
 namespace uni::nats {
@@ -25,31 +26,50 @@ broker::BrokerInfo nats_broker_info(Connection& connection) {
 }
 
 void throw_connect_failure(const std::exception& error) {
-  using Reason = proto::ConnectFailure::Reason;
+  using broker::ConnectFailure;
+  using Reason = ConnectFailure::Reason;
   if (const auto* nats = dynamic_cast<const NatsError*>(&error)) {
     switch (nats->kind()) {
       case FailureKind::kAuthFailed:
-      case FailureKind::kTls: throw proto::ConnectFailure(Reason::kAuthFailed, nats->what());
+      case FailureKind::kTls: throw ConnectFailure(Reason::kAuthFailed, nats->what());
       case FailureKind::kUnreachable:
       case FailureKind::kTimeout:
-      case FailureKind::kNoResponders:
-        throw proto::ConnectFailure(Reason::kUnreachable, nats->what());
+      case FailureKind::kNoResponders: throw ConnectFailure(Reason::kUnreachable, nats->what());
       default:
-        throw proto::ConnectFailure(
-            Reason::kProtocol,
-            std::string("the NATS cluster refused uni's set-up: ") + nats->what());
+        throw ConnectFailure(Reason::kProtocol,
+                             std::string("the NATS cluster refused uni's set-up: ") + nats->what());
     }
   }
   // An address, seed or setting that cannot be read: waiting will not help.
-  throw proto::ConnectFailure(Reason::kProtocol, error.what());
+  throw ConnectFailure(Reason::kProtocol, error.what());
 }
 
-std::string cluster_name(const std::string& address) {
-  try {
-    return "the NATS cluster at " + NatsAddress::parse(address).servers_text();
-  } catch (const std::exception&) {
-    return "a NATS cluster";
+void throw_api_error(const std::exception& error) {
+  if (const auto* nats = dynamic_cast<const NatsError*>(&error)) {
+    switch (nats->kind()) {
+      case FailureKind::kAuthFailed:
+      case FailureKind::kTls: throw ConnectError(ConnectError::Reason::kAuthFailed, nats->what());
+      case FailureKind::kUnreachable:
+        throw ConnectError(ConnectError::Reason::kUnreachable, nats->what());
+      default: throw Error(nats->what());
+    }
   }
+  // An address or a setting that cannot be read.
+  if (dynamic_cast<const std::invalid_argument*>(&error)) throw Error(error.what());
+  throw;  // anything else as it came
+}
+
+broker::BrokerIdentity cluster_identity(const std::string& address) {
+  broker::BrokerIdentity identity;
+  identity.kind = "NATS cluster";
+  identity.has_manager = false;
+  try {
+    identity.address = NatsAddress::parse(address).servers_text();
+    identity.name = "the NATS cluster at " + identity.address;
+  } catch (const std::exception&) {
+    identity.name = "a NATS cluster";
+  }
+  return identity;
 }
 
 EngineConfig link_config(const std::string& address, std::chrono::milliseconds timeout) {

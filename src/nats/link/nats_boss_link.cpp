@@ -2,13 +2,14 @@
 #include "nats/link/nats_boss_link.hpp"
 
 #include "common/log.hpp"
+#include "nats/boss/detached_tasks.hpp"
 #include "nats/link/link_common.hpp"
 #include "uni/uni.hpp"
 
 namespace uni::nats {
 
 NatsBossLink::NatsBossLink(std::string address, std::uint64_t session)
-    : address_(std::move(address)), name_(cluster_name(address_)), session_(session) {}
+    : address_(std::move(address)), identity_(cluster_identity(address_)), session_(session) {}
 
 NatsBossLink::~NatsBossLink() = default;
 
@@ -23,15 +24,15 @@ broker::BrokerInfo NatsBossLink::open(std::chrono::milliseconds timeout) {
   return nats_broker_info(engine_->connection());
 }
 
-void NatsBossLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {
-  items.push_back({nullptr, engine_->wake_fd(), ZMQ_POLLIN, 0});
-  items.push_back({nullptr, becomes_->wake_fd(), ZMQ_POLLIN, 0});
+void NatsBossLink::add_poll_items(std::vector<broker::PollItem>& items) {
+  items.push_back({nullptr, engine_->wake_fd(), broker::kPollIn, 0});
+  items.push_back({nullptr, becomes_->wake_fd(), broker::kPollIn, 0});
 }
 
-void NatsBossLink::process(const zmq_pollitem_t* ready, broker::BossEvents& events) {
-  if (ready[1].revents & ZMQ_POLLIN)
+void NatsBossLink::process(const broker::PollItem* ready, broker::BossEvents& events) {
+  if (ready[1].revents & broker::kPollIn)
     for (const ModuleHash& hash : becomes_->take_modules_needed()) events.on_module_needed(hash);
-  if (!(ready[0].revents & ZMQ_POLLIN)) return;
+  if (!(ready[0].revents & broker::kPollIn)) return;
   BossEvents got = engine_->take();
   for (const std::string& text : got.notices) events.on_notice(text);
   for (const ModuleHash& hash : got.modules_needed) events.on_module_needed(hash);
@@ -73,10 +74,11 @@ void NatsBossLink::cancel(const std::vector<proto::TaskId>& ids,
     if (reply) reply->set_value(std::move(outcomes));
   } catch (const std::exception& e) {
     if (!reply) {
-      log::warn("cancelling on {}: {}", name_, e.what());
+      log::warn("cancelling on {}: {}", identity_.name, e.what());
       return;
     }
-    reply->set_exception(std::make_exception_ptr(Error("cancel on " + name_ + ": " + e.what())));
+    reply->set_exception(
+        std::make_exception_ptr(Error("cancel on " + identity_.name + ": " + e.what())));
   }
 }
 
@@ -84,7 +86,8 @@ void NatsBossLink::request_status(std::shared_ptr<broker::StatusPromise> reply) 
   try {
     reply->set_value(engine_->status());
   } catch (const std::exception& e) {
-    reply->set_exception(std::make_exception_ptr(Error("status of " + name_ + ": " + e.what())));
+    reply->set_exception(
+        std::make_exception_ptr(Error("status of " + identity_.name + ": " + e.what())));
   }
 }
 
@@ -92,7 +95,7 @@ void NatsBossLink::request_become(const proto::BecomeRequest& request,
                                   std::shared_ptr<broker::BecomePromise> reply) {
   if (!becomes_) {
     reply->set_exception(
-        std::make_exception_ptr(Error("become on " + name_ + ": the link is closed")));
+        std::make_exception_ptr(Error("become on " + identity_.name + ": the link is closed")));
     return;
   }
   becomes_->request(request,
@@ -104,6 +107,32 @@ void NatsBossLink::close(std::string_view) {
   // The engine publishes what was submitted before it stops: a boss that
   // submits and exits (`uni submit`) leaves its tasks queued.
   engine_.reset();
+}
+
+proto::TaskId NatsBossLink::submit_detached(const broker::DetachedTask& task) {
+  DetachedSubmission s;
+  s.module = task.module;
+  s.platform = task.platform;
+  s.module_bytes = task.module_bytes;
+  s.function = task.function;
+  s.args = task.args;
+  s.timeout_ms = task.timeout_ms;
+  s.wait_ms = task.wait_ms;
+  s.max_attempts = task.max_attempts;
+  try {
+    return nats::submit_detached(EngineConfig::from_environment(address_), s);
+  } catch (const std::exception& e) {
+    throw_api_error(e);
+  }
+}
+
+std::optional<proto::Result> NatsBossLink::detached_result(const proto::TaskId& id,
+                                                           std::chrono::milliseconds wait) {
+  try {
+    return nats::detached_result(EngineConfig::from_environment(address_), id, wait);
+  } catch (const std::exception& e) {
+    throw_api_error(e);
+  }
 }
 
 broker::BossLink::Clock::time_point NatsBossLink::last_heard() const {

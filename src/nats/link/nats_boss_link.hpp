@@ -1,8 +1,10 @@
-// The boss's link to a NATS JetStream cluster (issue 9): broker::BossLink over
+// The boss's link to a NATS JetStream cluster: broker::BossLink over
 // BossEngine, with no manager. The engine's eventfd is the link's poll item;
 // status and cancel are answered at once from the cluster's own state
 // (registries, streams); a become waits for the service's worker on a thread
-// of its own (nats/boss_becomes.hpp), whose eventfd is the second poll item.
+// of its own (nats/boss/boss_becomes.hpp), whose eventfd is the second poll
+// item. Detached tasks go straight to the streams (nats/boss/detached_tasks.hpp),
+// with no engine.
 #pragma once
 
 #include <memory>
@@ -22,8 +24,8 @@ class NatsBossLink final : public broker::BossLink {
   ~NatsBossLink() override;
 
   broker::BrokerInfo open(std::chrono::milliseconds timeout) override;
-  void add_poll_items(std::vector<zmq_pollitem_t>& items) override;
-  void process(const zmq_pollitem_t* ready, broker::BossEvents& events) override;
+  void add_poll_items(std::vector<broker::PollItem>& items) override;
+  void process(const broker::PollItem* ready, broker::BossEvents& events) override;
   void submit(const std::vector<broker::Submission>& tasks) override;
   void put_module(const ModuleHash& hash, std::string_view platform,
                   std::string_view bytes) override;
@@ -33,14 +35,19 @@ class NatsBossLink final : public broker::BossLink {
   void request_status(std::shared_ptr<broker::StatusPromise> reply) override;
   void request_become(const proto::BecomeRequest& request,
                       std::shared_ptr<broker::BecomePromise> reply) override;
+  bool keeps_detached_tasks() const override { return true; }
+  proto::TaskId submit_detached(const broker::DetachedTask& task) override;
+  std::optional<proto::Result> detached_result(const proto::TaskId& id,
+                                               std::chrono::milliseconds wait) override;
   bool requests_pending() const override { return becomes_ && becomes_->pending(); }
   void heartbeat() override {}
   void close(std::string_view reason) override;
   Clock::time_point last_heard() const override;
-  const std::string& name() const override { return name_; }
+  const broker::BrokerIdentity& identity() const override { return identity_; }
 
  private:
-  std::string address_, name_;
+  std::string address_;
+  broker::BrokerIdentity identity_;
   std::uint64_t session_;
   std::unique_ptr<BossEngine> engine_;
   std::unique_ptr<BossBecomes> becomes_;  // on engine_'s connection: goes first

@@ -6,10 +6,8 @@
 
 namespace uni::nats {
 
-NatsWorkerLink::NatsWorkerLink(std::string address, std::string worker_id)
-    : address_(std::move(address)),
-      name_(cluster_name(address_)),
-      worker_id_(std::move(worker_id)) {}
+NatsWorkerLink::NatsWorkerLink(std::string address)
+    : address_(std::move(address)), identity_(cluster_identity(address_)) {}
 
 NatsWorkerLink::~NatsWorkerLink() = default;
 
@@ -34,15 +32,15 @@ broker::BrokerInfo NatsWorkerLink::open(const broker::WorkerAnnouncement& worker
   return nats_broker_info(engine_->connection());
 }
 
-void NatsWorkerLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {
-  items.push_back({nullptr, engine_->wake_fd(), ZMQ_POLLIN, 0});
-  items.push_back({nullptr, becomes_->wake_fd(), ZMQ_POLLIN, 0});
+void NatsWorkerLink::add_poll_items(std::vector<broker::PollItem>& items) {
+  items.push_back({nullptr, engine_->wake_fd(), broker::kPollIn, 0});
+  items.push_back({nullptr, becomes_->wake_fd(), broker::kPollIn, 0});
 }
 
-void NatsWorkerLink::process(const zmq_pollitem_t* ready, broker::WorkerEvents& events) {
-  if (ready[1].revents & ZMQ_POLLIN)
+void NatsWorkerLink::process(const broker::PollItem* ready, broker::WorkerEvents& events) {
+  if (ready[1].revents & broker::kPollIn)
     for (const proto::BecomeRequest& request : becomes_->take()) events.on_become(request);
-  if (!(ready[0].revents & ZMQ_POLLIN)) return;
+  if (!(ready[0].revents & broker::kPollIn)) return;
   WorkerEngineEvents got = engine_->take();
   for (proto::ModuleReply& m : got.modules) events.on_module(m);
   // Stored before tasks: a task given back (or crashed) and queued again

@@ -1,8 +1,9 @@
-// The worker's link to a NATS JetStream cluster (issue 9): broker::WorkerLink
-// over WorkerEngine, with no manager. Credit bounds what the engine fetches;
+// The worker's link to a NATS JetStream cluster: broker::WorkerLink over
+// WorkerEngine, with no manager. Credit bounds what the engine fetches;
 // results are stored on their boss's subject before their batch is acked;
-// become requests come on the worker's own subject (nats/become_channel.hpp),
-// whose listener's eventfd is the second poll item.
+// become requests come on the worker's own subject
+// (nats/store/become_channel.hpp), whose listener's eventfd is the second
+// poll item.
 #pragma once
 
 #include <memory>
@@ -16,13 +17,14 @@ namespace uni::nats {
 
 class NatsWorkerLink final : public broker::WorkerLink {
  public:
-  NatsWorkerLink(std::string address, std::string worker_id);
+  // The worker names itself in the announcement of open().
+  explicit NatsWorkerLink(std::string address);
   ~NatsWorkerLink() override;
 
   broker::BrokerInfo open(const broker::WorkerAnnouncement& worker,
                           std::chrono::milliseconds timeout) override;
-  void add_poll_items(std::vector<zmq_pollitem_t>& items) override;
-  void process(const zmq_pollitem_t* ready, broker::WorkerEvents& events) override;
+  void add_poll_items(std::vector<broker::PollItem>& items) override;
+  void process(const broker::PollItem* ready, broker::WorkerEvents& events) override;
   bool grant_credit(std::uint32_t capacity) override;
   void fetch_module(const ModuleHash& hash) override;
   void send_results(const std::vector<const proto::Result*>& results) override;
@@ -31,10 +33,11 @@ class NatsWorkerLink final : public broker::WorkerLink {
   // registry entry (its new module and function, its becomes).
   void send_become_reply(const proto::BecomeReply& reply) override;
   void close(std::string_view reason) override;
-  const std::string& address() const override { return name_; }
+  const broker::BrokerIdentity& identity() const override { return identity_; }
 
  private:
-  std::string address_, name_, worker_id_;
+  std::string address_;
+  broker::BrokerIdentity identity_;
   std::unique_ptr<WorkerEngine> engine_;
   std::unique_ptr<BecomeListener> becomes_;  // on engine_'s connection: goes first
 };
