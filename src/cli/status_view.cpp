@@ -56,7 +56,7 @@ std::string one_line(const std::string& text, std::size_t width) {
 
 std::string status_text(const ClusterStatus& status) {
   std::string out;
-  // A broker with no manager (NATS): no uptime, totals summed over the live
+  // A broker with no manager: no uptime, totals summed over the live
   // workers and bosses, results kept by the cluster (docs/scale-out.md section 6).
   if (!status.has_manager)
     append(out, "%s at %s (uni %s), no manager; totals are the live workers' and bosses'\n",

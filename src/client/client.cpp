@@ -69,7 +69,7 @@ class Client::Io final : private broker::BossEvents {
   // Something waits for the broker: a task, or a status or cancel reply.
   bool waiting() const { return !pending_.empty() || link_->requests_pending(); }
   void check_silence(Clock::time_point now);
-  // "the manager", "the NATS cluster": the broker in messages.
+  // The broker in messages: "the " and its kind ("the manager").
   std::string the_broker() const { return "the " + link_->identity().kind; }
 
   Client& owner_;

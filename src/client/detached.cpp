@@ -1,10 +1,9 @@
 // uni::submit_detached and uni::detached_result (include/uni/detached.hpp)
 // over a link that app/connect.cpp made for the address: a broker that keeps
-// such tasks itself (BossLink::keeps_detached_tasks: NATS's streams) is
-// handed the task directly; any other (the built-in manager) takes it from a
-// boss session, flagged detached + keep-result and confirmed by a
-// FETCH_RESULT answered after it, and FETCH_RESULT reads its result later
-// (proto/kept_result.hpp).
+// such tasks itself (BossLink::keeps_detached_tasks) is handed the task
+// directly; any other (the built-in manager) takes it from a boss session,
+// flagged detached + keep-result and confirmed by a FETCH_RESULT answered
+// after it, and FETCH_RESULT reads its result later (proto/kept_result.hpp).
 #include "client/detached.hpp"
 
 #include <ctime>
