@@ -10,7 +10,8 @@
 #include <mutex>
 #include <thread>
 
-#include "broker/broker.hpp"
+#include "app/links.hpp"
+#include "broker/connect_failure.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
 #include "common/keys.hpp"
@@ -18,7 +19,6 @@
 #include "common/process.hpp"
 #include "common/units.hpp"
 #include "manager/manager.hpp"
-#include "proto/transport.hpp"
 #include "worker/executor.hpp"
 #include "worker/executor_keeper.hpp"
 #include "worker/supervisor.hpp"
@@ -185,10 +185,8 @@ struct WorkerFlags {
         ->check(CLI::ExistingFile);
   }
 
-  worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
+  worker::WorkerConfig config() const {
     worker::WorkerConfig c;
-    c.connect = connect;
-    if (!key.empty()) c.keys = derive_curve_keys(key);
     c.slots = slots;
     c.thread_isolation = isolation == "thread";
     c.cache_dir = cache_dir;
@@ -232,11 +230,11 @@ int run_worker(WorkerFlags& flags) {
   }
   std::string connect = flags.client.connect;
   if (connect.empty()) connect = "tcp://127.0.0.1:7070";
-  // A NATS cluster takes its own credentials (UNI_NATS_*, docs/scale-out.md): no authkey.
+  // A broker with no manager takes its own credentials (docs/scale-out.md): no authkey.
   std::optional<std::string> key =
-      broker::broker_kind(connect) == broker::BrokerKind::kNats
-          ? std::optional<std::string>("")
-          : find_authkey(flags.client.authkey, flags.client.authkey_file);
+      app::broker_identity(connect).has_manager
+          ? find_authkey(flags.client.authkey, flags.client.authkey_file)
+          : std::optional<std::string>("");
   if (!key) {
     std::fprintf(stderr,
                  "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
@@ -244,7 +242,8 @@ int run_worker(WorkerFlags& flags) {
   }
   std::optional<worker::Supervisor> started;
   try {
-    started.emplace(flags.config(connect, *key));
+    started.emplace(flags.config(),
+                    app::make_worker_link(connect, [&] { return derive_curve_keys(*key); }));
   } catch (const CLI::ValidationError&) {
     throw;
   } catch (const std::exception& e) {
@@ -256,7 +255,7 @@ int run_worker(WorkerFlags& flags) {
                  &supervisor);
   try {
     supervisor.run();
-  } catch (const proto::ConnectFailure& e) {
+  } catch (const broker::ConnectFailure& e) {
     std::fprintf(stderr, "uni worker: %s\n", e.what());
     return kExitConnect;
   }
@@ -369,7 +368,9 @@ class WorkerGroup {
 
 void ClientFlags::add_to(CLI::App& app) {
   app.add_option("--connect", connect,
-                 "manager address (default: $UNI_CONNECT or tcp://127.0.0.1:7070)")
+                 "the cluster's address: a manager's (HOST:PORT, tcp://HOST:PORT) or a NATS "
+                 "cluster's (nats://HOST:PORT, tls://..., comma-separated) (default: $UNI_CONNECT "
+                 "or tcp://127.0.0.1:7070)")
       ->envname("UNI_CONNECT");
   app.add_option("--authkey", authkey,
                  "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
@@ -389,8 +390,8 @@ void add_worker_command(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<WorkerFlags>();
   flags->add_to(*cmd, true);
   cmd->add_option("--connect-timeout", flags->connect_timeout,
-                  "give up (exit 3) if no manager answers within this many seconds; 0: wait for "
-                  "one as long as it takes")
+                  "give up (exit 3) if the cluster does not answer within this many seconds; 0: "
+                  "wait for it as long as it takes")
       ->capture_default_str();
   cmd->add_option("--parent-pid", flags->parent, "exit when this process ends")->group("");
   cmd->add_option("--hide", flags->hide, "a key file tasks must not read")->group("");

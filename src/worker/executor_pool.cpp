@@ -440,7 +440,7 @@ void ExecutorPool::unload(const std::string& module_path) {
   }
 }
 
-void ExecutorPool::add_poll_items(std::vector<zmq::pollitem_t>& items) {
+void ExecutorPool::add_poll_items(std::vector<broker::PollItem>& items) {
   for (auto& e : executors_) {
     if (e->channel_usable() && !e->pending.empty() &&
         !write_some(e->channel.get(), e->pending, e->pending_fds))
@@ -448,12 +448,12 @@ void ExecutorPool::add_poll_items(std::vector<zmq::pollitem_t>& items) {
     // A descriptor at its end is left out (-1): poll would report its hang-up
     // on every turn, and the loop would spin until the executor is reaped.
     bool live = e->process.running();
-    short channel_events = ZMQ_POLLIN;
-    if (!e->pending.empty()) channel_events |= ZMQ_POLLOUT;
+    short channel_events = broker::kPollIn;
+    if (!e->pending.empty()) channel_events |= broker::kPollOut;
     items.push_back({nullptr, e->channel_usable() ? e->channel.get() : -1, channel_events, 0});
-    items.push_back({nullptr, live && e->out_open ? e->out.get() : -1, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, live && e->err_open ? e->err.get() : -1, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, live ? e->process.pidfd() : -1, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, live && e->out_open ? e->out.get() : -1, broker::kPollIn, 0});
+    items.push_back({nullptr, live && e->err_open ? e->err.get() : -1, broker::kPollIn, 0});
+    items.push_back({nullptr, live ? e->process.pidfd() : -1, broker::kPollIn, 0});
   }
 }
 
@@ -668,11 +668,11 @@ void ExecutorPool::sweep_orphans() {
   }
 }
 
-void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>& done) {
+void ExecutorPool::service(const broker::PollItem* items, std::vector<Completion>& done) {
   Clock::time_point now = Clock::now();
   for (std::size_t i = 0; i < executors_.size(); ++i) {
     Executor& e = *executors_[i];
-    const zmq::pollitem_t* it = items + i * kItemsPerExecutor;
+    const broker::PollItem* it = items + i * kItemsPerExecutor;
     if (!e.process.running()) {
       if (now >= e.respawn_at) {
         try {
@@ -686,10 +686,10 @@ void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>
     }
     if (it[1].revents) e.out_open = relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
     if (it[2].revents) e.err_open = relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
-    if ((it[0].revents & ZMQ_POLLOUT) && !write_some(e.channel.get(), e.pending, e.pending_fds))
+    if ((it[0].revents & broker::kPollOut) && !write_some(e.channel.get(), e.pending, e.pending_fds))
       on_channel_lost(e);
-    if (it[0].revents & ZMQ_POLLIN) read_channel(e, done);
-    if (it[3].revents & ZMQ_POLLIN) {
+    if (it[0].revents & broker::kPollIn) read_channel(e, done);
+    if (it[3].revents & broker::kPollIn) {
       reap(e, done);
     } else if (e.lost_at && now - *e.lost_at >= kChannelLossGrace) {
       stop_broken(e, kChannelLost);

@@ -51,8 +51,8 @@ class ExecutorPool : public Runner {
   bool withdraw_become(std::uint64_t tag, std::uint64_t request) override;
   void take_become_outcomes(std::vector<BecomeOutcome>& out) override;
   void unload(const std::string& module_path) override;
-  void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
-  void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
+  void add_poll_items(std::vector<broker::PollItem>& items) override;
+  void service(const broker::PollItem* first, std::vector<Completion>& done) override;
 
  private:
   struct Executor;

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 #include <vector>
-#include <zmq.hpp>
+#include "broker/poll.hpp"
 
 #include "common/process.hpp"
 #include "proto/messages.hpp"
@@ -111,9 +111,9 @@ class Runner {
   // Forgets a module evicted from the cache.
   virtual void unload(const std::string& module_path) = 0;
   // The fds to watch, appended to the supervisor's poll set.
-  virtual void add_poll_items(std::vector<zmq::pollitem_t>& items) = 0;
+  virtual void add_poll_items(std::vector<broker::PollItem>& items) = 0;
   // Services the items it added (starting at `first`); appends finished tasks.
-  virtual void service(const zmq::pollitem_t* first, std::vector<Completion>& done) = 0;
+  virtual void service(const broker::PollItem* first, std::vector<Completion>& done) = 0;
 };
 
 }  // namespace uni::worker

@@ -53,7 +53,7 @@ void ServiceBecomes::module_arrived(const proto::ModuleReply& reply, Clock::time
   std::optional<std::string> error;
   bool have = cache_.acquire(reply.hash);
   if (have) cache_.release(reply.hash);
-  else if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
+  else if (!reply.bytes) error = reply.error.empty() ? "the broker sent no module" : reply.error;
   else error = cache_.store(reply.hash, *reply.bytes, reply.signatures);
   for (std::uint64_t id : waiting) {
     Pending& p = pending_.at(id);

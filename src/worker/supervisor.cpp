@@ -16,12 +16,12 @@
 #include <thread>
 #include <unordered_map>
 
-#include "broker/broker.hpp"
+#include "broker/connect_failure.hpp"
+#include "broker/worker_link.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
 #include "worker/executor_pool.hpp"
 #include "worker/module_cache.hpp"
@@ -168,8 +168,8 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   WorkerConfig config_;
   std::string id_;
   std::string host_;
-  std::unique_ptr<broker::WorkerLink> link_;  // made in run() unless given
-  std::optional<ServiceBecomes> becomes_;     // BECOME requests for services running here
+  std::unique_ptr<broker::WorkerLink> link_;
+  std::optional<ServiceBecomes> becomes_;  // BECOME requests for services running here
   ModuleCache cache_;
   std::unique_ptr<Runner> runner_;
   UniqueFd wake_;
@@ -304,17 +304,17 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
     }
     try {
       return link_->open(announcement(), attempt);
-    } catch (const proto::ConnectFailure& e) {
+    } catch (const broker::ConnectFailure& e) {
       // A refusal (wrong authkey, another protocol) will not go away by waiting.
-      if (e.reason() != proto::ConnectFailure::Reason::kUnreachable) throw;
+      if (e.reason() != broker::ConnectFailure::Reason::kUnreachable) throw;
       Clock::time_point now = Clock::now();
       if (config_.connect_timeout.count() > 0 && now - start >= config_.connect_timeout) throw;
       if (stop_ || drain_requested_) return std::nullopt;
       if (!said || now - *said >= kReminder) {
         log::warn(
-            "waiting for a manager at {}: none has answered for {} s; retrying until one "
+            "waiting for a {} at {}: none has answered for {} s; retrying until one "
             "does (--connect-timeout sets a limit)",
-            link_->address(),
+            link_->identity().kind, link_->identity().address,
             std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
         said = now;
       }
@@ -323,37 +323,36 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
 }
 
 void Supervisor::Impl::run() {
-  if (!link_)
-    link_ = broker::make_worker_link(config_.connect, id_, [this] { return config_.keys; });
   std::optional<broker::BrokerInfo> first = connect_first();
   if (!first) {
-    log::info("worker {} stopped before any manager answered", id_);
+    log::info("worker {} stopped before any {} answered", id_, link_->identity().kind);
     return;
   }
   credit_sent_ = capacity();
   heartbeat_ = first->heartbeat;
   max_message_ = first->max_message;
-  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_, link_->address(),
-            config_.slots, config_.thread_isolation ? "thread" : "process", ::getpid());
+  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
+            link_->identity().name, config_.slots, config_.thread_isolation ? "thread" : "process",
+            ::getpid());
 
   Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
   Clock::time_point next_busy_report{};
   Clock::time_point next_timeout_check{};
   std::uint32_t reported_busy = 0;
   std::vector<TaskId> reported_services;
-  std::vector<zmq::pollitem_t> items;
+  std::vector<broker::PollItem> items;
   std::vector<Completion> done;
   while (!stop_) {
     items.clear();
     link_->add_poll_items(items);  // first: the link's items start at 0
     const std::size_t wake_item = items.size();
-    items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wake_.get(), broker::kPollIn, 0});
     const std::size_t runner_items = items.size();
     runner_->add_poll_items(items);
-    proto::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    link_->poll(items, std::chrono::milliseconds(50));
 
     link_->process(items.data(), *this);
-    if (items[wake_item].revents & ZMQ_POLLIN) {
+    if (items[wake_item].revents & broker::kPollIn) {
       std::uint64_t count;
       [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
     }
@@ -411,7 +410,8 @@ void Supervisor::Impl::on_results_stored(const std::vector<TaskId>& ids) {
 
 void Supervisor::Impl::on_broker_leaving(const std::string& reason) {
   manager_left_ = true;
-  log::warn("the manager is going away ({}); waiting for it to come back", reason);
+  log::warn("the {} is going away ({}); waiting for it to come back", link_->identity().kind,
+            reason);
 }
 
 void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
@@ -438,12 +438,14 @@ void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
 }
 
 void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
+  if (!reply.bytes && reply.error.empty())
+    reply.error = "the " + link_->identity().kind + " sent no module";
   auto it = fetching_.find(reply.hash);
   if (it == fetching_.end()) return becomes_->module_arrived(reply, Clock::now());
   std::vector<TaskId> waiting = std::move(it->second);
   fetching_.erase(it);
   std::optional<std::string> error;
-  if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
+  if (!reply.bytes) error = reply.error;
   else error = cache_.store(reply.hash, *reply.bytes, reply.signatures);
   // A refusal (--trust, --allow-modules) names the module and says why.
   const bool refused = error && !cache_.policy().approved(reply.hash) && reply.bytes;
@@ -690,12 +692,13 @@ void Supervisor::Impl::flush() {
     if (it == held_.end() || it->second.state != HeldState::kFinished) continue;
     proto::Result& r = it->second.result;
     if (r.payload.size() > budget) {
-      log::warn("result of task {} is {} bytes, more than the manager accepts", id.str(),
-                r.payload.size());
+      log::warn("result of task {} is {} bytes, more than the {} accepts", id.str(),
+                r.payload.size(), link_->identity().kind);
       r.status = Status::kRejected;
       r.payload = "its result of " + std::to_string(r.payload.size()) +
                   " bytes is larger than a result may be (" + std::to_string(budget) +
-                  " bytes: half the manager's --max-message)";
+                  " bytes: half the " + link_->identity().kind + "'s" +
+                  (link_->identity().has_manager ? " --max-message)" : " largest message)");
     }
     results.push_back(&r);
   }
@@ -708,8 +711,6 @@ void Supervisor::Impl::flush() {
 
 // ---- public face -------------------------------------------------------------------------
 
-Supervisor::Supervisor(WorkerConfig config)
-    : impl_(std::make_unique<Impl>(std::move(config), nullptr)) {}
 Supervisor::Supervisor(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(link))) {}
 Supervisor::~Supervisor() = default;

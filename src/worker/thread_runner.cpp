@@ -151,12 +151,12 @@ void ThreadRunner::loop() {
   }
 }
 
-void ThreadRunner::add_poll_items(std::vector<zmq::pollitem_t>& items) {
-  items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+void ThreadRunner::add_poll_items(std::vector<broker::PollItem>& items) {
+  items.push_back({nullptr, wake_.get(), broker::kPollIn, 0});
 }
 
-void ThreadRunner::service(const zmq::pollitem_t* first, std::vector<Completion>& done) {
-  if (!(first->revents & ZMQ_POLLIN)) return;
+void ThreadRunner::service(const broker::PollItem* first, std::vector<Completion>& done) {
+  if (!(first->revents & broker::kPollIn)) return;
   std::uint64_t count;
   [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
   std::lock_guard lock(mutex_);
