@@ -14,7 +14,7 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBS_RUN := cmake make g++ pkg-config \
         libzmq3-dev cppzmq-dev libsodium-dev libmsgpack-cxx-dev \
         nlohmann-json3-dev libcli11-dev libspdlog-dev libnats-dev \
-        libcpp-httplib-dev netcat-openbsd
+        libcpp-httplib-dev libseccomp-dev netcat-openbsd
 DEBS_TEST := libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
         clang-format python3 python3-zmq python3-msgpack python3-nacl \
         nats-server openssl chromium chromium-driver python3-selenium

@@ -448,6 +448,12 @@ struct ClusterStatus {
   std::uint64_t uptime_ms = 0;                 // the manager's
   double tasks_per_s = 0;                      // tasks finished per second over the last 10 s
   std::vector<FailureStatus> recent_failures;  // most recent first, at most 20
+  // The broker that answered, as the connection knows it (not sent by it,
+  // not in to_json): its kind ("manager", "NATS cluster") and whether a
+  // manager runs. Without one (NATS) there is no uptime, the totals are the
+  // live workers' and bosses', and results are kept by the cluster.
+  std::string broker = "manager";
+  bool has_manager = true;
 };
 
 // The status as one JSON object, the keys of `uni status --json`

@@ -5,6 +5,7 @@
 // held while the manager runs (uni/detached.hpp).
 #include <cstdio>
 
+#include "app/links.hpp"
 #include "cli/commands.hpp"
 #include "cli/task_call.hpp"
 #include "common/json_msgpack.hpp"
@@ -93,10 +94,12 @@ void add_result_command(CLI::App& app, int& exit_code) {
         return kExitNoResultYet;
       }
       if (!r) {
+        // A broker with no manager cannot tell an unknown task from an
+        // unfinished one (a manager throws UnknownTaskError above).
         std::fprintf(stderr, "uni result: task %s has no result yet (%s)\n", id->c_str(),
-                     address.rfind("nats://", 0) == 0
-                         ? "still queued or running, or unknown or expired"
-                         : "still queued or running");
+                     app::broker_identity(address).has_manager
+                         ? "still queued or running"
+                         : "still queued or running, or unknown or expired");
         return kExitNoResultYet;
       }
       if (!r->ok) {

@@ -1,4 +1,5 @@
-// The non-template half of uni/uni.hpp: connecting, futures, module lookup.
+// The non-template half of uni/uni.hpp: futures, module lookup, status
+// (connecting to an address is the composition root's: app/connect.cpp).
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -24,17 +25,6 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::kRejected: return proto::status_name(proto::Status::kRejected);
   }
   return "unknown";
-}
-
-Cluster connect(const std::string& address, const ConnectOptions& options) {
-  std::string target = address;
-  if (target.empty()) {
-    const char* env = std::getenv("UNI_CONNECT");
-    target = env && *env ? env : "tcp://127.0.0.1:7070";
-  }
-  auto client = detail::Client::connect(target, options);
-  std::string endpoint = client->endpoint();
-  return Cluster(std::move(client), std::move(endpoint));
 }
 
 namespace {
@@ -153,7 +143,11 @@ CancelResult public_cancel(proto::CancelState state) {
 }  // namespace
 
 ClusterStatus Cluster::status() const {
-  return public_status(client_->status(std::chrono::milliseconds(5000)));
+  ClusterStatus out = public_status(client_->status(std::chrono::milliseconds(5000)));
+  const broker::BrokerIdentity& broker = client_->identity();
+  out.broker = broker.kind;
+  out.has_manager = broker.has_manager;
+  return out;
 }
 
 std::string to_json(const ClusterStatus& status) {

@@ -284,7 +284,8 @@ void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
     error = "module of " + std::to_string(upload.bytes.size()) +
             " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
             " bytes (--max-module)";
-  else error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes));
+  else
+    error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes), upload.signatures);
   bosses_.module_answered(upload.hash);
   if (error) {
     refuse_module(peer, upload.hash, *error, out);
@@ -399,7 +400,7 @@ void ManagerCore::on_fetch_module(const PeerId& peer, const ModuleHash& hash, Ou
   }
   ++module_totals_.fetches;
   module_totals_.fetch_bytes += mod->bytes.size();
-  out.send(peer, proto::encode_module(hash, &mod->bytes, ""));
+  out.send(peer, proto::encode_module(hash, &mod->bytes, "", mod->signatures));
 }
 
 void ManagerCore::on_credit(const PeerId& peer, std::uint32_t capacity) {

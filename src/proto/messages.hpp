@@ -152,16 +152,24 @@ struct ErrorMessage {
   std::string text;
 };
 
+// Signatures of a module (common/signing.hpp), each 96 bytes: the signer's
+// public key and its ed25519 signature of the module's hash. Optional last
+// fields of PUT_MODULE and MODULE (docs/protocol.md 7.7, 7.16).
+using ModuleSignatures = std::vector<std::string>;
+inline constexpr std::size_t kMaxModuleSignatures = 16;
+
 struct ModuleUpload {
   ModuleHash hash;
   std::string platform;
   std::string bytes;
+  ModuleSignatures signatures;
 };
 
 struct ModuleReply {  // MODULE: bytes, or an error saying why not
   ModuleHash hash;
   std::optional<std::string> bytes;
   std::string error;
+  ModuleSignatures signatures;
 };
 
 struct CancelOutcome {
@@ -190,7 +198,7 @@ std::string encode_submit(const std::vector<const Task*>& tasks);
 std::string encode_tasks(const std::vector<const Task*>& tasks);
 std::string encode_need_module(const ModuleHash& hash);
 std::string encode_put_module(const ModuleHash& hash, std::string_view platform,
-                              std::string_view bytes);
+                              std::string_view bytes, const ModuleSignatures& signatures = {});
 std::string encode_results(const std::vector<const Result*>& results);
 std::string encode_ack(const std::vector<TaskId>& ids);
 std::string encode_cancel(const std::vector<TaskId>& ids);
@@ -201,7 +209,8 @@ std::string encode_status_reply(const StatusReport& report);
 // The boss's services that its workers report executing (kFlagStartedEvent).
 std::string encode_service_started(const std::vector<TaskId>& ids);
 std::string encode_fetch_module(const ModuleHash& hash);
-std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error);
+std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error,
+                          const ModuleSignatures& signatures = {});
 std::string encode_credit(std::uint32_t capacity);
 std::string encode_notice(std::string_view text);
 std::string encode_bye(std::string_view reason);
@@ -247,6 +256,7 @@ class Message {
 
  private:
   std::vector<TaskId> id_list(std::uint32_t index) const;
+  ModuleSignatures signatures(std::uint32_t index) const;  // absent: none
 
   msgpack::object_handle handle_;
   const msgpack::object* body_ = nullptr;

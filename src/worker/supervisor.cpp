@@ -16,12 +16,12 @@
 #include <thread>
 #include <unordered_map>
 
-#include "broker/broker.hpp"
+#include "broker/connect_failure.hpp"
+#include "broker/worker_link.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
 #include "worker/executor_pool.hpp"
 #include "worker/module_cache.hpp"
@@ -120,18 +120,30 @@ class Supervisor::Impl final : private broker::WorkerEvents {
         cache_(open_cache(config_)),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
+    cache_.set_policy(ModulePolicy::from_files(config_.trust_files, config_.allow_module_files));
+    if (cache_.policy().restricts())
+      log::info("this worker runs only {}", cache_.policy().describe());
     if (config_.thread_isolation && (config_.max_tasks_per_executor || config_.max_executor_memory))
       log::warn(
           "--max-tasks-per-executor and --max-executor-memory replace executor processes: "
           "ignored under --isolation thread");
-    if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
-    else
+    if (config_.thread_isolation && config_.sandbox.level != SandboxLevel::kOff)
+      log::warn(
+          "--isolation thread: tasks run inside the worker, with its memory (its keys "
+          "included), environment, files and privileges; no sandbox applies to them");
+    if (config_.thread_isolation) {
+      runner_ = std::make_unique<ThreadRunner>(config_.slots);
+    } else {
+      SandboxOptions sandbox = config_.sandbox;
+      sandbox.hidden.push_back(cache_.directory());
       runner_ = std::make_unique<ExecutorPool>(
           ExecutorPoolOptions{.slots = config_.slots,
                               .mem_limit = config_.mem_limit,
                               .max_tasks = config_.max_tasks_per_executor,
                               .max_memory = config_.max_executor_memory,
-                              .pid_namespace = config_.pid_namespace});
+                              .pid_namespace = config_.pid_namespace,
+                              .sandbox = std::move(sandbox)});
+    }
     becomes_.emplace(
         cache_, *runner_, [this](const ModuleHash& hash) { link_->fetch_module(hash); },
         [this](const proto::BecomeReply& reply) { link_->send_become_reply(reply); });
@@ -190,8 +202,8 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   WorkerConfig config_;
   std::string id_;
   std::string host_;
-  std::unique_ptr<broker::WorkerLink> link_;  // made in run() unless given
-  std::optional<ServiceBecomes> becomes_;     // BECOME requests for services running here
+  std::unique_ptr<broker::WorkerLink> link_;
+  std::optional<ServiceBecomes> becomes_;  // BECOME requests for services running here
   ModuleCache cache_;
   std::unique_ptr<Runner> runner_;
   UniqueFd wake_;
@@ -331,17 +343,17 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
     }
     try {
       return link_->open(announcement(), attempt);
-    } catch (const proto::ConnectFailure& e) {
+    } catch (const broker::ConnectFailure& e) {
       // A refusal (wrong authkey, another protocol) will not go away by waiting.
-      if (e.reason() != proto::ConnectFailure::Reason::kUnreachable) throw;
+      if (e.reason() != broker::ConnectFailure::Reason::kUnreachable) throw;
       Clock::time_point now = Clock::now();
       if (config_.connect_timeout.count() > 0 && now - start >= config_.connect_timeout) throw;
       if (stop_ || drain_requested_) return std::nullopt;
       if (!said || now - *said >= kReminder) {
         log::warn(
-            "waiting for a manager at {}: none has answered for {} s; retrying until one "
+            "waiting for a {} at {}: none has answered for {} s; retrying until one "
             "does (--connect-timeout sets a limit)",
-            link_->address(),
+            link_->identity().kind, link_->identity().address,
             std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
         said = now;
       }
@@ -350,37 +362,36 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
 }
 
 void Supervisor::Impl::run() {
-  if (!link_)
-    link_ = broker::make_worker_link(config_.connect, id_, [this] { return config_.keys; });
   std::optional<broker::BrokerInfo> first = connect_first();
   if (!first) {
-    log::info("worker {} stopped before any manager answered", id_);
+    log::info("worker {} stopped before any {} answered", id_, link_->identity().kind);
     return;
   }
   credit_sent_ = capacity();
   heartbeat_ = first->heartbeat;
   max_message_ = first->max_message;
-  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_, link_->address(),
-            config_.slots, config_.thread_isolation ? "thread" : "process", ::getpid());
+  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
+            link_->identity().name, config_.slots, config_.thread_isolation ? "thread" : "process",
+            ::getpid());
 
   Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
   Clock::time_point next_busy_report{};
   Clock::time_point next_timeout_check{};
   std::uint32_t reported_busy = 0;
   std::vector<TaskId> reported_services;
-  std::vector<zmq::pollitem_t> items;
+  std::vector<broker::PollItem> items;
   std::vector<Completion> done;
   while (!stop_) {
     items.clear();
     link_->add_poll_items(items);  // first: the link's items start at 0
     const std::size_t wake_item = items.size();
-    items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wake_.get(), broker::kPollIn, 0});
     const std::size_t runner_items = items.size();
     runner_->add_poll_items(items);
-    proto::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    link_->poll(items, std::chrono::milliseconds(50));
 
     link_->process(items.data(), *this);
-    if (items[wake_item].revents & ZMQ_POLLIN) {
+    if (items[wake_item].revents & broker::kPollIn) {
       std::uint64_t count;
       [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
     }
@@ -440,7 +451,8 @@ void Supervisor::Impl::on_results_stored(const std::vector<TaskId>& ids) {
 
 void Supervisor::Impl::on_broker_leaving(const std::string& reason) {
   manager_left_ = true;
-  log::warn("the manager is going away ({}); waiting for it to come back", reason);
+  log::warn("the {} is going away ({}); waiting for it to come back", link_->identity().kind,
+            reason);
 }
 
 void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
@@ -471,6 +483,8 @@ void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
 }
 
 void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
+  if (!reply.bytes && reply.error.empty())
+    reply.error = "the " + link_->identity().kind + " sent no module";
   auto it = fetching_.find(reply.hash);
   if (it == fetching_.end()) return becomes_->module_arrived(reply, Clock::now());
   std::vector<TaskId> waiting = std::move(it->second);
@@ -478,15 +492,19 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
   std::optional<std::string> error;
   bool ours = false;  // the failure is this worker's, not the module's
   if (!reply.bytes) {
-    error = reply.error.empty() ? "the manager sent no module" : reply.error;
+    error = reply.error;
   } else {
-    error = cache_.store(reply.hash, *reply.bytes);
-    // store() fails for bytes that do not hash to their name, or for a cache
-    // that cannot be written: the second is no fault of the tasks'.
-    ours = error && ModuleHash::of(*reply.bytes) == reply.hash;
+    error = cache_.store(reply.hash, *reply.bytes, reply.signatures);
+    // store() fails for bytes that do not hash to their name, for a module
+    // this worker's policy refuses, or for a cache that cannot be written:
+    // only the last is no fault of the tasks'.
+    ours = error && ModuleHash::of(*reply.bytes) == reply.hash &&
+           cache_.policy().approved(reply.hash);
     if (ours) cache_failed(*error);
     else if (!error) cache_failures_ = 0;
   }
+  // A refusal (--trust, --allow-modules) names the module and says why.
+  const bool refused = error && reply.bytes && !cache_.policy().approved(reply.hash);
   for (const TaskId& id : waiting) {
     auto h = held_.find(id);
     if (h == held_.end() || h->second.state != HeldState::kFetching) continue;
@@ -501,8 +519,9 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
              "handed back by worker " + id_ + ", which cannot store its module: " + *error, 0);
     } else {
       finish(h->second, Status::kModuleError,
-             "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
-                 error.value_or("it vanished from the cache"),
+             refused ? *error
+                     : "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
+                           error.value_or("it vanished from the cache"),
              0);
     }
   }
@@ -564,6 +583,13 @@ void Supervisor::Impl::on_completion(Completion& c) {
   if (c.died) {
     if (h.stop_status) {
       finish(h, *h.stop_status, h.stop_text, c.pid);
+    } else if (c.denied) {
+      // Its own doing, and it would do it again: failed, not retried.
+      finish(h, Status::kException,
+             c.cause + " while running " + h.task.function +
+                 " (the worker's sandbox refuses that system call; the task's executor was "
+                 "stopped)",
+             c.pid);
     } else {
       finish(h, Status::kCrashed, c.cause + " while running " + h.task.function, c.pid);
     }
@@ -612,7 +638,7 @@ void Supervisor::Impl::schedule() {
     // again by the manager.
     RunRequest request{
         next_tag_, cache_.path(h.task.module), h.task.function, std::move(h.task.args),
-        id,        h.task.max_attempts == 1};
+        id,        h.task.max_attempts == 1,   h.task.module,   cache_.image(h.task.module)};
     if (!runner_->start(request)) {  // in order: wait for an executor that can take it
       h.task.args = std::move(request.args);
       break;
@@ -764,12 +790,13 @@ void Supervisor::Impl::flush() {
     if (it == held_.end() || it->second.state != HeldState::kFinished) continue;
     proto::Result& r = it->second.result;
     if (r.payload.size() > budget) {
-      log::warn("result of task {} is {} bytes, more than the manager accepts", id.str(),
-                r.payload.size());
+      log::warn("result of task {} is {} bytes, more than the {} accepts", id.str(),
+                r.payload.size(), link_->identity().kind);
       r.status = Status::kRejected;
       r.payload = "its result of " + std::to_string(r.payload.size()) +
                   " bytes is larger than a result may be (" + std::to_string(budget) +
-                  " bytes: half the manager's --max-message)";
+                  " bytes: half the " + link_->identity().kind + "'s" +
+                  (link_->identity().has_manager ? " --max-message)" : " largest message)");
     }
     results.push_back(&r);
   }
@@ -782,8 +809,6 @@ void Supervisor::Impl::flush() {
 
 // ---- public face -------------------------------------------------------------------------
 
-Supervisor::Supervisor(WorkerConfig config)
-    : impl_(std::make_unique<Impl>(std::move(config), nullptr)) {}
 Supervisor::Supervisor(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(link))) {}
 Supervisor::~Supervisor() = default;

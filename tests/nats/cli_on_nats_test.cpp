@@ -1,8 +1,9 @@
 // The uni CLI, `uni worker` and the examples on one real nats-server, with no
 // manager and only the address changed (issue 9): run, map in order, a failing
 // task, spawn / status / stop of a service, the factorial boss, a wrong
-// credential (exit 3, in time, a clear message), and a poison task whose
-// workers keep dying, stopped at its attempt limit.
+// credential (exit 3, in time, a clear message), a poison task whose
+// workers keep dying, stopped at its attempt limit, and messages that name
+// the NATS cluster rather than a manager.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 
 #include "nats_test_util.hpp"
 #include "net.hpp"
+#include "tls_certificates.hpp"
 #include "uni_on_nats.hpp"
 
 namespace uni::test {
@@ -144,6 +146,36 @@ TEST(CliOnNats, AWrongCredentialExitsWithCode3InTimeAndSaysWhy) {
   UniOnNats right("nats://uni:right@" + host);
   ChildProcess worker = right.worker();
   EXPECT_EQ(right.cli({"run", testfns(), "add", "1", "2"}).out, "3\n");
+}
+
+// Messages name the broker they talk to: a worker started before its
+// cluster says it waits for a NATS cluster, not for a manager.
+TEST(CliOnNats, AWorkerStartedBeforeItsClusterSaysItWaitsForTheNatsCluster) {
+  const std::string address = "nats://127.0.0.1:" + std::to_string(free_tcp_port());
+  UniOnNats uni(address);
+  ChildProcess worker = uni.start_cli({"worker"});
+  EXPECT_TRUE(worker.wait_for_stderr("waiting for a NATS cluster at " + address + ":", 20s))
+      << worker.read_stderr();
+  EXPECT_EQ(worker.read_stderr().find("manager"), std::string::npos) << worker.read_stderr();
+  worker.kill(SIGTERM);
+  EXPECT_TRUE(worker.wait_for(10s).has_value());
+}
+
+// `uni result` on a cluster that cannot tell an unknown task from an
+// unfinished one says so, whichever scheme the address takes: tls:// as
+// nats://.
+TEST(CliOnNats, ResultWithoutOneSaysTheTaskMayBeUnknownAlsoOverTls) {
+  test::TempDir dir("uni-nats-result-tls");
+  TestCertificates certs = TestCertificates::make(dir.path());
+  NatsCluster nats(1, {.tls = {.cert_file = certs.server_cert, .key_file = certs.server_key}});
+  ASSERT_TRUE(nats.address().starts_with("tls://")) << nats.address();
+  UniOnNats uni(nats.address(), {"UNI_NATS_TLS_CA=" + certs.ca_cert});
+  const std::string id = proto::TaskId{0x1234, 1}.str();
+  UniOnNats::Outcome none = uni.cli({"result", id});
+  EXPECT_EQ(none.status.code, 4) << none.err;
+  EXPECT_NE(none.err.find("has no result yet (still queued or running, or unknown or expired)"),
+            std::string::npos)
+      << none.err;
 }
 
 TEST(CliOnNats, APoisonTaskWhoseWorkersDieStopsAtItsAttemptLimit) {

@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "nats/boss_engine.hpp"
-#include "nats/detached_tasks.hpp"
-#include "nats/task_queue.hpp"
-#include "nats/worker_engine.hpp"
+#include "nats/boss/boss_engine.hpp"
+#include "nats/boss/detached_tasks.hpp"
+#include "nats/store/task_queue.hpp"
+#include "nats/worker/worker_engine.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
 #include "uni_on_nats.hpp"

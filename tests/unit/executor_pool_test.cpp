@@ -75,9 +75,9 @@ class PoolDriver {
 
  private:
   void turn() {
-    std::vector<zmq::pollitem_t> items;
+    std::vector<uni::broker::PollItem> items;
     pool_.add_poll_items(items);
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(20));
+    uni::broker::poll_descriptors(items.data(), items.size(), std::chrono::milliseconds(20));
     std::vector<w::Completion> finished;
     pool_.service(items.data(), finished);
     for (auto& c : finished) done_[c.tag] = std::move(c);
