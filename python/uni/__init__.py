@@ -1,4 +1,12 @@
-"""uni: call C++ functions on a uni cluster from Python.
+"""uni: run Python functions, and C++ module functions, on a uni cluster.
+
+    import uni
+    with uni.connect() as cluster:                   # $UNI_CONNECT, authkey as the CLI finds it
+        print(cluster.submit(lambda x: x * x, 7).result())   # any picklable callable
+        print(list(cluster.map(factorial, range(1, 10))))      # shipped once, results in order
+        service = cluster.spawn(server, 5001)        # a Python function as a service
+
+C++ modules:
 
     import uni
     with uni.connect("tcp://127.0.0.1:7070") as cluster:     # authkey as the CLI finds it
@@ -23,12 +31,14 @@ from ._cluster import BecomeResult, Cluster, Executor, Future, Module, RemoteFun
 from ._connection import Connection
 from ._keys import default_authkey_path, derive_curve_keys, find_authkey
 from ._module_file import ModuleFile
+from ._python_functions import PythonFunction
 from .errors import (ArgumentError, BecomeError, ConnectError, Error, ModuleError, TaskError,
                      UnknownFunctionError, WorkerInfo)
 
 __version__ = "0.1.0"
 
 __all__ = ["connect", "Cluster", "Executor", "Future", "Module", "RemoteFunction", "Service",
+           "PythonFunction",
            "BecomeResult", "ModuleFile", "Error", "ConnectError", "ModuleError", "TaskError",
            "ArgumentError", "UnknownFunctionError", "BecomeError", "WorkerInfo"]
 

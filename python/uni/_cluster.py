@@ -11,6 +11,7 @@ import threading
 from . import _protocol as p
 from ._connection import Connection
 from ._module_file import ModuleFile
+from ._python_functions import PythonFunction
 from ._types import Mismatch, make_checker, make_result_converter
 from .errors import (ArgumentError, BecomeError, ConnectError, Error, TaskError,
                      UnknownFunctionError, WorkerInfo)
@@ -122,6 +123,8 @@ class RemoteFunction:
     def decode(self, payload):
         value = p.unpack(payload)
         return self._convert(value) if self._convert else value
+
+    failure = staticmethod(_failure)
 
     def submit(self, *args, timeout=None, wait=None, max_attempts=None):
         return self._cluster._submit(self, args, _options(timeout, wait, max_attempts,
@@ -275,9 +278,9 @@ class Executor(concurrent.futures.Executor):
         self._shutdown = False
 
     def submit(self, fn, /, *args, **kwargs):
-        if not isinstance(fn, RemoteFunction):
-            raise TypeError("a uni Executor runs module functions (cluster.module(path).NAME), "
-                            "not %r" % (fn,))
+        # A module function takes task options as keywords; a Python
+        # function's keywords are its own.
+        fn = self._cluster._remote(fn)
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -363,7 +366,7 @@ class Cluster:
                 if status == p.OK:
                     future.set_result(fn.decode(payload))
                 else:
-                    future.set_exception(_failure(status, payload, worker, host, pid, future.id))
+                    future.set_exception(fn.failure(status, payload, worker, host, pid, future.id))
             except concurrent.futures.InvalidStateError:
                 pass  # cancelled meanwhile
             except Exception as e:  # a result that does not decode
@@ -379,12 +382,19 @@ class Cluster:
         each iterable in step), all submitted at once; results are yielded in
         input order. A failed task raises its TaskError when its turn comes.
         Arguments are checked before anything is sent. timeout/wait/max_attempts
-        are task options; result_timeout (seconds) bounds the whole wait."""
-        if not isinstance(fn, RemoteFunction):
-            raise TypeError("cluster.map takes a module function, not %r" % (fn,))
+        are task options; result_timeout (seconds) bounds the whole wait.
+        fn: a module function, or any picklable Python callable (pickled once
+        for the whole map, and shipped once)."""
+        fn = self._remote(fn)
         options = _options(timeout, wait, max_attempts, fn._defaults)
         packed = []
-        for index, args in enumerate(zip(*iterables)):
+        if isinstance(fn, PythonFunction):
+            for index, args in enumerate(zip(*iterables)):
+                try:
+                    packed.append(fn.pack((args, {})))
+                except TypeError as e:
+                    raise TypeError("input %d: %s" % (index + 1, e)) from None
+        for index, args in enumerate(() if packed else zip(*iterables)):
             try:
                 packed.append(fn.pack(args))
             except ArgumentError as e:
@@ -403,8 +413,8 @@ class Cluster:
             for done in range(n):
                 status, payload, worker, host, pid = run.wait(done, deadline)
                 if status != p.OK:
-                    raise _failure(status, payload, worker, host, pid,
-                                   p.task_id_text(session, first + done))
+                    raise fn.failure(status, payload, worker, host, pid,
+                                     p.task_id_text(session, first + done))
                 yield fn.decode(payload)
             done = n
         finally:
@@ -414,14 +424,40 @@ class Cluster:
                 self._connection.cancel_async(rest)
 
     def executor(self):
-        """A concurrent.futures.Executor running on this cluster."""
+        """A concurrent.futures.Executor running on this cluster: submit(fn,
+        *args, **kwargs) takes module functions and Python callables."""
         return Executor(self)
+
+    def remote(self, fn, timeout=None, wait=None, max_attempts=None):
+        """A Python callable (function, lambda, closure, bound method, a
+        function of __main__) as a function of the cluster: calling it runs
+        it on a worker and blocks for the result; .submit(*args, **kwargs)
+        returns a Future. The callable is pickled now, with cloudpickle, and
+        shipped once. Task options in seconds, as for module functions."""
+        fn = self._remote(fn)
+        return fn.options(timeout, wait, max_attempts)
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Runs fn(*args, **kwargs) on some worker; returns a Future. fn is
+        any picklable Python callable (or a module function, whose keywords
+        are then task options). A function that raises makes result() raise
+        the same exception (its worker's traceback attached), where its type
+        unpickles here, else uni.TaskError."""
+        return self._remote(fn).submit(*args, **kwargs)
+
+    def _remote(self, fn):
+        if isinstance(fn, (RemoteFunction, PythonFunction)):
+            return fn
+        return PythonFunction(self, fn)
 
     def spawn(self, fn, *args, detached=False, **options):
         """Starts fn(*args) as a service on some worker; returns a Service at
         once (service.wait_started() waits for it to run). detached: the
         manager keeps it running after this client goes, as `uni spawn` does
         (its result is then dropped)."""
+        fn = self._remote(fn)
+        if isinstance(fn, PythonFunction):
+            args = (args, {})
         flags = p.FLAG_SERVICE | p.FLAG_STARTED_EVENT | (p.FLAG_DETACHED if detached else 0)
         started, settled = threading.Event(), threading.Event()
 

@@ -452,11 +452,12 @@ int executor_main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[2]) == "--probe-pid-namespace")
     return worker::probe_pid_namespace();
   bool probe_sandbox = argc >= 3 && std::string(argv[2]) == "--probe-sandbox";
+  bool probe_python = argc >= 3 && std::string(argv[2]) == "--probe-python";
   worker::ExecutorOptions options;
   // An executor started by hand (a test driving one alone) runs as it is;
   // a worker always says which sandbox its executors enter.
   options.sandbox.level = worker::SandboxLevel::kOff;
-  for (int i = probe_sandbox ? 3 : 2; i + 1 < argc; i += 2) {
+  for (int i = probe_sandbox || probe_python ? 3 : 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--supervisor") options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
     else if (flag == "--mem-limit") options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
@@ -468,6 +469,7 @@ int executor_main(int argc, char** argv) {
     else if (flag == "--hide") options.sandbox.hidden.emplace_back(argv[i + 1]);
   }
   if (probe_sandbox) return worker::probe_executor_sandbox(options);
+  if (probe_python) return worker::probe_executor_python(options);
   return worker::run_executor(options);
 }
 

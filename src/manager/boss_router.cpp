@@ -106,7 +106,7 @@ void BossRouter::send_notices(Clock::time_point now, std::chrono::milliseconds a
       if (workers.workers_for(platform) > 0) continue;
       b->noticed.insert(platform);
       out.send(b->peer,
-               proto::encode_notice("no worker for platform " + workers.platform_name(platform) +
+               proto::encode_notice("no worker for " + workers.platform_need(platform) +
                                     " is connected; tasks wait in the queue until one joins"));
     }
   }

@@ -146,6 +146,7 @@ void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock:
   apply(out);
   workers_.note_room(w);
   bosses_.platform_served(w.platform);  // a worker for a platform someone waits on
+  for (std::uint16_t p : w.also_platforms) bosses_.platform_served(p);
   log::info("worker {} ({} pid {}, {} slots, {}) {}", w.id, w.host, w.pid, w.slots, w.isolation,
             known ? "reconnected" : "joined");
 }
@@ -414,12 +415,20 @@ void ManagerCore::dispatch() {
   if (tasks_.count(TaskState::kQueued) == 0 || workers_.with_room().empty()) return;
   // One task per worker per round, so that batches spread over the workers.
   std::vector<Worker*> open;
+  auto has_queued = [&](const Worker& w) {
+    if (tasks_.has_queued(w.platform)) return true;
+    for (std::uint16_t p : w.also_platforms)
+      if (tasks_.has_queued(p)) return true;
+    return false;
+  };
   for (Worker* w : workers_.with_room())
-    if (w->has_room() && tasks_.has_queued(w->platform)) open.push_back(w);
+    if (w->has_room() && has_queued(*w)) open.push_back(w);
   while (!open.empty() && tasks_.count(TaskState::kQueued) > 0) {
     std::size_t kept = 0;
     for (Worker* w : open) {
       TaskRecord* t = tasks_.next_queued(w->platform);
+      for (std::size_t i = 0; !t && i < w->also_platforms.size(); ++i)
+        t = tasks_.next_queued(w->also_platforms[i]);
       if (!t) continue;
       tasks_.assign(*t, *w);
       metrics_.queue_wait.observe(now_ - t->since);

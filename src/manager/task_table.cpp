@@ -317,8 +317,7 @@ void TaskTable::expire_waits(Clock::time_point now, TableChanges& changes) {
       fail(*t, Status::kNoWorker, "its module did not reach the manager within " + limit, changes);
     else
       fail(*t, Status::kNoWorker,
-           "no worker for platform " + workers_.platform_name(t->platform) + " took it within " +
-               limit,
+           "no worker for " + workers_.platform_need(t->platform) + " took it within " + limit,
            changes);
   }
 }

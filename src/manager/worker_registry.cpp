@@ -17,9 +17,21 @@ WorkerRegistry::Joined WorkerRegistry::join(const PeerId& peer, const proto::Hel
   w.pid = hello.pid;
   w.slots = hello.slots;
   w.capacity = hello.capacity;
-  if (known) --per_platform_[w.platform];
+  if (known) {
+    --per_platform_[w.platform];
+    for (std::uint16_t p : w.also_platforms) --per_platform_[p];
+  }
   w.platform = platform_index(hello.platform);
   ++per_platform_[w.platform];
+  w.also_platforms.clear();
+  for (const std::string& name : hello.also_platforms) {
+    std::uint16_t p = platform_index(name);
+    if (p == w.platform || std::find(w.also_platforms.begin(), w.also_platforms.end(), p) !=
+                               w.also_platforms.end())
+      continue;
+    w.also_platforms.push_back(p);
+    ++per_platform_[p];
+  }
   w.isolation = hello.isolation;
   w.last_seen = now;
   if (!known) w.joined = w.last_heartbeat = now;
@@ -54,6 +66,7 @@ Reconciliation WorkerRegistry::reconcile(const Worker& w,
 
 void WorkerRegistry::remove(Worker& w) {
   --per_platform_[w.platform];
+  for (std::uint16_t p : w.also_platforms) --per_platform_[p];
   std::erase(with_room_, &w);
   std::erase(with_output_, &w);
   PeerId peer = w.peer;
@@ -79,6 +92,18 @@ std::vector<const Worker*> WorkerRegistry::oldest_first() const {
   std::sort(out.begin(), out.end(),
             [](const Worker* a, const Worker* b) { return a->joined < b->joined; });
   return out;
+}
+
+std::string WorkerRegistry::platform_need(std::uint16_t platform) const {
+  const std::string& name = platforms_[platform];
+  std::string text = "platform " + name;
+  std::size_t plus = name.find('+');
+  if (plus == std::string::npos) return text;
+  std::string capability = name.substr(plus + 1);
+  if (capability.starts_with("python"))
+    return text + " (Python functions: a worker offers them when it has lib" + capability +
+           " and python3-cloudpickle, and says at start-up why it does not)";
+  return text + " (a worker with " + capability + ")";
 }
 
 std::uint16_t WorkerRegistry::platform_index(const std::string& platform) {

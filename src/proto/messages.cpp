@@ -132,7 +132,7 @@ std::string encode_hello(const Hello& h) {
     write_key(w, "session");
     w.p().pack_uint64(h.session);
   } else {
-    w.p().pack_map(8);
+    w.p().pack_map(h.also_platforms.empty() ? 8 : 9);
     write_key(w, "id");
     w.str(h.worker_id);
     write_key(w, "host");
@@ -150,6 +150,11 @@ std::string encode_hello(const Hello& h) {
     write_key(w, "running");
     w.p().pack_array(static_cast<std::uint32_t>(h.running.size()));
     for (const RunningTask& t : h.running) write_running(w, t);
+    if (!h.also_platforms.empty()) {
+      write_key(w, "also_platforms");
+      w.p().pack_array(static_cast<std::uint32_t>(h.also_platforms.size()));
+      for (const std::string& p : h.also_platforms) w.str(p);
+    }
   }
   return w.done();
 }
@@ -546,6 +551,16 @@ Hello Message::hello() const {
     const msgpack::object& running = array_of(info.get("running"), "HELLO running");
     for (std::uint32_t i = 0; i < running.via.array.size; ++i)
       h.running.push_back(read_running(running.via.array.ptr[i]));
+    if (const msgpack::object* also = info.find("also_platforms")) {
+      const msgpack::object& list = array_of(*also, "HELLO also_platforms");
+      if (list.via.array.size > 8) fail("HELLO: at most 8 platforms beside the first");
+      for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
+        const msgpack::object& p = list.via.array.ptr[i];
+        if (p.type != msgpack::type::STR || p.via.str.size == 0 || p.via.str.size > 200)
+          fail("HELLO: also_platforms: expected non-empty strings of at most 200 bytes");
+        h.also_platforms.emplace_back(p.via.str.ptr, p.via.str.size);
+      }
+    }
     if (h.worker_id.empty() || h.slots == 0)
       fail("HELLO: a worker needs an id and at least one slot");
   } else {

@@ -32,6 +32,7 @@
 #include "worker/executor_keeper.hpp"
 #include "worker/executor_service.hpp"
 #include "worker/module_loader.hpp"
+#include "worker/python_probe.hpp"
 #include "worker/seccomp_filter.hpp"
 #include "worker/status_page.hpp"
 #include "worker/task_processes.hpp"
@@ -516,6 +517,13 @@ int probe_executor_sandbox(const ExecutorOptions& options) {
   std::printf("%s\n", sandbox.text().c_str());
   std::fflush(stdout);
   return sandbox_complete(options.sandbox, sandbox) ? 0 : 2;
+}
+
+int probe_executor_python(const ExecutorOptions& options) {
+  SandboxReport sandbox;
+  enter_sandbox(options.sandbox, STDERR_FILENO, sandbox);
+  lock_down(options.sandbox, sandbox);
+  return run_python_probe();
 }
 
 }  // namespace uni::worker

@@ -40,4 +40,8 @@ int run_executor(const ExecutorOptions& options);
 // what held. Returns 0, or 2 if a strict sandbox is incomplete.
 int probe_executor_sandbox(const ExecutorOptions& options);
 
+// `uni executor --probe-python`: enters the sandbox as an executor does,
+// then tries Python (python_probe.hpp) and prints what came of it.
+int probe_executor_python(const ExecutorOptions& options);
+
 }  // namespace uni::worker

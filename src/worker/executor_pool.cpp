@@ -22,6 +22,7 @@
 #include "worker/channel.hpp"
 #include "worker/executor.hpp"
 #include "worker/output_lines.hpp"
+#include "worker/python_probe.hpp"
 #include "worker/seccomp_filter.hpp"
 #include "worker/status_page.hpp"
 
@@ -222,6 +223,16 @@ ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(std::move(opt
     log::info("executors run in a sandbox ({}): {}", sandbox_level_name(options_.sandbox.level),
               probe_sandbox(options_.program, options_.sandbox));
   else log::warn("--sandbox off: tasks run with the worker's environment, files and privileges");
+  SpawnOptions env;
+  set_executor_env(env, options_.sandbox.level);
+  PythonSupport python = probe_python(options_.program, options_.sandbox,
+                                      env.inherit_env ? scrubbed_environment() : env.env);
+  if (!python.capability.empty()) {
+    capabilities_.push_back(python.capability);
+    log::info("Python functions: offered ({})", python.said);
+  } else {
+    log::warn("Python functions: not offered: {}", python.said);
+  }
   for (unsigned i = 0; i < options_.slots; ++i) {
     executors_.push_back(std::make_unique<Executor>());
     spawn(*executors_.back());

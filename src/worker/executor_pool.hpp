@@ -51,11 +51,13 @@ class ExecutorPool : public Runner {
   bool withdraw_become(std::uint64_t tag, std::uint64_t request) override;
   void take_become_outcomes(std::vector<BecomeOutcome>& out) override;
   void unload(const std::string& module_path) override;
+  std::vector<std::string> capabilities() const override { return capabilities_; }
   void add_poll_items(std::vector<broker::PollItem>& items) override;
   void service(const broker::PollItem* first, std::vector<Completion>& done) override;
 
  private:
   struct Executor;
+  std::vector<std::string> capabilities_;  // found at start-up (python_probe.hpp)
   void spawn(Executor& e);
   // Queues a LOAD with the module's image unless the executor has it.
   void send_module(Executor& e, const std::string& path, const ModuleHash& hash, int image);

@@ -109,6 +109,11 @@ class Runner {
   // Appends the outcomes reported since the last call.
   virtual void take_become_outcomes(std::vector<BecomeOutcome>& /*out*/) {}
 
+  // What its executors can run beyond the platform's plain modules, each a
+  // capability a module's platform tag may name ("python3.11": the Python
+  // runtime, python_probe.hpp). Threads offer none.
+  virtual std::vector<std::string> capabilities() const { return {}; }
+
   // Forgets a module evicted from the cache.
   virtual void unload(const std::string& module_path) = 0;
   // The fds to watch, appended to the supervisor's poll set.

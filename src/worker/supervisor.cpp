@@ -315,6 +315,8 @@ broker::WorkerAnnouncement Supervisor::Impl::announcement() const {
   a.slots = config_.slots;
   a.capacity = capacity();
   a.platform = UNI_PLATFORM_TAG;
+  for (const std::string& capability : runner_->capabilities())
+    a.also_platforms.push_back(UNI_PLATFORM_TAG "+" + capability);
   a.isolation = config_.thread_isolation ? "thread" : "process";
   a.held.reserve(held_.size());
   for (const auto& [id, held] : held_)

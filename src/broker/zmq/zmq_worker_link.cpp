@@ -19,6 +19,7 @@ proto::Hello hello_of(const WorkerAnnouncement& w) {
   h.capacity = w.capacity;
   h.platform = w.platform;
   h.isolation = w.isolation;
+  h.also_platforms = w.also_platforms;
   h.running = w.held;
   return h;
 }

@@ -1,0 +1,269 @@
+"""Python functions on a real cluster (a manager and workers, real
+processes): lambdas, closures, functions of __main__ and of modules sent by
+value, keyword arguments, exceptions raised as their own type with the
+worker's traceback, a segfault that crashes only its executor, an endless
+loop stopped by its timeout, a cancel, task output tagged with the task id,
+C extensions inside the sandbox, a 10,000-task map that survives a worker's
+SIGKILL, a Python echo service, and a worker without cloudpickle that is
+never sent a Python function."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+from support import UNI
+
+import cloudpickle
+
+import uni
+from harness import LocalCluster, free_tcp_port
+
+# This module is not installed on the workers: its functions go by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+PYTHON = sys.executable
+
+
+class Boom(Exception):
+    """An exception type of the boss's own (sent by value, raised back as itself)."""
+
+
+def square(x):
+    return x * x
+
+
+def boom(message):
+    raise Boom(message)
+
+
+def endless():
+    while True:
+        pass
+
+
+def crash():
+    import ctypes
+    ctypes.string_at(0)  # SIGSEGV in the executor
+
+
+def speak(n):
+    print("line one of", n)
+    print("line two of", n, file=sys.stderr)
+    return n
+
+
+def extensions():
+    import json.decoder
+    import zlib
+    out = {"zlib": zlib.crc32(b"uni"), "json_c": json.decoder.c_scanstring is not None}
+    try:
+        import numpy
+        out["numpy"] = int(numpy.arange(10).sum())
+    except ImportError:
+        pass
+    return out
+
+
+def echo_server(port):
+    """The original's echo boss's server: echoes lines until QUIT."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(5)
+    print("start serving", port)
+    while True:
+        client, _ = listener.accept()
+        with client:
+            data = client.recv(1024)
+            if data.strip() == b"QUIT":
+                return port
+            client.sendall(data)
+
+
+class PythonFunctions(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.local = LocalCluster(UNI, workers=1, slots=2)
+        cls.local.apply_env()
+        cls.cluster = uni.connect(cls.local.address)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+        cls.local.close()
+
+    def test_lambda_closure_kwargs_and_bound_method(self):
+        c = self.cluster
+        self.assertEqual(c.submit(lambda x, y: x + y, 2, 3).result(30), 5)
+        base = 10
+
+        def add_base(x, scale=1):
+            return (x + base) * scale
+        self.assertEqual(c.submit(add_base, 1, scale=3).result(30), 33)
+        self.assertEqual(c.remote(square)(7), 49)
+
+        class Counter:
+            def __init__(self, start):
+                self.start = start
+
+            def add(self, n):
+                return self.start + n
+        self.assertEqual(c.submit(Counter(40).add, 2).result(30), 42)
+        with c.executor() as pool:
+            self.assertEqual(list(pool.map(square, range(5))), [0, 1, 4, 9, 16])
+            self.assertEqual(pool.submit(add_base, 0, scale=2).result(30), 20)
+
+    def test_a_function_of_main_runs_as_in_the_original(self):
+        script = textwrap.dedent("""
+            import uni
+            def factorial(n):
+                res = 1
+                while n > 1:
+                    res, n = res * n, n - 1
+                return res
+            with uni.connect() as cluster:
+                print(list(cluster.map(factorial, range(1, 10))))
+                print(cluster.submit(factorial, n=20).result(30))
+            """)
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write(script)
+        env = dict(os.environ, UNI_CONNECT=self.local.address,
+                   PYTHONPATH=os.path.join(os.path.dirname(uni.__file__), ".."))
+        try:
+            r = subprocess.run([PYTHON, f.name], env=env, capture_output=True, text=True,
+                               timeout=60)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(),
+                         ["[1, 2, 6, 24, 120, 720, 5040, 40320, 362880]", "2432902008176640000"])
+
+    def test_an_exception_comes_back_as_its_type_with_the_traceback(self):
+        with self.assertRaises(Boom) as caught:
+            self.cluster.submit(boom, "bad input").result(30)
+        e = caught.exception
+        self.assertEqual(str(e), "bad input")
+        self.assertIn("in boom", e.remote_traceback)
+        self.assertIn("Boom: bad input", e.remote_traceback)
+        self.assertRegex(e.task_id, r"^[0-9a-f]{16}-\d+$")
+        with self.assertRaises(ZeroDivisionError):
+            self.cluster.submit(lambda: 1 / 0).result(30)
+        # uni status names the function, not the runtime.
+        failures = self.local.status()["recent_failures"]
+        names = [f["function"] for f in failures]
+        self.assertIn(__name__ + ".boom", names)
+        boom_failure = failures[names.index(__name__ + ".boom")]
+        self.assertTrue(boom_failure["error"].startswith(__name__ + ".Boom: bad input"),
+                        boom_failure["error"])
+
+    def test_an_exception_whose_type_the_boss_lacks_is_a_task_error(self):
+        def raise_local_type():
+            import types
+            Strange = types.new_class("Strange", (Exception,))
+            Strange.__module__ = "nowhere_here"
+            raise Strange("odd")
+        with self.assertRaises(uni.TaskError) as caught:
+            self.cluster.submit(raise_local_type).result(30)
+        self.assertEqual(caught.exception.kind, "exception")
+        self.assertIn("odd", caught.exception.message)
+        self.assertIn("raise_local_type", caught.exception.message)
+
+    def test_a_segfault_crashes_its_executor_not_the_worker(self):
+        with self.assertRaises(uni.TaskError) as caught:
+            self.cluster.remote(crash, max_attempts=1)()
+        self.assertEqual(caught.exception.kind, "crashed")
+        self.assertIn("SIGSEGV", caught.exception.message)
+        self.assertIn(__name__ + ".crash", caught.exception.message)
+        self.assertEqual(self.cluster.submit(square, 9).result(30), 81)
+
+    def test_an_endless_loop_is_stopped_by_its_timeout_and_by_cancel(self):
+        start = time.monotonic()
+        with self.assertRaises(uni.TaskError) as caught:
+            self.cluster.remote(endless, timeout=1)()
+        self.assertEqual(caught.exception.kind, "timed-out")
+        self.assertLess(time.monotonic() - start, 20)
+        future = self.cluster.submit(endless)
+        deadline = time.monotonic() + 20
+        while self.local.status()["running"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(future.cancel())
+        self.assertEqual(self.cluster.submit(square, 3).result(30), 9)
+
+    def test_output_lines_carry_the_task_id(self):
+        future = self.cluster.submit(speak, 5)
+        self.assertEqual(future.result(30), 5)
+        worker = self.local.workers[0]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            log = self.local.log(worker)
+            if "[%s] line two of 5" % future.id in log:
+                break
+            time.sleep(0.05)
+        self.assertIn("[%s] line one of 5" % future.id, log)
+        self.assertIn("[%s] line two of 5" % future.id, log)
+
+    def test_c_extensions_import_inside_the_sandbox(self):
+        import zlib
+        got = self.cluster.submit(extensions).result(30)
+        self.assertEqual(got["zlib"], zlib.crc32(b"uni"))
+        self.assertTrue(got["json_c"])
+        try:
+            import numpy  # noqa: F401
+            self.assertEqual(got["numpy"], 45)
+        except ImportError:
+            pass
+
+    def test_a_python_echo_service_is_spawned_and_stopped(self):
+        port = free_tcp_port()
+        service = self.cluster.spawn(echo_server, port)
+        self.assertTrue(service.wait_started(30))
+        for _ in range(200):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                time.sleep(0.05)
+        with s:
+            s.sendall(b"hello\n")
+            self.assertEqual(s.recv(1024), b"hello\n")
+        services = self.cluster.status()["services"]
+        self.assertEqual([x["function"] for x in services], [__name__ + ".echo_server"])
+        self.assertIn(service.stop(), ("stopping", "cancelled"))
+        with self.assertRaises(uni.TaskError) as caught:
+            service.result(30)
+        self.assertEqual(caught.exception.kind, "cancelled")
+
+    def test_the_function_is_shipped_once_for_a_map(self):
+        uploads = self.local.status()["totals"]["module_uploads"]
+        offset = 1000
+        results = list(self.cluster.map(lambda x: x + offset, range(2000)))
+        self.assertEqual(results, [x + 1000 for x in range(2000)])
+        self.assertEqual(self.local.status()["totals"]["module_uploads"], uploads + 1)
+
+
+class MapSurvivesAWorkerKill(unittest.TestCase):
+    def test_ten_thousand_tasks_exact_and_in_order(self):
+        with LocalCluster(UNI, workers=2, slots=2) as local:
+            local.apply_env()
+            with uni.connect(local.address) as cluster:
+                def slow_square(x):
+                    import time
+                    time.sleep(0.0005)
+                    return x * x
+                got = []
+                for i, value in enumerate(cluster.map(slow_square, range(10000))):
+                    got.append(value)
+                    if i == 1000:
+                        os.kill(local.workers[0].pid, signal.SIGKILL)
+                self.assertEqual(got, [x * x for x in range(10000)])
+
+
+if __name__ == "__main__":
+    unittest.main()
