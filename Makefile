@@ -14,9 +14,10 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBS_RUN := cmake make g++ pkg-config \
         libzmq3-dev cppzmq-dev libsodium-dev libmsgpack-cxx-dev \
         nlohmann-json3-dev libcli11-dev libspdlog-dev libnats-dev \
-        libcpp-httplib-dev libseccomp-dev netcat-openbsd
+        libcpp-httplib-dev libseccomp-dev netcat-openbsd \
+        libpython3.11-dev python3 python3-zmq python3-msgpack python3-nacl python3-cloudpickle
 DEBS_TEST := libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
-        clang-format python3 python3-zmq python3-msgpack python3-nacl \
+        clang-format \
         nats-server openssl chromium chromium-driver python3-selenium
 DEBS := $(DEBS_RUN) $(DEBS_TEST)
 
@@ -44,7 +45,7 @@ build: deps
 # Only uni and the examples: no test, no benchmark.
 run: deps-run
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DUNI_BUILD_TESTS=OFF -DUNI_BUILD_BENCH=OFF >/dev/null
-	cmake --build $(BUILD) -j $(JOBS) --target uni factorial factorial_boss echo echo_boss
+	cmake --build $(BUILD) -j $(JOBS) --target uni factorial factorial_boss echo echo_boss uni_python
 	scripts/run-examples.sh $(BUILD)
 
 test: build

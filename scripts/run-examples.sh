@@ -33,6 +33,17 @@ echo "== factorial: n! for 1..9, computed on the cluster"
 echo "== echo: two workers become TCP echo servers"
 "$bin/echo_boss" --ports "${UNI_ECHO_PORTS:-5001,5002}"
 
+# The original was a Python program: the same two bosses in Python, shipping
+# plain Python functions (examples/python; docs/python.md).
+python=/usr/bin/python3  # Debian's: it sees python3-zmq, -msgpack, -nacl, -cloudpickle
+export PYTHONPATH="$(dirname "$0")/../python${PYTHONPATH:+:$PYTHONPATH}"
+export UNI_PYTHON_RUNTIME="$build/modules/libuni_python.so"
+echo "== factorial in Python: a function of the boss's __main__, run on the workers"
+"$python" "$(dirname "$0")/../examples/python/factorial_boss.py"
+
+echo "== echo in Python: two workers become TCP echo servers running a Python function"
+"$python" "$(dirname "$0")/../examples/python/echo_boss.py" ${UNI_PY_ECHO_PORTS:-5011 5012}
+
 echo "== the same from the CLI: uni run"
 "$bin/uni" run "$build/modules/libfactorial.so" factorial 20
 

@@ -145,6 +145,24 @@ class PythonFunctions(unittest.TestCase):
         self.assertEqual(r.stdout.splitlines(),
                          ["[1, 2, 6, 24, 120, 720, 5040, 40320, 362880]", "2432902008176640000"])
 
+    def test_the_python_examples_of_make_run(self):
+        examples = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python")
+        env = dict(os.environ, UNI_CONNECT=self.local.address,
+                   PYTHONPATH=os.path.join(os.path.dirname(uni.__file__), ".."))
+        r = subprocess.run([PYTHON, os.path.join(examples, "factorial_boss.py")], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[-1], "[1, 2, 6, 24, 120, 720, 5040, 40320, 362880]")
+        self.assertRegex(lines[-2], r"^\(\d+, 362880\)$")  # (pid, 9!)
+        ports = [str(free_tcp_port()), str(free_tcp_port())]
+        r = subprocess.run([PYTHON, os.path.join(examples, "echo_boss.py")] + ports, env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for port in ports:
+            self.assertIn("port %s echoes: hello from the boss" % port, r.stdout)
+            self.assertIn("server on port %s returned %s" % (port, port), r.stdout)
+
     def test_an_exception_comes_back_as_its_type_with_the_traceback(self):
         with self.assertRaises(Boom) as caught:
             self.cluster.submit(boom, "bad input").result(30)
@@ -163,17 +181,19 @@ class PythonFunctions(unittest.TestCase):
         self.assertTrue(boom_failure["error"].startswith(__name__ + ".Boom: bad input"),
                         boom_failure["error"])
 
-    def test_an_exception_whose_type_the_boss_lacks_is_a_task_error(self):
-        def raise_local_type():
-            import types
-            Strange = types.new_class("Strange", (Exception,))
-            Strange.__module__ = "nowhere_here"
-            raise Strange("odd")
+    def test_an_exception_that_does_not_unpickle_is_a_task_error(self):
+        class TwoArguments(Exception):
+            def __init__(self, what, code):  # pickle calls TwoArguments(what): TypeError
+                super().__init__(what)
+                self.code = code
+
+        def raise_it():
+            raise TwoArguments("odd", 7)
         with self.assertRaises(uni.TaskError) as caught:
-            self.cluster.submit(raise_local_type).result(30)
+            self.cluster.submit(raise_it).result(30)
         self.assertEqual(caught.exception.kind, "exception")
-        self.assertIn("odd", caught.exception.message)
-        self.assertIn("raise_local_type", caught.exception.message)
+        self.assertIn("TwoArguments: odd", caught.exception.message)
+        self.assertIn("in raise_it", caught.exception.remote_traceback)
 
     def test_a_segfault_crashes_its_executor_not_the_worker(self):
         with self.assertRaises(uni.TaskError) as caught:
@@ -246,6 +266,26 @@ class PythonFunctions(unittest.TestCase):
         results = list(self.cluster.map(lambda x: x + offset, range(2000)))
         self.assertEqual(results, [x + 1000 for x in range(2000)])
         self.assertEqual(self.local.status()["totals"]["module_uploads"], uploads + 1)
+
+
+class AWorkerWithoutCloudpickle(unittest.TestCase):
+    def test_is_never_sent_a_python_function_and_says_why(self):
+        hide = tempfile.mkdtemp(prefix="uni-no-cloudpickle-")
+        with open(os.path.join(hide, "cloudpickle.py"), "w") as f:
+            f.write("raise ImportError('hidden from this worker by the test')\n")
+        with LocalCluster(UNI, workers=0) as local:
+            local.env["PYTHONPATH"] = hide  # seen by the worker's probe, in an executor
+            worker = local.add_worker(slots=1)
+            local.apply_env()
+            with uni.connect(local.address, on_notice=lambda text: None) as cluster:
+                with self.assertRaises(uni.TaskError) as caught:
+                    cluster.remote(square, wait=1)(3)
+                self.assertEqual(caught.exception.kind, "no-worker")
+                self.assertIn("+python3.11", caught.exception.message)
+                self.assertIn("python3-cloudpickle", caught.exception.message)
+            self.assertIn("Python functions: not offered: cloudpickle does not import in an "
+                          "executor (ImportError: hidden from this worker by the test)",
+                          local.log(worker))
 
 
 class MapSurvivesAWorkerKill(unittest.TestCase):

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -37,8 +38,8 @@ class Client(unittest.TestCase):
             done = sorted(f.result() for f in concurrent.futures.as_completed(futures))
             self.assertEqual(done, [2 * i for i in range(20)])
             self.assertEqual(list(pool.map(self.t.ident, range(10))), list(range(10)))
-            with self.assertRaises(TypeError):
-                pool.submit(len, [1])
+            with self.assertRaises(TypeError):  # what cloudpickle cannot send
+                pool.submit(lambda: None, threading.Lock())
         with self.assertRaises(RuntimeError):
             pool.submit(self.t.add, 1, 2)
 
