@@ -166,6 +166,11 @@ def remote_exception(status, payload, worker, host, pid, task_id):
     kind = p.STATUS_NAMES[status] if status < len(p.STATUS_NAMES) else "status %d" % status
     info = WorkerInfo(worker, host, pid) if worker else None
     text, marker, blob = text.partition(_EXCEPTION_MARKER)
+    # The executor may add a word of its own after the blob ("... under the
+    # worker's --mem-limit of 256 MiB"): base64 has no space.
+    blob, _, added = blob.strip().partition(" ")
+    if added:
+        text = text.rstrip("\n") + " (" + added + ")"
     if marker:
         try:
             exc = pickle.loads(base64.b64decode(blob))

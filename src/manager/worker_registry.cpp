@@ -1,9 +1,8 @@
 // Workers, platforms, credit and the short lists (see worker_registry.hpp).
 #include "manager/worker_registry.hpp"
 
-#include <cctype>
-
 #include "manager/task_table.hpp"
+#include "proto/platforms.hpp"
 
 namespace uni::manager {
 
@@ -97,19 +96,7 @@ std::vector<const Worker*> WorkerRegistry::oldest_first() const {
 }
 
 std::string WorkerRegistry::platform_need(std::uint16_t platform) const {
-  const std::string& name = platforms_[platform];
-  std::string text = "platform " + name;
-  // The capability follows the last '+', and begins with a letter ("libstdc++"
-  // has a '+' or two of its own).
-  std::size_t plus = name.rfind('+');
-  if (plus == std::string::npos || plus + 1 >= name.size() || !std::isalpha(
-      static_cast<unsigned char>(name[plus + 1])))
-    return text;
-  std::string capability = name.substr(plus + 1);
-  if (capability.starts_with("python"))
-    return text + " (Python functions: a worker offers them when it has lib" + capability +
-           " and python3-cloudpickle, and says at start-up why it does not)";
-  return text + " (a worker with " + capability + ")";
+  return proto::platform_need(platforms_[platform]);
 }
 
 std::uint16_t WorkerRegistry::platform_index(const std::string& platform) {

@@ -31,6 +31,7 @@
 #include "nats/store/registry.hpp"
 #include "nats/store/result_stream.hpp"
 #include "nats/store/task_queue.hpp"
+#include "proto/platforms.hpp"
 
 namespace uni::nats {
 
@@ -186,10 +187,13 @@ struct BossEngine::Impl {
       WorkerRegistry registry =
           WorkerRegistry::open(js, config.names, {.replicas = config.replicas});
       std::vector<WorkerEntry> workers = registry.list();
-      bool any = std::any_of(workers.begin(), workers.end(),
-                             [&](const WorkerEntry& w) { return w.platform == platform; });
+      bool any = std::any_of(workers.begin(), workers.end(), [&](const WorkerEntry& w) {
+        return w.platform == platform ||
+               std::find(w.also_platforms.begin(), w.also_platforms.end(), platform) !=
+                   w.also_platforms.end();
+      });
       if (!any)
-        notify("no worker for platform " + platform +
+        notify("no worker for " + proto::platform_need(platform) +
                " is registered in the NATS cluster yet; the tasks wait in stream " +
                queue.stream() + " until one comes");
     } catch (const std::exception& e) {
@@ -467,7 +471,7 @@ struct BossEngine::Impl {
         proto::Result r;
         r.id = d.id;
         r.status = Status::kNoWorker;
-        r.payload = "no worker for platform " + d.platform + " took it within " +
+        r.payload = "no worker for " + proto::platform_need(d.platform) + " took it within " +
                     seconds_text(d.wait_ms) + " s";
         expired.push_back(std::move(r));
         ids.push_back(d.id);

@@ -17,6 +17,7 @@ broker::BrokerInfo NatsWorkerLink::open(const broker::WorkerAnnouncement& worker
                           .host = worker.host,
                           .platform = worker.platform,
                           .isolation = worker.isolation,
+                          .also_platforms = worker.also_platforms,
                           .pid = worker.pid,
                           .slots = worker.slots};
   becomes_.reset();  // on the connection of the engine it replaces

@@ -61,6 +61,7 @@ void WorkerRegistry::announce(const WorkerEntry& worker) {
                          {"tasks_per_s", worker.tasks_per_s},
                          {"started_ms", worker.started_ms},
                          {"at_ms", worker.at_ms}};
+  if (!worker.also_platforms.empty()) json["also_platforms"] = worker.also_platforms;
   bucket_.put(worker.id, json.dump());
 }
 
@@ -75,6 +76,8 @@ std::vector<WorkerEntry> WorkerRegistry::list() {
                   json.value("pid", 0u),
                   json.value("slots", 0u),
                   json.value("busy", 0u)};
+    w.also_platforms =
+        json.value("also_platforms", nlohmann::json::array()).get<std::vector<std::string>>();
     // An older worker puts none of these: 0.
     w.assigned = json.value("assigned", std::uint64_t{0});
     w.fetched = json.value("fetched", std::uint64_t{0});

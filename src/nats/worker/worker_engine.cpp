@@ -30,6 +30,7 @@
 #include "nats/worker/exhausted_tasks.hpp"
 #include "nats/worker/store_messages.hpp"
 #include "nats/worker/worker_tally.hpp"
+#include "proto/platforms.hpp"
 
 namespace uni::nats {
 
@@ -53,9 +54,30 @@ struct HeldBatch {
   std::size_t remaining = 0;
 };
 
+// The queue of one platform the worker serves, its consumer and its
+// exhausted batches: its own tag, and the tag with each capability it has.
+struct Feed {
+  Feed(JetStream& js, const EngineConfig& config, const std::string& platform)
+      : queue(TaskQueue::open(js, config.names, platform, {.replicas = config.replicas})),
+        consumer(TaskConsumer::bind(queue, config.names,
+                                    {.ack_wait = config.ack_wait,
+                                     .max_deliver = config.max_deliver})),
+        exhausted(ExhaustedTasks::open(queue, config.names, config.replicas)) {}
+  TaskQueue queue;
+  TaskConsumer consumer;
+  ExhaustedTasks exhausted;
+};
+
+// A held batch's key: its feed in the top byte, its stream sequence below
+// (two streams number their messages alike).
+std::uint64_t batch_key(std::size_t feed, std::uint64_t stream_seq) {
+  return (std::uint64_t{feed} << 56) | stream_seq;
+}
+
 struct HeldTask {
   proto::Task task;
-  std::uint64_t batch = 0;  // stream sequence of its message
+  std::uint64_t batch = 0;  // batch_key of its message
+  std::size_t feed = 0;     // the queue it came from (a requeue goes back there)
   bool supervised = false;  // given to the supervisor (else ended here)
   bool finished = false;    // its result came back (being stored)
   // A service's becomes (`uni become`); `task` has the code it became.
@@ -78,10 +100,6 @@ struct WorkerEngine::Impl {
         identity(std::move(who)),
         connection(Connection::connect(config.connect)),
         js(connection),
-        queue(TaskQueue::open(js, config.names, identity.platform, {.replicas = config.replicas})),
-        consumer(TaskConsumer::bind(
-            queue, config.names, {.ack_wait = config.ack_wait, .max_deliver = config.max_deliver})),
-        exhausted(ExhaustedTasks::open(queue, config.names, config.replicas)),
         results(ResultStream::open(
             js, config.names, {.replicas = config.replicas, .max_age = config.result_max_age})),
         cancels(CancelChannel::open(js, config.names, {.replicas = config.replicas})),
@@ -91,8 +109,12 @@ struct WorkerEngine::Impl {
         services(ServiceRegistry::open(js, config.names, {.replicas = config.replicas})),
         publisher(connection) {
     max_payload = connection.max_payload();
+    feeds.push_back(std::make_unique<Feed>(js, config, identity.platform));
+    for (const std::string& platform : identity.also_platforms)
+      feeds.push_back(std::make_unique<Feed>(js, config, platform));
     workers.announce(entry(0));
-    fetch_thread = std::thread([this] { fetch_loop(); });
+    for (std::size_t i = 0; i < feeds.size(); ++i)
+      fetch_threads.emplace_back([this, i] { fetch_loop(i); });
     result_thread = std::thread([this] { result_loop(); });
     cancel_thread = std::thread([this] { cancel_loop(); });
   }
@@ -104,7 +126,7 @@ struct WorkerEngine::Impl {
     }
     fetch_changed.notify_all();
     results_changed.notify_all();
-    fetch_thread.join();
+    for (std::thread& t : fetch_threads) t.join();
     result_thread.join();  // stores what was sent before it stops
     publisher.forget_callbacks();
     cancel_thread.join();
@@ -129,6 +151,7 @@ struct WorkerEngine::Impl {
     WorkerEntry e{
         identity.id,    identity.host, identity.platform, identity.isolation, identity.pid,
         identity.slots, busy};
+    e.also_platforms = identity.also_platforms;
     e.assigned = held.size();
     for (const auto& [seq, batch] : batches) e.fetched += batch.delivery.tasks().size();
     e.completed = tally.completed;
@@ -147,7 +170,10 @@ struct WorkerEngine::Impl {
   }
 
   // ---- fetching ----
-  void fetch_loop() {
+  // One per feed; they share the credit (a batch may take it past it, as
+  // with one feed).
+  void fetch_loop(std::size_t feed) {
+    TaskConsumer& consumer = feeds[feed]->consumer;
     const milliseconds progress_every = std::max(milliseconds(100), config.ack_wait / 3);
     const milliseconds fetch_wait =
         std::clamp(config.ack_wait / 6, milliseconds(20), milliseconds(500));
@@ -165,7 +191,7 @@ struct WorkerEngine::Impl {
         next_progress = now + progress_every;
       }
       if (now >= next_sweep) {
-        sweep_exhausted();
+        sweep_exhausted(*feeds[feed]);
         next_sweep = Clock::now() + std::chrono::seconds(1);
       }
       std::size_t room = 0;
@@ -186,7 +212,7 @@ struct WorkerEngine::Impl {
         int messages = static_cast<int>(std::clamp<std::size_t>(room / config.batch_tasks, 1, 8));
         std::vector<TaskDelivery> got = consumer.fetch(idle ? 1 : messages, fetch_wait);
         idle = got.empty();
-        for (TaskDelivery& d : got) accept(std::move(d));
+        for (TaskDelivery& d : got) accept(feed, std::move(d));
       } catch (const NatsError& e) {
         if (e.kind() != FailureKind::kTimeout) {
           log::debug("NATS: fetching tasks: {}", e.what());
@@ -196,14 +222,15 @@ struct WorkerEngine::Impl {
     }
   }
 
-  void accept(TaskDelivery delivery) {
+  void accept(std::size_t feed, TaskDelivery delivery) {
     const DeliveryInfo info = delivery.info();
+    const std::uint64_t key = batch_key(feed, info.stream_seq);
     const std::int64_t now_ns = wall_ns();
     std::vector<proto::Result> ended;
     bool gave = false;
     {
       std::lock_guard lock(mutex);
-      auto existing = batches.find(info.stream_seq);
+      auto existing = batches.find(key);
       if (existing != batches.end()) {
         // Redelivered while still here (a progress signal came late): the
         // tasks run on; the newer delivery is the one to ack.
@@ -212,13 +239,14 @@ struct WorkerEngine::Impl {
       }
       std::vector<proto::Task> tasks = delivery.tasks();
       HeldBatch& batch =
-          batches.emplace(info.stream_seq, HeldBatch{std::move(delivery), 0}).first->second;
+          batches.emplace(key, HeldBatch{std::move(delivery), 0}).first->second;
       for (proto::Task& task : tasks) {
         if (held.count(task.id)) continue;  // the same task in two messages: run once
         ++batch.remaining;
-        std::optional<proto::Result> end = reason_not_to_run(task, info, now_ns);
+        std::optional<proto::Result> end = reason_not_to_run(feed, task, info, now_ns);
         HeldTask& h = held[task.id];
-        h.batch = info.stream_seq;
+        h.batch = key;
+        h.feed = feed;
         h.supervised = !end;
         if (end) {
           ended.push_back(std::move(*end));
@@ -233,7 +261,7 @@ struct WorkerEngine::Impl {
       }
       if (batch.remaining == 0) {
         batch.delivery.ack();
-        batches.erase(info.stream_seq);
+        batches.erase(key);
       }
       for (proto::Result& r : ended) outbox.push_back(std::move(r));
     }
@@ -242,8 +270,8 @@ struct WorkerEngine::Impl {
   }
 
   // Why a fetched task must not run, as its result; nullopt if it may.
-  std::optional<proto::Result> reason_not_to_run(const proto::Task& task, const DeliveryInfo& info,
-                                                 std::int64_t now_ns) {
+  std::optional<proto::Result> reason_not_to_run(std::size_t feed, const proto::Task& task,
+                                                 const DeliveryInfo& info, std::int64_t now_ns) {
     auto result = [&](Status status, std::string text) {
       proto::Result r;
       r.id = task.id;
@@ -262,9 +290,10 @@ struct WorkerEngine::Impl {
     if (task.wait_ms > 0 && info.timestamp_ns > 0 &&
         now_ns - info.timestamp_ns > std::int64_t{task.wait_ms} * 1'000'000 &&
         !(task.flags & proto::kFlagResubmitted))
-      return result(Status::kNoWorker, "no worker for platform " + identity.platform +
-                                           " took it within its wait limit of " +
-                                           std::to_string(task.wait_ms) + " ms");
+      return result(Status::kNoWorker,
+                    "no worker for " + proto::platform_need(feeds[feed]->queue.platform()) +
+                        " took it within its wait limit of " + std::to_string(task.wait_ms) +
+                        " ms");
     return std::nullopt;
   }
 
@@ -280,9 +309,9 @@ struct WorkerEngine::Impl {
   }
 
   // Batches whose every delivery went unacknowledged: their tasks fail.
-  void sweep_exhausted() {
+  void sweep_exhausted(Feed& feed) {
     try {
-      exhausted.fail_waiting(results, identity.id, identity.host);
+      feed.exhausted.fail_waiting(results, identity.id, identity.host);
     } catch (const std::exception& e) {
       log::debug("NATS: sweeping exhausted batches: {}", e.what());
     }
@@ -360,8 +389,8 @@ struct WorkerEngine::Impl {
     bool told = false;
     // Tasks given back together (a supervisor recalling its prefetch) go
     // out together: a message per task would cost the stream a message each.
-    std::vector<proto::Task> requeued;
-    std::vector<std::uint64_t> requeued_from;
+    std::vector<std::vector<proto::Task>> requeued(feeds.size());
+    std::vector<std::vector<std::uint64_t>> requeued_from(feeds.size());
     for (proto::Result& r : batch) {
       r.worker = identity.id;
       r.host = identity.host;
@@ -382,8 +411,8 @@ struct WorkerEngine::Impl {
         // Forgotten now, so that its new message, which may come back to
         // this worker at once, is not taken for a duplicate; its old batch
         // is acked only once the new message is stored.
-        requeued.push_back(std::move(again));
-        requeued_from.push_back(it->second.batch);
+        requeued[it->second.feed].push_back(std::move(again));
+        requeued_from[it->second.feed].push_back(it->second.batch);
         told |= forget(it);
       } else if (proto::is_final(r.status)) {
         if (r.payload.size() + 1024 > max_payload) {
@@ -398,8 +427,10 @@ struct WorkerEngine::Impl {
     }
     const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
     const MessageIds ids{identity.id, published};
-    pack_requeues(requeued, requeued_from, queue, config.batch_tasks,
-                  std::min(limit, config.batch_bytes), ids, stores);
+    for (std::size_t f = 0; f < feeds.size(); ++f)
+      if (!requeued[f].empty())
+        pack_requeues(requeued[f], requeued_from[f], feeds[f]->queue, config.batch_tasks,
+                      std::min(limit, config.batch_bytes), ids, stores);
     pack_results(by_session, config.names, limit, ids, stores);
     return told;
   }
@@ -570,9 +601,7 @@ struct WorkerEngine::Impl {
   WorkerIdentity identity;
   Connection connection;
   JetStream js;
-  TaskQueue queue;
-  TaskConsumer consumer;
-  ExhaustedTasks exhausted;
+  std::vector<std::unique_ptr<Feed>> feeds;  // its own platform first
   ResultStream results;
   CancelChannel cancels;
   CancelFeed cancel_feed;
@@ -605,7 +634,8 @@ struct WorkerEngine::Impl {
   WorkerTally tally;  // for the registry entry
 
   ChoreThread chores;  // module fetches and registry puts
-  std::thread fetch_thread, result_thread, cancel_thread;
+  std::vector<std::thread> fetch_threads;  // one per feed
+  std::thread result_thread, cancel_thread;
 };
 
 WorkerEngine::WorkerEngine(EngineConfig config, WorkerIdentity identity)

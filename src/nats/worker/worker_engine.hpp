@@ -23,6 +23,9 @@ namespace uni::nats {
 
 struct WorkerIdentity {
   std::string id, host, platform, isolation;
+  // Platforms it serves beside `platform` (proto/platforms.hpp): their
+  // queues are fetched from too, each by a thread of its own.
+  std::vector<std::string> also_platforms;
   std::uint32_t pid = 0;
   std::uint32_t slots = 0;
 };

@@ -1,0 +1,21 @@
+// Platform tags with a capability: "x86_64-linux-libstdc++-cxx11+python3.11"
+// is the platform of a module that also needs what a worker announces as
+// "python3.11" (the Python runtime, docs/python.md). A worker serves its own
+// tag and, beside it, the tag plus each capability it has; brokers match
+// tags exactly. Here: reading the capability, and saying what a worker needs.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace uni::proto {
+
+// The capability a tag names after its last '+' ("python3.11"), or empty.
+// It begins with a letter: "libstdc++" has a '+' or two of its own.
+std::string_view platform_capability(std::string_view platform);
+
+// "platform P" and, for a tag with a capability, what a worker needs to
+// serve it: for "no worker" notices and failures.
+std::string platform_need(std::string_view platform);
+
+}  // namespace uni::proto
