@@ -21,11 +21,11 @@
 #include "uni/detail/module_abi.hpp"
 #include "uni/detail/platform.hpp"
 
-// What a worker must have to run this module: the tag's capability part
-// (docs/python.md, "Which workers run Python functions").
+// What a worker must have to run this module: the tag's capability part,
+// "python311" for CPython 3.11 (no '.': a platform names a NATS stream).
 #define UNI_PY_STR2(x) #x
 #define UNI_PY_STR(x) UNI_PY_STR2(x)
-#define UNI_PYTHON_CAPABILITY "python" UNI_PY_STR(PY_MAJOR_VERSION) "." UNI_PY_STR(PY_MINOR_VERSION)
+#define UNI_PYTHON_CAPABILITY "python" UNI_PY_STR(PY_MAJOR_VERSION) UNI_PY_STR(PY_MINOR_VERSION)
 #define UNI_PYTHON_PLATFORM UNI_PLATFORM_TAG "+" UNI_PYTHON_CAPABILITY
 
 // The trailer after the function: the payload's size (u64, little-endian)

@@ -44,7 +44,7 @@ __all__ = ["connect", "Cluster", "Executor", "Future", "Module", "RemoteFunction
 
 
 def connect(address=None, *, authkey=None, authkey_file=None, connect_timeout=5.0,
-            on_notice=None, max_outstanding=1_000_000):
+            on_notice=None, max_outstanding=1_000_000, native=None):
     """Connects to the manager at `address` ("tcp://host:port" or "host:port";
     None: $UNI_CONNECT, else tcp://127.0.0.1:7070) and returns a Cluster.
 
@@ -52,7 +52,13 @@ def connect(address=None, *, authkey=None, authkey_file=None, connect_timeout=5.
     `authkey_file`, else $UNI_AUTHKEY, else the key file `uni manager` creates
     (~/.config/uni/authkey). Raises ConnectError (reason "unreachable",
     "auth-failed" or "refused") within connect_timeout seconds; "refused" at
-    once for a nats:// address, which this client does not support yet.
+    once for an address of no broker uni knows.
+
+    A nats:// or tls:// address (a NATS JetStream cluster) is reached through
+    uni's own boss library, libuni-client.so (its C ABI, include/uni/c_api.h),
+    which speaks both brokers; a tcp:// address through this package's own
+    implementation of the manager's protocol, or the library too with
+    native=True (docs/python.md compares them).
 
     on_notice(text): messages from the manager, e.g. that tasks wait for a
     worker that is not there (default: printed to stderr). max_outstanding:
@@ -60,13 +66,14 @@ def connect(address=None, *, authkey=None, authkey_file=None, connect_timeout=5.
     """
     address = address or os.environ.get("UNI_CONNECT") or "tcp://127.0.0.1:7070"
     scheme = address.split("://", 1)[0] if "://" in address else "tcp"
-    if scheme in ("nats", "tls"):
-        raise ConnectError("refused", "%s: the Python client does not support NATS yet; it talks "
-                           "to the built-in manager only (tcp://HOST:PORT). On NATS use the "
-                           "uni CLI or the C++ API" % address)
-    if scheme != "tcp":
-        raise ConnectError("refused", "%s: unknown scheme %s://; the Python client takes "
-                           "tcp://HOST:PORT or HOST:PORT" % (address, scheme))
+    if scheme not in ("tcp", "nats", "tls"):
+        raise ConnectError("refused", "%s: unknown scheme %s://; uni takes tcp://HOST:PORT (or "
+                           "HOST:PORT) for its manager, nats:// or tls:// for a NATS cluster"
+                           % (address, scheme))
+    if scheme != "tcp" or native:
+        from ._native import NativeConnection
+        return Cluster(NativeConnection(address, authkey, authkey_file, connect_timeout,
+                                        max_outstanding))
     try:
         key = find_authkey(authkey, authkey_file)
     except (OSError, ValueError) as e:

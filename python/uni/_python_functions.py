@@ -82,7 +82,7 @@ class _Runtime:
             if os.path.isfile(path):
                 module = ModuleFile(path)
                 capability = module.platform.rpartition("+")[2]
-                mine = "python%d.%d" % sys.version_info[:2]
+                mine = "python%d%d" % sys.version_info[:2]
                 if capability != mine:
                     raise Error("the Python runtime %s runs %s, this boss %s: a pickled function "
                                 "runs only under the Python version that pickled it"

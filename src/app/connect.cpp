@@ -4,6 +4,7 @@
 // the client takes it from there (client/client.hpp, client/detached.hpp).
 #include <cstdlib>
 
+#include "app/boss_connect.hpp"
 #include "app/links.hpp"
 #include "client/client.hpp"
 #include "client/detached.hpp"
@@ -12,10 +13,14 @@
 
 namespace uni {
 
-namespace {
+namespace app {
 
-// A boss's link to the broker at `address`, not yet opened.
-detail::UnopenedLink boss_link(const std::string& address, const ConnectOptions& options) {
+detail::UnopenedLink boss_link(const std::string& requested, const ConnectOptions& options) {
+  std::string address = requested;
+  if (address.empty()) {
+    const char* env = std::getenv("UNI_CONNECT");
+    address = env && *env ? env : "tcp://127.0.0.1:7070";
+  }
   // The authkey is looked for only if the address names a uni manager.
   auto curve_keys = [&]() -> CurveKeys {
     std::optional<std::string> authkey;
@@ -38,15 +43,12 @@ detail::UnopenedLink boss_link(const std::string& address, const ConnectOptions&
   return out;
 }
 
-}  // namespace
+}  // namespace app
+
+using app::boss_link;
 
 Cluster connect(const std::string& address, const ConnectOptions& options) {
-  std::string target = address;
-  if (target.empty()) {
-    const char* env = std::getenv("UNI_CONNECT");
-    target = env && *env ? env : "tcp://127.0.0.1:7070";
-  }
-  auto client = detail::Client::start(boss_link(target, options), options);
+  auto client = detail::Client::start(boss_link(address, options), options);
   std::string endpoint = client->endpoint();
   return Cluster(std::move(client), std::move(endpoint));
 }

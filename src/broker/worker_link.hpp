@@ -33,7 +33,7 @@ struct WorkerAnnouncement {
   std::uint32_t capacity = 0;  // the credit granted with it: tasks it may hold
   std::string platform;
   // Platforms it serves beside `platform`: the same plus a capability a
-  // module may need (the Python runtime's "+python3.11").
+  // module may need (the Python runtime's "+python311").
   std::vector<std::string> also_platforms;
   std::string isolation;  // "process" or "thread"
   std::vector<proto::RunningTask> held;

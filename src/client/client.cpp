@@ -272,6 +272,7 @@ void Client::Io::on_services_started(const std::vector<TaskId>& ids) {
       it->second->started = true;
     }
     it->second->finished.notify_all();
+    if (owner_.hooks_.on_started) owner_.hooks_.on_started(*it->second);
   }
 }
 
@@ -317,9 +318,12 @@ void Client::Io::resolve(const TaskId& id, proto::Result result) {
     state->done = true;
   }
   state->finished.notify_all();
-  std::lock_guard lock(owner_.mutex_);
-  if (!ok) ++owner_.failed_;
-  if (owner_.outstanding_-- == owner_.max_outstanding_) owner_.window_open_.notify_all();
+  {
+    std::lock_guard lock(owner_.mutex_);
+    if (!ok) ++owner_.failed_;
+    if (owner_.outstanding_-- == owner_.max_outstanding_) owner_.window_open_.notify_all();
+  }
+  if (owner_.hooks_.on_done) owner_.hooks_.on_done(*state);
 }
 
 // ---- Client ----------------------------------------------------------------------------
@@ -340,8 +344,10 @@ std::uint64_t Client::new_session() {
 }
 
 std::shared_ptr<Client> Client::start(std::unique_ptr<broker::BossLink> link, std::uint64_t session,
-                                      std::string endpoint, const ConnectOptions& options) {
+                                      std::string endpoint, const ConnectOptions& options,
+                                      TaskHooks hooks) {
   std::shared_ptr<Client> client(new Client());
+  client->hooks_ = std::move(hooks);
   client->endpoint_ = std::move(endpoint);
   client->session_ = session;
   client->max_outstanding_ = std::max<std::size_t>(options.max_outstanding, 1);

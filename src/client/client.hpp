@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -45,6 +46,14 @@ struct TaskState {
   proto::Result result;
 };
 
+// Called on the I/O thread, for a binding that takes results as they come
+// (app/c_api.cpp) rather than waiting on each task's state: a task finished
+// (its state filled), or a service reported running. Empty: not called.
+struct TaskHooks {
+  std::function<void(const TaskState&)> on_done;
+  std::function<void(const TaskState&)> on_started;
+};
+
 // A link made for an address (app/links.hpp) and not opened yet, with the
 // boss session it was made for and the address endpoint() is to say.
 struct UnopenedLink {
@@ -66,9 +75,11 @@ class Client {
   // the client never asks which broker it is.
   static std::shared_ptr<Client> start(std::unique_ptr<broker::BossLink> link,
                                        std::uint64_t session, std::string endpoint,
-                                       const ConnectOptions& options);
-  static std::shared_ptr<Client> start(UnopenedLink link, const ConnectOptions& options) {
-    return start(std::move(link.link), link.session, std::move(link.endpoint), options);
+                                       const ConnectOptions& options, TaskHooks hooks = {});
+  static std::shared_ptr<Client> start(UnopenedLink link, const ConnectOptions& options,
+                                       TaskHooks hooks = {}) {
+    return start(std::move(link.link), link.session, std::move(link.endpoint), options,
+                 std::move(hooks));
   }
   ~Client();
 
@@ -122,6 +133,7 @@ class Client {
 
   std::string endpoint_;
   std::uint64_t session_ = 0;
+  TaskHooks hooks_;  // set before the I/O thread starts, read by it only
   std::unique_ptr<Io> io_;
 
   // Shared with the I/O thread, under mutex_.

@@ -29,7 +29,7 @@ struct Worker {
   std::string note;             // why it takes no tasks, as its last HEARTBEAT said; or empty
   std::uint16_t platform = 0;
   // Platforms it serves beside `platform` (a capability added: the Python
-  // runtime's "+python3.11"); dispatch serves `platform` first.
+  // runtime's "+python311"); dispatch serves `platform` first.
   std::vector<std::uint16_t> also_platforms;
   std::unordered_set<proto::TaskId, proto::TaskIdHash> inflight;  // assigned to it
   Clock::time_point last_seen{};
@@ -90,7 +90,7 @@ class WorkerRegistry {
     return platform < per_platform_.size() ? per_platform_[platform] : 0;
   }
   // "platform P", and what a worker needs to serve it when the tag names a
-  // capability ("+python3.11"): for "no worker" notices and failures.
+  // capability ("+python311"): for "no worker" notices and failures.
   std::string platform_need(std::uint16_t platform) const;
 
   // ---- short lists ----

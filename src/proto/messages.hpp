@@ -136,7 +136,7 @@ struct Hello {
   std::uint32_t capacity = 0;
   std::string platform;
   // Platforms it serves beside `platform`: the same with a capability a
-  // module may need ("...+python3.11"). Optional on the wire.
+  // module may need ("...+python311"). Optional on the wire.
   std::vector<std::string> also_platforms;
   std::string isolation;
   std::vector<RunningTask> running;

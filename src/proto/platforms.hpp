@@ -1,6 +1,7 @@
-// Platform tags with a capability: "x86_64-linux-libstdc++-cxx11+python3.11"
+// Platform tags with a capability: "x86_64-linux-libstdc++-cxx11+python311"
 // is the platform of a module that also needs what a worker announces as
-// "python3.11" (the Python runtime, docs/python.md). A worker serves its own
+// "python311" (the Python runtime for CPython 3.11, docs/python.md; no '.',
+// since a platform names a NATS stream). A worker serves its own
 // tag and, beside it, the tag plus each capability it has; brokers match
 // tags exactly. Here: reading the capability, and saying what a worker needs.
 #pragma once
@@ -10,7 +11,7 @@
 
 namespace uni::proto {
 
-// The capability a tag names after its last '+' ("python3.11"), or empty.
+// The capability a tag names after its last '+' ("python311"), or empty.
 // It begins with a letter: "libstdc++" has a '+' or two of its own.
 std::string_view platform_capability(std::string_view platform);
 

@@ -42,7 +42,7 @@ std::unique_ptr<LoadedModule> LoadedModule::load(const std::string& path) {
                           " is not supported (this worker loads version " +
                           std::to_string(UNI_MODULE_ABI_VERSION) + ")");
   }
-  // A tag may add a capability the module needs ("...+python3.11"): the
+  // A tag may add a capability the module needs ("...+python311"): the
   // broker sends such a module only to workers that announced it.
   std::string_view tag(table->platform);
   if (tag != UNI_PLATFORM_TAG && !(tag.starts_with(UNI_PLATFORM_TAG "+") &&

@@ -3,7 +3,7 @@
 // and cloudpickle imports, tried once at start-up by a short-lived `uni
 // executor --probe-python` in an executor's own sandbox and environment. A
 // worker that passes announces the platform with the capability
-// ("x86_64-linux-libstdc++-cxx11+python3.11"), so that the broker sends it
+// ("x86_64-linux-libstdc++-cxx11+python311"), so that the broker sends it
 // Python functions; one that does not never gets them, and says why.
 #pragma once
 
@@ -15,7 +15,7 @@
 namespace uni::worker {
 
 struct PythonSupport {
-  std::string capability;  // "python3.11", or empty: not offered
+  std::string capability;  // "python311", or empty: not offered
   std::string said;        // for the log: the versions found, or why not
 };
 

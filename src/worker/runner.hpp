@@ -110,7 +110,7 @@ class Runner {
   virtual void take_become_outcomes(std::vector<BecomeOutcome>& /*out*/) {}
 
   // What its executors can run beyond the platform's plain modules, each a
-  // capability a module's platform tag may name ("python3.11": the Python
+  // capability a module's platform tag may name ("python311": the Python
   // runtime, python_probe.hpp). Threads offer none.
   virtual std::vector<std::string> capabilities() const { return {}; }
 

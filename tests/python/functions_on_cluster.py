@@ -281,7 +281,7 @@ class AWorkerWithoutCloudpickle(unittest.TestCase):
                 with self.assertRaises(uni.TaskError) as caught:
                     cluster.remote(square, wait=1)(3)
                 self.assertEqual(caught.exception.kind, "no-worker")
-                self.assertIn("+python3.11", caught.exception.message)
+                self.assertIn("+python311", caught.exception.message)
                 self.assertIn("python3-cloudpickle", caught.exception.message)
             self.assertIn("Python functions: not offered: cloudpickle does not import in an "
                           "executor (ImportError: hidden from this worker by the test)",
@@ -303,6 +303,151 @@ class MapSurvivesAWorkerKill(unittest.TestCase):
                     if i == 1000:
                         os.kill(local.workers[0].pid, signal.SIGKILL)
                 self.assertEqual(got, [x * x for x in range(10000)])
+
+
+class NatsCluster:
+    """nats-server with JetStream and uni workers on it (no manager)."""
+
+    def __init__(self, workers=1, slots=2):
+        self.dir = tempfile.mkdtemp(prefix="uni-py-nats-")
+        self.port = free_tcp_port()
+        self.address = "nats://127.0.0.1:%d" % self.port
+        self.env = dict(os.environ, XDG_CACHE_HOME=os.path.join(self.dir, "cache"),
+                        UNI_NATS_ACK_WAIT_MS="2000")
+        self.env.pop("UNI_CONNECT", None)
+        self.processes, self.workers = [], []
+        server = next(s for s in ("/usr/sbin/nats-server", "/usr/bin/nats-server")
+                      if os.path.exists(s))
+        self._spawn("nats", [server, "-js", "-sd", os.path.join(self.dir, "js"), "-a",
+                             "127.0.0.1", "-p", str(self.port)])
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.close()
+                    raise RuntimeError("nats-server did not start")
+                time.sleep(0.05)
+        for _ in range(workers):
+            self.add_worker(slots)
+
+    def _spawn(self, name, argv):
+        log = open(os.path.join(self.dir, "%s.%d.log" % (name, len(self.processes))), "wb")
+        process = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process.log_path = log.name
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def add_worker(self, slots=2, env=None):
+        saved = self.env
+        self.env = dict(self.env, **(env or {}))
+        worker = self._spawn("worker", [UNI, "worker", "--connect", self.address, "--slots",
+                                        str(slots)])
+        self.env = saved
+        self.workers.append(worker)
+        deadline = time.monotonic() + 30
+        while "connected to" not in self.log(worker):
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise RuntimeError("worker did not join:\n" + self.log(worker))
+            time.sleep(0.05)
+        return worker
+
+    def log(self, process):
+        with open(process.log_path, errors="replace") as f:
+            return f.read()
+
+    def close(self):
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                process.wait()
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class OnNats(unittest.TestCase):
+    """The same on a NATS JetStream cluster, through uni's boss library."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nats = NatsCluster(workers=2, slots=2)
+        cls.cluster = uni.connect(cls.nats.address)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+        cls.nats.close()
+
+    def test_functions_exceptions_crash_timeout_and_status(self):
+        c = self.cluster
+        base = 10
+        self.assertEqual(c.submit(lambda x, scale=1: (x + base) * scale, 1, scale=3).result(30), 33)
+        self.assertEqual(c.remote(square)(7), 49)
+        with self.assertRaises(Boom) as caught:
+            c.submit(boom, "on nats").result(30)
+        self.assertIn("in boom", caught.exception.remote_traceback)
+        with self.assertRaises(uni.TaskError) as caught:
+            c.remote(crash, max_attempts=1)()
+        self.assertEqual(caught.exception.kind, "crashed")
+        with self.assertRaises(uni.TaskError) as caught:
+            c.remote(endless, timeout=1)()
+        self.assertEqual(caught.exception.kind, "timed-out")
+        workers = c.status()["workers"]
+        self.assertEqual(len(workers), 2)
+
+    def test_an_echo_service_is_spawned_and_stopped(self):
+        port = free_tcp_port()
+        service = self.cluster.spawn(echo_server, port)
+        self.assertTrue(service.wait_started(30))
+        for _ in range(200):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                time.sleep(0.05)
+        with s:
+            s.sendall(b"hi nats\n")
+            self.assertEqual(s.recv(1024), b"hi nats\n")
+        self.assertIn(service.stop(), ("stopping", "cancelled"))
+        with self.assertRaises(uni.TaskError) as caught:
+            service.result(30)
+        self.assertEqual(caught.exception.kind, "cancelled")
+
+    def test_ten_thousand_tasks_survive_a_worker_kill(self):
+        def slow_square(x):
+            import time
+            time.sleep(0.0005)
+            return x * x
+        extra = self.nats.add_worker(slots=2)
+        got = []
+        for i, value in enumerate(self.cluster.map(slow_square, range(10000))):
+            got.append(value)
+            if i == 1000:
+                os.kill(extra.pid, signal.SIGKILL)
+        self.assertEqual(got, [x * x for x in range(10000)])
+
+    def test_a_worker_without_cloudpickle_is_not_sent_python_functions(self):
+        hide = tempfile.mkdtemp(prefix="uni-no-cloudpickle-")
+        with open(os.path.join(hide, "cloudpickle.py"), "w") as f:
+            f.write("raise ImportError('hidden from this worker by the test')\n")
+        nats = NatsCluster(workers=0)
+        try:
+            worker = nats.add_worker(slots=1, env={"PYTHONPATH": hide})
+            self.assertIn("Python functions: not offered", nats.log(worker))
+            with uni.connect(nats.address) as cluster:
+                with self.assertRaises(uni.TaskError) as caught:
+                    cluster.remote(square, wait=1)(3)
+            self.assertEqual(caught.exception.kind, "no-worker")
+            self.assertIn("python3-cloudpickle", caught.exception.message)
+        finally:
+            nats.close()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ struct WorkerEntry {
   // Unix ms, by the worker's clock: when it started, when it put this entry.
   std::int64_t started_ms = 0, at_ms = 0;
   // Platforms it serves beside `platform` (a capability added:
-  // "...+python3.11", proto/platforms.hpp).
+  // "...+python311", proto/platforms.hpp).
   std::vector<std::string> also_platforms = {};
 };
 
