@@ -231,8 +231,15 @@ bool start_python() {
       start_error = std::string("cannot start Python: ") + (status.err_msg ? status.err_msg : "?");
       return false;
     }
-    static PyModuleDef output_def = {PyModuleDef_HEAD_INIT, "_uni_output", nullptr, -1,
-                                     kOutputMethods, nullptr, nullptr, nullptr, nullptr};
+    static PyModuleDef output_def = {PyModuleDef_HEAD_INIT,
+                                     "_uni_output",
+                                     nullptr,
+                                     -1,
+                                     kOutputMethods,
+                                     nullptr,
+                                     nullptr,
+                                     nullptr,
+                                     nullptr};
     PyObject* output = PyModule_Create(&output_def);
     PyObject* module = PyImport_AddModule("_uni_runtime");  // borrowed
     PyObject* dict = module ? PyModule_GetDict(module) : nullptr;
@@ -293,7 +300,10 @@ bool unpack_argument(const char* data, std::size_t size, const char*& body, std:
   std::size_t header = 0;
   length = 0;
   switch (byte(1)) {
-    case 0xc4: header = 3; length = byte(2); break;
+    case 0xc4:
+      header = 3;
+      length = byte(2);
+      break;
     case 0xc5:
       if (size < 4) return false;
       header = 4;

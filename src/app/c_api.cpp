@@ -75,14 +75,16 @@ uni_c_cluster* uni_c_connect(const char* address, const char* authkey, const cha
   if (authkey_file) options.authkey_file = authkey_file;
   options.connect_timeout = std::chrono::milliseconds(std::max(1, connect_timeout_ms));
   if (max_outstanding > 0) options.max_outstanding = max_outstanding;
-  options.on_notice = [](const std::string& text) { std::fprintf(stderr, "uni: %s\n", text.c_str()); };
+  options.on_notice = [](const std::string& text) {
+    std::fprintf(stderr, "uni: %s\n", text.c_str());
+  };
   uni::detail::TaskHooks hooks;
   uni_c_cluster* c = cluster.get();
   hooks.on_done = [c](const TaskState& state) { add_event(*c, 0, state); };
   hooks.on_started = [c](const TaskState& state) { add_event(*c, 1, state); };
   try {
-    cluster->client = uni::detail::Client::start(uni::app::boss_link(address ? address : "", options),
-                                                 options, std::move(hooks));
+    cluster->client = uni::detail::Client::start(
+        uni::app::boss_link(address ? address : "", options), options, std::move(hooks));
   } catch (const uni::ConnectError& e) {
     if (reason)
       *reason = e.reason() == uni::ConnectError::Reason::kUnreachable  ? UNI_C_UNREACHABLE
@@ -149,7 +151,8 @@ int uni_c_submit(uni_c_cluster* cluster, const unsigned char* hash, const char* 
       std::lock_guard lock(cluster->modules_mutex);
       auto it = cluster->modules.find(key);
       if (it == cluster->modules.end())
-        throw uni::Error("module " + key.hex().substr(0, 12) + " was not handed over (uni_c_module)");
+        throw uni::Error("module " + key.hex().substr(0, 12) +
+                         " was not handed over (uni_c_module)");
       module = it->second;
     }
     uni::TaskOptions options;

@@ -370,8 +370,7 @@ void ClientFlags::add_to(CLI::App& app) {
   // A scheme typo (nat://) is a usage error naming the schemes, not a
   // manager that cannot be reached.
   CLI::Validator scheme(
-      [](std::string& address) -> std::string { return app::address_problem(address); },
-      "ADDRESS");
+      [](std::string& address) -> std::string { return app::address_problem(address); }, "ADDRESS");
   app.add_option("--connect", connect,
                  "the cluster's address: a manager's (HOST:PORT, tcp://HOST:PORT) or a NATS "
                  "cluster's (nats://HOST:PORT, tls://..., comma-separated) (default: $UNI_CONNECT "

@@ -27,8 +27,8 @@ WorkerRegistry::Joined WorkerRegistry::join(const PeerId& peer, const proto::Hel
   w.also_platforms.clear();
   for (const std::string& name : hello.also_platforms) {
     std::uint16_t p = platform_index(name);
-    if (p == w.platform || std::find(w.also_platforms.begin(), w.also_platforms.end(), p) !=
-                               w.also_platforms.end())
+    if (p == w.platform ||
+        std::find(w.also_platforms.begin(), w.also_platforms.end(), p) != w.also_platforms.end())
       continue;
     w.also_platforms.push_back(p);
     ++per_platform_[p];

@@ -19,8 +19,8 @@ std::string platform_need(std::string_view platform) {
   if (capability.empty()) return text;
   if (capability.starts_with("python") && capability.size() >= 8) {
     // "python311": CPython 3.11 (no '.' in a tag: it names a NATS stream).
-    std::string version = std::string(capability.substr(6, 1)) + "." +
-                          std::string(capability.substr(7));
+    std::string version =
+        std::string(capability.substr(6, 1)) + "." + std::string(capability.substr(7));
     return text + " (Python functions: a worker offers them when it has libpython" + version +
            " and python3-cloudpickle, and says at start-up why it does not)";
   }

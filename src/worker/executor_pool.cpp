@@ -702,7 +702,8 @@ void ExecutorPool::service(const broker::PollItem* items, std::vector<Completion
     }
     if (it[1].revents) e.out_open = relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
     if (it[2].revents) e.err_open = relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
-    if ((it[0].revents & broker::kPollOut) && !write_some(e.channel.get(), e.pending, e.pending_fds))
+    if ((it[0].revents & broker::kPollOut) &&
+        !write_some(e.channel.get(), e.pending, e.pending_fds))
       on_channel_lost(e);
     if (it[0].revents & broker::kPollIn) read_channel(e, done);
     if (it[3].revents & broker::kPollIn) {

@@ -45,8 +45,8 @@ std::unique_ptr<LoadedModule> LoadedModule::load(const std::string& path) {
   // A tag may add a capability the module needs ("...+python311"): the
   // broker sends such a module only to workers that announced it.
   std::string_view tag(table->platform);
-  if (tag != UNI_PLATFORM_TAG && !(tag.starts_with(UNI_PLATFORM_TAG "+") &&
-                                   !proto::platform_capability(tag).empty())) {
+  if (tag != UNI_PLATFORM_TAG &&
+      !(tag.starts_with(UNI_PLATFORM_TAG "+") && !proto::platform_capability(tag).empty())) {
     std::string platform = table->platform;
     ::dlclose(handle);
     throw ModuleLoadError("module built for platform " + platform +

@@ -500,8 +500,8 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
     // store() fails for bytes that do not hash to their name, for a module
     // this worker's policy refuses, or for a cache that cannot be written:
     // only the last is no fault of the tasks'.
-    ours = error && ModuleHash::of(*reply.bytes) == reply.hash &&
-           cache_.policy().approved(reply.hash);
+    ours =
+        error && ModuleHash::of(*reply.bytes) == reply.hash && cache_.policy().approved(reply.hash);
     if (ours) cache_failed(*error);
     else if (!error) cache_failures_ = 0;
   }

@@ -33,7 +33,8 @@ BrokerInfo ZmqWorkerLink::open(const WorkerAnnouncement& worker,
                                std::chrono::milliseconds timeout) {
   // One connection for the link's life: open() again after an attempt nobody
   // answered goes on with the same socket (ManagerConnection::open).
-  if (!connection_) connection_.emplace(context_, keys_, address_, "w" + worker.worker_id, "worker");
+  if (!connection_)
+    connection_.emplace(context_, keys_, address_, "w" + worker.worker_id, "worker");
   return broker_info(connection_->open(proto::encode_hello(hello_of(worker)), timeout));
 }
 

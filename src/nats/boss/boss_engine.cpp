@@ -188,9 +188,8 @@ struct BossEngine::Impl {
           WorkerRegistry::open(js, config.names, {.replicas = config.replicas});
       std::vector<WorkerEntry> workers = registry.list();
       bool any = std::any_of(workers.begin(), workers.end(), [&](const WorkerEntry& w) {
-        return w.platform == platform ||
-               std::find(w.also_platforms.begin(), w.also_platforms.end(), platform) !=
-                   w.also_platforms.end();
+        return w.platform == platform || std::find(w.also_platforms.begin(), w.also_platforms.end(),
+                                                   platform) != w.also_platforms.end();
       });
       if (!any)
         notify("no worker for " + proto::platform_need(platform) +

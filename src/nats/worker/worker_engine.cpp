@@ -59,9 +59,8 @@ struct HeldBatch {
 struct Feed {
   Feed(JetStream& js, const EngineConfig& config, const std::string& platform)
       : queue(TaskQueue::open(js, config.names, platform, {.replicas = config.replicas})),
-        consumer(TaskConsumer::bind(queue, config.names,
-                                    {.ack_wait = config.ack_wait,
-                                     .max_deliver = config.max_deliver})),
+        consumer(TaskConsumer::bind(
+            queue, config.names, {.ack_wait = config.ack_wait, .max_deliver = config.max_deliver})),
         exhausted(ExhaustedTasks::open(queue, config.names, config.replicas)) {}
   TaskQueue queue;
   TaskConsumer consumer;
@@ -238,8 +237,7 @@ struct WorkerEngine::Impl {
         return;
       }
       std::vector<proto::Task> tasks = delivery.tasks();
-      HeldBatch& batch =
-          batches.emplace(key, HeldBatch{std::move(delivery), 0}).first->second;
+      HeldBatch& batch = batches.emplace(key, HeldBatch{std::move(delivery), 0}).first->second;
       for (proto::Task& task : tasks) {
         if (held.count(task.id)) continue;  // the same task in two messages: run once
         ++batch.remaining;
@@ -290,10 +288,10 @@ struct WorkerEngine::Impl {
     if (task.wait_ms > 0 && info.timestamp_ns > 0 &&
         now_ns - info.timestamp_ns > std::int64_t{task.wait_ms} * 1'000'000 &&
         !(task.flags & proto::kFlagResubmitted))
-      return result(Status::kNoWorker,
-                    "no worker for " + proto::platform_need(feeds[feed]->queue.platform()) +
-                        " took it within its wait limit of " + std::to_string(task.wait_ms) +
-                        " ms");
+      return result(Status::kNoWorker, "no worker for " +
+                                           proto::platform_need(feeds[feed]->queue.platform()) +
+                                           " took it within its wait limit of " +
+                                           std::to_string(task.wait_ms) + " ms");
     return std::nullopt;
   }
 
@@ -633,7 +631,7 @@ struct WorkerEngine::Impl {
   WorkerEngineEvents events;
   WorkerTally tally;  // for the registry entry
 
-  ChoreThread chores;  // module fetches and registry puts
+  ChoreThread chores;                      // module fetches and registry puts
   std::vector<std::thread> fetch_threads;  // one per feed
   std::thread result_thread, cancel_thread;
 };
