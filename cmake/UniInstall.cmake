@@ -10,6 +10,11 @@ set(UNI_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/uni)
 install(TARGETS uni RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS uni_client_shared EXPORT uniTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# The Python runtime module, where it was built: the Python package finds it
+# under <prefix>/lib/uni (docs/python.md).
+if(TARGET uni_python)
+  install(TARGETS uni_python LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/uni)
+endif()
 # Only include/uni: what bosses and modules include. src/ stays private.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/uni DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
