@@ -388,17 +388,14 @@ class Cluster:
         fn = self._remote(fn)
         options = _options(timeout, wait, max_attempts, fn._defaults)
         packed = []
-        if isinstance(fn, PythonFunction):
-            for index, args in enumerate(zip(*iterables)):
-                try:
-                    packed.append(fn.pack((args, {})))
-                except TypeError as e:
-                    raise TypeError("input %d: %s" % (index + 1, e)) from None
-        for index, args in enumerate(() if packed else zip(*iterables)):
+        python = isinstance(fn, PythonFunction)  # its arguments: (args, kwargs)
+        for index, args in enumerate(zip(*iterables)):
             try:
-                packed.append(fn.pack(args))
+                packed.append(fn.pack((args, {}) if python else args))
             except ArgumentError as e:
                 raise ArgumentError("input %d: %s" % (index + 1, e.message)) from None
+            except TypeError as e:  # a Python function's argument that does not pickle
+                raise TypeError("input %d: %s" % (index + 1, e)) from None
         run = _MapRun(len(packed))
         sinks = [run.sink(i) for i in range(len(packed))]
         first = self._connection.submit_many(fn.module, fn.name, packed, *options, 0, sinks)

@@ -260,6 +260,19 @@ class PythonFunctions(unittest.TestCase):
             service.result(30)
         self.assertEqual(caught.exception.kind, "cancelled")
 
+    def test_what_does_not_pickle_is_refused_before_anything_is_sent(self):
+        import threading
+        submitted = self.local.status()["totals"]["submitted"]
+        with self.assertRaisesRegex(TypeError, r"^input 3: the arguments of .*\.square cannot be "
+                                               r"sent: TypeError: cannot pickle '_thread.lock'"):
+            self.cluster.map(square, [1, 2, threading.Lock(), 4])
+        lock = threading.Lock()
+        with self.assertRaisesRegex(TypeError, r"<lambda> cannot be sent to the cluster: "
+                                               r"cloudpickle cannot pickle it"):
+            self.cluster.submit(lambda: lock.locked())
+        self.assertEqual(self.local.status()["totals"]["submitted"], submitted)
+        self.assertEqual(list(self.cluster.map(square, [1, 2, 3])), [1, 4, 9])
+
     def test_the_function_is_shipped_once_for_a_map(self):
         uploads = self.local.status()["totals"]["module_uploads"]
         offset = 1000

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proto/messages.hpp"
+#include "proto/platforms.hpp"
 
 namespace {
 
@@ -183,6 +184,32 @@ TEST(MessagesRoundTrip, HelloWorkerWithRunningTasks) {
     EXPECT_EQ(out.running[i].flags, h.running[i].flags);
     EXPECT_EQ(out.running[i].attempt, h.running[i].attempt);
   }
+}
+
+TEST(MessagesRoundTrip, HelloWorkerWithPlatformsBesideItsOwn) {
+  Hello h;
+  h.role = "worker";
+  h.worker_id = "w-2";
+  h.slots = 1;
+  h.platform = "x86_64-linux-libstdc++-cxx11";
+  h.also_platforms = {"x86_64-linux-libstdc++-cxx11+python311"};
+  Hello out = parse(encode_hello(h)).hello();
+  EXPECT_EQ(out.also_platforms, h.also_platforms);
+  h.also_platforms.clear();  // an older worker's HELLO has no such key
+  EXPECT_TRUE(parse(encode_hello(h)).hello().also_platforms.empty());
+  h.also_platforms.assign(9, "p+x");  // more than a worker has any reason to announce
+  EXPECT_THROW(parse(encode_hello(h)).hello(), DecodeError);
+  h.also_platforms = {""};
+  EXPECT_THROW(parse(encode_hello(h)).hello(), DecodeError);
+}
+
+TEST(PlatformCapability, FollowsTheLastPlusAndBeginsWithALetter) {
+  EXPECT_EQ(platform_capability("x86_64-linux-libstdc++-cxx11+python311"), "python311");
+  EXPECT_EQ(platform_capability("x86_64-linux-libstdc++-cxx11"), "");  // libstdc++'s own '+'
+  EXPECT_EQ(platform_capability("x86_64-linux-libc++"), "");
+  EXPECT_EQ(platform_need("x86_64-linux-libstdc++-cxx11"), "platform x86_64-linux-libstdc++-cxx11");
+  EXPECT_NE(platform_need("a-linux-libc+++python311").find("libpython3.11 and python3-cloudpickle"),
+            std::string::npos);
 }
 
 TEST(MessagesRoundTrip, Welcome) {
