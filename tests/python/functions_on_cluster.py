@@ -53,6 +53,18 @@ def crash():
     ctypes.string_at(0)  # SIGSEGV in the executor
 
 
+def crash_once(marker):
+    """Crashes its executor at the first attempt (leaving a marker), returns at the next."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        crash()
+    return "attempt after the crash"
+
+
+def allocate(size):
+    return len(bytearray(size))
+
+
 def speak(n):
     print("line one of", n)
     print("line two of", n, file=sys.stderr)
@@ -203,6 +215,20 @@ class PythonFunctions(unittest.TestCase):
         self.assertIn(__name__ + ".crash", caught.exception.message)
         self.assertEqual(self.cluster.submit(square, 9).result(30), 81)
 
+    def test_a_crash_is_retried_up_to_max_attempts_with_each_cause_named(self):
+        marker = os.path.join(tempfile.mkdtemp(prefix="uni-py-retry-"), "crashed-once")
+        requeued = self.local.status()["totals"]["requeued"]
+        self.assertEqual(self.cluster.remote(crash_once, max_attempts=2)(marker),
+                         "attempt after the crash")
+        self.assertTrue(os.path.exists(marker))
+        with self.assertRaises(uni.TaskError) as caught:
+            self.cluster.remote(crash, max_attempts=2)()
+        self.assertEqual(caught.exception.kind, "crashed")
+        self.assertIn("attempt 1: ", caught.exception.message)
+        self.assertIn("attempt 2: ", caught.exception.message)
+        self.assertEqual(caught.exception.message.count("SIGSEGV"), 2, caught.exception.message)
+        self.assertEqual(self.local.status()["totals"]["requeued"], requeued + 2)
+
     def test_an_endless_loop_is_stopped_by_its_timeout_and_by_cancel(self):
         start = time.monotonic()
         with self.assertRaises(uni.TaskError) as caught:
@@ -299,6 +325,27 @@ class AWorkerWithoutCloudpickle(unittest.TestCase):
             self.assertIn("Python functions: not offered: cloudpickle does not import in an "
                           "executor (ImportError: hidden from this worker by the test)",
                           local.log(worker))
+
+
+class UnderAMemoryLimit(unittest.TestCase):
+    def test_a_memory_error_comes_back_and_the_executor_is_replaced(self):
+        with LocalCluster(UNI, workers=1, slots=1, worker_args=("--mem-limit", "256M")) as local:
+            local.apply_env()
+            with uni.connect(local.address) as cluster:
+                self.assertEqual(cluster.submit(allocate, 1 << 20).result(30), 1 << 20)
+                with self.assertRaises(MemoryError) as caught:
+                    cluster.remote(allocate, max_attempts=1)(1 << 30)
+                self.assertIn("under the worker's --mem-limit of 256 MiB",
+                              caught.exception.remote_traceback)
+                self.assertIn("in allocate", caught.exception.remote_traceback)
+                self.assertEqual(cluster.submit(allocate, 1 << 20).result(30), 1 << 20)
+            worker = local.workers[0]
+            self.assertIsNone(worker.poll())
+            deadline = time.monotonic() + 10  # the worker's log is written as it goes
+            while "replaced: a task ran out of memory" not in local.log(worker):
+                if time.monotonic() > deadline:
+                    self.fail("the executor was not replaced:\n" + local.log(worker))
+                time.sleep(0.05)
 
 
 class MapSurvivesAWorkerKill(unittest.TestCase):
@@ -445,6 +492,22 @@ class OnNats(unittest.TestCase):
             if i == 1000:
                 os.kill(extra.pid, signal.SIGKILL)
         self.assertEqual(got, [x * x for x in range(10000)])
+
+    def test_the_python_examples_and_a_function_of_main(self):
+        examples = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python")
+        env = dict(os.environ, UNI_CONNECT=self.nats.address,
+                   PYTHONPATH=os.path.join(os.path.dirname(uni.__file__), ".."))
+        r = subprocess.run([PYTHON, os.path.join(examples, "factorial_boss.py")], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines()[-1], "[1, 2, 6, 24, 120, 720, 5040, 40320, 362880]")
+        ports = [str(free_tcp_port()), str(free_tcp_port())]
+        r = subprocess.run([PYTHON, os.path.join(examples, "echo_boss.py")] + ports, env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for port in ports:
+            self.assertIn("port %s echoes: hello from the boss" % port, r.stdout)
+            self.assertIn("server on port %s returned %s" % (port, port), r.stdout)
 
     def test_a_worker_without_cloudpickle_is_not_sent_python_functions(self):
         hide = tempfile.mkdtemp(prefix="uni-no-cloudpickle-")
