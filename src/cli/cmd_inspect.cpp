@@ -10,6 +10,8 @@
 #include "cli/commands.hpp"
 #include "common/json_msgpack.hpp"
 #include "common/module_file.hpp"
+#include "common/python_function_file.hpp"
+#include "proto/platforms.hpp"
 
 namespace uni::cli {
 
@@ -19,9 +21,30 @@ constexpr const char* kNotDescribed =
     "not recorded in the file (built with an older uni/module.hpp, before .uni_exports); rebuild "
     "it to list them";
 
+constexpr const char* kPythonRuntime =
+    "the Python runtime: a Python function travels as a copy of it with the function appended "
+    "(docs/python.md)";
+
+// The Python runtime module, or a Python function's (which starts with it):
+// its platform tag names the capability python<major><minor>.
+bool is_python_runtime(const ModuleFile& file) {
+  return proto::platform_capability(file.platform).starts_with("python");
+}
+
+std::string python_signature(const std::string& name) {
+  return "python " + name + "(*args, **kwargs)";
+}
+
 void print_text(const ModuleFile& file, const ModuleExports& exports) {
   std::printf("module:   %s\nhash:     %s\nplatform: %s\nsize:     %zu bytes\n", file.path.c_str(),
               file.hash.hex().c_str(), file.platform.c_str(), file.bytes.size());
+  if (is_python_runtime(file)) {
+    if (auto fn = read_python_function_file(file.bytes))
+      std::printf("functions:\n  %s  (a Python function, cloudpickled: %zu bytes)\n",
+                  python_signature(fn->name).c_str(), fn->pickled_bytes);
+    else std::printf("functions: none of its own (%s)\n", kPythonRuntime);
+    return;
+  }
   if (!exports.described) {
     std::printf("functions: %s\n", kNotDescribed);
     return;
@@ -39,7 +62,16 @@ void print_json(const ModuleFile& file, const ModuleExports& exports) {
                         {"hash", file.hash.hex()},
                         {"platform", file.platform},
                         {"size", file.bytes.size()}};
-  if (exports.described) {
+  if (is_python_runtime(file)) {
+    nlohmann::json functions = nlohmann::json::array();
+    if (auto fn = read_python_function_file(file.bytes)) {
+      functions.push_back({{"name", fn->name}, {"signature", python_signature(fn->name)}});
+      out["python_function"] = {{"name", fn->name}, {"pickled_bytes", fn->pickled_bytes}};
+    } else {
+      out["note"] = kPythonRuntime;
+    }
+    out["functions"] = std::move(functions);
+  } else if (exports.described) {
     nlohmann::json functions = nlohmann::json::array();
     for (const ExportDescription& e : exports.functions)
       functions.push_back({{"name", e.name},

@@ -327,6 +327,29 @@ class AWorkerWithoutCloudpickle(unittest.TestCase):
                           local.log(worker))
 
 
+class UniInspect(unittest.TestCase):
+    def inspect(self, path):
+        r = subprocess.run([UNI, "inspect", "--json", path], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_names_the_function_a_python_module_carries_and_the_runtime_as_such(self):
+        from uni._python_functions import PythonFunction, _Runtime
+        module = PythonFunction(None, square).module
+        with tempfile.NamedTemporaryFile(suffix=".so") as f:
+            f.write(module.data)
+            f.flush()
+            got = self.inspect(f.name)
+        self.assertEqual(got["hash"], module.hex)
+        self.assertTrue(got["platform"].endswith("+python311"), got["platform"])
+        self.assertEqual([x["name"] for x in got["functions"]], [__name__ + ".square"])
+        self.assertGreater(got["python_function"]["pickled_bytes"], 0)
+        runtime = self.inspect(_Runtime.get().path)
+        self.assertEqual(runtime["functions"], [])
+        self.assertIn("the Python runtime", runtime["note"])
+
+
 class UnderAMemoryLimit(unittest.TestCase):
     def test_a_memory_error_comes_back_and_the_executor_is_replaced(self):
         with LocalCluster(UNI, workers=1, slots=1, worker_args=("--mem-limit", "256M")) as local:

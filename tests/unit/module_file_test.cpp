@@ -19,6 +19,7 @@
 
 #include "common/files.hpp"
 #include "common/module_file.hpp"
+#include "common/python_function_file.hpp"
 #include "uni/detail/module_abi.hpp"
 #include "uni/detail/platform.hpp"
 
@@ -28,6 +29,7 @@ namespace fs = std::filesystem;
 using uni::check_module_image;
 using uni::ModuleFile;
 using uni::ModuleFileError;
+using uni::read_python_function_file;
 
 const std::string kModule = std::string(UNI_MODULE_DIR) + "/libfactorial.so";
 
@@ -455,6 +457,32 @@ TEST(ModuleExports, AMalformedRecordIsAClearError) {
   // An empty parameter line.
   image = patched(module_bytes(), "\ni32:int", std::string_view("\n\0\0\0\0\0\0\0", 8));
   EXPECT_NE(error_of(image).find("an empty parameter type"), std::string::npos) << error_of(image);
+}
+
+// A Python function's module: the runtime's bytes, "name\0pickle", the
+// payload's size (u64 LE) and the magic; anything else carries no function.
+std::string python_trailer(std::string_view payload, std::uint64_t size) {
+  std::string out(payload);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((size >> (8 * i)) & 0xff));
+  return out + "uni-python-fn-v1";
+}
+
+TEST(PythonFunctionFile, ReadsTheNameAndThePickleSizeFromTheTrailer) {
+  std::string payload = std::string("__main__.square\0", 16) + "PICKLE";
+  auto fn = read_python_function_file("ELF...runtime" + python_trailer(payload, payload.size()));
+  ASSERT_TRUE(fn.has_value());
+  EXPECT_EQ(fn->name, "__main__.square");
+  EXPECT_EQ(fn->pickled_bytes, 6u);
+}
+
+TEST(PythonFunctionFile, MalformedTrailersCarryNoFunction) {
+  std::string payload = std::string("f\0", 2) + "P";
+  EXPECT_FALSE(read_python_function_file(module_bytes()).has_value());      // a C++ module
+  EXPECT_FALSE(read_python_function_file("uni-python-fn-v1").has_value());  // no size
+  EXPECT_FALSE(read_python_function_file(python_trailer(payload, 1000)).has_value());  // too big
+  EXPECT_FALSE(read_python_function_file(python_trailer(payload, ~std::uint64_t{0})).has_value());
+  EXPECT_FALSE(read_python_function_file(python_trailer("noname", 6)).has_value());  // no NUL
+  EXPECT_FALSE(read_python_function_file(python_trailer(std::string("\0P", 2), 2)).has_value());
 }
 
 }  // namespace
