@@ -58,11 +58,16 @@ diff -u "$scratch/headers.expected" "$scratch/headers.installed" ||
 [ -x "$prefix/bin/uni" ] || fail "no bin/uni installed"
 library=$(find "$prefix" -name 'libuni-client.so' -type l)
 [ -n "$library" ] || fail "no libuni-client.so installed"
-# It exports uni's symbols only (src/client/libuni-client.map): its copies of
-# std, msgpack, fmt and spdlog templates stay its own.
+# It exports uni's symbols only (src/client/libuni-client.map): the C++ API's
+# and the C ABI's (include/uni/c_api.h, uni_c_*); its copies of std, msgpack,
+# fmt and spdlog templates stay its own.
 foreign=$(nm -DC --defined-only "$library" | cut -d' ' -f3- |
-  grep -vE '^((typeinfo|typeinfo name|vtable|VTT|guard variable|TLS init function|TLS wrapper function) for )?uni::' || true)
+  grep -vE '^((typeinfo|typeinfo name|vtable|VTT|guard variable|TLS init function|TLS wrapper function) for )?uni::|^uni_c_[a-z_]+$' || true)
 [ -z "$foreign" ] || fail "libuni-client.so exports symbols other than uni's, e.g. $(head -3 <<<"$foreign")"
+# The C ABI it exports is the one include/uni/c_api.h declares, all of it.
+diff -u <(grep -oE '\buni_c_[a-z_]+ *\(' "$src/include/uni/c_api.h" | tr -d '( ' | sort -u) \
+  <(nm -D --defined-only "$library" | grep -oE '\buni_c_[a-z_]+$' | sort -u) ||
+  fail "libuni-client.so's uni_c_* functions differ from include/uni/c_api.h's (above: - declared only, + exported only)"
 pc_file=$(find "$prefix" -name uni.pc)
 [ -n "$pc_file" ] || fail "no uni.pc installed"
 export PKG_CONFIG_PATH=$(dirname "$pc_file")
