@@ -132,6 +132,9 @@ class Supervisor::Impl final : private broker::WorkerEvents {
           "--isolation thread: tasks run inside the worker, with its memory (its keys "
           "included), environment, files and privileges; no sandbox applies to them");
     if (config_.thread_isolation) {
+      // A Python function runs in an executor process of its own, which
+      // holds the interpreter: the worker's process must not.
+      log::info("Python functions: not offered under --isolation thread");
       runner_ = std::make_unique<ThreadRunner>(config_.slots);
     } else {
       SandboxOptions sandbox = config_.sandbox;

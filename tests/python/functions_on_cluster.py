@@ -350,6 +350,34 @@ class UniInspect(unittest.TestCase):
         self.assertIn("the Python runtime", runtime["note"])
 
 
+class SandboxAndIsolation(unittest.TestCase):
+    def test_a_strict_sandbox_runs_python_functions_and_c_extensions(self):
+        with LocalCluster(UNI, workers=1, slots=1, worker_args=("--sandbox", "strict")) as local:
+            local.apply_env()
+            with uni.connect(local.address) as cluster:
+                import zlib
+                got = cluster.submit(extensions).result(30)
+                self.assertEqual(got["zlib"], zlib.crc32(b"uni"))
+                self.assertTrue(got["json_c"])
+                with self.assertRaises(Boom):
+                    cluster.submit(boom, "strict").result(30)
+            self.assertIn("Python functions: offered", local.log(local.workers[0]))
+
+    def test_a_worker_with_thread_isolation_is_not_sent_python_functions(self):
+        with LocalCluster(UNI, workers=1, slots=1, worker_args=("--isolation", "thread")) as local:
+            local.apply_env()
+            with uni.connect(local.address, on_notice=lambda text: None) as cluster:
+                with self.assertRaises(uni.TaskError) as caught:
+                    cluster.remote(square, wait=1)(3)
+                self.assertEqual(caught.exception.kind, "no-worker")
+                self.assertIn("+python311", caught.exception.message)
+                # It runs modules as before.
+                ident = cluster.module(os.path.join(os.environ["UNI_MODULE_DIR"], "libtestfns.so"))
+                self.assertEqual(ident.ident(5), 5)
+            self.assertIn("Python functions: not offered under --isolation thread",
+                          local.log(local.workers[0]))
+
+
 class UnderAMemoryLimit(unittest.TestCase):
     def test_a_memory_error_comes_back_and_the_executor_is_replaced(self):
         with LocalCluster(UNI, workers=1, slots=1, worker_args=("--mem-limit", "256M")) as local:
