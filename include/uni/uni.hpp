@@ -394,6 +394,9 @@ struct WorkerStatus {
   // Why it takes no tasks now (e.g. its module cache cannot be written);
   // empty while it does.
   std::string note;
+  // What its executors run beyond its platform's modules: "python311" for
+  // Python functions (docs/python.md). Empty from an older manager.
+  std::vector<std::string> capabilities;
 };
 
 struct ServiceStatus {

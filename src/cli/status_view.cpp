@@ -52,6 +52,13 @@ std::string one_line(const std::string& text, std::size_t width) {
   return line;
 }
 
+// "process", and what its executors run beyond modules: "process +python311".
+std::string isolation_text(const WorkerStatus& w) {
+  std::string out = w.isolation;
+  for (const std::string& capability : w.capabilities) out += " +" + capability;
+  return out;
+}
+
 }  // namespace
 
 std::string status_text(const ClusterStatus& status) {
@@ -72,7 +79,7 @@ std::string status_text(const ClusterStatus& status) {
       append(out, "  %-10s %-20s %-8u %-6u %-5llu %-9llu %-7llu %-10s %-8s %s\n", w.id.c_str(),
              w.host.c_str(), w.pid, w.slots, ull(w.busy), ull(w.completed), ull(w.failed),
              (age(w.heartbeat_age_ms) + " ago").c_str(), age(w.uptime_ms).c_str(),
-             w.isolation.c_str());
+             isolation_text(w).c_str());
     for (const auto& w : status.workers)
       if (!w.note.empty()) append(out, "  worker %s %s\n", w.id.c_str(), w.note.c_str());
   }

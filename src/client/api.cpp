@@ -69,6 +69,7 @@ To same_worker(const From& w) {
   out.heartbeat_age_ms = w.heartbeat_age_ms;
   out.uptime_ms = w.uptime_ms;
   out.note = w.note;
+  out.capabilities = w.capabilities;
   return out;
 }
 

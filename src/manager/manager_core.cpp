@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "proto/batch.hpp"
+#include "proto/platforms.hpp"
 #include "uni/version.hpp"
 
 namespace uni::manager {
@@ -602,6 +603,10 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
     out.heartbeat_age_ms = ms_between(w->last_heartbeat, now);
     out.uptime_ms = ms_between(w->joined, now);
     out.note = w->note;
+    for (std::uint16_t p : w->also_platforms)
+      if (auto capability = proto::platform_capability(workers_.platform_name(p));
+          !capability.empty())
+        out.capabilities.emplace_back(capability);
     r.running += out.busy;
   }
   r.queue = tasks_.count(TaskState::kQueued);

@@ -86,6 +86,9 @@ constexpr std::string_view kHeartbeatAgeMs = "heartbeat_age_ms", kUptimeMs = "up
                            kStatus = "status", kError = "error", kAgeMs = "age_ms";
 // workers[]: only from a worker that takes no tasks, and why (optional).
 constexpr std::string_view kNote = "note";
+// workers[]: only from a worker with capabilities ("python311"), optional.
+constexpr std::string_view kCapabilities = "capabilities";
+constexpr std::uint32_t kMaxCapabilities = 8;  // as many as HELLO's also_platforms
 }  // namespace key
 
 [[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
@@ -207,7 +210,7 @@ std::string pack_status_report(const StatusReport& r) {
   p.pack(key::kWorkers);
   p.pack_array(static_cast<std::uint32_t>(r.workers.size()));
   for (const StatusReport::Worker& w : r.workers) {
-    p.pack_map(w.note.empty() ? 14 : 15);
+    p.pack_map(14 + (w.note.empty() ? 0 : 1) + (w.capabilities.empty() ? 0 : 1));
     field(key::kId, w.id);
     field(key::kHost, w.host);
     field(key::kPid, w.pid);
@@ -223,6 +226,7 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kHeartbeatAgeMs, w.heartbeat_age_ms);
     field(key::kUptimeMs, w.uptime_ms);
     if (!w.note.empty()) field(key::kNote, w.note);
+    if (!w.capabilities.empty()) field(key::kCapabilities, w.capabilities);
   }
   field(key::kQueue, r.queue);
   field(key::kWaitingForModule, r.waiting_for_module);
@@ -299,6 +303,19 @@ StatusReport read_status_report(const msgpack::object& map) {
     out.heartbeat_age_ms = w.optional_u64(key::kHeartbeatAgeMs);
     out.uptime_ms = w.optional_u64(key::kUptimeMs);
     if (w.has(key::kNote)) out.note = w.str(key::kNote);
+    if (w.has(key::kCapabilities)) {
+      const msgpack::object& list = w.array(key::kCapabilities);
+      if (list.via.array.size > key::kMaxCapabilities)
+        fail("STATUS_REPLY worker: at most " + std::to_string(key::kMaxCapabilities) +
+             " capabilities");
+      for (std::uint32_t c = 0; c < list.via.array.size; ++c) {
+        const msgpack::object& name = list.via.array.ptr[c];
+        if (name.type != msgpack::type::STR || name.via.str.size == 0 || name.via.str.size > 200)
+          fail(
+              "STATUS_REPLY worker: capabilities: expected non-empty strings of at most 200 bytes");
+        out.capabilities.emplace_back(name.via.str.ptr, name.via.str.size);
+      }
+    }
   }
   r.queue = in.u64(key::kQueue);
   r.waiting_for_module = in.u64(key::kWaitingForModule);

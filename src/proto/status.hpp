@@ -75,6 +75,9 @@ struct StatusReport {
     // Why it takes no tasks (its module cache is unusable); empty when it
     // does, and from an older manager.
     std::string note;
+    // What its executors run beyond its platform's modules ("python311":
+    // Python functions, docs/python.md); empty from an older manager.
+    std::vector<std::string> capabilities;
   };
   struct Service {
     std::string id;  // printed task id

@@ -299,6 +299,14 @@ class PythonFunctions(unittest.TestCase):
         self.assertEqual(self.local.status()["totals"]["submitted"], submitted)
         self.assertEqual(list(self.cluster.map(square, [1, 2, 3])), [1, 4, 9])
 
+    def test_uni_status_shows_which_workers_run_python_functions(self):
+        workers = self.local.status()["workers"]
+        self.assertEqual([w["capabilities"] for w in workers], [["python311"]])
+        r = subprocess.run([UNI, "status", "--connect", self.local.address], env=self.local.env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(" process +python311\n", r.stdout)
+
     def test_the_function_is_shipped_once_for_a_map(self):
         uploads = self.local.status()["totals"]["module_uploads"]
         offset = 1000
@@ -325,6 +333,7 @@ class AWorkerWithoutCloudpickle(unittest.TestCase):
             self.assertIn("Python functions: not offered: cloudpickle does not import in an "
                           "executor (ImportError: hidden from this worker by the test)",
                           local.log(worker))
+            self.assertNotIn("capabilities", local.status()["workers"][0])
 
 
 class UniInspect(unittest.TestCase):
@@ -511,7 +520,7 @@ class OnNats(unittest.TestCase):
             c.remote(endless, timeout=1)()
         self.assertEqual(caught.exception.kind, "timed-out")
         workers = c.status()["workers"]
-        self.assertEqual(len(workers), 2)
+        self.assertEqual([w.get("capabilities") for w in workers], [["python311"]] * 2)
 
     def test_an_echo_service_is_spawned_and_stopped(self):
         port = free_tcp_port()

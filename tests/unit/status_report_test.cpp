@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "proto/messages.hpp"
 #include "proto/status.hpp"
@@ -224,6 +225,19 @@ TEST(StatusReport, TheDashboardFieldsRoundTrip) {
   EXPECT_EQ(back.recent_failures[0].error, "boom: x");
   EXPECT_EQ(back.recent_failures[0].age_ms, 1500u);
   EXPECT_EQ(pack_status_report(back), pack_status_report(r));
+}
+
+TEST(StatusReport, AWorkersCapabilitiesRoundTripAndAreBounded) {
+  StatusReport r = sample();
+  r.workers[0].capabilities = {"python311"};
+  StatusReport back = parse(encode_status_reply(r)).status_report();
+  EXPECT_EQ(back.workers[0].capabilities, std::vector<std::string>{"python311"});
+  EXPECT_TRUE(back.workers[1].capabilities.empty());  // none: the key is left out
+  EXPECT_EQ(pack_status_report(back), pack_status_report(r));
+  r.workers[0].capabilities.assign(9, "c");  // more than a worker may announce
+  EXPECT_THROW(parse(encode_status_reply(r)).status_report(), DecodeError);
+  r.workers[0].capabilities = {""};
+  EXPECT_THROW(parse(encode_status_reply(r)).status_report(), DecodeError);
 }
 
 TEST(StatusReport, AServiceWithoutModuleAndBecomesReadsAsFromAnOlderManager) {

@@ -39,7 +39,8 @@ function renderWorkers(workers) {
     cell(row, w.failed ?? 0);
     cell(row, duration(w.heartbeat_age_ms ?? w.last_seen_ms) + " ago");
     cell(row, duration(w.uptime_ms ?? 0));
-    cell(row, w.isolation);
+    // "process +python311": what its executors run beyond modules.
+    cell(row, [w.isolation, ...(w.capabilities ?? []).map((c) => "+" + c)].join(" "));
     // A worker that takes no tasks says why (its module cache cannot be written).
     if (w.note) {
       row.title = w.note;

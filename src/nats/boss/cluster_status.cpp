@@ -12,6 +12,7 @@
 #include "nats/client/error.hpp"
 #include "nats/store/registry.hpp"
 #include "nats/store/task_queue.hpp"
+#include "proto/platforms.hpp"
 #include "uni/version.hpp"
 
 namespace uni::nats {
@@ -85,6 +86,9 @@ proto::StatusReport read_cluster_status(JetStream& js, const EngineConfig& confi
     out.heartbeat_age_ms = ms_since(w.at_ms, now);
     out.last_seen_ms = out.heartbeat_age_ms;
     out.uptime_ms = ms_since(w.started_ms, now);
+    for (const std::string& platform : w.also_platforms)
+      if (auto capability = proto::platform_capability(platform); !capability.empty())
+        out.capabilities.emplace_back(capability);
     report.running += w.busy;
     report.assigned += out.assigned;
     report.totals.completed += w.completed;
