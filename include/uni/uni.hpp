@@ -39,6 +39,7 @@
 #include <tuple>
 #include <type_traits>
 #include <vector>
+#include <utility>
 
 #include "uni/detail/types.hpp"
 #include "uni/version.hpp"
@@ -445,6 +446,17 @@ struct ClusterStatus {
   std::uint64_t uptime_ms = 0;                 // the manager's
   double tasks_per_s = 0;                      // tasks finished per second over the last 10 s
   std::vector<FailureStatus> recent_failures;  // most recent first, at most 20
+  // The manager's bounds (docs/security.md section 8). Zeros from an older
+  // manager, and on NATS.
+  struct Limits {
+    std::uint64_t descriptors = 0, descriptor_limit = 0;  // open now, and the most it may open
+    std::uint64_t connections = 0;                        // TCP connections to its port
+    std::uint64_t queued_bytes = 0, max_queued_bytes = 0;  // held by tasks; --max-queued-bytes
+    std::uint64_t assembling_bytes = 0;  // large messages being received in pieces
+    // How often each limit refused something since the manager started, by
+    // name ("too-large", "queue-full", ...; docs/security.md section 8).
+    std::vector<std::pair<std::string, std::uint64_t>> refused;
+  } limits;
 };
 
 // The status as one JSON object, the keys of `uni status --json`

@@ -325,7 +325,8 @@ class Connection:
 
     def _send(self, body):
         try:
-            self._socket.send(body, zmq.NOBLOCK)
+            for frame in p.frames(body):  # a message larger than a frame goes in CHUNKs
+                self._socket.send(frame, zmq.NOBLOCK)
             return True
         except zmq.ZMQError:  # EAGAIN while disconnected: the state is resent after HELLO
             return False
@@ -372,7 +373,8 @@ class Connection:
                             break
                         self._on_frame(frame)
                 if self._acks:
-                    self._send(p.ids_message(p.ACK, self._acks))
+                    for at in range(0, len(self._acks), p.ACK_IDS):  # each ACK fits in a frame
+                        self._send(p.ids_message(p.ACK, self._acks[at:at + p.ACK_IDS]))
                     self._acks = []
                 now = time.monotonic()
                 if self._retry and now >= self._retry_at:

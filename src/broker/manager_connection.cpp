@@ -2,7 +2,11 @@
 // manager_connection.hpp).
 #include "broker/manager_connection.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include "common/log.hpp"
+#include "proto/chunks.hpp"
 
 namespace uni::broker {
 
@@ -156,8 +160,22 @@ void ManagerConnection::say_hello(Peer& peer, bool reconnect) {
 
 bool ManagerConnection::send(std::string_view body) {
   try {
-    zmq::message_t frame(body.data(), body.size());
-    return socket_.send(frame, zmq::send_flags::dontwait).has_value();
+    if (body.size() <= proto::kMaxFrameBytes) {
+      zmq::message_t frame(body.data(), body.size());
+      return socket_.send(frame, zmq::send_flags::dontwait).has_value();
+    }
+    // Larger than the manager reads in one frame: CHUNKs, each a message of
+    // its own, back to back (docs/protocol.md 4.1).
+    for (std::size_t at = 0; at < body.size(); at += proto::kChunkPieceBytes) {
+      std::size_t piece = std::min(proto::kChunkPieceBytes, body.size() - at);
+      char header[9];
+      std::size_t header_size = proto::write_chunk_header(header, at + piece < body.size(), piece);
+      zmq::message_t frame(header_size + piece);
+      std::memcpy(frame.data(), header, header_size);
+      std::memcpy(static_cast<char*>(frame.data()) + header_size, body.data() + at, piece);
+      if (!socket_.send(frame, zmq::send_flags::dontwait)) return false;
+    }
+    return true;
   } catch (const zmq::error_t&) {
     return false;
   }

@@ -60,8 +60,9 @@ class ManagerConnection {
   void process(const zmq_pollitem_t* ready, Peer& peer);
   static constexpr int kReadsPerTurn = 1024;
 
-  // Sends one message. False when there is no live connection (the peer's
-  // state is sent again after the next HELLO).
+  // Sends one message, in CHUNKs if it is larger than a frame. False when
+  // there is no live connection (the peer's state is sent again after the
+  // next HELLO).
   bool send(std::string_view body);
 
   bool connected() const { return up_; }

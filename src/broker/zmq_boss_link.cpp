@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "proto/batch.hpp"
+#include "proto/chunks.hpp"
 #include "uni/uni.hpp"
 
 namespace uni::broker {
@@ -200,7 +201,8 @@ void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::strin
 void ZmqBossLink::submit(const std::vector<Submission>& tasks) {
   // Unsent batches (no connection) are fine: the client submits everything
   // without a result again after the next WELCOME.
-  proto::Batcher<proto::Task> batches(proto::kBatchBytes,
+  // Batches fit in one frame; only a single large task travels in chunks.
+  proto::Batcher<proto::Task> batches(proto::kPeerBatchBytes,
                                       [this](const std::vector<const proto::Task*>& batch) {
                                         connection_.send(proto::encode_submit(batch));
                                       });
@@ -214,7 +216,16 @@ void ZmqBossLink::put_module(const ModuleHash& hash, std::string_view platform,
 }
 
 void ZmqBossLink::acknowledge(const std::vector<proto::TaskId>& ids) {
-  connection_.send(proto::encode_ack(ids));
+  // A turn's results may be many: ACKs of at most a frame each (18 bytes an id).
+  constexpr std::size_t kIdsPerAck = proto::kPeerBatchBytes / 18 - 1;
+  if (ids.size() <= kIdsPerAck) {
+    connection_.send(proto::encode_ack(ids));
+    return;
+  }
+  for (std::size_t at = 0; at < ids.size(); at += kIdsPerAck) {
+    std::size_t end = std::min(ids.size(), at + kIdsPerAck);
+    connection_.send(proto::encode_ack({ids.begin() + at, ids.begin() + end}));
+  }
 }
 
 void ZmqBossLink::cancel(const std::vector<proto::TaskId>& ids,

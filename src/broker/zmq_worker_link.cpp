@@ -3,6 +3,7 @@
 
 #include "common/log.hpp"
 #include "proto/batch.hpp"
+#include "proto/chunks.hpp"
 
 namespace uni::broker {
 
@@ -102,7 +103,8 @@ void ZmqWorkerLink::send_become_reply(const proto::BecomeReply& reply) {
 void ZmqWorkerLink::send_results(const std::vector<const proto::Result*>& results) {
   // Unsent batches (no connection) are fine: the worker keeps its results
   // until they are acknowledged and sends them again after the next WELCOME.
-  proto::Batcher<proto::Result> batches(proto::kBatchBytes,
+  // Batches fit in one frame; only a single large result travels in chunks.
+  proto::Batcher<proto::Result> batches(proto::kPeerBatchBytes,
                                         [this](const std::vector<const proto::Result*>& batch) {
                                           connection_->send(proto::encode_results(batch));
                                         });

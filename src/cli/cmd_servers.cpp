@@ -13,6 +13,8 @@
 #include "broker/broker.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
+#include "common/descriptors.hpp"
+#include "common/files.hpp"
 #include "common/keys.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
@@ -64,7 +66,11 @@ struct ManagerFlags {
   std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
   std::uint64_t max_tasks = 2'000'000;
-  std::string http;
+  std::string max_queued_bytes = "1G";
+  std::size_t max_handshakes = 512;
+  std::string http, http_token_file;
+  std::vector<std::string> http_hosts;
+  bool http_redact = false;
   // Results kept for `uni result` (manager_config.hpp).
   std::string keep_results_for = "24h", max_kept_result_bytes = "256M";
   std::uint64_t max_kept_results = 100'000;
@@ -90,6 +96,14 @@ struct ManagerFlags {
                    "tasks held at most (queued, running, unacknowledged); past it bosses are told "
                    "to submit again later")
         ->capture_default_str();
+    app.add_option("--max-queued-bytes", max_queued_bytes,
+                   "memory the held tasks may take (their arguments and results); past it, as "
+                   "past --max-tasks, bosses are told to submit again later")
+        ->capture_default_str();
+    app.add_option("--max-handshakes", max_handshakes,
+                   "connections completing their handshake at once at most; beyond, the oldest "
+                   "are closed (they retry)")
+        ->capture_default_str();
     app.add_option("--keep-results-for", keep_results_for,
                    "keep the result of a task uni submit handed over this long after it ends "
                    "(24h, 90min, 3600: hours, minutes or seconds); in memory: a restart loses "
@@ -101,10 +115,19 @@ struct ManagerFlags {
     app.add_option("--max-kept-result-bytes", max_kept_result_bytes,
                    "memory for kept results; past it the oldest are evicted")
         ->capture_default_str();
-    app.add_option(
-        "--http", http,
-        "serve a read-only dashboard, /metrics and /api/status on HOST:PORT (a port "
-        "alone: 127.0.0.1; not authenticated: keep it on loopback unless told otherwise)");
+    app.add_option("--http", http,
+                   "serve a read-only dashboard, /metrics and /api/status on HOST:PORT (a port "
+                   "alone: 127.0.0.1; beyond loopback it needs --http-token-file)");
+    app.add_option("--http-token-file", http_token_file,
+                   "file holding the bearer token every HTTP request must carry "
+                   "(Authorization: Bearer TOKEN; the dashboard: open /?token=TOKEN once)");
+    app.add_option("--http-host", http_hosts,
+                   "a name the HTTP server answers for (its Host header), besides IP addresses "
+                   "and localhost; repeat for more")
+        ->allow_extra_args(false);
+    app.add_flag("--http-redact", http_redact,
+                 "leave task error texts (which may quote arguments) out of /api/status and the "
+                 "dashboard");
   }
 
   manager::ManagerConfig config(const std::string& key) const {
@@ -118,7 +141,27 @@ struct ManagerFlags {
     c.max_module = size_flag(max_module, "--max-module");
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
+    c.max_queued_bytes = size_flag(max_queued_bytes, "--max-queued-bytes");
+    if (max_handshakes == 0)
+      throw CLI::ValidationError("--max-handshakes", "must be at least 1");
+    c.max_pending_handshakes = max_handshakes;
     c.http = http;
+    c.http_hosts = http_hosts;
+    c.http_redact = http_redact;
+    if (!http_token_file.empty()) {
+      if (http.empty())
+        throw CLI::ValidationError("--http-token-file", "needs --http");
+      try {
+        c.http_token = read_file(http_token_file);
+      } catch (const std::exception& e) {
+        throw CLI::ValidationError("--http-token-file", e.what());
+      }
+      while (!c.http_token.empty() && (c.http_token.back() == '\n' || c.http_token.back() == '\r'))
+        c.http_token.pop_back();
+      if (c.http_token.empty())
+        throw CLI::ValidationError("--http-token-file",
+                                   "the file " + http_token_file + " is empty: write the token into it");
+    }
     c.keep_results_for = hours_or_seconds_flag(keep_results_for, "--keep-results-for");
     c.max_kept_results = max_kept_results;
     c.max_kept_result_bytes = size_flag(max_kept_result_bytes, "--max-kept-result-bytes");
@@ -235,6 +278,8 @@ int run_worker(WorkerFlags& flags) {
 int run_manager(const ManagerFlags& flags,
                 const std::function<void(manager::Manager&, const std::string&)>& started) {
   log::setup("manager");
+  // Connections, the HTTP server and the stores share one descriptor budget.
+  log::debug("descriptor limit: {}", raise_descriptor_limit());
   std::string key = manager_authkey(flags.authkey, flags.authkey_file);
   manager::Manager manager(flags.config(key));
   std::printf("listening on %s\n", manager.endpoint().c_str());

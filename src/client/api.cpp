@@ -109,6 +109,13 @@ void copy_common(const From& in, To& out) {
   out.tasks_per_s = in.tasks_per_s;
   for (const auto& f : in.recent_failures)
     out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
+  out.limits.descriptors = in.limits.descriptors;
+  out.limits.descriptor_limit = in.limits.descriptor_limit;
+  out.limits.connections = in.limits.connections;
+  out.limits.queued_bytes = in.limits.queued_bytes;
+  out.limits.max_queued_bytes = in.limits.max_queued_bytes;
+  out.limits.assembling_bytes = in.limits.assembling_bytes;
+  out.limits.refused = in.limits.refused;
 }
 
 ClusterStatus public_status(const proto::StatusReport& report) {

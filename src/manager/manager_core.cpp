@@ -122,7 +122,26 @@ void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock:
     return;
   }
 
-  // A worker. A known peer is the same worker process reconnecting.
+  // A worker. It holds at most what its credit ever allowed: its slots, and
+  // a prefetch of at most kMaxPrefetchPerSlot per slot (docs/protocol.md
+  // 13.1). More is not a worker's re-announcement, and would cost the
+  // manager a record and a log line each.
+  if (std::uint64_t most = std::uint64_t{hello.slots} * (1 + proto::kMaxPrefetchPerSlot);
+      hello.running.size() > most) {
+    count(Refusal::kHello);
+    log::limited(spdlog::level::warn, "hello-refused",
+                 "refused the HELLO of worker {} ({}): {} held tasks announced, at most {} for "
+                 "{} slot(s)",
+                 hello.worker_id, hello.host, hello.running.size(), most, hello.slots);
+    if (Worker* w = workers_.find(peer)) worker_gone(*w, "its HELLO was refused", out);
+    out.send(peer, proto::encode_error(
+                       "refused", "HELLO: a worker with " + std::to_string(hello.slots) +
+                                      " slot(s) holds at most " + std::to_string(most) +
+                                      " tasks; this one announced " +
+                                      std::to_string(hello.running.size())));
+    return;
+  }
+  // A known peer is the same worker process reconnecting.
   bosses_.release(peer);
   auto [w, known] = workers_.join(peer, hello, now);
   out.send(peer, proto::encode_welcome(welcome));
@@ -134,9 +153,16 @@ void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock:
       tasks_.enqueue(*t, true, changes_);
     }
   }
+  std::uint64_t not_adopted = 0;
   for (const proto::RunningTask& rt : r.unknown) {
     // Known only to this worker (the manager restarted): adopt it. Its args
-    // come back with the boss's resubmission.
+    // come back with the boss's resubmission. Past --max-tasks the worker is
+    // told to stop it instead: its boss submits it again.
+    if (tasks_.size() >= config_.max_tasks) {
+      out.send(peer, proto::encode_cancel({rt.id}));
+      ++not_adopted;
+      continue;
+    }
     tasks_.adopt(rt, w);
     bosses_.record(rt.id.session, now);
   }
@@ -148,6 +174,11 @@ void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock:
   bosses_.platform_served(w.platform);  // a worker for a platform someone waits on
   log::info("worker {} ({} pid {}, {} slots, {}) {}", w.id, w.host, w.pid, w.slots, w.isolation,
             known ? "reconnected" : "joined");
+  if (not_adopted > 0) {
+    count(Refusal::kQueueFull, not_adopted);
+    log::warn("worker {} re-announced {} task(s) past --max-tasks {}: told to stop them", w.id,
+              not_adopted, config_.max_tasks);
+  }
 }
 
 void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
@@ -196,17 +227,13 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
   // Direct answers (refused tasks, queue full): results the manager keeps no
   // record of, sent together after the rest of the SUBMIT.
   std::vector<proto::Result> answers;
-  for (RefusedTask& r : submission.refused) {
-    log::warn("refused task {} of boss {:016x}: {}", r.id.str(), boss->session, r.why);
-    answers.push_back(refusal(r.id, r.why));
-  }
-  if (!submission.unanswerable.empty()) {
-    // Without an id there is nothing to answer but the message.
-    log::warn("malformed task records from boss {:016x}: {}", boss->session,
-              submission.unanswerable.front());
-    out.send(peer,
-             proto::encode_error("malformed", "SUBMIT: a task record without a readable id: " +
-                                                  submission.unanswerable.front()));
+  if (!submission.error.empty()) {
+    // Refused whole: every task whose id reads is answered, and the boss is
+    // told why once.
+    log::limited(spdlog::level::warn, "refused-submit", "refused a SUBMIT of boss {:016x}: {}",
+                 boss->session, submission.error);
+    for (const TaskId& id : submission.refused) answers.push_back(refusal(id, submission.error));
+    out.send(peer, proto::encode_error("malformed", submission.error));
   }
   for (proto::Task& task : submission.tasks) {
     const TaskId id = task.id;
@@ -249,10 +276,22 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
       }
     }
     if (tasks_.size() >= config_.max_tasks) {
+      count(Refusal::kQueueFull);
       proto::Result full;
       full.id = id;
       full.status = Status::kQueueFull;
       full.payload = "the manager holds " + std::to_string(tasks_.size()) + " tasks, its limit";
+      answers.push_back(std::move(full));
+      continue;
+    }
+    if (tasks_.bytes() + TaskTable::bytes_of(task) > config_.max_queued_bytes) {
+      count(Refusal::kQueuedBytes);
+      proto::Result full;
+      full.id = id;
+      full.status = Status::kQueueFull;
+      full.payload = "the manager's tasks hold " + std::to_string(tasks_.bytes()) +
+                     " bytes; this one would take them past its limit of " +
+                     std::to_string(config_.max_queued_bytes) + " (--max-queued-bytes)";
       answers.push_back(std::move(full));
       continue;
     }
@@ -537,11 +576,23 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
 // tasks and results go (running ones are stopped), except detached services,
 // which outlive it; the boss itself goes once it owns nothing.
 void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
-  std::vector<TaskId> mine;
+  std::vector<TaskId> mine, orphaned;
   for (const TaskId& id : tasks_.tasks_of(b.session)) {
     const TaskRecord* t = tasks_.find(id);
     if (!t->is(proto::kFlagDetached) || t->state == TaskState::kDone) mine.push_back(id);
+    else if (t->state == TaskState::kWaitingModule) orphaned.push_back(id);
   }
+  // Detached tasks outlive their boss, but not when they still wait for the
+  // module only that boss was asked for: they would wait, and hold their
+  // arguments, for ever.
+  for (const TaskId& id : orphaned) {
+    count(Refusal::kDetachedExpired);
+    tasks_.fail(*tasks_.find(id), Status::kRejected,
+                "the manager refused the task: its boss left before uploading its module", changes_);
+  }
+  if (!orphaned.empty())
+    log::warn("boss {:016x} {}: dropped its {} detached task(s) still waiting for their module",
+              b.session, why, orphaned.size());
   if (!mine.empty())
     log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
               mine.size());
@@ -622,6 +673,18 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
   r.uptime_ms = ms_between(started_, now);
   r.tasks_per_s = metrics_.throughput.rate(now, totals.completed + totals.failed, 10);
   r.recent_failures = metrics_.failures.list(now);
+  const TransportCounts& transport = metrics_.transport;
+  r.limits.descriptors = transport.descriptors;
+  r.limits.descriptor_limit = transport.descriptor_limit;
+  r.limits.connections = transport.connections;
+  r.limits.assembling_bytes = transport.assembling_bytes;
+  r.limits.queued_bytes = tasks_.bytes();
+  r.limits.max_queued_bytes = config_.max_queued_bytes;
+  std::array<std::uint64_t, kRefusals> refused = metrics_.refused;
+  refused[static_cast<std::size_t>(Refusal::kHandshakesShed)] += transport.handshakes_shed;
+  refused[static_cast<std::size_t>(Refusal::kHandshakesFailed)] += transport.handshakes_failed;
+  for (std::size_t i = 0; i < kRefusals; ++i)
+    r.limits.refused.emplace_back(refusal_name(static_cast<Refusal>(i)), refused[i]);
   return r;
 }
 

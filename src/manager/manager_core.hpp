@@ -88,6 +88,13 @@ class ManagerCore {
   // BYE to every connected peer; false if there is none.
   bool say_goodbye(std::string_view reason, Outbox& out);
 
+  // A limit refused something (counted for STATUS and /metrics).
+  void count(Refusal refusal, std::uint64_t n = 1) {
+    metrics_.refused[static_cast<std::size_t>(refusal)] += n;
+  }
+  // What the transport knows: descriptors, connections, handshakes.
+  void note_transport(const TransportCounts& counts) { metrics_.transport = counts; }
+
   proto::StatusReport status(Clock::time_point now) const;
   // The status with the histograms and the throughput history, for /metrics
   // and the dashboard (http_server.hpp).

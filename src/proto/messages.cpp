@@ -34,6 +34,7 @@ const char* type_name(Type type) {
     case Type::kBecomeReply: return "BECOME_REPLY";
     case Type::kFetchResult: return "FETCH_RESULT";
     case Type::kKeptResult: return "KEPT_RESULT";
+    case Type::kChunk: return "CHUNK";
   }
   return "UNKNOWN";
 }
@@ -398,6 +399,17 @@ const msgpack::object& array_of(const msgpack::object& o, const char* what) {
   return o;
 }
 
+// A list of records, at most kMaxRecords of them (`per_record` array
+// elements each: 2 for a flat list of ids).
+const msgpack::object& records_of(const msgpack::object& o, const char* what,
+                                  std::uint32_t per_record = 1) {
+  array_of(o, what);
+  if (o.via.array.size / per_record > kMaxRecords)
+    fail(std::string(what) + ": " + std::to_string(o.via.array.size / per_record) +
+         " records in one message, more than the " + std::to_string(kMaxRecords) + " allowed");
+  return o;
+}
+
 // Looks keys up in a msgpack map with string keys.
 class MapReader {
  public:
@@ -474,13 +486,27 @@ RunningTask read_running(const msgpack::object& o) {
 
 }  // namespace
 
-Message Message::parse(const char* data, std::size_t size) {
+std::optional<ModuleHash> put_module_hash(std::string_view head) {
+  const auto* p = reinterpret_cast<const unsigned char*>(head.data());
+  constexpr std::size_t kHashAt = 5;
+  if (head.size() < kHashAt + 32 || p[0] != 0x95 || p[1] != static_cast<unsigned char>(Type::kPutModule) ||
+      p[2] != kVersion || p[3] != 0xc4 || p[4] != 32)
+    return std::nullopt;
+  return ModuleHash::from_bytes(head.substr(kHashAt, 32));
+}
+
+Message Message::parse(const char* data, std::size_t size, const ParseLimits& limits) {
   Message m;
   // The check bounds what msgpack-cxx may reserve by what the bytes can hold.
-  if (std::string error = detail::check_msgpack(data, size, 32); !error.empty())
+  if (std::string error = detail::check_msgpack(data, size, limits.max_depth, limits.max_values);
+      !error.empty())
     fail("not valid msgpack: " + error);
   try {
-    msgpack::unpack(m.handle_, data, size);
+    if (limits.reference_bytes)
+      msgpack::unpack(m.handle_, data, size, [](msgpack::type::object_type, std::size_t, void*) {
+        return true;
+      });
+    else msgpack::unpack(m.handle_, data, size);
   } catch (const std::exception& e) {
     fail(std::string("not valid msgpack: ") + e.what());
   }
@@ -523,7 +549,7 @@ Hello Message::hello() const {
     h.capacity = info.u32("capacity");
     h.platform = info.str("platform");
     h.isolation = info.str("isolation");
-    const msgpack::object& running = array_of(info.get("running"), "HELLO running");
+    const msgpack::object& running = records_of(info.get("running"), "HELLO running");
     for (std::uint32_t i = 0; i < running.via.array.size; ++i)
       h.running.push_back(read_running(running.via.array.ptr[i]));
     if (h.worker_id.empty() || h.slots == 0)
@@ -555,11 +581,17 @@ ErrorMessage Message::error() const {
 }
 
 std::vector<Task> Message::tasks() const {
-  const msgpack::object& list = array_of(field(0), type_name(type_));
+  const msgpack::object& list = records_of(field(0), type_name(type_));
   std::vector<Task> out;
   out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
-  for (std::uint32_t i = 0; i < list.via.array.size; ++i)
-    out.push_back(read_task_record(list.via.array.ptr[i]));
+  std::uint32_t i = 0;
+  try {
+    for (; i < list.via.array.size; ++i) out.push_back(read_task_record(list.via.array.ptr[i]));
+  } catch (const DecodeError& e) {
+    // The first bad record ends the decoding: name it, once.
+    fail("record " + std::to_string(i + 1) + " of " + std::to_string(list.via.array.size) + ": " +
+         e.what());
+  }
   return out;
 }
 
@@ -585,7 +617,7 @@ ModuleUpload Message::module_upload() const {
 }
 
 std::vector<Result> Message::results() const {
-  const msgpack::object& list = array_of(field(0), "RESULT");
+  const msgpack::object& list = records_of(field(0), "RESULT");
   std::vector<Result> out;
   out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
   for (std::uint32_t i = 0; i < list.via.array.size; ++i)
@@ -616,7 +648,7 @@ std::vector<TaskId> Message::started_services() const {
 }
 
 std::vector<TaskId> Message::id_list(std::uint32_t index) const {
-  const msgpack::object& list = array_of(field(index), type_name(type_));
+  const msgpack::object& list = records_of(field(index), type_name(type_), 2);
   if (list.via.array.size % 2 != 0)
     fail(std::string(type_name(type_)) + ": odd number of id fields");
   Fields f(list, type_name(type_), 0);

@@ -23,6 +23,10 @@ inline constexpr std::uint32_t kVersion = 1;
 // be larger, up to half the message limit): a huge batch would hold the
 // receiver's loop and its decoding memory for its whole length.
 inline constexpr std::size_t kBatchBytes = 1 << 20;
+// A worker's prefetch per free slot is at most this (docs/protocol.md 13.1):
+// a worker never holds more than slots * (1 + kMaxPrefetchPerSlot) tasks,
+// which bounds what its HELLO may re-announce.
+inline constexpr std::uint32_t kMaxPrefetchPerSlot = 1024;
 
 enum class Type : std::uint8_t {
   kHello = 1,
@@ -49,8 +53,9 @@ enum class Type : std::uint8_t {
   kBecomeReply = 22,
   kFetchResult = 23,  // proto/kept_result.hpp
   kKeptResult = 24,
+  kChunk = 25,  // a piece of a message larger than a frame (proto/chunks.hpp)
 };
-inline constexpr Type kLastType = Type::kKeptResult;
+inline constexpr Type kLastType = Type::kChunk;
 const char* type_name(Type type);
 
 // Thrown by every decoder on input that does not follow the protocol. The
@@ -205,12 +210,36 @@ std::string encode_bye(std::string_view reason);
 
 // ---- decoding ------------------------------------------------------------
 
+// The module hash a PUT_MODULE names, read from the message's first bytes
+// alone ([7, 1, bin 32, ...]): the manager fails the waiting tasks of an
+// upload it refused unread (too large). Nullopt for anything else.
+std::optional<ModuleHash> put_module_hash(std::string_view head);
+
 // One task record (SUBMIT, TASKS), as Message::tasks() reads each; throws
 // DecodeError naming the field at fault.
 Task decode_task(const msgpack::object& record);
 // One result record (docs/protocol.md 8.3), written and read as RESULT does.
 void pack_result(msgpack::packer<msgpack::sbuffer>& packer, const Result& result);
 Result decode_result(const msgpack::object& record);
+
+// Records one list message may hold (SUBMIT's tasks, RESULT's results, the
+// ids of ACK and CANCEL, a worker HELLO's running tasks): the work one
+// message asks of its receiver stays bounded whatever its size. The
+// reference peers cut their batches far below it (kPeerBatchBytes).
+inline constexpr std::uint32_t kMaxRecords = 1u << 18;
+
+// What decoding one received message may cost. The manager reads its peers'
+// messages with limits (manager.cpp); bosses and workers trust the manager
+// and keep the defaults.
+struct ParseLimits {
+  std::size_t max_depth = 32;
+  // msgpack values (containers and scalars) in the message at most: each
+  // becomes a 24-byte object when unpacked (detail::check_msgpack).
+  std::size_t max_values = SIZE_MAX;
+  // str and bin fields point into the caller's bytes instead of being copied
+  // into the decoder's zone: the bytes must then outlive the Message.
+  bool reference_bytes = false;
+};
 
 // A received message, unpacked once. The accessors read its fields and throw
 // DecodeError on any mismatch. The version is checked by the caller, so that
@@ -219,7 +248,7 @@ class Message {
  public:
   // Unpacks with limits proportional to the size, so that a small frame cannot
   // claim a huge array. Throws DecodeError.
-  static Message parse(const char* data, std::size_t size);
+  static Message parse(const char* data, std::size_t size, const ParseLimits& limits = {});
 
   Type type() const { return type_; }
   std::uint32_t version() const { return version_; }

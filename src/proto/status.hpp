@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "uni/detail/msgpack_check.hpp"
@@ -103,6 +104,17 @@ struct StatusReport {
     std::uint64_t age_ms = 0;
   };
   static constexpr std::size_t kFailureErrorBytes = 400;
+  // The manager's bounds (docs/security.md §8): what it holds against its
+  // limits, and how often each limit refused something since it started.
+  // An older manager sends none: zeros and an empty list.
+  struct Limits {
+    std::uint64_t descriptors = 0, descriptor_limit = 0;  // open now; RLIMIT_NOFILE
+    std::uint64_t connections = 0;                        // TCP connections to its port
+    std::uint64_t queued_bytes = 0, max_queued_bytes = 0;  // what tasks hold; --max-queued-bytes
+    std::uint64_t assembling_bytes = 0;  // large messages being received in chunks
+    // By limit name ("too-large", "queue-full", ...), in a fixed order.
+    std::vector<std::pair<std::string, std::uint64_t>> refused;
+  };
 
   std::string manager;  // run id, as in WELCOME
   std::string version;
@@ -119,6 +131,7 @@ struct StatusReport {
   std::uint64_t uptime_ms = 0;
   double tasks_per_s = 0;                // tasks finished per second over the last 10 s
   std::vector<Failure> recent_failures;  // at most 20
+  Limits limits;
 };
 
 // The report as the msgpack map STATUS_REPLY carries (the same bytes, key

@@ -4,11 +4,15 @@
 // Options and their reasons are in transport.cpp, next to where they are set.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <zmq.hpp>
 
 #include "common/keys.hpp"
@@ -22,31 +26,71 @@ void poll(zmq::pollitem_t* items, std::size_t count, std::chrono::milliseconds t
 // Normalises "host:port" to "tcp://host:port"; other strings pass unchanged.
 std::string normalize_endpoint(const std::string& address);
 
+// A connection that has not completed its CURVE handshake within this is
+// closed, on both sides (ZMQ_HANDSHAKE_IVL).
+inline constexpr std::chrono::milliseconds kHandshakeLimit{3000};
+
 // The manager's ROUTER: CURVE server, bound to `listen`. The actual endpoint
 // (port filled in when `listen` asks for an ephemeral one) is written to
-// `bound`. Throws zmq::error_t / std::runtime_error with the address.
+// `bound`. It reads frames of at most kMaxFrameBytes (proto/chunks.hpp),
+// before authentication and after: a larger one drops the connection.
+// Throws zmq::error_t / std::runtime_error with the address.
 zmq::socket_t make_router(zmq::context_t& context, const CurveKeys& keys, const std::string& listen,
-                          std::size_t max_message, std::string& bound);
+                          std::string& bound);
 
 // A boss's or worker's DEALER, CURVE client, not yet connected.
 zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys,
                           const std::string& routing_id);
 
-// Answers ZAP requests (RFC 27) for the manager's socket: admits the client
-// key derived from the authkey and any key in the allow-list. Must exist
-// before the ROUTER accepts connections; handle() is called from the
-// manager's poll loop when socket() is readable.
+// One ZAP request (RFC 27): who is asking to be admitted.
+struct ZapRequest {
+  std::string domain;      // the socket's ZAP domain: "uni"
+  std::string address;     // the peer's IP address
+  std::string mechanism;   // "CURVE"
+  std::string client_key;  // CURVE: the client's 32-byte public key
+};
+
+// What the handler answers. libzmq attaches `user_id` to every message the
+// admitted connection delivers (zmq_msg_gets "User-Id"); `reason` is the
+// status text of a refusal.
+struct ZapVerdict {
+  bool admitted = false;
+  std::string user_id;
+  std::string reason = "unknown client key";
+};
+
+// Decides one request. Called on the ZAP handler's thread, never on the
+// manager's loop: it must be safe to call from there and must not block.
+using ZapPolicy = std::function<ZapVerdict(const ZapRequest&)>;
+
+// Admits CURVE clients whose public key is one of `keys` (the client key
+// derived from the authkey and ManagerConfig::extra_client_keys).
+ZapPolicy admit_client_keys(std::set<std::string> keys);
+
+// Answers ZAP requests for the manager's socket on a thread of its own, so
+// that a handshake never waits for a busy manager loop (a peer whose
+// handshake is not answered within the handshake interval is dropped, and
+// would take that for a refusal). Must exist before the ROUTER accepts
+// connections; stops and joins its thread when destroyed.
 class ZapHandler {
  public:
-  ZapHandler(zmq::context_t& context, std::set<std::string> allowed_keys);
-  zmq::socket_t& socket() { return socket_; }
-  void handle();
-  std::uint64_t refused() const { return refused_; }
+  ZapHandler(zmq::context_t& context, ZapPolicy policy);
+  ~ZapHandler();
+  ZapHandler(const ZapHandler&) = delete;
+  ZapHandler& operator=(const ZapHandler&) = delete;
+
+  std::uint64_t admitted() const { return admitted_.load(std::memory_order_relaxed); }
+  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
+  void serve();
+  void answer_one();
+
   zmq::socket_t socket_;
-  std::set<std::string> allowed_;
-  std::uint64_t refused_ = 0;
+  ZapPolicy policy_;
+  int stop_fd_ = -1;  // an eventfd: written once to stop the thread
+  std::atomic<std::uint64_t> admitted_{0}, refused_{0};
+  std::thread thread_;
 };
 
 // Connection events of one socket, read from libzmq's monitor.
