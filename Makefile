@@ -15,23 +15,34 @@ DEBS := cmake make g++ pkg-config \
         clang-format netcat-openbsd \
         python3 python3-zmq python3-msgpack python3-nacl \
         libnats-dev nats-server openssl
-# The manager's dashboard and /metrics (cpp-httplib), and its test in headless
-# Chromium driven through chromedriver (issue 10).
+# The HTTP client of the dashboard tests and benchmarks (cpp-httplib), and the
+# dashboard's test in headless Chromium driven through chromedriver (issue 10).
 DEBS += libcpp-httplib-dev chromium chromium-driver python3-selenium
+# `make fuzz` only: clang and its libFuzzer runtime.
+FUZZ_DEBS := clang libclang-rt-14-dev
 
-.PHONY: all deps build run test install bench bench-quick bench-nats sanitize format clean
+.PHONY: all deps fuzz-deps build run test install bench bench-quick bench-nats sanitize fuzz \
+        format clean
 
 all: build
 
-deps:
-	@missing=""; for p in $(DEBS); do \
+# Installs the Debian packages of $(1) that are missing.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
+	  echo "make: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEBS))
+
+fuzz-deps: deps
+	$(call install_missing,$(FUZZ_DEBS))
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -90,8 +101,19 @@ sanitize: deps
 	    echo "make sanitize: sanitizer reports in build-asan/Testing/Temporary/LastTest.log"; rc=1; fi; \
 	  exit $$rc
 
+# libFuzzer targets (tests/fuzz) built with clang, ASan and UBSan, each run for
+# FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus); a crash fails the run
+# and leaves its input in $(FUZZ_BUILD)/fuzz-artifacts (scripts/fuzz.sh).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DUNI_FUZZ=ON -DUNI_BUILD_TESTS=OFF -DUNI_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target uni_fuzzers
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

@@ -49,23 +49,45 @@ def _seconds_text(seconds):
     return "%g" % seconds
 
 
+_HANDSHAKE_LIMIT = 3.0  # seconds, zmq.HANDSHAKE_IVL above
+_STALLED_AFTER = _HANDSHAKE_LIMIT / 2  # a failure this late is a stall, not a refusal
+
+
+def _stalled_text(endpoint):
+    return ("the manager at %s accepted the connection but did not complete the handshake in "
+            "%s s (busy or overloaded)" % (endpoint, _seconds_text(_HANDSHAKE_LIMIT)))
+
+
 class _HandshakeWatch:
     """Turns socket monitor events into a verdict on a first connection
-    (HandshakeWatch in src/proto/transport.cpp, docs/protocol.md §3.4)."""
+    (HandshakeWatch in src/proto/transport.cpp, docs/protocol.md §3.4): a key
+    that is refused ends the connection within milliseconds, a handshake that
+    fails after most of the handshake limit stalled (the manager is busy)."""
 
     def __init__(self, endpoint):
         self.endpoint, self.tcp_connects, self.failures, self.ok = endpoint, 0, 0, False
+        self.stalls, self.last_stalled, self.connected_at = 0, False, 0.0
 
-    def on_event(self, event):
+    def _failed(self, now):
+        stalled = self.tcp_connects > 0 and now - self.connected_at >= _STALLED_AFTER
+        if stalled and not self.last_stalled:
+            self.stalls += 1
+        if not stalled:
+            self.failures += 1
+        self.last_stalled = stalled
+
+    def on_event(self, event, now=None):
+        now = time.monotonic() if now is None else now
         if event == zmq.EVENT_CONNECTED:
             self.tcp_connects += 1
+            self.connected_at, self.last_stalled = now, False
         elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self.ok = True
         elif event in _HANDSHAKE_FAILED:
-            self.failures += 1
+            self._failed(now)
         elif event == zmq.EVENT_DISCONNECTED:
             if not self.ok:  # a CURVE server drops a client that used the wrong key
-                self.failures += 1
+                self._failed(now)
             self.ok = False
 
     def check(self, waited, limit):
@@ -76,9 +98,12 @@ class _HandshakeWatch:
                                "to " + self.endpoint)
         if waited < limit:
             return
-        if self.tcp_connects > 0:
+        if self.tcp_connects > 0 and self.failures > 0 and self.stalls == 0:
             raise ConnectError("auth-failed", "authentication failed (wrong authkey?): the "
                                "handshake with %s did not complete" % self.endpoint)
+        if self.tcp_connects > 0:
+            raise ConnectError("unreachable", "%s; gave up after %s s"
+                               % (_stalled_text(self.endpoint), _seconds_text(limit)))
         raise ConnectError("unreachable", "cannot connect to %s: no manager answered within %s s"
                            % (self.endpoint, _seconds_text(limit)))
 
@@ -345,6 +370,7 @@ class Connection:
         poller.register(self._monitor, zmq.POLLIN)
         poller.register(self._wake_fd, zmq.POLLIN)
         next_heartbeat = time.monotonic()
+        connected_at = 0.0
         try:
             while not self._stop:
                 wait = self._heartbeat if not self._retry else 0.05
@@ -356,10 +382,16 @@ class Connection:
                             self._say_hello()
                         elif event == zmq.EVENT_DISCONNECTED:
                             self._fail_waiters("the connection to the manager was lost")
+                        elif event == zmq.EVENT_CONNECTED:
+                            connected_at = time.monotonic()
                         elif event in _HANDSHAKE_FAILED:
-                            log.warning("cannot reconnect to the manager at %s: authentication "
-                                        "failed (did it restart with another authkey?); "
-                                        "retrying", self.endpoint)
+                            if time.monotonic() - connected_at >= _STALLED_AFTER:
+                                log.warning("cannot reconnect: %s; retrying",
+                                            _stalled_text(self.endpoint))
+                            else:
+                                log.warning("cannot reconnect to the manager at %s: "
+                                            "authentication failed (did it restart with another "
+                                            "authkey?); retrying", self.endpoint)
                 if self._wake_fd in ready:
                     try:
                         os.eventfd_read(self._wake_fd)

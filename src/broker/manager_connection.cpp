@@ -131,6 +131,7 @@ void ManagerConnection::watch_monitor(Peer& peer) {
   bool again = false;
   while (auto event = monitor_.next()) {
     using Event = proto::SocketMonitor::Event;
+    if (*event == Event::kConnected) connected_at_ = Clock::now();
     if (*event == Event::kHandshakeOk) {
       again = true;
       up_ = true;
@@ -143,10 +144,15 @@ void ManagerConnection::watch_monitor(Peer& peer) {
       auto now = Clock::now();
       if (!last_refusal_warning_ || now - *last_refusal_warning_ > std::chrono::seconds(10)) {
         last_refusal_warning_ = now;
-        log::warn(
-            "cannot reconnect to the manager at {}: authentication failed (did it restart "
-            "with another authkey?); retrying",
-            endpoint_);
+        // A refusal ends the connection at once; a stall, after most of the
+        // handshake limit: the manager is busy, the key may be right.
+        if (now - connected_at_ >= proto::HandshakeWatch::kStalledAfter)
+          log::warn("cannot reconnect: {}; retrying", proto::stalled_handshake_text(endpoint_));
+        else
+          log::warn(
+              "cannot reconnect to the manager at {}: authentication failed (did it restart "
+              "with another authkey?); retrying",
+              endpoint_);
       }
     }
   }

@@ -90,6 +90,7 @@ class ManagerConnection {
   Clock::time_point last_heard_ = Clock::now();
   std::optional<Clock::time_point> hello_sent_at_;
   std::optional<Clock::time_point> last_refusal_warning_;
+  Clock::time_point connected_at_{};  // the last TCP connection's start
 };
 
 // What a WELCOME says, as both sides of the seam see it.

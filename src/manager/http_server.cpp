@@ -271,21 +271,38 @@ class HttpServer::Impl {
                        std::strerror(errno));
         return;
       }
-      if (connections_.size() >= kMaxConnections) {
-        // Its own descriptor budget: the manager's port shares the process's.
+      if (connections_.size() >= kMaxConnections && !evict_the_slowest()) {
+        // Every connection is busy with a response: its own descriptor
+        // budget is spent (the manager's port shares the process's).
         static constexpr std::string_view kBusy =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n"
             "Connection: close\r\n\r\n";
         [[maybe_unused]] ssize_t n =
             ::send(fd.get(), kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         log::limited(spdlog::level::warn, "http-full",
-                     "HTTP server: {} connections open, its limit: refused one", kMaxConnections);
+                     "HTTP server: {} connections busy, its limit: refused one", kMaxConnections);
         continue;
       }
       Connection& c = connections_.emplace_back();
       c.fd = std::move(fd);
       c.deadline = SteadyClock::now() + kRequestTimeout;
     }
+  }
+
+  // Makes room for a new connection by closing the one that has waited
+  // longest for a request head: a client that sends its request at once
+  // is served before it could be the oldest, one that trickles is not.
+  bool evict_the_slowest() {
+    auto slowest = connections_.end();
+    for (auto it = connections_.begin(); it != connections_.end(); ++it)
+      if (it->out.empty() && (slowest == connections_.end() || it->deadline < slowest->deadline))
+        slowest = it;
+    if (slowest == connections_.end()) return false;
+    connections_.erase(slowest);
+    log::limited(spdlog::level::warn, "http-evicted",
+                 "HTTP server: {} connections open, its limit: closed the one idle longest",
+                 kMaxConnections);
+    return true;
   }
 
   // False: close the connection.

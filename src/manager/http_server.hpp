@@ -7,7 +7,8 @@
 //
 // Nothing a client sends can make it hold much or for long
 // (docs/security.md §8): GET and HEAD only, no request bodies, a request head
-// of at most 8 KiB that must arrive within 5 s, at most 64 connections, one
+// of at most 8 KiB that must arrive within 5 s, at most 64 connections (a
+// new one displaces the one that has waited longest for its request), one
 // thread that never waits on a client. The Host header must name this
 // server (an IP address, localhost, or a name given with --http-host), so
 // that a web page cannot read it through DNS rebinding; beyond loopback a

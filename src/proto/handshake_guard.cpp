@@ -63,8 +63,7 @@ HandshakeGuard::HandshakeGuard(zmq::context_t& context, zmq::socket_t& router,
   static std::atomic<unsigned> counter{0};
   std::string endpoint = "inproc://uni-handshake-guard-" + std::to_string(counter++);
   int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED |
-               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+               ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
   if (zmq_socket_monitor(router.handle(), endpoint.c_str(), events) != 0) throw zmq::error_t();
   monitor_.set(zmq::sockopt::linger, 0);
   monitor_.connect(endpoint);
@@ -83,7 +82,7 @@ HandshakeGuard::Counts HandshakeGuard::counts() const {
   c.connections = connections_.load(std::memory_order_relaxed);
   c.accepted = accepted_.load(std::memory_order_relaxed);
   c.authenticated = authenticated_.load(std::memory_order_relaxed);
-  c.failed = failed_.load(std::memory_order_relaxed);
+  c.failed = c.accepted > c.authenticated ? c.accepted - c.authenticated : 0;
   c.shed = shed_.load(std::memory_order_relaxed);
   c.accept_errors = accept_errors_.load(std::memory_order_relaxed);
   return c;
@@ -150,11 +149,6 @@ void HandshakeGuard::on_events() {
         break;
       case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         authenticated_.fetch_add(1, std::memory_order_relaxed);
-        break;
-      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-        failed_.fetch_add(1, std::memory_order_relaxed);
         break;
       default: break;
     }

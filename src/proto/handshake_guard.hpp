@@ -35,7 +35,10 @@ class HandshakeGuard {
     std::uint64_t connections = 0;    // TCP connections open now, authenticated or not
     std::uint64_t accepted = 0;       // since the start
     std::uint64_t authenticated = 0;  // handshakes that succeeded
-    std::uint64_t failed = 0;         // handshakes that failed: wrong key, refused, timed out
+    // Connections that did not authenticate: a wrong key, a refused key, a
+    // frame too large, a handshake that timed out, and those under way.
+    // libzmq reports some of these endings and not others; this counts them all.
+    std::uint64_t failed = 0;
     std::uint64_t shed = 0;           // closed because too many handshakes were under way
     std::uint64_t accept_errors = 0;  // accept() failures, e.g. out of descriptors
   };
@@ -57,8 +60,8 @@ class HandshakeGuard {
   // Connections accepted within the window and not closed: the handshakes
   // under way are among them.
   std::map<int, Recent> recent_;
-  std::atomic<std::uint64_t> connections_{0}, accepted_{0}, authenticated_{0}, failed_{0},
-      shed_{0}, accept_errors_{0};
+  std::atomic<std::uint64_t> connections_{0}, accepted_{0}, authenticated_{0}, shed_{0},
+      accept_errors_{0};
   std::thread thread_;
 };
 

@@ -227,15 +227,34 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 }
 }  // namespace
 
-bool HandshakeWatch::on_event(SocketMonitor::Event event) {
+std::string stalled_handshake_text(const std::string& address) {
+  return "the manager at " + address +
+         " accepted the connection but did not complete the handshake in " +
+         seconds_text(kHandshakeLimit) + " s (busy or overloaded)";
+}
+
+bool HandshakeWatch::on_event(SocketMonitor::Event event, Clock::time_point now) {
+  auto failed = [&] {
+    // One stalled connection reports its end twice (a failure, then the
+    // disconnection): it counts once. Refusals count per event, so that one
+    // wrong-key connection is enough to say so.
+    bool stalled = tcp_connects_ > 0 && now - connected_at_ >= kStalledAfter;
+    if (stalled && !last_stalled_) ++stalls_;
+    if (!stalled) ++failures_;
+    last_stalled_ = stalled;
+  };
   switch (event) {
-    case SocketMonitor::Event::kConnected: ++tcp_connects_; break;
+    case SocketMonitor::Event::kConnected:
+      ++tcp_connects_;
+      connected_at_ = now;
+      last_stalled_ = false;
+      break;
     case SocketMonitor::Event::kHandshakeOk: ok_ = true; break;
-    case SocketMonitor::Event::kHandshakeFailed: ++failures_; break;
+    case SocketMonitor::Event::kHandshakeFailed: failed(); break;
     case SocketMonitor::Event::kDisconnected:
       // A TCP connection that closes before any handshake succeeded is how a
       // CURVE server answers a client that encrypted to the wrong key.
-      if (!ok_) ++failures_;
+      if (!ok_) failed();
       ok_ = false;
       break;
     default: break;
@@ -246,15 +265,19 @@ bool HandshakeWatch::on_event(SocketMonitor::Event event) {
 void HandshakeWatch::check(std::chrono::milliseconds waited,
                            std::chrono::milliseconds limit) const {
   if (ok_) return;
-  // Two failed handshakes over working TCP: retrying will not change the key.
+  // Two refused handshakes over working TCP: retrying will not change the key.
   if (tcp_connects_ > 0 && failures_ >= 2)
     throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
                          "authentication failed (wrong authkey?) connecting to " + address_);
   if (waited < limit) return;
-  if (tcp_connects_ > 0)
+  if (tcp_connects_ > 0 && failures_ > 0 && stalls_ == 0)
     throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
                          "authentication failed (wrong authkey?): the handshake with " + address_ +
                              " did not complete");
+  if (tcp_connects_ > 0)
+    throw ConnectFailure(ConnectFailure::Reason::kUnreachable,
+                         stalled_handshake_text(address_) + "; gave up after " +
+                             seconds_text(limit) + " s");
   throw ConnectFailure(ConnectFailure::Reason::kUnreachable, "cannot connect to " + address_ +
                                                                  ": no manager answered within " +
                                                                  seconds_text(limit) + " s");

@@ -125,23 +125,41 @@ class ConnectFailure : public std::runtime_error {
 
 // Tracks the events of a connecting socket and says when to give up: after
 // repeated handshake failures over a working TCP connection (a wrong authkey:
-// libzmq itself would retry forever), or when nothing answered in time.
+// libzmq itself would retry forever), or when nothing answered in time. It
+// tells a key that was refused from a manager too busy to finish the
+// handshake: a refused key ends the connection within milliseconds of its
+// start (the CURVE server cannot open the client's HELLO, or ZAP says no),
+// while a handshake that dies after most of kHandshakeLimit stalled.
 class HandshakeWatch {
  public:
+  using Clock = std::chrono::steady_clock;
+  // A failure this long after the TCP connection came up is a stall, not a refusal.
+  static constexpr std::chrono::milliseconds kStalledAfter = kHandshakeLimit / 2;
+
   explicit HandshakeWatch(std::string address) : address_(std::move(address)) {}
-  // Feeds one event; returns true once the handshake succeeded.
-  bool on_event(SocketMonitor::Event event);
+  // Feeds one event that happened at `now`; returns true once the handshake
+  // succeeded.
+  bool on_event(SocketMonitor::Event event, Clock::time_point now = Clock::now());
   // Throws ConnectFailure if the connection is hopeless. `waited` is the time
   // since the attempt began, `limit` the caller's patience.
   void check(std::chrono::milliseconds waited, std::chrono::milliseconds limit) const;
   bool connected() const { return ok_; }
+  // Whether the last failure was a stall (the manager busy), not a refusal.
+  bool last_failure_stalled() const { return last_stalled_; }
   void reset() { *this = HandshakeWatch(address_); }
 
  private:
   std::string address_;
   bool ok_ = false;
   int tcp_connects_ = 0;
-  int failures_ = 0;
+  int failures_ = 0;  // refusals: quick failures, counted per event
+  int stalls_ = 0;    // connections whose handshake stalled
+  bool last_stalled_ = false;  // of the connection since the last kConnected
+  Clock::time_point connected_at_{};
 };
+
+// "the manager at ADDR accepted the connection but did not complete the
+// handshake in N s (busy or overloaded)", the words both sides use.
+std::string stalled_handshake_text(const std::string& address);
 
 }  // namespace uni::proto
