@@ -38,8 +38,8 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include "uni/detail/types.hpp"
 #include "uni/version.hpp"
@@ -449,8 +449,8 @@ struct ClusterStatus {
   // The manager's bounds (docs/security.md section 8). Zeros from an older
   // manager, and on NATS.
   struct Limits {
-    std::uint64_t descriptors = 0, descriptor_limit = 0;  // open now, and the most it may open
-    std::uint64_t connections = 0;                        // TCP connections to its port
+    std::uint64_t descriptors = 0, descriptor_limit = 0;   // open now, and the most it may open
+    std::uint64_t connections = 0;                         // TCP connections to its port
     std::uint64_t queued_bytes = 0, max_queued_bytes = 0;  // held by tasks; --max-queued-bytes
     std::uint64_t assembling_bytes = 0;  // large messages being received in pieces
     // How often each limit refused something since the manager started, by

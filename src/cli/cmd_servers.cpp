@@ -142,15 +142,13 @@ struct ManagerFlags {
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
     c.max_queued_bytes = size_flag(max_queued_bytes, "--max-queued-bytes");
-    if (max_handshakes == 0)
-      throw CLI::ValidationError("--max-handshakes", "must be at least 1");
+    if (max_handshakes == 0) throw CLI::ValidationError("--max-handshakes", "must be at least 1");
     c.max_pending_handshakes = max_handshakes;
     c.http = http;
     c.http_hosts = http_hosts;
     c.http_redact = http_redact;
     if (!http_token_file.empty()) {
-      if (http.empty())
-        throw CLI::ValidationError("--http-token-file", "needs --http");
+      if (http.empty()) throw CLI::ValidationError("--http-token-file", "needs --http");
       try {
         c.http_token = read_file(http_token_file);
       } catch (const std::exception& e) {
@@ -159,8 +157,8 @@ struct ManagerFlags {
       while (!c.http_token.empty() && (c.http_token.back() == '\n' || c.http_token.back() == '\r'))
         c.http_token.pop_back();
       if (c.http_token.empty())
-        throw CLI::ValidationError("--http-token-file",
-                                   "the file " + http_token_file + " is empty: write the token into it");
+        throw CLI::ValidationError("--http-token-file", "the file " + http_token_file +
+                                                            " is empty: write the token into it");
     }
     c.keep_results_for = hours_or_seconds_flag(keep_results_for, "--keep-results-for");
     c.max_kept_results = max_kept_results;

@@ -77,8 +77,8 @@ class RedactingSink : public spdlog::sinks::sink {
 };
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::string& level) {
-  auto sink = std::make_shared<RedactingSink>(
-      std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  auto sink =
+      std::make_shared<RedactingSink>(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   auto logger = std::make_shared<spdlog::logger>(name, std::move(sink));
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %n %^%l%$: %v");
   // UNI_LOG_LEVEL (trace, debug, info, warn, error, off) overrides the default.
@@ -103,7 +103,8 @@ bool admit_limited(std::string_view key, std::uint64_t& held_back) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(limits.mutex);
   auto it = limits.kinds.find(key);
-  if (it == limits.kinds.end()) it = limits.kinds.emplace(std::string(key), LineLimits::Kind{}).first;
+  if (it == limits.kinds.end())
+    it = limits.kinds.emplace(std::string(key), LineLimits::Kind{}).first;
   LineLimits::Kind& kind = it->second;
   if (now - kind.window_start >= kLimitedWindow) {
     kind.window_start = now;

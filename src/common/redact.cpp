@@ -30,7 +30,8 @@ bool seed_at(std::string_view text, std::size_t i) {
   if (kinds.find(text[i + 1]) == std::string_view::npos) return false;
   for (std::size_t k = 2; k < kSeedLength; ++k)
     if (!base32_upper(text[i + k])) return false;
-  return i + kSeedLength == text.size() || !std::isalnum(static_cast<unsigned char>(text[i + kSeedLength]));
+  return i + kSeedLength == text.size() ||
+         !std::isalnum(static_cast<unsigned char>(text[i + kSeedLength]));
 }
 
 bool starts_with_nocase(std::string_view text, std::size_t i, std::string_view word) {
@@ -76,7 +77,7 @@ std::string redact_secrets(std::string_view text) {
       i += kSeedLength;
       continue;
     }
-        // "Bearer TOKEN", "password=X", "token=X", "secret=X"
+    // "Bearer TOKEN", "password=X", "token=X", "secret=X"
     bool word_start = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
     if (word_start) {
       std::size_t key_end = 0;

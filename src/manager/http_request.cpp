@@ -83,8 +83,8 @@ HeadResult parse_request_head(std::string_view buffer, HttpRequest& out) {
   if (end == std::string_view::npos) {
     if (buffer.size() >= kMaxRequestHead) {
       result.outcome = HeadParse::kTooLarge;
-      result.error = "the request head is longer than " + std::to_string(kMaxRequestHead) +
-                     " bytes";
+      result.error =
+          "the request head is longer than " + std::to_string(kMaxRequestHead) + " bytes";
     }
     return result;
   }
@@ -121,7 +121,8 @@ HeadResult parse_request_head(std::string_view buffer, HttpRequest& out) {
   if (target.empty() || target.front() != '/' || !printable(target) ||
       target.find(' ') != std::string_view::npos)
     return bad("malformed request target");
-  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." || !std::isdigit(static_cast<unsigned char>(version[7])))
+  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." ||
+      !std::isdigit(static_cast<unsigned char>(version[7])))
     return bad("not an HTTP/1.x request");
   out.method = std::string(method);
   auto [path, query] = split(target, '?');

@@ -17,10 +17,10 @@ inline constexpr std::size_t kMaxRequestHead = 8192;  // request line and header
 inline constexpr std::size_t kMaxHeaders = 64;
 
 struct HttpRequest {
-  std::string method;  // "GET", as sent
-  std::string path;    // "/api/status", without the query
-  std::string query;   // after '?', empty if none
-  int minor_version = 1;  // HTTP/1.x
+  std::string method;                                        // "GET", as sent
+  std::string path;                                          // "/api/status", without the query
+  std::string query;                                         // after '?', empty if none
+  int minor_version = 1;                                     // HTTP/1.x
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
 
   // The value of the first header of that (lower-case) name, or null.

@@ -85,7 +85,8 @@ bool is_ip_literal(const std::string& host) {
 std::string host_of(std::string_view header) {
   if (!header.empty() && header.front() == '[') {
     std::size_t close = header.find(']');
-    return close == std::string_view::npos ? std::string() : std::string(header.substr(1, close - 1));
+    return close == std::string_view::npos ? std::string()
+                                           : std::string(header.substr(1, close - 1));
   }
   std::size_t colon = header.rfind(':');
   if (colon != std::string_view::npos) header = header.substr(0, colon);
@@ -98,8 +99,7 @@ std::string host_of(std::string_view header) {
 bool same_secret(std::string_view a, std::string_view b) {
   if (a.size() != b.size() || a.empty()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 
@@ -215,9 +215,9 @@ class HttpServer::Impl {
       sockaddr_storage bound{};
       socklen_t length = sizeof(bound);
       ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-      int bound_port = ntohs(bound.ss_family == AF_INET6
-                                 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                 : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+      int bound_port =
+          ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
       std::string host =
           where.host.find(':') != std::string::npos ? "[" + where.host + "]" : where.host;
       url_ = "http://" + host + ":" + std::to_string(bound_port);
@@ -445,8 +445,8 @@ class HttpServer::Impl {
       }
       return r;
     }
-    bool asset_name = request.path.find_first_not_of("abcdefghijklmnopqrstuvwxyz.", 1) ==
-                      std::string::npos;
+    bool asset_name =
+        request.path.find_first_not_of("abcdefghijklmnopqrstuvwxyz.", 1) == std::string::npos;
     const DashboardAsset* asset = asset_name ? find_dashboard_asset(request.path) : nullptr;
     if (!asset) return text(404, "no such page: " + request.path + "\n");
     Response r;

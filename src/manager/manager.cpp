@@ -22,8 +22,8 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "common/log.hpp"
 #include "common/descriptors.hpp"
+#include "common/log.hpp"
 #include "common/unique_fd.hpp"
 #include "manager/chunk_assembler.hpp"
 #include "manager/error_budget.hpp"
@@ -254,9 +254,9 @@ void Manager::Impl::receive(const PeerId& peer, const zmq::message_t& frame) {
     case proto::ChunkParse::kMalformed:
       chunks_.interrupted(peer);
       core_.count(Refusal::kMalformed);
-      out_.send(peer, proto::encode_error(
-                          "malformed", "malformed message: a CHUNK must be [25, 1, more: bool, "
-                                       "piece: bin] and nothing else"));
+      out_.send(peer, proto::encode_error("malformed",
+                                          "malformed message: a CHUNK must be [25, 1, more: bool, "
+                                          "piece: bin] and nothing else"));
       protocol_error(peer, frame);
       return;
     case proto::ChunkParse::kChunk: break;
@@ -296,8 +296,9 @@ bool Manager::Impl::refuse_too_large(const PeerId& peer, std::uint64_t size,
   core_.count(Refusal::kTooLarge);
   log::limited(spdlog::level::warn, "too-large", "refused a message of {} bytes (limit {})", size,
                config_.max_message);
-  std::string why = "message of " + std::to_string(size) + " bytes exceeds the manager's limit of " +
-                    std::to_string(config_.max_message) + " bytes (--max-message)";
+  std::string why = "message of " + std::to_string(size) +
+                    " bytes exceeds the manager's limit of " + std::to_string(config_.max_message) +
+                    " bytes (--max-message)";
   out_.send(peer, proto::encode_error("too-large", why));
   // An upload: the boss's tasks that wait for the module fail now.
   if (std::optional<ModuleHash> hash = proto::put_module_hash(head))
@@ -320,8 +321,8 @@ void Manager::Impl::protocol_error(const PeerId& peer, const zmq::message_t& fra
   ::shutdown(fd, SHUT_RDWR);
   core_.count(Refusal::kClosed);
   log::limited(spdlog::level::warn, "closed-for-errors",
-               "closed the connection of a peer at {} after more than {} protocol errors",
-               address, ErrorBudget::kBurst);
+               "closed the connection of a peer at {} after more than {} protocol errors", address,
+               ErrorBudget::kBurst);
 }
 
 void Manager::Impl::note_transport(Clock::time_point now) {
@@ -388,8 +389,8 @@ bool Manager::Impl::handle(const PeerId& peer, const char* data, std::size_t siz
     return handle_for_worker(peer, m);
   } catch (const proto::DecodeError& e) {
     core_.count(Refusal::kMalformed);
-    log::limited(spdlog::level::warn, "malformed-message", "malformed message ({} bytes): {}",
-                 size, e.what());
+    log::limited(spdlog::level::warn, "malformed-message", "malformed message ({} bytes): {}", size,
+                 e.what());
     out_.send(peer,
               proto::encode_error("malformed", std::string("malformed message: ") + e.what()));
     return false;

@@ -134,11 +134,11 @@ void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock:
                  "{} slot(s)",
                  hello.worker_id, hello.host, hello.running.size(), most, hello.slots);
     if (Worker* w = workers_.find(peer)) worker_gone(*w, "its HELLO was refused", out);
-    out.send(peer, proto::encode_error(
-                       "refused", "HELLO: a worker with " + std::to_string(hello.slots) +
-                                      " slot(s) holds at most " + std::to_string(most) +
-                                      " tasks; this one announced " +
-                                      std::to_string(hello.running.size())));
+    out.send(peer,
+             proto::encode_error("refused", "HELLO: a worker with " + std::to_string(hello.slots) +
+                                                " slot(s) holds at most " + std::to_string(most) +
+                                                " tasks; this one announced " +
+                                                std::to_string(hello.running.size())));
     return;
   }
   // A known peer is the same worker process reconnecting.
@@ -588,16 +588,21 @@ void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
   for (const TaskId& id : orphaned) {
     count(Refusal::kDetachedExpired);
     tasks_.fail(*tasks_.find(id), Status::kRejected,
-                "the manager refused the task: its boss left before uploading its module", changes_);
+                "the manager refused the task: its boss left before uploading its module",
+                changes_);
   }
-  if (!orphaned.empty())
+  if (!orphaned.empty()) {
+    apply(out);  // a result to keep (flag keep-result) is kept here
+    for (const TaskId& id : orphaned) mine.push_back(id);  // and nobody collects the rest
     log::warn("boss {:016x} {}: dropped its {} detached task(s) still waiting for their module",
               b.session, why, orphaned.size());
+  }
   if (!mine.empty())
     log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
               mine.size());
   for (const TaskId& id : mine) {
     const TaskRecord* t = tasks_.find(id);
+    if (!t) continue;  // an orphan that apply() dropped already
     if (t->state == TaskState::kRunning && t->worker)
       out.send(t->worker->peer, proto::encode_cancel({id}));
     tasks_.erase(id, changes_);

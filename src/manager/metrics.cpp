@@ -203,8 +203,7 @@ std::string prometheus_text(const MetricsSnapshot& s) {
            d(l.descriptors));
   e.metric("uni_descriptors_limit", "gauge", "The manager's limit of open file descriptors.",
            d(l.descriptor_limit));
-  e.metric("uni_connections", "gauge", "TCP connections to the manager's port.",
-           d(l.connections));
+  e.metric("uni_connections", "gauge", "TCP connections to the manager's port.", d(l.connections));
   e.metric("uni_queued_bytes", "gauge", "Bytes the manager's tasks hold (--max-queued-bytes).",
            d(l.queued_bytes));
   e.metric("uni_assembling_bytes", "gauge", "Bytes of large messages being received in chunks.",

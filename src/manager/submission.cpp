@@ -32,8 +32,7 @@ Submission read_submission(const proto::Message& submit) {
   if (list.type != msgpack::type::ARRAY || list.via.array.size > proto::kMaxRecords)
     throw proto::DecodeError(out.error);
   for (std::uint32_t i = 0; i < list.via.array.size; ++i)
-    if (std::optional<proto::TaskId> id = id_of(list.via.array.ptr[i]))
-      out.refused.push_back(*id);
+    if (std::optional<proto::TaskId> id = id_of(list.via.array.ptr[i])) out.refused.push_back(*id);
   return out;
 }
 

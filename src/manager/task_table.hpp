@@ -104,9 +104,7 @@ class TaskTable {
   // record (--max-queued-bytes).
   std::uint64_t bytes() const { return bytes_; }
   static constexpr std::uint64_t kRecordBytes = 256;
-  static std::uint64_t bytes_of(const proto::Task& task) {
-    return kRecordBytes + task.args.size();
-  }
+  static std::uint64_t bytes_of(const proto::Task& task) { return kRecordBytes + task.args.size(); }
   std::size_t count(TaskState state) const { return counts_[static_cast<std::size_t>(state)]; }
   const std::set<proto::TaskId>& services() const { return services_; }  // not done, by id
   const TaskTotals& totals() const { return totals_; }

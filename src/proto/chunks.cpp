@@ -23,7 +23,8 @@ ChunkParse parse_chunk(std::string_view frame, Chunk& out) {
   const auto* p = reinterpret_cast<const unsigned char*>(frame.data());
   // [type, version, ...]: a fixarray whose first element is 25. Other
   // messages start with another type, so one or two bytes decide.
-  if (frame.size() < 2 || (p[0] & 0xf0) != 0x90 || p[1] != kChunkType) return ChunkParse::kNotAChunk;
+  if (frame.size() < 2 || (p[0] & 0xf0) != 0x90 || p[1] != kChunkType)
+    return ChunkParse::kNotAChunk;
   if (p[0] != 0x94 || frame.size() < 6 || p[2] != kVersion || (p[3] != 0xc2 && p[3] != 0xc3))
     return ChunkParse::kMalformed;
   int length_bytes = p[4] == 0xc4 ? 1 : p[4] == 0xc5 ? 2 : p[4] == 0xc6 ? 4 : 0;

@@ -489,8 +489,9 @@ RunningTask read_running(const msgpack::object& o) {
 std::optional<ModuleHash> put_module_hash(std::string_view head) {
   const auto* p = reinterpret_cast<const unsigned char*>(head.data());
   constexpr std::size_t kHashAt = 5;
-  if (head.size() < kHashAt + 32 || p[0] != 0x95 || p[1] != static_cast<unsigned char>(Type::kPutModule) ||
-      p[2] != kVersion || p[3] != 0xc4 || p[4] != 32)
+  if (head.size() < kHashAt + 32 || p[0] != 0x95 ||
+      p[1] != static_cast<unsigned char>(Type::kPutModule) || p[2] != kVersion || p[3] != 0xc4 ||
+      p[4] != 32)
     return std::nullopt;
   return ModuleHash::from_bytes(head.substr(kHashAt, 32));
 }
@@ -503,9 +504,8 @@ Message Message::parse(const char* data, std::size_t size, const ParseLimits& li
     fail("not valid msgpack: " + error);
   try {
     if (limits.reference_bytes)
-      msgpack::unpack(m.handle_, data, size, [](msgpack::type::object_type, std::size_t, void*) {
-        return true;
-      });
+      msgpack::unpack(m.handle_, data, size,
+                      [](msgpack::type::object_type, std::size_t, void*) { return true; });
     else msgpack::unpack(m.handle_, data, size);
   } catch (const std::exception& e) {
     fail(std::string("not valid msgpack: ") + e.what());

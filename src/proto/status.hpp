@@ -108,8 +108,8 @@ struct StatusReport {
   // limits, and how often each limit refused something since it started.
   // An older manager sends none: zeros and an empty list.
   struct Limits {
-    std::uint64_t descriptors = 0, descriptor_limit = 0;  // open now; RLIMIT_NOFILE
-    std::uint64_t connections = 0;                        // TCP connections to its port
+    std::uint64_t descriptors = 0, descriptor_limit = 0;   // open now; RLIMIT_NOFILE
+    std::uint64_t connections = 0;                         // TCP connections to its port
     std::uint64_t queued_bytes = 0, max_queued_bytes = 0;  // what tasks hold; --max-queued-bytes
     std::uint64_t assembling_bytes = 0;  // large messages being received in chunks
     // By limit name ("too-large", "queue-full", ...), in a fixed order.

@@ -275,9 +275,9 @@ void HandshakeWatch::check(std::chrono::milliseconds waited,
                          "authentication failed (wrong authkey?): the handshake with " + address_ +
                              " did not complete");
   if (tcp_connects_ > 0)
-    throw ConnectFailure(ConnectFailure::Reason::kUnreachable,
-                         stalled_handshake_text(address_) + "; gave up after " +
-                             seconds_text(limit) + " s");
+    throw ConnectFailure(
+        ConnectFailure::Reason::kUnreachable,
+        stalled_handshake_text(address_) + "; gave up after " + seconds_text(limit) + " s");
   throw ConnectFailure(ConnectFailure::Reason::kUnreachable, "cannot connect to " + address_ +
                                                                  ": no manager answered within " +
                                                                  seconds_text(limit) + " s");

@@ -152,8 +152,8 @@ class HandshakeWatch {
   std::string address_;
   bool ok_ = false;
   int tcp_connects_ = 0;
-  int failures_ = 0;  // refusals: quick failures, counted per event
-  int stalls_ = 0;    // connections whose handshake stalled
+  int failures_ = 0;           // refusals: quick failures, counted per event
+  int stalls_ = 0;             // connections whose handshake stalled
   bool last_stalled_ = false;  // of the connection since the last kConnected
   Clock::time_point connected_at_{};
 };

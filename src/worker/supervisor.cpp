@@ -216,7 +216,9 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
   // at all, so that long tasks spread evenly over the workers (a task waits
   // for a free slot; the round trip is small next to the task).
   std::uint32_t prefetch =
-      average_task_ns_ >= 10e6 ? 0 : power_of_two_at_most(2e6 / average_task_ns_, proto::kMaxPrefetchPerSlot);
+      average_task_ns_ >= 10e6
+          ? 0
+          : power_of_two_at_most(2e6 / average_task_ns_, proto::kMaxPrefetchPerSlot);
   // Hand an executor up to 0.5 ms of work at once: its results come back in
   // one write. Longer tasks go one at a time, to whichever executor is free.
   unsigned depth = power_of_two_at_most(0.5e6 / average_task_ns_, 256);

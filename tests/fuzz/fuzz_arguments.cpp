@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   decode_as<std::tuple<double, float, bool, std::string>>(o);
   decode_as<std::tuple<std::vector<std::uint8_t>, std::vector<int>, std::array<double, 3>>>(o);
   decode_as<std::tuple<std::map<std::string, int>, std::unordered_map<int, std::string>>>(o);
-  decode_as<std::tuple<std::optional<int>, std::tuple<int, std::string>, std::pair<char, short>>>(o);
+  decode_as<std::tuple<std::optional<int>, std::tuple<int, std::string>, std::pair<char, short>>>(
+      o);
   decode_as<std::tuple<std::vector<std::vector<std::map<std::string, std::optional<double>>>>>>(o);
   decode_as<std::tuple<>>(o);
   return 0;

@@ -230,7 +230,8 @@ TEST(Protocol, ASubmitWithABadTaskRecordIsRefusedWholeAndEachOfItsTasksAnswered)
   proto::ErrorMessage error = answers.find(proto::Type::kError)->second.error();
   EXPECT_EQ(error.code, "malformed");
   EXPECT_NE(error.text.find("none of its tasks was taken"), std::string::npos) << error.text;
-  EXPECT_EQ(answers.count(proto::Type::kNeedModule), 0u) << "a task of the refused SUBMIT was taken";
+  EXPECT_EQ(answers.count(proto::Type::kNeedModule), 0u)
+      << "a task of the refused SUBMIT was taken";
   expect_still_serving(cluster);
 }
 

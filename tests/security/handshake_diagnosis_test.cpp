@@ -60,8 +60,8 @@ class SilentListener {
 TEST(HandshakeDiagnosis, AManagerThatNeverFinishesTheHandshakeIsCalledBusyNotAKeyProblem) {
   TestCluster cluster({.workers = 0});
   SilentListener silent;
-  CommandResult r = cluster.uni(
-      {"run", "--connect", silent.address(), module_path("testfns"), "add", "1", "2"});
+  CommandResult r =
+      cluster.uni({"run", "--connect", silent.address(), module_path("testfns"), "add", "1", "2"});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
   EXPECT_TRUE(has(r.err, "did not complete the handshake")) << r.describe();
   EXPECT_TRUE(has(r.err, "busy or overloaded")) << r.describe();
@@ -69,6 +69,7 @@ TEST(HandshakeDiagnosis, AManagerThatNeverFinishesTheHandshakeIsCalledBusyNotAKe
   // The C++ API says the same, as a reason that is not the key's.
   try {
     uni::ConnectOptions options;
+    options.authkey = cluster.authkey();
     options.connect_timeout = 4s;
     uni::connect(silent.address(), options);
     ADD_FAILURE() << "connected to a listener that never answers";

@@ -152,8 +152,8 @@ TEST(HostileHttp, OversizedHeadsBodiesAndOtherMethodsAreRefused) {
 }
 
 TEST(HostileHttp, TheHostHeaderMustNameTheServer) {
-  TestCluster cluster({.workers = 0,
-                       .manager_args = {"--http", "127.0.0.1:0", "--http-host", "dash.example"}});
+  TestCluster cluster(
+      {.workers = 0, .manager_args = {"--http", "127.0.0.1:0", "--http-host", "dash.example"}});
   const int port = http_port(cluster);
   ASSERT_GT(port, 0);
   const std::string at = ":" + std::to_string(port);
@@ -170,9 +170,8 @@ TEST(HostileHttp, TheHostHeaderMustNameTheServer) {
 TEST(HostileHttp, BeyondLoopbackABearerTokenIsRequired) {
   TestCluster cluster({.workers = 0});
   // Without a token the manager refuses to serve beyond loopback.
-  ChildProcess bare = cluster.start(
-      "bare-manager", {uni_binary(), "manager", "--listen", "tcp://127.0.0.1:0", "--http",
-                       "0.0.0.0:0"});
+  ChildProcess bare = cluster.start("bare-manager", {uni_binary(), "manager", "--listen",
+                                                     "tcp://127.0.0.1:0", "--http", "0.0.0.0:0"});
   std::optional<ExitStatus> exit = bare.wait_for(10s);
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->code, 2) << bare.read_stderr();
@@ -180,9 +179,9 @@ TEST(HostileHttp, BeyondLoopbackABearerTokenIsRequired) {
 
   const std::string token_file = (cluster.dir() / "http-token").string();
   std::ofstream(token_file) << "s3cret-token-value\n";
-  ChildProcess guarded = cluster.start(
-      "guarded-manager", {uni_binary(), "manager", "--listen", "tcp://127.0.0.1:0", "--http",
-                          "0.0.0.0:0", "--http-token-file", token_file});
+  ChildProcess guarded =
+      cluster.start("guarded-manager", {uni_binary(), "manager", "--listen", "tcp://127.0.0.1:0",
+                                        "--http", "0.0.0.0:0", "--http-token-file", token_file});
   ASSERT_TRUE(guarded.wait_for_stdout("dashboard on ", 10s)) << guarded.read_stderr();
   std::string url;
   for (const std::string& line : split_lines(guarded.read_stdout()))

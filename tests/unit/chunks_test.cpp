@@ -61,7 +61,7 @@ TEST(Chunks, OtherMessagesAreNotChunksAndBrokenChunksAreMalformed) {
   EXPECT_EQ(proto::parse_chunk("", c), ChunkParse::kNotAChunk);
   EXPECT_EQ(proto::parse_chunk("\xc1 junk", c), ChunkParse::kNotAChunk);
   std::string good = proto::encode_chunk(false, "piece");
-  EXPECT_EQ(proto::parse_chunk(good + "x", c), ChunkParse::kMalformed);   // trailing byte
+  EXPECT_EQ(proto::parse_chunk(good + "x", c), ChunkParse::kMalformed);         // trailing byte
   EXPECT_EQ(proto::parse_chunk(good.substr(0, 8), c), ChunkParse::kMalformed);  // cut short
   std::string other_version = good;
   other_version[2] = 2;

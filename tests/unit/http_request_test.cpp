@@ -39,18 +39,17 @@ TEST(HttpRequest, LfLineEndsAndHttp10AreRead) {
 
 TEST(HttpRequest, IncompleteOversizedAndMalformedHeadsAreToldApart) {
   HttpRequest r;
-  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\r\nHost: x\r\n", r).outcome,
-            HeadParse::kIncomplete);
+  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\r\nHost: x\r\n", r).outcome, HeadParse::kIncomplete);
   std::string long_line = "GET / HTTP/1.1\r\nX: " + std::string(kMaxRequestHead, 'a');
   EXPECT_EQ(parse_request_head(long_line, r).outcome, HeadParse::kTooLarge);
   std::string many = "GET / HTTP/1.1\r\n";
   for (int i = 0; i < 70; ++i) many += "X" + std::to_string(i) + ": 1\r\n";
   EXPECT_EQ(parse_request_head(many + "\r\n", r).outcome, HeadParse::kTooLarge);
-  for (const char* bad : {"GET\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n", "GET / HTTP/2.0\r\n\r\n",
-                          "GET nopath HTTP/1.1\r\n\r\n", "G@T / HTTP/1.1\r\n\r\n",
-                          "GET / HTTP/1.1\r\nno colon\r\n\r\n",
-                          "GET / HTTP/1.1\r\n folded: x\r\n\r\n", "\r\n\r\n",
-                          "GET /a\x01 HTTP/1.1\r\n\r\n"})
+  for (const char* bad :
+       {"GET\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n", "GET / HTTP/2.0\r\n\r\n",
+        "GET nopath HTTP/1.1\r\n\r\n", "G@T / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nno colon\r\n\r\n", "GET / HTTP/1.1\r\n folded: x\r\n\r\n", "\r\n\r\n",
+        "GET /a\x01 HTTP/1.1\r\n\r\n"})
     EXPECT_EQ(parse_request_head(bad, r).outcome, HeadParse::kBad) << bad;
 }
 

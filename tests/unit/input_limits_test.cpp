@@ -72,8 +72,7 @@ TEST(InputLimits, ASubmitIsRefusedWholeAtItsFirstBadRecordWhichIsNamed) {
   proto::Message m = proto::Message::parse(submit.data(), submit.size());
   manager::Submission s = manager::read_submission(m);
   EXPECT_TRUE(s.tasks.empty());
-  EXPECT_NE(s.error.find("record 2 of 3: task: empty function name"), std::string::npos)
-      << s.error;
+  EXPECT_NE(s.error.find("record 2 of 3: task: empty function name"), std::string::npos) << s.error;
   ASSERT_EQ(s.refused.size(), 3u);
   EXPECT_EQ(s.refused[2], (proto::TaskId{7, 3}));
 }
