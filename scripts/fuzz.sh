@@ -17,7 +17,7 @@ for target in fuzz_message fuzz_arguments fuzz_json fuzz_status fuzz_http_reques
   mkdir -p "$scratch"
   echo "fuzz: $target for ${seconds}s"
   # -timeout: one input may take at most 5 s; -rss_limit_mb: nor 2 GiB.
-  if ! "$build/tests/fuzz/$target" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+  if ! "$build/bin/$target" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$scratch" "$seeds" \
       >"$build/$target.log" 2>&1; then
     tail -n 60 "$build/$target.log"

@@ -522,6 +522,10 @@ class Connection:
             record = task.record
             if task.record[1] not in self._pending:
                 continue  # resolved meanwhile (cancelled locally, or a late result)
+            if not record[3]:  # the manager would refuse the whole SUBMIT for it
+                self._resolve(record[1], p.REJECTED,
+                              b"the task names no function (empty function name)", "", "", 0)
+                continue
             task_size = len(record[4]) + len(record[3]) + 96
             if task_size > budget:
                 self._resolve(record[1], p.REJECTED, (

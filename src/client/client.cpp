@@ -202,6 +202,15 @@ void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks
                tasks.front()->task.id.str(), tasks.front()->task.function,
                tasks.front()->module->path);
   for (const auto& t : tasks) {
+    // The manager refuses a whole SUBMIT at a record it cannot take: a task
+    // it would refuse for its own sake is refused here, alone.
+    if (t->task.function.empty()) {
+      proto::Result r;
+      r.status = proto::Status::kRejected;
+      r.payload = "the task names no function (empty function name)";
+      resolve(t->task.id, std::move(r));
+      continue;
+    }
     if (proto::encoded_size(t->task) > budget) {
       proto::Result r;
       r.status = proto::Status::kRejected;

@@ -2,7 +2,8 @@
 // (check_msgpack's max_elements), records per list (kMaxRecords), a SUBMIT
 // refused whole at its first bad record with the record named, bytes read in
 // place when asked; the protocol-error budget per peer; credentials hidden
-// from log text; repeated log lines limited.
+// from log text; repeated log lines limited; a stalled handshake told from a
+// refused key.
 #include <gtest/gtest.h>
 
 #include "common/log.hpp"
@@ -10,6 +11,7 @@
 #include "manager/error_budget.hpp"
 #include "manager/submission.hpp"
 #include "proto/messages.hpp"
+#include "proto/transport.hpp"
 
 namespace uni {
 namespace {
@@ -130,6 +132,36 @@ TEST(LimitedLog, AFewLinesOfAKindAreAdmittedThenCounted) {
   }
   for (int i = 0; i < 7; ++i) EXPECT_FALSE(log::admit_limited("unit-test-kind", held_back));
   EXPECT_TRUE(log::admit_limited("another-kind", held_back));
+}
+
+TEST(HandshakeWatch, AQuickFailureIsARefusedKeyAndALateOneABusyManager) {
+  using proto::SocketMonitor;
+  using Event = SocketMonitor::Event;
+  auto t0 = proto::HandshakeWatch::Clock::now();
+  proto::HandshakeWatch refused("tcp://m:1");
+  refused.on_event(Event::kConnected, t0);
+  refused.on_event(Event::kHandshakeFailed, t0 + std::chrono::milliseconds(5));
+  refused.on_event(Event::kDisconnected, t0 + std::chrono::milliseconds(5));
+  try {
+    refused.check(std::chrono::milliseconds(100), std::chrono::seconds(5));
+    ADD_FAILURE() << "a refused key was not reported";
+  } catch (const proto::ConnectFailure& e) {
+    EXPECT_EQ(e.reason(), proto::ConnectFailure::Reason::kAuthFailed);
+  }
+
+  proto::HandshakeWatch stalled("tcp://m:1");
+  stalled.on_event(Event::kConnected, t0);
+  stalled.on_event(Event::kHandshakeFailed, t0 + proto::kHandshakeLimit);
+  stalled.on_event(Event::kDisconnected, t0 + proto::kHandshakeLimit);
+  EXPECT_TRUE(stalled.last_failure_stalled());
+  EXPECT_NO_THROW(stalled.check(std::chrono::milliseconds(3100), std::chrono::seconds(5)));
+  try {
+    stalled.check(std::chrono::seconds(5), std::chrono::seconds(5));
+    ADD_FAILURE() << "a stalled handshake was not reported";
+  } catch (const proto::ConnectFailure& e) {
+    EXPECT_EQ(e.reason(), proto::ConnectFailure::Reason::kUnreachable);
+    EXPECT_NE(std::string(e.what()).find("busy or overloaded"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
