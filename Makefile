@@ -27,8 +27,7 @@ FUZZ_DEBS := clang libclang-rt-14-dev
 all: build
 
 # Installs the Debian packages of $(1) that are missing.
-define install_missing
-	@missing=""; for p in $(1); do \
+install_missing = missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -36,13 +35,12 @@ define install_missing
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-endef
 
 deps:
-	$(call install_missing,$(DEBS))
+	@$(call install_missing,$(DEBS))
 
 fuzz-deps: deps
-	$(call install_missing,$(FUZZ_DEBS))
+	@$(call install_missing,$(FUZZ_DEBS))
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
