@@ -71,6 +71,17 @@ class ConnectError : public Error {
   Reason reason_;
 };
 
+// The manager refused this client what it asked: the key it connected with
+// (ConnectOptions::key_file) has a role that may not do it, or the task,
+// service or result is another key's (docs/security.md). what() names the
+// key, its role and what was refused: "refused: key 'w1' has role worker,
+// which may not read the status". A refused submission is a TaskError of
+// kind kRefused instead.
+class RefusedError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A module file that cannot be shipped: missing, not a shared object, not a
 // uni module, or a function that is not exported from one.
 class ModuleError : public Error {
@@ -96,6 +107,7 @@ enum class ErrorKind {
   kCancelled,        // cancelled, or a service stopped
   kNoWorker,         // no worker took it within TaskOptions::wait
   kRejected,         // the manager refused it (size limits, bad module)
+  kRefused,          // the key this client connected with may not do it (its role)
 };
 const char* to_string(ErrorKind kind);
 
@@ -135,8 +147,14 @@ bool valid_task_id(const std::string& id);
 // ---- options --------------------------------------------------------------------
 
 struct ConnectOptions {
-  // The shared secret. Empty: authkey_file, then $UNI_AUTHKEY, then the key
-  // file `uni manager` creates (~/.config/uni/authkey).
+  // A client key file written by `uni keygen` (NAME.secret), for a manager
+  // started with --clients: the client connects as that key, with its role
+  // (docs/security.md). A file others may read is refused. Empty: $UNI_KEY
+  // if no authkey is given below.
+  std::string key_file;
+  // The shared secret. Empty: authkey_file, then $UNI_KEY (a key file, as
+  // above), then $UNI_AUTHKEY, then the key file `uni manager` creates
+  // (~/.config/uni/authkey). A key file and an authkey together are an error.
   std::string authkey;
   std::string authkey_file;
   // Give up connecting (ConnectError) after this long.

@@ -35,7 +35,7 @@ std::unique_ptr<WorkerLink> make_worker_link(const std::string& address,
                                              const std::string& worker_id,
                                              const CurveKeysSource& keys) {
   switch (broker_kind(address)) {
-    case BrokerKind::kManager: return std::make_unique<ZmqWorkerLink>(keys(), address, worker_id);
+    case BrokerKind::kManager: return std::make_unique<ZmqWorkerLink>(keys(), address);
     case BrokerKind::kNats: break;
   }
   return std::make_unique<nats::NatsWorkerLink>(address, worker_id);

@@ -11,11 +11,10 @@ using proto::Message;
 using proto::Type;
 
 ManagerConnection::ManagerConnection(zmq::context_t& context, const CurveKeys& keys,
-                                     const std::string& address, const std::string& routing_id,
-                                     const char* role)
+                                     const std::string& address, const char* role)
     : endpoint_(proto::normalize_endpoint(address)),
       role_(role),
-      socket_(proto::make_dealer(context, keys, routing_id)),
+      socket_(proto::make_dealer(context, keys)),
       monitor_(context, socket_, role) {}
 
 proto::Welcome ManagerConnection::open(const std::string& hello,
@@ -65,6 +64,10 @@ proto::Welcome ManagerConnection::open(const std::string& hello,
           send_hello();
           continue;
         }
+        // Refused: the key may not connect as this (its role, a session or a
+        // worker id that is another's). Said as the manager says it.
+        if (error.code == "refused")
+          throw ConnectFailure(ConnectFailure::Reason::kProtocol, error.text);
         throw ConnectFailure(
             ConnectFailure::Reason::kProtocol,
             "the manager at " + endpoint_ + " refused the connection: " + error.text);
@@ -111,6 +114,10 @@ void ManagerConnection::receive(const zmq::message_t& frame, Peer& peer) {
         if (e.code == "hello-required") {
           if (hello_needed()) say_hello(peer, false);
           peer.on_unknown_to_manager();
+          return;
+        }
+        if (e.code == "refused") {
+          peer.on_refused(e.text, m.refusal());
           return;
         }
         log::error("the manager says: {}", e.text);
@@ -161,6 +168,10 @@ bool ManagerConnection::send(std::string_view body) {
   } catch (const zmq::error_t&) {
     return false;
   }
+}
+
+void ManagerConnection::Peer::on_refused(const std::string& text, const proto::Refusal&) {
+  log::error("{}", text);
 }
 
 BrokerInfo broker_info(const proto::Welcome& w) {

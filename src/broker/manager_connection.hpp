@@ -41,11 +41,14 @@ class ManagerConnection {
     // The manager did not know this peer (it restarted): whatever was sent
     // before the latest HELLO (see hellos()) was dropped unanswered.
     virtual void on_unknown_to_manager() {}
+    // ERROR "refused": the manager would not do what `what` names, for the
+    // reason `text` gives (the key's role, or another's task).
+    virtual void on_refused(const std::string& text, const proto::Refusal& what);
   };
 
   // `role` names this side in log lines ("boss", "worker").
   ManagerConnection(zmq::context_t& context, const CurveKeys& keys, const std::string& address,
-                    const std::string& routing_id, const char* role);
+                    const char* role);
 
   // Connects, completes the CURVE handshake and the HELLO/WELCOME exchange.
   // Throws proto::ConnectFailure: unreachable, authentication failed, or the

@@ -11,12 +11,6 @@ namespace uni::broker {
 
 namespace {
 
-std::string routing_id(std::uint64_t session) {
-  std::string rid = "b";
-  rid.append(reinterpret_cast<const char*>(&session), sizeof(session));
-  return rid;
-}
-
 template <class Promise>
 void fail(Promise& promise, std::exception_ptr error) {
   try {
@@ -29,7 +23,9 @@ void fail(Promise& promise, std::exception_ptr error) {
 }  // namespace
 
 ZmqBossLink::ZmqBossLink(const CurveKeys& keys, const std::string& address, std::uint64_t session)
-    : session_(session), connection_(context_, keys, address, routing_id(session), "boss") {
+    : session_(session),
+      secret_(proto::new_hello_secret()),
+      connection_(context_, keys, address, "boss") {
   name_ = "the manager at " + connection_.endpoint();
 }
 
@@ -45,6 +41,7 @@ std::string ZmqBossLink::hello(bool) {
   proto::Hello h;
   h.role = "boss";
   h.session = session_;
+  h.secret = secret_;
   return proto::encode_hello(h);
 }
 
@@ -163,9 +160,55 @@ void ZmqBossLink::on_unknown_to_manager() {
   fail_pending(connection_.hellos(), name_ + " restarted before it answered", true);
 }
 
+void ZmqBossLink::on_refused(const std::string& text, const proto::Refusal& what) {
+  auto refused = [&] { return std::make_exception_ptr(RefusedError(text)); };
+  auto by_request = [&](auto& queue) {
+    auto it = std::find_if(queue.begin(), queue.end(),
+                           [&](const auto& p) { return p.first == what.request; });
+    if (it == queue.end()) return false;
+    fail(*it->second.reply, refused());
+    queue.erase(it);
+    return true;
+  };
+  using proto::Type;
+  switch (what.type) {
+    case Type::kHello:
+      // This boss may not go on: whatever waits fails.
+      fail_pending(~0ull, text, false, refused());
+      if (events_) events_->on_session_refused(text);
+      return;
+    case Type::kStatus:
+      if (!status_pending_.empty()) {
+        fail(*status_pending_.front().reply, refused());
+        status_pending_.pop_front();
+        return;
+      }
+      break;
+    case Type::kCancel: {
+      auto it = std::find_if(cancel_pending_.begin(), cancel_pending_.end(),
+                             [&](const Pending<CancelPromise>& p) { return p.ids == what.ids; });
+      if (it != cancel_pending_.end()) {
+        if (it->reply) fail(*it->reply, refused());
+        cancel_pending_.erase(it);
+        return;
+      }
+      break;
+    }
+    case Type::kBecome:
+      if (by_request(become_pending_)) return;
+      break;
+    case Type::kFetchResult:
+      if (by_request(kept_pending_)) return;
+      break;
+    default: break;
+  }
+  log::error("{}", text);
+}
+
 void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::string& why,
-                               bool connect_error) {
+                               bool connect_error, std::exception_ptr as) {
   auto error = [&](const char* request) {
+    if (as) return as;
     std::string text = why + (connect_error ? std::string(" the ") + request + " request" : "");
     return connect_error
                ? std::make_exception_ptr(ConnectError(ConnectError::Reason::kUnreachable, text))

@@ -8,9 +8,10 @@ namespace uni::broker {
 
 namespace {
 
-proto::Hello hello_of(const WorkerAnnouncement& w) {
+proto::Hello hello_of(const WorkerAnnouncement& w, const std::string& secret) {
   proto::Hello h;
   h.role = "worker";
+  h.secret = secret;
   h.worker_id = w.worker_id;
   h.host = w.host;
   h.pid = w.pid;
@@ -24,28 +25,27 @@ proto::Hello hello_of(const WorkerAnnouncement& w) {
 
 }  // namespace
 
-ZmqWorkerLink::ZmqWorkerLink(const CurveKeys& keys, const std::string& address,
-                             const std::string& worker_id)
+ZmqWorkerLink::ZmqWorkerLink(const CurveKeys& keys, const std::string& address)
     : keys_(keys),
       address_(proto::normalize_endpoint(address)),
-      routing_id_("w" + worker_id),
-      connection_(std::in_place, context_, keys_, address_, routing_id_, "worker") {}
+      secret_(proto::new_hello_secret()),
+      connection_(std::in_place, context_, keys_, address_, "worker") {}
 
 BrokerInfo ZmqWorkerLink::open(const WorkerAnnouncement& worker,
                                std::chrono::milliseconds timeout) {
   if (opened_once_) {
     connection_.reset();
-    connection_.emplace(context_, keys_, address_, routing_id_, "worker");
+    connection_.emplace(context_, keys_, address_, "worker");
   }
   opened_once_ = true;
-  return broker_info(connection_->open(proto::encode_hello(hello_of(worker)), timeout));
+  return broker_info(connection_->open(proto::encode_hello(hello_of(worker, secret_)), timeout));
 }
 
 std::string ZmqWorkerLink::hello(bool reconnect) {
   WorkerAnnouncement worker = events_->announce();
   if (reconnect)
     log::info("reconnected to the manager: announcing {} held task(s)", worker.held.size());
-  return proto::encode_hello(hello_of(worker));
+  return proto::encode_hello(hello_of(worker, secret_));
 }
 
 void ZmqWorkerLink::add_poll_items(std::vector<zmq_pollitem_t>& items) {

@@ -17,9 +17,10 @@ namespace uni::broker {
 
 class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
  public:
-  // `worker_id` names the worker to the manager (its routing id is derived
-  // from it).
-  ZmqWorkerLink(const CurveKeys& keys, const std::string& address, const std::string& worker_id);
+  // The worker's id travels in its HELLO (WorkerAnnouncement), with a random
+  // secret of this link's own, which only it knows: a reconnection of this
+  // worker is told from another peer claiming its id by it.
+  ZmqWorkerLink(const CurveKeys& keys, const std::string& address);
 
   BrokerInfo open(const WorkerAnnouncement& worker, std::chrono::milliseconds timeout) override;
   void add_poll_items(std::vector<zmq_pollitem_t>& items) override;
@@ -41,7 +42,7 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
 
   CurveKeys keys_;
   std::string address_;
-  std::string routing_id_;
+  std::string secret_;
   zmq::context_t context_{1};
   // Replaced by a fresh one after a failed open(): the old socket holds a
   // connect() that never completed.

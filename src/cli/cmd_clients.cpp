@@ -96,6 +96,7 @@ TaskCall TaskCall::read(CLI::App& cmd) {
 
 Cluster connect_cluster(const ClientFlags& flags) {
   ConnectOptions options;
+  options.key_file = flags.key_file;
   options.authkey = flags.authkey;
   options.authkey_file = flags.authkey_file;
   try {
@@ -156,6 +157,10 @@ int report_result(const char* command, const std::string& function, const Future
     std::printf("%s\n", msgpack_to_json(task.get().bytes).c_str());
     return kExitOk;
   } catch (const TaskError& e) {
+    if (e.kind() == ErrorKind::kRefused) {  // the key may not submit: the text says why
+      std::fprintf(stderr, "uni %s: %s\n", command, e.what());
+      return kExitConnect;
+    }
     std::fprintf(stderr, "uni %s: %s %s (%s): %s\n", command,
                  function.empty() ? "''" : function.c_str(), failed, to_string(e.kind()), e.what());
     return kExitTaskFailed;
@@ -326,12 +331,13 @@ void add_map_command(CLI::App& app, int& exit_code) {
           tasks[i] = cluster.call(*module, *function, {std::move(packed[i])}, options);
 
       bool failed = false;
+      std::string refusal;  // the manager's, if the key may not submit
       ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), tasks.size());
       // Inputs refused before submission count as finished and failed.
-      const std::size_t refused = static_cast<std::size_t>(
+      const std::size_t refused_inputs = static_cast<std::size_t>(
           std::count_if(bad.begin(), bad.end(), [](const auto& b) { return !b.empty(); }));
       auto show = [&] {
-        line.update(tasks.size() - cluster.unfinished(), refused + cluster.failed());
+        line.update(tasks.size() - cluster.unfinished(), refused_inputs + cluster.failed());
       };
       for (std::size_t i = 0; i < tasks.size(); ++i) {
         if (!tasks[i].valid()) {
@@ -350,10 +356,15 @@ void add_map_command(CLI::App& app, int& exit_code) {
           std::printf("%s\n",
                       dump_json({{"error", e.what()}, {"kind", to_string(e.kind())}}).c_str());
           failed = true;
+          if (e.kind() == ErrorKind::kRefused) refusal = e.what();
         }
         std::fflush(stdout);
       }
-      line.finish(tasks.size(), refused + cluster.failed());
+      line.finish(tasks.size(), refused_inputs + cluster.failed());
+      if (!refusal.empty()) {  // the key may not submit: said once, as uni run says it
+        std::fprintf(stderr, "uni map: %s\n", refusal.c_str());
+        return kExitConnect;
+      }
       return failed ? kExitTaskFailed : kExitOk;
     });
   });
@@ -502,6 +513,8 @@ void add_become_command(CLI::App& app, int& exit_code) {
         became = cluster.become(*id, *module, *function, *limit);
       } catch (const ConnectError&) {
         throw;
+      } catch (const RefusedError&) {
+        throw;  // exit 3, as every refusal
       } catch (const ModuleError& e) {
         throw CommandError(kExitUsage, e.what());
       } catch (const Error& e) {
@@ -530,6 +543,9 @@ int guarded(const char* name, const std::function<int()>& body) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return e.code;
   } catch (const ConnectError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitConnect;
+  } catch (const RefusedError& e) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return kExitConnect;
   } catch (const std::exception& e) {

@@ -13,6 +13,7 @@
 #include "broker/broker.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
+#include "common/key_files.hpp"
 #include "common/keys.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
@@ -61,6 +62,7 @@ std::string manager_authkey(const std::string& flag, const std::string& file) {
 struct ManagerFlags {
   std::string listen = "tcp://127.0.0.1:7070";
   std::string authkey, authkey_file;
+  std::string clients;  // `uni manager` only
   std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
   std::uint64_t max_tasks = 2'000'000;
@@ -119,6 +121,7 @@ struct ManagerFlags {
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
     c.http = http;
+    c.clients_file = clients;
     c.keep_results_for = hours_or_seconds_flag(keep_results_for, "--keep-results-for");
     c.max_kept_results = max_kept_results;
     c.max_kept_result_bytes = size_flag(max_kept_result_bytes, "--max-kept-result-bytes");
@@ -167,10 +170,10 @@ struct WorkerFlags {
         ->capture_default_str();
   }
 
-  worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
+  worker::WorkerConfig config(const std::string& connect, const CurveKeys& keys) const {
     worker::WorkerConfig c;
     c.connect = connect;
-    if (!key.empty()) c.keys = derive_curve_keys(key);
+    c.keys = keys;
     c.slots = slots;
     c.thread_isolation = isolation == "thread";
     c.cache_dir = cache_dir;
@@ -186,6 +189,20 @@ struct WorkerFlags {
   }
 };
 
+// The worker's CURVE keys: its key file (--key, else $UNI_KEY unless an
+// authkey is given), else the authkey's; nullopt if there is neither.
+std::optional<CurveKeys> worker_keys(const ClientFlags& flags) {
+  const bool authkey_given = !flags.authkey.empty() || !flags.authkey_file.empty();
+  if (!flags.key_file.empty() && authkey_given)
+    throw std::runtime_error("give --key or an authkey, not both");
+  if (std::string file = authkey_given ? std::string() : find_key_file(flags.key_file);
+      !file.empty())
+    return curve_keys_of(read_client_key(file));
+  std::optional<std::string> authkey = find_authkey(flags.authkey, flags.authkey_file);
+  if (!authkey) return std::nullopt;
+  return derive_curve_keys(*authkey);
+}
+
 int run_worker(WorkerFlags& flags) {
   log::setup("worker");
   if (flags.parent != 0) {
@@ -195,19 +212,21 @@ int run_worker(WorkerFlags& flags) {
   }
   std::string connect = flags.client.connect;
   if (connect.empty()) connect = "tcp://127.0.0.1:7070";
-  // A NATS cluster takes its own credentials (UNI_NATS_*, docs/scale-out.md): no authkey.
-  std::optional<std::string> key =
-      broker::broker_kind(connect) == broker::BrokerKind::kNats
-          ? std::optional<std::string>("")
-          : find_authkey(flags.client.authkey, flags.client.authkey_file);
-  if (!key) {
-    std::fprintf(stderr,
-                 "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
-    return kExitUsage;
-  }
   std::optional<worker::Supervisor> started;
   try {
-    started.emplace(flags.config(connect, *key));
+    // A NATS cluster takes its own credentials (UNI_NATS_*, docs/scale-out.md): no keys.
+    CurveKeys keys;
+    if (broker::broker_kind(connect) == broker::BrokerKind::kManager) {
+      std::optional<CurveKeys> found = worker_keys(flags.client);
+      if (!found) {
+        std::fprintf(stderr,
+                     "uni worker: no key: pass --key (a key file from uni keygen), --authkey or "
+                     "--authkey-file, or set UNI_KEY or UNI_AUTHKEY\n");
+        return kExitUsage;
+      }
+      keys = *found;
+    }
+    started.emplace(flags.config(connect, keys));
   } catch (const CLI::ValidationError&) {
     throw;
   } catch (const std::exception& e) {
@@ -241,6 +260,7 @@ int run_manager(const ManagerFlags& flags,
   if (!manager.http_url().empty()) std::printf("dashboard on %s/\n", manager.http_url().c_str());
   std::fflush(stdout);
   on_stop_signal([](void* m) { static_cast<manager::Manager*>(m)->request_stop(); }, &manager);
+  on_reload_signal([](void* m) { static_cast<manager::Manager*>(m)->request_reload(); }, &manager);
   if (started) started(manager, key);
   manager.run();
   return kExitOk;
@@ -333,6 +353,9 @@ void ClientFlags::add_to(CLI::App& app) {
   app.add_option("--connect", connect,
                  "manager address (default: $UNI_CONNECT or tcp://127.0.0.1:7070)")
       ->envname("UNI_CONNECT");
+  app.add_option("--key", key_file,
+                 "client key file from uni keygen (NAME.secret), for a manager started with "
+                 "--clients (default: $UNI_KEY)");
   app.add_option("--authkey", authkey,
                  "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
   app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
@@ -343,6 +366,10 @@ void add_manager_command(CLI::App& app, int& exit_code) {
       app.add_subcommand("manager", "run a manager: task queue, result routing, module store");
   auto flags = std::make_shared<ManagerFlags>();
   flags->add_to(*cmd);
+  cmd->add_option("--clients", flags->clients,
+                  "admit only the keys listed in FILE (lines of uni keygen's .pub files: ROLE KEY "
+                  "NAME), each with its role, instead of the shared authkey; SIGHUP reads it "
+                  "again");
   cmd->callback([flags, &exit_code] { exit_code = run_manager(*flags, nullptr); });
 }
 

@@ -21,6 +21,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::kCancelled: return proto::status_name(proto::Status::kCancelled);
     case ErrorKind::kNoWorker: return proto::status_name(proto::Status::kNoWorker);
     case ErrorKind::kRejected: return proto::status_name(proto::Status::kRejected);
+    case ErrorKind::kRefused: return proto::status_name(proto::Status::kRefused);
   }
   return "unknown";
 }
@@ -208,6 +209,7 @@ ErrorKind kind_of(proto::Status status) {
     case proto::Status::kTimedOut: return ErrorKind::kTimedOut;
     case proto::Status::kCancelled: return ErrorKind::kCancelled;
     case proto::Status::kNoWorker: return ErrorKind::kNoWorker;
+    case proto::Status::kRefused: return ErrorKind::kRefused;
     default: return ErrorKind::kRejected;
   }
 }

@@ -11,6 +11,8 @@
 #include <random>
 
 #include "broker/broker.hpp"
+#include "common/identity.hpp"
+#include "common/key_files.hpp"
 #include "common/keys.hpp"
 #include "common/log.hpp"
 #include "common/module_file.hpp"
@@ -23,12 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using proto::TaskId;
-
-std::uint64_t random_session() {
-  std::uint64_t v = 0;
-  randombytes_buf(&v, sizeof(v));
-  return v;
-}
 
 }  // namespace
 
@@ -70,6 +66,7 @@ class Client::Io final : private broker::BossEvents {
   void on_disconnected(const std::string& why) override { log::debug("{}", why); }
   void on_notice(const std::string& text) override { on_notice_(text); }
   void on_broker_leaving(const std::string& reason) override;
+  void on_session_refused(const std::string& why) override;
 
   void take_work();
   void send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks);
@@ -97,6 +94,9 @@ class Client::Io final : private broker::BossEvents {
   Clock::time_point queue_full_noticed_{};
   // The broker's silence: whether the user was told.
   bool silence_noticed_ = false;
+  // Why the manager will not let this boss go on, once it said so: every
+  // task fails with it from then on.
+  std::string refused_;
 };
 
 void Client::Io::loop() {
@@ -164,6 +164,10 @@ void Client::Io::take_work() {
   for (auto& t : tasks) {
     pending_[t->task.id] = t;
     modules_.try_emplace(t->module->hash, t->module);
+  }
+  if (!refused_.empty()) {
+    on_session_refused(refused_);
+    tasks.clear();
   }
   send_tasks(tasks);
   if (!cancels.empty()) {
@@ -309,6 +313,18 @@ void Client::Io::on_broker_leaving(const std::string& reason) {
   else log::info("the manager is going away ({})", reason);
 }
 
+void Client::Io::on_session_refused(const std::string& why) {
+  refused_ = why;
+  std::vector<TaskId> all;
+  for (const auto& [id, t] : pending_) all.push_back(id);
+  for (const TaskId& id : all) {
+    proto::Result r;
+    r.status = proto::Status::kRefused;
+    r.payload = why;
+    resolve(id, std::move(r));
+  }
+}
+
 void Client::Io::resolve(const TaskId& id, proto::Result result) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // a duplicate after a reconnect: already resolved
@@ -340,29 +356,51 @@ ConnectError connect_error(const proto::ConnectFailure& e) {
   return ConnectError(reason, e.what());
 }
 
+CurveKeys manager_keys(const ConnectOptions& options, std::optional<std::uint32_t>& owner) {
+  const bool authkey_given = !options.authkey.empty() || !options.authkey_file.empty();
+  if (!options.key_file.empty() && authkey_given)
+    throw Error("give a key file or an authkey, not both");
+  // A key file named, else an authkey given, else $UNI_KEY, else the authkey's lookup.
+  const std::string key_file = authkey_given ? std::string() : find_key_file(options.key_file);
+  if (!key_file.empty()) {
+    ClientKey key;
+    try {
+      key = read_client_key(key_file);
+    } catch (const std::exception& e) {
+      throw Error(e.what());  // a local problem, not the cluster's
+    }
+    owner = owner_tag(key.public_key);
+    return curve_keys_of(key);
+  }
+  std::optional<std::string> authkey;
+  try {
+    authkey = find_authkey(options.authkey, options.authkey_file);
+  } catch (const std::exception& e) {
+    throw Error(e.what());  // an unreadable or empty key file: a local problem, not the cluster's
+  }
+  if (!authkey)
+    throw ConnectError(ConnectError::Reason::kAuthFailed,
+                       "no authkey: pass --authkey or --authkey-file (or a key file: --key, "
+                       "UNI_KEY), set UNI_AUTHKEY, or start a manager without one so that it "
+                       "creates " +
+                           default_authkey_path());
+  return derive_curve_keys(*authkey);
+}
+
 }  // namespace
 
 std::shared_ptr<Client> Client::connect(const std::string& address, const ConnectOptions& options) {
   if (sodium_init() < 0) throw Error("libsodium failed to initialise");
-  // The authkey is looked for only if the address names a uni manager.
-  auto curve_keys = [&]() -> CurveKeys {
-    std::optional<std::string> authkey;
-    try {
-      authkey = find_authkey(options.authkey, options.authkey_file);
-    } catch (const std::exception& e) {
-      throw Error(e.what());  // an unreadable or empty key file: a local problem, not the cluster's
-    }
-    if (!authkey)
-      throw ConnectError(ConnectError::Reason::kAuthFailed,
-                         "no authkey: pass --authkey or --authkey-file, set UNI_AUTHKEY, or start "
-                         "a manager without one so that it creates " +
-                             default_authkey_path());
-    return derive_curve_keys(*authkey);
-  };
-  const std::uint64_t session = random_session();
+  // Keys are looked for only if the address names a uni manager. With a key
+  // file, the session's upper half is the key's owner tag (identity.hpp).
+  std::optional<CurveKeys> keys;
+  std::optional<std::uint32_t> owner;
+  if (broker::broker_kind(address) == broker::BrokerKind::kManager)
+    keys = manager_keys(options, owner);
+  const std::uint64_t session = new_session(owner);
   std::unique_ptr<broker::BossLink> link;
   try {
-    link = broker::make_boss_link(address, session, curve_keys);
+    link = broker::make_boss_link(address, session, [&] { return *keys; });
   } catch (const proto::ConnectFailure& e) {
     throw connect_error(e);
   }

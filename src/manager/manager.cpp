@@ -18,6 +18,7 @@
 
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
+#include "manager/client_directory.hpp"
 #include "manager/http_server.hpp"
 #include "manager/manager_core.hpp"
 #include "manager/submission.hpp"
@@ -42,6 +43,13 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
+std::unique_ptr<ClientDirectory> make_directory(const ManagerConfig& config) {
+  if (!config.clients_file.empty()) return ClientDirectory::from_file(config.clients_file);
+  std::set<std::string> keys = config.extra_client_keys;
+  keys.insert(config.keys.client_public);
+  return std::make_unique<ClientDirectory>(keys);
+}
+
 // The hash a PUT_MODULE names, also when its other fields do not decode;
 // nullopt when the hash does not decode either.
 std::optional<ModuleHash> hash_of_upload(const proto::Message& m) {
@@ -58,12 +66,9 @@ class Manager::Impl {
  public:
   explicit Impl(ManagerConfig config)
       : config_(std::move(config)),
+        clients_(make_directory(config_)),
         zap_(context_,
-             [&] {
-               std::set<std::string> keys = config_.extra_client_keys;
-               keys.insert(config_.keys.client_public);
-               return keys;
-             }()),
+             [clients = clients_.get()](const std::string& key) { return clients->admit(key); }),
         router_(proto::make_router(context_, config_.keys, config_.listen, config_.max_message,
                                    endpoint_)),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
@@ -84,15 +89,25 @@ class Manager::Impl {
 
   void request_stop() {
     stop_ = true;
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+    wake();
+  }
+
+  void request_reload() {
+    reload_ = true;
+    wake();
   }
 
   void run();
 
  private:
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
+  }
+  void reload_clients();
   void read_messages();
-  void handle(const PeerId& peer, const char* data, std::size_t size);
+  // `body`: the frame, whose "User-Id" tells the key of its connection.
+  void handle(const PeerId& peer, zmq::message_t& body);
   void handle_for_boss(const PeerId& peer, const proto::Message& m, Clock::time_point now);
   void handle_for_worker(const PeerId& peer, const proto::Message& m);
   void put_module(const PeerId& peer, const proto::Message& m, Clock::time_point now);
@@ -102,11 +117,13 @@ class Manager::Impl {
 
   ManagerConfig config_;
   zmq::context_t context_{1};
+  std::unique_ptr<ClientDirectory> clients_;  // read by zap_, maybe on another thread
   proto::ZapHandler zap_;
   std::string endpoint_;
   zmq::socket_t router_;
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> reload_{false};
   std::string manager_id_;
   ManagerCore core_;
   Outbox out_;
@@ -120,6 +137,9 @@ class Manager::Impl {
 
 void Manager::Impl::run() {
   log::info("manager {} listening on {}", manager_id_, endpoint_);
+  if (clients_->keyed())
+    log::info("admitting the {} key(s) of {} (SIGHUP reads it again)", clients_->reload(),
+              clients_->path());
   zmq::pollitem_t items[] = {
       {router_.handle(), 0, ZMQ_POLLIN, 0},
       {zap_.socket().handle(), 0, ZMQ_POLLIN, 0},
@@ -132,6 +152,11 @@ void Manager::Impl::run() {
     // ZAP first: a connecting peer's handshake waits on it.
     if (items[1].revents & ZMQ_POLLIN)
       while (zap_.socket().get(zmq::sockopt::events) & ZMQ_POLLIN) zap_.handle();
+    if (items[2].revents & ZMQ_POLLIN) {
+      std::uint64_t count;
+      [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
+    }
+    if (reload_.exchange(false)) reload_clients();
     if (items[0].revents & ZMQ_POLLIN) read_messages();
     core_.dispatch();
     core_.flush(out_);
@@ -173,14 +198,33 @@ void Manager::Impl::read_messages() {
       if (!router_.recv(rest, zmq::recv_flags::dontwait)) break;
       extra = rest.more();
     }
-    handle(peer, static_cast<const char*>(body.data()), body.size());
+    handle(peer, body);
     deliver();
   }
 }
 
+void Manager::Impl::reload_clients() {
+  if (!clients_->keyed()) {
+    log::info("SIGHUP: no clients file to read again (this manager admits the shared authkey)");
+    return;
+  }
+  std::size_t keys;
+  try {
+    keys = clients_->reload();
+  } catch (const std::exception& e) {
+    log::error("keeping the clients admitted so far: {}", e.what());
+    return;
+  }
+  log::info("read {} again: {} key(s) admitted", clients_->path(), keys);
+  core_.on_clients_reloaded([&](const std::string& key) { return clients_->find_key(key); }, out_);
+  deliver();
+}
+
 // ---- one handler per message type ------------------------------------------------
 
-void Manager::Impl::handle(const PeerId& peer, const char* data, std::size_t size) {
+void Manager::Impl::handle(const PeerId& peer, zmq::message_t& body) {
+  const char* data = static_cast<const char*>(body.data());
+  const std::size_t size = body.size();
   if (size > config_.max_message) {
     log::warn("refused a message of {} bytes (limit {})", size, config_.max_message);
     out_.send(peer, proto::encode_error("too-large", "message of " + std::to_string(size) +
@@ -201,7 +245,12 @@ void Manager::Impl::handle(const PeerId& peer, const char* data, std::size_t siz
     }
     Clock::time_point now = Clock::now();
     using proto::Type;
-    if (m.type() == Type::kHello) return core_.on_hello(peer, m.hello(), now, out_);
+    if (m.type() == Type::kHello) {
+      // The key its connection was admitted with (ZAP's user id); a key
+      // removed from the clients file since is refused by the core.
+      const char* user = body.gets("User-Id");
+      return core_.on_hello(peer, m.hello(), user ? clients_->find(user) : nullptr, now, out_);
+    }
     ManagerCore::Role role = core_.heard_from(peer, now);
     if (role == ManagerCore::Role::kUnknown) {
       // Typically a peer from before a manager restart: it says HELLO again.
@@ -312,5 +361,6 @@ const std::string& Manager::endpoint() const { return impl_->endpoint(); }
 const std::string& Manager::http_url() const { return impl_->http_url(); }
 void Manager::run() { impl_->run(); }
 void Manager::request_stop() { impl_->request_stop(); }
+void Manager::request_reload() { impl_->request_reload(); }
 
 }  // namespace uni::manager

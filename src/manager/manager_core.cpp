@@ -106,51 +106,78 @@ void ManagerCore::apply(Outbox& out) {
 
 // ---- any peer ----------------------------------------------------------------------------
 
-void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock::time_point now,
+void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello,
+                           std::shared_ptr<const Identity> who, Clock::time_point now,
                            Outbox& out) {
   now_ = now;
-  proto::Welcome welcome{manager_id_, UNI_VERSION_STRING,
-                         static_cast<std::uint32_t>(config_.heartbeat.count()), config_.max_message,
-                         config_.max_module};
-  if (hello.role == "boss") {
-    if (Worker* w = workers_.find(peer))
-      worker_gone(*w, "its connection now speaks as a boss", out);
-    Boss& boss = bosses_.connect(hello.session, peer, now);
-    out.send(peer, proto::encode_welcome(welcome));
-    bosses_.resend(boss, tasks_.finished_of(boss.session));
-    log::debug("boss {:016x} connected", boss.session);
-    return;
-  }
+  if (!who)
+    return refuse(peer,
+                  "refused: the key of this connection is no longer admitted (it left the "
+                  "manager's clients file)",
+                  {proto::Type::kHello, 0, {}}, out);
+  if (hello.role == "boss") return boss_hello(peer, hello, std::move(who), out);
+  worker_hello(peer, hello, std::move(who), out);
+}
 
-  // A worker. A known peer is the same worker process reconnecting.
-  bosses_.release(peer);
-  auto [w, known] = workers_.join(peer, hello, now);
-  out.send(peer, proto::encode_welcome(welcome));
-  // Reconcile what the worker holds with what the manager believes.
-  Reconciliation r = workers_.reconcile(w, hello.running, tasks_);
-  for (const TaskId& id : r.never_arrived) {  // sent but never received: no attempt spent
-    if (TaskRecord* t = tasks_.find(id)) {
-      tasks_.unassign(*t, changes_);
-      tasks_.enqueue(*t, true, changes_);
-    }
+proto::Welcome ManagerCore::welcome() const {
+  return {manager_id_, UNI_VERSION_STRING, static_cast<std::uint32_t>(config_.heartbeat.count()),
+          config_.max_message, config_.max_module};
+}
+
+// A session is opened by the first HELLO that names it and resumed only by
+// the same client: the one that knows its secret, and (keyed) of the key its
+// id names, or an admin's.
+void ManagerCore::boss_hello(const PeerId& peer, const proto::Hello& hello,
+                             std::shared_ptr<const Identity> who, Outbox& out) {
+  char session[24];
+  std::snprintf(session, sizeof(session), "%016llx",
+                static_cast<unsigned long long>(hello.session));
+  const proto::Refusal about{proto::Type::kHello, 0, {}};
+  if (!session_of(*who, hello.session) && who->role != uni::Role::kAdmin) {
+    char tag[16];
+    std::snprintf(tag, sizeof(tag), "%08x", who->owner_tag);
+    return refuse(peer,
+                  "refused: key '" + who->name + "' may not open session " + session +
+                      ": the sessions of this key begin with " + tag,
+                  about, out);
   }
-  for (const proto::RunningTask& rt : r.unknown) {
-    // Known only to this worker (the manager restarted): adopt it. Its args
-    // come back with the boss's resubmission.
-    tasks_.adopt(rt, w);
-    bosses_.record(rt.id.session, now);
-  }
-  for (const TaskId& id : r.stopping) out.send(peer, proto::encode_cancel({id}));
-  for (const TaskId& id : r.take_over) tasks_.take_over(*tasks_.find(id), w);
-  for (const TaskId& id : r.duplicates) out.send(peer, proto::encode_cancel({id}));
-  apply(out);
-  workers_.note_room(w);
-  bosses_.platform_served(w.platform);  // a worker for a platform someone waits on
-  log::info("worker {} ({} pid {}, {} slots, {}) {}", w.id, w.host, w.pid, w.slots, w.isolation,
-            known ? "reconnected" : "joined");
+  if (const Boss* held = bosses_.find(hello.session);
+      held && !held->secret.empty() && held->secret != hello.secret)
+    return refuse(peer,
+                  std::string("refused: session ") + session +
+                      " belongs to another client: only the client that opened it may resume it",
+                  about, out);
+  if (Worker* w = workers_.find(peer)) worker_gone(*w, "its connection now speaks as a boss", out);
+  Boss& boss = bosses_.connect(hello.session, peer, now_);
+  boss.identity = std::move(who);
+  if (boss.secret.empty()) boss.secret = hello.secret;
+  out.send(peer, proto::encode_welcome(welcome()));
+  bosses_.resend(boss, tasks_.finished_of(boss.session));
+  log::debug("boss {:016x} connected (key '{}')", boss.session, boss.identity->name);
+}
+
+const Identity* ManagerCore::identity_of(const PeerId& peer) {
+  if (Worker* w = workers_.find(peer)) return w->identity.get();
+  if (Boss* b = bosses_.at(peer)) return b->identity.get();
+  return nullptr;
+}
+
+void ManagerCore::refuse(const PeerId& peer, const std::string& text, const proto::Refusal& what,
+                         Outbox& out) {
+  log::info("{} ({})", text, proto::type_name(what.type));
+  out.send(peer, proto::encode_refusal(text, what));
 }
 
 void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
+  const Identity* who = identity_of(peer);
+  if (!who) return;
+  const proto::Refusal about{proto::Type::kCancel, 0, ids};
+  if (!may(who->role, Action::kCancel))
+    return refuse(peer, role_refusal(*who, Action::kCancel), about, out);
+  // All or nothing: the owner is read from each id, so a refusal says
+  // nothing about whether the task exists.
+  for (const TaskId& id : ids)
+    if (!owns(*who, id)) return refuse(peer, owner_refusal(*who, Action::kCancel, id), about, out);
   std::vector<proto::CancelOutcome> outcomes;
   outcomes.reserve(ids.size());
   for (const TaskId& id : ids) {
@@ -162,6 +189,10 @@ void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, 
 }
 
 void ManagerCore::on_status(const PeerId& peer, Clock::time_point now, Outbox& out) {
+  const Identity* who = identity_of(peer);
+  if (!who) return;
+  if (!may(who->role, Action::kStatus))
+    return refuse(peer, role_refusal(*who, Action::kStatus), {proto::Type::kStatus, 0, {}}, out);
   out.send(peer, proto::encode_status_reply(status(now)));
 }
 
@@ -196,6 +227,17 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
   // Direct answers (refused tasks, queue full): results the manager keeps no
   // record of, sent together after the rest of the SUBMIT.
   std::vector<proto::Result> answers;
+  if (!may(boss->identity->role, Action::kSubmit)) {
+    const std::string why = role_refusal(*boss->identity, Action::kSubmit);
+    log::info("{} ({} task(s))", why, submission.tasks.size() + submission.refused.size());
+    for (const TaskId& id : submission.ids()) {
+      proto::Result& r = answers.emplace_back();
+      r.id = id;
+      r.status = Status::kRefused;
+      r.payload = why;
+    }
+    submission = {};
+  }
   for (RefusedTask& r : submission.refused) {
     log::warn("refused task {} of boss {:016x}: {}", r.id.str(), boss->session, r.why);
     answers.push_back(refusal(r.id, r.why));
@@ -221,6 +263,7 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
       // missed, otherwise ignore.
       if (existing->placeholder) {
         tasks_.fill_placeholder(*existing, std::move(task), changes_);
+        check_claim(*existing, out);
       } else if (existing->state == TaskState::kDone) {
         bosses_.result_ready(id);
       } else if (existing->state == TaskState::kWaitingModule &&
@@ -275,6 +318,9 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
 void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
                                 Clock::time_point now, Outbox& out) {
   now_ = now;
+  if (Boss* boss = bosses_.at(peer); boss && !may(boss->identity->role, Action::kSubmit))
+    return refuse(peer, role_refusal(*boss->identity, Action::kSubmit),
+                  {proto::Type::kPutModule, 0, {}}, out);
   std::optional<std::string> error;
   if (upload.bytes.size() > config_.max_module)
     error = "module of " + std::to_string(upload.bytes.size()) +
@@ -353,9 +399,11 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
   Worker* w = workers_.find(peer);
   if (!w) return;
   for (proto::Result& r : results) {
+    TaskRecord* t = tasks_.find(r.id);
+    // A claim not yet checked (manager_core_claims.cpp): held, unacknowledged.
+    if (t && t->placeholder && t->worker == w && hold_claimed_result(*t, r)) continue;
     w->acks_out.push_back(r.id);
     workers_.note_output(*w);
-    TaskRecord* t = tasks_.find(r.id);
     // Only the worker the task is assigned to may complete it: a late result
     // from a worker presumed dead, or from a cancelled copy, is dropped here.
     if (!t || t->state != TaskState::kRunning || t->worker != w) {
@@ -384,6 +432,17 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
 }
 
 void ManagerCore::on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out) {
+  Worker* w = workers_.find(peer);
+  if (!w) return;
+  if (!may_fetch(*w, hash)) {
+    log::info("refused module {} to worker {} (key '{}'): no task of it needs it",
+              hash.hex().substr(0, 12), w->id, w->identity->name);
+    out.send(peer,
+             proto::encode_module(hash, nullptr,
+                                  "refused: worker " + w->id + " holds no task that needs module " +
+                                      hash.hex().substr(0, 12)));
+    return;
+  }
   const StoredModule* mod = modules_.find(hash);
   if (!mod) {
     out.send(peer,
@@ -486,6 +545,7 @@ void ManagerCore::on_timer(Clock::time_point now, Outbox& out) {
   metrics_.throughput.tick(now, tasks_.totals().completed + tasks_.totals().failed);
   if (!becomes_.empty()) becomes_on_timer(out);
   kept_on_timer(out);
+  if (!claims_.empty()) claims_on_timer();
   bosses_.send_notices(now, config_.notice_after, workers_, out);
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + config_.heartbeat;
@@ -530,6 +590,7 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
         changes_);
   }
   apply(out);
+  remember_released(w, inflight);
   workers_.remove(w);  // w is gone from here on
 }
 
@@ -552,6 +613,7 @@ void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
     tasks_.erase(id, changes_);
   }
   apply(out);
+  if (!claims_.empty()) claims_on_forget(b.session, out);
   // Its services still run; the record goes with the last of them.
   bosses_.forget(b, tasks_.count_of(b.session) > 0);  // b may be gone from here on
 }

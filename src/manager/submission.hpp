@@ -21,6 +21,15 @@ struct Submission {
   std::vector<proto::Task> tasks;         // the records that decoded
   std::vector<RefusedTask> refused;       // records that did not, but whose id reads
   std::vector<std::string> unanswerable;  // records without even an id: why each failed
+
+  // Every id it names: those of the tasks and of the refused records.
+  std::vector<proto::TaskId> ids() const {
+    std::vector<proto::TaskId> out;
+    out.reserve(tasks.size() + refused.size());
+    for (const proto::Task& t : tasks) out.push_back(t.id);
+    for (const RefusedTask& r : refused) out.push_back(r.id);
+    return out;
+  }
 };
 
 // Throws proto::DecodeError if the message holds no array of tasks at all.

@@ -1,6 +1,8 @@
 // Encoding and defensive decoding of protocol messages (docs/protocol.md).
 #include "proto/messages.hpp"
 
+#include <sodium.h>
+
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
@@ -106,12 +108,13 @@ void write_task(Writer& w, const Task& t) {
 }
 
 void write_running(Writer& w, const RunningTask& t) {
-  w.p().pack_array(6);
+  w.p().pack_array(t.args_digest.empty() ? 6 : 7);
   w.id(t.id);
   w.bin(t.module.raw());
   w.str(t.function);
   w.p().pack_uint8(t.flags);
   w.p().pack_uint8(t.attempt);
+  if (!t.args_digest.empty()) w.bin(t.args_digest);
 }
 
 void write_key(Writer& w, std::string_view key) { w.str(key); }
@@ -127,12 +130,13 @@ std::size_t tasks_size(const std::vector<const Task*>& tasks) {
 std::string encode_hello(const Hello& h) {
   Writer w(Type::kHello, 2);
   w.str(h.role);
+  const std::uint32_t secret = h.secret.empty() ? 0 : 1;
   if (h.role == "boss") {
-    w.p().pack_map(1);
+    w.p().pack_map(1 + secret);
     write_key(w, "session");
     w.p().pack_uint64(h.session);
   } else {
-    w.p().pack_map(8);
+    w.p().pack_map(8 + secret);
     write_key(w, "id");
     w.str(h.worker_id);
     write_key(w, "host");
@@ -151,7 +155,25 @@ std::string encode_hello(const Hello& h) {
     w.p().pack_array(static_cast<std::uint32_t>(h.running.size()));
     for (const RunningTask& t : h.running) write_running(w, t);
   }
+  if (secret) {
+    write_key(w, "secret");
+    w.bin(h.secret);
+  }
   return w.done();
+}
+
+std::string new_hello_secret() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  std::string secret(16, '\0');
+  randombytes_buf(secret.data(), secret.size());
+  return secret;
+}
+
+std::string args_digest(std::string_view args) {
+  unsigned char digest[16];
+  crypto_generichash(digest, sizeof(digest), reinterpret_cast<const unsigned char*>(args.data()),
+                     args.size(), nullptr, 0);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
 }
 
 std::string encode_welcome(const Welcome& welcome) {
@@ -174,6 +196,18 @@ std::string encode_error(std::string_view code, std::string_view text) {
   Writer w(Type::kError, 2);
   w.str(code);
   w.str(text);
+  return w.done();
+}
+
+std::string encode_refusal(std::string_view text, const Refusal& refused) {
+  Writer w(Type::kError, 3, 64 + text.size() + 18 * refused.ids.size());
+  w.str("refused");
+  w.str(text);
+  w.p().pack_array(3);
+  w.p().pack_uint8(static_cast<std::uint8_t>(refused.type));
+  w.p().pack_uint64(refused.request);
+  w.p().pack_array(static_cast<std::uint32_t>(2 * refused.ids.size()));
+  for (const TaskId& id : refused.ids) w.id(id);
   return w.done();
 }
 
@@ -380,6 +414,7 @@ class Fields {
     id.seq = u64("seq");
     return id;
   }
+  bool more() const { return index_ < size_; }
 
  private:
   [[noreturn]] void wrong(const char* name, const char* expected, const msgpack::object& o) {
@@ -469,6 +504,10 @@ RunningTask read_running(const msgpack::object& o) {
   t.function = f.str("function");
   t.flags = f.uint<std::uint8_t>("flags");
   t.attempt = f.uint<std::uint8_t>("attempt");
+  if (f.more()) {
+    t.args_digest = f.bin("args_digest");
+    if (t.args_digest.size() != 16) fail("running task: args_digest must be 16 bytes");
+  }
   return t;
 }
 
@@ -513,6 +552,11 @@ Hello Message::hello() const {
   if (role.type != msgpack::type::STR) fail("HELLO: role must be a string");
   h.role.assign(role.via.str.ptr, role.via.str.size);
   MapReader info(field(1), "HELLO info");
+  if (const msgpack::object* secret = info.find("secret")) {
+    if (secret->type != msgpack::type::BIN || secret->via.bin.size > 64)
+      fail("HELLO: secret must be binary, at most 64 bytes");
+    h.secret.assign(secret->via.bin.ptr, secret->via.bin.size);
+  }
   if (h.role == "boss") {
     h.session = info.u64("session");
   } else if (h.role == "worker") {
@@ -552,6 +596,22 @@ ErrorMessage Message::error() const {
     fail("ERROR: code and text must be strings");
   return {std::string(code.via.str.ptr, code.via.str.size),
           std::string(text.via.str.ptr, text.via.str.size)};
+}
+
+Refusal Message::refusal() const {
+  Refusal r;
+  if (body_size_ < 3) return r;
+  Fields f(field(2), "ERROR refused", 3);
+  std::uint8_t type = f.uint<std::uint8_t>("type");
+  if (type < 1 || type > static_cast<std::uint8_t>(kLastType)) fail("ERROR refused: unknown type");
+  r.type = static_cast<Type>(type);
+  r.request = f.u64("request");
+  const msgpack::object& ids = f.next("ids");
+  if (ids.type != msgpack::type::ARRAY || ids.via.array.size % 2 != 0)
+    fail("ERROR refused: ids must be an array of session, seq pairs");
+  Fields list(ids, "ERROR refused ids", 0);
+  for (std::uint32_t i = 0; i < ids.via.array.size; i += 2) r.ids.push_back(list.id());
+  return r;
 }
 
 std::vector<Task> Message::tasks() const {

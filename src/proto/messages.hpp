@@ -122,10 +122,20 @@ struct RunningTask {  // a worker's re-announcement after (re)connecting
   std::string function;
   std::uint8_t flags = 0;
   std::uint8_t attempt = 1;
+  // args_digest(task.args): shows that the worker was sent the task, to a
+  // manager that has no record of sending it (it restarted). Empty: none.
+  std::string args_digest;
 };
+
+// 16 bytes of BLAKE2b over a task's arguments (RunningTask::args_digest).
+std::string args_digest(std::string_view args);
 
 struct Hello {
   std::string role;  // "boss" or "worker"
+  // Random, per connecting process, never shown anywhere: a boss resumes its
+  // session, and a worker reconnects as itself, only with the secret of its
+  // first HELLO (docs/security.md). Empty from a peer that sends none.
+  std::string secret;
   // boss
   std::uint64_t session = 0;
   // worker
@@ -150,6 +160,15 @@ struct Welcome {
 struct ErrorMessage {
   std::string code;  // "version", "malformed", "too-large", "hello-required", "refused"
   std::string text;
+};
+
+// What an ERROR "refused" answers (docs/protocol.md, ERROR): the message
+// the manager would not act on, for the peer to fail what waits for it —
+// the ids of a CANCEL or SUBMIT, the request id of a BECOME or FETCH_RESULT.
+struct Refusal {
+  Type type = Type::kHello;
+  std::uint64_t request = 0;
+  std::vector<TaskId> ids;
 };
 
 struct ModuleUpload {
@@ -179,6 +198,11 @@ struct CancelOutcome {
 std::string encode_hello(const Hello& hello);
 std::string encode_welcome(const Welcome& welcome);
 std::string encode_error(std::string_view code, std::string_view text);
+// ERROR "refused": `text` says by whom and why ("refused: key 'w1' has role
+// worker, which may not submit").
+std::string encode_refusal(std::string_view text, const Refusal& refused);
+// A random secret for a HELLO (Hello::secret): 16 bytes.
+std::string new_hello_secret();
 std::string encode_heartbeat();
 // A worker's HEARTBEAT also says how many of its tasks are executing, and
 // which services have started.
@@ -228,6 +252,8 @@ class Message {
   Hello hello() const;
   Welcome welcome() const;
   ErrorMessage error() const;
+  // ERROR "refused": what was refused (an ERROR without it: a HELLO).
+  Refusal refusal() const;
   std::vector<Task> tasks() const;       // SUBMIT or TASKS
   ModuleHash module_hash() const;        // NEED_MODULE, FETCH_MODULE
   ModuleUpload module_upload() const;    // PUT_MODULE

@@ -14,7 +14,7 @@ namespace {
 template <class Enum, std::size_t N>
 using NameTable = std::array<std::pair<Enum, std::string_view>, N>;
 
-constexpr NameTable<Status, 12> kStatusNames{{
+constexpr NameTable<Status, 13> kStatusNames{{
     {Status::kOk, "ok"},
     {Status::kException, "exception"},
     {Status::kBadArguments, "bad-arguments"},
@@ -27,6 +27,7 @@ constexpr NameTable<Status, 12> kStatusNames{{
     {Status::kRejected, "rejected"},
     {Status::kHandedBack, "handed-back"},
     {Status::kQueueFull, "queue-full"},
+    {Status::kRefused, "refused"},
 }};
 
 constexpr NameTable<CancelState, 4> kCancelStateNames{{

@@ -29,8 +29,11 @@ enum class Status : std::uint8_t {
   // Not final, never reaches a boss's future:
   kHandedBack = 10,  // worker -> manager: a draining worker returns it unstarted or interrupted
   kQueueFull = 11,   // manager -> boss: not accepted now, submit again later (backpressure)
+  // Final again: the key this boss connected with may not submit (its role),
+  // or the task's id belongs to another key's session (docs/security.md).
+  kRefused = 12,
 };
-inline constexpr Status kLastStatus = Status::kQueueFull;
+inline constexpr Status kLastStatus = Status::kRefused;
 const char* status_name(Status status);  // "ok", "exception", "bad-arguments", ...
 std::optional<Status> status_from_name(std::string_view name);
 bool is_retryable(Status status);  // kCrashed from a worker: the manager may requeue

@@ -50,8 +50,12 @@ zmq::socket_t make_router(zmq::context_t& context, const CurveKeys& keys, const 
   s.set(zmq::sockopt::zap_domain, "uni");
   // Fail loudly instead of dropping a message to an unknown or full peer.
   s.set(zmq::sockopt::router_mandatory, 1);
-  // A peer reconnecting with its routing id takes over the stale connection.
-  s.set(zmq::sockopt::router_handover, 1);
+  // Routing ids are the ROUTER's own (peers set none): a fresh one for each
+  // connection, so that no peer can name itself after another and be handed
+  // that peer's connection. Without ROUTER_HANDOVER, a peer that does choose
+  // the id of a live connection is not attached at all. Who a peer is comes
+  // from its key (ZAP) and its HELLO, never from its routing id.
+  s.set(zmq::sockopt::router_handover, 0);
   s.set(zmq::sockopt::sndhwm, kHighWaterMark);
   s.set(zmq::sockopt::rcvhwm, kHighWaterMark);
   s.set(zmq::sockopt::linger, 0);
@@ -75,12 +79,10 @@ zmq::socket_t make_router(zmq::context_t& context, const CurveKeys& keys, const 
   return s;
 }
 
-zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys,
-                          const std::string& routing_id) {
+zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys) {
   zmq::socket_t s(context, zmq::socket_type::dealer);
   s.set(zmq::sockopt::curve_serverkey, zmq::buffer(keys.server_public));
   set_curve_keys(s, keys.client_public, keys.client_secret);
-  s.set(zmq::sockopt::routing_id, zmq::buffer(routing_id));
   // Queue only on a live connection: while disconnected, sends fail with
   // EAGAIN and the peer's own state (resubmission after HELLO) takes over.
   s.set(zmq::sockopt::immediate, 1);
@@ -98,8 +100,8 @@ zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys,
 
 // ---- ZAP -------------------------------------------------------------------
 
-ZapHandler::ZapHandler(zmq::context_t& context, std::set<std::string> allowed_keys)
-    : socket_(context, zmq::socket_type::rep), allowed_(std::move(allowed_keys)) {
+ZapHandler::ZapHandler(zmq::context_t& context, ZapDecision decide)
+    : socket_(context, zmq::socket_type::rep), decide_(std::move(decide)) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.bind("inproc://zeromq.zap.01");
 }
@@ -119,16 +121,19 @@ void ZapHandler::handle() {
   std::string version = frames.size() > 0 ? frames[0].to_string() : "";
   std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
   std::string mechanism = frames.size() > 5 ? frames[5].to_string() : "";
-  bool ok = version == "1.0" && mechanism == "CURVE" && frames.size() > 6 &&
-            allowed_.count(frames[6].to_string()) > 0;
-  if (!ok) ++refused_;
+  std::optional<std::string> user_id;
+  if (version == "1.0" && mechanism == "CURVE" && frames.size() > 6)
+    user_id = decide_(frames[6].to_string());
+  if (!user_id) ++refused_;
   socket_.send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
   socket_.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(std::string(ok ? "200" : "400")), zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(std::string(ok ? "OK" : "unknown client key")),
+  socket_.send(zmq::buffer(std::string(user_id ? "200" : "400")), zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(std::string(user_id ? "OK" : "unknown client key")),
                zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(std::string()), zmq::send_flags::sndmore);  // user id
-  socket_.send(zmq::buffer(std::string()), zmq::send_flags::none);     // metadata
+  // The user id travels with every message of the connection (its
+  // "User-Id" property): how the manager learns which key sent a HELLO.
+  socket_.send(zmq::buffer(user_id.value_or(std::string())), zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(std::string()), zmq::send_flags::none);  // metadata
 }
 
 // ---- monitor ---------------------------------------------------------------

@@ -5,8 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <zmq.hpp>
@@ -28,24 +28,28 @@ std::string normalize_endpoint(const std::string& address);
 zmq::socket_t make_router(zmq::context_t& context, const CurveKeys& keys, const std::string& listen,
                           std::size_t max_message, std::string& bound);
 
-// A boss's or worker's DEALER, CURVE client, not yet connected.
-zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys,
-                          const std::string& routing_id);
+// A boss's or worker's DEALER, CURVE client, not yet connected. It sets no
+// routing id: the manager's ROUTER gives each connection its own.
+zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys);
 
-// Answers ZAP requests (RFC 27) for the manager's socket: admits the client
-// key derived from the authkey and any key in the allow-list. Must exist
-// before the ROUTER accepts connections; handle() is called from the
-// manager's poll loop when socket() is readable.
+// Whether a CURVE client key (32 raw bytes) is admitted, and if so the user
+// id its connection's messages carry (their "User-Id" property). Must be
+// safe to call from the thread that serves ZAP.
+using ZapDecision = std::function<std::optional<std::string>(const std::string& public_key)>;
+
+// Answers ZAP requests (RFC 27) for the manager's socket with `decide`.
+// Must exist before the ROUTER accepts connections; handle() is called from
+// the manager's poll loop when socket() is readable.
 class ZapHandler {
  public:
-  ZapHandler(zmq::context_t& context, std::set<std::string> allowed_keys);
+  ZapHandler(zmq::context_t& context, ZapDecision decide);
   zmq::socket_t& socket() { return socket_; }
   void handle();
   std::uint64_t refused() const { return refused_; }
 
  private:
   zmq::socket_t socket_;
-  std::set<std::string> allowed_;
+  ZapDecision decide_;
   std::uint64_t refused_ = 0;
 };
 

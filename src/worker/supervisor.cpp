@@ -9,6 +9,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <deque>
@@ -64,7 +66,18 @@ struct Held {
   std::optional<Status> stop_status;
   std::string stop_text;
   proto::Result result;
+  // proto::args_digest of its arguments, taken as they go to the runner:
+  // announced after a reconnect, it shows a manager that restarted since
+  // that this worker was sent the task (docs/security.md §4).
+  std::array<char, 16> args_digest{};
+  bool digested = false;
 };
+
+// The digest of a held task's arguments, from them if still here.
+std::string digest_of(const Held& h) {
+  if (h.digested) return std::string(h.args_digest.data(), h.args_digest.size());
+  return proto::args_digest(h.task.args);
+}
 
 }  // namespace
 
@@ -267,8 +280,8 @@ broker::WorkerAnnouncement Supervisor::Impl::announcement() const {
   a.isolation = config_.thread_isolation ? "thread" : "process";
   a.held.reserve(held_.size());
   for (const auto& [id, held] : held_)
-    a.held.push_back(
-        {id, held.task.module, held.task.function, held.task.flags, held.task.attempt});
+    a.held.push_back({id, held.task.module, held.task.function, held.task.flags, held.task.attempt,
+                      digest_of(held)});
   return a;
 }
 
@@ -549,6 +562,11 @@ void Supervisor::Impl::schedule() {
       continue;
     }
     Held& h = it->second;
+    if (!h.digested) {
+      std::string digest = proto::args_digest(h.task.args);
+      std::copy(digest.begin(), digest.end(), h.args_digest.begin());
+      h.digested = true;
+    }
     // The args are not needed here again: a task that must run again is sent
     // again by the manager.
     RunRequest request{
