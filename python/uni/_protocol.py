@@ -13,7 +13,7 @@ NOTICE, BYE, SERVICE_STARTED, BECOME, BECOME_REPLY = range(18, 23)
 # Result status codes (docs/protocol.md §9.1), by their wire names.
 STATUS_NAMES = ("ok", "exception", "bad-arguments", "unknown-function", "module-error",
                 "crashed", "timed-out", "cancelled", "no-worker", "rejected", "handed-back",
-                "queue-full")
+                "queue-full", "refused")
 OK, QUEUE_FULL = 0, 11
 REJECTED = 9
 
@@ -40,8 +40,12 @@ def unpack(data):
         return msgpack.unpackb(data, use_list=False, **_UNPACK)
 
 
-def hello(session):
-    return pack([HELLO, VERSION, "boss", {"session": session}])
+def hello(session, secret=None):
+    """A boss's HELLO; `secret` (bytes) resumes the session only for its holder."""
+    info = {"session": session}
+    if secret:
+        info["secret"] = secret
+    return pack([HELLO, VERSION, "boss", info])
 
 
 def heartbeat():
