@@ -172,7 +172,7 @@ class ManagerCore {
   // digest of the arguments the worker says it was sent, and its result if
   // it came first (unacknowledged: the worker keeps it meanwhile).
   struct Claim {
-    std::string digest;
+    std::optional<std::uint64_t> digest;
     std::optional<proto::Result> result;
   };
   std::unordered_map<proto::TaskId, Claim, proto::TaskIdHash> claims_;

@@ -116,8 +116,7 @@ bool ManagerCore::may_take_over(const Worker& w, const TaskRecord& t,
   // Resubmitted after a restart: it may still run where the old manager
   // sent it. One try per task, so that arguments cannot be guessed.
   if (!t.is(proto::kFlagResubmitted) || t.placeholder) return false;
-  const bool sent =
-      !held.args_digest.empty() && held.args_digest == proto::args_digest(t.task.args);
+  const bool sent = held.args_digest == proto::digest_args(t.task.args);
   if (!sent) tasks_.find(t.task.id)->task.flags &= ~proto::kFlagResubmitted;
   return sent;
 }
@@ -141,7 +140,7 @@ void ManagerCore::check_claim(TaskRecord& t, Outbox& out) {
   Worker* w = t.state == TaskState::kRunning ? t.worker : nullptr;
   if (!w) return;  // its claimant is gone: the task runs afresh, with its arguments
   const TaskId id = t.task.id;
-  if (!claim.digest.empty() && claim.digest == proto::args_digest(t.task.args)) {
+  if (claim.digest == proto::digest_args(t.task.args)) {
     if (!claim.result) return;
     // Its result came before the check: believed now, and acknowledged.
     std::vector<proto::Result> held;

@@ -122,13 +122,15 @@ struct RunningTask {  // a worker's re-announcement after (re)connecting
   std::string function;
   std::uint8_t flags = 0;
   std::uint8_t attempt = 1;
-  // args_digest(task.args): shows that the worker was sent the task, to a
-  // manager that has no record of sending it (it restarted). Empty: none.
-  std::string args_digest;
+  // digest_args(task.args): shows that the worker was sent the task, to a
+  // manager that has no record of sending it (it restarted).
+  std::optional<std::uint64_t> args_digest;
 };
 
-// 16 bytes of BLAKE2b over a task's arguments (RunningTask::args_digest).
-std::string args_digest(std::string_view args);
+// SipHash-2-4 (libsodium crypto_shorthash) of a task's arguments under a
+// fixed, public key: a fast digest, taken for every task a worker runs.
+// What makes a claim hold is knowing the arguments, not the key.
+std::uint64_t digest_args(std::string_view args);
 
 struct Hello {
   std::string role;  // "boss" or "worker"

@@ -9,8 +9,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <deque>
@@ -66,17 +64,16 @@ struct Held {
   std::optional<Status> stop_status;
   std::string stop_text;
   proto::Result result;
-  // proto::args_digest of its arguments, taken as they go to the runner:
+  // proto::digest_args of its arguments, taken as they go to the runner:
   // announced after a reconnect, it shows a manager that restarted since
-  // that this worker was sent the task (docs/security.md §4).
-  std::array<char, 16> args_digest{};
+  // that this worker was sent the task (docs/security.md §14.4).
+  std::uint64_t args_digest = 0;
   bool digested = false;
 };
 
 // The digest of a held task's arguments, from them if still here.
-std::string digest_of(const Held& h) {
-  if (h.digested) return std::string(h.args_digest.data(), h.args_digest.size());
-  return proto::args_digest(h.task.args);
+std::uint64_t digest_of(const Held& h) {
+  return h.digested ? h.args_digest : proto::digest_args(h.task.args);
 }
 
 }  // namespace
@@ -563,8 +560,7 @@ void Supervisor::Impl::schedule() {
     }
     Held& h = it->second;
     if (!h.digested) {
-      std::string digest = proto::args_digest(h.task.args);
-      std::copy(digest.begin(), digest.end(), h.args_digest.begin());
+      h.args_digest = proto::digest_args(h.task.args);
       h.digested = true;
     }
     // The args are not needed here again: a task that must run again is sent

@@ -42,7 +42,9 @@ void hello_adoption_is_refused(TestCluster& cluster, const CurveKeys& attacker_k
   // It is told to drop the task it claims ...
   std::optional<proto::Message> cancel = attacker.expect(proto::Type::kCancel, 10s);
   EXPECT_TRUE(cancel) << "the manager let the attacker keep another boss's task";
-  if (cancel) EXPECT_EQ(cancel->task_ids(), std::vector<proto::TaskId>{id});
+  if (cancel) {
+    EXPECT_EQ(cancel->task_ids(), std::vector<proto::TaskId>{id});
+  }
   // ... and its forged result is not believed.
   ASSERT_TRUE(attacker.send(forged_result(id, msgpack_uint(424242))));
   EXPECT_FALSE(f.wait_for(500ms)) << "a forged result answered the boss";

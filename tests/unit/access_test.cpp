@@ -122,7 +122,7 @@ class Claims : public ::testing::Test {
     rt.id = {kSession, seq};
     rt.module = module_hash();
     rt.function = "factorial";
-    rt.args_digest = proto::args_digest(args);
+    rt.args_digest = proto::digest_args(args);
     return rt;
   }
   proto::Task resubmitted(std::uint64_t seq) {

@@ -22,7 +22,7 @@ proto::RunningTask announced(const TaskId& id, std::uint8_t flags = 0, std::uint
   rt.function = "factorial";
   rt.flags = flags;
   rt.attempt = attempt;
-  rt.args_digest = proto::args_digest(task(id.session, id.seq).args);  // it was sent them
+  rt.args_digest = proto::digest_args(task(id.session, id.seq).args);  // it was sent them
   return rt;
 }
 
