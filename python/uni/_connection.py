@@ -72,13 +72,13 @@ class _HandshakeWatch:
         if self.ok:
             return
         if self.tcp_connects > 0 and self.failures >= 2:
-            raise ConnectError("auth-failed", "authentication failed (wrong authkey?) connecting "
-                               "to " + self.endpoint)
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey, or a key not "
+                               "admitted?) connecting to " + self.endpoint)
         if waited < limit:
             return
         if self.tcp_connects > 0:
-            raise ConnectError("auth-failed", "authentication failed (wrong authkey?): the "
-                               "handshake with %s did not complete" % self.endpoint)
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey, or a key not "
+                               "admitted?): the handshake with %s did not complete" % self.endpoint)
         raise ConnectError("unreachable", "cannot connect to %s: no manager answered within %s s"
                            % (self.endpoint, _seconds_text(limit)))
 

@@ -203,13 +203,15 @@ void HandshakeWatch::check(std::chrono::milliseconds waited,
   if (ok_) return;
   // Two failed handshakes over working TCP: retrying will not change the key.
   if (tcp_connects_ > 0 && failures_ >= 2)
-    throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
-                         "authentication failed (wrong authkey?) connecting to " + address_);
+    throw ConnectFailure(
+        ConnectFailure::Reason::kAuthFailed,
+        "authentication failed (wrong authkey, or a key not admitted?) connecting to " + address_);
   if (waited < limit) return;
   if (tcp_connects_ > 0)
-    throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
-                         "authentication failed (wrong authkey?): the handshake with " + address_ +
-                             " did not complete");
+    throw ConnectFailure(
+        ConnectFailure::Reason::kAuthFailed,
+        "authentication failed (wrong authkey, or a key not admitted?): the handshake with " +
+            address_ + " did not complete");
   throw ConnectFailure(ConnectFailure::Reason::kUnreachable, "cannot connect to " + address_ +
                                                                  ": no manager answered within " +
                                                                  seconds_text(limit) + " s");
