@@ -20,12 +20,12 @@ TEST(Access, EachRoleMayDoWhatItsRowSays) {
   EXPECT_TRUE(may(Role::kObserver, Action::kStatus));
   EXPECT_FALSE(may(Role::kObserver, Action::kServe));
   EXPECT_TRUE(may(Role::kWorker, Action::kServe));
-  for (Action a : {Action::kSubmit, Action::kStatus, Action::kCancel, Action::kBecome,
-                   Action::kFetchResult})
+  for (Action a :
+       {Action::kSubmit, Action::kStatus, Action::kCancel, Action::kBecome, Action::kFetchResult})
     EXPECT_FALSE(may(Role::kWorker, a));
   EXPECT_FALSE(may(Role::kBoss, Action::kServe));
-  for (Action a : {Action::kSubmit, Action::kStatus, Action::kCancel, Action::kBecome,
-                   Action::kFetchResult})
+  for (Action a :
+       {Action::kSubmit, Action::kStatus, Action::kCancel, Action::kBecome, Action::kFetchResult})
     EXPECT_TRUE(may(Role::kBoss, a));
   for (Action a : {Action::kServe, Action::kSubmit, Action::kStatus, Action::kCancel,
                    Action::kBecome, Action::kFetchResult})

@@ -67,7 +67,8 @@ TEST_F(KeyFilesTest, ASecretOthersMayReadIsRefusedWithTheFix) {
     FAIL() << "read a key file others may read";
   } catch (const KeyFileError& e) {
     EXPECT_NE(std::string(e.what()).find("may be read by others than its owner (mode 0604): run "
-                                         "chmod 0600 " + root_ + "/k.secret"),
+                                         "chmod 0600 " +
+                                         root_ + "/k.secret"),
               std::string::npos)
         << e.what();
   }
