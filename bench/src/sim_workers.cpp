@@ -9,8 +9,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "broker/zmq/transport.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
 #include "util.hpp"
 

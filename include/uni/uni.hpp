@@ -409,6 +409,9 @@ struct WorkerStatus {
   std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
   std::uint64_t heartbeat_age_ms = 0;  // since its last heartbeat
   std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
+  // Why it takes no tasks now (e.g. its module cache cannot be written);
+  // empty while it does.
+  std::string note;
 };
 
 struct ServiceStatus {
@@ -457,12 +460,18 @@ struct ClusterStatus {
     std::uint64_t modules = 0, module_bytes = 0;  // stored now
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
-    std::uint64_t cancelled = 0;     // of `failed`, those that ended cancelled
+    std::uint64_t cancelled = 0;     // ended cancelled (stopped, not failed: not in `failed`)
     std::uint64_t kept_results = 0;  // results held for `uni result` (uni/detached.hpp)
   } totals;
   std::uint64_t uptime_ms = 0;                 // the manager's
   double tasks_per_s = 0;                      // tasks finished per second over the last 10 s
   std::vector<FailureStatus> recent_failures;  // most recent first, at most 20
+  // The broker that answered, as the connection knows it (not sent by it,
+  // not in to_json): its kind ("manager", "NATS cluster") and whether a
+  // manager runs. Without one (NATS) there is no uptime, the totals are the
+  // live workers' and bosses', and results are kept by the cluster.
+  std::string broker = "manager";
+  bool has_manager = true;
 };
 
 // The status as one JSON object, the keys of `uni status --json`

@@ -47,13 +47,22 @@ def connect(address=None, *, key=None, authkey=None, authkey_file=None, connect_
     `authkey_file`, else a key file in $UNI_KEY, else $UNI_AUTHKEY, else the
     key file `uni manager` creates (~/.config/uni/authkey). Raises
     ConnectError (reason "unreachable", "auth-failed" or "refused") within
-    connect_timeout seconds.
+    connect_timeout seconds; "refused" at once for a nats:// address, which
+    this client does not support yet.
 
     on_notice(text): messages from the manager, e.g. that tasks wait for a
     worker that is not there (default: printed to stderr). max_outstanding:
     a submission beyond this many unfinished tasks blocks until one finishes.
     """
     address = address or os.environ.get("UNI_CONNECT") or "tcp://127.0.0.1:7070"
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+    if scheme in ("nats", "tls"):
+        raise ConnectError("refused", "%s: the Python client does not support NATS yet; it talks "
+                           "to the built-in manager only (tcp://HOST:PORT). On NATS use the "
+                           "uni CLI or the C++ API" % address)
+    if scheme != "tcp":
+        raise ConnectError("refused", "%s: unknown scheme %s://; the Python client takes "
+                           "tcp://HOST:PORT or HOST:PORT" % (address, scheme))
     if key and (authkey or authkey_file):
         raise Error("give a key file or an authkey, not both")
     key_file = None if (authkey or authkey_file) else find_key_file(key)

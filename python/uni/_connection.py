@@ -22,7 +22,7 @@ from .errors import ConnectError, Error, RefusedError
 
 log = logging.getLogger("uni")
 
-# As src/proto/transport.cpp sets them on the reference peers (docs/protocol.md §2.3).
+# As src/broker/zmq/transport.cpp sets them on the reference peers (docs/protocol.md §2.3).
 _SOCKET_OPTIONS = (
     (zmq.IMMEDIATE, 1),  # queue only on a live connection; state is resent after HELLO
     (zmq.RECONNECT_IVL, 100),
@@ -51,7 +51,7 @@ def _seconds_text(seconds):
 
 class _HandshakeWatch:
     """Turns socket monitor events into a verdict on a first connection
-    (HandshakeWatch in src/proto/transport.cpp, docs/protocol.md §3.4)."""
+    (HandshakeWatch in src/broker/zmq/transport.cpp, docs/protocol.md §3.4)."""
 
     def __init__(self, endpoint):
         self.endpoint, self.tcp_connects, self.failures, self.ok = endpoint, 0, 0, False

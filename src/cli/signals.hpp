@@ -8,8 +8,15 @@ namespace uni::cli {
 // Calls stop(arg) from the handler on the first SIGINT or SIGTERM; the
 // callback must be async-signal-safe (Manager/Supervisor::request_stop are).
 // With a null callback the signal is only recorded (received_stop_signal()).
-// A second signal of the same kind exits at once.
+// A second signal exits at once (128 + the signal), except while tasks are
+// being withdrawn (withdrawing_tasks()): then it says so and waits for them,
+// and only a third leaves at once.
 void on_stop_signal(void (*stop)(void*), void* arg);
+
+// The command that called on_stop_signal withdraws its tasks from the cluster
+// on a stop signal (uni run, map, spawn): true from when it has tasks out
+// until they are withdrawn.
+void withdrawing_tasks(bool on);
 
 // The signal that arrived, or 0.
 int received_stop_signal();

@@ -5,7 +5,6 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include <cctype>
 #include <cerrno>
@@ -77,24 +76,47 @@ bool exists(const std::string& path) {
 
 }  // namespace
 
+// Z85 here rather than libzmq's: key files are read by processes and
+// folders that know no transport (the layering of src/).
+namespace {
+constexpr std::string_view kZ85Alphabet =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+}  // namespace
+
 std::string z85_encode(const std::string& raw32) {
-  char out[41];
-  if (raw32.size() != 32 ||
-      !zmq_z85_encode(out, reinterpret_cast<const std::uint8_t*>(raw32.data()), 32))
-    throw std::invalid_argument("z85_encode: needs 32 bytes");
-  return std::string(out, 40);
+  if (raw32.size() != 32) throw std::invalid_argument("z85_encode: needs 32 bytes");
+  std::string out;
+  out.reserve(40);
+  for (std::size_t i = 0; i < 32; i += 4) {
+    std::uint32_t value = 0;
+    for (std::size_t j = 0; j < 4; ++j)
+      value = (value << 8) | static_cast<unsigned char>(raw32[i + j]);
+    char group[5];
+    for (int k = 4; k >= 0; --k) {
+      group[k] = kZ85Alphabet[value % 85];
+      value /= 85;
+    }
+    out.append(group, 5);
+  }
+  return out;
 }
 
 std::optional<std::string> z85_decode(std::string_view text) {
   if (text.size() != 40) return std::nullopt;
-  static const std::string_view alphabet =
-      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-  for (char c : text)
-    if (alphabet.find(c) == std::string_view::npos) return std::nullopt;
-  std::string z(text);
-  std::uint8_t raw[32];
-  if (!zmq_z85_decode(raw, z.c_str())) return std::nullopt;
-  return std::string(reinterpret_cast<const char*>(raw), sizeof(raw));
+  std::string raw;
+  raw.reserve(32);
+  for (std::size_t i = 0; i < 40; i += 5) {
+    std::uint64_t value = 0;
+    for (std::size_t j = 0; j < 5; ++j) {
+      std::size_t digit = kZ85Alphabet.find(text[i + j]);
+      if (digit == std::string_view::npos) return std::nullopt;
+      value = value * 85 + digit;
+    }
+    if (value > 0xffffffffu) return std::nullopt;  // five digits that are no four bytes
+    for (int shift = 24; shift >= 0; shift -= 8)
+      raw.push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+  return raw;
 }
 
 ClientKey generate_client_key(const std::string& name, Role role, const std::string& manager_key) {

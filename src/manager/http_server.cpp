@@ -71,6 +71,14 @@ class HttpServer::Impl {
     server_.set_keep_alive_max_count(100);
     server_.set_read_timeout(std::chrono::seconds(5));
     routes();
+    // cpp-httplib's default options set SO_REUSEPORT, with which a second
+    // manager binds the same port and the kernel splits the requests between
+    // two clusters' dashboards. SO_REUSEADDR alone still refuses a port
+    // someone listens on (and allows one in TIME_WAIT).
+    server_.set_socket_options([](int sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     int port = where.port;
     if (port == 0) port = server_.bind_to_any_port(where.host);
     else if (!server_.bind_to_port(where.host, port)) port = -1;

@@ -3,6 +3,9 @@
 // modules by hash, keeps the registry of workers, and watches everyone's
 // heartbeats. One thread, one ROUTER socket, one poll loop; with --http, an
 // HTTP server on threads of its own that reads only published snapshots.
+// This face names no transport: its socket and loop live with the transport
+// they serve, over the socket-free core of manager_core.hpp
+// (docs/architecture.md §12, "The manager and its transport").
 #pragma once
 
 #include <memory>

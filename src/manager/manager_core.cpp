@@ -76,7 +76,7 @@ void ManagerCore::apply(Outbox& out) {
     for (const TaskRecord* t : applying_.finished) {
       if (t->state != TaskState::kDone) continue;
       const TaskId id = t->task.id;
-      if (t->result->status != Status::kOk)
+      if (t->result->status != Status::kOk && t->result->status != Status::kCancelled)
         metrics_.failures.add({id.str(), t->task.function, proto::status_name(t->result->status),
                                t->result->payload, t->result->worker, 0},
                               now_);
@@ -193,7 +193,11 @@ void ManagerCore::on_status(const PeerId& peer, Clock::time_point now, Outbox& o
   if (!who) return;
   if (!may(who->role, Action::kStatus))
     return refuse(peer, role_refusal(*who, Action::kStatus), {proto::Type::kStatus, 0, {}}, out);
-  out.send(peer, proto::encode_status_reply(status(now)));
+  proto::StatusReport report = status(now);
+  // The boss that asks is not counted: `uni status` listed itself as a
+  // connected boss.
+  if (const Boss* b = bosses_.at(peer); b && b->connected && report.bosses > 0) --report.bosses;
+  out.send(peer, proto::encode_status_reply(report));
 }
 
 void ManagerCore::on_bye(const PeerId& peer, const std::string& reason, Outbox& out) {
@@ -326,7 +330,8 @@ void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
     error = "module of " + std::to_string(upload.bytes.size()) +
             " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
             " bytes (--max-module)";
-  else error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes));
+  else
+    error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes), upload.signatures);
   bosses_.module_answered(upload.hash);
   if (error) {
     refuse_module(peer, upload.hash, *error, out);
@@ -368,10 +373,12 @@ void ManagerCore::on_ack(const PeerId& peer, const std::vector<TaskId>& ids, Out
 // ---- a worker ----------------------------------------------------------------------------
 
 void ManagerCore::on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
-                               const std::vector<TaskId>& started_services, Outbox& out) {
+                               const std::vector<TaskId>& started_services, Outbox& out,
+                               std::string note) {
   Worker* w = workers_.find(peer);
   if (!w) return;
   w->executing = busy.value_or(w->executing);
+  w->note = std::move(note);
   w->last_heartbeat = now_;
   for (const TaskId& id : started_services) {
     TaskRecord* t = tasks_.find(id);
@@ -425,7 +432,7 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
     r.attempt = t->task.attempt;
     metrics_.run_time.observe(now_ - t->since);
     if (r.status == Status::kOk) ++w->completed;
-    else ++w->failed;
+    else if (r.status != Status::kCancelled) ++w->failed;
     tasks_.complete(*t, std::move(r), changes_);
   }
   apply(out);
@@ -452,7 +459,7 @@ void ManagerCore::on_fetch_module(const PeerId& peer, const ModuleHash& hash, Ou
   }
   ++module_totals_.fetches;
   module_totals_.fetch_bytes += mod->bytes.size();
-  out.send(peer, proto::encode_module(hash, &mod->bytes, ""));
+  out.send(peer, proto::encode_module(hash, &mod->bytes, "", mod->signatures));
 }
 
 void ManagerCore::on_credit(const PeerId& peer, std::uint32_t capacity) {
@@ -599,13 +606,16 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
 // which outlive it; the boss itself goes once it owns nothing.
 void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
   std::vector<TaskId> mine;
+  std::size_t kept = 0;  // results kept for `uni result` (held apart): not dropped
   for (const TaskId& id : tasks_.tasks_of(b.session)) {
     const TaskRecord* t = tasks_.find(id);
-    if (!t->is(proto::kFlagDetached) || t->state == TaskState::kDone) mine.push_back(id);
+    if (t->is(proto::kFlagDetached) && t->state != TaskState::kDone) continue;
+    mine.push_back(id);
+    kept += t->is(proto::kFlagKeepResult) && t->state == TaskState::kDone;
   }
-  if (!mine.empty())
+  if (mine.size() > kept)
     log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
-              mine.size());
+              mine.size() - kept);
   for (const TaskId& id : mine) {
     const TaskRecord* t = tasks_.find(id);
     if (t->state == TaskState::kRunning && t->worker)
@@ -644,6 +654,7 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
     out.failed = w->failed;
     out.heartbeat_age_ms = ms_between(w->last_heartbeat, now);
     out.uptime_ms = ms_between(w->joined, now);
+    out.note = w->note;
     r.running += out.busy;
   }
   r.queue = tasks_.count(TaskState::kQueued);

@@ -79,7 +79,8 @@ class ManagerCore {
                        Outbox& out);
   // A worker:
   void on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
-                    const std::vector<proto::TaskId>& started_services, Outbox& out);
+                    const std::vector<proto::TaskId>& started_services, Outbox& out,
+                    std::string note = {});
   void on_result(const PeerId& peer, std::vector<proto::Result> results, Outbox& out);
   void on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out);
   void on_credit(const PeerId& peer, std::uint32_t capacity);

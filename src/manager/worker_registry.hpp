@@ -31,6 +31,7 @@ struct Worker {
   std::string secret;
   std::uint32_t pid = 0, slots = 1, capacity = 1;
   std::uint32_t executing = 0;  // as its last HEARTBEAT said
+  std::string note;             // why it takes no tasks, as its last HEARTBEAT said; or empty
   std::uint16_t platform = 0;
   std::unordered_set<proto::TaskId, proto::TaskIdHash> inflight;  // assigned to it
   Clock::time_point last_seen{};

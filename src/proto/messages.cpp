@@ -216,11 +216,16 @@ std::string encode_refusal(std::string_view text, const Refusal& refused) {
 
 std::string encode_heartbeat() { return Writer(Type::kHeartbeat, 0).done(); }
 
-std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services) {
-  Writer w(Type::kHeartbeat, 2, 24 + 18 * services.size());
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services,
+                                    std::string_view note) {
+  Writer w(Type::kHeartbeat, note.empty() ? 2 : 3, 24 + 18 * services.size() + note.size());
   w.p().pack_uint32(busy);
   w.p().pack_array(static_cast<std::uint32_t>(2 * services.size()));
   for (const TaskId& id : services) w.id(id);
+  if (!note.empty()) {
+    w.p().pack_str(static_cast<std::uint32_t>(note.size()));
+    w.p().pack_str_body(note.data(), static_cast<std::uint32_t>(note.size()));
+  }
   return w.done();
 }
 
@@ -245,12 +250,25 @@ std::string encode_need_module(const ModuleHash& hash) {
   return w.done();
 }
 
+namespace {
+// The optional signatures field: written only when there are signatures, so
+// that an unsigned module's messages are what they always were.
+void write_signatures(Writer& w, const ModuleSignatures& signatures) {
+  if (signatures.empty()) return;
+  w.p().pack_array(static_cast<std::uint32_t>(signatures.size()));
+  for (const std::string& s : signatures) w.bin(s);
+}
+std::size_t signatures_size(const ModuleSignatures& signatures) { return signatures.size() * 100; }
+}  // namespace
+
 std::string encode_put_module(const ModuleHash& hash, std::string_view platform,
-                              std::string_view bytes) {
-  Writer w(Type::kPutModule, 3, bytes.size() + 128);
+                              std::string_view bytes, const ModuleSignatures& signatures) {
+  Writer w(Type::kPutModule, signatures.empty() ? 3 : 4,
+           bytes.size() + 128 + signatures_size(signatures));
   w.bin(hash.raw());
   w.str(platform);
   w.bin(bytes);
+  write_signatures(w, signatures);
   return w.done();
 }
 
@@ -327,13 +345,15 @@ std::string encode_fetch_module(const ModuleHash& hash) {
   return w.done();
 }
 
-std::string encode_module(const ModuleHash& hash, const std::string* bytes,
-                          std::string_view error) {
-  Writer w(Type::kModule, 3, (bytes ? bytes->size() : 0) + 128);
+std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error,
+                          const ModuleSignatures& signatures) {
+  Writer w(Type::kModule, signatures.empty() ? 3 : 4,
+           (bytes ? bytes->size() : 0) + 128 + signatures_size(signatures));
   w.bin(hash.raw());
   if (bytes) w.bin(*bytes);
   else w.p().pack_nil();
   w.str(error);
+  write_signatures(w, signatures);
   return w.done();
 }
 
@@ -641,7 +661,24 @@ ModuleUpload Message::module_upload() const {
   if (bytes.type != msgpack::type::BIN) fail("PUT_MODULE: bytes must be binary");
   up.platform.assign(platform.via.str.ptr, platform.via.str.size);
   up.bytes.assign(bytes.via.bin.ptr, bytes.via.bin.size);
+  up.signatures = signatures(3);
   return up;
+}
+
+ModuleSignatures Message::signatures(std::uint32_t index) const {
+  ModuleSignatures out;
+  if (body_size_ <= index) return out;
+  const msgpack::object& list = array_of(field(index), type_name(type_));
+  if (list.via.array.size > kMaxModuleSignatures)
+    fail(std::string(type_name(type_)) + ": more than " + std::to_string(kMaxModuleSignatures) +
+         " signatures");
+  for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
+    const msgpack::object& s = list.via.array.ptr[i];
+    if (s.type != msgpack::type::BIN || s.via.bin.size != 96)
+      fail(std::string(type_name(type_)) + ": a signature must be 96 bytes of binary");
+    out.emplace_back(s.via.bin.ptr, s.via.bin.size);
+  }
+  return out;
 }
 
 std::vector<Result> Message::results() const {
@@ -716,6 +753,7 @@ ModuleReply Message::module_reply() const {
   else if (bytes.type != msgpack::type::NIL) fail("MODULE: bytes must be binary or nil");
   if (error.type != msgpack::type::STR) fail("MODULE: error must be a string");
   reply.error.assign(error.via.str.ptr, error.via.str.size);
+  reply.signatures = signatures(3);
   return reply;
 }
 
@@ -732,6 +770,13 @@ std::optional<std::uint32_t> Message::busy() const {
   if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > UINT32_MAX)
     fail("HEARTBEAT: busy must be an unsigned 32-bit integer");
   return static_cast<std::uint32_t>(o.via.u64);
+}
+
+std::string Message::worker_note() const {
+  if (body_size_ < 3) return {};
+  const msgpack::object& o = field(2);
+  if (o.type != msgpack::type::STR) fail("HEARTBEAT: note must be a string");
+  return std::string(o.via.str.ptr, std::min<std::uint32_t>(o.via.str.size, 1024));
 }
 
 std::string Message::text() const {

@@ -173,16 +173,24 @@ struct Refusal {
   std::vector<TaskId> ids;
 };
 
+// Signatures of a module (common/signing.hpp), each 96 bytes: the signer's
+// public key and its ed25519 signature of the module's hash. Optional last
+// fields of PUT_MODULE and MODULE (docs/protocol.md 7.7, 7.16).
+using ModuleSignatures = std::vector<std::string>;
+inline constexpr std::size_t kMaxModuleSignatures = 16;
+
 struct ModuleUpload {
   ModuleHash hash;
   std::string platform;
   std::string bytes;
+  ModuleSignatures signatures;
 };
 
 struct ModuleReply {  // MODULE: bytes, or an error saying why not
   ModuleHash hash;
   std::optional<std::string> bytes;
   std::string error;
+  ModuleSignatures signatures;
 };
 
 struct CancelOutcome {
@@ -208,12 +216,15 @@ std::string new_hello_secret();
 std::string encode_heartbeat();
 // A worker's HEARTBEAT also says how many of its tasks are executing, and
 // which services have started.
-std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services);
+// `note`: why the worker takes no tasks (its module cache is unusable), or
+// empty; sent as a third field only when not empty.
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services,
+                                    std::string_view note = {});
 std::string encode_submit(const std::vector<const Task*>& tasks);
 std::string encode_tasks(const std::vector<const Task*>& tasks);
 std::string encode_need_module(const ModuleHash& hash);
 std::string encode_put_module(const ModuleHash& hash, std::string_view platform,
-                              std::string_view bytes);
+                              std::string_view bytes, const ModuleSignatures& signatures = {});
 std::string encode_results(const std::vector<const Result*>& results);
 std::string encode_ack(const std::vector<TaskId>& ids);
 std::string encode_cancel(const std::vector<TaskId>& ids);
@@ -224,7 +235,8 @@ std::string encode_status_reply(const StatusReport& report);
 // The boss's services that its workers report executing (kFlagStartedEvent).
 std::string encode_service_started(const std::vector<TaskId>& ids);
 std::string encode_fetch_module(const ModuleHash& hash);
-std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error);
+std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error,
+                          const ModuleSignatures& signatures = {});
 std::string encode_credit(std::uint32_t capacity);
 std::string encode_notice(std::string_view text);
 std::string encode_bye(std::string_view reason);
@@ -267,10 +279,12 @@ class Message {
   std::uint32_t credit() const;
   std::optional<std::uint32_t> busy() const;     // HEARTBEAT from a worker
   std::vector<TaskId> started_services() const;  // HEARTBEAT from a worker
+  std::string worker_note() const;               // HEARTBEAT from a worker; empty if none
   std::string text() const;                      // NOTICE, BYE
 
  private:
   std::vector<TaskId> id_list(std::uint32_t index) const;
+  ModuleSignatures signatures(std::uint32_t index) const;  // absent: none
 
   msgpack::object_handle handle_;
   const msgpack::object* body_ = nullptr;

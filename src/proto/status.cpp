@@ -85,6 +85,8 @@ constexpr std::string_view kHeartbeatAgeMs = "heartbeat_age_ms", kUptimeMs = "up
                            kCancelled = "cancelled", kKeptResults = "kept_results",
                            kTasksPerS = "tasks_per_s", kRecentFailures = "recent_failures",
                            kStatus = "status", kError = "error", kAgeMs = "age_ms";
+// workers[]: only from a worker that takes no tasks, and why (optional).
+constexpr std::string_view kNote = "note";
 }  // namespace key
 
 [[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
@@ -206,7 +208,7 @@ std::string pack_status_report(const StatusReport& r) {
   p.pack(key::kWorkers);
   p.pack_array(static_cast<std::uint32_t>(r.workers.size()));
   for (const StatusReport::Worker& w : r.workers) {
-    p.pack_map(14);
+    p.pack_map(w.note.empty() ? 14 : 15);
     field(key::kId, w.id);
     field(key::kHost, w.host);
     field(key::kPid, w.pid);
@@ -221,6 +223,7 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kFailed, w.failed);
     field(key::kHeartbeatAgeMs, w.heartbeat_age_ms);
     field(key::kUptimeMs, w.uptime_ms);
+    if (!w.note.empty()) field(key::kNote, w.note);
   }
   field(key::kQueue, r.queue);
   field(key::kWaitingForModule, r.waiting_for_module);
@@ -296,6 +299,7 @@ StatusReport read_status_report(const msgpack::object& map) {
     out.failed = w.optional_u64(key::kFailed);
     out.heartbeat_age_ms = w.optional_u64(key::kHeartbeatAgeMs);
     out.uptime_ms = w.optional_u64(key::kUptimeMs);
+    if (w.has(key::kNote)) out.note = w.str(key::kNote);
   }
   r.queue = in.u64(key::kQueue);
   r.waiting_for_module = in.u64(key::kWaitingForModule);

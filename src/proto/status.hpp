@@ -75,6 +75,9 @@ struct StatusReport {
     std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
     std::uint64_t heartbeat_age_ms = 0;  // since its last HEARTBEAT
     std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
+    // Why it takes no tasks (its module cache is unusable); empty when it
+    // does, and from an older manager.
+    std::string note;
   };
   struct Service {
     std::string id;  // printed task id
@@ -92,7 +95,8 @@ struct StatusReport {
     std::uint64_t modules = 0, module_bytes = 0;  // stored now
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
-    std::uint64_t cancelled = 0;  // of `failed`, those that ended `cancelled`
+    // Ended `cancelled`: not counted in `failed` (from an older manager, they are).
+    std::uint64_t cancelled = 0;
     // Results the manager keeps for `uni result` (kFlagKeepResult); 0 from
     // an older manager.
     std::uint64_t kept_results = 0;

@@ -9,10 +9,10 @@
 #include <map>
 #include <random>
 
+#include "broker/zmq/transport.hpp"
 #include "common/keys.hpp"
 #include "common/module_file.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 #include "test_cluster.hpp"
 
 namespace uni::test {

@@ -5,8 +5,8 @@
 
 #include <thread>
 
+#include "broker/zmq/transport.hpp"
 #include "common/key_files.hpp"
-#include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
 
 namespace uni::test {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <zmq.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -137,6 +138,23 @@ TEST(Z85, RoundTripsAndRefusesWhatIsNotAKey) {
   EXPECT_EQ(z85_decode(text), bytes);
   EXPECT_FALSE(z85_decode(text.substr(1)));
   EXPECT_FALSE(z85_decode(std::string(39, '0') + " "));
+  // Five digits over 2^32 - 1 are no four bytes.
+  EXPECT_FALSE(z85_decode(std::string(35, '0') + "#####"));
+}
+
+TEST(Z85, IsZeroMQsZ85) {
+  // The test vector of ZeroMQ RFC 32, four times over.
+  const std::string hello("\x86\x4F\xD2\x6F\xB5\x59\xF7\x5B", 8);
+  EXPECT_EQ(z85_encode(hello + hello + hello + hello), "HelloWorldHelloWorldHelloWorldHelloWorld");
+  // And libzmq's own encoding and decoding of random keys, which CURVE uses.
+  for (int i = 0; i < 64; ++i) {
+    std::string raw(32, '\0');
+    randombytes_buf(raw.data(), raw.size());
+    char theirs[41];
+    ASSERT_TRUE(zmq_z85_encode(theirs, reinterpret_cast<const std::uint8_t*>(raw.data()), 32));
+    EXPECT_EQ(z85_encode(raw), std::string(theirs, 40));
+    EXPECT_EQ(z85_decode(theirs), raw);
+  }
 }
 
 }  // namespace
