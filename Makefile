@@ -6,23 +6,27 @@ JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-# Every Debian package the build, the tests, the benchmarks and the examples
-# use, and the README's tour (nc, from netcat-openbsd).
-DEBS := cmake make g++ pkg-config \
+# Debian packages, per command: `make run` installs what the build of uni
+# and its examples needs and the README's tour uses (nc, from
+# netcat-openbsd); `make test` adds what only the tests and benchmarks use
+# (gtest, benchmark, nats-server, headless Chromium for the dashboard's
+# test, ...). `make deps` installs them all.
+DEBS_RUN := cmake make g++ pkg-config \
         libzmq3-dev cppzmq-dev libsodium-dev libmsgpack-cxx-dev \
-        nlohmann-json3-dev libcli11-dev libspdlog-dev \
-        libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
-        clang-format netcat-openbsd \
-        python3 python3-zmq python3-msgpack python3-nacl \
-        libnats-dev nats-server openssl
-# The HTTP client of the dashboard tests and benchmarks (cpp-httplib), and the
-# dashboard's test in headless Chromium driven through chromedriver (issue 10).
-DEBS += libcpp-httplib-dev chromium chromium-driver python3-selenium
+        nlohmann-json3-dev libcli11-dev libspdlog-dev libnats-dev \
+        libseccomp-dev netcat-openbsd
+# The HTTP client of the dashboard tests and benchmarks is cpp-httplib (the
+# manager serves HTTP itself); the dashboard's test runs in headless Chromium
+# driven through chromedriver.
+DEBS_TEST := libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
+        clang-format python3 python3-zmq python3-msgpack python3-nacl \
+        nats-server openssl libcpp-httplib-dev chromium chromium-driver python3-selenium
+DEBS := $(DEBS_RUN) $(DEBS_TEST)
 # `make fuzz` only: clang and its libFuzzer runtime.
 FUZZ_DEBS := clang libclang-rt-14-dev
 
-.PHONY: all deps fuzz-deps build run test install bench bench-quick bench-nats sanitize fuzz \
-        format clean
+.PHONY: all deps deps-run deps-test fuzz-deps build run test install bench bench-quick bench-nats \
+        sanitize fuzz format clean
 
 all: build
 
@@ -36,17 +40,25 @@ install_missing = missing=""; for p in $(1); do \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-deps:
+deps: deps-test
+
+# deps-run: the build and the examples; deps-test: everything.
+deps-run:
+	@$(call install_missing,$(DEBS_RUN))
+deps-test:
 	@$(call install_missing,$(DEBS))
 
-fuzz-deps: deps
+fuzz-deps: deps-run
 	@$(call install_missing,$(FUZZ_DEBS))
 
 build: deps
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DUNI_BUILD_TESTS=ON -DUNI_BUILD_BENCH=ON >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Only uni and the examples: no test, no benchmark.
+run: deps-run
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DUNI_BUILD_TESTS=OFF -DUNI_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target uni factorial factorial_boss echo echo_boss
 	scripts/run-examples.sh $(BUILD)
 
 test: build

@@ -20,7 +20,7 @@ namespace bench {
 
 namespace {
 
-constexpr int kHighWaterMark = 100000;  // as uni's sockets (src/proto/transport.cpp)
+constexpr int kHighWaterMark = 100000;  // as uni's sockets (src/broker/zmq/transport.cpp)
 
 struct Keypair {
   char pub[41], sec[41];  // Z85

@@ -17,9 +17,9 @@
 #include <thread>
 
 #include "common/log.hpp"
-#include "nats/async_publisher.hpp"
-#include "nats/result_stream.hpp"
-#include "nats/task_consumer.hpp"
+#include "nats/client/async_publisher.hpp"
+#include "nats/store/result_stream.hpp"
+#include "nats/store/task_consumer.hpp"
 #include "nats_server.hpp"
 #include "util.hpp"
 

@@ -182,6 +182,14 @@ bool register_export(const char* name) {
 [[gnu::used, gnu::section(UNI_PLATFORM_SECTION)]] inline constexpr char kModulePlatform[] =
     UNI_PLATFORM_TAG;
 
+// A record in .uni_exports that every module built with this header has, so
+// that a reader tells a module that exports nothing (no UNI_EXPORT) from one
+// built before .uni_exports existed. Static, not inline: an inline variable
+// is in a group of its own, which GCC refuses to mix with the records in one
+// section; the copies (one per source file) are skipped by readers.
+[[gnu::used, gnu::section(UNI_EXPORTS_SECTION)]] alignas(
+    1) static constexpr char kExportsPresent[] = UNI_EXPORTS_PRESENT_MARK;
+
 }  // namespace uni::detail
 
 #define UNI_DETAIL_CAT2(a, b) a##b

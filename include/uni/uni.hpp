@@ -72,6 +72,17 @@ class ConnectError : public Error {
   Reason reason_;
 };
 
+// The manager refused this client what it asked: the key it connected with
+// (ConnectOptions::key_file) has a role that may not do it, or the task,
+// service or result is another key's (docs/security.md). what() names the
+// key, its role and what was refused: "refused: key 'w1' has role worker,
+// which may not read the status". A refused submission is a TaskError of
+// kind kRefused instead.
+class RefusedError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A module file that cannot be shipped: missing, not a shared object, not a
 // uni module, or a function that is not exported from one.
 class ModuleError : public Error {
@@ -97,6 +108,7 @@ enum class ErrorKind {
   kCancelled,        // cancelled, or a service stopped
   kNoWorker,         // no worker took it within TaskOptions::wait
   kRejected,         // the manager refused it (size limits, bad module)
+  kRefused,          // the key this client connected with may not do it (its role)
 };
 const char* to_string(ErrorKind kind);
 
@@ -136,8 +148,14 @@ bool valid_task_id(const std::string& id);
 // ---- options --------------------------------------------------------------------
 
 struct ConnectOptions {
-  // The shared secret. Empty: authkey_file, then $UNI_AUTHKEY, then the key
-  // file `uni manager` creates (~/.config/uni/authkey).
+  // A client key file written by `uni keygen` (NAME.secret), for a manager
+  // started with --clients: the client connects as that key, with its role
+  // (docs/security.md). A file others may read is refused. Empty: $UNI_KEY
+  // if no authkey is given below.
+  std::string key_file;
+  // The shared secret. Empty: authkey_file, then $UNI_KEY (a key file, as
+  // above), then $UNI_AUTHKEY, then the key file `uni manager` creates
+  // (~/.config/uni/authkey). A key file and an authkey together are an error.
   std::string authkey;
   std::string authkey_file;
   // Give up connecting (ConnectError) after this long.
@@ -392,6 +410,9 @@ struct WorkerStatus {
   std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
   std::uint64_t heartbeat_age_ms = 0;  // since its last heartbeat
   std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
+  // Why it takes no tasks now (e.g. its module cache cannot be written);
+  // empty while it does.
+  std::string note;
 };
 
 struct ServiceStatus {
@@ -440,7 +461,7 @@ struct ClusterStatus {
     std::uint64_t modules = 0, module_bytes = 0;  // stored now
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
-    std::uint64_t cancelled = 0;     // of `failed`, those that ended cancelled
+    std::uint64_t cancelled = 0;     // ended cancelled (stopped, not failed: not in `failed`)
     std::uint64_t kept_results = 0;  // results held for `uni result` (uni/detached.hpp)
   } totals;
   std::uint64_t uptime_ms = 0;                 // the manager's
@@ -457,6 +478,12 @@ struct ClusterStatus {
     // name ("too-large", "queue-full", ...; docs/security.md section 8).
     std::vector<std::pair<std::string, std::uint64_t>> refused;
   } limits;
+  // The broker that answered, as the connection knows it (not sent by it,
+  // not in to_json): its kind ("manager", "NATS cluster") and whether a
+  // manager runs. Without one (NATS) there is no uptime, the totals are the
+  // live workers' and bosses', and results are kept by the cluster.
+  std::string broker = "manager";
+  bool has_manager = true;
 };
 
 // The status as one JSON object, the keys of `uni status --json`

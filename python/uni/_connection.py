@@ -18,11 +18,11 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import _protocol as p
-from .errors import ConnectError, Error
+from .errors import ConnectError, Error, RefusedError
 
 log = logging.getLogger("uni")
 
-# As src/proto/transport.cpp sets them on the reference peers (docs/protocol.md §2.3).
+# As src/broker/zmq/transport.cpp sets them on the reference peers (docs/protocol.md §2.3).
 _SOCKET_OPTIONS = (
     (zmq.IMMEDIATE, 1),  # queue only on a live connection; state is resent after HELLO
     (zmq.RECONNECT_IVL, 100),
@@ -60,9 +60,10 @@ def _stalled_text(endpoint):
 
 class _HandshakeWatch:
     """Turns socket monitor events into a verdict on a first connection
-    (HandshakeWatch in src/proto/transport.cpp, docs/protocol.md §3.4): a key
-    that is refused ends the connection within milliseconds, a handshake that
-    fails after most of the handshake limit stalled (the manager is busy)."""
+    (HandshakeWatch in src/broker/zmq/transport.cpp, docs/protocol.md §3.4): a
+    key that is refused ends the connection within milliseconds, a handshake
+    that fails after most of the handshake limit stalled (the manager is
+    busy)."""
 
     def __init__(self, endpoint):
         self.endpoint, self.tcp_connects, self.failures, self.ok = endpoint, 0, 0, False
@@ -94,13 +95,13 @@ class _HandshakeWatch:
         if self.ok:
             return
         if self.tcp_connects > 0 and self.failures >= 2:
-            raise ConnectError("auth-failed", "authentication failed (wrong authkey?) connecting "
-                               "to " + self.endpoint)
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey, or a key not "
+                               "admitted?) connecting to " + self.endpoint)
         if waited < limit:
             return
         if self.tcp_connects > 0 and self.failures > 0 and self.stalls == 0:
-            raise ConnectError("auth-failed", "authentication failed (wrong authkey?): the "
-                               "handshake with %s did not complete" % self.endpoint)
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey, or a key not "
+                               "admitted?): the handshake with %s did not complete" % self.endpoint)
         if self.tcp_connects > 0:
             raise ConnectError("unreachable", "%s; gave up after %s s"
                                % (_stalled_text(self.endpoint), _seconds_text(limit)))
@@ -139,7 +140,14 @@ class Connection:
     def __init__(self, address, keys, connect_timeout=5.0, on_notice=None,
                  max_outstanding=1_000_000):
         self.endpoint = normalize_endpoint(address)
-        self.session = int.from_bytes(os.urandom(8), "little")
+        # A key file's sessions begin with its owner tag (docs/security.md);
+        # the secret, said in every HELLO, lets only this client resume it.
+        owner_tag = getattr(keys, "owner_tag", None)
+        if owner_tag is None:
+            self.session = int.from_bytes(os.urandom(8), "little")
+        else:
+            self.session = (owner_tag << 32) | int.from_bytes(os.urandom(4), "little")
+        self._secret = os.urandom(16)
         self._on_notice = on_notice or (lambda text: print("uni: " + text, file=sys.stderr))
         self._context = zmq.Context(1)
         self._socket = self._context.socket(zmq.DEALER)
@@ -147,7 +155,6 @@ class Connection:
         s.curve_serverkey = keys.server_public
         s.curve_publickey = keys.client_public
         s.curve_secretkey = keys.client_secret
-        s.setsockopt(zmq.ROUTING_ID, b"b" + self.session.to_bytes(8, "little"))
         for option, value in _SOCKET_OPTIONS:
             s.setsockopt(option, value)
         self._monitor = s.get_monitor_socket(zmq.EVENT_ALL)
@@ -306,7 +313,7 @@ class Connection:
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
-        hello = p.hello(self.session)
+        hello = p.hello(self.session, self._secret)
         hello_sent = False
         while True:
             waited = time.monotonic() - start
@@ -338,6 +345,8 @@ class Connection:
                     if m[2] == "hello-required":
                         hello_sent = self._send(hello)
                         continue
+                    if m[2] == "refused":  # the manager's words say which key and why
+                        raise ConnectError("refused", m[3])
                     raise ConnectError("refused", "the manager at %s refused the connection: %s"
                                        % (self.endpoint, m[3]))
 
@@ -470,7 +479,7 @@ class Connection:
 
     def _say_hello(self):
         self._hellos += 1
-        if self._send(p.hello(self.session)):
+        if self._send(p.hello(self.session, self._secret)):
             self._hello_sent_at = time.monotonic()
 
     def _take_work(self):
@@ -661,7 +670,36 @@ class Connection:
                 "unreachable", "the manager restarted before it answered the become request"
                 + _BECOME_LOST))
             return
+        if code == "refused" and self._on_refused(text, m[4] if len(m) > 4 else None):
+            return
         log.error("the manager says: %s", text)
+
+    def _on_refused(self, text, about):
+        """Fails what waits for the refused request (docs/protocol.md, ERROR);
+        False if nothing did."""
+        kind, number = (about[0], about[1]) if about else (p.HELLO, 0)
+        error = RefusedError(text)
+        if kind == p.STATUS and self._status_waiters:
+            waiter = self._status_waiters.popleft()
+        elif kind == p.CANCEL and self._cancel_waiters:
+            waiter = self._cancel_waiters.popleft()  # replies, and refusals, come in order
+        elif kind == p.BECOME and number in self._become_waiters:
+            waiter = self._become_waiters.pop(number).reply
+        elif kind == p.HELLO:  # this boss may not go on: everything waiting fails
+            self._fail_becomes(lambda w: True, error)
+            for waiters in (self._status_waiters, self._cancel_waiters):
+                while waiters:
+                    w = waiters.popleft()
+                    if w is not None and not w.done():
+                        w.set_exception(error)
+            for seq in list(self._pending):
+                self._resolve(seq, p.STATUS_NAMES.index("refused"), text.encode(), "", "", 0)
+            return False
+        else:
+            return False
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        return True
 
     def _on_bye(self, m):
         log.warning("the manager is going away (%s); waiting for it to come back", m[2])

@@ -15,7 +15,7 @@ CHUNK = 25
 # Result status codes (docs/protocol.md §9.1), by their wire names.
 STATUS_NAMES = ("ok", "exception", "bad-arguments", "unknown-function", "module-error",
                 "crashed", "timed-out", "cancelled", "no-worker", "rejected", "handed-back",
-                "queue-full")
+                "queue-full", "refused")
 OK, QUEUE_FULL = 0, 11
 REJECTED = 9
 
@@ -59,8 +59,12 @@ def frames(message):
             for at in range(0, len(message), CHUNK_PIECE_BYTES)]
 
 
-def hello(session):
-    return pack([HELLO, VERSION, "boss", {"session": session}])
+def hello(session, secret=None):
+    """A boss's HELLO; `secret` (bytes) resumes the session only for its holder."""
+    info = {"session": session}
+    if secret:
+        info["secret"] = secret
+    return pack([HELLO, VERSION, "boss", info])
 
 
 def heartbeat():

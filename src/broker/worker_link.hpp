@@ -1,13 +1,12 @@
-// The worker's side of the broker seam (design §2): what the supervisor needs
-// from whatever hands it tasks and takes its results — tasks within the
-// credit it grants, modules fetched on demand, cancels, results and their
+// The worker's side of the broker seam: what the supervisor needs from
+// whatever hands it tasks and takes its results — tasks within the credit it
+// grants, modules fetched on demand, cancels, results and their
 // acknowledgement, heartbeats, and the connection's ups and downs. The
-// built-in manager (ZmqWorkerLink) is one implementation; NATS JetStream
-// (issue 9, src/nats/nats_worker_link.hpp) is another, with no manager (docs/architecture.md §12
-// maps each method onto JetStream). Nothing above this interface may assume a manager.
+// built-in manager (broker/zmq/zmq_worker_link.hpp) is one implementation;
+// NATS JetStream (nats/link/nats_worker_link.hpp) is another, with no manager
+// (docs/architecture.md §12 maps each method onto JetStream). Nothing above
+// this interface may assume a manager.
 #pragma once
-
-#include <zmq.h>
 
 #include <chrono>
 #include <cstdint>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "broker/broker_info.hpp"
+#include "broker/poll.hpp"
 #include "proto/become.hpp"
 #include "proto/messages.hpp"
 
@@ -77,16 +77,20 @@ class WorkerLink {
  public:
   virtual ~WorkerLink() = default;
 
-  // Connects, announces the worker and waits until the broker has accepted
-  // it. Throws proto::ConnectFailure: kUnreachable if nothing answered within
-  // `timeout` (open() may then be called again), kAuthFailed or kProtocol if
-  // waiting will not help.
+  // Connects as worker.worker_id, announces the worker and waits until the
+  // broker has accepted it. Throws broker::ConnectFailure: kUnreachable if
+  // nothing answered within `timeout` (open() may then be called again),
+  // kAuthFailed or kProtocol if waiting will not help.
   virtual BrokerInfo open(const WorkerAnnouncement& worker, std::chrono::milliseconds timeout) = 0;
 
-  // As BossLink: the link's part of the caller's poll set, and handling what
-  // is ready (bounded work per call), reporting through `events`.
-  virtual void add_poll_items(std::vector<zmq_pollitem_t>& items) = 0;
-  virtual void process(const zmq_pollitem_t* ready, WorkerEvents& events) = 0;
+  // As BossLink: the link's part of the caller's poll set, waiting on the
+  // whole set, and handling what is ready (bounded work per call),
+  // reporting through `events`.
+  virtual void add_poll_items(std::vector<PollItem>& items) = 0;
+  virtual void poll(std::vector<PollItem>& items, std::chrono::milliseconds timeout) {
+    poll_descriptors(items.data(), items.size(), timeout);
+  }
+  virtual void process(const PollItem* ready, WorkerEvents& events) = 0;
 
   // How many tasks the worker may hold from now on (0: none, it drains).
   // False if it could not be said now (no connection): say it again later.
@@ -104,11 +108,16 @@ class WorkerLink {
   // have started. Call every BrokerInfo::heartbeat, and early on a change.
   virtual void heartbeat(std::uint32_t busy,
                          const std::vector<proto::TaskId>& started_services) = 0;
+  // Why the worker takes no tasks (its module cache is unusable), or empty:
+  // sent with every heartbeat from now on, for `uni status` to show. A
+  // broker that has nowhere to show it may ignore it.
+  virtual void set_note(const std::string& note) { (void)note; }
   // Says goodbye; nothing is sent after it.
   virtual void close(std::string_view reason) = 0;
 
-  // The broker's address, for messages ("waiting for a manager at ...").
-  virtual const std::string& address() const = 0;
+  // Which broker this is (known before open()), for messages ("waiting for
+  // a manager at tcp://...").
+  virtual const BrokerIdentity& identity() const = 0;
 };
 
 }  // namespace uni::broker

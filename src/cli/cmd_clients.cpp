@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "cli/progress_line.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_view.hpp"
+#include "cli/task_call.hpp"
 #include "common/json_msgpack.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
@@ -30,72 +30,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// MODULE FN [ARG...] of run and spawn, and the options placed among them.
-// CLI11 reads the options before MODULE and leaves the rest untouched
-// (prefix_command): its positionals would split a JSON argument such as
-// [1,2] at the comma. This reads the rest: an option of the command anywhere
-// before `--` is taken as that option, something else that begins with `-`
-// is refused (never taken for the module path), and after `--` everything is
-// an argument. Negative numbers (-7, -2.5) are arguments, not options.
-struct TaskCall {
-  std::string module;
-  std::string function;
-  std::vector<std::string> args;
-
-  static TaskCall read(CLI::App& cmd);
-};
-
-bool looks_like_option(const std::string& token) {
-  if (token.size() < 2 || token[0] != '-') return false;
-  return !(std::isdigit(static_cast<unsigned char>(token[1])) || token[1] == '.');
-}
-
-TaskCall TaskCall::read(CLI::App& cmd) {
-  const std::string usage = "usage: uni " + cmd.get_name() + " [OPTIONS] MODULE.so FN [ARG...]";
-  std::vector<std::string> rest = cmd.remaining();
-  std::vector<std::string> positional;
-  bool literal = false;
-  for (std::size_t i = 0; i < rest.size(); ++i) {
-    const std::string& token = rest[i];
-    if (literal || !looks_like_option(token)) {
-      positional.push_back(token);
-      continue;
-    }
-    if (token == "--") {
-      literal = true;
-      continue;
-    }
-    if (token == "-h" || token == "--help") throw CLI::CallForHelp();
-    std::string name = token;
-    std::optional<std::string> value;
-    if (std::size_t eq = token.find('='); token.starts_with("--") && eq != std::string::npos) {
-      name = token.substr(0, eq);
-      value = token.substr(eq + 1);
-    }
-    CLI::Option* option = cmd.get_option_no_throw(name);
-    if (!option)
-      throw CommandError(kExitUsage, "unknown option " + token + " (uni " + cmd.get_name() +
-                                         " --help lists them); an argument that begins with - "
-                                         "goes after --, as in: uni " +
-                                         cmd.get_name() + " MODULE FN -- " + token);
-    if (!value) {
-      if (i + 1 == rest.size()) throw CommandError(kExitUsage, name + " needs a value");
-      value = rest[++i];
-    }
-    option->clear();  // given before MODULE too: the later one counts
-    option->add_result(*value);
-    option->run_callback();  // converts and checks, as if CLI11 had read it
-  }
-  if (positional.size() < 2) throw CommandError(kExitUsage, usage);
-  TaskCall call;
-  call.module = positional[0];
-  call.function = positional[1];
-  call.args.assign(positional.begin() + 2, positional.end());
-  return call;
-}
-
 Cluster connect_cluster(const ClientFlags& flags) {
   ConnectOptions options;
+  options.key_file = flags.key_file;
   options.authkey = flags.authkey;
   options.authkey_file = flags.authkey_file;
   try {
@@ -115,39 +52,6 @@ void check_module(const Cluster& cluster, const std::string& path, const std::st
   }
 }
 
-TaskOptions task_options(const TaskFlags& flags) {
-  TaskOptions options;
-  if (!flags.timeout.empty()) {
-    auto ms = parse_seconds(flags.timeout);
-    if (!ms) throw CommandError(kExitUsage, "--timeout: not a number of seconds: " + flags.timeout);
-    options.timeout = *ms;
-  }
-  if (!flags.wait.empty()) {
-    auto ms = parse_seconds(flags.wait);
-    if (!ms) throw CommandError(kExitUsage, "--wait: not a number of seconds: " + flags.wait);
-    options.wait = *ms;
-  }
-  if (flags.max_attempts < 1 || flags.max_attempts > 255)
-    throw CommandError(kExitUsage, "--max-attempts must be between 1 and 255");
-  options.max_attempts = flags.max_attempts;
-  log::debug("task options: timeout {} ms, wait {} ms, max attempts {}", options.timeout.count(),
-             options.wait.count(), options.max_attempts);
-  return options;
-}
-
-// The arguments as the wire's msgpack array; what cannot travel is a usage error.
-Msgpack pack_arguments(const std::vector<std::string>& args) {
-  nlohmann::json array = nlohmann::json::array();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    try {
-      array.push_back(parse_cli_argument(args[i]));
-    } catch (const JsonError& e) {
-      throw CommandError(kExitUsage, "argument " + std::to_string(i + 1) + ": " + e.what());
-    }
-  }
-  return {json_to_msgpack(array)};
-}
-
 // A finished task, as `uni run` reports it: the result as JSON on stdout
 // (exit 0), or what went wrong on stderr (exit 1).
 int report_result(const char* command, const std::string& function, const Future<Msgpack>& task,
@@ -156,6 +60,10 @@ int report_result(const char* command, const std::string& function, const Future
     std::printf("%s\n", msgpack_to_json(task.get().bytes).c_str());
     return kExitOk;
   } catch (const TaskError& e) {
+    if (e.kind() == ErrorKind::kRefused) {  // the key may not submit: the text says why
+      std::fprintf(stderr, "uni %s: %s\n", command, e.what());
+      return kExitConnect;
+    }
     std::fprintf(stderr, "uni %s: %s %s (%s): %s\n", command,
                  function.empty() ? "''" : function.c_str(), failed, to_string(e.kind()), e.what());
     return kExitTaskFailed;
@@ -184,6 +92,7 @@ void on_interrupt_cancel(const Cluster& cluster, const std::vector<Future<Msgpac
       std::fprintf(stderr, "cancelling failed: %s\n", e.what());
     }
   }
+  withdrawing_tasks(false);
   throw Interrupted{sig};
 }
 
@@ -219,26 +128,20 @@ std::vector<std::string> read_input(const std::string& path) {
 
 }  // namespace
 
-void TaskFlags::add_to(CLI::App& app) {
-  app.add_option("--timeout", timeout, "run-time limit in seconds (fractions allowed)");
-  app.add_option("--wait", wait, "how long the task may wait for a worker, seconds");
-  app.add_option("--max-attempts", max_attempts,
-                 "runs lost to crashes before giving up (1: never rerun)")
-      ->capture_default_str();
-}
-
-// `uni run` and `uni spawn` take the same command line: options, then
-// MODULE.so FN ARG... (TaskCall).
+// Every task command (run, map, spawn) takes the same command line:
+// options anywhere, then MODULE.so FN ARG... (TaskCall; map takes no ARG).
 struct TaskCommand {
   CLI::App* cmd;
   std::shared_ptr<ClientFlags> client_flags = std::make_shared<ClientFlags>();
   std::shared_ptr<TaskFlags> task_flags = std::make_shared<TaskFlags>();
 };
 
-TaskCommand add_task_command(CLI::App& app, const std::string& name, const std::string& what) {
-  TaskCommand c{app.add_subcommand(name, what + "\nusage: uni " + name +
-                                             " [OPTIONS] MODULE.so FN [ARG...]  (options "
-                                             "anywhere before --; each ARG is JSON)")};
+TaskCommand add_task_command(CLI::App& app, const std::string& name, const std::string& what,
+                             bool takes_args = true) {
+  TaskCommand c{
+      app.add_subcommand(name, what + "\n" + task_usage(name, takes_args) +
+                                   (takes_args ? "  (options anywhere before --; each ARG is JSON)"
+                                               : "  (options anywhere)"))};
   c.client_flags->add_to(*c.cmd);
   c.task_flags->add_to(*c.cmd);
   c.cmd->prefix_command();
@@ -258,10 +161,11 @@ PreparedCall prepare_call(const TaskCommand& c) {
   TaskCall call = TaskCall::read(*c.cmd);
   quiet_logs();
   TaskOptions options = task_options(*c.task_flags);
-  Msgpack args = pack_arguments(call.args);
+  Msgpack args{pack_arguments(call.args)};
   Cluster cluster = connect_cluster(*c.client_flags);
   check_module(cluster, call.module, call.function);
   on_stop_signal(nullptr, nullptr);
+  withdrawing_tasks(true);
   return {std::move(call), options, std::move(args), std::move(cluster)};
 }
 
@@ -280,28 +184,25 @@ void add_run_command(CLI::App& app, int& exit_code) {
 }
 
 void add_map_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "map", "run FN once per input line; print one JSON result per line, in order");
-  auto client_flags = std::make_shared<ClientFlags>();
-  auto task_flags = std::make_shared<TaskFlags>();
-  auto module = std::make_shared<std::string>();
-  auto function = std::make_shared<std::string>();
+  TaskCommand c = add_task_command(
+      app, "map", "run FN once per input line; print one JSON result per line, in order",
+      /*takes_args=*/false);
   auto input = std::make_shared<std::string>("-");
-  client_flags->add_to(*cmd);
-  task_flags->add_to(*cmd);
-  cmd->add_option("MODULE", *module, "module file (.so)")->required();
-  cmd->add_option("FN", *function, "function name")->required();
-  cmd->add_option("--input", *input, "file with one JSON array of arguments per line (- for stdin)")
+  c.cmd
+      ->add_option("--input", *input,
+                   "file with one JSON array of arguments per line (- for stdin)")
       ->capture_default_str();
   auto quiet = std::make_shared<bool>(false);
   auto progress = std::make_shared<bool>(false);
-  cmd->add_flag("--quiet", *quiet, "no progress line on stderr");
-  cmd->add_flag("--progress", *progress,
-                "a progress line on stderr even when it is not a terminal (a line every 2 s)");
-  cmd->callback([=, &exit_code] {
+  c.cmd->add_flag("--quiet", *quiet, "no progress line on stderr");
+  c.cmd->add_flag("--progress", *progress,
+                  "a progress line on stderr even when it is not a terminal (a line every 2 s)");
+  c.cmd->callback([=, &exit_code] {
     exit_code = guarded("map", [&] {
+      const Clock::time_point started = Clock::now();
+      TaskCall call = TaskCall::read(*c.cmd, /*takes_args=*/false);
       quiet_logs();
-      TaskOptions options = task_options(*task_flags);
+      TaskOptions options = task_options(*c.task_flags);
       std::vector<std::string> lines = read_input(*input);
       // Parse every line first: a bad line becomes an error line of its own.
       std::vector<std::string> packed(lines.size());
@@ -317,21 +218,28 @@ void add_map_command(CLI::App& app, int& exit_code) {
               e.not_json() ? where + " is not a JSON array of arguments" : where + ": " + e.what();
         }
       }
-      Cluster cluster = connect_cluster(*client_flags);
-      check_module(cluster, *module, *function);
+      Cluster cluster = connect_cluster(*c.client_flags);
+      check_module(cluster, call.module, call.function);
       on_stop_signal(nullptr, nullptr);
+      withdrawing_tasks(true);
+      // The line's clock started with the map, before its input was read:
+      // started after the submission, its first frame showed millions of
+      // tasks a second, and its final average left out reading the input,
+      // connecting and submitting (1.5 to 4 times the real rate).
+      ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), packed.size(),
+                        started);
       std::vector<Future<Msgpack>> tasks(packed.size());
       for (std::size_t i = 0; i < packed.size(); ++i)
         if (bad[i].empty())
-          tasks[i] = cluster.call(*module, *function, {std::move(packed[i])}, options);
+          tasks[i] = cluster.call(call.module, call.function, {std::move(packed[i])}, options);
 
       bool failed = false;
-      ProgressLine line(stderr, ProgressLine::choose(stderr, *quiet, *progress), tasks.size());
+      std::string refusal;  // the manager's, if the key may not submit
       // Inputs refused before submission count as finished and failed.
-      const std::size_t refused = static_cast<std::size_t>(
+      const std::size_t refused_inputs = static_cast<std::size_t>(
           std::count_if(bad.begin(), bad.end(), [](const auto& b) { return !b.empty(); }));
       auto show = [&] {
-        line.update(tasks.size() - cluster.unfinished(), refused + cluster.failed());
+        line.update(tasks.size() - cluster.unfinished(), refused_inputs + cluster.failed());
       };
       for (std::size_t i = 0; i < tasks.size(); ++i) {
         if (!tasks[i].valid()) {
@@ -350,10 +258,15 @@ void add_map_command(CLI::App& app, int& exit_code) {
           std::printf("%s\n",
                       dump_json({{"error", e.what()}, {"kind", to_string(e.kind())}}).c_str());
           failed = true;
+          if (e.kind() == ErrorKind::kRefused) refusal = e.what();
         }
         std::fflush(stdout);
       }
-      line.finish(tasks.size(), refused + cluster.failed());
+      line.finish(tasks.size(), refused_inputs + cluster.failed());
+      if (!refusal.empty()) {  // the key may not submit: said once, as uni run says it
+        std::fprintf(stderr, "uni map: %s\n", refusal.c_str());
+        return kExitConnect;
+      }
       return failed ? kExitTaskFailed : kExitOk;
     });
   });
@@ -502,6 +415,8 @@ void add_become_command(CLI::App& app, int& exit_code) {
         became = cluster.become(*id, *module, *function, *limit);
       } catch (const ConnectError&) {
         throw;
+      } catch (const RefusedError&) {
+        throw;  // exit 3, as every refusal
       } catch (const ModuleError& e) {
         throw CommandError(kExitUsage, e.what());
       } catch (const Error& e) {
@@ -530,6 +445,9 @@ int guarded(const char* name, const std::function<int()>& body) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return e.code;
   } catch (const ConnectError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitConnect;
+  } catch (const RefusedError& e) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return kExitConnect;
   } catch (const std::exception& e) {

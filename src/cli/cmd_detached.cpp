@@ -5,7 +5,9 @@
 // held while the manager runs (uni/detached.hpp).
 #include <cstdio>
 
+#include "app/links.hpp"
 #include "cli/commands.hpp"
+#include "cli/task_call.hpp"
 #include "common/json_msgpack.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
@@ -20,6 +22,7 @@ constexpr int kExitNoResultYet = 4;
 
 ConnectOptions connect_options(const ClientFlags& flags) {
   ConnectOptions options;
+  options.key_file = flags.key_file;
   options.authkey = flags.authkey;
   options.authkey_file = flags.authkey_file;
   return options;
@@ -37,9 +40,9 @@ std::chrono::milliseconds seconds_option(const std::string& text, const char* na
 void add_submit_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "submit",
-      "hand FN of MODULE.so to the cluster as a task that outlives this command; print its id\n"
-      "usage: uni submit [OPTIONS] MODULE.so FN [ARG...]  (options before MODULE; each ARG is "
-      "JSON); uni result ID prints its result");
+      "hand FN of MODULE.so to the cluster as a task that outlives this command; print its id\n" +
+          task_usage("submit") +
+          "  (options anywhere before --; each ARG is JSON); uni result ID prints its result");
   auto client_flags = std::make_shared<ClientFlags>();
   auto task_flags = std::make_shared<TaskFlags>();
   client_flags->add_to(*cmd);
@@ -47,32 +50,14 @@ void add_submit_command(CLI::App& app, int& exit_code) {
   cmd->prefix_command();
   cmd->callback([=, &exit_code] {
     exit_code = guarded("submit", [&] {
+      // The same command line as uni run (TaskCall).
+      TaskCall call = TaskCall::read(*cmd);
       log::setup("uni", "warn");
-      std::vector<std::string> rest = cmd->remaining();
-      if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-      if (rest.size() < 2)
-        throw CommandError(kExitUsage, "usage: uni submit [OPTIONS] MODULE.so FN [ARG...]");
-      TaskOptions options;
-      options.timeout = seconds_option(task_flags->timeout, "--timeout");
-      options.wait = seconds_option(task_flags->wait, "--wait");
-      options.max_attempts = task_flags->max_attempts;
-      nlohmann::json args = nlohmann::json::array();
-      for (std::size_t i = 2; i < rest.size(); ++i) {
-        try {
-          args.push_back(parse_cli_argument(rest[i]));
-        } catch (const JsonError& e) {
-          throw CommandError(kExitUsage, "argument " + std::to_string(i - 1) + ": " + e.what());
-        }
-      }
-      std::string packed;
-      try {
-        packed = json_to_msgpack(args);
-      } catch (const JsonError& e) {
-        throw CommandError(kExitUsage, std::string("arguments: ") + e.what());
-      }
+      TaskOptions options = task_options(*task_flags);
+      std::string packed = pack_arguments(call.args);
       std::string id;
       try {
-        id = submit_detached(client_flags->address(), rest[0], rest[1], packed, options,
+        id = submit_detached(client_flags->address(), call.module, call.function, packed, options,
                              connect_options(*client_flags));
       } catch (const ModuleError& e) {
         throw CommandError(kExitUsage, e.what());
@@ -110,10 +95,12 @@ void add_result_command(CLI::App& app, int& exit_code) {
         return kExitNoResultYet;
       }
       if (!r) {
+        // A broker with no manager cannot tell an unknown task from an
+        // unfinished one (a manager throws UnknownTaskError above).
         std::fprintf(stderr, "uni result: task %s has no result yet (%s)\n", id->c_str(),
-                     address.rfind("nats://", 0) == 0
-                         ? "still queued or running, or unknown or expired"
-                         : "still queued or running");
+                     app::broker_identity(address).has_manager
+                         ? "still queued or running"
+                         : "still queued or running, or unknown or expired");
         return kExitNoResultYet;
       }
       if (!r->ok) {

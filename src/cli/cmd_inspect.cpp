@@ -26,6 +26,10 @@ void print_text(const ModuleFile& file, const ModuleExports& exports) {
     std::printf("functions: %s\n", kNotDescribed);
     return;
   }
+  if (exports.functions.empty()) {
+    std::printf("functions: none (the module has no UNI_EXPORT)\n");
+    return;
+  }
   std::printf("functions:\n");
   for (const ExportDescription& e : exports.functions) std::printf("  %s\n", e.signature.c_str());
 }

@@ -10,17 +10,18 @@
 #include <mutex>
 #include <thread>
 
-#include "broker/broker.hpp"
+#include "app/links.hpp"
+#include "broker/connect_failure.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
 #include "common/descriptors.hpp"
 #include "common/files.hpp"
+#include "common/key_files.hpp"
 #include "common/keys.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/units.hpp"
 #include "manager/manager.hpp"
-#include "proto/transport.hpp"
 #include "worker/executor.hpp"
 #include "worker/executor_keeper.hpp"
 #include "worker/supervisor.hpp"
@@ -63,6 +64,7 @@ std::string manager_authkey(const std::string& flag, const std::string& file) {
 struct ManagerFlags {
   std::string listen = "tcp://127.0.0.1:7070";
   std::string authkey, authkey_file;
+  std::string clients;  // `uni manager` only
   std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
   std::uint64_t max_tasks = 2'000'000;
@@ -160,6 +162,7 @@ struct ManagerFlags {
         throw CLI::ValidationError("--http-token-file", "the file " + http_token_file +
                                                             " is empty: write the token into it");
     }
+    c.clients_file = clients;
     c.keep_results_for = hours_or_seconds_flag(keep_results_for, "--keep-results-for");
     c.max_kept_results = max_kept_results;
     c.max_kept_result_bytes = size_flag(max_kept_result_bytes, "--max-kept-result-bytes");
@@ -176,6 +179,9 @@ struct WorkerFlags {
   std::string cache_dir, cache_size = "1G", mem_limit, drain_timeout = "30";
   unsigned max_tasks_per_executor = 0;
   std::string max_executor_memory, pid_namespace = "off", connect_timeout = "0";
+  std::string sandbox = "default";
+  std::vector<std::string> hide;  // more paths tasks must not see (uni up's key file)
+  std::vector<std::string> trust, allow_modules;
   pid_t parent = 0;
 
   void add_to(CLI::App& app, bool with_client_flags) {
@@ -206,12 +212,25 @@ struct WorkerFlags {
                    "once (tasks then see the pids of that namespace)")
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str();
+    app.add_option("--sandbox", sandbox,
+                   "what tasks run in (docs/security.md): default: seccomp, no_new_privs, no "
+                   "secrets in their environment, key files and the module cache hidden where "
+                   "the system allows; strict: also loopback-only network and a read-only "
+                   "filesystem but for /tmp; off: the worker's own environment and rights")
+        ->check(CLI::IsMember({"off", "default", "strict"}))
+        ->capture_default_str();
+    app.add_option("--trust", trust,
+                   "run only modules signed by a key in this file (lines of NAME.signing.pub "
+                   "files; uni sign), or listed by --allow-modules; repeatable")
+        ->check(CLI::ExistingFile);
+    app.add_option("--allow-modules", allow_modules,
+                   "run only modules whose hash this file lists (one a line, as uni inspect "
+                   "shows it), or signed by a --trust key; repeatable")
+        ->check(CLI::ExistingFile);
   }
 
-  worker::WorkerConfig config(const std::string& connect, const std::string& key) const {
+  worker::WorkerConfig config() const {
     worker::WorkerConfig c;
-    c.connect = connect;
-    if (!key.empty()) c.keys = derive_curve_keys(key);
     c.slots = slots;
     c.thread_isolation = isolation == "thread";
     c.cache_dir = cache_dir;
@@ -223,12 +242,47 @@ struct WorkerFlags {
       c.max_executor_memory = size_flag(max_executor_memory, "--max-executor-memory");
     c.pid_namespace = pid_namespace == "on";
     c.connect_timeout = seconds_flag(connect_timeout, "--connect-timeout");
+    c.sandbox.level =
+        worker::sandbox_level_from_name(sandbox).value_or(worker::SandboxLevel::kDefault);
+    c.sandbox.hidden = secret_paths();
+    c.trust_files = trust;
+    c.allow_module_files = allow_modules;
     return c;
+  }
+
+  // What tasks must not read: the config dir (authkey, derived keys), the
+  // key files this worker was given (by flag, $UNI_KEY or the NATS
+  // variables).
+  std::vector<std::string> secret_paths() const {
+    std::vector<std::string> paths = {config_dir()};
+    if (!client.authkey_file.empty()) paths.push_back(client.authkey_file);
+    if (std::string key = find_key_file(client.key_file); !key.empty()) paths.push_back(key);
+    paths.insert(paths.end(), hide.begin(), hide.end());
+    for (const char* variable : {"UNI_NATS_NKEY_SEED_FILE", "UNI_NATS_TLS_KEY"})
+      if (const char* path = std::getenv(variable); path && *path) paths.emplace_back(path);
+    return paths;
   }
 };
 
+// The worker's CURVE keys: its key file (--key, else $UNI_KEY unless an
+// authkey is given), else the authkey's; nullopt if there is neither.
+std::optional<CurveKeys> worker_keys(const ClientFlags& flags) {
+  const bool authkey_given = !flags.authkey.empty() || !flags.authkey_file.empty();
+  if (!flags.key_file.empty() && authkey_given)
+    throw std::runtime_error("give --key or an authkey, not both");
+  if (std::string file = authkey_given ? std::string() : find_key_file(flags.key_file);
+      !file.empty())
+    return curve_keys_of(read_client_key(file));
+  std::optional<std::string> authkey = find_authkey(flags.authkey, flags.authkey_file);
+  if (!authkey) return std::nullopt;
+  return derive_curve_keys(*authkey);
+}
+
 int run_worker(WorkerFlags& flags) {
   log::setup("worker");
+  // Its memory holds the keys: out of reach of other processes of its user
+  // (and of its own tasks, whose sandbox has no CAP_SYS_PTRACE).
+  worker::make_undumpable();
   if (flags.parent != 0) {
     // Started by `uni up`: end with it.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -236,19 +290,25 @@ int run_worker(WorkerFlags& flags) {
   }
   std::string connect = flags.client.connect;
   if (connect.empty()) connect = "tcp://127.0.0.1:7070";
-  // A NATS cluster takes its own credentials (UNI_NATS_*, docs/scale-out.md): no authkey.
-  std::optional<std::string> key =
-      broker::broker_kind(connect) == broker::BrokerKind::kNats
-          ? std::optional<std::string>("")
-          : find_authkey(flags.client.authkey, flags.client.authkey_file);
-  if (!key) {
+  // A broker with no manager takes its own credentials (docs/scale-out.md):
+  // no keys. With a manager: the worker's key file or the authkey.
+  std::optional<CurveKeys> keys;
+  try {
+    keys = app::broker_identity(connect).has_manager ? worker_keys(flags.client)
+                                                     : std::optional<CurveKeys>(CurveKeys{});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "uni worker: %s\n", e.what());
+    return kExitUsage;
+  }
+  if (!keys) {
     std::fprintf(stderr,
-                 "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
+                 "uni worker: no key: pass --key (a key file from uni keygen), --authkey or "
+                 "--authkey-file, or set UNI_KEY or UNI_AUTHKEY\n");
     return kExitUsage;
   }
   std::optional<worker::Supervisor> started;
   try {
-    started.emplace(flags.config(connect, *key));
+    started.emplace(flags.config(), app::make_worker_link(connect, [&] { return *keys; }));
   } catch (const CLI::ValidationError&) {
     throw;
   } catch (const std::exception& e) {
@@ -260,7 +320,7 @@ int run_worker(WorkerFlags& flags) {
                  &supervisor);
   try {
     supervisor.run();
-  } catch (const proto::ConnectFailure& e) {
+  } catch (const broker::ConnectFailure& e) {
     std::fprintf(stderr, "uni worker: %s\n", e.what());
     return kExitConnect;
   }
@@ -278,12 +338,14 @@ int run_manager(const ManagerFlags& flags,
   log::setup("manager");
   // Connections, the HTTP server and the stores share one descriptor budget.
   log::debug("descriptor limit: {}", raise_descriptor_limit());
+  worker::make_undumpable();  // it holds the authkey and the keys derived from it
   std::string key = manager_authkey(flags.authkey, flags.authkey_file);
   manager::Manager manager(flags.config(key));
   std::printf("listening on %s\n", manager.endpoint().c_str());
   if (!manager.http_url().empty()) std::printf("dashboard on %s/\n", manager.http_url().c_str());
   std::fflush(stdout);
   on_stop_signal([](void* m) { static_cast<manager::Manager*>(m)->request_stop(); }, &manager);
+  on_reload_signal([](void* m) { static_cast<manager::Manager*>(m)->request_reload(); }, &manager);
   if (started) started(manager, key);
   manager.run();
   return kExitOk;
@@ -373,9 +435,20 @@ class WorkerGroup {
 }  // namespace
 
 void ClientFlags::add_to(CLI::App& app) {
+  // A scheme typo (nat://) is a usage error naming the schemes, not a
+  // manager that cannot be reached.
+  CLI::Validator scheme(
+      [](std::string& address) -> std::string { return app::address_problem(address); },
+      "ADDRESS");
   app.add_option("--connect", connect,
-                 "manager address (default: $UNI_CONNECT or tcp://127.0.0.1:7070)")
-      ->envname("UNI_CONNECT");
+                 "the cluster's address: a manager's (HOST:PORT, tcp://HOST:PORT) or a NATS "
+                 "cluster's (nats://HOST:PORT, tls://..., comma-separated) (default: $UNI_CONNECT "
+                 "or tcp://127.0.0.1:7070)")
+      ->envname("UNI_CONNECT")
+      ->check(scheme);
+  app.add_option("--key", key_file,
+                 "client key file from uni keygen (NAME.secret), for a manager started with "
+                 "--clients (default: $UNI_KEY)");
   app.add_option("--authkey", authkey,
                  "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
   app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
@@ -386,6 +459,10 @@ void add_manager_command(CLI::App& app, int& exit_code) {
       app.add_subcommand("manager", "run a manager: task queue, result routing, module store");
   auto flags = std::make_shared<ManagerFlags>();
   flags->add_to(*cmd);
+  cmd->add_option("--clients", flags->clients,
+                  "admit only the keys listed in FILE (lines of uni keygen's .pub files: ROLE KEY "
+                  "NAME), each with its role, instead of the shared authkey; SIGHUP reads it "
+                  "again");
   cmd->callback([flags, &exit_code] { exit_code = run_manager(*flags, nullptr); });
 }
 
@@ -394,10 +471,11 @@ void add_worker_command(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<WorkerFlags>();
   flags->add_to(*cmd, true);
   cmd->add_option("--connect-timeout", flags->connect_timeout,
-                  "give up (exit 3) if no manager answers within this many seconds; 0: wait for "
-                  "one as long as it takes")
+                  "give up (exit 3) if the cluster does not answer within this many seconds; 0: "
+                  "wait for it as long as it takes")
       ->capture_default_str();
   cmd->add_option("--parent-pid", flags->parent, "exit when this process ends")->group("");
+  cmd->add_option("--hide", flags->hide, "a key file tasks must not read")->group("");
   cmd->callback([flags, &exit_code] { exit_code = run_worker(*flags); });
 }
 
@@ -431,6 +509,16 @@ void add_up_command(CLI::App& app, int& exit_code) {
       if (!worker_flags->max_executor_memory.empty())
         argv.insert(argv.end(), {"--max-executor-memory", worker_flags->max_executor_memory});
       if (worker_flags->pid_namespace == "on") argv.insert(argv.end(), {"--pid-namespace", "on"});
+      argv.insert(argv.end(), {"--sandbox", worker_flags->sandbox});
+      for (const std::string& f : worker_flags->trust) argv.insert(argv.end(), {"--trust", f});
+      for (const std::string& f : worker_flags->allow_modules)
+        argv.insert(argv.end(), {"--allow-modules", f});
+      // The manager's key file and its HTTP token file, if named, are
+      // secrets its workers' tasks must not read either.
+      if (!manager_flags->authkey_file.empty())
+        argv.insert(argv.end(), {"--hide", manager_flags->authkey_file});
+      if (!manager_flags->http_token_file.empty())
+        argv.insert(argv.end(), {"--hide", manager_flags->http_token_file});
       group = std::make_unique<WorkerGroup>(argv, key, *workers);
     });
     group.reset();  // SIGTERM the workers, wait for them
@@ -440,14 +528,23 @@ void add_up_command(CLI::App& app, int& exit_code) {
 int executor_main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[2]) == "--probe-pid-namespace")
     return worker::probe_pid_namespace();
+  bool probe_sandbox = argc >= 3 && std::string(argv[2]) == "--probe-sandbox";
   worker::ExecutorOptions options;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  // An executor started by hand (a test driving one alone) runs as it is;
+  // a worker always says which sandbox its executors enter.
+  options.sandbox.level = worker::SandboxLevel::kOff;
+  for (int i = probe_sandbox ? 3 : 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--supervisor") options.supervisor = static_cast<pid_t>(std::atoll(argv[i + 1]));
     else if (flag == "--mem-limit") options.mem_limit = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--max-memory") options.max_memory = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--pid-namespace") options.pid_namespace = std::string(argv[i + 1]) == "1";
+    else if (flag == "--sandbox")
+      options.sandbox.level =
+          worker::sandbox_level_from_name(argv[i + 1]).value_or(worker::SandboxLevel::kStrict);
+    else if (flag == "--hide") options.sandbox.hidden.emplace_back(argv[i + 1]);
   }
+  if (probe_sandbox) return worker::probe_executor_sandbox(options);
   return worker::run_executor(options);
 }
 

@@ -33,11 +33,11 @@ ProgressLine::Mode ProgressLine::choose(std::FILE* stream, bool quiet, bool forc
   return forced ? Mode::kLines : Mode::kOff;
 }
 
-ProgressLine::ProgressLine(std::FILE* stream, Mode mode, std::size_t total)
+ProgressLine::ProgressLine(std::FILE* stream, Mode mode, std::size_t total, Clock::time_point start)
     : stream_(stream),
       mode_(mode),
       total_(total),
-      start_(Clock::now()),
+      start_(start),
       // A log gets its first line after a while, a terminal at once.
       next_draw_(mode == Mode::kLines ? start_ + kLinesEvery : start_) {
   samples_.emplace_back(start_, 0);

@@ -21,7 +21,9 @@ class ProgressLine {
   // (--quiet, --progress) override: forced off a terminal gives kLines.
   static Mode choose(std::FILE* stream, bool quiet, bool forced);
 
-  ProgressLine(std::FILE* stream, Mode mode, std::size_t total);
+  // `start`: when the map began (reading its input), so that the rate is
+  // that of the whole map, as its user times it.
+  ProgressLine(std::FILE* stream, Mode mode, std::size_t total, Clock::time_point start);
   // Ends the line on a terminal, so that what follows starts on its own.
   ~ProgressLine();
   ProgressLine(const ProgressLine&) = delete;

@@ -43,9 +43,6 @@ std::string age(std::uint64_t ms) {
   return out;
 }
 
-// ClusterStatus::manager on a NATS cluster, which runs no manager.
-constexpr std::string_view kNatsManagerName = "nats";
-
 unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
 
 // The first line of a failure's error, cut to fit a line.
@@ -59,13 +56,11 @@ std::string one_line(const std::string& text, std::size_t width) {
 
 std::string status_text(const ClusterStatus& status) {
   std::string out;
-  // On NATS no manager runs: no uptime, totals summed over the live workers
-  // and bosses, results kept in a stream (docs/scale-out.md section 6).
-  const bool on_nats = status.manager == kNatsManagerName;
-  if (on_nats)
-    append(out,
-           "NATS cluster at %s (uni %s), no manager; totals are the live workers' and bosses'\n",
-           status.endpoint.c_str(), status.version.c_str());
+  // A broker with no manager: no uptime, totals summed over the live
+  // workers and bosses, results kept by the cluster (docs/scale-out.md section 6).
+  if (!status.has_manager)
+    append(out, "%s at %s (uni %s), no manager; totals are the live workers' and bosses'\n",
+           status.broker.c_str(), status.endpoint.c_str(), status.version.c_str());
   else
     append(out, "manager %s at %s (uni %s), up %s\n", status.manager.c_str(),
            status.endpoint.c_str(), status.version.c_str(), age(status.uptime_ms).c_str());
@@ -78,12 +73,16 @@ std::string status_text(const ClusterStatus& status) {
              w.host.c_str(), w.pid, w.slots, ull(w.busy), ull(w.completed), ull(w.failed),
              (age(w.heartbeat_age_ms) + " ago").c_str(), age(w.uptime_ms).c_str(),
              w.isolation.c_str());
+    for (const auto& w : status.workers)
+      if (!w.note.empty()) append(out, "  worker %s %s\n", w.id.c_str(), w.note.c_str());
   }
   append(out, "queue: %llu waiting, %llu running\n", ull(status.queued), ull(status.running));
-  append(out, "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed\n",
+  append(out,
+         "tasks: %.1f/s over the last 10 s; %llu submitted, %llu completed, %llu failed, %llu "
+         "cancelled\n",
          status.tasks_per_s, ull(status.totals.submitted), ull(status.totals.completed),
-         ull(status.totals.failed));
-  if (on_nats)
+         ull(status.totals.failed), ull(status.totals.cancelled));
+  if (!status.has_manager)
     append(out, "%llu boss(es) connected; results are kept in the cluster for uni result\n",
            ull(status.bosses));
   else

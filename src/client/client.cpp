@@ -10,12 +10,10 @@
 #include <cstdio>
 #include <random>
 
-#include "broker/broker.hpp"
-#include "common/keys.hpp"
+#include "common/identity.hpp"
 #include "common/log.hpp"
 #include "common/module_file.hpp"
 #include "proto/batch.hpp"
-#include "proto/transport.hpp"
 
 namespace uni::detail {
 
@@ -23,12 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using proto::TaskId;
-
-std::uint64_t random_session() {
-  std::uint64_t v = 0;
-  randombytes_buf(&v, sizeof(v));
-  return v;
-}
 
 }  // namespace
 
@@ -59,6 +51,7 @@ class Client::Io final : private broker::BossEvents {
     wake();
   }
   const broker::BrokerInfo& info() const { return info_; }
+  const broker::BrokerIdentity& identity() const { return link_->identity(); }
   const std::string& broker_name() const { return link_->name(); }
 
  private:
@@ -70,6 +63,7 @@ class Client::Io final : private broker::BossEvents {
   void on_disconnected(const std::string& why) override { log::debug("{}", why); }
   void on_notice(const std::string& text) override { on_notice_(text); }
   void on_broker_leaving(const std::string& reason) override;
+  void on_session_refused(const std::string& why) override;
 
   void take_work();
   void send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks);
@@ -77,6 +71,8 @@ class Client::Io final : private broker::BossEvents {
   // Something waits for the broker: a task, or a status or cancel reply.
   bool waiting() const { return !pending_.empty() || link_->requests_pending(); }
   void check_silence(Clock::time_point now);
+  // The broker in messages: "the " and its kind ("the manager").
+  std::string the_broker() const { return "the " + link_->identity().kind; }
 
   Client& owner_;
   std::unique_ptr<broker::BossLink> link_;
@@ -85,7 +81,7 @@ class Client::Io final : private broker::BossEvents {
   std::atomic<bool> stop_{false};
   std::function<void(const std::string&)> on_notice_;
   broker::BrokerInfo info_;
-  std::vector<zmq_pollitem_t> poll_items_;
+  std::vector<broker::PollItem> poll_items_;
 
   std::unordered_map<TaskId, std::shared_ptr<TaskState>, proto::TaskIdHash> pending_;
   std::unordered_map<ModuleHash, std::shared_ptr<const ModuleInfo>> modules_;
@@ -97,17 +93,19 @@ class Client::Io final : private broker::BossEvents {
   Clock::time_point queue_full_noticed_{};
   // The broker's silence: whether the user was told.
   bool silence_noticed_ = false;
+  // Why the manager will not let this boss go on, once it said so: every
+  // task fails with it from then on.
+  std::string refused_;
 };
 
 void Client::Io::loop() {
   Clock::time_point next_heartbeat = Clock::now();
   while (!stop_) {
     poll_items_.clear();
-    poll_items_.push_back({nullptr, wake_fd_.get(), ZMQ_POLLIN, 0});
+    poll_items_.push_back({nullptr, wake_fd_.get(), broker::kPollIn, 0});
     link_->add_poll_items(poll_items_);
-    proto::poll(poll_items_.data(), poll_items_.size(),
-                retry_.empty() ? info_.heartbeat : std::chrono::milliseconds(50));
-    if (poll_items_[0].revents & ZMQ_POLLIN) {
+    link_->poll(poll_items_, retry_.empty() ? info_.heartbeat : std::chrono::milliseconds(50));
+    if (poll_items_[0].revents & broker::kPollIn) {
       std::uint64_t count;
       [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof(count));
       wake_pending_ = false;
@@ -165,6 +163,10 @@ void Client::Io::take_work() {
     pending_[t->task.id] = t;
     modules_.try_emplace(t->module->hash, t->module);
   }
+  if (!refused_.empty()) {
+    on_session_refused(refused_);
+    tasks.clear();
+  }
   send_tasks(tasks);
   if (!cancels.empty()) {
     cancelled_.insert(cancelled_.end(), cancels.begin(), cancels.end());
@@ -215,8 +217,9 @@ void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks
       proto::Result r;
       r.status = proto::Status::kRejected;
       r.payload = "the task's arguments take " + std::to_string(t->task.args.size()) +
-                  " bytes, more than the manager accepts in one message (" +
-                  std::to_string(info_.max_message) + " bytes, --max-message)";
+                  " bytes, more than " + the_broker() + " accepts in one message (" +
+                  std::to_string(info_.max_message) + " bytes" +
+                  (link_->identity().has_manager ? ", --max-message)" : ")");
       resolve(t->task.id, std::move(r));
       continue;
     }
@@ -234,7 +237,7 @@ void Client::Io::on_results(std::vector<proto::Result>& results) {
       retry_.push_back(it->second);
       if (Clock::now() - queue_full_noticed_ > std::chrono::seconds(30)) {
         queue_full_noticed_ = Clock::now();
-        on_notice_("the manager holds as many tasks as it may (" + r.payload +
+        on_notice_(the_broker() + " holds as many tasks as it may (" + r.payload +
                    "); tasks are submitted again as others finish");
       }
       continue;
@@ -251,14 +254,14 @@ void Client::Io::on_results(std::vector<proto::Result>& results) {
 void Client::Io::on_module_needed(const ModuleHash& hash) {
   auto it = modules_.find(hash);
   if (it == modules_.end()) {
-    log::warn("the manager asked for module {}, which this boss never sent",
+    log::warn("{} asked for module {}, which this boss never sent", the_broker(),
               hash.hex().substr(0, 12));
     return;
   }
   const ModuleInfo& mod = *it->second;
   if (mod.bytes.size() + 256 > info_.max_message) {
     std::string why = "module " + mod.path + " (" + std::to_string(mod.bytes.size()) +
-                      " bytes) is larger than the manager accepts in one message (" +
+                      " bytes) is larger than " + the_broker() + " accepts in one message (" +
                       std::to_string(info_.max_message) + " bytes)";
     std::vector<TaskId> failed;
     for (auto& [id, t] : pending_)
@@ -273,9 +276,9 @@ void Client::Io::on_module_needed(const ModuleHash& hash) {
     if (!failed.empty()) link_->cancel(failed, nullptr);
     return;
   }
-  log::debug("the manager asked for module {}: uploading {} ({} bytes)", hash.hex().substr(0, 12),
-             mod.path, mod.bytes.size());
-  link_->put_module(hash, mod.platform, mod.bytes);
+  log::debug("{} asked for module {}: uploading {} ({} bytes)", the_broker(),
+             hash.hex().substr(0, 12), mod.path, mod.bytes.size());
+  link_->put_module(hash, mod.platform, mod.bytes, mod.signatures);
 }
 
 void Client::Io::on_services_started(const std::vector<TaskId>& ids) {
@@ -309,13 +312,25 @@ void Client::Io::on_reconnected(const broker::BrokerInfo& info) {
   cancelled_ = still;
   if (!cancelled_.empty()) link_->cancel(cancelled_, nullptr);
   if (!all.empty()) log::info("reconnected: resubmitted {} unfinished task(s)", all.size());
-  else log::debug("reconnected to manager {}", info.id);
+  else log::debug("reconnected to {} {}", link_->identity().kind, info.id);
 }
 
 void Client::Io::on_broker_leaving(const std::string& reason) {
   if (waiting())
     on_notice_(link_->name() + " is going away (" + reason + "); waiting for it to come back");
-  else log::info("the manager is going away ({})", reason);
+  else log::info("{} is going away ({})", the_broker(), reason);
+}
+
+void Client::Io::on_session_refused(const std::string& why) {
+  refused_ = why;
+  std::vector<TaskId> all;
+  for (const auto& [id, t] : pending_) all.push_back(id);
+  for (const TaskId& id : all) {
+    proto::Result r;
+    r.status = proto::Status::kRefused;
+    r.payload = why;
+    resolve(id, std::move(r));
+  }
 }
 
 void Client::Io::resolve(const TaskId& id, proto::Result result) {
@@ -339,43 +354,17 @@ void Client::Io::resolve(const TaskId& id, proto::Result result) {
 
 // ---- Client ----------------------------------------------------------------------------
 
-namespace {
-
-ConnectError connect_error(const proto::ConnectFailure& e) {
-  using R = proto::ConnectFailure::Reason;
+ConnectError connect_error(const broker::ConnectFailure& e) {
+  using R = broker::ConnectFailure::Reason;
   ConnectError::Reason reason = e.reason() == R::kAuthFailed    ? ConnectError::Reason::kAuthFailed
                                 : e.reason() == R::kUnreachable ? ConnectError::Reason::kUnreachable
                                                                 : ConnectError::Reason::kRefused;
   return ConnectError(reason, e.what());
 }
 
-}  // namespace
-
-std::shared_ptr<Client> Client::connect(const std::string& address, const ConnectOptions& options) {
+std::uint64_t Client::new_session(std::optional<std::uint32_t> owner_tag) {
   if (sodium_init() < 0) throw Error("libsodium failed to initialise");
-  // The authkey is looked for only if the address names a uni manager.
-  auto curve_keys = [&]() -> CurveKeys {
-    std::optional<std::string> authkey;
-    try {
-      authkey = find_authkey(options.authkey, options.authkey_file);
-    } catch (const std::exception& e) {
-      throw Error(e.what());  // an unreadable or empty key file: a local problem, not the cluster's
-    }
-    if (!authkey)
-      throw ConnectError(ConnectError::Reason::kAuthFailed,
-                         "no authkey: pass --authkey or --authkey-file, set UNI_AUTHKEY, or start "
-                         "a manager without one so that it creates " +
-                             default_authkey_path());
-    return derive_curve_keys(*authkey);
-  };
-  const std::uint64_t session = random_session();
-  std::unique_ptr<broker::BossLink> link;
-  try {
-    link = broker::make_boss_link(address, session, curve_keys);
-  } catch (const proto::ConnectFailure& e) {
-    throw connect_error(e);
-  }
-  return start(std::move(link), session, proto::normalize_endpoint(address), options);
+  return uni::new_session(owner_tag);
 }
 
 std::shared_ptr<Client> Client::start(std::unique_ptr<broker::BossLink> link, std::uint64_t session,
@@ -389,7 +378,7 @@ std::shared_ptr<Client> Client::start(std::unique_ptr<broker::BossLink> link, st
   log::debug("connecting to {}", client->endpoint_);
   try {
     client->io_->open(options.connect_timeout);
-  } catch (const proto::ConnectFailure& e) {
+  } catch (const broker::ConnectFailure& e) {
     throw connect_error(e);
   }
   log::debug("connected to {} (broker {}, uni {}), session {:016x}", client->io_->broker_name(),
@@ -404,6 +393,8 @@ Client::~Client() {
 }
 
 void Client::wake() { io_->wake(); }
+
+const broker::BrokerIdentity& Client::identity() const { return io_->identity(); }
 
 std::shared_ptr<TaskState> Client::submit(std::shared_ptr<const ModuleInfo> module,
                                           std::string function, std::string args,
@@ -450,11 +441,13 @@ void Client::cancel_async(const proto::TaskId& id) {
 }
 
 namespace {
+// `broker`: its kind ("manager"), for the message.
 template <class T>
-T await_reply(std::future<T>& reply, std::chrono::milliseconds timeout, const char* what) {
+T await_reply(std::future<T>& reply, std::chrono::milliseconds timeout, const char* what,
+              const std::string& broker) {
   if (reply.wait_for(timeout) != std::future_status::ready)
     throw ConnectError(ConnectError::Reason::kUnreachable,
-                       std::string("the manager did not answer the ") + what + " request within " +
+                       "the " + broker + " did not answer the " + what + " request within " +
                            std::to_string(timeout.count() / 1000.0).substr(0, 3) + " s");
   return reply.get();
 }
@@ -469,7 +462,7 @@ std::vector<proto::CancelOutcome> Client::cancel(const std::vector<proto::TaskId
     requests_.push_back({proto::Type::kCancel, ids, nullptr, std::move(promise)});
   }
   wake();
-  return await_reply(reply, timeout, "cancel");
+  return await_reply(reply, timeout, "cancel", identity().kind);
 }
 
 proto::StatusReport Client::status(std::chrono::milliseconds timeout) {
@@ -480,7 +473,7 @@ proto::StatusReport Client::status(std::chrono::milliseconds timeout) {
     requests_.push_back({proto::Type::kStatus, {}, std::move(promise), nullptr});
   }
   wake();
-  return await_reply(reply, timeout, "status");
+  return await_reply(reply, timeout, "status", identity().kind);
 }
 
 proto::BecomeReply Client::become(proto::BecomeRequest request,
@@ -501,7 +494,7 @@ proto::BecomeReply Client::become(proto::BecomeRequest request,
                          std::move(promise)});
   }
   wake();
-  return await_reply(reply, wait, "become");
+  return await_reply(reply, wait, "become", identity().kind);
 }
 
 proto::KeptResultReply Client::kept_result(const proto::TaskId& id, std::chrono::milliseconds wait,
@@ -519,7 +512,7 @@ proto::KeptResultReply Client::kept_result(const proto::TaskId& id, std::chrono:
     requests_.push_back(std::move(r));
   }
   wake();
-  return await_reply(reply, wait + timeout, "result");
+  return await_reply(reply, wait + timeout, "result", identity().kind);
 }
 
 std::size_t Client::outstanding() const {
@@ -550,6 +543,7 @@ std::shared_ptr<const ModuleInfo> Client::module_file(const std::string& path) {
     info->bytes = std::move(file.bytes);
     info->hash = file.hash;
     info->platform = std::move(file.platform);
+    info->signatures = std::move(file.signatures);
     cached = {mtime, static_cast<std::uint64_t>(st.st_size), info};
     return info;
   } catch (const ModuleFileError& e) {

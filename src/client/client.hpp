@@ -11,12 +11,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "broker/boss_link.hpp"
+#include "broker/connect_failure.hpp"
 #include "common/hash.hpp"
 #include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
@@ -29,6 +31,7 @@ struct ModuleInfo {
   std::string bytes;
   ModuleHash hash;
   std::string platform;
+  std::vector<std::string> signatures;  // from PATH.sig (common/signing.hpp)
 };
 
 struct TaskState {
@@ -43,16 +46,33 @@ struct TaskState {
   proto::Result result;
 };
 
+// A link made for an address (app/links.hpp) and not opened yet, with the
+// boss session it was made for and the address endpoint() is to say.
+struct UnopenedLink {
+  std::unique_ptr<broker::BossLink> link;
+  std::uint64_t session = 0;
+  std::string endpoint;
+};
+
+// A failed first connection as the API reports it.
+ConnectError connect_error(const broker::ConnectFailure& failure);
+
 class Client {
  public:
-  // Connects (blocking until WELCOME) and starts the I/O thread. Throws
-  // ConnectError.
-  static std::shared_ptr<Client> connect(const std::string& address, const ConnectOptions& options);
-  // The same over a link made elsewhere (a test double): opens it as boss
-  // `session` and starts the I/O thread. `endpoint` is what endpoint() says.
+  // A fresh random boss session: the first half of the ids of its tasks.
+  // With a client key, its upper 32 bits are the key's owner tag
+  // (common/identity.hpp).
+  static std::uint64_t new_session(std::optional<std::uint32_t> owner_tag);
+  // Opens `link` as boss `session` (blocking until the broker accepts it) and
+  // starts the I/O thread. `endpoint` is what endpoint() says. Throws
+  // ConnectError. The link comes from app/links.hpp, or is a test double:
+  // the client never asks which broker it is.
   static std::shared_ptr<Client> start(std::unique_ptr<broker::BossLink> link,
                                        std::uint64_t session, std::string endpoint,
                                        const ConnectOptions& options);
+  static std::shared_ptr<Client> start(UnopenedLink link, const ConnectOptions& options) {
+    return start(std::move(link.link), link.session, std::move(link.endpoint), options);
+  }
   ~Client();
 
   std::shared_ptr<TaskState> submit(std::shared_ptr<const ModuleInfo> module, std::string function,
@@ -87,6 +107,8 @@ class Client {
 
   const std::string& endpoint() const { return endpoint_; }
   std::uint64_t session() const { return session_; }
+  // The broker the link talks to (its kind and name, for messages).
+  const broker::BrokerIdentity& identity() const;
 
   // Tasks submitted and not finished.
   std::size_t outstanding() const;

@@ -1,21 +1,18 @@
-// uni::submit_detached and uni::detached_result (include/uni/detached.hpp):
-// on NATS, straight onto the cluster's streams (nats/detached_tasks.hpp); on
-// the built-in manager, a task with flags detached + keep-result, confirmed
-// by a FETCH_RESULT answered after it, and FETCH_RESULT to read it later
-// (proto/kept_result.hpp).
-#include "uni/detached.hpp"
+// uni::submit_detached and uni::detached_result (include/uni/detached.hpp)
+// over a link that app/connect.cpp made for the address: a broker that keeps
+// such tasks itself (BossLink::keeps_detached_tasks) is handed the task
+// directly; any other (the built-in manager) takes it from a boss session,
+// flagged detached + keep-result and confirmed by a FETCH_RESULT answered
+// after it, and FETCH_RESULT reads its result later (proto/kept_result.hpp).
+#include "client/detached.hpp"
 
 #include <ctime>
 #include <thread>
 
-#include "broker/broker.hpp"
-#include "client/client.hpp"
 #include "common/module_file.hpp"
-#include "nats/detached_tasks.hpp"
-#include "nats/error.hpp"
 #include "proto/kept_result.hpp"
 
-namespace uni {
+namespace uni::detail {
 
 namespace {
 
@@ -26,23 +23,6 @@ using namespace std::chrono_literals;
 // client submits it again every 200 ms) and its module, and to answer.
 constexpr auto kTakeTimeout = 60s;
 constexpr auto kAnswerMargin = 10s;
-
-bool on_nats(const std::string& address) {
-  return broker::broker_kind(address) == broker::BrokerKind::kNats;
-}
-
-void check_attempts(const TaskOptions& options) {
-  if (options.max_attempts < 1 || options.max_attempts > 255)
-    throw Error("max_attempts must be between 1 and 255");
-}
-
-proto::TaskId parse_id(const std::string& id) {
-  std::optional<proto::TaskId> task = proto::TaskId::parse(id);
-  if (!task)
-    throw Error("'" + id +
-                "' is not a task id (as uni submit prints it: 16 hex digits, a dash, a number)");
-  return *task;
-}
 
 DetachedResult public_result(proto::Result r) {
   DetachedResult out;
@@ -55,28 +35,9 @@ DetachedResult public_result(proto::Result r) {
   return out;
 }
 
-// ---- NATS ------------------------------------------------------------------------------
+// ---- a broker that keeps them itself ---------------------------------------------------
 
-// The errors of the NATS layer as the API's: a connection that failed is a
-// ConnectError, anything else an Error.
-template <class F>
-auto translated(F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const nats::NatsError& e) {
-    switch (e.kind()) {
-      case nats::FailureKind::kAuthFailed:
-      case nats::FailureKind::kTls: throw ConnectError(ConnectError::Reason::kAuthFailed, e.what());
-      case nats::FailureKind::kUnreachable:
-        throw ConnectError(ConnectError::Reason::kUnreachable, e.what());
-      default: throw Error(e.what());
-    }
-  } catch (const std::invalid_argument& e) {
-    throw Error(e.what());  // an address or a setting that cannot be read
-  }
-}
-
-std::string submit_on_nats(const std::string& address, const std::string& module_path,
+std::string hand_to_broker(broker::BossLink& link, const std::string& module_path,
                            const std::string& function, const std::string& msgpack_args,
                            const TaskOptions& options) {
   ModuleFile module;
@@ -85,21 +46,20 @@ std::string submit_on_nats(const std::string& address, const std::string& module
   } catch (const ModuleFileError& e) {
     throw ModuleError(e.what());
   }
-  nats::DetachedSubmission s;
-  s.module = module.hash;
-  s.platform = module.platform;
-  s.module_bytes = std::move(module.bytes);
-  s.function = function;
-  s.args = msgpack_args;
-  s.timeout_ms = static_cast<std::uint32_t>(options.timeout.count());
-  s.wait_ms = static_cast<std::uint32_t>(options.wait.count());
-  s.max_attempts = static_cast<std::uint8_t>(options.max_attempts);
-  return translated([&] {
-    return nats::submit_detached(nats::EngineConfig::from_environment(address), s).str();
-  });
+  broker::DetachedTask task;
+  task.module = module.hash;
+  task.platform = module.platform;
+  task.module_bytes = std::move(module.bytes);
+  task.module_signatures = std::move(module.signatures);
+  task.function = function;
+  task.args = msgpack_args;
+  task.timeout_ms = static_cast<std::uint32_t>(options.timeout.count());
+  task.wait_ms = static_cast<std::uint32_t>(options.wait.count());
+  task.max_attempts = static_cast<std::uint8_t>(options.max_attempts);
+  return link.submit_detached(task).str();
 }
 
-// ---- the built-in manager --------------------------------------------------------------
+// ---- through a boss session (the built-in manager) -------------------------------------
 
 std::string duration_text(std::uint64_t ms) {
   std::uint64_t s = ms / 1000;
@@ -140,33 +100,37 @@ std::string unknown_text(const proto::KeptResultReply& r, const std::string& man
          "another manager, is gone; submit it again";
 }
 
-std::shared_ptr<detail::Client> connect_client(const std::string& address,
-                                               const ConnectOptions& connection) {
-  return detail::Client::connect(address, connection);
-}
-
-std::string submit_to_manager(const std::string& address, const std::string& module_path,
+std::string submit_to_manager(UnopenedLink link, const std::string& module_path,
                               const std::string& function, const std::string& msgpack_args,
                               const TaskOptions& options, const ConnectOptions& connection) {
-  std::shared_ptr<detail::Client> client = connect_client(address, connection);
-  std::shared_ptr<const detail::ModuleInfo> module = client->module_file(module_path);
-  std::shared_ptr<detail::TaskState> task = client->submit(
-      module, function, msgpack_args, options, proto::kFlagDetached | proto::kFlagKeepResult);
+  std::shared_ptr<Client> client = Client::start(std::move(link), connection);
+  std::shared_ptr<const ModuleInfo> module = client->module_file(module_path);
+  std::shared_ptr<TaskState> task = client->submit(module, function, msgpack_args, options,
+                                                   proto::kFlagDetached | proto::kFlagKeepResult);
   const proto::TaskId id = task->task.id;
-  const std::string manager = "the manager at " + client->endpoint();
+  const std::string& manager = client->identity().name;
   // The manager handles a connection's messages in order, so an answer to a
   // FETCH_RESULT sent after the SUBMIT tells whether it holds the task. If
   // it asked for the module, the upload went before the next question.
   const auto deadline = Clock::now() + kTakeTimeout;
+  auto answered = [&] {
+    std::lock_guard lock(task->mutex);
+    // Answered directly: rejected (a RESULT the manager keeps no record of),
+    // or here (too large to send); refused (the key may not submit).
+    if (task->done && task->result.status == proto::Status::kRejected)
+      throw Error(task->result.payload);
+    if (task->done && task->result.status == proto::Status::kRefused)
+      throw RefusedError(task->result.payload);
+  };
   for (;;) {
-    proto::KeptResultReply reply = client->kept_result(id, 0ms, kAnswerMargin);
-    {
-      std::lock_guard lock(task->mutex);
-      // Answered directly: refused (a RESULT the manager keeps no record of),
-      // or refused here (too large to send).
-      if (task->done && task->result.status == proto::Status::kRejected)
-        throw Error(task->result.payload);
+    proto::KeptResultReply reply;
+    try {
+      reply = client->kept_result(id, 0ms, kAnswerMargin);
+    } catch (const RefusedError&) {
+      answered();  // the submission's refusal says more than the question's
+      throw;
     }
+    answered();
     if (reply.state == proto::KeptState::kDone) {
       if (reply.result->status == proto::Status::kRejected) throw Error(reply.result->payload);
       return id.str();  // it ended already; its result is kept
@@ -186,12 +150,11 @@ std::string submit_to_manager(const std::string& address, const std::string& mod
   }
 }
 
-std::optional<DetachedResult> result_from_manager(const std::string& address,
-                                                  const proto::TaskId& id,
+std::optional<DetachedResult> result_from_manager(UnopenedLink link, const proto::TaskId& id,
                                                   std::chrono::milliseconds wait,
                                                   const ConnectOptions& connection) {
-  std::shared_ptr<detail::Client> client = connect_client(address, connection);
-  const std::string manager = "the manager at " + client->endpoint();
+  std::shared_ptr<Client> client = Client::start(std::move(link), connection);
+  const std::string& manager = client->identity().name;
   const auto deadline = Clock::now() + wait;
   for (;;) {
     auto left = std::max(
@@ -209,25 +172,36 @@ std::optional<DetachedResult> result_from_manager(const std::string& address,
 
 }  // namespace
 
-std::string submit_detached(const std::string& address, const std::string& module_path,
-                            const std::string& function, const std::string& msgpack_args,
-                            const TaskOptions& options, const ConnectOptions& connection) {
-  check_attempts(options);
-  if (on_nats(address))
-    return submit_on_nats(address, module_path, function, msgpack_args, options);
-  return submit_to_manager(address, module_path, function, msgpack_args, options, connection);
+void check_detached_options(const TaskOptions& options) {
+  if (options.max_attempts < 1 || options.max_attempts > 255)
+    throw Error("max_attempts must be between 1 and 255");
 }
 
-std::optional<DetachedResult> detached_result(const std::string& address, const std::string& id,
+proto::TaskId parse_task_id(const std::string& id) {
+  std::optional<proto::TaskId> task = proto::TaskId::parse(id);
+  if (!task)
+    throw Error("'" + id +
+                "' is not a task id (as uni submit prints it: 16 hex digits, a dash, a number)");
+  return *task;
+}
+
+std::string submit_detached(UnopenedLink link, const std::string& module_path,
+                            const std::string& function, const std::string& msgpack_args,
+                            const TaskOptions& options, const ConnectOptions& connection) {
+  if (link.link->keeps_detached_tasks())
+    return hand_to_broker(*link.link, module_path, function, msgpack_args, options);
+  return submit_to_manager(std::move(link), module_path, function, msgpack_args, options,
+                           connection);
+}
+
+std::optional<DetachedResult> detached_result(UnopenedLink link, const proto::TaskId& id,
                                               std::chrono::milliseconds wait,
                                               const ConnectOptions& connection) {
-  const proto::TaskId task = parse_id(id);
-  if (!on_nats(address)) return result_from_manager(address, task, wait, connection);
-  std::optional<proto::Result> r = translated([&] {
-    return nats::detached_result(nats::EngineConfig::from_environment(address), task, wait);
-  });
+  if (!link.link->keeps_detached_tasks())
+    return result_from_manager(std::move(link), id, wait, connection);
+  std::optional<proto::Result> r = link.link->detached_result(id, wait);
   if (!r) return std::nullopt;
   return public_result(std::move(*r));
 }
 
-}  // namespace uni
+}  // namespace uni::detail

@@ -206,11 +206,26 @@ nlohmann::json parse_json(std::string_view text, std::size_t max_depth) {
   return value;
 }
 
+namespace {
+
+// Whether text that failed to parse was meant as JSON: it opens as an array,
+// an object, a string or a number does. A bare word does not.
+bool begins_as_json(std::string_view text) {
+  std::size_t at = text.find_first_not_of(" \t\r\n");
+  if (at == std::string_view::npos) return false;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  char c = text[at];
+  if (c == '[' || c == '{' || c == '"' || digit(c)) return true;
+  return (c == '-' || c == '.') && at + 1 < text.size() && digit(text[at + 1]);
+}
+
+}  // namespace
+
 nlohmann::json parse_cli_argument(std::string_view text) {
   try {
     return parse_json(text, kMaxNesting - 1);
   } catch (const JsonError& e) {
-    if (e.not_json()) return std::string(text);
+    if (e.not_json() && !begins_as_json(text)) return std::string(text);
     throw;
   }
 }

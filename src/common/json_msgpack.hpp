@@ -64,9 +64,11 @@ std::string dump_json(const nlohmann::json& value);
 nlohmann::json parse_json(std::string_view text, std::size_t max_depth = kMaxNesting);
 
 // One CLI argument: valid JSON is taken as JSON ("3", "[1,2]", "\"ab\""),
-// anything else as a plain string ("ab"). JSON the wire cannot carry throws
-// JsonError. Arguments travel inside one array, so one may nest at most
-// kMaxNesting - 1 levels.
+// a bare word as a plain string ("ab"). Text that begins as JSON does (an
+// array, object, string or number: "[1,2", "3x") but is not valid JSON
+// throws JsonError (not_json()), as does JSON the wire cannot carry: a typo
+// never travels as a string. Arguments travel inside one array, so one may
+// nest at most kMaxNesting - 1 levels.
 nlohmann::json parse_cli_argument(std::string_view text);
 
 }  // namespace uni

@@ -5,12 +5,14 @@
 #include "common/module_file.hpp"
 
 #include <elf.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <optional>
 
 #include "common/files.hpp"
+#include "common/signing.hpp"
 #include "uni/detail/module_abi.hpp"
 
 namespace uni {
@@ -188,6 +190,14 @@ ModuleFile ModuleFile::load(const std::string& path) {
   }
   file.platform = check_module_image(file.bytes, path);
   file.hash = ModuleHash::of(file.bytes);
+  // Lines for other builds of the module (a .sig not renewed) are skipped.
+  if (::access((path + ".sig").c_str(), F_OK) == 0) {
+    try {
+      file.signatures = signatures_in(read_file(path + ".sig"), file.hash);
+    } catch (const std::exception& e) {
+      throw ModuleFileError(e.what());
+    }
+  }
   return file;
 }
 

@@ -23,6 +23,9 @@ struct ModuleFile {
   std::string bytes;
   ModuleHash hash;
   std::string platform;
+  // Its signatures (common/signing.hpp) from PATH.sig beside it, if any:
+  // they travel with the module for workers that trust their signers.
+  std::vector<std::string> signatures;
 
   // Reads and checks the file. Throws ModuleFileError saying what is wrong
   // ("x.txt is not an ELF file", "y is an executable, not a shared object",

@@ -83,7 +83,7 @@ Process Process::spawn(const SpawnOptions& options) {
   // options.env entries replace inherited ones of the same name.
   auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=') + 1); };
   std::vector<char*> envp;
-  for (char** e = environ; *e; ++e) {
+  for (char** e = options.inherit_env ? environ : nullptr; e && *e; ++e) {
     bool replaced = false;
     for (const auto& mine : options.env) replaced |= name_of(mine) == name_of(*e);
     if (!replaced) envp.push_back(*e);

@@ -32,6 +32,7 @@ struct SpawnOptions {
   std::vector<std::string> argv;         // argv[0] is the program path
   std::vector<std::pair<int, int>> fds;  // {fd in this process, fd number in the child}
   std::vector<std::string> env;          // NAME=VALUE, replacing inherited NAME
+  bool inherit_env = true;               // false: `env` is the whole environment
   bool new_process_group = false;
   bool stdin_null = false;  // stdin from /dev/null
 };

@@ -3,6 +3,9 @@
 // modules by hash, keeps the registry of workers, and watches everyone's
 // heartbeats. One thread, one ROUTER socket, one poll loop; with --http, an
 // HTTP server on threads of its own that reads only published snapshots.
+// This face names no transport: its socket and loop live with the transport
+// they serve, over the socket-free core of manager_core.hpp
+// (docs/architecture.md §12, "The manager and its transport").
 #pragma once
 
 #include <memory>
@@ -30,6 +33,10 @@ class Manager {
 
   // Safe from a signal handler and from any thread.
   void request_stop();
+  // Reads the clients file again (ManagerConfig::clients_file), at the next
+  // turn of the loop; an unreadable file keeps the keys admitted so far.
+  // Safe from a signal handler and from any thread.
+  void request_reload();
 
  private:
   class Impl;

@@ -15,7 +15,13 @@ namespace uni::manager {
 struct ManagerConfig {
   std::string listen = "tcp://127.0.0.1:7070";
   CurveKeys keys;
+  // Without a clients file: the shared authkey's client key, and these, are
+  // admitted, all as the one identity `authkey` (an admin).
   std::set<std::string> extra_client_keys;  // admitted besides keys.client_public
+  // --clients: the keys admitted, each its own identity and role
+  // (common/key_files.hpp); the shared client key is then not admitted.
+  // Read again on SIGHUP (Manager::request_reload).
+  std::string clients_file;
   std::chrono::milliseconds heartbeat{1000};
   // A worker silent this long is dead and its tasks are requeued.
   std::chrono::milliseconds heartbeat_timeout{3000};
@@ -35,7 +41,8 @@ struct ManagerConfig {
   // submissions are answered "queue full".
   std::uint64_t max_queued_bytes = 1ull << 30;
   // Connections completing their CURVE handshake at once at most; beyond,
-  // the oldest of them are closed (proto/handshake_guard.hpp).
+  // the oldest of them are closed (the handshake guard of the manager's
+  // socket, src/broker/zmq/handshake_guard.hpp).
   std::size_t max_pending_handshakes = 512;
   // After a start, resubmitted tasks wait this long for workers to re-announce
   // what they still run, so that a restart never starts a task twice.

@@ -76,7 +76,7 @@ void ManagerCore::apply(Outbox& out) {
     for (const TaskRecord* t : applying_.finished) {
       if (t->state != TaskState::kDone) continue;
       const TaskId id = t->task.id;
-      if (t->result->status != Status::kOk)
+      if (t->result->status != Status::kOk && t->result->status != Status::kCancelled)
         metrics_.failures.add({id.str(), t->task.function, proto::status_name(t->result->status),
                                t->result->payload, t->result->worker, 0},
                               now_);
@@ -106,82 +106,78 @@ void ManagerCore::apply(Outbox& out) {
 
 // ---- any peer ----------------------------------------------------------------------------
 
-void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock::time_point now,
+void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello,
+                           std::shared_ptr<const Identity> who, Clock::time_point now,
                            Outbox& out) {
   now_ = now;
-  proto::Welcome welcome{manager_id_, UNI_VERSION_STRING,
-                         static_cast<std::uint32_t>(config_.heartbeat.count()), config_.max_message,
-                         config_.max_module};
-  if (hello.role == "boss") {
-    if (Worker* w = workers_.find(peer))
-      worker_gone(*w, "its connection now speaks as a boss", out);
-    Boss& boss = bosses_.connect(hello.session, peer, now);
-    out.send(peer, proto::encode_welcome(welcome));
-    bosses_.resend(boss, tasks_.finished_of(boss.session));
-    log::debug("boss {:016x} connected", boss.session);
-    return;
-  }
+  if (!who)
+    return refuse(peer,
+                  "refused: the key of this connection is no longer admitted (it left the "
+                  "manager's clients file)",
+                  {proto::Type::kHello, 0, {}}, out);
+  if (hello.role == "boss") return boss_hello(peer, hello, std::move(who), out);
+  worker_hello(peer, hello, std::move(who), out);
+}
 
-  // A worker. It holds at most what its credit ever allowed: its slots, and
-  // a prefetch of at most kMaxPrefetchPerSlot per slot (docs/protocol.md
-  // 13.1). More is not a worker's re-announcement, and would cost the
-  // manager a record and a log line each.
-  if (std::uint64_t most = std::uint64_t{hello.slots} * (1 + proto::kMaxPrefetchPerSlot);
-      hello.running.size() > most) {
-    count(Refusal::kHello);
-    log::limited(spdlog::level::warn, "hello-refused",
-                 "refused the HELLO of worker {} ({}): {} held tasks announced, at most {} for "
-                 "{} slot(s)",
-                 hello.worker_id, hello.host, hello.running.size(), most, hello.slots);
-    if (Worker* w = workers_.find(peer)) worker_gone(*w, "its HELLO was refused", out);
-    out.send(peer,
-             proto::encode_error("refused", "HELLO: a worker with " + std::to_string(hello.slots) +
-                                                " slot(s) holds at most " + std::to_string(most) +
-                                                " tasks; this one announced " +
-                                                std::to_string(hello.running.size())));
-    return;
+proto::Welcome ManagerCore::welcome() const {
+  return {manager_id_, UNI_VERSION_STRING, static_cast<std::uint32_t>(config_.heartbeat.count()),
+          config_.max_message, config_.max_module};
+}
+
+// A session is opened by the first HELLO that names it and resumed only by
+// the same client: the one that knows its secret, and (keyed) of the key its
+// id names, or an admin's.
+void ManagerCore::boss_hello(const PeerId& peer, const proto::Hello& hello,
+                             std::shared_ptr<const Identity> who, Outbox& out) {
+  char session[24];
+  std::snprintf(session, sizeof(session), "%016llx",
+                static_cast<unsigned long long>(hello.session));
+  const proto::Refusal about{proto::Type::kHello, 0, {}};
+  if (!session_of(*who, hello.session) && who->role != uni::Role::kAdmin) {
+    char tag[16];
+    std::snprintf(tag, sizeof(tag), "%08x", who->owner_tag);
+    return refuse(peer,
+                  "refused: key '" + who->name + "' may not open session " + session +
+                      ": the sessions of this key begin with " + tag,
+                  about, out);
   }
-  // A known peer is the same worker process reconnecting.
-  bosses_.release(peer);
-  auto [w, known] = workers_.join(peer, hello, now);
-  out.send(peer, proto::encode_welcome(welcome));
-  // Reconcile what the worker holds with what the manager believes.
-  Reconciliation r = workers_.reconcile(w, hello.running, tasks_);
-  for (const TaskId& id : r.never_arrived) {  // sent but never received: no attempt spent
-    if (TaskRecord* t = tasks_.find(id)) {
-      tasks_.unassign(*t, changes_);
-      tasks_.enqueue(*t, true, changes_);
-    }
-  }
-  std::uint64_t not_adopted = 0;
-  for (const proto::RunningTask& rt : r.unknown) {
-    // Known only to this worker (the manager restarted): adopt it. Its args
-    // come back with the boss's resubmission. Past --max-tasks the worker is
-    // told to stop it instead: its boss submits it again.
-    if (tasks_.size() >= config_.max_tasks) {
-      out.send(peer, proto::encode_cancel({rt.id}));
-      ++not_adopted;
-      continue;
-    }
-    tasks_.adopt(rt, w);
-    bosses_.record(rt.id.session, now);
-  }
-  for (const TaskId& id : r.stopping) out.send(peer, proto::encode_cancel({id}));
-  for (const TaskId& id : r.take_over) tasks_.take_over(*tasks_.find(id), w);
-  for (const TaskId& id : r.duplicates) out.send(peer, proto::encode_cancel({id}));
-  apply(out);
-  workers_.note_room(w);
-  bosses_.platform_served(w.platform);  // a worker for a platform someone waits on
-  log::info("worker {} ({} pid {}, {} slots, {}) {}", w.id, w.host, w.pid, w.slots, w.isolation,
-            known ? "reconnected" : "joined");
-  if (not_adopted > 0) {
-    count(Refusal::kQueueFull, not_adopted);
-    log::warn("worker {} re-announced {} task(s) past --max-tasks {}: told to stop them", w.id,
-              not_adopted, config_.max_tasks);
-  }
+  if (const Boss* held = bosses_.find(hello.session);
+      held && !held->secret.empty() && held->secret != hello.secret)
+    return refuse(peer,
+                  std::string("refused: session ") + session +
+                      " belongs to another client: only the client that opened it may resume it",
+                  about, out);
+  if (Worker* w = workers_.find(peer)) worker_gone(*w, "its connection now speaks as a boss", out);
+  Boss& boss = bosses_.connect(hello.session, peer, now_);
+  boss.identity = std::move(who);
+  if (boss.secret.empty()) boss.secret = hello.secret;
+  out.send(peer, proto::encode_welcome(welcome()));
+  bosses_.resend(boss, tasks_.finished_of(boss.session));
+  log::debug("boss {:016x} connected (key '{}')", boss.session, boss.identity->name);
+}
+
+const Identity* ManagerCore::identity_of(const PeerId& peer) {
+  if (Worker* w = workers_.find(peer)) return w->identity.get();
+  if (Boss* b = bosses_.at(peer)) return b->identity.get();
+  return nullptr;
+}
+
+void ManagerCore::refuse(const PeerId& peer, const std::string& text, const proto::Refusal& what,
+                         Outbox& out) {
+  log::info("{} ({})", text, proto::type_name(what.type));
+  out.send(peer, proto::encode_refusal(text, what));
 }
 
 void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
+  const Identity* who = identity_of(peer);
+  if (!who) return;
+  const proto::Refusal about{proto::Type::kCancel, 0, ids};
+  if (!may(who->role, Action::kCancel))
+    return refuse(peer, role_refusal(*who, Action::kCancel), about, out);
+  // All or nothing: the owner is read from each id, so a refusal says
+  // nothing about whether the task exists.
+  for (const TaskId& id : ids)
+    if (!owns(*who, id)) return refuse(peer, owner_refusal(*who, Action::kCancel, id), about, out);
   std::vector<proto::CancelOutcome> outcomes;
   outcomes.reserve(ids.size());
   for (const TaskId& id : ids) {
@@ -193,7 +189,15 @@ void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, 
 }
 
 void ManagerCore::on_status(const PeerId& peer, Clock::time_point now, Outbox& out) {
-  out.send(peer, proto::encode_status_reply(status(now)));
+  const Identity* who = identity_of(peer);
+  if (!who) return;
+  if (!may(who->role, Action::kStatus))
+    return refuse(peer, role_refusal(*who, Action::kStatus), {proto::Type::kStatus, 0, {}}, out);
+  proto::StatusReport report = status(now);
+  // The boss that asks is not counted: `uni status` listed itself as a
+  // connected boss.
+  if (const Boss* b = bosses_.at(peer); b && b->connected && report.bosses > 0) --report.bosses;
+  out.send(peer, proto::encode_status_reply(report));
 }
 
 void ManagerCore::on_bye(const PeerId& peer, const std::string& reason, Outbox& out) {
@@ -227,6 +231,17 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
   // Direct answers (refused tasks, queue full): results the manager keeps no
   // record of, sent together after the rest of the SUBMIT.
   std::vector<proto::Result> answers;
+  if (!may(boss->identity->role, Action::kSubmit)) {
+    const std::string why = role_refusal(*boss->identity, Action::kSubmit);
+    log::info("{} ({} task(s))", why, submission.tasks.size() + submission.refused.size());
+    for (const TaskId& id : submission.ids()) {
+      proto::Result& r = answers.emplace_back();
+      r.id = id;
+      r.status = Status::kRefused;
+      r.payload = why;
+    }
+    submission = {};
+  }
   if (!submission.error.empty()) {
     // Refused whole: every task whose id reads is answered, and the boss is
     // told why once.
@@ -248,6 +263,7 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
       // missed, otherwise ignore.
       if (existing->placeholder) {
         tasks_.fill_placeholder(*existing, std::move(task), changes_);
+        check_claim(*existing, out);
       } else if (existing->state == TaskState::kDone) {
         bosses_.result_ready(id);
       } else if (existing->state == TaskState::kWaitingModule &&
@@ -314,12 +330,16 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
 void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
                                 Clock::time_point now, Outbox& out) {
   now_ = now;
+  if (Boss* boss = bosses_.at(peer); boss && !may(boss->identity->role, Action::kSubmit))
+    return refuse(peer, role_refusal(*boss->identity, Action::kSubmit),
+                  {proto::Type::kPutModule, 0, {}}, out);
   std::optional<std::string> error;
   if (upload.bytes.size() > config_.max_module)
     error = "module of " + std::to_string(upload.bytes.size()) +
             " bytes exceeds the manager's limit of " + std::to_string(config_.max_module) +
             " bytes (--max-module)";
-  else error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes));
+  else
+    error = modules_.put(upload.hash, upload.platform, std::move(upload.bytes), upload.signatures);
   bosses_.module_answered(upload.hash);
   if (error) {
     refuse_module(peer, upload.hash, *error, out);
@@ -361,10 +381,12 @@ void ManagerCore::on_ack(const PeerId& peer, const std::vector<TaskId>& ids, Out
 // ---- a worker ----------------------------------------------------------------------------
 
 void ManagerCore::on_heartbeat(const PeerId& peer, std::optional<std::uint32_t> busy,
-                               const std::vector<TaskId>& started_services, Outbox& out) {
+                               const std::vector<TaskId>& started_services, Outbox& out,
+                               std::string note) {
   Worker* w = workers_.find(peer);
   if (!w) return;
   w->executing = busy.value_or(w->executing);
+  w->note = std::move(note);
   w->last_heartbeat = now_;
   for (const TaskId& id : started_services) {
     TaskRecord* t = tasks_.find(id);
@@ -392,9 +414,11 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
   Worker* w = workers_.find(peer);
   if (!w) return;
   for (proto::Result& r : results) {
+    TaskRecord* t = tasks_.find(r.id);
+    // A claim not yet checked (manager_core_claims.cpp): held, unacknowledged.
+    if (t && t->placeholder && t->worker == w && hold_claimed_result(*t, r)) continue;
     w->acks_out.push_back(r.id);
     workers_.note_output(*w);
-    TaskRecord* t = tasks_.find(r.id);
     // Only the worker the task is assigned to may complete it: a late result
     // from a worker presumed dead, or from a cancelled copy, is dropped here.
     if (!t || t->state != TaskState::kRunning || t->worker != w) {
@@ -416,13 +440,24 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
     r.attempt = t->task.attempt;
     metrics_.run_time.observe(now_ - t->since);
     if (r.status == Status::kOk) ++w->completed;
-    else ++w->failed;
+    else if (r.status != Status::kCancelled) ++w->failed;
     tasks_.complete(*t, std::move(r), changes_);
   }
   apply(out);
 }
 
 void ManagerCore::on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out) {
+  Worker* w = workers_.find(peer);
+  if (!w) return;
+  if (!may_fetch(*w, hash)) {
+    log::info("refused module {} to worker {} (key '{}'): no task of it needs it",
+              hash.hex().substr(0, 12), w->id, w->identity->name);
+    out.send(peer,
+             proto::encode_module(hash, nullptr,
+                                  "refused: worker " + w->id + " holds no task that needs module " +
+                                      hash.hex().substr(0, 12)));
+    return;
+  }
   const StoredModule* mod = modules_.find(hash);
   if (!mod) {
     out.send(peer,
@@ -432,7 +467,7 @@ void ManagerCore::on_fetch_module(const PeerId& peer, const ModuleHash& hash, Ou
   }
   ++module_totals_.fetches;
   module_totals_.fetch_bytes += mod->bytes.size();
-  out.send(peer, proto::encode_module(hash, &mod->bytes, ""));
+  out.send(peer, proto::encode_module(hash, &mod->bytes, "", mod->signatures));
 }
 
 void ManagerCore::on_credit(const PeerId& peer, std::uint32_t capacity) {
@@ -525,6 +560,7 @@ void ManagerCore::on_timer(Clock::time_point now, Outbox& out) {
   metrics_.throughput.tick(now, tasks_.totals().completed + tasks_.totals().failed);
   if (!becomes_.empty()) becomes_on_timer(out);
   kept_on_timer(out);
+  if (!claims_.empty()) claims_on_timer();
   bosses_.send_notices(now, config_.notice_after, workers_, out);
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + config_.heartbeat;
@@ -569,6 +605,7 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
         changes_);
   }
   apply(out);
+  remember_released(w, inflight);
   workers_.remove(w);  // w is gone from here on
 }
 
@@ -577,10 +614,15 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
 // which outlive it; the boss itself goes once it owns nothing.
 void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
   std::vector<TaskId> mine, orphaned;
+  std::size_t kept = 0;  // results kept for `uni result` (held apart): not dropped
   for (const TaskId& id : tasks_.tasks_of(b.session)) {
     const TaskRecord* t = tasks_.find(id);
-    if (!t->is(proto::kFlagDetached) || t->state == TaskState::kDone) mine.push_back(id);
-    else if (t->state == TaskState::kWaitingModule) orphaned.push_back(id);
+    if (t->is(proto::kFlagDetached) && t->state != TaskState::kDone) {
+      if (t->state == TaskState::kWaitingModule) orphaned.push_back(id);
+      continue;
+    }
+    mine.push_back(id);
+    kept += t->is(proto::kFlagKeepResult) && t->state == TaskState::kDone;
   }
   // Detached tasks outlive their boss, but not when they still wait for the
   // module only that boss was asked for: they would wait, and hold their
@@ -597,9 +639,9 @@ void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
     log::warn("boss {:016x} {}: dropped its {} detached task(s) still waiting for their module",
               b.session, why, orphaned.size());
   }
-  if (!mine.empty())
+  if (mine.size() > kept)
     log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
-              mine.size());
+              mine.size() - kept);
   for (const TaskId& id : mine) {
     const TaskRecord* t = tasks_.find(id);
     if (!t) continue;  // an orphan that apply() dropped already
@@ -608,6 +650,7 @@ void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
     tasks_.erase(id, changes_);
   }
   apply(out);
+  if (!claims_.empty()) claims_on_forget(b.session, out);
   // Its services still run; the record goes with the last of them.
   bosses_.forget(b, tasks_.count_of(b.session) > 0);  // b may be gone from here on
 }
@@ -638,6 +681,7 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
     out.failed = w->failed;
     out.heartbeat_age_ms = ms_between(w->last_heartbeat, now);
     out.uptime_ms = ms_between(w->joined, now);
+    out.note = w->note;
     r.running += out.busy;
   }
   r.queue = tasks_.count(TaskState::kQueued);

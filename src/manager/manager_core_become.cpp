@@ -25,6 +25,12 @@ void ManagerCore::on_become(const PeerId& peer, proto::BecomeRequest r, Clock::t
   Boss* boss = bosses_.at(peer);
   if (!boss) return;
   now_ = now;
+  const Identity& who = *boss->identity;
+  const proto::Refusal about{proto::Type::kBecome, r.request, {r.service}};
+  if (!may(who.role, Action::kBecome))
+    return ManagerCore::refuse(peer, role_refusal(who, Action::kBecome), about, out);
+  if (!owns(who, r.service))
+    return ManagerCore::refuse(peer, owner_refusal(who, Action::kBecome, r.service), about, out);
   auto refuse = [&](const std::string& why) {
     log::info("become of service {} refused: {}", r.service.str(), why);
     out.send(peer, proto::encode_become_reply({r.request, r.service, false, why, 0, 0}));

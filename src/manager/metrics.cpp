@@ -166,7 +166,7 @@ std::string prometheus_text(const MetricsSnapshot& s) {
   e.metric("uni_tasks_completed_total", "counter", "Tasks that ended with status ok.",
            d(t.completed));
   e.metric("uni_tasks_failed_total", "counter",
-           "Tasks that ended with any other status (cancelled ones included).", d(t.failed));
+           "Tasks that ended with a status other than ok or cancelled.", d(t.failed));
   e.metric("uni_tasks_requeued_total", "counter",
            "Runs lost to a crash or a lost worker and queued again.", d(t.requeued));
   e.metric("uni_tasks_cancelled_total", "counter", "Tasks that ended cancelled.", d(t.cancelled));

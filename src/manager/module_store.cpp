@@ -3,12 +3,31 @@
 
 #include "common/log.hpp"
 #include "common/module_file.hpp"
+#include "common/signing.hpp"
+#include "proto/messages.hpp"
 
 namespace uni::manager {
 
+void ModuleStore::add_signatures(const ModuleHash& hash, StoredModule& module,
+                                 const std::vector<std::string>& signatures) {
+  for (const std::string& s : signatures) {
+    if (module.signatures.size() >= proto::kMaxModuleSignatures) return;
+    if (!signature_is_valid(s, hash)) continue;
+    bool known = false;
+    for (const std::string& kept : module.signatures)
+      known |= signature_signer(kept) == signature_signer(s);
+    if (!known) module.signatures.push_back(s);
+  }
+}
+
 std::optional<std::string> ModuleStore::put(const ModuleHash& hash, std::string platform,
-                                            std::string bytes) {
-  if (modules_.count(hash)) return std::nullopt;  // content-addressed: same hash, same bytes
+                                            std::string bytes,
+                                            const std::vector<std::string>& signatures) {
+  if (auto stored = modules_.find(hash); stored != modules_.end()) {
+    // Content-addressed: same hash, same bytes; only signatures may be new.
+    add_signatures(hash, stored->second, signatures);
+    return std::nullopt;
+  }
   ModuleHash actual = ModuleHash::of(bytes);
   if (actual != hash)
     return "module upload does not match its hash: announced " + hash.hex() + ", bytes hash to " +
@@ -23,7 +42,9 @@ std::optional<std::string> ModuleStore::put(const ModuleHash& hash, std::string 
   }
   bytes_ += bytes.size();
   lru_.push_front(hash);
-  modules_.emplace(hash, StoredModule{std::move(bytes), std::move(platform), lru_.begin()});
+  auto [it, added] =
+      modules_.emplace(hash, StoredModule{std::move(bytes), std::move(platform), lru_.begin(), {}});
+  add_signatures(hash, it->second, signatures);
   evict(hash);
   return std::nullopt;
 }

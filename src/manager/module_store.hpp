@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/hash.hpp"
 
@@ -18,6 +19,9 @@ struct StoredModule {
   std::string bytes;
   std::string platform;
   std::list<ModuleHash>::iterator lru;
+  // Valid signatures of it that came with its uploads (one per signer),
+  // passed on to workers with the module (common/signing.hpp).
+  std::vector<std::string> signatures;
 };
 
 class ModuleStore {
@@ -25,8 +29,11 @@ class ModuleStore {
   explicit ModuleStore(std::uint64_t limit_bytes) : limit_(limit_bytes) {}
 
   // Verifies that bytes hash to `hash` and form a uni module, then stores them.
-  // Returns an error text for the uploader, or nullopt on success.
-  std::optional<std::string> put(const ModuleHash& hash, std::string platform, std::string bytes);
+  // Returns an error text for the uploader, or nullopt on success. Signatures
+  // of the module that verify are kept with it (added to those of an earlier
+  // upload); others are dropped.
+  std::optional<std::string> put(const ModuleHash& hash, std::string platform, std::string bytes,
+                                 const std::vector<std::string>& signatures = {});
 
   const StoredModule* find(const ModuleHash& hash);  // marks it recently used
   // A task needs the module: it is never evicted while pinned. Pins may come
@@ -38,6 +45,8 @@ class ModuleStore {
   std::uint64_t bytes() const { return bytes_; }
 
  private:
+  static void add_signatures(const ModuleHash& hash, StoredModule& module,
+                             const std::vector<std::string>& signatures);
   // Evicts unpinned modules, least recently used first, never `keep`.
   void evict(const ModuleHash& keep);
   std::uint64_t limit_;

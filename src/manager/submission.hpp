@@ -20,6 +20,15 @@ struct Submission {
   // name; ..."), and the ids of the records whose id reads.
   std::string error;
   std::vector<proto::TaskId> refused;
+
+  // Every id it names: those of the tasks and of the refused records.
+  std::vector<proto::TaskId> ids() const {
+    std::vector<proto::TaskId> out;
+    out.reserve(tasks.size() + refused.size());
+    for (const proto::Task& t : tasks) out.push_back(t.id);
+    out.insert(out.end(), refused.begin(), refused.end());
+    return out;
+  }
 };
 
 // Throws proto::DecodeError if the message holds no array of tasks at all.

@@ -206,9 +206,11 @@ void TaskTable::complete(TaskRecord& t, proto::Result result, TableChanges& chan
   if (t.state == TaskState::kRunning) unassign(t, changes);
   set_state(t, TaskState::kDone);
   result.id = t.task.id;
+  // A cancelled task did not fail: someone stopped it (Ctrl-C of a map,
+  // `uni stop`), and it is counted on its own.
   if (result.status == Status::kOk) ++totals_.completed;
+  else if (result.status == Status::kCancelled) ++totals_.cancelled;
   else ++totals_.failed;
-  if (result.status == Status::kCancelled) ++totals_.cancelled;
   bytes_ += result.payload.size() - (t.result ? t.result->payload.size() : 0);
   t.result = std::make_unique<proto::Result>(std::move(result));
   Session& s = sessions_[t.task.id.session];

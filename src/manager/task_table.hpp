@@ -80,7 +80,7 @@ struct TableChanges {
 
 struct TaskTotals {
   std::uint64_t submitted = 0, completed = 0, failed = 0, requeued = 0;
-  std::uint64_t cancelled = 0;  // of failed
+  std::uint64_t cancelled = 0;  // not counted in failed
 };
 
 class TaskTable {

@@ -1,6 +1,8 @@
 // Encoding and defensive decoding of protocol messages (docs/protocol.md).
 #include "proto/messages.hpp"
 
+#include <sodium.h>
+
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
@@ -107,12 +109,13 @@ void write_task(Writer& w, const Task& t) {
 }
 
 void write_running(Writer& w, const RunningTask& t) {
-  w.p().pack_array(6);
+  w.p().pack_array(t.args_digest ? 7 : 6);
   w.id(t.id);
   w.bin(t.module.raw());
   w.str(t.function);
   w.p().pack_uint8(t.flags);
   w.p().pack_uint8(t.attempt);
+  if (t.args_digest) w.p().pack_uint64(*t.args_digest);
 }
 
 void write_key(Writer& w, std::string_view key) { w.str(key); }
@@ -128,12 +131,13 @@ std::size_t tasks_size(const std::vector<const Task*>& tasks) {
 std::string encode_hello(const Hello& h) {
   Writer w(Type::kHello, 2);
   w.str(h.role);
+  const std::uint32_t secret = h.secret.empty() ? 0 : 1;
   if (h.role == "boss") {
-    w.p().pack_map(1);
+    w.p().pack_map(1 + secret);
     write_key(w, "session");
     w.p().pack_uint64(h.session);
   } else {
-    w.p().pack_map(8);
+    w.p().pack_map(8 + secret);
     write_key(w, "id");
     w.str(h.worker_id);
     write_key(w, "host");
@@ -152,7 +156,28 @@ std::string encode_hello(const Hello& h) {
     w.p().pack_array(static_cast<std::uint32_t>(h.running.size()));
     for (const RunningTask& t : h.running) write_running(w, t);
   }
+  if (secret) {
+    write_key(w, "secret");
+    w.bin(h.secret);
+  }
   return w.done();
+}
+
+std::string new_hello_secret() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  std::string secret(16, '\0');
+  randombytes_buf(secret.data(), secret.size());
+  return secret;
+}
+
+std::uint64_t digest_args(std::string_view args) {
+  static constexpr unsigned char kKey[crypto_shorthash_KEYBYTES] = {
+      'u', 'n', 'i', '.', 'a', 'r', 'g', 's', '.', 'd', 'i', 'g', 'e', 's', 't', 0};
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(args.data()), args.size(), kKey);
+  std::uint64_t digest = 0;
+  for (int i = 7; i >= 0; --i) digest = (digest << 8) | out[i];  // little-endian, as SipHash
+  return digest;
 }
 
 std::string encode_welcome(const Welcome& welcome) {
@@ -178,13 +203,30 @@ std::string encode_error(std::string_view code, std::string_view text) {
   return w.done();
 }
 
+std::string encode_refusal(std::string_view text, const Refusal& refused) {
+  Writer w(Type::kError, 3, 64 + text.size() + 18 * refused.ids.size());
+  w.str("refused");
+  w.str(text);
+  w.p().pack_array(3);
+  w.p().pack_uint8(static_cast<std::uint8_t>(refused.type));
+  w.p().pack_uint64(refused.request);
+  w.p().pack_array(static_cast<std::uint32_t>(2 * refused.ids.size()));
+  for (const TaskId& id : refused.ids) w.id(id);
+  return w.done();
+}
+
 std::string encode_heartbeat() { return Writer(Type::kHeartbeat, 0).done(); }
 
-std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services) {
-  Writer w(Type::kHeartbeat, 2, 24 + 18 * services.size());
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services,
+                                    std::string_view note) {
+  Writer w(Type::kHeartbeat, note.empty() ? 2 : 3, 24 + 18 * services.size() + note.size());
   w.p().pack_uint32(busy);
   w.p().pack_array(static_cast<std::uint32_t>(2 * services.size()));
   for (const TaskId& id : services) w.id(id);
+  if (!note.empty()) {
+    w.p().pack_str(static_cast<std::uint32_t>(note.size()));
+    w.p().pack_str_body(note.data(), static_cast<std::uint32_t>(note.size()));
+  }
   return w.done();
 }
 
@@ -209,12 +251,25 @@ std::string encode_need_module(const ModuleHash& hash) {
   return w.done();
 }
 
+namespace {
+// The optional signatures field: written only when there are signatures, so
+// that an unsigned module's messages are what they always were.
+void write_signatures(Writer& w, const ModuleSignatures& signatures) {
+  if (signatures.empty()) return;
+  w.p().pack_array(static_cast<std::uint32_t>(signatures.size()));
+  for (const std::string& s : signatures) w.bin(s);
+}
+std::size_t signatures_size(const ModuleSignatures& signatures) { return signatures.size() * 100; }
+}  // namespace
+
 std::string encode_put_module(const ModuleHash& hash, std::string_view platform,
-                              std::string_view bytes) {
-  Writer w(Type::kPutModule, 3, bytes.size() + 128);
+                              std::string_view bytes, const ModuleSignatures& signatures) {
+  Writer w(Type::kPutModule, signatures.empty() ? 3 : 4,
+           bytes.size() + 128 + signatures_size(signatures));
   w.bin(hash.raw());
   w.str(platform);
   w.bin(bytes);
+  write_signatures(w, signatures);
   return w.done();
 }
 
@@ -291,13 +346,15 @@ std::string encode_fetch_module(const ModuleHash& hash) {
   return w.done();
 }
 
-std::string encode_module(const ModuleHash& hash, const std::string* bytes,
-                          std::string_view error) {
-  Writer w(Type::kModule, 3, (bytes ? bytes->size() : 0) + 128);
+std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error,
+                          const ModuleSignatures& signatures) {
+  Writer w(Type::kModule, signatures.empty() ? 3 : 4,
+           (bytes ? bytes->size() : 0) + 128 + signatures_size(signatures));
   w.bin(hash.raw());
   if (bytes) w.bin(*bytes);
   else w.p().pack_nil();
   w.str(error);
+  write_signatures(w, signatures);
   return w.done();
 }
 
@@ -381,6 +438,7 @@ class Fields {
     id.seq = u64("seq");
     return id;
   }
+  bool more() const { return index_ < size_; }
 
  private:
   [[noreturn]] void wrong(const char* name, const char* expected, const msgpack::object& o) {
@@ -481,6 +539,7 @@ RunningTask read_running(const msgpack::object& o) {
   t.function = f.str("function");
   t.flags = f.uint<std::uint8_t>("flags");
   t.attempt = f.uint<std::uint8_t>("attempt");
+  if (f.more()) t.args_digest = f.u64("args_digest");
   return t;
 }
 
@@ -539,6 +598,11 @@ Hello Message::hello() const {
   if (role.type != msgpack::type::STR) fail("HELLO: role must be a string");
   h.role.assign(role.via.str.ptr, role.via.str.size);
   MapReader info(field(1), "HELLO info");
+  if (const msgpack::object* secret = info.find("secret")) {
+    if (secret->type != msgpack::type::BIN || secret->via.bin.size > 64)
+      fail("HELLO: secret must be binary, at most 64 bytes");
+    h.secret.assign(secret->via.bin.ptr, secret->via.bin.size);
+  }
   if (h.role == "boss") {
     h.session = info.u64("session");
   } else if (h.role == "worker") {
@@ -580,6 +644,22 @@ ErrorMessage Message::error() const {
           std::string(text.via.str.ptr, text.via.str.size)};
 }
 
+Refusal Message::refusal() const {
+  Refusal r;
+  if (body_size_ < 3) return r;
+  Fields f(field(2), "ERROR refused", 3);
+  std::uint8_t type = f.uint<std::uint8_t>("type");
+  if (type < 1 || type > static_cast<std::uint8_t>(kLastType)) fail("ERROR refused: unknown type");
+  r.type = static_cast<Type>(type);
+  r.request = f.u64("request");
+  const msgpack::object& ids = f.next("ids");
+  if (ids.type != msgpack::type::ARRAY || ids.via.array.size % 2 != 0)
+    fail("ERROR refused: ids must be an array of session, seq pairs");
+  Fields list(ids, "ERROR refused ids", 0);
+  for (std::uint32_t i = 0; i < ids.via.array.size; i += 2) r.ids.push_back(list.id());
+  return r;
+}
+
 std::vector<Task> Message::tasks() const {
   const msgpack::object& list = records_of(field(0), type_name(type_));
   std::vector<Task> out;
@@ -613,7 +693,24 @@ ModuleUpload Message::module_upload() const {
   if (bytes.type != msgpack::type::BIN) fail("PUT_MODULE: bytes must be binary");
   up.platform.assign(platform.via.str.ptr, platform.via.str.size);
   up.bytes.assign(bytes.via.bin.ptr, bytes.via.bin.size);
+  up.signatures = signatures(3);
   return up;
+}
+
+ModuleSignatures Message::signatures(std::uint32_t index) const {
+  ModuleSignatures out;
+  if (body_size_ <= index) return out;
+  const msgpack::object& list = array_of(field(index), type_name(type_));
+  if (list.via.array.size > kMaxModuleSignatures)
+    fail(std::string(type_name(type_)) + ": more than " + std::to_string(kMaxModuleSignatures) +
+         " signatures");
+  for (std::uint32_t i = 0; i < list.via.array.size; ++i) {
+    const msgpack::object& s = list.via.array.ptr[i];
+    if (s.type != msgpack::type::BIN || s.via.bin.size != 96)
+      fail(std::string(type_name(type_)) + ": a signature must be 96 bytes of binary");
+    out.emplace_back(s.via.bin.ptr, s.via.bin.size);
+  }
+  return out;
 }
 
 std::vector<Result> Message::results() const {
@@ -688,6 +785,7 @@ ModuleReply Message::module_reply() const {
   else if (bytes.type != msgpack::type::NIL) fail("MODULE: bytes must be binary or nil");
   if (error.type != msgpack::type::STR) fail("MODULE: error must be a string");
   reply.error.assign(error.via.str.ptr, error.via.str.size);
+  reply.signatures = signatures(3);
   return reply;
 }
 
@@ -704,6 +802,13 @@ std::optional<std::uint32_t> Message::busy() const {
   if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > UINT32_MAX)
     fail("HEARTBEAT: busy must be an unsigned 32-bit integer");
   return static_cast<std::uint32_t>(o.via.u64);
+}
+
+std::string Message::worker_note() const {
+  if (body_size_ < 3) return {};
+  const msgpack::object& o = field(2);
+  if (o.type != msgpack::type::STR) fail("HEARTBEAT: note must be a string");
+  return std::string(o.via.str.ptr, std::min<std::uint32_t>(o.via.str.size, 1024));
 }
 
 std::string Message::text() const {

@@ -127,10 +127,22 @@ struct RunningTask {  // a worker's re-announcement after (re)connecting
   std::string function;
   std::uint8_t flags = 0;
   std::uint8_t attempt = 1;
+  // digest_args(task.args): shows that the worker was sent the task, to a
+  // manager that has no record of sending it (it restarted).
+  std::optional<std::uint64_t> args_digest;
 };
+
+// SipHash-2-4 (libsodium crypto_shorthash) of a task's arguments under a
+// fixed, public key: a fast digest, taken for every task a worker runs.
+// What makes a claim hold is knowing the arguments, not the key.
+std::uint64_t digest_args(std::string_view args);
 
 struct Hello {
   std::string role;  // "boss" or "worker"
+  // Random, per connecting process, never shown anywhere: a boss resumes its
+  // session, and a worker reconnects as itself, only with the secret of its
+  // first HELLO (docs/security.md). Empty from a peer that sends none.
+  std::string secret;
   // boss
   std::uint64_t session = 0;
   // worker
@@ -157,16 +169,33 @@ struct ErrorMessage {
   std::string text;
 };
 
+// What an ERROR "refused" answers (docs/protocol.md, ERROR): the message
+// the manager would not act on, for the peer to fail what waits for it —
+// the ids of a CANCEL or SUBMIT, the request id of a BECOME or FETCH_RESULT.
+struct Refusal {
+  Type type = Type::kHello;
+  std::uint64_t request = 0;
+  std::vector<TaskId> ids;
+};
+
+// Signatures of a module (common/signing.hpp), each 96 bytes: the signer's
+// public key and its ed25519 signature of the module's hash. Optional last
+// fields of PUT_MODULE and MODULE (docs/protocol.md 7.7, 7.16).
+using ModuleSignatures = std::vector<std::string>;
+inline constexpr std::size_t kMaxModuleSignatures = 16;
+
 struct ModuleUpload {
   ModuleHash hash;
   std::string platform;
   std::string bytes;
+  ModuleSignatures signatures;
 };
 
 struct ModuleReply {  // MODULE: bytes, or an error saying why not
   ModuleHash hash;
   std::optional<std::string> bytes;
   std::string error;
+  ModuleSignatures signatures;
 };
 
 struct CancelOutcome {
@@ -184,15 +213,23 @@ struct CancelOutcome {
 std::string encode_hello(const Hello& hello);
 std::string encode_welcome(const Welcome& welcome);
 std::string encode_error(std::string_view code, std::string_view text);
+// ERROR "refused": `text` says by whom and why ("refused: key 'w1' has role
+// worker, which may not submit").
+std::string encode_refusal(std::string_view text, const Refusal& refused);
+// A random secret for a HELLO (Hello::secret): 16 bytes.
+std::string new_hello_secret();
 std::string encode_heartbeat();
 // A worker's HEARTBEAT also says how many of its tasks are executing, and
 // which services have started.
-std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services);
+// `note`: why the worker takes no tasks (its module cache is unusable), or
+// empty; sent as a third field only when not empty.
+std::string encode_worker_heartbeat(std::uint32_t busy, const std::vector<TaskId>& services,
+                                    std::string_view note = {});
 std::string encode_submit(const std::vector<const Task*>& tasks);
 std::string encode_tasks(const std::vector<const Task*>& tasks);
 std::string encode_need_module(const ModuleHash& hash);
 std::string encode_put_module(const ModuleHash& hash, std::string_view platform,
-                              std::string_view bytes);
+                              std::string_view bytes, const ModuleSignatures& signatures = {});
 std::string encode_results(const std::vector<const Result*>& results);
 std::string encode_ack(const std::vector<TaskId>& ids);
 std::string encode_cancel(const std::vector<TaskId>& ids);
@@ -203,7 +240,8 @@ std::string encode_status_reply(const StatusReport& report);
 // The boss's services that its workers report executing (kFlagStartedEvent).
 std::string encode_service_started(const std::vector<TaskId>& ids);
 std::string encode_fetch_module(const ModuleHash& hash);
-std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error);
+std::string encode_module(const ModuleHash& hash, const std::string* bytes, std::string_view error,
+                          const ModuleSignatures& signatures = {});
 std::string encode_credit(std::uint32_t capacity);
 std::string encode_notice(std::string_view text);
 std::string encode_bye(std::string_view reason);
@@ -257,6 +295,8 @@ class Message {
   Hello hello() const;
   Welcome welcome() const;
   ErrorMessage error() const;
+  // ERROR "refused": what was refused (an ERROR without it: a HELLO).
+  Refusal refusal() const;
   std::vector<Task> tasks() const;       // SUBMIT or TASKS
   ModuleHash module_hash() const;        // NEED_MODULE, FETCH_MODULE
   ModuleUpload module_upload() const;    // PUT_MODULE
@@ -268,10 +308,12 @@ class Message {
   std::uint32_t credit() const;
   std::optional<std::uint32_t> busy() const;     // HEARTBEAT from a worker
   std::vector<TaskId> started_services() const;  // HEARTBEAT from a worker
+  std::string worker_note() const;               // HEARTBEAT from a worker; empty if none
   std::string text() const;                      // NOTICE, BYE
 
  private:
   std::vector<TaskId> id_list(std::uint32_t index) const;
+  ModuleSignatures signatures(std::uint32_t index) const;  // absent: none
 
   msgpack::object_handle handle_;
   const msgpack::object* body_ = nullptr;

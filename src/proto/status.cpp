@@ -14,7 +14,7 @@ namespace {
 template <class Enum, std::size_t N>
 using NameTable = std::array<std::pair<Enum, std::string_view>, N>;
 
-constexpr NameTable<Status, 12> kStatusNames{{
+constexpr NameTable<Status, 13> kStatusNames{{
     {Status::kOk, "ok"},
     {Status::kException, "exception"},
     {Status::kBadArguments, "bad-arguments"},
@@ -27,6 +27,7 @@ constexpr NameTable<Status, 12> kStatusNames{{
     {Status::kRejected, "rejected"},
     {Status::kHandedBack, "handed-back"},
     {Status::kQueueFull, "queue-full"},
+    {Status::kRefused, "refused"},
 }};
 
 constexpr NameTable<CancelState, 4> kCancelStateNames{{
@@ -84,6 +85,8 @@ constexpr std::string_view kHeartbeatAgeMs = "heartbeat_age_ms", kUptimeMs = "up
                            kCancelled = "cancelled", kKeptResults = "kept_results",
                            kTasksPerS = "tasks_per_s", kRecentFailures = "recent_failures",
                            kStatus = "status", kError = "error", kAgeMs = "age_ms";
+// workers[]: only from a worker that takes no tasks, and why (optional).
+constexpr std::string_view kNote = "note";
 // Added with the bounds on input: one map at the end.
 constexpr std::string_view kLimits = "limits", kDescriptors = "descriptors",
                            kDescriptorLimit = "descriptor_limit", kConnections = "connections",
@@ -210,7 +213,7 @@ std::string pack_status_report(const StatusReport& r) {
   p.pack(key::kWorkers);
   p.pack_array(static_cast<std::uint32_t>(r.workers.size()));
   for (const StatusReport::Worker& w : r.workers) {
-    p.pack_map(14);
+    p.pack_map(w.note.empty() ? 14 : 15);
     field(key::kId, w.id);
     field(key::kHost, w.host);
     field(key::kPid, w.pid);
@@ -225,6 +228,7 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kFailed, w.failed);
     field(key::kHeartbeatAgeMs, w.heartbeat_age_ms);
     field(key::kUptimeMs, w.uptime_ms);
+    if (!w.note.empty()) field(key::kNote, w.note);
   }
   field(key::kQueue, r.queue);
   field(key::kWaitingForModule, r.waiting_for_module);
@@ -312,6 +316,7 @@ StatusReport read_status_report(const msgpack::object& map) {
     out.failed = w.optional_u64(key::kFailed);
     out.heartbeat_age_ms = w.optional_u64(key::kHeartbeatAgeMs);
     out.uptime_ms = w.optional_u64(key::kUptimeMs);
+    if (w.has(key::kNote)) out.note = w.str(key::kNote);
   }
   r.queue = in.u64(key::kQueue);
   r.waiting_for_module = in.u64(key::kWaitingForModule);

@@ -30,8 +30,11 @@ enum class Status : std::uint8_t {
   // Not final, never reaches a boss's future:
   kHandedBack = 10,  // worker -> manager: a draining worker returns it unstarted or interrupted
   kQueueFull = 11,   // manager -> boss: not accepted now, submit again later (backpressure)
+  // Final again: the key this boss connected with may not submit (its role),
+  // or the task's id belongs to another key's session (docs/security.md).
+  kRefused = 12,
 };
-inline constexpr Status kLastStatus = Status::kQueueFull;
+inline constexpr Status kLastStatus = Status::kRefused;
 const char* status_name(Status status);  // "ok", "exception", "bad-arguments", ...
 std::optional<Status> status_from_name(std::string_view name);
 bool is_retryable(Status status);  // kCrashed from a worker: the manager may requeue
@@ -73,6 +76,9 @@ struct StatusReport {
     std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
     std::uint64_t heartbeat_age_ms = 0;  // since its last HEARTBEAT
     std::uint64_t uptime_ms = 0;         // since it joined (or rejoined)
+    // Why it takes no tasks (its module cache is unusable); empty when it
+    // does, and from an older manager.
+    std::string note;
   };
   struct Service {
     std::string id;  // printed task id
@@ -90,7 +96,8 @@ struct StatusReport {
     std::uint64_t modules = 0, module_bytes = 0;  // stored now
     std::uint64_t module_uploads = 0, module_upload_bytes = 0;
     std::uint64_t module_fetches = 0, module_fetch_bytes = 0;
-    std::uint64_t cancelled = 0;  // of `failed`, those that ended `cancelled`
+    // Ended `cancelled`: not counted in `failed` (from an older manager, they are).
+    std::uint64_t cancelled = 0;
     // Results the manager keeps for `uni result` (kFlagKeepResult); 0 from
     // an older manager.
     std::uint64_t kept_results = 0;

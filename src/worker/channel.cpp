@@ -28,7 +28,29 @@ bool FrameReader::fill(int fd, bool wait) {
   }
   char chunk[65536];
   for (;;) {
-    ssize_t n = ::recv(fd, chunk, sizeof(chunk), wait ? 0 : MSG_DONTWAIT);
+    ssize_t n;
+    if (receive_fds_) {
+      iovec io{chunk, sizeof(chunk)};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+      msghdr msg{};
+      msg.msg_iov = &io;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      n = ::recvmsg(fd, &msg, (wait ? 0 : MSG_DONTWAIT) | MSG_CMSG_CLOEXEC);
+      if (n >= 0)
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+          if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+          std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+          for (std::size_t i = 0; i < count; ++i) {
+            int received;
+            std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            fds_.emplace_back(received);
+          }
+        }
+    } else {
+      n = ::recv(fd, chunk, sizeof(chunk), wait ? 0 : MSG_DONTWAIT);
+    }
     if (n > 0) {
       buffer_.append(chunk, static_cast<std::size_t>(n));
       return true;
@@ -55,6 +77,58 @@ std::optional<std::string> FrameReader::next() {
   std::string frame = buffer_.substr(start_ + 4, n);
   start_ += 4 + n;
   return frame;
+}
+
+UniqueFd FrameReader::take_fd() {
+  if (fds_.empty()) return {};
+  UniqueFd fd = std::move(fds_.front());
+  fds_.pop_front();
+  return fd;
+}
+
+bool write_some(int fd, std::string& pending, std::deque<OutgoingFd>& fds) {
+  if (fds.empty()) return write_some(fd, pending);
+  // Offsets stay those of the buffer as it was until the end, where what was
+  // written is erased and they are moved along.
+  std::size_t done = 0;
+  bool ok = true;
+  while (done < pending.size()) {
+    bool attach = !fds.empty() && fds.front().offset == done;
+    std::size_t end = pending.size();
+    if (attach && fds.size() > 1) end = fds[1].offset;
+    if (!attach && !fds.empty()) end = fds.front().offset;
+    ssize_t n;
+    if (attach) {
+      iovec io{pending.data() + done, end - done};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+      msghdr msg{};
+      msg.msg_iov = &io;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      int sent = fds.front().fd.get();
+      std::memcpy(CMSG_DATA(c), &sent, sizeof(int));
+      n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    } else {
+      n = ::send(fd, pending.data() + done, end - done, MSG_NOSIGNAL);
+    }
+    if (n > 0) {
+      if (attach) fds.pop_front();  // it went with the first byte
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    ok = false;
+    break;
+  }
+  pending.erase(0, done);
+  for (OutgoingFd& f : fds) f.offset -= done;
+  return ok;
 }
 
 bool write_some(int fd, std::string& pending) {

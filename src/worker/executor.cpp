@@ -32,6 +32,7 @@
 #include "worker/executor_keeper.hpp"
 #include "worker/executor_service.hpp"
 #include "worker/module_loader.hpp"
+#include "worker/seccomp_filter.hpp"
 #include "worker/status_page.hpp"
 #include "worker/task_processes.hpp"
 
@@ -238,6 +239,8 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   // otherwise leave no room for.
   SharedStatusPage status = SharedStatusPage::attach(kExecutorStatusFd);
   StatusPage& page = *status.page();
+  // A call the sandbox denies ends this process; the page says which.
+  if (options.sandbox.level != SandboxLevel::kOff) record_denied_calls(&page.denied_syscall);
   // A program a task runs does not inherit the channel or the page: a child
   // holding the channel would hide the executor's end from the supervisor.
   ::fcntl(kExecutorChannelFd, F_SETFD, FD_CLOEXEC);
@@ -268,19 +271,48 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
   OutputRedirect redirect(out_capture, err_capture);
 
   std::map<std::string, std::unique_ptr<LoadedModule>, std::less<>> modules;
-  FrameReader reader;
+  // Modules whose LOAD failed, and why: their RUNs fail with that.
+  std::map<std::string, std::string, std::less<>> load_errors;
+  FrameReader reader(/*receive_fds=*/true);
   // Frames read while a service was handing over, before its BECOME: they
   // are handled, in order, once no service runs.
   std::deque<std::string> deferred;
   auto load = [&](const std::string& path, std::string& error) -> const LoadedModule* {
     auto it = modules.find(path);
     if (it != modules.end()) return it->second.get();
+    if (auto failed = load_errors.find(path); failed != load_errors.end()) {
+      error = failed->second;
+      return nullptr;
+    }
+    // No LOAD came for it: only a supervisor that has no image (a test
+    // driving an executor alone) names a file to load.
     try {
       return modules.emplace(path, LoadedModule::open(path)).first->second.get();
     } catch (const ModuleLoadError& e) {
       error = e.what();
       return nullptr;
     }
+  };
+  // LOAD: the module's sealed image came with the frame's first byte; it is
+  // checked again (sealed, its hash) and loaded. Handled as soon as read,
+  // in order, never deferred, so that each takes the descriptor sent with it.
+  auto take_load = [&](const msgpack::object& msg) {
+    const msgpack::object* f = msg.via.array.ptr;
+    std::string path(str_of(f[1]));
+    std::optional<ModuleHash> hash = ModuleHash::from_bytes(str_of(f[2]));
+    UniqueFd image = reader.take_fd();
+    if (modules.count(path)) return;
+    try {
+      if (!hash) throw ModuleLoadError("cannot load module: LOAD without a valid hash");
+      modules.emplace(path, LoadedModule::open_image(std::move(image), *hash));
+      load_errors.erase(path);
+    } catch (const ModuleLoadError& e) {
+      load_errors[path] = e.what();
+    }
+  };
+  auto is_load = [](const msgpack::object& msg) {
+    return msg.type == msgpack::type::ARRAY && msg.via.array.size >= 3 &&
+           msg.via.array.ptr[0].as<std::uint8_t>() == kLoad;
   };
   std::uint64_t service_tag = 0;  // the service running, for its BECAME frames
   ServiceHost service_host;
@@ -296,6 +328,10 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
       while (std::optional<std::string> frame = reader.next()) {
         msgpack::object_handle handle = msgpack::unpack(frame->data(), frame->size());
         const msgpack::object& msg = handle.get();
+        if (is_load(msg)) {
+          take_load(msg);
+          continue;
+        }
         if (msg.type == msgpack::type::ARRAY && msg.via.array.size >= 5 &&
             msg.via.array.ptr[0].as<std::uint8_t>() == kBecome) {
           const msgpack::object* f = msg.via.array.ptr;
@@ -370,8 +406,14 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
     const msgpack::object* f = msg.via.array.ptr;
     std::uint8_t kind = f[0].as<std::uint8_t>();
 
+    if (kind == kLoad) {
+      if (msg.via.array.size < 3) return 2;
+      take_load(msg);
+      continue;
+    }
     if (kind == kUnload) {
       modules.erase(std::string(str_of(f[1])));
+      load_errors.erase(std::string(str_of(f[1])));
       continue;
     }
     if (kind == kBecome) continue;  // for a service that has ended, or a request withdrawn
@@ -439,16 +481,41 @@ int serve(const ExecutorOptions& options, bool own_pid_namespace) {
 }  // namespace
 
 int run_executor(const ExecutorOptions& options) {
+  // The sandbox comes first, while this process has one thread: namespaces
+  // and capabilities are per thread until then. The supervisor probed it
+  // (probe_executor_sandbox): what is missing here was logged there.
+  SandboxReport sandbox;
+  enter_sandbox(options.sandbox, kExecutorHandoverFd, sandbox);
+  auto locked_down = [&] {
+    lock_down(options.sandbox, sandbox);
+    if (sandbox_complete(options.sandbox, sandbox)) return true;
+    ::dprintf(STDERR_FILENO, "executor: --sandbox strict: %s\n", sandbox.text().c_str());
+    return false;
+  };
   if (options.supervisor == 0) {  // started by hand: nothing to watch
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!locked_down()) return 2;
     return serve(options, false);
   }
   if (options.pid_namespace)
-    run_in_pid_namespace(options.supervisor, [&] { return serve(options, true); });
+    run_in_pid_namespace(options.supervisor, [&] {
+      if (!locked_down()) return 2;
+      return serve(options, true);
+    });
+  if (!locked_down()) return 2;
   // No parent-death signal: it would end the executor before the watchdog
   // could end what the tasks started.
   if (!watch_supervisor(options.supervisor)) return 1;
   return serve(options, false);
+}
+
+int probe_executor_sandbox(const ExecutorOptions& options) {
+  SandboxReport sandbox;
+  enter_sandbox(options.sandbox, STDERR_FILENO, sandbox);
+  lock_down(options.sandbox, sandbox);
+  std::printf("%s\n", sandbox.text().c_str());
+  std::fflush(stdout);
+  return sandbox_complete(options.sandbox, sandbox) ? 0 : 2;
 }
 
 }  // namespace uni::worker

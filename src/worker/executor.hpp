@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "worker/sandbox.hpp"
+
 namespace uni::worker {
 
 inline constexpr int kExecutorChannelFd = 3;
@@ -26,11 +28,16 @@ struct ExecutorOptions {
   // Run in a PID namespace of its own (executor_keeper.hpp); the supervisor
   // has checked that the kernel allows it.
   bool pid_namespace = false;
+  SandboxOptions sandbox;  // entered before any task code (sandbox.hpp)
 };
 
 // Serves RUN requests on fd 3 until the channel closes, under a keeper
 // process when `supervisor` is set. Returns the exit code: 0 when the channel
-// closed, 2 on a frame it cannot read.
+// closed, 2 on a frame it cannot read or a strict sandbox it cannot enter.
 int run_executor(const ExecutorOptions& options);
+
+// `uni executor --probe-sandbox`: enters the sandbox of `options` and prints
+// what held. Returns 0, or 2 if a strict sandbox is incomplete.
+int probe_executor_sandbox(const ExecutorOptions& options);
 
 }  // namespace uni::worker

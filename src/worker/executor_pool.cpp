@@ -22,6 +22,7 @@
 #include "worker/channel.hpp"
 #include "worker/executor.hpp"
 #include "worker/output_lines.hpp"
+#include "worker/seccomp_filter.hpp"
 #include "worker/status_page.hpp"
 
 namespace uni::worker {
@@ -77,6 +78,19 @@ std::string become_frame(std::uint64_t tag, std::uint64_t request, const std::st
   return frame;
 }
 
+std::string load_frame(const std::string& path, const ModuleHash& hash) {
+  msgpack::sbuffer buffer;
+  msgpack::packer<msgpack::sbuffer> p(buffer);
+  p.pack_array(3);
+  p.pack_uint8(kLoad);
+  p.pack(path);
+  p.pack_bin(static_cast<std::uint32_t>(hash.raw().size()));
+  p.pack_bin_body(hash.raw().data(), static_cast<std::uint32_t>(hash.raw().size()));
+  std::string frame;
+  append_frame(frame, std::string_view(buffer.data(), buffer.size()));
+  return frame;
+}
+
 std::string unload_frame(const std::string& path) {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> p(buffer);
@@ -101,6 +115,20 @@ std::vector<std::string> executor_env() {
 #endif
 }
 
+// Sets what an executor's environment is: the worker's, or, sandboxed, the
+// worker's without its secrets (sandbox.hpp).
+void set_executor_env(SpawnOptions& spawn, SandboxLevel sandbox) {
+  spawn.env = executor_env();
+  if (sandbox == SandboxLevel::kOff) return;
+  std::vector<std::string> env = scrubbed_environment();
+  auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=') + 1); };
+  for (const std::string& mine : spawn.env)
+    std::erase_if(env, [&](const std::string& e) { return name_of(e) == name_of(mine); });
+  env.insert(env.end(), spawn.env.begin(), spawn.env.end());
+  spawn.env = std::move(env);
+  spawn.inherit_env = false;
+}
+
 // Passes `text` through `lines`, writing each line to `to` with the label in
 // front. The label is made only when there is a line to write: most tasks
 // print nothing.
@@ -122,7 +150,7 @@ void relay(FILE* to, const Label& make_label, OutputLines& lines, std::string_vi
 int probe_pid_namespace_with(const std::string& program) {
   SpawnOptions probe;
   probe.argv = {program, "executor", "--probe-pid-namespace"};
-  probe.env = executor_env();
+  set_executor_env(probe, SandboxLevel::kOff);
   probe.stdin_null = true;
   ExitStatus status = Process::spawn(probe).wait();
   if (status.signaled) return EPERM;
@@ -139,6 +167,10 @@ struct ExecutorPool::Executor {
   };
   Process process;
   UniqueFd channel, out, err;
+  // Module images to send with the bytes of `pending` (LOAD frames).
+  std::deque<OutgoingFd> pending_fds;
+  // The modules (cache paths) sent to it with LOAD: it has them loaded.
+  std::vector<std::string> loaded;
   // Readable to its service while a hand-over is requested (executor_service.hpp).
   UniqueFd handover;
   SharedStatusPage status;
@@ -186,6 +218,10 @@ ExecutorPool::ExecutorPool(ExecutorPoolOptions options) : options_(std::move(opt
           std::string(std::strerror(refusal)) + ")");
     log::info("executors run in PID namespaces of their own");
   }
+  if (options_.sandbox.level != SandboxLevel::kOff)
+    log::info("executors run in a sandbox ({}): {}", sandbox_level_name(options_.sandbox.level),
+              probe_sandbox(options_.program, options_.sandbox));
+  else log::warn("--sandbox off: tasks run with the worker's environment, files and privileges");
   for (unsigned i = 0; i < options_.slots; ++i) {
     executors_.push_back(std::make_unique<Executor>());
     spawn(*executors_.back());
@@ -227,12 +263,13 @@ void ExecutorPool::spawn(Executor& e) {
                 "--mem-limit",     std::to_string(options_.mem_limit),
                 "--max-memory",    std::to_string(options_.max_memory),
                 "--pid-namespace", options_.pid_namespace ? "1" : "0"};
+  for (std::string& flag : sandbox_flags(options_.sandbox)) spawn.argv.push_back(std::move(flag));
   spawn.fds = {{child_channel.get(), kExecutorChannelFd},
                {e.status.fd(), kExecutorStatusFd},
                {e.handover.get(), kExecutorHandoverFd},
                {child_out.get(), 1},
                {child_err.get(), 2}};
-  spawn.env = executor_env();
+  set_executor_env(spawn, options_.sandbox.level);
   spawn.stdin_null = true;
   // Its own process group: a Ctrl-C at the worker's terminal is the
   // supervisor's to handle (drain), not a crash of every running task.
@@ -240,6 +277,8 @@ void ExecutorPool::spawn(Executor& e) {
   e.process = Process::spawn(spawn);
   e.reader = FrameReader();
   e.pending.clear();
+  e.pending_fds.clear();
+  e.loaded.clear();
   e.channel_open = true;
   e.out_open = e.err_open = true;
   e.inflight.clear();
@@ -271,6 +310,7 @@ bool ExecutorPool::start(RunRequest& request) {
         (!best || e->inflight.size() < best->inflight.size()))
       best = e.get();
   if (!best) return false;
+  send_module(*best, request.module_path, request.module, request.module_image);
   // Written from add_poll_items: one write for everything handed over in a
   // turn of the supervisor's loop.
   best->pending += run_frame(request);
@@ -281,6 +321,24 @@ bool ExecutorPool::start(RunRequest& request) {
     best->retire_quietly = true;
   }
   return true;
+}
+
+void ExecutorPool::send_module(Executor& e, const std::string& path, const ModuleHash& hash,
+                               int image) {
+  if (image < 0) return;
+  for (const std::string& loaded : e.loaded)
+    if (loaded == path) return;
+  // Its own copy of the descriptor: the cache may drop its image before
+  // this is written.
+  UniqueFd copy(::fcntl(image, F_DUPFD_CLOEXEC, 0));
+  if (!copy) {
+    log::error("cannot pass module {} to executor {}: {}", hash.hex().substr(0, 12),
+               e.process.pid(), std::strerror(errno));
+    return;  // its RUN then fails to load the module, with that said
+  }
+  e.pending_fds.push_back({e.pending.size(), std::move(copy)});
+  e.pending += load_frame(path, hash);
+  e.loaded.push_back(path);
 }
 
 Runner::Stop ExecutorPool::stop(std::uint64_t tag, bool force) {
@@ -304,9 +362,14 @@ std::optional<Runner::Clock::time_point> ExecutorPool::started(std::uint64_t tag
 }
 
 std::size_t ExecutorPool::executing() const {
+  // An executor with tasks in hand is busy even between two of them: for
+  // short tasks it spends most of its time decoding, encoding and reading
+  // the next one, with no task "running", and a count of running tasks
+  // showed one or two busy slots of three executors at 100 % CPU.
   std::size_t n = 0;
   for (const auto& e : executors_)
-    n += e->process.running() && e->status.page()->running_tag.load(std::memory_order_acquire) != 0;
+    n += e->process.running() && (!e->inflight.empty() || e->status.page()->running_tag.load(
+                                                              std::memory_order_acquire) != 0);
   return n;
 }
 
@@ -325,8 +388,8 @@ void ExecutorPool::recall(unsigned depth) {
 // supervisor moves a request from idle to requested, and only it withdraws
 // one; the executor accepts it with a compare-and-swap, so a withdrawal and
 // an acceptance cannot both win.
-std::string ExecutorPool::become(std::uint64_t tag, std::uint64_t request,
-                                 const std::string& module_path, const std::string& function) {
+std::string ExecutorPool::become(std::uint64_t tag, std::uint64_t request, const ModuleRef& module,
+                                 const std::string& function) {
   for (auto& e : executors_) {
     if (!e->find(tag)) continue;
     StatusPage& page = *e->status.page();
@@ -338,8 +401,9 @@ std::string ExecutorPool::become(std::uint64_t tag, std::uint64_t request,
     if (page.handover_state.load(std::memory_order_acquire) != kHandoverIdle)
       return "the service is still busy with an earlier become";
     page.handover_id.store(request, std::memory_order_release);
-    e->pending += become_frame(tag, request, module_path, function);
-    if (!write_some(e->channel.get(), e->pending)) {
+    send_module(*e, module.path, module.hash, module.image);
+    e->pending += become_frame(tag, request, module.path, function);
+    if (!write_some(e->channel.get(), e->pending, e->pending_fds)) {
       on_channel_lost(*e);
       return "the service's executor is not reachable";
     }
@@ -374,25 +438,27 @@ void ExecutorPool::take_become_outcomes(std::vector<BecomeOutcome>& out) {
 
 void ExecutorPool::unload(const std::string& module_path) {
   for (auto& e : executors_) {
+    std::erase(e->loaded, module_path);
     if (!e->channel_usable()) continue;
     e->pending += unload_frame(module_path);
-    if (!write_some(e->channel.get(), e->pending)) on_channel_lost(*e);
+    if (!write_some(e->channel.get(), e->pending, e->pending_fds)) on_channel_lost(*e);
   }
 }
 
-void ExecutorPool::add_poll_items(std::vector<zmq::pollitem_t>& items) {
+void ExecutorPool::add_poll_items(std::vector<broker::PollItem>& items) {
   for (auto& e : executors_) {
-    if (e->channel_usable() && !e->pending.empty() && !write_some(e->channel.get(), e->pending))
+    if (e->channel_usable() && !e->pending.empty() &&
+        !write_some(e->channel.get(), e->pending, e->pending_fds))
       on_channel_lost(*e);
     // A descriptor at its end is left out (-1): poll would report its hang-up
     // on every turn, and the loop would spin until the executor is reaped.
     bool live = e->process.running();
-    short channel_events = ZMQ_POLLIN;
-    if (!e->pending.empty()) channel_events |= ZMQ_POLLOUT;
+    short channel_events = broker::kPollIn;
+    if (!e->pending.empty()) channel_events |= broker::kPollOut;
     items.push_back({nullptr, e->channel_usable() ? e->channel.get() : -1, channel_events, 0});
-    items.push_back({nullptr, live && e->out_open ? e->out.get() : -1, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, live && e->err_open ? e->err.get() : -1, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, live ? e->process.pidfd() : -1, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, live && e->out_open ? e->out.get() : -1, broker::kPollIn, 0});
+    items.push_back({nullptr, live && e->err_open ? e->err.get() : -1, broker::kPollIn, 0});
+    items.push_back({nullptr, live ? e->process.pidfd() : -1, broker::kPollIn, 0});
   }
 }
 
@@ -548,6 +614,13 @@ void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
                       : clean_exit && between_tasks && !e.retire_deadline
                           ? kChannelLost
                           : "executor " + status.describe();
+  // Dead of the SIGSYS of a call the sandbox denies (seccomp_filter.hpp).
+  std::int32_t denied = page.denied_syscall.load(std::memory_order_acquire);
+  bool sandbox_stop = !e.fault && status.signaled && status.code == SIGSYS && denied > 0;
+  if (sandbox_stop) {
+    cause = "sandbox: " + syscall_name(denied) + " denied";
+    log::warn("executor {} stopped: {}", pid, cause);
+  }
   for (auto& task : e.inflight) {
     relay(stdout, e.label_of(&task), task.out, "", true);
     relay(stderr, e.label_of(&task), task.err, "", true);
@@ -558,6 +631,7 @@ void ExecutorPool::reap(Executor& e, std::vector<Completion>& done) {
       c.status = proto::Status::kCrashed;
       c.died = status;
       c.cause = cause;
+      c.denied = sandbox_stop;
     } else {
       c.status = proto::Status::kHandedBack;
       c.payload = "its executor died while running another task";
@@ -599,11 +673,11 @@ void ExecutorPool::sweep_orphans() {
   }
 }
 
-void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>& done) {
+void ExecutorPool::service(const broker::PollItem* items, std::vector<Completion>& done) {
   Clock::time_point now = Clock::now();
   for (std::size_t i = 0; i < executors_.size(); ++i) {
     Executor& e = *executors_[i];
-    const zmq::pollitem_t* it = items + i * kItemsPerExecutor;
+    const broker::PollItem* it = items + i * kItemsPerExecutor;
     if (!e.process.running()) {
       if (now >= e.respawn_at) {
         try {
@@ -617,10 +691,10 @@ void ExecutorPool::service(const zmq::pollitem_t* items, std::vector<Completion>
     }
     if (it[1].revents) e.out_open = relay_raw(e.out.get(), e.out_raw, stdout, e.raw_label(), false);
     if (it[2].revents) e.err_open = relay_raw(e.err.get(), e.err_raw, stderr, e.raw_label(), false);
-    if ((it[0].revents & ZMQ_POLLOUT) && !write_some(e.channel.get(), e.pending))
+    if ((it[0].revents & broker::kPollOut) && !write_some(e.channel.get(), e.pending, e.pending_fds))
       on_channel_lost(e);
-    if (it[0].revents & ZMQ_POLLIN) read_channel(e, done);
-    if (it[3].revents & ZMQ_POLLIN) {
+    if (it[0].revents & broker::kPollIn) read_channel(e, done);
+    if (it[3].revents & broker::kPollIn) {
       reap(e, done);
     } else if (e.lost_at && now - *e.lost_at >= kChannelLossGrace) {
       stop_broken(e, kChannelLost);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "worker/runner.hpp"
+#include "worker/sandbox.hpp"
 
 namespace uni::worker {
 
@@ -28,12 +29,13 @@ struct ExecutorPoolOptions {
   std::uint64_t max_memory = 0;
   bool pid_namespace = false;              // each executor in a PID namespace of its own
   std::string program = "/proc/self/exe";  // the uni binary, run as `uni executor`
+  SandboxOptions sandbox{};                // what executors run in (sandbox.hpp)
 };
 
 class ExecutorPool : public Runner {
  public:
   // Throws std::runtime_error if executors cannot be started as asked (a PID
-  // namespace where the kernel refuses one).
+  // namespace where the kernel refuses one, a strict sandbox it cannot give).
   explicit ExecutorPool(ExecutorPoolOptions options);
   ~ExecutorPool() override;
 
@@ -44,17 +46,19 @@ class ExecutorPool : public Runner {
   std::optional<Clock::time_point> started(std::uint64_t tag) const override;
   std::size_t executing() const override;
   void recall(unsigned depth) override;
-  std::string become(std::uint64_t tag, std::uint64_t request, const std::string& module_path,
+  std::string become(std::uint64_t tag, std::uint64_t request, const ModuleRef& module,
                      const std::string& function) override;
   bool withdraw_become(std::uint64_t tag, std::uint64_t request) override;
   void take_become_outcomes(std::vector<BecomeOutcome>& out) override;
   void unload(const std::string& module_path) override;
-  void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
-  void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
+  void add_poll_items(std::vector<broker::PollItem>& items) override;
+  void service(const broker::PollItem* first, std::vector<Completion>& done) override;
 
  private:
   struct Executor;
   void spawn(Executor& e);
+  // Queues a LOAD with the module's image unless the executor has it.
+  void send_module(Executor& e, const std::string& path, const ModuleHash& hash, int image);
   void read_channel(Executor& e, std::vector<Completion>& done, bool dying = false);
   void on_channel_lost(Executor& e);
   void stop_broken(Executor& e, std::string why);

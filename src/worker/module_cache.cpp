@@ -15,6 +15,19 @@
 
 namespace uni::worker {
 
+namespace {
+// Images of modules no task uses are kept up to this much memory in all
+// (least recently used dropped first): a module used again soon is not read
+// and hashed again. Those in use are kept whatever their size.
+constexpr std::uint64_t kIdleImageBytes = 256ull << 20;
+}  // namespace
+
+ModuleCache::FileId ModuleCache::file_id(const struct stat& st) {
+  return {st.st_dev, st.st_ino, st.st_size,
+          st.st_mtim.tv_sec * 1'000'000'000ll + st.st_mtim.tv_nsec,
+          st.st_ctim.tv_sec * 1'000'000'000ll + st.st_ctim.tv_nsec};
+}
+
 ModuleCache::ModuleCache(std::string dir, std::uint64_t limit_bytes)
     : dir_(std::move(dir)), limit_(limit_bytes) {
   make_directories(dir_, 0700);
@@ -46,6 +59,65 @@ const std::string& ModuleCache::path(const ModuleHash& hash) const {
   return last_path_->second;
 }
 
+int ModuleCache::image(const ModuleHash& hash) const {
+  auto it = entries_.find(hash);
+  return it == entries_.end() ? -1 : it->second.image.fd();
+}
+
+bool ModuleCache::check_file(const ModuleHash& hash, Entry& e, int file, const struct stat& st) {
+  FileId id = file_id(st);
+  if (e.image && id == e.image_file) return true;  // the file checked last time
+  std::string error;
+  ModuleImage checked = ModuleImage::from_file(file, hash, error);
+  if (checked) {
+    if (!e.image) {
+      image_bytes_ += checked.size();
+      e.image = std::move(checked);
+    }
+    e.image_file = id;
+    return true;
+  }
+  // Not the module: written over, renamed over, truncated. Only the file at
+  // the path now is removed if it is still the one read (another worker
+  // sharing the directory may have put the right one back meanwhile).
+  std::string file_path = path(hash);
+  struct stat now {};
+  if (::stat(file_path.c_str(), &now) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+    ::unlink(file_path.c_str());
+  if (e.image) {
+    // The image checked earlier holds the module's bytes: they go back.
+    log::warn(
+        "module cache: {} does not match its hash ({}): discarded; restored from the copy "
+        "verified earlier",
+        file_path, error);
+    try {
+      write_file_atomic(file_path, e.image.bytes(), 0600);
+      struct stat restored {};
+      if (::stat(file_path.c_str(), &restored) == 0) e.image_file = file_id(restored);
+    } catch (const std::exception& ex) {
+      log::warn("module cache: cannot restore {}: {}", file_path, ex.what());
+    }
+    return true;
+  }
+  log::warn("module cache: {} does not match its hash ({}): discarded; fetching it again",
+            file_path, error);
+  return false;
+}
+
+void ModuleCache::trim_idle_images() {
+  if (image_bytes_ <= kIdleImageBytes) return;
+  std::vector<std::pair<std::uint64_t, ModuleHash>> idle;
+  for (auto& [hash, e] : entries_)
+    if (e.users == 0 && e.image) idle.emplace_back(e.last_use, hash);
+  std::sort(idle.begin(), idle.end());
+  for (auto& [use, hash] : idle) {
+    if (image_bytes_ <= kIdleImageBytes) break;
+    Entry& e = entries_[hash];
+    image_bytes_ -= e.image.size();
+    e.image = ModuleImage();
+  }
+}
+
 bool ModuleCache::acquire(const ModuleHash& hash) {
   auto it = entries_.find(hash);
   if (it != entries_.end() && it->second.users > 0) {
@@ -53,6 +125,7 @@ bool ModuleCache::acquire(const ModuleHash& hash) {
     it->second.last_use = ++clock_;
     return true;
   }
+  if (!policy_.approved(hash)) return false;  // fetched, with its signatures
   // Lock, then check that the file we locked is still the one at the path:
   // another worker sharing the directory may have evicted it meanwhile, or
   // put an identical copy in its place (then lock that one).
@@ -69,14 +142,13 @@ bool ModuleCache::acquire(const ModuleHash& hash) {
     }
     if (locked.st_ino != current.st_ino) fd.reset();
   }
-  if (!fd) {
-    if (it != entries_.end()) {
-      bytes_ -= it->second.size;
-      entries_.erase(it);
-    }
+  Entry& e = entries_[hash];
+  if (!fd || !check_file(hash, e, fd.get(), locked)) {
+    bytes_ -= e.size;
+    if (e.image) image_bytes_ -= e.image.size();
+    entries_.erase(hash);
     return false;
   }
-  Entry& e = entries_[hash];
   if (e.size == 0) {
     e.size = static_cast<std::uint64_t>(locked.st_size);
     bytes_ += e.size;
@@ -90,14 +162,22 @@ bool ModuleCache::acquire(const ModuleHash& hash) {
 void ModuleCache::release(const ModuleHash& hash) {
   auto it = entries_.find(hash);
   if (it == entries_.end() || it->second.users == 0) return;
-  if (--it->second.users == 0) it->second.lock.reset();
+  if (--it->second.users == 0) {
+    it->second.lock.reset();
+    trim_idle_images();
+  }
 }
 
-std::optional<std::string> ModuleCache::store(const ModuleHash& hash, const std::string& bytes) {
+std::optional<std::string> ModuleCache::store(const ModuleHash& hash, const std::string& bytes,
+                                              const std::vector<std::string>& signatures) {
   ModuleHash actual = ModuleHash::of(bytes);
   if (actual != hash)
     return "module " + hash.hex().substr(0, 12) + " arrived corrupted (its bytes hash to " +
            actual.hex().substr(0, 12) + ")";
+  if (std::string refusal = policy_.approve(hash, signatures); !refusal.empty()) {
+    log::warn("{}", refusal);
+    return refusal;
+  }
   // Content-addressed: a file of the right size under this name is this
   // module (another worker sharing the directory stored it); replacing it
   // would pull it from under that worker's lock.
@@ -110,9 +190,32 @@ std::optional<std::string> ModuleCache::store(const ModuleHash& hash, const std:
     return std::string("cannot write to the module cache: ") + e.what();
   }
   Entry& e = entries_[hash];
+  // The image comes from the verified bytes, not from the file read back:
+  // what executors load cannot be what someone put at the path meanwhile. A
+  // file found present is checked against it when it is next acquired.
+  if (!e.image) {
+    std::string error;
+    e.image = ModuleImage::from_bytes(bytes, hash, error);
+    if (!e.image) return "cannot make the module's image: " + error;
+    image_bytes_ += e.image.size();
+    if (!present && ::stat(path(hash).c_str(), &st) == 0) e.image_file = file_id(st);
+  }
   bytes_ = bytes_ - e.size + bytes.size();
   e.size = bytes.size();
   e.last_use = ++clock_;
+  return std::nullopt;
+}
+
+std::optional<std::string> ModuleCache::unusable() const {
+  // A few kilobytes, not a few bytes: a disk with a little room left takes
+  // a tiny file and fails every module.
+  const std::string probe = dir_ + "/.probe." + std::to_string(::getpid());
+  try {
+    write_file_atomic(probe, std::string(16 * 1024, '\0'), 0600);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  ::unlink(probe.c_str());
   return std::nullopt;
 }
 
@@ -130,6 +233,7 @@ std::vector<std::string> ModuleCache::evict() {
     if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // another worker uses it
     if (fd) ::unlink(file.c_str());
     bytes_ -= entries_[hash].size;
+    if (entries_[hash].image) image_bytes_ -= entries_[hash].image.size();
     entries_.erase(hash);
     removed.push_back(file);
     log::info("module cache over its limit: evicted {}", hash.hex().substr(0, 12));

@@ -4,10 +4,22 @@
 #include <dlfcn.h>
 
 #include "uni/detail/platform.hpp"
+#include "worker/module_image.hpp"
 
 namespace uni::worker {
 
-std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) {
+std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) { return load(path); }
+
+std::unique_ptr<LoadedModule> LoadedModule::open_image(UniqueFd image, const ModuleHash& expected) {
+  if (!image) throw ModuleLoadError("cannot load module: its image did not arrive");
+  if (std::string why = ModuleImage::verify(image.get(), expected); !why.empty())
+    throw ModuleLoadError("cannot load module " + expected.hex().substr(0, 12) + ": " + why);
+  std::unique_ptr<LoadedModule> module = load("/proc/self/fd/" + std::to_string(image.get()));
+  module->image_ = std::move(image);
+  return module;
+}
+
+std::unique_ptr<LoadedModule> LoadedModule::load(const std::string& path) {
   // RTLD_NOW: a missing symbol fails here, with the loader's message, rather
   // than as a crash in the middle of a task.
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -46,7 +58,18 @@ std::unique_ptr<LoadedModule> LoadedModule::open(const std::string& path) {
   return std::unique_ptr<LoadedModule>(new LoadedModule(handle, table, services));
 }
 
-LoadedModule::~LoadedModule() { ::dlclose(handle_); }
+LoadedModule::~LoadedModule() {
+  ::dlclose(handle_);
+  if (!image_) return;
+  // A module the loader keeps (RTLD_NODELETE, unique symbols) keeps its name
+  // too: its descriptor stays open, or a module loaded later through the
+  // same descriptor number would be taken for it.
+  std::string name = "/proc/self/fd/" + std::to_string(image_.get());
+  if (void* still = ::dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
+    ::dlclose(still);
+    [[maybe_unused]] int kept = image_.release();
+  }
+}
 
 const uni_export* LoadedModule::find(std::string_view name) const {
   for (std::size_t i = 0; i < table_->count; ++i)

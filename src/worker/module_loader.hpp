@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/hash.hpp"
+#include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
 #include "uni/detail/module_abi.hpp"
 #include "uni/detail/service_abi.hpp"
@@ -25,6 +27,11 @@ class LoadedModule {
   // dlopen()s the file and checks its entry point, ABI version and platform.
   // Throws ModuleLoadError with the loader's own words (missing library, ...).
   static std::unique_ptr<LoadedModule> open(const std::string& path);
+  // Loads a module's sealed image (module_image.hpp) after checking it again
+  // (sealed, and hashing to `expected`), through /proc/self/fd. The image
+  // stays open while the module is loaded, so that its name is never that
+  // of another module (the loader matches objects by name).
+  static std::unique_ptr<LoadedModule> open_image(UniqueFd image, const ModuleHash& expected);
   ~LoadedModule();
   LoadedModule(const LoadedModule&) = delete;
   LoadedModule& operator=(const LoadedModule&) = delete;
@@ -39,7 +46,9 @@ class LoadedModule {
  private:
   LoadedModule(void* handle, const uni_module_table* table, const uni_service_table* services)
       : handle_(handle), table_(table), services_(services) {}
+  static std::unique_ptr<LoadedModule> load(const std::string& path);
   void* handle_;
+  UniqueFd image_;  // open_image(): what handle_ was loaded from
   const uni_module_table* table_;
   const uni_service_table* services_;  // null: a module without services that take a context
 };

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 #include <vector>
-#include <zmq.hpp>
+#include "broker/poll.hpp"
 
 #include "common/process.hpp"
 #include "proto/messages.hpp"
@@ -25,6 +25,18 @@ struct Completion {
   std::int64_t elapsed_ns = 0;     // its run time
   std::optional<ExitStatus> died;  // set when its executor died running it
   std::string cause;               // then, what ended it ("executor killed by SIGSEGV")
+  // The sandbox stopped it: it tried a system call the sandbox denies
+  // (cause says which). The task's own doing: it fails, not to be retried.
+  bool denied = false;
+};
+
+// A module as a runner loads it: its cache path names it (executors and
+// threads load each path once), its image (module_image.hpp, held by the
+// module cache while the task holds the module) is what is loaded.
+struct ModuleRef {
+  std::string path;
+  ModuleHash hash;
+  int image = -1;  // -1: load the file at `path` itself (tests that drive a runner alone)
 };
 
 struct RunRequest {
@@ -37,6 +49,8 @@ struct RunRequest {
   // nothing else in its pipeline, so that its fate is never confused with a
   // neighbour's if the executor dies.
   bool exclusive = false;
+  ModuleHash module{};    // the module at module_path
+  int module_image = -1;  // its sealed image; -1: load module_path itself
 };
 
 // What came of a become a runner was asked for (Runner::become).
@@ -71,7 +85,8 @@ class Runner {
   virtual Stop stop(std::uint64_t tag, bool force = false) = 0;
   // When the task started running, if it has.
   virtual std::optional<Clock::time_point> started(std::uint64_t tag) const = 0;
-  // How many tasks are executing right now (not merely handed over).
+  // How many slots are busy: executing a task, or holding tasks handed over
+  // to run next (a pipeline of short tasks keeps its slot busy between them).
   virtual std::size_t executing() const = 0;
   // Takes back what waits beyond `depth` tasks per slot (tasks turned out
   // longer than the pipeline was sized for): each gets a kHandedBack
@@ -79,11 +94,11 @@ class Runner {
   virtual void recall(unsigned depth) = 0;
 
   // ---- become (service_becomes.hpp, executor_service.hpp) ----
-  // Asks the service running under `tag` to hand over to `function` of the
-  // module at `module_path`. Returns "" when asked (a BecomeOutcome follows,
+  // Asks the service running under `tag` to hand over to `function` of
+  // `module`. Returns "" when asked (a BecomeOutcome follows,
   // from take_become_outcomes), otherwise why it cannot be.
   virtual std::string become(std::uint64_t /*tag*/, std::uint64_t /*request*/,
-                             const std::string& /*module_path*/, const std::string& /*function*/) {
+                             const ModuleRef& /*module*/, const std::string& /*function*/) {
     return "this worker runs tasks on threads (--isolation thread), where a service cannot be "
            "handed over: become needs process isolation";
   }
@@ -97,9 +112,9 @@ class Runner {
   // Forgets a module evicted from the cache.
   virtual void unload(const std::string& module_path) = 0;
   // The fds to watch, appended to the supervisor's poll set.
-  virtual void add_poll_items(std::vector<zmq::pollitem_t>& items) = 0;
+  virtual void add_poll_items(std::vector<broker::PollItem>& items) = 0;
   // Services the items it added (starting at `first`); appends finished tasks.
-  virtual void service(const zmq::pollitem_t* first, std::vector<Completion>& done) = 0;
+  virtual void service(const broker::PollItem* first, std::vector<Completion>& done) = 0;
 };
 
 }  // namespace uni::worker

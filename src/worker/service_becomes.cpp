@@ -53,8 +53,8 @@ void ServiceBecomes::module_arrived(const proto::ModuleReply& reply, Clock::time
   std::optional<std::string> error;
   bool have = cache_.acquire(reply.hash);
   if (have) cache_.release(reply.hash);
-  else if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
-  else error = cache_.store(reply.hash, *reply.bytes);
+  else if (!reply.bytes) error = reply.error.empty() ? "the broker sent no module" : reply.error;
+  else error = cache_.store(reply.hash, *reply.bytes, reply.signatures);
   for (std::uint64_t id : waiting) {
     Pending& p = pending_.at(id);
     p.fetching = false;
@@ -71,8 +71,10 @@ void ServiceBecomes::module_arrived(const proto::ModuleReply& reply, Clock::time
 }
 
 void ServiceBecomes::ask(Pending& p, Clock::time_point) {
-  std::string refusal =
-      runner_.become(p.tag, p.request.request, cache_.path(p.request.module), p.request.function);
+  std::string refusal = runner_.become(
+      p.tag, p.request.request,
+      ModuleRef{cache_.path(p.request.module), p.request.module, cache_.image(p.request.module)},
+      p.request.function);
   if (!refusal.empty()) {
     answer(p.request.request, false, std::move(refusal), 0);
     return;

@@ -35,6 +35,9 @@ struct StatusPage {
   // accepts, and a compare-and-swap decides which of the last two came first.
   std::atomic<std::uint64_t> handover_id{0};
   std::atomic<std::uint32_t> handover_state{0};
+  // The system call the sandbox denied the executor, which then died of
+  // SIGSYS (seccomp_filter.hpp); 0: none.
+  std::atomic<std::int32_t> denied_syscall{0};
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 

@@ -16,12 +16,12 @@
 #include <thread>
 #include <unordered_map>
 
-#include "broker/broker.hpp"
+#include "broker/connect_failure.hpp"
+#include "broker/worker_link.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 #include "uni/detail/platform.hpp"
 #include "worker/executor_pool.hpp"
 #include "worker/module_cache.hpp"
@@ -64,7 +64,23 @@ struct Held {
   std::optional<Status> stop_status;
   std::string stop_text;
   proto::Result result;
+  // proto::digest_args of its arguments, taken as they go to the runner:
+  // announced after a reconnect, it shows a manager that restarted since
+  // that this worker was sent the task (docs/security.md §14.4).
+  std::uint64_t args_digest = 0;
+  bool digested = false;
 };
+
+// The digest of a held task's arguments, from them if still here.
+std::uint64_t digest_of(const Held& h) {
+  return h.digested ? h.args_digest : proto::digest_args(h.task.args);
+}
+
+// A cache store that failed this many times in a row, for want of room or
+// of a writable directory, takes the worker out even if a probe passes.
+constexpr unsigned kCacheFailuresTolerated = 3;
+// How often a worker out of service looks at its cache again.
+constexpr std::chrono::seconds kCacheRecheck{10};
 
 }  // namespace
 
@@ -82,6 +98,28 @@ std::string default_cache_dir() {
   return std::string(home) + "/.cache/uni/modules";
 }
 
+namespace {
+
+// The worker's module cache, checked: a worker whose cache cannot be written
+// would take tasks only to fail each one, so it does not start.
+ModuleCache open_cache(const WorkerConfig& config) {
+  const std::string dir = config.cache_dir.empty() ? default_cache_dir() : config.cache_dir;
+  auto refusal = [&](const std::string& why) {
+    return std::runtime_error("the module cache at " + dir + " cannot be written (" + why +
+                              "): free or fix it, or pass --cache-dir with another directory");
+  };
+  std::optional<ModuleCache> cache;
+  try {
+    cache.emplace(dir, config.cache_bytes);
+  } catch (const std::exception& e) {
+    throw refusal(e.what());
+  }
+  if (std::optional<std::string> why = cache->unusable()) throw refusal(*why);
+  return std::move(*cache);
+}
+
+}  // namespace
+
 class Supervisor::Impl final : private broker::WorkerEvents {
  public:
   Impl(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
@@ -89,22 +127,33 @@ class Supervisor::Impl final : private broker::WorkerEvents {
         id_(random_id()),
         host_(host_name()),
         link_(std::move(link)),
-        cache_(config_.cache_dir.empty() ? default_cache_dir() : config_.cache_dir,
-               config_.cache_bytes),
+        cache_(open_cache(config_)),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
     if (config_.slots == 0) config_.slots = std::max(1u, std::thread::hardware_concurrency());
+    cache_.set_policy(ModulePolicy::from_files(config_.trust_files, config_.allow_module_files));
+    if (cache_.policy().restricts())
+      log::info("this worker runs only {}", cache_.policy().describe());
     if (config_.thread_isolation && (config_.max_tasks_per_executor || config_.max_executor_memory))
       log::warn(
           "--max-tasks-per-executor and --max-executor-memory replace executor processes: "
           "ignored under --isolation thread");
-    if (config_.thread_isolation) runner_ = std::make_unique<ThreadRunner>(config_.slots);
-    else
+    if (config_.thread_isolation && config_.sandbox.level != SandboxLevel::kOff)
+      log::warn(
+          "--isolation thread: tasks run inside the worker, with its memory (its keys "
+          "included), environment, files and privileges; no sandbox applies to them");
+    if (config_.thread_isolation) {
+      runner_ = std::make_unique<ThreadRunner>(config_.slots);
+    } else {
+      SandboxOptions sandbox = config_.sandbox;
+      sandbox.hidden.push_back(cache_.directory());
       runner_ = std::make_unique<ExecutorPool>(
           ExecutorPoolOptions{.slots = config_.slots,
                               .mem_limit = config_.mem_limit,
                               .max_tasks = config_.max_tasks_per_executor,
                               .max_memory = config_.max_executor_memory,
-                              .pid_namespace = config_.pid_namespace});
+                              .pid_namespace = config_.pid_namespace,
+                              .sandbox = std::move(sandbox)});
+    }
     becomes_.emplace(
         cache_, *runner_, [this](const ModuleHash& hash) { link_->fetch_module(hash); },
         [this](const proto::BecomeReply& reply) { link_->send_become_reply(reply); });
@@ -148,6 +197,13 @@ class Supervisor::Impl final : private broker::WorkerEvents {
     [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
   }
   void drain(Clock::time_point now);
+  // A module that could not be stored for a fault of this worker's (its
+  // cache directory is gone, read-only or full): its tasks go back to the
+  // queue, unharmed, and a worker that keeps failing so takes no more tasks
+  // (out of service, saying why in its heartbeat) until its cache works.
+  void cache_failed(const std::string& why);
+  void take_out_of_service(const std::string& why);
+  void recheck_cache(Clock::time_point now);
   void adapt(std::int64_t elapsed_ns);
   void rebalance();
   std::vector<TaskId> started_services() const;
@@ -156,8 +212,8 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   WorkerConfig config_;
   std::string id_;
   std::string host_;
-  std::unique_ptr<broker::WorkerLink> link_;  // made in run() unless given
-  std::optional<ServiceBecomes> becomes_;     // BECOME requests for services running here
+  std::unique_ptr<broker::WorkerLink> link_;
+  std::optional<ServiceBecomes> becomes_;  // BECOME requests for services running here
   ModuleCache cache_;
   std::unique_ptr<Runner> runner_;
   UniqueFd wake_;
@@ -165,6 +221,11 @@ class Supervisor::Impl final : private broker::WorkerEvents {
   std::atomic<bool> drain_requested_{false};
   bool draining_ = false;
   bool manager_left_ = false;  // the broker said it leaves: nobody will acknowledge results
+  // Why this worker takes no tasks (its module cache), or empty.
+  std::string out_of_service_;
+  bool note_changed_ = false;    // out_of_service_ changed: heartbeat now
+  unsigned cache_failures_ = 0;  // module stores failed in a row for this worker's fault
+  Clock::time_point next_cache_check_{};
   Clock::time_point drain_deadline_{};
   Clock::time_point last_flush_{};
 
@@ -188,7 +249,7 @@ class Supervisor::Impl final : private broker::WorkerEvents {
 };
 
 std::uint32_t Supervisor::Impl::capacity() const {
-  if (draining_) return 0;
+  if (draining_ || !out_of_service_.empty()) return 0;
   // The credit granted to the manager: a task per slot plus the prefetch, so
   // that an executor finishing a task finds the next one here instead of a
   // round trip away. Services hold their slot indefinitely: nothing is
@@ -269,8 +330,8 @@ broker::WorkerAnnouncement Supervisor::Impl::announcement() const {
   a.isolation = config_.thread_isolation ? "thread" : "process";
   a.held.reserve(held_.size());
   for (const auto& [id, held] : held_)
-    a.held.push_back(
-        {id, held.task.module, held.task.function, held.task.flags, held.task.attempt});
+    a.held.push_back({id, held.task.module, held.task.function, held.task.flags, held.task.attempt,
+                      digest_of(held)});
   return a;
 }
 
@@ -294,17 +355,17 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
     }
     try {
       return link_->open(announcement(), attempt);
-    } catch (const proto::ConnectFailure& e) {
+    } catch (const broker::ConnectFailure& e) {
       // A refusal (wrong authkey, another protocol) will not go away by waiting.
-      if (e.reason() != proto::ConnectFailure::Reason::kUnreachable) throw;
+      if (e.reason() != broker::ConnectFailure::Reason::kUnreachable) throw;
       Clock::time_point now = Clock::now();
       if (config_.connect_timeout.count() > 0 && now - start >= config_.connect_timeout) throw;
       if (stop_ || drain_requested_) return std::nullopt;
       if (!said || now - *said >= kReminder) {
         log::warn(
-            "waiting for a manager at {}: none has answered for {} s; retrying until one "
+            "waiting for a {} at {}: none has answered for {} s; retrying until one "
             "does (--connect-timeout sets a limit)",
-            link_->address(),
+            link_->identity().kind, link_->identity().address,
             std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
         said = now;
       }
@@ -313,37 +374,36 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
 }
 
 void Supervisor::Impl::run() {
-  if (!link_)
-    link_ = broker::make_worker_link(config_.connect, id_, [this] { return config_.keys; });
   std::optional<broker::BrokerInfo> first = connect_first();
   if (!first) {
-    log::info("worker {} stopped before any manager answered", id_);
+    log::info("worker {} stopped before any {} answered", id_, link_->identity().kind);
     return;
   }
   credit_sent_ = capacity();
   heartbeat_ = first->heartbeat;
   max_message_ = first->max_message;
-  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_, link_->address(),
-            config_.slots, config_.thread_isolation ? "thread" : "process", ::getpid());
+  log::info("worker {} connected to {} ({} slots, {} isolation, pid {})", id_,
+            link_->identity().name, config_.slots, config_.thread_isolation ? "thread" : "process",
+            ::getpid());
 
   Clock::time_point next_heartbeat = Clock::now() + heartbeat_;
   Clock::time_point next_busy_report{};
   Clock::time_point next_timeout_check{};
   std::uint32_t reported_busy = 0;
   std::vector<TaskId> reported_services;
-  std::vector<zmq::pollitem_t> items;
+  std::vector<broker::PollItem> items;
   std::vector<Completion> done;
   while (!stop_) {
     items.clear();
     link_->add_poll_items(items);  // first: the link's items start at 0
     const std::size_t wake_item = items.size();
-    items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wake_.get(), broker::kPollIn, 0});
     const std::size_t runner_items = items.size();
     runner_->add_poll_items(items);
-    proto::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    link_->poll(items, std::chrono::milliseconds(50));
 
     link_->process(items.data(), *this);
-    if (items[wake_item].revents & ZMQ_POLLIN) {
+    if (items[wake_item].revents & broker::kPollIn) {
       std::uint64_t count;
       [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
     }
@@ -357,6 +417,7 @@ void Supervisor::Impl::run() {
       next_timeout_check = now + std::chrono::milliseconds(10);
     }
     becomes_->poll(now);
+    if (!out_of_service_.empty() && now >= next_cache_check_) recheck_cache(now);
     if (drain_requested_ || draining_) drain(now);
     update_credit();
     flush();
@@ -366,8 +427,9 @@ void Supervisor::Impl::run() {
     // 20 ms) so that `uni status` and `uni spawn` are current.
     auto busy = static_cast<std::uint32_t>(runner_->executing());
     std::vector<TaskId> services = started_services();
-    if (now >= next_heartbeat ||
+    if (now >= next_heartbeat || note_changed_ ||
         ((busy != reported_busy || services != reported_services) && now >= next_busy_report)) {
+      note_changed_ = false;
       link_->heartbeat(busy, services);
       reported_busy = busy;
       reported_services = std::move(services);
@@ -401,7 +463,8 @@ void Supervisor::Impl::on_results_stored(const std::vector<TaskId>& ids) {
 
 void Supervisor::Impl::on_broker_leaving(const std::string& reason) {
   manager_left_ = true;
-  log::warn("the manager is going away ({}); waiting for it to come back", reason);
+  log::warn("the {} is going away ({}); waiting for it to come back", link_->identity().kind,
+            reason);
 }
 
 void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
@@ -412,6 +475,10 @@ void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
     h.task = std::move(task);
     if (draining_) {  // crossed our CREDIT 0 on the way
       finish(h, Status::kHandedBack, "the worker is draining", 0);
+      continue;
+    }
+    if (!out_of_service_.empty()) {
+      finish(h, Status::kHandedBack, "worker " + id_ + " takes no tasks: " + out_of_service_, 0);
       continue;
     }
     if (cache_.acquire(h.task.module)) {
@@ -428,13 +495,28 @@ void Supervisor::Impl::on_tasks(std::vector<proto::Task>& tasks) {
 }
 
 void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
+  if (!reply.bytes && reply.error.empty())
+    reply.error = "the " + link_->identity().kind + " sent no module";
   auto it = fetching_.find(reply.hash);
   if (it == fetching_.end()) return becomes_->module_arrived(reply, Clock::now());
   std::vector<TaskId> waiting = std::move(it->second);
   fetching_.erase(it);
   std::optional<std::string> error;
-  if (!reply.bytes) error = reply.error.empty() ? "the manager sent no module" : reply.error;
-  else error = cache_.store(reply.hash, *reply.bytes);
+  bool ours = false;  // the failure is this worker's, not the module's
+  if (!reply.bytes) {
+    error = reply.error;
+  } else {
+    error = cache_.store(reply.hash, *reply.bytes, reply.signatures);
+    // store() fails for bytes that do not hash to their name, for a module
+    // this worker's policy refuses, or for a cache that cannot be written:
+    // only the last is no fault of the tasks'.
+    ours = error && ModuleHash::of(*reply.bytes) == reply.hash &&
+           cache_.policy().approved(reply.hash);
+    if (ours) cache_failed(*error);
+    else if (!error) cache_failures_ = 0;
+  }
+  // A refusal (--trust, --allow-modules) names the module and says why.
+  const bool refused = error && reply.bytes && !cache_.policy().approved(reply.hash);
   for (const TaskId& id : waiting) {
     auto h = held_.find(id);
     if (h == held_.end() || h->second.state != HeldState::kFetching) continue;
@@ -442,10 +524,16 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
       h->second.module_acquired = true;
       h->second.state = HeldState::kReady;
       ready_.push_back(id);
+    } else if (ours) {
+      // Requeued, no attempt spent: another worker (or this one, once its
+      // cache works) runs it.
+      finish(h->second, Status::kHandedBack,
+             "handed back by worker " + id_ + ", which cannot store its module: " + *error, 0);
     } else {
       finish(h->second, Status::kModuleError,
-             "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
-                 error.value_or("it vanished from the cache"),
+             refused ? *error
+                     : "cannot fetch module " + reply.hash.hex().substr(0, 12) + ": " +
+                           error.value_or("it vanished from the cache"),
              0);
     }
   }
@@ -507,6 +595,13 @@ void Supervisor::Impl::on_completion(Completion& c) {
   if (c.died) {
     if (h.stop_status) {
       finish(h, *h.stop_status, h.stop_text, c.pid);
+    } else if (c.denied) {
+      // Its own doing, and it would do it again: failed, not retried.
+      finish(h, Status::kException,
+             c.cause + " while running " + h.task.function +
+                 " (the worker's sandbox refuses that system call; the task's executor was "
+                 "stopped)",
+             c.pid);
     } else {
       finish(h, Status::kCrashed, c.cause + " while running " + h.task.function, c.pid);
     }
@@ -551,11 +646,15 @@ void Supervisor::Impl::schedule() {
       continue;
     }
     Held& h = it->second;
+    if (!h.digested) {
+      h.args_digest = proto::digest_args(h.task.args);
+      h.digested = true;
+    }
     // The args are not needed here again: a task that must run again is sent
     // again by the manager.
     RunRequest request{
         next_tag_, cache_.path(h.task.module), h.task.function, std::move(h.task.args),
-        id,        h.task.max_attempts == 1};
+        id,        h.task.max_attempts == 1,   h.task.module,   cache_.image(h.task.module)};
     if (!runner_->start(request)) {  // in order: wait for an executor that can take it
       h.task.args = std::move(request.args);
       break;
@@ -640,6 +739,43 @@ void Supervisor::Impl::drain(Clock::time_point now) {
   }
 }
 
+void Supervisor::Impl::cache_failed(const std::string& why) {
+  ++cache_failures_;
+  log::error("{}; its tasks go back to the queue for another worker", why);
+  std::optional<std::string> broken = cache_.unusable();
+  if (!broken && cache_failures_ < kCacheFailuresTolerated) return;
+  take_out_of_service("its module cache at " + cache_.dir() +
+                      " cannot be written: " + broken.value_or(why));
+}
+
+void Supervisor::Impl::take_out_of_service(const std::string& why) {
+  if (out_of_service_.empty())
+    log::error("worker {} takes no tasks: {}; it checks again every {} s", id_, why,
+               kCacheRecheck.count());
+  out_of_service_ = why;
+  note_changed_ = true;
+  link_->set_note("takes no tasks: " + why);
+  next_cache_check_ = Clock::now() + kCacheRecheck;
+  // What waits here goes back at once; what runs finishes.
+  for (auto& [id, h] : held_)
+    if (h.state == HeldState::kFetching || h.state == HeldState::kReady)
+      finish(h, Status::kHandedBack, "worker " + id_ + " takes no tasks: " + why, 0);
+  ready_.clear();
+}
+
+void Supervisor::Impl::recheck_cache(Clock::time_point now) {
+  if (std::optional<std::string> why = cache_.unusable()) {
+    next_cache_check_ = now + kCacheRecheck;
+    return;
+  }
+  log::info("worker {}: its module cache at {} can be written again; it takes tasks again", id_,
+            cache_.dir());
+  out_of_service_.clear();
+  cache_failures_ = 0;
+  note_changed_ = true;
+  link_->set_note("");
+}
+
 bool Supervisor::Impl::drained(Clock::time_point now) const {
   bool running = false, unacked = false;
   for (const auto& [id, h] : held_) {
@@ -670,12 +806,13 @@ void Supervisor::Impl::flush() {
     if (it == held_.end() || it->second.state != HeldState::kFinished) continue;
     proto::Result& r = it->second.result;
     if (r.payload.size() > budget) {
-      log::warn("result of task {} is {} bytes, more than the manager accepts", id.str(),
-                r.payload.size());
+      log::warn("result of task {} is {} bytes, more than the {} accepts", id.str(),
+                r.payload.size(), link_->identity().kind);
       r.status = Status::kRejected;
       r.payload = "its result of " + std::to_string(r.payload.size()) +
                   " bytes is larger than a result may be (" + std::to_string(budget) +
-                  " bytes: half the manager's --max-message)";
+                  " bytes: half the " + link_->identity().kind + "'s" +
+                  (link_->identity().has_manager ? " --max-message)" : " largest message)");
     }
     results.push_back(&r);
   }
@@ -688,8 +825,6 @@ void Supervisor::Impl::flush() {
 
 // ---- public face -------------------------------------------------------------------------
 
-Supervisor::Supervisor(WorkerConfig config)
-    : impl_(std::make_unique<Impl>(std::move(config), nullptr)) {}
 Supervisor::Supervisor(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(link))) {}
 Supervisor::~Supervisor() = default;

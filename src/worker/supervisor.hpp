@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "common/keys.hpp"
+#include "worker/sandbox.hpp"
 
 namespace uni::broker {
 class WorkerLink;
@@ -18,8 +18,6 @@ class WorkerLink;
 namespace uni::worker {
 
 struct WorkerConfig {
-  std::string connect = "tcp://127.0.0.1:7070";
-  CurveKeys keys;
   unsigned slots = 0;             // 0: one per core
   bool thread_isolation = false;  // --isolation thread
   std::string cache_dir;          // empty: $XDG_CACHE_HOME/uni/modules or ~/.cache/uni/modules
@@ -30,6 +28,13 @@ struct WorkerConfig {
   unsigned max_tasks_per_executor = 0;
   std::uint64_t max_executor_memory = 0;
   bool pid_namespace = false;  // each executor in a PID namespace of its own
+  // The sandbox executors run tasks in; the module cache is added to the
+  // paths hidden from them. Not applied under thread isolation.
+  SandboxOptions sandbox;
+  // Code provenance (module_policy.hpp): files of trusted signing keys and
+  // of allowed module hashes; with neither, every module runs.
+  std::vector<std::string> trust_files;
+  std::vector<std::string> allow_module_files;
   // How long to wait for a manager at start-up; 0: as long as it takes (the
   // worker says on stderr what it waits for).
   std::chrono::milliseconds connect_timeout{0};
@@ -40,18 +45,16 @@ struct WorkerConfig {
 
 class Supervisor {
  public:
-  // Connects to the broker at config.connect when it runs.
-  explicit Supervisor(WorkerConfig config);
-  // Runs over `link` (a test double) instead; config.connect and keys unused.
+  // Runs over `link`, not yet opened: made for an address by app/links.hpp,
+  // or a test double. The supervisor never asks which broker it is.
   Supervisor(WorkerConfig config, std::unique_ptr<broker::WorkerLink> link);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Connects and serves until request_stop(). Throws proto::ConnectFailure if
-  // the first connection fails: authentication failed, another protocol (or
-  // a broker that is not built, such as nats://), or no manager within
-  // connect_timeout (when set).
+  // Connects and serves until request_stop(). Throws broker::ConnectFailure
+  // if the first connection fails: authentication failed, another protocol,
+  // or no broker answered within connect_timeout (when set).
   void run();
 
   // Stops at once. Safe from a signal handler and from any thread.

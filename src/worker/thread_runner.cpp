@@ -1,9 +1,11 @@
 // Thread isolation (see thread_runner.hpp).
 #include "worker/thread_runner.hpp"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace uni::worker {
@@ -58,8 +60,9 @@ std::optional<Runner::Clock::time_point> ThreadRunner::started(std::uint64_t tag
 }
 
 std::size_t ThreadRunner::executing() const {
+  // Tasks waiting for a thread keep it busy between two of them.
   std::lock_guard lock(mutex_);
-  return running_.size();
+  return std::min<std::size_t>(slots_, running_.size() + work_.size());
 }
 
 void ThreadRunner::recall(unsigned depth) {
@@ -88,11 +91,19 @@ void ThreadRunner::unload(const std::string& module_path) {
   (void)module_path;
 }
 
-const LoadedModule* ThreadRunner::module(const std::string& path, std::string& error) {
+const LoadedModule* ThreadRunner::module(const RunRequest& request, std::string& error) {
   std::lock_guard lock(mutex_);
+  const std::string& path = request.module_path;
   auto it = modules_.find(path);
   if (it != modules_.end()) return it->second.get();
   try {
+    // From its sealed image (held by the cache while the task holds the
+    // module), as executors load it; a copy of the descriptor stays with it.
+    if (request.module_image >= 0) {
+      UniqueFd image(::fcntl(request.module_image, F_DUPFD_CLOEXEC, 0));
+      return modules_.emplace(path, LoadedModule::open_image(std::move(image), request.module))
+          .first->second.get();
+    }
     return modules_.emplace(path, LoadedModule::open(path)).first->second.get();
   } catch (const ModuleLoadError& e) {
     error = e.what();
@@ -118,7 +129,7 @@ void ThreadRunner::loop() {
     c.tag = request.tag;
     c.pid = pid;
     std::string error;
-    if (const LoadedModule* m = module(request.module_path, error)) {
+    if (const LoadedModule* m = module(request, error)) {
       Outcome outcome = invoke(*m, request.function, request.args);
       c.status = outcome.status;
       c.payload = std::move(outcome.payload);
@@ -142,12 +153,12 @@ void ThreadRunner::loop() {
   }
 }
 
-void ThreadRunner::add_poll_items(std::vector<zmq::pollitem_t>& items) {
-  items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+void ThreadRunner::add_poll_items(std::vector<broker::PollItem>& items) {
+  items.push_back({nullptr, wake_.get(), broker::kPollIn, 0});
 }
 
-void ThreadRunner::service(const zmq::pollitem_t* first, std::vector<Completion>& done) {
-  if (!(first->revents & ZMQ_POLLIN)) return;
+void ThreadRunner::service(const broker::PollItem* first, std::vector<Completion>& done) {
+  if (!(first->revents & broker::kPollIn)) return;
   std::uint64_t count;
   [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
   std::lock_guard lock(mutex_);

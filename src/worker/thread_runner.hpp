@@ -32,12 +32,12 @@ class ThreadRunner : public Runner {
   std::size_t executing() const override;
   void recall(unsigned depth) override;
   void unload(const std::string& module_path) override;
-  void add_poll_items(std::vector<zmq::pollitem_t>& items) override;
-  void service(const zmq::pollitem_t* first, std::vector<Completion>& done) override;
+  void add_poll_items(std::vector<broker::PollItem>& items) override;
+  void service(const broker::PollItem* first, std::vector<Completion>& done) override;
 
  private:
   void loop();
-  const LoadedModule* module(const std::string& path, std::string& error);
+  const LoadedModule* module(const RunRequest& request, std::string& error);
 
   unsigned slots_;
   unsigned depth_ = 1;

@@ -1,4 +1,4 @@
-// A boss's requests across a dropped connection (src/broker/zmq_boss_link.hpp):
+// A boss's requests across a dropped connection (src/broker/zmq/zmq_boss_link.hpp):
 // a status request in flight when the manager dies fails at once with an
 // error that says the connection dropped, instead of waiting out its timeout;
 // and because nothing awaits an answer that was lost, the next request after

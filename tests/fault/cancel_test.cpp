@@ -91,6 +91,39 @@ TEST(Cancel, CtrlCOnUniMapCancelsEverythingOutstanding) {
   expect_still_serving(cluster);
 }
 
+// Ctrl-C of a map of 30,000 queued tasks took 3.5-6.5 s, and a second
+// Ctrl-C left the tasks queued until the manager gave up on the boss
+// (--boss-grace, 60 s). Both now withdraw them, at once.
+TEST(Cancel, CtrlCOfABigMapWithdrawsItAtOnceEvenWhenPressedTwice) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  std::string input = cluster.dir().write("in.jsonl", slow_inputs(30000, 60000)).string();
+  for (int presses : {1, 2}) {
+    ChildProcess map = start_uni(
+        cluster, "map", {"map", "--quiet", module_path("faults"), "slow", "--input", input});
+    ASSERT_TRUE(wait_status(
+        cluster, [](const nlohmann::json& s) { return s["queue"] >= 29000; }, 60s))
+        << cluster.status().dump();
+    auto start = std::chrono::steady_clock::now();
+    map.signal(SIGINT);
+    if (presses == 2) {
+      std::this_thread::sleep_for(20ms);
+      map.signal(SIGINT);
+    }
+    auto status = map.wait_for(20s);
+    ASSERT_TRUE(status.has_value()) << "uni map ignored Ctrl-C";
+    EXPECT_EQ(status->code, 128 + SIGINT) << map.read_stderr();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << map.read_stderr();
+    EXPECT_TRUE(wait_status(
+        cluster, [](const nlohmann::json& s) { return s["queue"] == 0 && s["running"] == 0; }, 10s))
+        << presses << " Ctrl-C: " << cluster.status().dump() << "\n"
+        << map.read_stderr();
+    if (presses == 2)
+      EXPECT_TRUE(contains(map.read_stderr(), "withdrawing this command's tasks"))
+          << map.read_stderr();
+  }
+  expect_still_serving(cluster);
+}
+
 TEST(Cancel, StoppingAServiceFreesItsSlot) {
   TestCluster cluster({.workers = 1, .slots = 1});
   uni::Cluster boss = cluster.connect();

@@ -108,6 +108,38 @@ TEST(ManagerRestart, AWorkerStartedBeforeItsManagerWaitsForItAndSaysSo) {
   expect_still_serving(cluster);
 }
 
+// A worker that waited 4 s and more for its manager was declared gone ("no
+// heartbeat for 3 s") as soon as the manager came up, and rejoined only 4-7 s
+// later. It must join once, stay, and take a task at once.
+TEST(ManagerRestart, AWorkerThatWaitedForItsManagerIsNeverDeclaredGone) {
+  // The manager comes up at two points of the worker's 2 s connect attempts.
+  for (auto delay : {5000ms, 6000ms}) {
+    SCOPED_TRACE("manager started " + std::to_string(delay.count()) + " ms after the worker");
+    TestCluster cluster({.workers = 0});
+    cluster.stop_manager();
+    auto started = std::chrono::steady_clock::now();
+    ChildProcess& worker = cluster.add_worker(1, {}, false);
+    std::this_thread::sleep_until(started + delay);
+    cluster.restart_manager();
+    ASSERT_TRUE(cluster.wait_for_worker(worker.pid(), 30s)) << worker.read_stderr();
+    auto asked = std::chrono::steady_clock::now();
+    CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "2", "3"});
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(r.out, "5\n") << r.describe();
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 3s) << "the task waited for the worker\n"
+                                                            << cluster.manager().read_stderr();
+    // Past the heartbeat timeout and then some: still there, never gone.
+    std::this_thread::sleep_for(4s);
+    nlohmann::json s = cluster.status();
+    ASSERT_EQ(s["workers"].size(), 1u) << s.dump();
+    EXPECT_GE(s["workers"][0].value("uptime_ms", 0), 4000) << s.dump();
+    const std::string log = cluster.manager().read_stderr();
+    EXPECT_FALSE(contains(log, " gone: ")) << log;
+    EXPECT_FALSE(contains(log, " lost: ")) << log;
+    EXPECT_FALSE(contains(log, "reconnected")) << log;
+  }
+}
+
 TEST(ManagerRestart, AWorkerWithAConnectTimeoutGivesUpWithExitThree) {
   TestCluster cluster({.workers = 0});
   cluster.stop_manager();

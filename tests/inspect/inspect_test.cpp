@@ -147,6 +147,19 @@ TEST(Inspect, AModuleBuiltBeforeExportRecordsSaysSo) {
   EXPECT_TRUE(nlohmann::json::parse(j.out)["functions"].is_null()) << j.describe();
 }
 
+// It was described as "built with an older uni/module.hpp".
+TEST(Inspect, AModuleWithNoExportSaysSo) {
+  TempDir dir("uni-inspect");
+  Inspected r = inspect(dir, {module_path("no_exports")});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_TRUE(contains(r.out, "functions: none (the module has no UNI_EXPORT)")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "older")) << r.describe();
+  Inspected j = inspect(dir, {"--json", module_path("no_exports")});
+  ASSERT_TRUE(j.ok()) << j.describe();
+  nlohmann::json functions = nlohmann::json::parse(j.out)["functions"];
+  EXPECT_TRUE(functions.is_array() && functions.empty()) << j.describe();
+}
+
 TEST(Inspect, NonModulesAreStillErrorsWithExitCode2) {
   TempDir dir("uni-inspect");
   Inspected text = inspect(dir, {dir.write("t.so", "text").string()});

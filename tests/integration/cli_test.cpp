@@ -192,6 +192,57 @@ TEST(CliOptions, OptionsMayFollowModuleAndUnknownOnesAreRefused) {
   EXPECT_TRUE(contains(missing.err, "--wait needs a value")) << missing.describe();
 }
 
+// One parser for every task command: `uni submit` read an option after FN
+// as three more arguments and kept `--` as an argument; `uni map` took
+// options after FN only where CLI11 happened to.
+TEST(CliOptions, EveryTaskCommandReadsItsLineAlike) {
+  TestCluster cluster;
+  auto kept = [&](const std::vector<std::string>& argv) {
+    CommandResult submit = cluster.uni(argv);
+    EXPECT_EQ(submit.exit_code, 0) << submit.describe();
+    if (submit.lines().size() != 1) return submit;
+    return cluster.uni({"result", submit.lines()[0], "--wait", "60"}, {.timeout = 90s});
+  };
+  CommandResult after = kept({"submit", module_path("testfns"), "add", "7", "--timeout", "5", "1"});
+  EXPECT_EQ(after.exit_code, 0) << after.describe();
+  EXPECT_EQ(after.out, "8\n") << after.describe();
+  CommandResult literal = kept({"submit", module_path("testfns"), "greet", "--", "--x"});
+  EXPECT_EQ(literal.exit_code, 0) << literal.describe();
+  EXPECT_EQ(literal.out, "\"hello, --x\"\n") << literal.describe();
+  CommandResult unknown = cluster.uni({"submit", module_path("testfns"), "add", "1", "--nope"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.describe();
+  EXPECT_TRUE(contains(unknown.err, "unknown option --nope")) << unknown.describe();
+  CommandResult attempts =
+      cluster.uni({"submit", module_path("testfns"), "add", "1", "2", "--max-attempts", "0"});
+  EXPECT_EQ(attempts.exit_code, 2) << attempts.describe();
+
+  std::string input = cluster.dir().write("in.jsonl", "[1,2]\n").string();
+  CommandResult map = cluster.uni({"map", module_path("testfns"), "add", "--timeout", "5",
+                                   "--input", input, "--quiet", "--max-attempts=2"});
+  EXPECT_EQ(map.exit_code, 0) << map.describe();
+  EXPECT_EQ(map.out, "3\n") << map.describe();
+  CommandResult map_arg =
+      cluster.uni({"map", module_path("testfns"), "add", "5", "--input", input});
+  EXPECT_EQ(map_arg.exit_code, 2) << map_arg.describe();
+  EXPECT_TRUE(contains(map_arg.err, "takes no ARG")) << map_arg.describe();
+}
+
+// Text meant as JSON with a typo in it ('[1,2') used to travel as a string.
+TEST(CliArguments, MalformedJsonIsAUsageErrorThatSaysHowToPassAString) {
+  TestCluster cluster;
+  for (const char* command : {"run", "submit", "spawn"}) {
+    CommandResult r = cluster.uni({command, module_path("testfns"), "reversed", "[1,2"});
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    EXPECT_TRUE(contains(r.err, "argument 1 is not valid JSON; pass strings as '\"...\"'"))
+        << r.describe();
+  }
+  CommandResult third = cluster.uni({"run", module_path("testfns"), "add", "1", "2", "3x"});
+  EXPECT_EQ(third.exit_code, 2) << third.describe();
+  EXPECT_TRUE(contains(third.err, "argument 3 is not valid JSON")) << third.describe();
+  // A bare word is still a string.
+  EXPECT_EQ(run_json(cluster, "greet", {"ab"}), json("hello, ab"));
+}
+
 TEST(CliMap, OneLinePerInputLineInInputOrder) {
   TestCluster cluster({.workers = 1, .slots = 2});
   // Later lines finish first: the output must still follow the input.

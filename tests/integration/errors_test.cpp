@@ -251,6 +251,9 @@ TEST(Connect, WrongAuthkeyExitsWithCode3WithinFiveSeconds) {
   CommandResult status = cluster.uni({"status"}, {.timeout = 20s, .env = {"UNI_AUTHKEY=nope"}});
   EXPECT_EQ(status.exit_code, 3) << status.describe();
   expect_still_serving(cluster);
+  // The manager says so too (it used to log nothing).
+  EXPECT_TRUE(cluster.manager().wait_for_stderr("failed to authenticate", 15s))
+      << cluster.manager().read_stderr();
 
   ConnectOptions options;
   options.authkey = "also-wrong";

@@ -10,11 +10,11 @@
 #include <map>
 #include <random>
 
+#include "broker/zmq/transport.hpp"
 #include "common/keys.hpp"
 #include "common/module_file.hpp"
 #include "proto/chunks.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 #include "test_cluster.hpp"
 
 namespace uni::test {
@@ -27,7 +27,8 @@ class RawPeer {
  public:
   RawPeer(TestCluster& cluster, const std::string& routing_id) {
     ::setenv("UNI_CONFIG_DIR", cluster.config_dir().c_str(), 1);
-    socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()), routing_id);
+    socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()));
+    socket_.set(zmq::sockopt::routing_id, zmq::buffer(routing_id));  // distinct, chosen here
     socket_.connect(cluster.address());
   }
 

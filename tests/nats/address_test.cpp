@@ -2,7 +2,7 @@
 // credentials; anything else is refused with a message naming the bad part.
 #include <gtest/gtest.h>
 
-#include "nats/address.hpp"
+#include "nats/client/address.hpp"
 
 namespace uni::nats {
 namespace {

@@ -3,7 +3,7 @@
 // services list show what announced itself recently and forget what stopped.
 #include <gtest/gtest.h>
 
-#include "nats/registry.hpp"
+#include "nats/store/registry.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
 

@@ -5,9 +5,9 @@
 // of its server and fails over to another node of a cluster.
 #include <gtest/gtest.h>
 
-#include "nats/connection.hpp"
-#include "nats/error.hpp"
-#include "nats/nkey.hpp"
+#include "nats/client/connection.hpp"
+#include "nats/client/error.hpp"
+#include "nats/client/nkey.hpp"
 #include "nats_server.hpp"
 #include "net.hpp"
 #include "tls_certificates.hpp"

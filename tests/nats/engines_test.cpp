@@ -11,10 +11,10 @@
 
 #include <map>
 
-#include "nats/boss_engine.hpp"
-#include "nats/result_stream.hpp"
-#include "nats/task_consumer.hpp"
-#include "nats/worker_engine.hpp"
+#include "nats/boss/boss_engine.hpp"
+#include "nats/store/result_stream.hpp"
+#include "nats/store/task_consumer.hpp"
+#include "nats/worker/worker_engine.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
 

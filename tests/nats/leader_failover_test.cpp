@@ -10,9 +10,9 @@
 #include <set>
 #include <thread>
 
-#include "nats/async_publisher.hpp"
-#include "nats/error.hpp"
-#include "nats/task_consumer.hpp"
+#include "nats/client/async_publisher.hpp"
+#include "nats/client/error.hpp"
+#include "nats/store/task_consumer.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
 

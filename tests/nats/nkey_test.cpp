@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "nats/nkey.hpp"
+#include "nats/client/nkey.hpp"
 
 namespace uni::nats {
 namespace {

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nats/module_store.hpp"
-#include "nats/object_store.hpp"
+#include "nats/client/object_store.hpp"
+#include "nats/store/module_store.hpp"
 #include "nats_server.hpp"
 
 namespace uni::nats {

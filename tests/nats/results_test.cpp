@@ -5,8 +5,8 @@
 // do not mix in. Cancels are kept, so a worker that starts later learns them.
 #include <gtest/gtest.h>
 
-#include "nats/cancel_channel.hpp"
-#include "nats/result_stream.hpp"
+#include "nats/store/cancel_channel.hpp"
+#include "nats/store/result_stream.hpp"
 #include "nats_server.hpp"
 
 namespace uni::nats {

@@ -7,9 +7,9 @@
 // termed, not returned; a full queue refuses new tasks.
 #include <gtest/gtest.h>
 
-#include "nats/error.hpp"
-#include "nats/exhausted_tasks.hpp"
-#include "nats/task_consumer.hpp"
+#include "nats/client/error.hpp"
+#include "nats/store/task_consumer.hpp"
+#include "nats/worker/exhausted_tasks.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
 

@@ -29,9 +29,12 @@ class UniOnNats {
   const TempDir& dir() const { return dir_; }
 
   // A worker, started and registered (it logged its connection).
-  ChildProcess worker(int slots = 2, const std::string& name = "worker") {
-    ChildProcess p = start(
-        {uni_binary(), "worker", "--connect", address_, "--slots", std::to_string(slots)}, name);
+  ChildProcess worker(int slots = 2, const std::string& name = "worker",
+                      const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {uni_binary(), "worker",  "--connect",
+                                     address_,     "--slots", std::to_string(slots)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ChildProcess p = start(argv, name);
     if (!p.wait_for_stderr("connected to the NATS cluster", std::chrono::seconds(90)))
       throw std::runtime_error("the worker did not connect: " + p.read_stderr());
     return p;

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "nats/handles.hpp"
-#include "nats/nats_worker_link.hpp"
-#include "nats/task_consumer.hpp"
-#include "nats/task_queue.hpp"
+#include "nats/client/handles.hpp"
+#include "nats/link/nats_worker_link.hpp"
+#include "nats/store/task_consumer.hpp"
+#include "nats/store/task_queue.hpp"
 #include "nats_server.hpp"
 #include "nats_test_util.hpp"
 
@@ -55,15 +55,15 @@ std::pair<std::uint64_t, std::int64_t> consumer_counts(JetStream& js, const std:
 }
 
 void process(NatsWorkerLink& link, RecordedEvents& events) {
-  std::vector<zmq_pollitem_t> items;
+  std::vector<broker::PollItem> items;
   link.add_poll_items(items);
-  items[0].revents = ZMQ_POLLIN;
+  items[0].revents = broker::kPollIn;
   link.process(items.data(), events);
 }
 
 TEST(NatsWorkerLink, AGivenBackTaskThatComesBackIsForgottenBeforeItIsGivenAgain) {
   test::NatsCluster nats;
-  NatsWorkerLink link(nats.address(), "w1");
+  NatsWorkerLink link(nats.address());
   broker::WorkerAnnouncement me;
   me.worker_id = "w1";
   me.host = "testhost";

@@ -178,5 +178,29 @@ TEST(Http, ABadAddressIsAUsageError) {
   }
 }
 
+// A port another manager's dashboard listens on is busy: the second manager
+// exits 2 instead of sharing it (cpp-httplib's SO_REUSEPORT let both start,
+// and the kernel split the requests between two clusters' dashboards).
+TEST(Http, ABusyPortIsAUsageError) {
+  TestCluster cluster(with_http(0));
+  std::string url = dashboard_url(cluster);
+  ASSERT_FALSE(url.empty()) << cluster.manager().read_stdout();
+  std::string port = url.substr(url.rfind(':') + 1);
+  TempDir dir;
+  ChildProcess second =
+      ChildProcess::start({.argv = {uni_binary(), "manager", "--listen", "tcp://127.0.0.1:0",
+                                    "--authkey", "k", "--http", "127.0.0.1:" + port},
+                           .env = {"UNI_CONFIG_DIR=" + (dir / "c").string()},
+                           .output_dir = dir.path(),
+                           .name = "manager"});
+  auto exit = second.wait_for(20s);
+  ASSERT_TRUE(exit.has_value()) << "a second manager started on the busy port " << port << ": "
+                                << second.read_stdout();
+  EXPECT_EQ(exit->code, 2) << second.read_stderr();
+  EXPECT_TRUE(contains(second.read_stderr(), "--http 127.0.0.1:" + port)) << second.read_stderr();
+  // The first one still serves its dashboard.
+  EXPECT_EQ(http_get(url, "/api/status").status, 200);
+}
+
 }  // namespace
 }  // namespace uni::test

@@ -86,6 +86,16 @@ TEST(StatusFields, AServiceShowsItsWorkerAndUptimeAndStoppingItCountsAsCancelled
                           [](const json& j) { return j["totals"].value("cancelled", 0) == 1; }));
   EXPECT_EQ(s["totals"].value("cancelled", 0), 1) << s.dump();
   EXPECT_TRUE(s["services"].empty()) << s.dump();
+  // A deliberate stop is no failure: not in the totals, the worker's FAILED
+  // column or the recent failures (a Ctrl-C'd map pushed every real error out).
+  EXPECT_EQ(s["totals"].value("failed", -1), 0) << s.dump();
+  EXPECT_EQ(s["workers"][0].value("failed", -1), 0) << s.dump();
+  EXPECT_TRUE(s["recent_failures"].empty()) << s.dump();
+  CommandResult after = cluster.uni({"status"});
+  EXPECT_TRUE(contains(after.out, "0 failed, 1 cancelled")) << after.out;
+  // `uni status` is the only boss connected, and does not count itself.
+  EXPECT_TRUE(contains(after.out, "0 boss(es) connected")) << after.out;
+  EXPECT_EQ(s.value("bosses", -1), 0) << s.dump();
 }
 
 TEST(StatusWatch, RedrawsInPlaceOnATerminalUntilCtrlC) {

@@ -92,6 +92,14 @@ class Client(unittest.TestCase):
             uni.connect("tcp://127.0.0.1:1", connect_timeout=0.5)
         self.assertEqual(e.exception.reason, "unreachable")
         self.assertLess(time.monotonic() - start, 10)
+        # NATS is not spoken here: said at once, not "unreachable" after a wait.
+        with self.assertRaises(uni.ConnectError) as e:
+            uni.connect("nats://127.0.0.1:4222", authkey="k")
+        self.assertEqual(e.exception.reason, "refused")
+        self.assertIn("does not support NATS", str(e.exception))
+        with self.assertRaises(uni.ConnectError) as e:
+            uni.connect("nat://127.0.0.1:4222", authkey="k")
+        self.assertIn("unknown scheme nat://", str(e.exception))
 
     def test_close_fails_what_is_unfinished(self):
         other = uni.connect(self.local.address)

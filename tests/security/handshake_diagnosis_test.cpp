@@ -83,7 +83,8 @@ TEST(HandshakeDiagnosis, AWrongKeyIsStillCalledAKeyProblemAndQuickly) {
   TestCluster cluster({.workers = 0});
   CommandResult r = cluster.uni({"status", "--authkey", "not-the-key"});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
-  EXPECT_TRUE(has(r.err, "authentication failed (wrong authkey?)")) << r.describe();
+  EXPECT_TRUE(has(r.err, "authentication failed (wrong authkey, or a key not admitted?)"))
+      << r.describe();
   EXPECT_FALSE(has(r.err, "busy")) << r.describe();
   EXPECT_LT(r.elapsed, 3000ms) << r.describe();
 }

@@ -13,9 +13,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "broker/zmq/transport.hpp"
 #include "common/keys.hpp"
 #include "proto/chunks.hpp"
-#include "proto/transport.hpp"
 
 namespace uni::test {
 

@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include "nats/connection.hpp"
-#include "nats/error.hpp"
-#include "nats/jetstream.hpp"
+#include "nats/client/connection.hpp"
+#include "nats/client/error.hpp"
+#include "nats/client/jetstream.hpp"
 #include "net.hpp"
 
 namespace uni::test {

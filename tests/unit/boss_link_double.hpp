@@ -44,8 +44,10 @@ class BossLinkDouble final : public broker::BossLink {
     stage_->record([](BossLinkRecord& r) { r.opened = true; });
     return info_;
   }
-  void add_poll_items(std::vector<zmq_pollitem_t>& items) override { stage_->add_poll_item(items); }
-  void process(const zmq_pollitem_t* ready, broker::BossEvents& events) override {
+  void add_poll_items(std::vector<broker::PollItem>& items) override {
+    stage_->add_poll_item(items);
+  }
+  void process(const broker::PollItem* ready, broker::BossEvents& events) override {
     stage_->run_acts(ready, events);
   }
   void submit(const std::vector<broker::Submission>& tasks) override {
@@ -56,7 +58,8 @@ class BossLinkDouble final : public broker::BossLink {
       }
     });
   }
-  void put_module(const ModuleHash& hash, std::string_view, std::string_view bytes) override {
+  void put_module(const ModuleHash& hash, std::string_view, std::string_view bytes,
+                  const proto::ModuleSignatures&) override {
     stage_->record([&](BossLinkRecord& r) { r.modules.emplace_back(hash, std::string(bytes)); });
   }
   void acknowledge(const std::vector<proto::TaskId>& ids) override {
@@ -87,7 +90,7 @@ class BossLinkDouble final : public broker::BossLink {
     stage_->record([&](BossLinkRecord& r) { r.closed = std::string(reason); });
   }
   Clock::time_point last_heard() const override { return Clock::now(); }
-  const std::string& name() const override { return name_; }
+  const broker::BrokerIdentity& identity() const override { return identity_; }
 
   // The contract of a dropped connection, as the real links keep it: every
   // request awaiting an answer fails with a ConnectError saying why, then
@@ -107,7 +110,7 @@ class BossLinkDouble final : public broker::BossLink {
  private:
   std::shared_ptr<BossStage> stage_;
   broker::BrokerInfo info_;
-  std::string name_ = "the test's broker";
+  broker::BrokerIdentity identity_{"test broker", "test://broker", "the test's broker", true};
 };
 
 }  // namespace uni::test

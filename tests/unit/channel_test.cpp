@@ -2,10 +2,13 @@
 // frames in one read come out in order, a bad length is an error, and the writers report EOF.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -218,6 +221,63 @@ TEST(Channel, ManySmallFramesOverALongStream) {
     idle = received == before ? idle + 1 : 0;
   }
   EXPECT_EQ(received, count);
+}
+
+// ---- descriptors with frames (LOAD) -----------------------------------------------
+
+// The inode behind a descriptor, to tell which file arrived.
+ino_t inode_of(int fd) {
+  struct stat st {};
+  ::fstat(fd, &st);
+  return st.st_ino;
+}
+
+TEST(ChannelDescriptors, EachDescriptorArrivesWithItsFrameInOrder) {
+  SocketPair s;
+  set_nonblocking(s.a.get());
+  UniqueFd first(::memfd_create("first", MFD_CLOEXEC)),
+      second(::memfd_create("second", MFD_CLOEXEC));
+  std::string pending;
+  std::deque<uni::worker::OutgoingFd> fds;
+  append_frame(pending, "plain");
+  fds.push_back({pending.size(), UniqueFd(::dup(first.get()))});
+  append_frame(pending, "with first");
+  append_frame(pending, "plain again");
+  fds.push_back({pending.size(), UniqueFd(::dup(second.get()))});
+  append_frame(pending, "with second");
+  ASSERT_TRUE(write_some(s.a.get(), pending, fds));
+  EXPECT_TRUE(pending.empty());
+  EXPECT_TRUE(fds.empty());
+
+  FrameReader reader(/*receive_fds=*/true);
+  std::vector<std::string> frames;
+  while (frames.size() < 4) {
+    ASSERT_TRUE(reader.fill(s.b.get(), true));
+    for (auto& f : read_available(reader)) frames.push_back(f);
+  }
+  EXPECT_EQ(frames,
+            (std::vector<std::string>{"plain", "with first", "plain again", "with second"}));
+  UniqueFd got_first = reader.take_fd(), got_second = reader.take_fd();
+  ASSERT_TRUE(got_first && got_second);
+  EXPECT_EQ(inode_of(got_first.get()), inode_of(first.get()));
+  EXPECT_EQ(inode_of(got_second.get()), inode_of(second.get()));
+  EXPECT_FALSE(reader.take_fd());
+  // Received close-on-exec: a program a task runs does not inherit them.
+  EXPECT_TRUE(::fcntl(got_first.get(), F_GETFD) & FD_CLOEXEC);
+}
+
+TEST(ChannelDescriptors, AReaderThatTakesNoneLeavesNoneOpen) {
+  SocketPair s;
+  UniqueFd file(::memfd_create("sent", MFD_CLOEXEC));
+  std::string pending;
+  std::deque<uni::worker::OutgoingFd> fds;
+  fds.push_back({0, UniqueFd(::dup(file.get()))});
+  append_frame(pending, "x");
+  ASSERT_TRUE(write_some(s.a.get(), pending, fds));
+  FrameReader reader;  // the supervisor's, reading an executor: takes no descriptor
+  ASSERT_TRUE(reader.fill(s.b.get(), true));
+  EXPECT_EQ(read_available(reader), std::vector<std::string>{"x"});
+  EXPECT_FALSE(reader.take_fd());
 }
 
 }  // namespace

@@ -6,12 +6,12 @@
 // refused key.
 #include <gtest/gtest.h>
 
+#include "broker/zmq/transport.hpp"
 #include "common/log.hpp"
 #include "common/redact.hpp"
 #include "manager/error_budget.hpp"
 #include "manager/submission.hpp"
 #include "proto/messages.hpp"
-#include "proto/transport.hpp"
 
 namespace uni {
 namespace {

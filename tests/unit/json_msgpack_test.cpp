@@ -152,15 +152,25 @@ TEST(CliArgument, JsonValues) {
   EXPECT_EQ(parse_cli_argument("\"3\""), json("3"));
 }
 
-TEST(CliArgument, AnythingElseIsAString) {
+TEST(CliArgument, ABareWordIsAString) {
   EXPECT_EQ(parse_cli_argument("ab"), json("ab"));
   EXPECT_EQ(parse_cli_argument(""), json(""));
   EXPECT_EQ(parse_cli_argument("hello world"), json("hello world"));
-  EXPECT_EQ(parse_cli_argument("[1,"), json("[1,"));
-  EXPECT_EQ(parse_cli_argument("1 2"), json("1 2"));
   EXPECT_EQ(parse_cli_argument("True"), json("True"));
   EXPECT_EQ(parse_cli_argument("-"), json("-"));
   EXPECT_EQ(parse_cli_argument("\xff"), json("\xff"));
+}
+
+// A typo in what was meant as JSON is an error, never a string that travels.
+TEST(CliArgument, TextThatBeginsAsJsonButIsNotIsRefused) {
+  for (const char* text : {"[1,", "[1,2", "{\"k\":", "\"ab", "1 2", "3x", "-7x", " [1"}) {
+    try {
+      parse_cli_argument(text);
+      ADD_FAILURE() << text << " was taken";
+    } catch (const uni::JsonError& e) {
+      EXPECT_TRUE(e.not_json()) << text << ": " << e.what();
+    }
+  }
 }
 
 TEST(CliArgument, PacksAsTheWireExpects) {

@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "broker/poll.hpp"
 #include "common/unique_fd.hpp"
 
 namespace uni::test {
@@ -67,11 +67,11 @@ class LinkStage {
     }
     changed_.notify_all();
   }
-  void add_poll_item(std::vector<zmq_pollitem_t>& items) {
-    items.push_back({nullptr, wake_.get(), ZMQ_POLLIN, 0});
+  void add_poll_item(std::vector<broker::PollItem>& items) {
+    items.push_back({nullptr, wake_.get(), broker::kPollIn, 0});
   }
-  void run_acts(const zmq_pollitem_t* ready, Events& events) {
-    if (!(ready[0].revents & ZMQ_POLLIN)) return;
+  void run_acts(const broker::PollItem* ready, Events& events) {
+    if (!(ready[0].revents & broker::kPollIn)) return;
     std::uint64_t count;
     [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
     std::deque<Act> acts;

@@ -36,7 +36,7 @@ TEST(ProgressLine, ForcedOntoAFileItWritesPlainLines) {
   std::FILE* file = std::tmpfile();
   ASSERT_NE(file, nullptr);
   {
-    ProgressLine line(file, ProgressLine::Mode::kLines, 3);
+    ProgressLine line(file, ProgressLine::Mode::kLines, 3, ProgressLine::Clock::now());
     line.update(1, 0);  // within its first 2 s: nothing yet
     line.finish(3, 1);
   }

@@ -313,7 +313,8 @@ TEST(NameTables, EveryStatusAndStateHasOneNameBothWays) {
       {Status::kNoWorker, "no-worker"},
       {Status::kRejected, "rejected"},
       {Status::kHandedBack, "handed-back"},
-      {Status::kQueueFull, "queue-full"}};
+      {Status::kQueueFull, "queue-full"},
+      {Status::kRefused, "refused"}};
   ASSERT_EQ(statuses.size(), static_cast<std::size_t>(kLastStatus) + 1);
   for (auto [status, name] : statuses) {
     EXPECT_STREQ(status_name(status), name);

@@ -38,8 +38,10 @@ class WorkerLinkDouble final : public broker::WorkerLink {
     stage_->record([&](WorkerLinkRecord& r) { r.opened = worker; });
     return info_;
   }
-  void add_poll_items(std::vector<zmq_pollitem_t>& items) override { stage_->add_poll_item(items); }
-  void process(const zmq_pollitem_t* ready, broker::WorkerEvents& events) override {
+  void add_poll_items(std::vector<broker::PollItem>& items) override {
+    stage_->add_poll_item(items);
+  }
+  void process(const broker::PollItem* ready, broker::WorkerEvents& events) override {
     stage_->run_acts(ready, events);
   }
   bool grant_credit(std::uint32_t capacity) override {
@@ -66,12 +68,12 @@ class WorkerLinkDouble final : public broker::WorkerLink {
   void close(std::string_view reason) override {
     stage_->record([&](WorkerLinkRecord& r) { r.closed = std::string(reason); });
   }
-  const std::string& address() const override { return address_; }
+  const broker::BrokerIdentity& identity() const override { return identity_; }
 
  private:
   std::shared_ptr<WorkerStage> stage_;
   broker::BrokerInfo info_;
-  std::string address_ = "test://broker";
+  broker::BrokerIdentity identity_{"test broker", "test://broker", "the test's broker", true};
 };
 
 }  // namespace uni::test

@@ -17,6 +17,9 @@
 #define UNI_EXPORTS_SECTION ".uni_exports"
 // First line of each record in that section; a reader skips records of other versions.
 #define UNI_EXPORT_RECORD_MAGIC "uni-export-v1"
+// A record of its own in that section (no newline): the module was built
+// with a header that writes the section, so none else means no UNI_EXPORT.
+#define UNI_EXPORTS_PRESENT_MARK "uni-exports-present"
 
 extern "C" {
 

@@ -40,6 +40,11 @@ function renderWorkers(workers) {
     cell(row, duration(w.heartbeat_age_ms ?? w.last_seen_ms) + " ago");
     cell(row, duration(w.uptime_ms ?? 0));
     cell(row, w.isolation);
+    // A worker that takes no tasks says why (its module cache cannot be written).
+    if (w.note) {
+      row.title = w.note;
+      row.cells[0].textContent = w.id + " (takes no tasks)";
+    }
   }
 }
 
@@ -52,6 +57,8 @@ function renderServices(services) {
     cell(row, s.state);
     cell(row, s.worker || "-");
     cell(row, s.function);
+    cell(row, s.module ? s.module.substring(0, 12) : "-");
+    cell(row, s.becomes ?? 0);
     cell(row, s.uptime_ms ? duration(s.uptime_ms) : "-");
   }
 }

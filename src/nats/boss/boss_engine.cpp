@@ -1,0 +1,681 @@
+// BossEngine: a publisher thread (modules, task batches, cancels, waiting for
+// the streams' answers) and a result thread (the session's subscription,
+// replays from the stream, wait limits). Tasks whose queue and module are
+// known are published on the submitting thread when the publisher is idle.
+#include "nats/boss/boss_engine.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+
+#include "common/log.hpp"
+#include "common/process.hpp"
+#include "nats/boss/boss_heartbeat.hpp"
+#include "nats/boss/cluster_status.hpp"
+#include "nats/client/async_publisher.hpp"
+#include "nats/client/error.hpp"
+#include "nats/client/wake_fd.hpp"
+#include "nats/store/cancel_channel.hpp"
+#include "nats/store/module_store.hpp"
+#include "nats/store/registry.hpp"
+#include "nats/store/result_stream.hpp"
+#include "nats/store/task_queue.hpp"
+
+namespace uni::nats {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using proto::Status;
+using proto::TaskId;
+
+struct SubmitJob {
+  std::string platform;
+  std::vector<proto::Task> tasks;
+};
+struct ModuleJob {
+  ModuleHash hash;
+  std::string platform, bytes;
+  std::vector<std::string> signatures;
+};
+struct CancelJob {
+  std::vector<TaskId> ids;
+  std::vector<proto::Result> results;  // `cancelled`, stored for `uni result`
+};
+using Job = std::variant<SubmitJob, ModuleJob, CancelJob>;
+
+// A batch published and not yet confirmed by its stream.
+struct Batch {
+  std::string platform;
+  std::vector<proto::Task> tasks;
+};
+
+// How long tasks published on a submitting thread wait for the publisher
+// thread to confirm them (and republish what failed transiently).
+constexpr std::chrono::milliseconds kConfirmAfter{20};
+
+proto::Result failed(const proto::Task& task, Status status, std::string text) {
+  proto::Result r;
+  r.id = task.id;
+  r.status = status;
+  r.payload = std::move(text);
+  r.attempt = task.attempt;
+  return r;
+}
+
+std::string seconds_text(std::uint32_t ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) : std::to_string(ms / 1000.0);
+}
+
+}  // namespace
+
+struct BossEngine::Impl {
+  Impl(EngineConfig c, std::uint64_t s)
+      : config(std::move(c)),
+        session(s),
+        connection(Connection::connect(config.connect)),
+        js(connection),
+        results(ResultStream::open(
+            js, config.names, {.replicas = config.replicas, .max_age = config.result_max_age})),
+        cancels(CancelChannel::open(js, config.names, {.replicas = config.replicas})),
+        modules(ModuleStore::open(js, config.names, {.replicas = config.replicas})),
+        feed(results.subscribe(session)),
+        publisher(connection) {
+    max_payload = connection.max_payload();
+    publish_thread = std::thread([this] { publish_loop(); });
+    result_thread = std::thread([this] { result_loop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    jobs_changed.notify_all();
+    publish_thread.join();
+    result_thread.join();
+  }
+
+  // ---- shared with the polling thread (under `mutex`) ----
+  void post(Job job) {
+    {
+      std::lock_guard lock(mutex);
+      jobs.push_back(std::move(job));
+    }
+    jobs_changed.notify_one();
+  }
+
+  void deliver(std::vector<proto::Result>& found) {
+    bool any = false;
+    {
+      std::lock_guard lock(mutex);
+      for (proto::Result& r : found) {
+        if (r.status == Status::kQueueFull) {
+          events.results.push_back(std::move(r));
+          any = true;
+          continue;
+        }
+        if (!proto::is_final(r.status) || outstanding.erase(r.id) == 0) continue;
+        watch_started.erase(r.id);
+        events.results.push_back(std::move(r));
+        any = true;
+      }
+      if (any) last_result = Clock::now();
+    }
+    if (any) wake.signal();
+  }
+
+  void notify(std::string text, std::optional<ModuleHash> needed = std::nullopt) {
+    {
+      std::lock_guard lock(mutex);
+      if (needed) events.modules_needed.push_back(*needed);
+      else events.notices.push_back(std::move(text));
+    }
+    wake.signal();
+  }
+
+  // ---- the publisher thread ----
+  void publish_loop() {
+    for (;;) {
+      {
+        std::unique_lock lock(mutex);
+        auto job_waiting = [&] { return stopping || !jobs.empty(); };
+        jobs_changed.wait(lock, [&] { return job_waiting() || confirm_due; });
+        // Tasks published on a submitting thread are confirmed together a
+        // little later, not each at once: a thread woken per task would take
+        // a CPU from that task's way through the server and the worker.
+        if (!job_waiting()) jobs_changed.wait_for(lock, kConfirmAfter, job_waiting);
+        if (stopping && jobs.empty() && !confirm_due) break;  // nothing left
+      }
+      // Taken before the jobs, so that a submit that finds no job waiting
+      // and the publisher free cannot overtake earlier jobs.
+      std::lock_guard publishing(publish_mutex);
+      std::deque<Job> batch;
+      {
+        std::lock_guard lock(mutex);
+        batch.swap(jobs);
+        confirm_due = false;
+      }
+      for (Job& job : batch) {
+        try {
+          std::visit([this](auto& j) { run(j); }, job);
+        } catch (const std::exception& e) {
+          log::warn("NATS: {}", e.what());
+        }
+      }
+      confirm();
+    }
+  }
+
+  TaskQueue& queue_for(const std::string& platform) {
+    auto it = queues.find(platform);
+    if (it != queues.end()) return it->second;
+    TaskQueue queue = TaskQueue::open(js, config.names, platform, {.replicas = config.replicas});
+    try {  // a hint, as the manager gives one: tasks wait until a worker comes
+      WorkerRegistry registry =
+          WorkerRegistry::open(js, config.names, {.replicas = config.replicas});
+      std::vector<WorkerEntry> workers = registry.list();
+      bool any = std::any_of(workers.begin(), workers.end(),
+                             [&](const WorkerEntry& w) { return w.platform == platform; });
+      if (!any)
+        notify("no worker for platform " + platform +
+               " is registered in the NATS cluster yet; the tasks wait in stream " +
+               queue.stream() + " until one comes");
+    } catch (const std::exception& e) {
+      log::debug("NATS: cannot list the workers: {}", e.what());
+    }
+    return queues.emplace(platform, std::move(queue)).first->second;
+  }
+
+  bool module_ready(const ModuleHash& hash) {
+    if (known_modules.count(hash)) return true;
+    if (modules.contains(hash)) {
+      known_modules.insert(hash);
+      return true;
+    }
+    if (requested_modules.insert(hash).second) notify("", hash);
+    return false;
+  }
+
+  // Publishes on the calling thread if nothing is waiting for the publisher
+  // thread and the job needs no network round trip first (its queue is open,
+  // its modules stored): one hand-over less between submit and the stream.
+  // The publisher thread still waits for the stream's answers. False: post it.
+  bool publish_now(SubmitJob& job) {
+    std::unique_lock publishing(publish_mutex, std::try_to_lock);
+    if (!publishing.owns_lock()) return false;
+    {
+      std::lock_guard lock(mutex);
+      if (!jobs.empty()) return false;
+    }
+    if (!queues.count(job.platform)) return false;
+    for (const proto::Task& task : job.tasks)
+      if (!known_modules.count(task.module) || parked.count(task.module)) return false;
+    try {
+      run(job);
+    } catch (const std::exception& e) {
+      log::warn("NATS: {}", e.what());
+    }
+    bool was_due = false;
+    {
+      std::lock_guard lock(mutex);
+      was_due = std::exchange(confirm_due, true);
+    }
+    if (!was_due) jobs_changed.notify_one();  // else it is woken by kConfirmAfter
+    return true;
+  }
+
+  void run(SubmitJob& job) {
+    std::vector<proto::Task> ready;
+    ready.reserve(job.tasks.size());
+    for (proto::Task& task : job.tasks) {
+      auto parked_it = parked.find(task.module);
+      if (parked_it == parked.end() && module_ready(task.module)) {
+        ready.push_back(std::move(task));
+        continue;
+      }
+      // Tasks that wait for their module go out together once it is
+      // stored, packed as a map's tasks are, not one to a message.
+      std::vector<Batch>& waiting = parked[task.module];
+      if (waiting.empty() || waiting.back().platform != job.platform)
+        waiting.push_back({job.platform, {}});
+      waiting.back().tasks.push_back(std::move(task));
+    }
+    publish_tasks(job.platform, ready);
+  }
+
+  void run(ModuleJob& job) {
+    modules.put(job.hash, job.platform, job.bytes, job.signatures);
+    known_modules.insert(job.hash);
+    requested_modules.erase(job.hash);
+    auto it = parked.find(job.hash);
+    if (it == parked.end()) return;
+    std::vector<Batch> waiting = std::move(it->second);
+    parked.erase(it);
+    for (Batch& b : waiting) publish_tasks(b.platform, b.tasks);
+  }
+
+  void run(CancelJob& job) {
+    std::map<std::uint64_t, std::vector<TaskId>> by_session;
+    for (const TaskId& id : job.ids) by_session[id.session].push_back(id);
+    for (auto& [s, ids] : by_session) cancels.cancel(s, ids);
+    std::map<std::uint64_t, std::vector<const proto::Result*>> stored;
+    for (const proto::Result& r : job.results) stored[r.id.session].push_back(&r);
+    for (auto& [s, list] : stored) {
+      PublishOptions options;
+      options.msg_id = "cancel-" + list.front()->id.str() + "-" + std::to_string(list.size());
+      results.publish(s, list, options);
+    }
+  }
+
+  // Cuts the tasks into messages and publishes them without waiting for
+  // each answer; confirm() waits for all.
+  void publish_tasks(const std::string& platform, std::vector<proto::Task>& tasks) {
+    if (tasks.empty()) return;
+    TaskQueue& queue = queue_for(platform);
+    const std::size_t limit =
+        std::min<std::size_t>(config.batch_bytes, static_cast<std::size_t>(max_payload) - 1024);
+    std::vector<proto::Task> current;
+    std::size_t bytes = 0;
+    auto flush = [&] {
+      if (current.empty()) return;
+      std::vector<const proto::Task*> ptrs;
+      for (const proto::Task& t : current) ptrs.push_back(&t);
+      std::string data = proto::encode_tasks(ptrs);
+      if (data.size() + 512 > static_cast<std::size_t>(max_payload)) {
+        std::vector<proto::Result> refused;
+        for (const proto::Task& t : current)
+          refused.push_back(failed(t, Status::kRejected,
+                                   "the task is " + std::to_string(data.size()) +
+                                       " bytes encoded, over the NATS server's max payload of " +
+                                       std::to_string(max_payload) + " bytes"));
+        deliver(refused);
+      } else {
+        try {
+          publisher.publish(queue.subject_for(ptrs.size()), data, TaskQueue::batch_id(ptrs));
+        } catch (const NatsError& e) {
+          log::debug("NATS: async publish failed ({}); confirm() retries it", e.what());
+        }
+        unconfirmed.push_back({platform, std::move(current)});
+      }
+      current.clear();
+      bytes = 0;
+    };
+    for (proto::Task& task : tasks) {
+      std::size_t size = task.function.size() + task.args.size() + 64;
+      if (!current.empty() && (current.size() >= config.batch_tasks || bytes + size > limit))
+        flush();
+      bytes += size;
+      current.push_back(std::move(task));
+    }
+    flush();
+  }
+
+  // Waits until the stream stored every batch sent; a batch refused for good
+  // (a full queue) is tried alone, and its tasks come back as kQueueFull.
+  void confirm() {
+    if (unconfirmed.empty()) return;
+    std::vector<Batch> sent;
+    sent.swap(unconfirmed);
+    try {
+      publisher.finish();
+      return;
+    } catch (const NatsError& e) {
+      log::warn("NATS: some task batches were not stored ({}); trying each again", e.what());
+    }
+    for (Batch& b : sent) {
+      std::vector<const proto::Task*> ptrs;
+      for (const proto::Task& t : b.tasks) ptrs.push_back(&t);
+      try {
+        PublishOptions options;
+        options.retry_for = std::chrono::seconds(5);
+        queue_for(b.platform).publish(ptrs, options);
+      } catch (const NatsError& e) {
+        std::vector<proto::Result> back;
+        for (const proto::Task& t : b.tasks)
+          back.push_back(failed(t, Status::kQueueFull, std::string("not queued: ") + e.what()));
+        deliver(back);
+      }
+    }
+  }
+
+  // ---- the heartbeat's (BossHeartbeat) ----
+  BossEntry boss_entry() {
+    BossEntry e;
+    e.session = session;
+    e.host = host;
+    e.pid = static_cast<std::uint32_t>(::getpid());
+    e.connected_ms = connected_ms;
+    e.at_ms = unix_ms_now();
+    std::lock_guard lock(mutex);
+    e.outstanding = outstanding.size();
+    e.submitted = submitted_count;
+    for (auto it = open_services.begin(); it != open_services.end();) {
+      if (!outstanding.count(it->first)) {  // ended
+        it = open_services.erase(it);
+        continue;
+      }
+      e.services.push_back({it->first.str(), it->second});
+      ++it;
+    }
+    return e;
+  }
+
+  // ---- the result thread ----
+  void result_loop() {
+    std::uint64_t reconnects_seen = connection.reconnects();
+    Clock::time_point last_replay = Clock::now();
+    for (;;) {
+      {
+        std::lock_guard lock(mutex);
+        if (stopping) return;
+      }
+      std::vector<proto::Result> got;
+      try {
+        got = feed.next(std::chrono::milliseconds(100));
+      } catch (const std::exception& e) {
+        log::debug("NATS: reading results: {}", e.what());
+      }
+      if (!got.empty()) deliver(got);
+      // The live subscription misses what was published while this boss's
+      // connection was down (or a route dropped): read the stream itself
+      // after a reconnect, and when results are overdue.
+      Clock::time_point now = Clock::now();
+      bool reconnected = connection.reconnects() != reconnects_seen;
+      bool overdue = false;
+      {
+        std::lock_guard lock(mutex);
+        overdue = !outstanding.empty() && now - last_result > std::chrono::seconds(2) &&
+                  now - last_replay > std::chrono::seconds(2);
+      }
+      if (reconnected || overdue) {
+        reconnects_seen = connection.reconnects();
+        last_replay = now;
+        replay();
+      }
+      expire_waits(now);
+      if (now >= next_service_check) {
+        report_started_services();
+        next_service_check = now + std::chrono::milliseconds(100);
+      }
+    }
+  }
+
+  // `uni spawn` waits until its service runs: a worker puts it in the
+  // services bucket once it reports it executing.
+  void report_started_services() {
+    std::vector<TaskId> watched;
+    {
+      std::lock_guard lock(mutex);
+      watched.assign(watch_started.begin(), watch_started.end());
+    }
+    if (watched.empty()) return;
+    try {
+      if (!services)
+        services.emplace(ServiceRegistry::open(js, config.names, {.replicas = config.replicas}));
+      std::vector<TaskId> started;
+      for (const TaskId& id : watched)
+        if (services->find(id.str())) started.push_back(id);
+      if (started.empty()) return;
+      {
+        std::lock_guard lock(mutex);
+        for (const TaskId& id : started)
+          if (watch_started.erase(id)) events.services_started.push_back(id);
+      }
+      wake.signal();
+    } catch (const std::exception& e) {
+      log::debug("NATS: looking for started services: {}", e.what());
+    }
+  }
+
+  void replay() {
+    try {
+      std::vector<StoredResults> stored = results.read(session, replay_from);
+      std::vector<proto::Result> found;
+      for (StoredResults& s : stored) {
+        replay_from = s.stream_seq + 1;
+        for (proto::Result& r : s.results) found.push_back(std::move(r));
+      }
+      if (!found.empty()) deliver(found);
+    } catch (const std::exception& e) {
+      log::debug("NATS: replaying the results of this session: {}", e.what());
+    }
+  }
+
+  // A task that no worker took within its wait limit ends `no-worker`, as on
+  // the built-in manager; its cancel keeps a worker from running it later.
+  void expire_waits(Clock::time_point now) {
+    std::vector<proto::Result> expired;
+    std::vector<TaskId> ids;
+    {
+      std::lock_guard lock(mutex);
+      while (!wait_deadlines.empty() && wait_deadlines.top().at <= now) {
+        WaitDeadline d = wait_deadlines.top();
+        wait_deadlines.pop();
+        if (!outstanding.count(d.id)) continue;
+        proto::Result r;
+        r.id = d.id;
+        r.status = Status::kNoWorker;
+        r.payload = "no worker for platform " + d.platform + " took it within " +
+                    seconds_text(d.wait_ms) + " s";
+        expired.push_back(std::move(r));
+        ids.push_back(d.id);
+      }
+    }
+    if (expired.empty()) return;
+    post(CancelJob{ids, expired});
+    deliver(expired);
+  }
+
+  EngineConfig config;
+  std::uint64_t session;
+  Connection connection;
+  JetStream js;
+  ResultStream results;
+  CancelChannel cancels;
+  ModuleStore modules;
+  ResultFeed feed;
+  AsyncPublisher publisher;
+  std::int64_t max_payload = 1 << 20;
+
+  WakeFd wake;
+  mutable std::mutex mutex;
+  std::condition_variable jobs_changed;
+  bool stopping = false;
+  bool confirm_due = false;  // published on a submitting thread: wait for the answers
+  std::deque<Job> jobs;
+  BossEvents events;
+  std::unordered_set<TaskId, proto::TaskIdHash> outstanding;
+  std::uint64_t max_submitted_seq = 0;  // of this session: higher ids are unknown
+  std::set<std::string> platforms;      // submitted to
+  Clock::time_point last_result = Clock::now();
+  struct WaitDeadline {
+    Clock::time_point at;
+    TaskId id;
+    std::string platform;
+    std::uint32_t wait_ms;
+    bool operator>(const WaitDeadline& o) const { return at > o.at; }
+  };
+  std::priority_queue<WaitDeadline, std::vector<WaitDeadline>, std::greater<>> wait_deadlines;
+
+  // The publisher's own: its thread's, or a submitting thread's that holds
+  // publish_mutex (publish_now).
+  std::mutex publish_mutex;
+  std::map<std::string, TaskQueue> queues;
+  std::unordered_set<ModuleHash> known_modules, requested_modules;
+  std::unordered_map<ModuleHash, std::vector<Batch>> parked;
+  std::vector<Batch> unconfirmed;
+  std::set<TaskId> watch_started;  // services whose start the boss waits for
+  // The result thread's own.
+  std::uint64_t replay_from = 1;
+  Clock::time_point next_service_check{};
+  std::optional<ServiceRegistry> services;
+
+  // For the heartbeat's entry (under `mutex`).
+  std::uint64_t submitted_count = 0;
+  std::map<TaskId, std::string> open_services;  // services submitted, not ended: id -> function
+  const std::int64_t connected_ms = unix_ms_now();
+  const std::string host = host_name();
+
+  std::thread publish_thread, result_thread;
+  // Last: stopped first, after the threads above (the last id recorded).
+  BossHeartbeat heartbeat{js, config, session,
+                          [this] {
+                            std::lock_guard lock(mutex);
+                            return max_submitted_seq;
+                          },
+                          [this] { return boss_entry(); }};
+};
+
+BossEngine::BossEngine(EngineConfig config, std::uint64_t session)
+    : impl_(std::make_unique<Impl>(std::move(config), session)) {}
+
+BossEngine::~BossEngine() = default;
+
+int BossEngine::wake_fd() const { return impl_->wake.fd(); }
+
+BossEvents BossEngine::take() {
+  impl_->wake.drain();
+  BossEvents out;
+  std::lock_guard lock(impl_->mutex);
+  std::swap(out, impl_->events);
+  return out;
+}
+
+void BossEngine::submit(const std::string& platform, std::vector<proto::Task> tasks) {
+  if (tasks.empty()) return;
+  {
+    std::lock_guard lock(impl_->mutex);
+    Clock::time_point now = Clock::now();
+    impl_->platforms.insert(platform);
+    impl_->submitted_count += tasks.size();
+    for (const proto::Task& t : tasks) {
+      impl_->outstanding.insert(t.id);
+      if (t.id.session == impl_->session)
+        impl_->max_submitted_seq = std::max(impl_->max_submitted_seq, t.id.seq);
+      if ((t.flags & proto::kFlagService) && (t.flags & proto::kFlagStartedEvent))
+        impl_->watch_started.insert(t.id);
+      if (t.flags & proto::kFlagService) impl_->open_services.emplace(t.id, t.function);
+      if (t.wait_ms > 0)
+        impl_->wait_deadlines.push(
+            {now + std::chrono::milliseconds(t.wait_ms), t.id, platform, t.wait_ms});
+    }
+  }
+  SubmitJob job{platform, std::move(tasks)};
+  if (!impl_->publish_now(job)) impl_->post(std::move(job));
+}
+
+void BossEngine::put_module(const ModuleHash& hash, std::string platform, std::string bytes,
+                            std::vector<std::string> signatures) {
+  impl_->post(ModuleJob{hash, std::move(platform), std::move(bytes), std::move(signatures)});
+}
+
+std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::TaskId>& ids) {
+  using proto::CancelState;
+  std::vector<proto::CancelOutcome> outcomes;
+  std::vector<proto::Result> ended;  // ended here: `cancelled` results to store
+  std::vector<TaskId> to_stop;       // cancels for the workers
+  std::optional<ServiceRegistry> services;
+  // A service a worker reports running is stopped by that worker, which
+  // stores its `cancelled` result; other tasks cannot be told queued from
+  // running (a worker may hold them fetched), so they end here.
+  auto running_service = [&](const TaskId& id) {
+    try {
+      if (!services)
+        services.emplace(ServiceRegistry::open(impl_->js, impl_->config.names,
+                                               {.replicas = impl_->config.replicas}));
+      return services->find(id.str()).has_value();
+    } catch (const std::exception& e) {
+      log::debug("NATS: looking for service {}: {}", id.str(), e.what());
+      return false;
+    }
+  };
+  // Whether another session handed out `id` (a boss records its highest id
+  // as it grows, `uni submit` its one task before publishing it).
+  std::optional<SessionLedger> ledger;
+  auto handed_out = [&](const TaskId& id) {
+    try {
+      if (!ledger)
+        ledger.emplace(SessionLedger::open(impl_->js, impl_->config.names, impl_->config.replicas,
+                                           impl_->config.result_max_age));
+      std::optional<std::uint64_t> max_seq = ledger->max_seq(id.session);
+      return max_seq && id.seq <= *max_seq;
+    } catch (const std::exception& e) {
+      // Cannot tell: as before the ledger, taken as submitted.
+      log::debug("NATS: looking up session {}: {}", session_hex(id.session), e.what());
+      return true;
+    }
+  };
+  for (const TaskId& id : ids) {
+    CancelState state;
+    if (id.session == impl_->session) {
+      bool outstanding = false, submitted = false;
+      {
+        std::lock_guard lock(impl_->mutex);
+        outstanding = impl_->outstanding.count(id) > 0;
+        submitted = id.seq <= impl_->max_submitted_seq;
+      }
+      if (!outstanding) state = submitted ? CancelState::kDone : CancelState::kUnknown;
+      else state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
+    } else if (impl_->results.find(id)) {  // another boss's task (uni stop)
+      state = CancelState::kDone;
+    } else if (running_service(id)) {
+      state = CancelState::kStopping;
+    } else {
+      state = handed_out(id) ? CancelState::kCancelled : CancelState::kUnknown;
+    }
+    outcomes.emplace_back(id, state);
+    // An unknown id of another session is still told to the workers: a boss
+    // killed within 100 ms of a submit may not have recorded it.
+    if (state == CancelState::kStopping ||
+        (state == CancelState::kUnknown && id.session != impl_->session))
+      to_stop.push_back(id);
+    if (state != CancelState::kCancelled) continue;
+    // Skipped by the worker that fetches it; a worker that already holds
+    // it stops it, and its own result is then dropped.
+    to_stop.push_back(id);
+    proto::Result r;
+    r.id = id;
+    r.status = Status::kCancelled;
+    r.payload = "cancelled";
+    ended.push_back(r);
+  }
+  if (!to_stop.empty()) impl_->post(CancelJob{to_stop, ended});
+  std::vector<proto::Result> local;
+  for (const proto::Result& r : ended)
+    if (r.id.session == impl_->session) local.push_back(r);
+  if (!local.empty()) impl_->deliver(local);
+  return outcomes;
+}
+
+proto::StatusReport BossEngine::status() {
+  std::vector<std::string> platforms;
+  {
+    // The platforms this boss submitted to; read_cluster_status adds the
+    // workers' own.
+    std::lock_guard lock(impl_->mutex);
+    platforms.assign(impl_->platforms.begin(), impl_->platforms.end());
+  }
+  return read_cluster_status(impl_->js, impl_->config, platforms);
+}
+
+std::size_t BossEngine::outstanding() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->outstanding.size();
+}
+
+Connection& BossEngine::connection() { return impl_->connection; }
+const EngineConfig& BossEngine::config() const { return impl_->config; }
+
+}  // namespace uni::nats

@@ -1,0 +1,87 @@
+// Names: building and checking the NATS names uni uses.
+#include "nats/store/names.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <stdexcept>
+
+namespace uni::nats {
+
+Names::Names(std::string prefix) : prefix_(std::move(prefix)) {
+  if (prefix_.empty()) throw std::invalid_argument("the NATS name prefix is empty");
+  for (char c : prefix_) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+      throw std::invalid_argument("the NATS name prefix '" + prefix_ +
+                                  "' may hold only letters, digits, '_' and '-'");
+    upper_ += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+}
+
+void check_platform(std::string_view platform) {
+  if (platform.empty()) throw std::invalid_argument("the platform tag is empty");
+  for (char c : platform) {
+    if (c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' ||
+        std::isspace(static_cast<unsigned char>(c)) || !std::isprint(static_cast<unsigned char>(c)))
+      throw std::invalid_argument("the platform tag '" + std::string(platform) +
+                                  "' cannot name a NATS stream (it holds '" + std::string(1, c) +
+                                  "')");
+  }
+}
+
+std::string session_hex(std::uint64_t session) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(session));
+  return text;
+}
+
+std::string Names::task_stream(std::string_view platform) const {
+  check_platform(platform);
+  return upper_ + "_TASKS_" + std::string(platform);
+}
+
+std::string Names::task_subject(std::string_view platform) const {
+  check_platform(platform);
+  return prefix_ + ".tasks." + std::string(platform);
+}
+
+std::string Names::task_subject(std::string_view platform, std::size_t count) const {
+  return task_subject(platform) + "." + std::to_string(count);
+}
+
+std::string Names::platform_of_task_stream(std::string_view stream) const {
+  const std::string prefix = upper_ + "_TASKS_";
+  if (stream.size() <= prefix.size() || stream.substr(0, prefix.size()) != prefix) return "";
+  return std::string(stream.substr(prefix.size()));
+}
+
+std::string Names::exhausted_stream(std::string_view platform) const {
+  check_platform(platform);
+  return upper_ + "_EXHAUSTED_" + std::string(platform);
+}
+
+std::string Names::result_stream() const { return upper_ + "_RESULTS"; }
+std::string Names::result_subject(std::uint64_t session) const {
+  return prefix_ + ".results." + session_hex(session);
+}
+std::string Names::result_subjects() const { return prefix_ + ".results.>"; }
+
+std::string Names::cancel_stream() const { return upper_ + "_CANCELS"; }
+std::string Names::cancel_subject(std::uint64_t session) const {
+  return prefix_ + ".cancel." + session_hex(session);
+}
+std::string Names::cancel_subjects() const { return prefix_ + ".cancel.>"; }
+
+std::string Names::module_bucket() const { return prefix_ + "_modules"; }
+std::string Names::worker_bucket() const { return prefix_ + "_workers"; }
+std::string Names::service_bucket() const { return prefix_ + "_services"; }
+std::string Names::boss_bucket() const { return prefix_ + "_bosses"; }
+std::string Names::session_bucket() const { return prefix_ + "_sessions"; }
+
+std::string Names::become_subject(std::string_view worker_id) const {
+  if (worker_id.empty() || worker_id.find_first_of(".*> \t\r\n") != std::string_view::npos)
+    throw std::invalid_argument("the worker id '" + std::string(worker_id) +
+                                "' cannot be a NATS subject token");
+  return prefix_ + ".become." + std::string(worker_id);
+}
+
+}  // namespace uni::nats

@@ -1,0 +1,17 @@
+// What listens at an address that refused a CURVE handshake: a uni manager
+// with another authkey, or something else (a NATS server, a web server) that
+// a wrong scheme or port pointed at. Asked only after a failed handshake.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace uni::proto {
+
+// A sentence saying what listens at `endpoint` ("tcp://HOST:PORT") when it is
+// not a ZeroMQ peer, or nullopt when it is one (or cannot be told): then a
+// failed handshake means another key. Connects and reads its first bytes,
+// for at most about a second.
+std::optional<std::string> not_a_manager(const std::string& endpoint);
+
+}  // namespace uni::proto
