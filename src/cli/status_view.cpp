@@ -88,7 +88,7 @@ std::string status_text(const ClusterStatus& status) {
   else
     append(out, "%llu boss(es) connected; %llu result(s) kept for uni result\n", ull(status.bosses),
            ull(status.totals.kept_results));
-  if (!on_nats && status.limits.descriptor_limit > 0) {
+  if (status.has_manager && status.limits.descriptor_limit > 0) {
     const auto& l = status.limits;
     append(out,
            "descriptors: %llu in use of %llu; %llu connection(s); tasks hold %llu of %llu "
