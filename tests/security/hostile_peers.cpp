@@ -112,7 +112,8 @@ std::string zmtp_command_header(std::uint64_t size) {
 
 RawZmqPeer::RawZmqPeer(TestCluster& cluster, const std::string& routing_id) {
   ::setenv("UNI_CONFIG_DIR", cluster.config_dir().c_str(), 1);
-  socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()), routing_id);
+  socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()));
+  socket_.set(zmq::sockopt::routing_id, zmq::buffer(routing_id));
   static int counter = 0;
   std::string endpoint = "inproc://raw-peer-monitor-" + std::to_string(counter++);
   if (zmq_socket_monitor(socket_.handle(), endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
