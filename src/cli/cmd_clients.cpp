@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/progress_line.hpp"
@@ -317,6 +318,22 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
   });
 }
 
+// Waits up to `limit` for the manager to stop listing service `id`: it does
+// once the service's worker has reported it ended, that is once its executor
+// is gone and with it the service's descriptors (its port). True then, or at
+// once for a plain task, which the status does not list.
+bool service_ended(const Cluster& cluster, const std::string& id, Clock::duration limit) {
+  const Clock::time_point deadline = Clock::now() + limit;
+  for (;;) {
+    const ClusterStatus status = cluster.status();
+    if (std::none_of(status.services.begin(), status.services.end(),
+                     [&](const ServiceStatus& s) { return s.id == id; }))
+      return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);  // no event tells another boss of the end
+  }
+}
+
 void add_stop_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("stop", "stop a service, or cancel a task, by id");
   auto client_flags = std::make_shared<ClientFlags>();
@@ -335,7 +352,14 @@ void add_stop_command(CLI::App& app, int& exit_code) {
       if (state == CancelResult::kDone) std::printf("%s had already finished\n", id->c_str());
       else if (state == CancelResult::kCancelled)
         std::printf("cancelled %s before it started\n", id->c_str());
-      else std::printf("stopped %s\n", id->c_str());
+      // A running service: its worker was told to stop it. "stopped" once it
+      // has ended, so that its port and its slot are free when this returns.
+      else if (service_ended(cluster, *id, 10s)) std::printf("stopped %s\n", id->c_str());
+      else
+        std::printf(
+            "stopping %s: its worker has not reported its end yet (uni status lists it "
+            "until then)\n",
+            id->c_str());
       return kExitOk;
     });
   });
