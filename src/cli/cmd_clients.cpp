@@ -234,7 +234,15 @@ void add_map_command(CLI::App& app, int& exit_code) {
       const std::size_t refused = static_cast<std::size_t>(
           std::count_if(bad.begin(), bad.end(), [](const auto& b) { return !b.empty(); }));
       auto show = [&] {
-        line.update(tasks.size() - cluster.unfinished(), refused + cluster.failed());
+        // Both counts from one moment: a result arriving between two reads
+        // (in the order the compiler chose) showed a failed task as done but
+        // not yet failed. Everything is submitted, so `unfinished` only falls.
+        std::size_t unfinished = 0, failed_now = 0;
+        do {
+          unfinished = cluster.unfinished();
+          failed_now = cluster.failed();
+        } while (cluster.unfinished() != unfinished);
+        line.update(tasks.size() - unfinished, refused + failed_now);
       };
       for (std::size_t i = 0; i < tasks.size(); ++i) {
         if (!tasks[i].valid()) {
