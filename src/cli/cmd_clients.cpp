@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/progress_line.hpp"
@@ -239,7 +240,15 @@ void add_map_command(CLI::App& app, int& exit_code) {
       const std::size_t refused_inputs = static_cast<std::size_t>(
           std::count_if(bad.begin(), bad.end(), [](const auto& b) { return !b.empty(); }));
       auto show = [&] {
-        line.update(tasks.size() - cluster.unfinished(), refused_inputs + cluster.failed());
+        // Both counts from one moment: a result arriving between two reads
+        // (in the order the compiler chose) showed a failed task as done but
+        // not yet failed. Everything is submitted, so `unfinished` only falls.
+        std::size_t unfinished = 0, failed_now = 0;
+        do {
+          unfinished = cluster.unfinished();
+          failed_now = cluster.failed();
+        } while (cluster.unfinished() != unfinished);
+        line.update(tasks.size() - unfinished, refused_inputs + failed_now);
       };
       for (std::size_t i = 0; i < tasks.size(); ++i) {
         if (!tasks[i].valid()) {
@@ -328,6 +337,22 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
   });
 }
 
+// Waits up to `limit` for the manager to stop listing service `id`: it does
+// once the service's worker has reported it ended, that is once its executor
+// is gone and with it the service's descriptors (its port). True then, or at
+// once for a plain task, which the status does not list.
+bool service_ended(const Cluster& cluster, const std::string& id, Clock::duration limit) {
+  const Clock::time_point deadline = Clock::now() + limit;
+  for (;;) {
+    const ClusterStatus status = cluster.status();
+    if (std::none_of(status.services.begin(), status.services.end(),
+                     [&](const ServiceStatus& s) { return s.id == id; }))
+      return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);  // no event tells another boss of the end
+  }
+}
+
 void add_stop_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("stop", "stop a service, or cancel a task, by id");
   auto client_flags = std::make_shared<ClientFlags>();
@@ -346,7 +371,14 @@ void add_stop_command(CLI::App& app, int& exit_code) {
       if (state == CancelResult::kDone) std::printf("%s had already finished\n", id->c_str());
       else if (state == CancelResult::kCancelled)
         std::printf("cancelled %s before it started\n", id->c_str());
-      else std::printf("stopped %s\n", id->c_str());
+      // A running service: its worker was told to stop it. "stopped" once it
+      // has ended, so that its port and its slot are free when this returns.
+      else if (service_ended(cluster, *id, 10s)) std::printf("stopped %s\n", id->c_str());
+      else
+        std::printf(
+            "stopping %s: its worker has not reported its end yet (uni status lists it "
+            "until then)\n",
+            id->c_str());
       return kExitOk;
     });
   });

@@ -510,8 +510,8 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
     // store() fails for bytes that do not hash to their name, for a module
     // this worker's policy refuses, or for a cache that cannot be written:
     // only the last is no fault of the tasks'.
-    ours = error && ModuleHash::of(*reply.bytes) == reply.hash &&
-           cache_.policy().approved(reply.hash);
+    ours =
+        error && ModuleHash::of(*reply.bytes) == reply.hash && cache_.policy().approved(reply.hash);
     if (ours) cache_failed(*error);
     else if (!error) cache_failures_ = 0;
   }
@@ -543,8 +543,13 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
 
 void Supervisor::Impl::on_become(const proto::BecomeRequest& request) {
   auto it = held_.find(request.service);
-  bool running = it != held_.end() && it->second.state == HeldState::kRunning &&
-                 (it->second.task.flags & proto::kFlagService);
+  const bool service = it != held_.end() && (it->second.task.flags & proto::kFlagService);
+  // The manager asks as soon as it has sent the service here: it may still
+  // wait for its module or for an executor.
+  if (service &&
+      (it->second.state == HeldState::kFetching || it->second.state == HeldState::kReady))
+    return becomes_->refuse(request, "the service has not started on this worker yet");
+  const bool running = service && it->second.state == HeldState::kRunning;
   becomes_->request(request, running ? it->second.tag : 0, Clock::now());
 }
 
