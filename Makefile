@@ -14,29 +14,44 @@ SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBS_RUN := cmake make g++ pkg-config \
         libzmq3-dev cppzmq-dev libsodium-dev libmsgpack-cxx-dev \
         nlohmann-json3-dev libcli11-dev libspdlog-dev libnats-dev \
-        libcpp-httplib-dev libseccomp-dev netcat-openbsd \
+        libseccomp-dev netcat-openbsd \
         libpython3.11-dev python3 python3-zmq python3-msgpack python3-nacl python3-cloudpickle
+# Python: libpython3.11-dev builds the Python runtime module; `make run`'s
+# Python examples use the Python client (python3-zmq, -msgpack, -nacl) and
+# cloudpickle. The HTTP client of the dashboard tests and benchmarks is
+# cpp-httplib (the manager serves HTTP itself); the dashboard's test runs in
+# headless Chromium driven through chromedriver.
 DEBS_TEST := libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev \
-        clang-format \
-        nats-server openssl chromium chromium-driver python3-selenium
+        clang-format nats-server openssl libcpp-httplib-dev chromium chromium-driver python3-selenium
 DEBS := $(DEBS_RUN) $(DEBS_TEST)
+# `make fuzz` only: clang and its libFuzzer runtime.
+FUZZ_DEBS := clang libclang-rt-14-dev
 
-.PHONY: all deps deps-run deps-test build run test install bench bench-quick bench-nats sanitize format clean
+.PHONY: all deps deps-run deps-test fuzz-deps build run test install bench bench-quick bench-nats \
+        sanitize fuzz format clean
 
 all: build
+
+# Installs the Debian packages of $(1) that are missing.
+install_missing = missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 deps: deps-test
 
 # deps-run: the build and the examples; deps-test: everything.
-deps-run deps-test: deps-%:
-	@missing=""; for p in $(if $(filter run,$*),$(DEBS_RUN),$(DEBS)); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+deps-run:
+	@$(call install_missing,$(DEBS_RUN))
+deps-test:
+	@$(call install_missing,$(DEBS))
+
+fuzz-deps: deps-run
+	@$(call install_missing,$(FUZZ_DEBS))
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DUNI_BUILD_TESTS=ON -DUNI_BUILD_BENCH=ON >/dev/null
@@ -98,8 +113,19 @@ sanitize: deps
 	    echo "make sanitize: sanitizer reports in build-asan/Testing/Temporary/LastTest.log"; rc=1; fi; \
 	  exit $$rc
 
+# libFuzzer targets (tests/fuzz) built with clang, ASan and UBSan, each run for
+# FUZZ_SECONDS from its seed corpus (tests/fuzz/corpus); a crash fails the run
+# and leaves its input in $(FUZZ_BUILD)/fuzz-artifacts (scripts/fuzz.sh).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DUNI_FUZZ=ON -DUNI_BUILD_TESTS=OFF -DUNI_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target uni_fuzzers
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

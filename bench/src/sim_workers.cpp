@@ -155,7 +155,7 @@ SimulatedWorkers::SimulatedWorkers(const uni::CurveKeys& keys, const std::string
   for (std::size_t i = 0; i < count; ++i) {
     char id[32];
     std::snprintf(id, sizeof(id), "sim%05zu", i);
-    Sim s{id, uni::proto::make_dealer(m.context, keys, std::string("w") + id)};
+    Sim s{id, uni::proto::make_dealer(m.context, keys)};
     // Queue the HELLO until the connection is up (make_dealer sets immediate
     // for real peers, which watch the handshake instead).
     s.socket.set(zmq::sockopt::immediate, 0);

@@ -38,6 +38,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "uni/detail/types.hpp"
@@ -71,6 +72,17 @@ class ConnectError : public Error {
   Reason reason_;
 };
 
+// The manager refused this client what it asked: the key it connected with
+// (ConnectOptions::key_file) has a role that may not do it, or the task,
+// service or result is another key's (docs/security.md). what() names the
+// key, its role and what was refused: "refused: key 'w1' has role worker,
+// which may not read the status". A refused submission is a TaskError of
+// kind kRefused instead.
+class RefusedError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A module file that cannot be shipped: missing, not a shared object, not a
 // uni module, or a function that is not exported from one.
 class ModuleError : public Error {
@@ -96,6 +108,7 @@ enum class ErrorKind {
   kCancelled,        // cancelled, or a service stopped
   kNoWorker,         // no worker took it within TaskOptions::wait
   kRejected,         // the manager refused it (size limits, bad module)
+  kRefused,          // the key this client connected with may not do it (its role)
 };
 const char* to_string(ErrorKind kind);
 
@@ -135,8 +148,14 @@ bool valid_task_id(const std::string& id);
 // ---- options --------------------------------------------------------------------
 
 struct ConnectOptions {
-  // The shared secret. Empty: authkey_file, then $UNI_AUTHKEY, then the key
-  // file `uni manager` creates (~/.config/uni/authkey).
+  // A client key file written by `uni keygen` (NAME.secret), for a manager
+  // started with --clients: the client connects as that key, with its role
+  // (docs/security.md). A file others may read is refused. Empty: $UNI_KEY
+  // if no authkey is given below.
+  std::string key_file;
+  // The shared secret. Empty: authkey_file, then $UNI_KEY (a key file, as
+  // above), then $UNI_AUTHKEY, then the key file `uni manager` creates
+  // (~/.config/uni/authkey). A key file and an authkey together are an error.
   std::string authkey;
   std::string authkey_file;
   // Give up connecting (ConnectError) after this long.
@@ -451,6 +470,17 @@ struct ClusterStatus {
   std::uint64_t uptime_ms = 0;                 // the manager's
   double tasks_per_s = 0;                      // tasks finished per second over the last 10 s
   std::vector<FailureStatus> recent_failures;  // most recent first, at most 20
+  // The manager's bounds (docs/security.md section 8). Zeros from an older
+  // manager, and on NATS.
+  struct Limits {
+    std::uint64_t descriptors = 0, descriptor_limit = 0;   // open now, and the most it may open
+    std::uint64_t connections = 0;                         // TCP connections to its port
+    std::uint64_t queued_bytes = 0, max_queued_bytes = 0;  // held by tasks; --max-queued-bytes
+    std::uint64_t assembling_bytes = 0;  // large messages being received in pieces
+    // How often each limit refused something since the manager started, by
+    // name ("too-large", "queue-full", ...; docs/security.md section 8).
+    std::vector<std::pair<std::string, std::uint64_t>> refused;
+  } limits;
   // The broker that answered, as the connection knows it (not sent by it,
   // not in to_json): its kind ("manager", "NATS cluster") and whether a
   // manager runs. Without one (NATS) there is no uptime, the totals are the

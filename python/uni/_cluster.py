@@ -520,7 +520,8 @@ class Cluster:
         return BecomeResult(handover_ns / 1e9, becomes)
 
     def stop(self, task_id, timeout=5.0):
-        """Stops a service or cancels a task by id (any client's, as `uni stop`).
+        """Stops a service or cancels a task by id (as `uni stop`: its owner's, or
+        any with the shared authkey; RefusedError otherwise).
         Returns "stopping", "cancelled", "done" or "unknown"."""
         session, seq = p.parse_task_id(task_id) if isinstance(task_id, str) else task_id
         reply = self._connection.request(p.CANCEL, [(session, seq)])

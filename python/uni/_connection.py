@@ -18,7 +18,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from . import _protocol as p
-from .errors import ConnectError, Error
+from .errors import ConnectError, Error, RefusedError
 
 log = logging.getLogger("uni")
 
@@ -49,36 +49,62 @@ def _seconds_text(seconds):
     return "%g" % seconds
 
 
+_HANDSHAKE_LIMIT = 3.0  # seconds, zmq.HANDSHAKE_IVL above
+_STALLED_AFTER = _HANDSHAKE_LIMIT / 2  # a failure this late is a stall, not a refusal
+
+
+def _stalled_text(endpoint):
+    return ("the manager at %s accepted the connection but did not complete the handshake in "
+            "%s s (busy or overloaded)" % (endpoint, _seconds_text(_HANDSHAKE_LIMIT)))
+
+
 class _HandshakeWatch:
     """Turns socket monitor events into a verdict on a first connection
-    (HandshakeWatch in src/broker/zmq/transport.cpp, docs/protocol.md §3.4)."""
+    (HandshakeWatch in src/broker/zmq/transport.cpp, docs/protocol.md §3.4): a
+    key that is refused ends the connection within milliseconds, a handshake
+    that fails after most of the handshake limit stalled (the manager is
+    busy)."""
 
     def __init__(self, endpoint):
         self.endpoint, self.tcp_connects, self.failures, self.ok = endpoint, 0, 0, False
+        self.stalls, self.last_stalled, self.connected_at = 0, False, 0.0
 
-    def on_event(self, event):
+    def _failed(self, now):
+        stalled = self.tcp_connects > 0 and now - self.connected_at >= _STALLED_AFTER
+        if stalled and not self.last_stalled:
+            self.stalls += 1
+        if not stalled:
+            self.failures += 1
+        self.last_stalled = stalled
+
+    def on_event(self, event, now=None):
+        now = time.monotonic() if now is None else now
         if event == zmq.EVENT_CONNECTED:
             self.tcp_connects += 1
+            self.connected_at, self.last_stalled = now, False
         elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self.ok = True
         elif event in _HANDSHAKE_FAILED:
-            self.failures += 1
+            self._failed(now)
         elif event == zmq.EVENT_DISCONNECTED:
             if not self.ok:  # a CURVE server drops a client that used the wrong key
-                self.failures += 1
+                self._failed(now)
             self.ok = False
 
     def check(self, waited, limit):
         if self.ok:
             return
         if self.tcp_connects > 0 and self.failures >= 2:
-            raise ConnectError("auth-failed", "authentication failed (wrong authkey?) connecting "
-                               "to " + self.endpoint)
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey, or a key not "
+                               "admitted?) connecting to " + self.endpoint)
         if waited < limit:
             return
+        if self.tcp_connects > 0 and self.failures > 0 and self.stalls == 0:
+            raise ConnectError("auth-failed", "authentication failed (wrong authkey, or a key not "
+                               "admitted?): the handshake with %s did not complete" % self.endpoint)
         if self.tcp_connects > 0:
-            raise ConnectError("auth-failed", "authentication failed (wrong authkey?): the "
-                               "handshake with %s did not complete" % self.endpoint)
+            raise ConnectError("unreachable", "%s; gave up after %s s"
+                               % (_stalled_text(self.endpoint), _seconds_text(limit)))
         raise ConnectError("unreachable", "cannot connect to %s: no manager answered within %s s"
                            % (self.endpoint, _seconds_text(limit)))
 
@@ -114,7 +140,14 @@ class Connection:
     def __init__(self, address, keys, connect_timeout=5.0, on_notice=None,
                  max_outstanding=1_000_000):
         self.endpoint = normalize_endpoint(address)
-        self.session = int.from_bytes(os.urandom(8), "little")
+        # A key file's sessions begin with its owner tag (docs/security.md);
+        # the secret, said in every HELLO, lets only this client resume it.
+        owner_tag = getattr(keys, "owner_tag", None)
+        if owner_tag is None:
+            self.session = int.from_bytes(os.urandom(8), "little")
+        else:
+            self.session = (owner_tag << 32) | int.from_bytes(os.urandom(4), "little")
+        self._secret = os.urandom(16)
         self._on_notice = on_notice or (lambda text: print("uni: " + text, file=sys.stderr))
         self._context = zmq.Context(1)
         self._socket = self._context.socket(zmq.DEALER)
@@ -122,7 +155,6 @@ class Connection:
         s.curve_serverkey = keys.server_public
         s.curve_publickey = keys.client_public
         s.curve_secretkey = keys.client_secret
-        s.setsockopt(zmq.ROUTING_ID, b"b" + self.session.to_bytes(8, "little"))
         for option, value in _SOCKET_OPTIONS:
             s.setsockopt(option, value)
         self._monitor = s.get_monitor_socket(zmq.EVENT_ALL)
@@ -281,7 +313,7 @@ class Connection:
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
-        hello = p.hello(self.session)
+        hello = p.hello(self.session, self._secret)
         hello_sent = False
         while True:
             waited = time.monotonic() - start
@@ -313,6 +345,8 @@ class Connection:
                     if m[2] == "hello-required":
                         hello_sent = self._send(hello)
                         continue
+                    if m[2] == "refused":  # the manager's words say which key and why
+                        raise ConnectError("refused", m[3])
                     raise ConnectError("refused", "the manager at %s refused the connection: %s"
                                        % (self.endpoint, m[3]))
 
@@ -325,7 +359,8 @@ class Connection:
 
     def _send(self, body):
         try:
-            self._socket.send(body, zmq.NOBLOCK)
+            for frame in p.frames(body):  # a message larger than a frame goes in CHUNKs
+                self._socket.send(frame, zmq.NOBLOCK)
             return True
         except zmq.ZMQError:  # EAGAIN while disconnected: the state is resent after HELLO
             return False
@@ -344,6 +379,7 @@ class Connection:
         poller.register(self._monitor, zmq.POLLIN)
         poller.register(self._wake_fd, zmq.POLLIN)
         next_heartbeat = time.monotonic()
+        connected_at = 0.0
         try:
             while not self._stop:
                 wait = self._heartbeat if not self._retry else 0.05
@@ -355,10 +391,16 @@ class Connection:
                             self._say_hello()
                         elif event == zmq.EVENT_DISCONNECTED:
                             self._fail_waiters("the connection to the manager was lost")
+                        elif event == zmq.EVENT_CONNECTED:
+                            connected_at = time.monotonic()
                         elif event in _HANDSHAKE_FAILED:
-                            log.warning("cannot reconnect to the manager at %s: authentication "
-                                        "failed (did it restart with another authkey?); "
-                                        "retrying", self.endpoint)
+                            if time.monotonic() - connected_at >= _STALLED_AFTER:
+                                log.warning("cannot reconnect: %s; retrying",
+                                            _stalled_text(self.endpoint))
+                            else:
+                                log.warning("cannot reconnect to the manager at %s: "
+                                            "authentication failed (did it restart with another "
+                                            "authkey?); retrying", self.endpoint)
                 if self._wake_fd in ready:
                     try:
                         os.eventfd_read(self._wake_fd)
@@ -372,7 +414,8 @@ class Connection:
                             break
                         self._on_frame(frame)
                 if self._acks:
-                    self._send(p.ids_message(p.ACK, self._acks))
+                    for at in range(0, len(self._acks), p.ACK_IDS):  # each ACK fits in a frame
+                        self._send(p.ids_message(p.ACK, self._acks[at:at + p.ACK_IDS]))
                     self._acks = []
                 now = time.monotonic()
                 if self._retry and now >= self._retry_at:
@@ -436,7 +479,7 @@ class Connection:
 
     def _say_hello(self):
         self._hellos += 1
-        if self._send(p.hello(self.session)):
+        if self._send(p.hello(self.session, self._secret)):
             self._hello_sent_at = time.monotonic()
 
     def _take_work(self):
@@ -488,6 +531,10 @@ class Connection:
             record = task.record
             if task.record[1] not in self._pending:
                 continue  # resolved meanwhile (cancelled locally, or a late result)
+            if not record[3]:  # the manager would refuse the whole SUBMIT for it
+                self._resolve(record[1], p.REJECTED,
+                              b"the task names no function (empty function name)", "", "", 0)
+                continue
             task_size = len(record[4]) + len(record[3]) + 96
             if task_size > budget:
                 self._resolve(record[1], p.REJECTED, (
@@ -623,7 +670,36 @@ class Connection:
                 "unreachable", "the manager restarted before it answered the become request"
                 + _BECOME_LOST))
             return
+        if code == "refused" and self._on_refused(text, m[4] if len(m) > 4 else None):
+            return
         log.error("the manager says: %s", text)
+
+    def _on_refused(self, text, about):
+        """Fails what waits for the refused request (docs/protocol.md, ERROR);
+        False if nothing did."""
+        kind, number = (about[0], about[1]) if about else (p.HELLO, 0)
+        error = RefusedError(text)
+        if kind == p.STATUS and self._status_waiters:
+            waiter = self._status_waiters.popleft()
+        elif kind == p.CANCEL and self._cancel_waiters:
+            waiter = self._cancel_waiters.popleft()  # replies, and refusals, come in order
+        elif kind == p.BECOME and number in self._become_waiters:
+            waiter = self._become_waiters.pop(number).reply
+        elif kind == p.HELLO:  # this boss may not go on: everything waiting fails
+            self._fail_becomes(lambda w: True, error)
+            for waiters in (self._status_waiters, self._cancel_waiters):
+                while waiters:
+                    w = waiters.popleft()
+                    if w is not None and not w.done():
+                        w.set_exception(error)
+            for seq in list(self._pending):
+                self._resolve(seq, p.STATUS_NAMES.index("refused"), text.encode(), "", "", 0)
+            return False
+        else:
+            return False
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        return True
 
     def _on_bye(self, m):
         log.warning("the manager is going away (%s); waiting for it to come back", m[2])

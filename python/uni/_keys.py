@@ -21,15 +21,53 @@ _MEMLIMIT = 67108864  # crypto_pwhash_MEMLIMIT_INTERACTIVE (64 MiB)
 
 
 class CurveKeys:
-    """Raw 32-byte CURVE keys: the manager's public key and the client keypair."""
+    """Raw 32-byte CURVE keys: the manager's public key and the client keypair.
+    owner_tag: a key file's owner tag (its first four bytes), which begins
+    every session of its bosses; None for the shared authkey's keys."""
 
-    __slots__ = ("server_public", "server_secret", "client_public", "client_secret")
+    __slots__ = ("server_public", "server_secret", "client_public", "client_secret", "owner_tag")
 
     def __init__(self, blob):
         self.server_public = blob[0:32]
         self.server_secret = blob[32:64]
         self.client_public = blob[64:96]
         self.client_secret = blob[96:128]
+        self.owner_tag = None
+
+
+def find_key_file(key=None):
+    """The client key file to use: `key`, else $UNI_KEY, else None."""
+    return os.fspath(key) if key else (os.environ.get("UNI_KEY") or None)
+
+
+def read_client_key(path):
+    """A key file written by `uni keygen` (NAME.secret), as CurveKeys. Raises
+    OSError if it cannot be read, ValueError if it is not a key file or others
+    than its owner may read it (as ssh refuses such a private key)."""
+    import zmq.utils.z85
+    with open(path, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if mode & 0o077:
+            raise ValueError("%s may be read by others than its owner (mode %04o): run chmod "
+                             "%04o %s" % (path, mode & 0o7777, mode & 0o700, path))
+        text = f.read().decode("ascii", "replace")
+    fields = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            words = line.split()
+            if len(words) != 2:
+                raise ValueError("%s is not a uni key file (made by uni keygen)" % path)
+            fields[words[0]] = words[1]
+    try:
+        raw = {name: zmq.utils.z85.decode(fields[name].encode())
+               for name in ("public", "secret", "manager")}
+    except (KeyError, ValueError) as e:
+        raise ValueError("%s is not a uni key file (made by uni keygen): %s" % (path, e)) from None
+    if nacl.bindings.crypto_scalarmult_base(raw["secret"]) != raw["public"]:
+        raise ValueError("%s: its public and secret keys do not belong together" % path)
+    keys = CurveKeys(raw["manager"] + bytes(32) + raw["public"] + raw["secret"])
+    keys.owner_tag = int.from_bytes(raw["public"][:4], "big")
+    return keys
 
 
 def config_dir():

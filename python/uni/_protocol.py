@@ -1,6 +1,7 @@
 """Message types, status codes and encoders of the uni wire protocol, version 1
 (docs/protocol.md). Every message is one msgpack array [type, version, ...]
-sent as a single ZeroMQ frame."""
+sent as a single ZeroMQ frame, or, when larger than a frame, as a run of
+CHUNK messages (§4.1)."""
 
 import msgpack
 
@@ -9,19 +10,27 @@ VERSION = 1
 HELLO, WELCOME, ERROR, HEARTBEAT, SUBMIT, NEED_MODULE, PUT_MODULE, RESULT, ACK = range(1, 10)
 CANCEL, CANCEL_REPLY, STATUS, STATUS_REPLY, TASKS, FETCH_MODULE, MODULE, CREDIT = range(10, 18)
 NOTICE, BYE, SERVICE_STARTED, BECOME, BECOME_REPLY = range(18, 23)
+CHUNK = 25
 
 # Result status codes (docs/protocol.md §9.1), by their wire names.
 STATUS_NAMES = ("ok", "exception", "bad-arguments", "unknown-function", "module-error",
                 "crashed", "timed-out", "cancelled", "no-worker", "rejected", "handed-back",
-                "queue-full")
+                "queue-full", "refused")
 OK, QUEUE_FULL = 0, 11
 REJECTED = 9
 
 # Task flags (§9.2).
 FLAG_SERVICE, FLAG_DETACHED, FLAG_RESUBMITTED, FLAG_STARTED_EVENT = 1, 2, 4, 8
 
-# Batches of tasks are cut at this many bytes (proto::kBatchBytes).
-BATCH_BYTES = 1 << 20
+# The largest frame the manager reads (proto::kMaxFrameBytes): a larger
+# message goes out in CHUNKs of at most CHUNK_PIECE_BYTES of it each.
+MAX_FRAME_BYTES = 64 << 10
+CHUNK_PIECE_BYTES = MAX_FRAME_BYTES - 16
+
+# Batches of tasks are cut at this many bytes (proto::kPeerBatchBytes): one frame.
+BATCH_BYTES = MAX_FRAME_BYTES
+# Task ids per ACK at most, so that an ACK fits in a frame (18 bytes an id).
+ACK_IDS = MAX_FRAME_BYTES // 18 - 1
 
 # Unpacking: the manager's str fields as str; map keys of any type (a result may
 # be a std::map<int, ...>); bytes that are not UTF-8 survive in str as
@@ -40,8 +49,22 @@ def unpack(data):
         return msgpack.unpackb(data, use_list=False, **_UNPACK)
 
 
-def hello(session):
-    return pack([HELLO, VERSION, "boss", {"session": session}])
+def frames(message):
+    """The frames `message` travels as: itself, or its CHUNKs [25, 1, more, piece]."""
+    if len(message) <= MAX_FRAME_BYTES:
+        return [message]
+    view = memoryview(message)
+    return [pack([CHUNK, VERSION, at + CHUNK_PIECE_BYTES < len(message),
+                  view[at:at + CHUNK_PIECE_BYTES]])
+            for at in range(0, len(message), CHUNK_PIECE_BYTES)]
+
+
+def hello(session, secret=None):
+    """A boss's HELLO; `secret` (bytes) resumes the session only for its holder."""
+    info = {"session": session}
+    if secret:
+        info["secret"] = secret
+    return pack([HELLO, VERSION, "boss", info])
 
 
 def heartbeat():

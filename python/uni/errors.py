@@ -1,6 +1,6 @@
 """The exceptions uni raises. Every one is a uni.Error."""
 
-__all__ = ["Error", "ConnectError", "ModuleError", "TaskError", "ArgumentError",
+__all__ = ["Error", "ConnectError", "RefusedError", "ModuleError", "TaskError", "ArgumentError",
            "UnknownFunctionError", "BecomeError", "WorkerInfo"]
 
 import collections
@@ -22,6 +22,13 @@ class ConnectError(Error):
         self.reason = reason
 
 
+class RefusedError(Error):
+    """The manager refused what was asked: the key this client connected with
+    (connect(key=...)) has a role that may not do it, or the task is another
+    key's (docs/security.md). The message names the key, its role and what was
+    refused. A refused submission is a TaskError of kind "refused" instead."""
+
+
 class ModuleError(Error):
     """A module file that cannot be shipped: missing, not a shared object, not a
     uni module."""
@@ -30,7 +37,7 @@ class ModuleError(Error):
 class TaskError(Error):
     """A task that failed. kind is the wire status name ("exception",
     "bad-arguments", "unknown-function", "module-error", "crashed", "timed-out",
-    "cancelled", "no-worker", "rejected"); message the error text; worker a
+    "cancelled", "no-worker", "rejected", "refused"); message the error text; worker a
     WorkerInfo, or None when no worker ran it."""
 
     def __init__(self, kind, message, worker=None, task_id=None):

@@ -1,6 +1,7 @@
-// A boss's link to the broker an address names, not yet opened, with the
-// authkey looked for only if the address names a uni manager: what
-// uni::connect and the C ABI (c_api.cpp) start a client on.
+// A boss's link to the broker an address names, not yet opened, with its
+// keys (a client key file, or the authkey) looked for only if the address
+// names a uni manager: what uni::connect and the C ABI (c_api.cpp) start a
+// client on.
 #pragma once
 
 #include <string>

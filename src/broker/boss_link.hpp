@@ -87,6 +87,10 @@ class BossEvents {
   // The broker is going away (a manager stopping); the link reconnects when
   // one is back, and nothing is lost meanwhile.
   virtual void on_broker_leaving(const std::string& reason) = 0;
+  // The broker refused to let this boss go on with its session (after a
+  // reconnect: its key was removed, or another client holds the session).
+  // Requests awaiting a reply have failed already; the boss fails its tasks.
+  virtual void on_session_refused(const std::string& why) { (void)why; }
 };
 
 // One thread drives a link: open() first, then the caller's poll loop. Not

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/progress_line.hpp"
@@ -32,6 +33,7 @@ using namespace std::chrono_literals;
 
 Cluster connect_cluster(const ClientFlags& flags) {
   ConnectOptions options;
+  options.key_file = flags.key_file;
   options.authkey = flags.authkey;
   options.authkey_file = flags.authkey_file;
   try {
@@ -59,6 +61,10 @@ int report_result(const char* command, const std::string& function, const Future
     std::printf("%s\n", msgpack_to_json(task.get().bytes).c_str());
     return kExitOk;
   } catch (const TaskError& e) {
+    if (e.kind() == ErrorKind::kRefused) {  // the key may not submit: the text says why
+      std::fprintf(stderr, "uni %s: %s\n", command, e.what());
+      return kExitConnect;
+    }
     std::fprintf(stderr, "uni %s: %s %s (%s): %s\n", command,
                  function.empty() ? "''" : function.c_str(), failed, to_string(e.kind()), e.what());
     return kExitTaskFailed;
@@ -229,11 +235,20 @@ void add_map_command(CLI::App& app, int& exit_code) {
           tasks[i] = cluster.call(call.module, call.function, {std::move(packed[i])}, options);
 
       bool failed = false;
+      std::string refusal;  // the manager's, if the key may not submit
       // Inputs refused before submission count as finished and failed.
-      const std::size_t refused = static_cast<std::size_t>(
+      const std::size_t refused_inputs = static_cast<std::size_t>(
           std::count_if(bad.begin(), bad.end(), [](const auto& b) { return !b.empty(); }));
       auto show = [&] {
-        line.update(tasks.size() - cluster.unfinished(), refused + cluster.failed());
+        // Both counts from one moment: a result arriving between two reads
+        // (in the order the compiler chose) showed a failed task as done but
+        // not yet failed. Everything is submitted, so `unfinished` only falls.
+        std::size_t unfinished = 0, failed_now = 0;
+        do {
+          unfinished = cluster.unfinished();
+          failed_now = cluster.failed();
+        } while (cluster.unfinished() != unfinished);
+        line.update(tasks.size() - unfinished, refused_inputs + failed_now);
       };
       for (std::size_t i = 0; i < tasks.size(); ++i) {
         if (!tasks[i].valid()) {
@@ -252,10 +267,15 @@ void add_map_command(CLI::App& app, int& exit_code) {
           std::printf("%s\n",
                       dump_json({{"error", e.what()}, {"kind", to_string(e.kind())}}).c_str());
           failed = true;
+          if (e.kind() == ErrorKind::kRefused) refusal = e.what();
         }
         std::fflush(stdout);
       }
-      line.finish(tasks.size(), refused + cluster.failed());
+      line.finish(tasks.size(), refused_inputs + cluster.failed());
+      if (!refusal.empty()) {  // the key may not submit: said once, as uni run says it
+        std::fprintf(stderr, "uni map: %s\n", refusal.c_str());
+        return kExitConnect;
+      }
       return failed ? kExitTaskFailed : kExitOk;
     });
   });
@@ -317,6 +337,22 @@ void add_spawn_command(CLI::App& app, int& exit_code) {
   });
 }
 
+// Waits up to `limit` for the manager to stop listing service `id`: it does
+// once the service's worker has reported it ended, that is once its executor
+// is gone and with it the service's descriptors (its port). True then, or at
+// once for a plain task, which the status does not list.
+bool service_ended(const Cluster& cluster, const std::string& id, Clock::duration limit) {
+  const Clock::time_point deadline = Clock::now() + limit;
+  for (;;) {
+    const ClusterStatus status = cluster.status();
+    if (std::none_of(status.services.begin(), status.services.end(),
+                     [&](const ServiceStatus& s) { return s.id == id; }))
+      return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);  // no event tells another boss of the end
+  }
+}
+
 void add_stop_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("stop", "stop a service, or cancel a task, by id");
   auto client_flags = std::make_shared<ClientFlags>();
@@ -335,7 +371,14 @@ void add_stop_command(CLI::App& app, int& exit_code) {
       if (state == CancelResult::kDone) std::printf("%s had already finished\n", id->c_str());
       else if (state == CancelResult::kCancelled)
         std::printf("cancelled %s before it started\n", id->c_str());
-      else std::printf("stopped %s\n", id->c_str());
+      // A running service: its worker was told to stop it. "stopped" once it
+      // has ended, so that its port and its slot are free when this returns.
+      else if (service_ended(cluster, *id, 10s)) std::printf("stopped %s\n", id->c_str());
+      else
+        std::printf(
+            "stopping %s: its worker has not reported its end yet (uni status lists it "
+            "until then)\n",
+            id->c_str());
       return kExitOk;
     });
   });
@@ -404,6 +447,8 @@ void add_become_command(CLI::App& app, int& exit_code) {
         became = cluster.become(*id, *module, *function, *limit);
       } catch (const ConnectError&) {
         throw;
+      } catch (const RefusedError&) {
+        throw;  // exit 3, as every refusal
       } catch (const ModuleError& e) {
         throw CommandError(kExitUsage, e.what());
       } catch (const Error& e) {
@@ -432,6 +477,9 @@ int guarded(const char* name, const std::function<int()>& body) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return e.code;
   } catch (const ConnectError& e) {
+    std::fprintf(stderr, "uni %s: %s\n", name, e.what());
+    return kExitConnect;
+  } catch (const RefusedError& e) {
     std::fprintf(stderr, "uni %s: %s\n", name, e.what());
     return kExitConnect;
   } catch (const std::exception& e) {

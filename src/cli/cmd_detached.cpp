@@ -22,6 +22,7 @@ constexpr int kExitNoResultYet = 4;
 
 ConnectOptions connect_options(const ClientFlags& flags) {
   ConnectOptions options;
+  options.key_file = flags.key_file;
   options.authkey = flags.authkey;
   options.authkey_file = flags.authkey_file;
   return options;

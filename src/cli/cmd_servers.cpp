@@ -14,6 +14,9 @@
 #include "broker/connect_failure.hpp"
 #include "cli/commands.hpp"
 #include "cli/signals.hpp"
+#include "common/descriptors.hpp"
+#include "common/files.hpp"
+#include "common/key_files.hpp"
 #include "common/keys.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
@@ -61,10 +64,15 @@ std::string manager_authkey(const std::string& flag, const std::string& file) {
 struct ManagerFlags {
   std::string listen = "tcp://127.0.0.1:7070";
   std::string authkey, authkey_file;
+  std::string clients;  // `uni manager` only
   std::string heartbeat = "1", heartbeat_timeout = "3", boss_grace = "60";
   std::string max_message = "128M", max_module = "100M", store_size = "1G";
   std::uint64_t max_tasks = 2'000'000;
-  std::string http;
+  std::string max_queued_bytes = "1G";
+  std::size_t max_handshakes = 512;
+  std::string http, http_token_file;
+  std::vector<std::string> http_hosts;
+  bool http_redact = false;
   // Results kept for `uni result` (manager_config.hpp).
   std::string keep_results_for = "24h", max_kept_result_bytes = "256M";
   std::uint64_t max_kept_results = 100'000;
@@ -90,6 +98,14 @@ struct ManagerFlags {
                    "tasks held at most (queued, running, unacknowledged); past it bosses are told "
                    "to submit again later")
         ->capture_default_str();
+    app.add_option("--max-queued-bytes", max_queued_bytes,
+                   "memory the held tasks may take (their arguments and results); past it, as "
+                   "past --max-tasks, bosses are told to submit again later")
+        ->capture_default_str();
+    app.add_option("--max-handshakes", max_handshakes,
+                   "connections completing their handshake at once at most; beyond, the oldest "
+                   "are closed (they retry)")
+        ->capture_default_str();
     app.add_option("--keep-results-for", keep_results_for,
                    "keep the result of a task uni submit handed over this long after it ends "
                    "(24h, 90min, 3600: hours, minutes or seconds); in memory: a restart loses "
@@ -101,10 +117,19 @@ struct ManagerFlags {
     app.add_option("--max-kept-result-bytes", max_kept_result_bytes,
                    "memory for kept results; past it the oldest are evicted")
         ->capture_default_str();
-    app.add_option(
-        "--http", http,
-        "serve a read-only dashboard, /metrics and /api/status on HOST:PORT (a port "
-        "alone: 127.0.0.1; not authenticated: keep it on loopback unless told otherwise)");
+    app.add_option("--http", http,
+                   "serve a read-only dashboard, /metrics and /api/status on HOST:PORT (a port "
+                   "alone: 127.0.0.1; beyond loopback it needs --http-token-file)");
+    app.add_option("--http-token-file", http_token_file,
+                   "file holding the bearer token every HTTP request must carry "
+                   "(Authorization: Bearer TOKEN; the dashboard: open /?token=TOKEN once)");
+    app.add_option("--http-host", http_hosts,
+                   "a name the HTTP server answers for (its Host header), besides IP addresses "
+                   "and localhost; repeat for more")
+        ->allow_extra_args(false);
+    app.add_flag("--http-redact", http_redact,
+                 "leave task error texts (which may quote arguments) out of /api/status and the "
+                 "dashboard");
   }
 
   manager::ManagerConfig config(const std::string& key) const {
@@ -118,7 +143,26 @@ struct ManagerFlags {
     c.max_module = size_flag(max_module, "--max-module");
     c.module_store_bytes = size_flag(store_size, "--store-size");
     c.max_tasks = max_tasks;
+    c.max_queued_bytes = size_flag(max_queued_bytes, "--max-queued-bytes");
+    if (max_handshakes == 0) throw CLI::ValidationError("--max-handshakes", "must be at least 1");
+    c.max_pending_handshakes = max_handshakes;
     c.http = http;
+    c.http_hosts = http_hosts;
+    c.http_redact = http_redact;
+    if (!http_token_file.empty()) {
+      if (http.empty()) throw CLI::ValidationError("--http-token-file", "needs --http");
+      try {
+        c.http_token = read_file(http_token_file);
+      } catch (const std::exception& e) {
+        throw CLI::ValidationError("--http-token-file", e.what());
+      }
+      while (!c.http_token.empty() && (c.http_token.back() == '\n' || c.http_token.back() == '\r'))
+        c.http_token.pop_back();
+      if (c.http_token.empty())
+        throw CLI::ValidationError("--http-token-file", "the file " + http_token_file +
+                                                            " is empty: write the token into it");
+    }
+    c.clients_file = clients;
     c.keep_results_for = hours_or_seconds_flag(keep_results_for, "--keep-results-for");
     c.max_kept_results = max_kept_results;
     c.max_kept_result_bytes = size_flag(max_kept_result_bytes, "--max-kept-result-bytes");
@@ -207,16 +251,32 @@ struct WorkerFlags {
   }
 
   // What tasks must not read: the config dir (authkey, derived keys), the
-  // key files this worker was given (by flag or by the NATS variables).
+  // key files this worker was given (by flag, $UNI_KEY or the NATS
+  // variables).
   std::vector<std::string> secret_paths() const {
     std::vector<std::string> paths = {config_dir()};
     if (!client.authkey_file.empty()) paths.push_back(client.authkey_file);
+    if (std::string key = find_key_file(client.key_file); !key.empty()) paths.push_back(key);
     paths.insert(paths.end(), hide.begin(), hide.end());
     for (const char* variable : {"UNI_NATS_NKEY_SEED_FILE", "UNI_NATS_TLS_KEY"})
       if (const char* path = std::getenv(variable); path && *path) paths.emplace_back(path);
     return paths;
   }
 };
+
+// The worker's CURVE keys: its key file (--key, else $UNI_KEY unless an
+// authkey is given), else the authkey's; nullopt if there is neither.
+std::optional<CurveKeys> worker_keys(const ClientFlags& flags) {
+  const bool authkey_given = !flags.authkey.empty() || !flags.authkey_file.empty();
+  if (!flags.key_file.empty() && authkey_given)
+    throw std::runtime_error("give --key or an authkey, not both");
+  if (std::string file = authkey_given ? std::string() : find_key_file(flags.key_file);
+      !file.empty())
+    return curve_keys_of(read_client_key(file));
+  std::optional<std::string> authkey = find_authkey(flags.authkey, flags.authkey_file);
+  if (!authkey) return std::nullopt;
+  return derive_curve_keys(*authkey);
+}
 
 int run_worker(WorkerFlags& flags) {
   log::setup("worker");
@@ -230,20 +290,25 @@ int run_worker(WorkerFlags& flags) {
   }
   std::string connect = flags.client.connect;
   if (connect.empty()) connect = "tcp://127.0.0.1:7070";
-  // A broker with no manager takes its own credentials (docs/scale-out.md): no authkey.
-  std::optional<std::string> key =
-      app::broker_identity(connect).has_manager
-          ? find_authkey(flags.client.authkey, flags.client.authkey_file)
-          : std::optional<std::string>("");
-  if (!key) {
+  // A broker with no manager takes its own credentials (docs/scale-out.md):
+  // no keys. With a manager: the worker's key file or the authkey.
+  std::optional<CurveKeys> keys;
+  try {
+    keys = app::broker_identity(connect).has_manager ? worker_keys(flags.client)
+                                                     : std::optional<CurveKeys>(CurveKeys{});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "uni worker: %s\n", e.what());
+    return kExitUsage;
+  }
+  if (!keys) {
     std::fprintf(stderr,
-                 "uni worker: no authkey: pass --authkey or --authkey-file, or set UNI_AUTHKEY\n");
+                 "uni worker: no key: pass --key (a key file from uni keygen), --authkey or "
+                 "--authkey-file, or set UNI_KEY or UNI_AUTHKEY\n");
     return kExitUsage;
   }
   std::optional<worker::Supervisor> started;
   try {
-    started.emplace(flags.config(),
-                    app::make_worker_link(connect, [&] { return derive_curve_keys(*key); }));
+    started.emplace(flags.config(), app::make_worker_link(connect, [&] { return *keys; }));
   } catch (const CLI::ValidationError&) {
     throw;
   } catch (const std::exception& e) {
@@ -271,6 +336,8 @@ int run_worker(WorkerFlags& flags) {
 int run_manager(const ManagerFlags& flags,
                 const std::function<void(manager::Manager&, const std::string&)>& started) {
   log::setup("manager");
+  // Connections, the HTTP server and the stores share one descriptor budget.
+  log::debug("descriptor limit: {}", raise_descriptor_limit());
   worker::make_undumpable();  // it holds the authkey and the keys derived from it
   std::string key = manager_authkey(flags.authkey, flags.authkey_file);
   manager::Manager manager(flags.config(key));
@@ -278,6 +345,7 @@ int run_manager(const ManagerFlags& flags,
   if (!manager.http_url().empty()) std::printf("dashboard on %s/\n", manager.http_url().c_str());
   std::fflush(stdout);
   on_stop_signal([](void* m) { static_cast<manager::Manager*>(m)->request_stop(); }, &manager);
+  on_reload_signal([](void* m) { static_cast<manager::Manager*>(m)->request_reload(); }, &manager);
   if (started) started(manager, key);
   manager.run();
   return kExitOk;
@@ -377,6 +445,9 @@ void ClientFlags::add_to(CLI::App& app) {
                  "or tcp://127.0.0.1:7070)")
       ->envname("UNI_CONNECT")
       ->check(scheme);
+  app.add_option("--key", key_file,
+                 "client key file from uni keygen (NAME.secret), for a manager started with "
+                 "--clients (default: $UNI_KEY)");
   app.add_option("--authkey", authkey,
                  "shared secret (default: $UNI_AUTHKEY or ~/.config/uni/authkey)");
   app.add_option("--authkey-file", authkey_file, "file holding the shared secret");
@@ -387,6 +458,10 @@ void add_manager_command(CLI::App& app, int& exit_code) {
       app.add_subcommand("manager", "run a manager: task queue, result routing, module store");
   auto flags = std::make_shared<ManagerFlags>();
   flags->add_to(*cmd);
+  cmd->add_option("--clients", flags->clients,
+                  "admit only the keys listed in FILE (lines of uni keygen's .pub files: ROLE KEY "
+                  "NAME), each with its role, instead of the shared authkey; SIGHUP reads it "
+                  "again");
   cmd->callback([flags, &exit_code] { exit_code = run_manager(*flags, nullptr); });
 }
 
@@ -437,10 +512,12 @@ void add_up_command(CLI::App& app, int& exit_code) {
       for (const std::string& f : worker_flags->trust) argv.insert(argv.end(), {"--trust", f});
       for (const std::string& f : worker_flags->allow_modules)
         argv.insert(argv.end(), {"--allow-modules", f});
-      // The manager's key file, if named, is a key file its workers' tasks
-      // must not read either.
+      // The manager's key file and its HTTP token file, if named, are
+      // secrets its workers' tasks must not read either.
       if (!manager_flags->authkey_file.empty())
         argv.insert(argv.end(), {"--hide", manager_flags->authkey_file});
+      if (!manager_flags->http_token_file.empty())
+        argv.insert(argv.end(), {"--hide", manager_flags->http_token_file});
       group = std::make_unique<WorkerGroup>(argv, key, *workers);
     });
     group.reset();  // SIGTERM the workers, wait for them

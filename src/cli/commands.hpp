@@ -14,11 +14,15 @@ namespace uni::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitTaskFailed = 1;  // the task (for map: at least one) failed
 inline constexpr int kExitUsage = 2;       // bad flag, bad file, local error
-inline constexpr int kExitConnect = 3;     // cannot connect, or authentication failed
+// Cannot connect, authentication failed, or refused (the key's role may not
+// do it, or the task is another key's).
+inline constexpr int kExitConnect = 3;
 
-// --connect, --authkey, --authkey-file (UNI_CONNECT / UNI_AUTHKEY stand in).
+// --connect, --key, --authkey, --authkey-file (UNI_CONNECT, UNI_KEY and
+// UNI_AUTHKEY stand in).
 struct ClientFlags {
   std::string connect;
+  std::string key_file;
   std::string authkey;
   std::string authkey_file;
   void add_to(CLI::App& app);
@@ -56,6 +60,8 @@ void add_stop_command(CLI::App& app, int& exit_code);
 void add_status_command(CLI::App& app, int& exit_code);
 void add_become_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
+// Client keys for a manager started with --clients (cmd_keygen.cpp).
+void add_keygen_command(CLI::App& app, int& exit_code);
 // Module signatures and signing keys (cmd_sign.cpp).
 void add_sign_command(CLI::App& app, int& exit_code);
 // Tasks that outlive their boss (cmd_detached.cpp).

@@ -49,4 +49,23 @@ void withdrawing_tasks(bool on) { g_withdrawing = on; }
 
 int received_stop_signal() { return g_signal.load(); }
 
+namespace {
+std::atomic<void (*)(void*)> g_reload{nullptr};
+std::atomic<void*> g_reload_arg{nullptr};
+
+void reload_handler(int) {
+  if (auto reload = g_reload.load()) reload(g_reload_arg.load());
+}
+}  // namespace
+
+void on_reload_signal(void (*reload)(void*), void* arg) {
+  g_reload_arg = arg;
+  g_reload = reload;
+  struct sigaction sa {};
+  sa.sa_handler = reload_handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
 }  // namespace uni::cli

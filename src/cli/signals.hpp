@@ -1,5 +1,6 @@
-// SIGINT/SIGTERM -> a stop request. A signal handler can only reach global
-// state, so this is the one place that keeps some: the target to notify.
+// SIGINT/SIGTERM -> a stop request, SIGHUP -> a reload. A signal handler can
+// only reach global state, so this is the one place that keeps some: the
+// targets to notify.
 #pragma once
 
 namespace uni::cli {
@@ -19,5 +20,9 @@ void withdrawing_tasks(bool on);
 
 // The signal that arrived, or 0.
 int received_stop_signal();
+
+// Calls reload(arg) from the handler on each SIGHUP; the callback must be
+// async-signal-safe (Manager::request_reload is).
+void on_reload_signal(void (*reload)(void*), void* arg);
 
 }  // namespace uni::cli

@@ -95,6 +95,18 @@ std::string status_text(const ClusterStatus& status) {
   else
     append(out, "%llu boss(es) connected; %llu result(s) kept for uni result\n", ull(status.bosses),
            ull(status.totals.kept_results));
+  if (status.has_manager && status.limits.descriptor_limit > 0) {
+    const auto& l = status.limits;
+    append(out,
+           "descriptors: %llu in use of %llu; %llu connection(s); tasks hold %llu of %llu "
+           "bytes\n",
+           ull(l.descriptors), ull(l.descriptor_limit), ull(l.connections), ull(l.queued_bytes),
+           ull(l.max_queued_bytes));
+    std::string refused;
+    for (const auto& [name, count] : l.refused)
+      if (count > 0) refused += (refused.empty() ? "" : ", ") + name + " " + std::to_string(count);
+    if (!refused.empty()) append(out, "refused by limits: %s\n", refused.c_str());
+  }
   append(out, "%zu service(s)\n", status.services.size());
   if (!status.services.empty()) {
     append(out, "  %-24s %-9s %-10s %-8s %-12s %-7s %s\n", "ID", "STATE", "WORKER", "UPTIME",

@@ -23,6 +23,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::kCancelled: return proto::status_name(proto::Status::kCancelled);
     case ErrorKind::kNoWorker: return proto::status_name(proto::Status::kNoWorker);
     case ErrorKind::kRejected: return proto::status_name(proto::Status::kRejected);
+    case ErrorKind::kRefused: return proto::status_name(proto::Status::kRefused);
   }
   return "unknown";
 }
@@ -102,6 +103,13 @@ void copy_common(const From& in, To& out) {
   out.tasks_per_s = in.tasks_per_s;
   for (const auto& f : in.recent_failures)
     out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
+  out.limits.descriptors = in.limits.descriptors;
+  out.limits.descriptor_limit = in.limits.descriptor_limit;
+  out.limits.connections = in.limits.connections;
+  out.limits.queued_bytes = in.limits.queued_bytes;
+  out.limits.max_queued_bytes = in.limits.max_queued_bytes;
+  out.limits.assembling_bytes = in.limits.assembling_bytes;
+  out.limits.refused = in.limits.refused;
 }
 
 ClusterStatus public_status(const proto::StatusReport& report) {
@@ -208,6 +216,7 @@ ErrorKind kind_of(proto::Status status) {
     case proto::Status::kTimedOut: return ErrorKind::kTimedOut;
     case proto::Status::kCancelled: return ErrorKind::kCancelled;
     case proto::Status::kNoWorker: return ErrorKind::kNoWorker;
+    case proto::Status::kRefused: return ErrorKind::kRefused;
     default: return ErrorKind::kRejected;
   }
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <random>
 
+#include "common/identity.hpp"
 #include "common/log.hpp"
 #include "common/module_file.hpp"
 #include "proto/batch.hpp"
@@ -62,6 +63,7 @@ class Client::Io final : private broker::BossEvents {
   void on_disconnected(const std::string& why) override { log::debug("{}", why); }
   void on_notice(const std::string& text) override { on_notice_(text); }
   void on_broker_leaving(const std::string& reason) override;
+  void on_session_refused(const std::string& why) override;
 
   void take_work();
   void send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks);
@@ -91,6 +93,9 @@ class Client::Io final : private broker::BossEvents {
   Clock::time_point queue_full_noticed_{};
   // The broker's silence: whether the user was told.
   bool silence_noticed_ = false;
+  // Why the manager will not let this boss go on, once it said so: every
+  // task fails with it from then on.
+  std::string refused_;
 };
 
 void Client::Io::loop() {
@@ -158,6 +163,10 @@ void Client::Io::take_work() {
     pending_[t->task.id] = t;
     modules_.try_emplace(t->module->hash, t->module);
   }
+  if (!refused_.empty()) {
+    on_session_refused(refused_);
+    tasks.clear();
+  }
   send_tasks(tasks);
   if (!cancels.empty()) {
     cancelled_.insert(cancelled_.end(), cancels.begin(), cancels.end());
@@ -195,6 +204,15 @@ void Client::Io::send_tasks(const std::vector<std::shared_ptr<TaskState>>& tasks
                tasks.front()->task.id.str(), tasks.front()->task.function,
                tasks.front()->module->path);
   for (const auto& t : tasks) {
+    // The manager refuses a whole SUBMIT at a record it cannot take: a task
+    // it would refuse for its own sake is refused here, alone.
+    if (t->task.function.empty()) {
+      proto::Result r;
+      r.status = proto::Status::kRejected;
+      r.payload = "the task names no function (empty function name)";
+      resolve(t->task.id, std::move(r));
+      continue;
+    }
     if (proto::encoded_size(t->task) > budget) {
       proto::Result r;
       r.status = proto::Status::kRejected;
@@ -304,6 +322,18 @@ void Client::Io::on_broker_leaving(const std::string& reason) {
   else log::info("{} is going away ({})", the_broker(), reason);
 }
 
+void Client::Io::on_session_refused(const std::string& why) {
+  refused_ = why;
+  std::vector<TaskId> all;
+  for (const auto& [id, t] : pending_) all.push_back(id);
+  for (const TaskId& id : all) {
+    proto::Result r;
+    r.status = proto::Status::kRefused;
+    r.payload = why;
+    resolve(id, std::move(r));
+  }
+}
+
 void Client::Io::resolve(const TaskId& id, proto::Result result) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // a duplicate after a reconnect: already resolved
@@ -336,11 +366,9 @@ ConnectError connect_error(const broker::ConnectFailure& e) {
   return ConnectError(reason, e.what());
 }
 
-std::uint64_t Client::new_session() {
+std::uint64_t Client::new_session(std::optional<std::uint32_t> owner_tag) {
   if (sodium_init() < 0) throw Error("libsodium failed to initialise");
-  std::uint64_t v = 0;
-  randombytes_buf(&v, sizeof(v));
-  return v;
+  return uni::new_session(owner_tag);
 }
 
 std::shared_ptr<Client> Client::start(std::unique_ptr<broker::BossLink> link, std::uint64_t session,

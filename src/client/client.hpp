@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -68,7 +69,9 @@ ConnectError connect_error(const broker::ConnectFailure& failure);
 class Client {
  public:
   // A fresh random boss session: the first half of the ids of its tasks.
-  static std::uint64_t new_session();
+  // With a client key, its upper 32 bits are the key's owner tag
+  // (common/identity.hpp).
+  static std::uint64_t new_session(std::optional<std::uint32_t> owner_tag);
   // Opens `link` as boss `session` (blocking until the broker accepts it) and
   // starts the I/O thread. `endpoint` is what endpoint() says. Throws
   // ConnectError. The link comes from app/links.hpp, or is a test double:

@@ -113,15 +113,24 @@ std::string submit_to_manager(UnopenedLink link, const std::string& module_path,
   // FETCH_RESULT sent after the SUBMIT tells whether it holds the task. If
   // it asked for the module, the upload went before the next question.
   const auto deadline = Clock::now() + kTakeTimeout;
+  auto answered = [&] {
+    std::lock_guard lock(task->mutex);
+    // Answered directly: rejected (a RESULT the manager keeps no record of),
+    // or here (too large to send); refused (the key may not submit).
+    if (task->done && task->result.status == proto::Status::kRejected)
+      throw Error(task->result.payload);
+    if (task->done && task->result.status == proto::Status::kRefused)
+      throw RefusedError(task->result.payload);
+  };
   for (;;) {
-    proto::KeptResultReply reply = client->kept_result(id, 0ms, kAnswerMargin);
-    {
-      std::lock_guard lock(task->mutex);
-      // Answered directly: refused (a RESULT the manager keeps no record of),
-      // or refused here (too large to send).
-      if (task->done && task->result.status == proto::Status::kRejected)
-        throw Error(task->result.payload);
+    proto::KeptResultReply reply;
+    try {
+      reply = client->kept_result(id, 0ms, kAnswerMargin);
+    } catch (const RefusedError&) {
+      answered();  // the submission's refusal says more than the question's
+      throw;
     }
+    answered();
     if (reply.state == proto::KeptState::kDone) {
       if (reply.result->status == proto::Status::kRejected) throw Error(reply.result->payload);
       return id.str();  // it ended already; its result is kept

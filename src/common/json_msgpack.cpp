@@ -59,8 +59,15 @@ nlohmann::json bytes_to_json(const char* data, std::uint32_t size) {
   return out;
 }
 
-nlohmann::json value_to_json(const msgpack::object& value, std::size_t depth,
-                             std::size_t max_depth) {
+// A map key that is not a string is written as its JSON text, and a key
+// inside such a key is escaped once more at each level: its text about
+// doubles per level. Keys within keys are therefore limited to this many
+// levels (std::map<std::map<std::map<...>, V>, V> does not go deeper in
+// practice); without a limit 30 bytes of msgpack made gigabytes of text.
+constexpr std::size_t kMaxKeyNesting = 4;
+
+nlohmann::json value_to_json(const msgpack::object& value, std::size_t depth, std::size_t max_depth,
+                             std::size_t key_depth = 0) {
   switch (value.type) {
     case msgpack::type::NIL: return nullptr;
     case msgpack::type::BOOLEAN: return value.via.boolean;
@@ -74,7 +81,7 @@ nlohmann::json value_to_json(const msgpack::object& value, std::size_t depth,
       if (++depth > max_depth) too_deep(max_depth);
       nlohmann::json out = nlohmann::json::array();
       for (std::uint32_t i = 0; i < value.via.array.size; ++i)
-        out.push_back(value_to_json(value.via.array.ptr[i], depth, max_depth));
+        out.push_back(value_to_json(value.via.array.ptr[i], depth, max_depth, key_depth));
       return out;
     }
     case msgpack::type::MAP: {
@@ -82,10 +89,15 @@ nlohmann::json value_to_json(const msgpack::object& value, std::size_t depth,
       nlohmann::json out = nlohmann::json::object();
       for (std::uint32_t i = 0; i < value.via.map.size; ++i) {
         const msgpack::object_kv& kv = value.via.map.ptr[i];
-        std::string key = kv.key.type == msgpack::type::STR
-                              ? std::string(kv.key.via.str.ptr, kv.key.via.str.size)
-                              : dump_json(value_to_json(kv.key, depth, max_depth));
-        out[key] = value_to_json(kv.val, depth, max_depth);
+        bool nested = kv.key.type == msgpack::type::ARRAY || kv.key.type == msgpack::type::MAP;
+        if (nested && key_depth >= kMaxKeyNesting)
+          throw JsonError("map keys nested in map keys more than " +
+                          std::to_string(kMaxKeyNesting) + " deep cannot be written as JSON");
+        std::string key =
+            kv.key.type == msgpack::type::STR
+                ? std::string(kv.key.via.str.ptr, kv.key.via.str.size)
+                : dump_json(value_to_json(kv.key, depth, max_depth, key_depth + nested));
+        out[key] = value_to_json(kv.val, depth, max_depth, key_depth);
       }
       return out;
     }

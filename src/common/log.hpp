@@ -1,12 +1,17 @@
 // Logging for every uni process and for the boss library: spdlog to stderr,
 // one line per event, prefixed with the role ("manager", "worker 3f2a", ...).
 // uni logs through a logger of its own, never spdlog's default one, which
-// belongs to the program (a boss may log to stdout, or not at all).
+// belongs to the program (a boss may log to stdout, or not at all). Every
+// line passes redact_secrets (common/redact.hpp) on its way out, and lines a
+// peer can cause at will go through limited().
 #pragma once
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace uni::log {
@@ -39,6 +44,29 @@ template <class... Args>
 void error(spdlog::format_string_t<Args...> format, Args&&... args) {
   logger().error(format, std::forward<Args>(args)...);
 }
+// Whether a line of kind `key` may be logged now: at most kLimitedBurst
+// lines of one kind per kLimitedWindow. `held_back` is set to the lines of
+// that kind refused since the last one admitted.
+inline constexpr int kLimitedBurst = 5;
+inline constexpr std::chrono::seconds kLimitedWindow{10};
+bool admit_limited(std::string_view key, std::uint64_t& held_back);
+
+// Logs like the functions below, but at most kLimitedBurst lines of kind
+// `key` (a fixed name: "malformed-message") per kLimitedWindow; the next
+// line logged after some were held back says how many. For what a peer can
+// make the process log at will.
+template <class... Args>
+void limited(spdlog::level::level_enum level, std::string_view key,
+             spdlog::format_string_t<Args...> format, Args&&... args) {
+  if (!should_log(level)) return;
+  std::uint64_t held_back = 0;
+  if (!admit_limited(key, held_back)) return;
+  std::string text = fmt::format(format, std::forward<Args>(args)...);
+  if (held_back > 0)
+    text += fmt::format(" ({} more line(s) like this one were not logged)", held_back);
+  logger().log(level, text);
+}
+
 template <class T>
 void debug(const T& message) {
   logger().debug(message);

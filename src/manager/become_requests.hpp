@@ -37,6 +37,13 @@ class BecomeRequests {
   bool empty() const { return requests_.empty(); }
 
   bool in_progress(const proto::TaskId& service) const;
+  // Whether a request for `module` went to a service for which `to(service)`.
+  template <class Pred>
+  bool any_sent(const ModuleHash& module, Pred&& to) const {
+    for (const auto& [id, b] : requests_)
+      if (!b.parked && b.request.module == module && to(b.request.service)) return true;
+    return false;
+  }
   // Ids, each a snapshot to act on (the caller erases as it answers).
   std::vector<std::uint64_t> parked_for(const ModuleHash& module) const;
   std::vector<std::uint64_t> of_service(const proto::TaskId& service) const;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/hash.hpp"
+#include "common/identity.hpp"
 #include "manager/outbox.hpp"
 #include "proto/messages.hpp"
 
@@ -25,6 +26,10 @@ class WorkerRegistry;
 
 struct Boss {
   std::uint64_t session = 0;
+  // The key of its connection (of its last one, once away), and the secret
+  // of the HELLO that opened the session: only that secret resumes it.
+  std::shared_ptr<const Identity> identity;
+  std::string secret;
   PeerId peer;  // empty once forgotten
   bool connected = false;
   bool forgotten = false;  // left or expired; kept only for its running services
@@ -89,6 +94,10 @@ class BossRouter {
   void drop_if_forgotten(std::uint64_t session);
 
   std::size_t connected_count() const;
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& [session, b] : bosses_) f(*b);
+  }
   // Calls f(peer, connected) for each boss with a connection (maybe silent).
   template <class F>
   void for_each_peer(F&& f) const {

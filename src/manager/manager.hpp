@@ -33,6 +33,10 @@ class Manager {
 
   // Safe from a signal handler and from any thread.
   void request_stop();
+  // Reads the clients file again (ManagerConfig::clients_file), at the next
+  // turn of the loop; an unreadable file keeps the keys admitted so far.
+  // Safe from a signal handler and from any thread.
+  void request_reload();
 
  private:
   class Impl;

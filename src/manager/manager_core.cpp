@@ -107,52 +107,78 @@ void ManagerCore::apply(Outbox& out) {
 
 // ---- any peer ----------------------------------------------------------------------------
 
-void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello, Clock::time_point now,
+void ManagerCore::on_hello(const PeerId& peer, const proto::Hello& hello,
+                           std::shared_ptr<const Identity> who, Clock::time_point now,
                            Outbox& out) {
   now_ = now;
-  proto::Welcome welcome{manager_id_, UNI_VERSION_STRING,
-                         static_cast<std::uint32_t>(config_.heartbeat.count()), config_.max_message,
-                         config_.max_module};
-  if (hello.role == "boss") {
-    if (Worker* w = workers_.find(peer))
-      worker_gone(*w, "its connection now speaks as a boss", out);
-    Boss& boss = bosses_.connect(hello.session, peer, now);
-    out.send(peer, proto::encode_welcome(welcome));
-    bosses_.resend(boss, tasks_.finished_of(boss.session));
-    log::debug("boss {:016x} connected", boss.session);
-    return;
-  }
+  if (!who)
+    return refuse(peer,
+                  "refused: the key of this connection is no longer admitted (it left the "
+                  "manager's clients file)",
+                  {proto::Type::kHello, 0, {}}, out);
+  if (hello.role == "boss") return boss_hello(peer, hello, std::move(who), out);
+  worker_hello(peer, hello, std::move(who), out);
+}
 
-  // A worker. A known peer is the same worker process reconnecting.
-  bosses_.release(peer);
-  auto [w, known] = workers_.join(peer, hello, now);
-  out.send(peer, proto::encode_welcome(welcome));
-  // Reconcile what the worker holds with what the manager believes.
-  Reconciliation r = workers_.reconcile(w, hello.running, tasks_);
-  for (const TaskId& id : r.never_arrived) {  // sent but never received: no attempt spent
-    if (TaskRecord* t = tasks_.find(id)) {
-      tasks_.unassign(*t, changes_);
-      tasks_.enqueue(*t, true, changes_);
-    }
+proto::Welcome ManagerCore::welcome() const {
+  return {manager_id_, UNI_VERSION_STRING, static_cast<std::uint32_t>(config_.heartbeat.count()),
+          config_.max_message, config_.max_module};
+}
+
+// A session is opened by the first HELLO that names it and resumed only by
+// the same client: the one that knows its secret, and (keyed) of the key its
+// id names, or an admin's.
+void ManagerCore::boss_hello(const PeerId& peer, const proto::Hello& hello,
+                             std::shared_ptr<const Identity> who, Outbox& out) {
+  char session[24];
+  std::snprintf(session, sizeof(session), "%016llx",
+                static_cast<unsigned long long>(hello.session));
+  const proto::Refusal about{proto::Type::kHello, 0, {}};
+  if (!session_of(*who, hello.session) && who->role != uni::Role::kAdmin) {
+    char tag[16];
+    std::snprintf(tag, sizeof(tag), "%08x", who->owner_tag);
+    return refuse(peer,
+                  "refused: key '" + who->name + "' may not open session " + session +
+                      ": the sessions of this key begin with " + tag,
+                  about, out);
   }
-  for (const proto::RunningTask& rt : r.unknown) {
-    // Known only to this worker (the manager restarted): adopt it. Its args
-    // come back with the boss's resubmission.
-    tasks_.adopt(rt, w);
-    bosses_.record(rt.id.session, now);
-  }
-  for (const TaskId& id : r.stopping) out.send(peer, proto::encode_cancel({id}));
-  for (const TaskId& id : r.take_over) tasks_.take_over(*tasks_.find(id), w);
-  for (const TaskId& id : r.duplicates) out.send(peer, proto::encode_cancel({id}));
-  apply(out);
-  workers_.note_room(w);
-  bosses_.platform_served(w.platform);  // a worker for a platform someone waits on
-  for (std::uint16_t p : w.also_platforms) bosses_.platform_served(p);
-  log::info("worker {} ({} pid {}, {} slots, {}) {}", w.id, w.host, w.pid, w.slots, w.isolation,
-            known ? "reconnected" : "joined");
+  if (const Boss* held = bosses_.find(hello.session);
+      held && !held->secret.empty() && held->secret != hello.secret)
+    return refuse(peer,
+                  std::string("refused: session ") + session +
+                      " belongs to another client: only the client that opened it may resume it",
+                  about, out);
+  if (Worker* w = workers_.find(peer)) worker_gone(*w, "its connection now speaks as a boss", out);
+  Boss& boss = bosses_.connect(hello.session, peer, now_);
+  boss.identity = std::move(who);
+  if (boss.secret.empty()) boss.secret = hello.secret;
+  out.send(peer, proto::encode_welcome(welcome()));
+  bosses_.resend(boss, tasks_.finished_of(boss.session));
+  log::debug("boss {:016x} connected (key '{}')", boss.session, boss.identity->name);
+}
+
+const Identity* ManagerCore::identity_of(const PeerId& peer) {
+  if (Worker* w = workers_.find(peer)) return w->identity.get();
+  if (Boss* b = bosses_.at(peer)) return b->identity.get();
+  return nullptr;
+}
+
+void ManagerCore::refuse(const PeerId& peer, const std::string& text, const proto::Refusal& what,
+                         Outbox& out) {
+  log::info("{} ({})", text, proto::type_name(what.type));
+  out.send(peer, proto::encode_refusal(text, what));
 }
 
 void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, Outbox& out) {
+  const Identity* who = identity_of(peer);
+  if (!who) return;
+  const proto::Refusal about{proto::Type::kCancel, 0, ids};
+  if (!may(who->role, Action::kCancel))
+    return refuse(peer, role_refusal(*who, Action::kCancel), about, out);
+  // All or nothing: the owner is read from each id, so a refusal says
+  // nothing about whether the task exists.
+  for (const TaskId& id : ids)
+    if (!owns(*who, id)) return refuse(peer, owner_refusal(*who, Action::kCancel, id), about, out);
   std::vector<proto::CancelOutcome> outcomes;
   outcomes.reserve(ids.size());
   for (const TaskId& id : ids) {
@@ -164,6 +190,10 @@ void ManagerCore::on_cancel(const PeerId& peer, const std::vector<TaskId>& ids, 
 }
 
 void ManagerCore::on_status(const PeerId& peer, Clock::time_point now, Outbox& out) {
+  const Identity* who = identity_of(peer);
+  if (!who) return;
+  if (!may(who->role, Action::kStatus))
+    return refuse(peer, role_refusal(*who, Action::kStatus), {proto::Type::kStatus, 0, {}}, out);
   proto::StatusReport report = status(now);
   // The boss that asks is not counted: `uni status` listed itself as a
   // connected boss.
@@ -202,17 +232,24 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
   // Direct answers (refused tasks, queue full): results the manager keeps no
   // record of, sent together after the rest of the SUBMIT.
   std::vector<proto::Result> answers;
-  for (RefusedTask& r : submission.refused) {
-    log::warn("refused task {} of boss {:016x}: {}", r.id.str(), boss->session, r.why);
-    answers.push_back(refusal(r.id, r.why));
+  if (!may(boss->identity->role, Action::kSubmit)) {
+    const std::string why = role_refusal(*boss->identity, Action::kSubmit);
+    log::info("{} ({} task(s))", why, submission.tasks.size() + submission.refused.size());
+    for (const TaskId& id : submission.ids()) {
+      proto::Result& r = answers.emplace_back();
+      r.id = id;
+      r.status = Status::kRefused;
+      r.payload = why;
+    }
+    submission = {};
   }
-  if (!submission.unanswerable.empty()) {
-    // Without an id there is nothing to answer but the message.
-    log::warn("malformed task records from boss {:016x}: {}", boss->session,
-              submission.unanswerable.front());
-    out.send(peer,
-             proto::encode_error("malformed", "SUBMIT: a task record without a readable id: " +
-                                                  submission.unanswerable.front()));
+  if (!submission.error.empty()) {
+    // Refused whole: every task whose id reads is answered, and the boss is
+    // told why once.
+    log::limited(spdlog::level::warn, "refused-submit", "refused a SUBMIT of boss {:016x}: {}",
+                 boss->session, submission.error);
+    for (const TaskId& id : submission.refused) answers.push_back(refusal(id, submission.error));
+    out.send(peer, proto::encode_error("malformed", submission.error));
   }
   for (proto::Task& task : submission.tasks) {
     const TaskId id = task.id;
@@ -227,6 +264,7 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
       // missed, otherwise ignore.
       if (existing->placeholder) {
         tasks_.fill_placeholder(*existing, std::move(task), changes_);
+        check_claim(*existing, out);
       } else if (existing->state == TaskState::kDone) {
         bosses_.result_ready(id);
       } else if (existing->state == TaskState::kWaitingModule &&
@@ -255,10 +293,22 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
       }
     }
     if (tasks_.size() >= config_.max_tasks) {
+      count(Refusal::kQueueFull);
       proto::Result full;
       full.id = id;
       full.status = Status::kQueueFull;
       full.payload = "the manager holds " + std::to_string(tasks_.size()) + " tasks, its limit";
+      answers.push_back(std::move(full));
+      continue;
+    }
+    if (tasks_.bytes() + TaskTable::bytes_of(task) > config_.max_queued_bytes) {
+      count(Refusal::kQueuedBytes);
+      proto::Result full;
+      full.id = id;
+      full.status = Status::kQueueFull;
+      full.payload = "the manager's tasks hold " + std::to_string(tasks_.bytes()) +
+                     " bytes; this one would take them past its limit of " +
+                     std::to_string(config_.max_queued_bytes) + " (--max-queued-bytes)";
       answers.push_back(std::move(full));
       continue;
     }
@@ -281,6 +331,9 @@ void ManagerCore::on_submit(const PeerId& peer, Submission submission, Clock::ti
 void ManagerCore::on_put_module(const PeerId& peer, proto::ModuleUpload upload,
                                 Clock::time_point now, Outbox& out) {
   now_ = now;
+  if (Boss* boss = bosses_.at(peer); boss && !may(boss->identity->role, Action::kSubmit))
+    return refuse(peer, role_refusal(*boss->identity, Action::kSubmit),
+                  {proto::Type::kPutModule, 0, {}}, out);
   std::optional<std::string> error;
   if (upload.bytes.size() > config_.max_module)
     error = "module of " + std::to_string(upload.bytes.size()) +
@@ -362,9 +415,11 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
   Worker* w = workers_.find(peer);
   if (!w) return;
   for (proto::Result& r : results) {
+    TaskRecord* t = tasks_.find(r.id);
+    // A claim not yet checked (manager_core_claims.cpp): held, unacknowledged.
+    if (t && t->placeholder && t->worker == w && hold_claimed_result(*t, r)) continue;
     w->acks_out.push_back(r.id);
     workers_.note_output(*w);
-    TaskRecord* t = tasks_.find(r.id);
     // Only the worker the task is assigned to may complete it: a late result
     // from a worker presumed dead, or from a cancelled copy, is dropped here.
     if (!t || t->state != TaskState::kRunning || t->worker != w) {
@@ -393,6 +448,17 @@ void ManagerCore::on_result(const PeerId& peer, std::vector<proto::Result> resul
 }
 
 void ManagerCore::on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out) {
+  Worker* w = workers_.find(peer);
+  if (!w) return;
+  if (!may_fetch(*w, hash)) {
+    log::info("refused module {} to worker {} (key '{}'): no task of it needs it",
+              hash.hex().substr(0, 12), w->id, w->identity->name);
+    out.send(peer,
+             proto::encode_module(hash, nullptr,
+                                  "refused: worker " + w->id + " holds no task that needs module " +
+                                      hash.hex().substr(0, 12)));
+    return;
+  }
   const StoredModule* mod = modules_.find(hash);
   if (!mod) {
     out.send(peer,
@@ -503,6 +569,7 @@ void ManagerCore::on_timer(Clock::time_point now, Outbox& out) {
   metrics_.throughput.tick(now, tasks_.totals().completed + tasks_.totals().failed);
   if (!becomes_.empty()) becomes_on_timer(out);
   kept_on_timer(out);
+  if (!claims_.empty()) claims_on_timer();
   bosses_.send_notices(now, config_.notice_after, workers_, out);
   if (now >= next_heartbeat_) {
     next_heartbeat_ = now + config_.heartbeat;
@@ -547,6 +614,7 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
         changes_);
   }
   apply(out);
+  remember_released(w, inflight);
   workers_.remove(w);  // w is gone from here on
 }
 
@@ -554,24 +622,44 @@ void ManagerCore::worker_gone(Worker& w, const std::string& why, Outbox& out) {
 // tasks and results go (running ones are stopped), except detached services,
 // which outlive it; the boss itself goes once it owns nothing.
 void ManagerCore::forget_boss(Boss& b, std::string_view why, Outbox& out) {
-  std::vector<TaskId> mine;
+  std::vector<TaskId> mine, orphaned;
   std::size_t kept = 0;  // results kept for `uni result` (held apart): not dropped
   for (const TaskId& id : tasks_.tasks_of(b.session)) {
     const TaskRecord* t = tasks_.find(id);
-    if (t->is(proto::kFlagDetached) && t->state != TaskState::kDone) continue;
+    if (t->is(proto::kFlagDetached) && t->state != TaskState::kDone) {
+      if (t->state == TaskState::kWaitingModule) orphaned.push_back(id);
+      continue;
+    }
     mine.push_back(id);
     kept += t->is(proto::kFlagKeepResult) && t->state == TaskState::kDone;
+  }
+  // Detached tasks outlive their boss, but not when they still wait for the
+  // module only that boss was asked for: they would wait, and hold their
+  // arguments, for ever.
+  for (const TaskId& id : orphaned) {
+    count(Refusal::kDetachedExpired);
+    tasks_.fail(*tasks_.find(id), Status::kRejected,
+                "the manager refused the task: its boss left before uploading its module",
+                changes_);
+  }
+  if (!orphaned.empty()) {
+    apply(out);  // a result to keep (flag keep-result) is kept here
+    for (const TaskId& id : orphaned) mine.push_back(id);  // and nobody collects the rest
+    log::warn("boss {:016x} {}: dropped its {} detached task(s) still waiting for their module",
+              b.session, why, orphaned.size());
   }
   if (mine.size() > kept)
     log::info("boss {:016x} {}: dropping its {} task(s) and result(s)", b.session, why,
               mine.size() - kept);
   for (const TaskId& id : mine) {
     const TaskRecord* t = tasks_.find(id);
+    if (!t) continue;  // an orphan that apply() dropped already
     if (t->state == TaskState::kRunning && t->worker)
       out.send(t->worker->peer, proto::encode_cancel({id}));
     tasks_.erase(id, changes_);
   }
   apply(out);
+  if (!claims_.empty()) claims_on_forget(b.session, out);
   // Its services still run; the record goes with the last of them.
   bosses_.forget(b, tasks_.count_of(b.session) > 0);  // b may be gone from here on
 }
@@ -647,6 +735,18 @@ proto::StatusReport ManagerCore::status(Clock::time_point now) const {
   r.uptime_ms = ms_between(started_, now);
   r.tasks_per_s = metrics_.throughput.rate(now, totals.completed + totals.failed, 10);
   r.recent_failures = metrics_.failures.list(now);
+  const TransportCounts& transport = metrics_.transport;
+  r.limits.descriptors = transport.descriptors;
+  r.limits.descriptor_limit = transport.descriptor_limit;
+  r.limits.connections = transport.connections;
+  r.limits.assembling_bytes = transport.assembling_bytes;
+  r.limits.queued_bytes = tasks_.bytes();
+  r.limits.max_queued_bytes = config_.max_queued_bytes;
+  std::array<std::uint64_t, kRefusals> refused = metrics_.refused;
+  refused[static_cast<std::size_t>(Refusal::kHandshakesShed)] += transport.handshakes_shed;
+  refused[static_cast<std::size_t>(Refusal::kHandshakesFailed)] += transport.handshakes_failed;
+  for (std::size_t i = 0; i < kRefusals; ++i)
+    r.limits.refused.emplace_back(refusal_name(static_cast<Refusal>(i)), refused[i]);
   return r;
 }
 

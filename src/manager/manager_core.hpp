@@ -8,11 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "common/identity.hpp"
+#include "manager/access.hpp"
 #include "manager/become_requests.hpp"
 #include "manager/boss_router.hpp"
 #include "manager/kept_results.hpp"
@@ -48,8 +53,11 @@ class ManagerCore {
   Role heard_from(const PeerId& peer, Clock::time_point now);
 
   // ---- one entry point per message type (docs/protocol.md §7) ----
-  // Any peer:
-  void on_hello(const PeerId& peer, const proto::Hello& hello, Clock::time_point now, Outbox& out);
+  // Any peer. `who`: the key its connection was admitted with (ZAP), null if
+  // that key has left the clients file since. Every check of what a peer
+  // may do (access.hpp) reads the identity its HELLO bound to its record.
+  void on_hello(const PeerId& peer, const proto::Hello& hello, std::shared_ptr<const Identity> who,
+                Clock::time_point now, Outbox& out);
   void on_cancel(const PeerId& peer, const std::vector<proto::TaskId>& ids, Outbox& out);
   void on_status(const PeerId& peer, Clock::time_point now, Outbox& out);
   void on_bye(const PeerId& peer, const std::string& reason, Outbox& out);
@@ -65,7 +73,8 @@ class ManagerCore {
   void on_become(const PeerId& peer, proto::BecomeRequest request, Clock::time_point now,
                  Outbox& out);
   // The kept result of a task, or why there is none; held until the task
-  // ends if the asker waits (manager_core_kept.cpp). Any boss may ask.
+  // ends if the asker waits (manager_core_kept.cpp). Its owner may ask
+  // (access.hpp), or an admin.
   void on_fetch_result(const PeerId& peer, const proto::ResultQuery& query, Clock::time_point now,
                        Outbox& out);
   // A worker:
@@ -76,6 +85,12 @@ class ManagerCore {
   void on_fetch_module(const PeerId& peer, const ModuleHash& hash, Outbox& out);
   void on_credit(const PeerId& peer, std::uint32_t capacity);
   void on_become_reply(const PeerId& peer, proto::BecomeReply reply, Outbox& out);
+
+  // The clients file was read again: each connected peer is who its key is
+  // now (`find`, by raw public key); a peer whose key is gone, or whose new
+  // role may no longer serve as a worker, is dropped.
+  void on_clients_reloaded(
+      const std::function<std::shared_ptr<const Identity>(const std::string&)>& find, Outbox& out);
 
   // ---- each turn of the loop ----
   // Assigns queued tasks to workers with free credit.
@@ -89,6 +104,13 @@ class ManagerCore {
   // BYE to every connected peer; false if there is none.
   bool say_goodbye(std::string_view reason, Outbox& out);
 
+  // A limit refused something (counted for STATUS and /metrics).
+  void count(Refusal refusal, std::uint64_t n = 1) {
+    metrics_.refused[static_cast<std::size_t>(refusal)] += n;
+  }
+  // What the transport knows: descriptors, connections, handshakes.
+  void note_transport(const TransportCounts& counts) { metrics_.transport = counts; }
+
   proto::StatusReport status(Clock::time_point now) const;
   // The status with the histograms and the throughput history, for /metrics
   // and the dashboard (http_server.hpp).
@@ -99,6 +121,29 @@ class ManagerCore {
 
  private:
   void apply(Outbox& out);
+  proto::Welcome welcome() const;
+  // The identity of a connected peer (worker or boss), or null.
+  const Identity* identity_of(const PeerId& peer);
+  // ERROR "refused" to `peer`, and a log line.
+  void refuse(const PeerId& peer, const std::string& text, const proto::Refusal& what, Outbox& out);
+  // HELLO, by role (manager_core_claims.cpp for a worker's).
+  void boss_hello(const PeerId& peer, const proto::Hello& hello,
+                  std::shared_ptr<const Identity> who, Outbox& out);
+  void worker_hello(const PeerId& peer, const proto::Hello& hello,
+                    std::shared_ptr<const Identity> who, Outbox& out);
+  // What a worker may resume of what it re-announced (manager_core_claims.cpp).
+  void resume_held(Worker& w, const proto::Hello& hello, Outbox& out);
+  bool may_take_over(const Worker& w, const TaskRecord& t, const proto::RunningTask& held);
+  // A boss resubmitted a task a worker claimed: the claim holds, or is undone.
+  void check_claim(TaskRecord& t, Outbox& out);
+  // A result for a claimed task before its claim could be checked.
+  bool hold_claimed_result(TaskRecord& t, proto::Result& r);
+  // Whether worker `w` may fetch a module: one a task or become sent to it needs.
+  bool may_fetch(const Worker& w, const ModuleHash& hash);
+  // The lost worker's tasks that wait again: it may take them back.
+  void remember_released(const Worker& w, const std::vector<proto::TaskId>& ids);
+  void claims_on_forget(std::uint64_t session, Outbox& out);
+  void claims_on_timer();
   void worker_gone(Worker& w, const std::string& why, Outbox& out);
   void forget_boss(Boss& b, std::string_view why, Outbox& out);
   void tell_started(const TaskRecord& t, Outbox& out);
@@ -127,6 +172,18 @@ class ManagerCore {
   BecomeRequests becomes_;
   KeptResults kept_;
   ResultWaiters result_waiters_;
+  // Tasks taken from a worker that was lost, by who it was (its key, id and
+  // secret): that worker, back, may take them again while they wait.
+  std::unordered_map<proto::TaskId, std::string, proto::TaskIdHash> released_;
+  // Placeholders (tasks a worker re-announced to a manager that did not know
+  // them) until their boss's resubmission shows whether the claim holds: the
+  // digest of the arguments the worker says it was sent, and its result if
+  // it came first (unacknowledged: the worker keeps it meanwhile).
+  struct Claim {
+    std::optional<std::uint64_t> digest;
+    std::optional<proto::Result> result;
+  };
+  std::unordered_map<proto::TaskId, Claim, proto::TaskIdHash> claims_;
   TableChanges changes_, applying_;
   Clock::time_point now_;  // of the message or timer being handled
   const Clock::time_point started_;

@@ -25,6 +25,12 @@ void ManagerCore::on_become(const PeerId& peer, proto::BecomeRequest r, Clock::t
   Boss* boss = bosses_.at(peer);
   if (!boss) return;
   now_ = now;
+  const Identity& who = *boss->identity;
+  const proto::Refusal about{proto::Type::kBecome, r.request, {r.service}};
+  if (!may(who.role, Action::kBecome))
+    return ManagerCore::refuse(peer, role_refusal(who, Action::kBecome), about, out);
+  if (!owns(who, r.service))
+    return ManagerCore::refuse(peer, owner_refusal(who, Action::kBecome, r.service), about, out);
   auto refuse = [&](const std::string& why) {
     log::info("become of service {} refused: {}", r.service.str(), why);
     out.send(peer, proto::encode_become_reply({r.request, r.service, false, why, 0, 0}));
@@ -34,8 +40,13 @@ void ManagerCore::on_become(const PeerId& peer, proto::BecomeRequest r, Clock::t
   if (!t || !t->is(proto::kFlagService) || t->state == TaskState::kDone)
     return refuse("no " + name + " is running (uni status lists the services)");
   if (t->stopping) return refuse(name + " is being stopped");
-  if (t->state != TaskState::kRunning || !t->started || !t->worker)
-    return refuse(name + " has not started yet: try again once uni status shows it running");
+  // Sent to a worker is enough: its start is reported with the worker's next
+  // heartbeat, which can come after the service already answers its clients
+  // (a boss that saw it serve was refused). The worker knows whether its
+  // executor runs the service, and says so if it does not yet.
+  if (t->state != TaskState::kRunning || !t->worker)
+    return refuse(name + " has not started yet: it waits for a worker (uni status shows it " +
+                  "running once it runs)");
   if (becomes_.in_progress(r.service))
     return refuse("a become of " + name + " is already in progress");
   const auto deadline = now + 2 * std::chrono::milliseconds(r.timeout_ms) + kBecomeMargin;

@@ -1,7 +1,7 @@
 // The manager core's kept results (docs/protocol.md 7.23, 7.24): a task
 // submitted with kFlagKeepResult (and kFlagDetached, so that it outlives its
 // boss) has its final result kept in KeptResults when it ends; FETCH_RESULT
-// reads it by id, from any boss, and is held until the task ends when the
+// reads it by id, for its owner (access.hpp), and is held until the task ends when the
 // asker waits. Tasks without the flag never come here.
 #include "common/log.hpp"
 #include "manager/manager_core.hpp"
@@ -33,6 +33,15 @@ std::uint64_t ms_of(Clock::duration d) {
 void ManagerCore::on_fetch_result(const PeerId& peer, const proto::ResultQuery& query,
                                   Clock::time_point now, Outbox& out) {
   now_ = now;
+  if (const Identity* who = identity_of(peer)) {
+    const proto::Refusal about{proto::Type::kFetchResult, query.request, {query.id}};
+    if (!may(who->role, Action::kFetchResult))
+      return refuse(peer, role_refusal(*who, Action::kFetchResult), about, out);
+    // Read from the id, not from the table: a refusal tells nothing of
+    // whether there is such a task.
+    if (!owns(*who, query.id))
+      return refuse(peer, owner_refusal(*who, Action::kFetchResult, query.id), about, out);
+  }
   proto::KeptResultReply reply = kept_reply(query.request, query.id);
   // Held until the task ends or the wait is over (kept_on_timer); past
   // ResultWaiters::kMaxHeld answered "pending" now, and the asker asks again.

@@ -7,6 +7,22 @@
 
 namespace uni::manager {
 
+const char* refusal_name(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kTooLarge: return "too-large";
+    case Refusal::kMalformed: return "malformed";
+    case Refusal::kClosed: return "closed";
+    case Refusal::kBusy: return "busy";
+    case Refusal::kQueueFull: return "queue-full";
+    case Refusal::kQueuedBytes: return "queued-bytes";
+    case Refusal::kHello: return "hello";
+    case Refusal::kDetachedExpired: return "detached-expired";
+    case Refusal::kHandshakesShed: return "handshakes-shed";
+    case Refusal::kHandshakesFailed: return "handshakes-failed";
+  }
+  return "unknown";
+}
+
 void ThroughputHistory::tick(Clock::time_point now, std::uint64_t finished_total) {
   if (next_ == Clock::time_point{}) {  // the first tick: the start of the first second
     next_ = now + std::chrono::seconds(1);
@@ -182,6 +198,20 @@ std::string prometheus_text(const MetricsSnapshot& s) {
   e.histogram("uni_task_queue_wait_seconds",
               "Seconds from a task's submission (or previous assignment) to its assignment.",
               s.queue_wait);
+  const proto::StatusReport::Limits& l = r.limits;
+  e.metric("uni_descriptors_open", "gauge", "File descriptors the manager has open.",
+           d(l.descriptors));
+  e.metric("uni_descriptors_limit", "gauge", "The manager's limit of open file descriptors.",
+           d(l.descriptor_limit));
+  e.metric("uni_connections", "gauge", "TCP connections to the manager's port.", d(l.connections));
+  e.metric("uni_queued_bytes", "gauge", "Bytes the manager's tasks hold (--max-queued-bytes).",
+           d(l.queued_bytes));
+  e.metric("uni_assembling_bytes", "gauge", "Bytes of large messages being received in chunks.",
+           d(l.assembling_bytes));
+  e.header("uni_limit_refusals_total", "counter",
+           "What each of the manager's limits refused (docs/security.md section 8).");
+  for (const auto& [name, count] : l.refused)
+    e.sample("uni_limit_refusals_total", d(count), "limit=\"" + escape_label(name) + "\"");
   return std::move(e.text());
 }
 

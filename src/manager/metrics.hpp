@@ -77,11 +77,38 @@ class RecentFailures {
   std::deque<std::pair<Clock::time_point, proto::StatusReport::Failure>> failures_;
 };
 
+// Each of the manager's limits that refuses something (docs/security.md §8),
+// counted for STATUS (`limits.refused`) and /metrics.
+enum class Refusal : std::uint8_t {
+  kTooLarge,          // messages over --max-message
+  kMalformed,         // messages that do not decode, or of another protocol version
+  kClosed,            // connections closed after too many protocol errors
+  kBusy,              // chunked messages refused: the runs under way held too much
+  kQueueFull,         // tasks answered queue-full: --max-tasks
+  kQueuedBytes,       // tasks answered queue-full: --max-queued-bytes
+  kHello,             // worker HELLOs refused: more held tasks than its slots allow
+  kDetachedExpired,   // detached tasks dropped: their boss left before their module came
+  kHandshakesShed,    // connections closed: too many handshakes under way at once
+  kHandshakesFailed,  // handshakes that failed: wrong key, refused key, timed out
+};
+inline constexpr std::size_t kRefusals = 10;
+const char* refusal_name(Refusal refusal);  // "too-large", "malformed", ...
+
+// What the manager's transport knows and its core does not (manager.cpp
+// hands it over on the timer): descriptors, connections, handshakes.
+struct TransportCounts {
+  std::uint64_t descriptors = 0, descriptor_limit = 0, connections = 0;
+  std::uint64_t assembling_bytes = 0;
+  std::uint64_t handshakes_shed = 0, handshakes_failed = 0;
+};
+
 struct ManagerMetrics {
   Histogram run_time;    // assigned to a worker -> its result (per run that ended the task)
   Histogram queue_wait;  // submitted (or last assigned) -> assigned; once per assignment
   ThroughputHistory throughput;
   RecentFailures failures;
+  std::array<std::uint64_t, kRefusals> refused{};
+  TransportCounts transport;
 };
 
 // What the HTTP thread serves: a copy made by the manager's loop.

@@ -45,6 +45,7 @@ TaskRecord& TaskTable::add(proto::Task task, std::optional<std::uint16_t> platfo
                            Clock::time_point now, TableChanges& changes) {
   ++totals_.submitted;
   TaskRecord& rec = insert(task.id, task);
+  bytes_ += bytes_of(task);
   rec.task = std::move(task);
   rec.task.attempt = 1;
   if (rec.task.max_attempts == 0) rec.task.max_attempts = 1;
@@ -80,6 +81,7 @@ TaskRecord& TaskTable::adopt(const proto::RunningTask& announced, Worker& w) {
   // The real limit comes with the boss's resubmission.
   task.max_attempts = std::max<std::uint8_t>(announced.attempt, 3);
   TaskRecord& rec = insert(announced.id, task);
+  bytes_ += bytes_of(task);
   rec.task = std::move(task);
   rec.placeholder = true;
   rec.platform = w.platform;
@@ -90,6 +92,7 @@ TaskRecord& TaskTable::adopt(const proto::RunningTask& announced, Worker& w) {
 void TaskTable::fill_placeholder(TaskRecord& t, proto::Task task, TableChanges& changes) {
   std::uint8_t attempt = t.task.attempt;
   bool was_service = t.is(proto::kFlagService);
+  bytes_ += bytes_of(task) - bytes_of(t.task);
   t.task = std::move(task);
   t.task.attempt = attempt;
   t.placeholder = false;
@@ -208,6 +211,7 @@ void TaskTable::complete(TaskRecord& t, proto::Result result, TableChanges& chan
   if (result.status == Status::kOk) ++totals_.completed;
   else if (result.status == Status::kCancelled) ++totals_.cancelled;
   else ++totals_.failed;
+  bytes_ += result.payload.size() - (t.result ? t.result->payload.size() : 0);
   t.result = std::make_unique<proto::Result>(std::move(result));
   Session& s = sessions_[t.task.id.session];
   unlink(s.unfinished, t);
@@ -277,6 +281,7 @@ void TaskTable::erase(const TaskId& id, TableChanges& changes) {
   if (it == tasks_.end()) return;
   TaskRecord& t = it->second;
   unassign(t, changes);
+  bytes_ -= bytes_of(t.task) + (t.result ? t.result->payload.size() : 0);
   --counts_[static_cast<std::size_t>(t.state)];
   if (t.is(proto::kFlagService)) services_.erase(id);
   modules_.unpin(t.task.module);

@@ -100,6 +100,11 @@ class TaskTable {
     return it == tasks_.end() ? nullptr : &it->second;
   }
   std::size_t size() const { return tasks_.size(); }
+  // Bytes the tasks hold: their arguments and results, and a fixed cost per
+  // record (--max-queued-bytes).
+  std::uint64_t bytes() const { return bytes_; }
+  static constexpr std::uint64_t kRecordBytes = 256;
+  static std::uint64_t bytes_of(const proto::Task& task) { return kRecordBytes + task.args.size(); }
   std::size_t count(TaskState state) const { return counts_[static_cast<std::size_t>(state)]; }
   const std::set<proto::TaskId>& services() const { return services_; }  // not done, by id
   const TaskTotals& totals() const { return totals_; }
@@ -193,6 +198,7 @@ class TaskTable {
   Clock::time_point started_;
   std::vector<proto::TaskId> recovering_;
   TaskTotals totals_;
+  std::uint64_t bytes_ = 0;
 };
 
 }  // namespace uni::manager

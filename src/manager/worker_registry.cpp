@@ -13,7 +13,11 @@ WorkerRegistry::Joined WorkerRegistry::join(const PeerId& peer, const proto::Hel
   if (!slot) slot = std::make_unique<Worker>();
   Worker& w = *slot;
   w.peer = peer;
+  if (known && w.id != hello.worker_id) {
+    if (auto it = by_id_.find(w.id); it != by_id_.end() && it->second == &w) by_id_.erase(it);
+  }
   w.id = hello.worker_id;
+  by_id_[w.id] = &w;
   w.host = hello.host;
   w.pid = hello.pid;
   w.slots = hello.slots;
@@ -57,7 +61,7 @@ Reconciliation WorkerRegistry::reconcile(const Worker& w,
       if (t->stopping) out.stopping.push_back(rt.id);  // the first CANCEL may have been lost
     } else if (t->state == TaskState::kQueued || t->state == TaskState::kAwaitingBoss ||
                t->state == TaskState::kRecovering || t->state == TaskState::kWaitingModule) {
-      out.take_over.push_back(rt.id);
+      out.waiting.push_back(rt);
     } else {
       out.duplicates.push_back(rt.id);
     }
@@ -70,8 +74,17 @@ void WorkerRegistry::remove(Worker& w) {
   for (std::uint16_t p : w.also_platforms) --per_platform_[p];
   std::erase(with_room_, &w);
   std::erase(with_output_, &w);
+  if (auto it = by_id_.find(w.id); it != by_id_.end() && it->second == &w) by_id_.erase(it);
   PeerId peer = w.peer;
   workers_.erase(peer);
+}
+
+void WorkerRegistry::rebind(Worker& w, const PeerId& peer) {
+  auto it = workers_.find(w.peer);
+  std::unique_ptr<Worker> record = std::move(it->second);
+  workers_.erase(it);
+  w.peer = peer;
+  workers_[peer] = std::move(record);
 }
 
 void WorkerRegistry::set_credit(Worker& w, std::uint32_t capacity) {

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/identity.hpp"
 #include "manager/outbox.hpp"
 #include "proto/messages.hpp"
 
@@ -24,6 +25,10 @@ class TaskTable;
 struct Worker {
   PeerId peer;
   std::string id, host, isolation;
+  // Its key, and the secret of its HELLO: a later HELLO claiming its id is
+  // the same worker reconnecting only with both (docs/security.md §4).
+  std::shared_ptr<const Identity> identity;
+  std::string secret;
   std::uint32_t pid = 0, slots = 1, capacity = 1;
   std::uint32_t executing = 0;  // as its last HEARTBEAT said
   std::string note;             // why it takes no tasks, as its last HEARTBEAT said; or empty
@@ -45,13 +50,14 @@ struct Worker {
   std::size_t busy() const { return std::min<std::size_t>(executing, inflight.size()); }
 };
 
-// What to do about the tasks a worker listed in its HELLO, and about those
-// the manager believed it held.
+// What a worker listed in its HELLO, and the tasks the manager believed it
+// held, sorted by what the manager knows of them. Which of them the worker
+// may keep is the core's rule (manager_core_claims.cpp).
 struct Reconciliation {
   std::vector<proto::TaskId> never_arrived;  // assigned to it, not held: requeue, no attempt
-  std::vector<proto::RunningTask> unknown;   // the manager restarted: adopt as placeholders
+  std::vector<proto::RunningTask> unknown;   // not in the table (the manager restarted?)
   std::vector<proto::TaskId> stopping;       // its own, being stopped: send CANCEL again
-  std::vector<proto::TaskId> take_over;      // not running elsewhere: its copy is adopted
+  std::vector<proto::RunningTask> waiting;   // in the table, waiting, not assigned to it
   std::vector<proto::TaskId> duplicates;     // done, or running elsewhere: stop its copy
 };
 
@@ -60,6 +66,11 @@ class WorkerRegistry {
   Worker* find(const PeerId& peer) {
     auto it = workers_.find(peer);
     return it == workers_.end() ? nullptr : it->second.get();
+  }
+  // The live worker of this id (HELLO's), whatever its connection.
+  Worker* find_id(const std::string& worker_id) {
+    auto it = by_id_.find(worker_id);
+    return it == by_id_.end() ? nullptr : it->second;
   }
   bool empty() const { return workers_.empty(); }
 
@@ -72,6 +83,9 @@ class WorkerRegistry {
   Joined join(const PeerId& peer, const proto::Hello& hello, Clock::time_point now);
   Reconciliation reconcile(const Worker& w, const std::vector<proto::RunningTask>& held,
                            const TaskTable& table) const;
+  // The worker reconnected on another connection (the same key and secret):
+  // its record, tasks and counters move there.
+  void rebind(Worker& w, const PeerId& peer);
   // Forgets a worker whose tasks have been dealt with; `w` is gone after.
   void remove(Worker& w);
 
@@ -113,6 +127,7 @@ class WorkerRegistry {
 
  private:
   std::unordered_map<PeerId, std::unique_ptr<Worker>> workers_;
+  std::unordered_map<std::string, Worker*> by_id_;  // by HELLO id
   std::vector<std::string> platforms_;
   std::vector<std::size_t> per_platform_;  // workers by platform index
   std::vector<Worker*> with_room_;         // may take tasks

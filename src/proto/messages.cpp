@@ -1,6 +1,8 @@
 // Encoding and defensive decoding of protocol messages (docs/protocol.md).
 #include "proto/messages.hpp"
 
+#include <sodium.h>
+
 #include <charconv>
 #include <cinttypes>
 #include <cstdio>
@@ -34,6 +36,7 @@ const char* type_name(Type type) {
     case Type::kBecomeReply: return "BECOME_REPLY";
     case Type::kFetchResult: return "FETCH_RESULT";
     case Type::kKeptResult: return "KEPT_RESULT";
+    case Type::kChunk: return "CHUNK";
   }
   return "UNKNOWN";
 }
@@ -106,12 +109,13 @@ void write_task(Writer& w, const Task& t) {
 }
 
 void write_running(Writer& w, const RunningTask& t) {
-  w.p().pack_array(6);
+  w.p().pack_array(t.args_digest ? 7 : 6);
   w.id(t.id);
   w.bin(t.module.raw());
   w.str(t.function);
   w.p().pack_uint8(t.flags);
   w.p().pack_uint8(t.attempt);
+  if (t.args_digest) w.p().pack_uint64(*t.args_digest);
 }
 
 void write_key(Writer& w, std::string_view key) { w.str(key); }
@@ -127,12 +131,13 @@ std::size_t tasks_size(const std::vector<const Task*>& tasks) {
 std::string encode_hello(const Hello& h) {
   Writer w(Type::kHello, 2);
   w.str(h.role);
+  const std::uint32_t secret = h.secret.empty() ? 0 : 1;
   if (h.role == "boss") {
-    w.p().pack_map(1);
+    w.p().pack_map(1 + secret);
     write_key(w, "session");
     w.p().pack_uint64(h.session);
   } else {
-    w.p().pack_map(h.also_platforms.empty() ? 8 : 9);
+    w.p().pack_map(8 + secret + (h.also_platforms.empty() ? 0 : 1));
     write_key(w, "id");
     w.str(h.worker_id);
     write_key(w, "host");
@@ -156,7 +161,28 @@ std::string encode_hello(const Hello& h) {
       for (const std::string& p : h.also_platforms) w.str(p);
     }
   }
+  if (secret) {
+    write_key(w, "secret");
+    w.bin(h.secret);
+  }
   return w.done();
+}
+
+std::string new_hello_secret() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  std::string secret(16, '\0');
+  randombytes_buf(secret.data(), secret.size());
+  return secret;
+}
+
+std::uint64_t digest_args(std::string_view args) {
+  static constexpr unsigned char kKey[crypto_shorthash_KEYBYTES] = {
+      'u', 'n', 'i', '.', 'a', 'r', 'g', 's', '.', 'd', 'i', 'g', 'e', 's', 't', 0};
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(args.data()), args.size(), kKey);
+  std::uint64_t digest = 0;
+  for (int i = 7; i >= 0; --i) digest = (digest << 8) | out[i];  // little-endian, as SipHash
+  return digest;
 }
 
 std::string encode_welcome(const Welcome& welcome) {
@@ -179,6 +205,18 @@ std::string encode_error(std::string_view code, std::string_view text) {
   Writer w(Type::kError, 2);
   w.str(code);
   w.str(text);
+  return w.done();
+}
+
+std::string encode_refusal(std::string_view text, const Refusal& refused) {
+  Writer w(Type::kError, 3, 64 + text.size() + 18 * refused.ids.size());
+  w.str("refused");
+  w.str(text);
+  w.p().pack_array(3);
+  w.p().pack_uint8(static_cast<std::uint8_t>(refused.type));
+  w.p().pack_uint64(refused.request);
+  w.p().pack_array(static_cast<std::uint32_t>(2 * refused.ids.size()));
+  for (const TaskId& id : refused.ids) w.id(id);
   return w.done();
 }
 
@@ -405,6 +443,7 @@ class Fields {
     id.seq = u64("seq");
     return id;
   }
+  bool more() const { return index_ < size_; }
 
  private:
   [[noreturn]] void wrong(const char* name, const char* expected, const msgpack::object& o) {
@@ -420,6 +459,17 @@ class Fields {
 const msgpack::object& array_of(const msgpack::object& o, const char* what) {
   if (o.type != msgpack::type::ARRAY)
     fail(std::string(what) + ": expected array, got " + kind_name(o));
+  return o;
+}
+
+// A list of records, at most kMaxRecords of them (`per_record` array
+// elements each: 2 for a flat list of ids).
+const msgpack::object& records_of(const msgpack::object& o, const char* what,
+                                  std::uint32_t per_record = 1) {
+  array_of(o, what);
+  if (o.via.array.size / per_record > kMaxRecords)
+    fail(std::string(what) + ": " + std::to_string(o.via.array.size / per_record) +
+         " records in one message, more than the " + std::to_string(kMaxRecords) + " allowed");
   return o;
 }
 
@@ -494,18 +544,33 @@ RunningTask read_running(const msgpack::object& o) {
   t.function = f.str("function");
   t.flags = f.uint<std::uint8_t>("flags");
   t.attempt = f.uint<std::uint8_t>("attempt");
+  if (f.more()) t.args_digest = f.u64("args_digest");
   return t;
 }
 
 }  // namespace
 
-Message Message::parse(const char* data, std::size_t size) {
+std::optional<ModuleHash> put_module_hash(std::string_view head) {
+  const auto* p = reinterpret_cast<const unsigned char*>(head.data());
+  constexpr std::size_t kHashAt = 5;
+  if (head.size() < kHashAt + 32 || p[0] != 0x95 ||
+      p[1] != static_cast<unsigned char>(Type::kPutModule) || p[2] != kVersion || p[3] != 0xc4 ||
+      p[4] != 32)
+    return std::nullopt;
+  return ModuleHash::from_bytes(head.substr(kHashAt, 32));
+}
+
+Message Message::parse(const char* data, std::size_t size, const ParseLimits& limits) {
   Message m;
   // The check bounds what msgpack-cxx may reserve by what the bytes can hold.
-  if (std::string error = detail::check_msgpack(data, size, 32); !error.empty())
+  if (std::string error = detail::check_msgpack(data, size, limits.max_depth, limits.max_values);
+      !error.empty())
     fail("not valid msgpack: " + error);
   try {
-    msgpack::unpack(m.handle_, data, size);
+    if (limits.reference_bytes)
+      msgpack::unpack(m.handle_, data, size,
+                      [](msgpack::type::object_type, std::size_t, void*) { return true; });
+    else msgpack::unpack(m.handle_, data, size);
   } catch (const std::exception& e) {
     fail(std::string("not valid msgpack: ") + e.what());
   }
@@ -538,6 +603,11 @@ Hello Message::hello() const {
   if (role.type != msgpack::type::STR) fail("HELLO: role must be a string");
   h.role.assign(role.via.str.ptr, role.via.str.size);
   MapReader info(field(1), "HELLO info");
+  if (const msgpack::object* secret = info.find("secret")) {
+    if (secret->type != msgpack::type::BIN || secret->via.bin.size > 64)
+      fail("HELLO: secret must be binary, at most 64 bytes");
+    h.secret.assign(secret->via.bin.ptr, secret->via.bin.size);
+  }
   if (h.role == "boss") {
     h.session = info.u64("session");
   } else if (h.role == "worker") {
@@ -548,7 +618,7 @@ Hello Message::hello() const {
     h.capacity = info.u32("capacity");
     h.platform = info.str("platform");
     h.isolation = info.str("isolation");
-    const msgpack::object& running = array_of(info.get("running"), "HELLO running");
+    const msgpack::object& running = records_of(info.get("running"), "HELLO running");
     for (std::uint32_t i = 0; i < running.via.array.size; ++i)
       h.running.push_back(read_running(running.via.array.ptr[i]));
     if (const msgpack::object* also = info.find("also_platforms")) {
@@ -589,12 +659,34 @@ ErrorMessage Message::error() const {
           std::string(text.via.str.ptr, text.via.str.size)};
 }
 
+Refusal Message::refusal() const {
+  Refusal r;
+  if (body_size_ < 3) return r;
+  Fields f(field(2), "ERROR refused", 3);
+  std::uint8_t type = f.uint<std::uint8_t>("type");
+  if (type < 1 || type > static_cast<std::uint8_t>(kLastType)) fail("ERROR refused: unknown type");
+  r.type = static_cast<Type>(type);
+  r.request = f.u64("request");
+  const msgpack::object& ids = f.next("ids");
+  if (ids.type != msgpack::type::ARRAY || ids.via.array.size % 2 != 0)
+    fail("ERROR refused: ids must be an array of session, seq pairs");
+  Fields list(ids, "ERROR refused ids", 0);
+  for (std::uint32_t i = 0; i < ids.via.array.size; i += 2) r.ids.push_back(list.id());
+  return r;
+}
+
 std::vector<Task> Message::tasks() const {
-  const msgpack::object& list = array_of(field(0), type_name(type_));
+  const msgpack::object& list = records_of(field(0), type_name(type_));
   std::vector<Task> out;
   out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
-  for (std::uint32_t i = 0; i < list.via.array.size; ++i)
-    out.push_back(read_task_record(list.via.array.ptr[i]));
+  std::uint32_t i = 0;
+  try {
+    for (; i < list.via.array.size; ++i) out.push_back(read_task_record(list.via.array.ptr[i]));
+  } catch (const DecodeError& e) {
+    // The first bad record ends the decoding: name it, once.
+    fail("record " + std::to_string(i + 1) + " of " + std::to_string(list.via.array.size) + ": " +
+         e.what());
+  }
   return out;
 }
 
@@ -637,7 +729,7 @@ ModuleSignatures Message::signatures(std::uint32_t index) const {
 }
 
 std::vector<Result> Message::results() const {
-  const msgpack::object& list = array_of(field(0), "RESULT");
+  const msgpack::object& list = records_of(field(0), "RESULT");
   std::vector<Result> out;
   out.reserve(std::min<std::uint32_t>(list.via.array.size, 1024));
   for (std::uint32_t i = 0; i < list.via.array.size; ++i)
@@ -668,7 +760,7 @@ std::vector<TaskId> Message::started_services() const {
 }
 
 std::vector<TaskId> Message::id_list(std::uint32_t index) const {
-  const msgpack::object& list = array_of(field(index), type_name(type_));
+  const msgpack::object& list = records_of(field(index), type_name(type_), 2);
   if (list.via.array.size % 2 != 0)
     fail(std::string(type_name(type_)) + ": odd number of id fields");
   Fields f(list, type_name(type_), 0);

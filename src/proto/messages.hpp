@@ -23,6 +23,10 @@ inline constexpr std::uint32_t kVersion = 1;
 // be larger, up to half the message limit): a huge batch would hold the
 // receiver's loop and its decoding memory for its whole length.
 inline constexpr std::size_t kBatchBytes = 1 << 20;
+// A worker's prefetch per free slot is at most this (docs/protocol.md 13.1):
+// a worker never holds more than slots * (1 + kMaxPrefetchPerSlot) tasks,
+// which bounds what its HELLO may re-announce.
+inline constexpr std::uint32_t kMaxPrefetchPerSlot = 1024;
 
 enum class Type : std::uint8_t {
   kHello = 1,
@@ -49,8 +53,9 @@ enum class Type : std::uint8_t {
   kBecomeReply = 22,
   kFetchResult = 23,  // proto/kept_result.hpp
   kKeptResult = 24,
+  kChunk = 25,  // a piece of a message larger than a frame (proto/chunks.hpp)
 };
-inline constexpr Type kLastType = Type::kKeptResult;
+inline constexpr Type kLastType = Type::kChunk;
 const char* type_name(Type type);
 
 // Thrown by every decoder on input that does not follow the protocol. The
@@ -122,10 +127,22 @@ struct RunningTask {  // a worker's re-announcement after (re)connecting
   std::string function;
   std::uint8_t flags = 0;
   std::uint8_t attempt = 1;
+  // digest_args(task.args): shows that the worker was sent the task, to a
+  // manager that has no record of sending it (it restarted).
+  std::optional<std::uint64_t> args_digest;
 };
+
+// SipHash-2-4 (libsodium crypto_shorthash) of a task's arguments under a
+// fixed, public key: a fast digest, taken for every task a worker runs.
+// What makes a claim hold is knowing the arguments, not the key.
+std::uint64_t digest_args(std::string_view args);
 
 struct Hello {
   std::string role;  // "boss" or "worker"
+  // Random, per connecting process, never shown anywhere: a boss resumes its
+  // session, and a worker reconnects as itself, only with the secret of its
+  // first HELLO (docs/security.md). Empty from a peer that sends none.
+  std::string secret;
   // boss
   std::uint64_t session = 0;
   // worker
@@ -153,6 +170,15 @@ struct Welcome {
 struct ErrorMessage {
   std::string code;  // "version", "malformed", "too-large", "hello-required", "refused"
   std::string text;
+};
+
+// What an ERROR "refused" answers (docs/protocol.md, ERROR): the message
+// the manager would not act on, for the peer to fail what waits for it —
+// the ids of a CANCEL or SUBMIT, the request id of a BECOME or FETCH_RESULT.
+struct Refusal {
+  Type type = Type::kHello;
+  std::uint64_t request = 0;
+  std::vector<TaskId> ids;
 };
 
 // Signatures of a module (common/signing.hpp), each 96 bytes: the signer's
@@ -190,6 +216,11 @@ struct CancelOutcome {
 std::string encode_hello(const Hello& hello);
 std::string encode_welcome(const Welcome& welcome);
 std::string encode_error(std::string_view code, std::string_view text);
+// ERROR "refused": `text` says by whom and why ("refused: key 'w1' has role
+// worker, which may not submit").
+std::string encode_refusal(std::string_view text, const Refusal& refused);
+// A random secret for a HELLO (Hello::secret): 16 bytes.
+std::string new_hello_secret();
 std::string encode_heartbeat();
 // A worker's HEARTBEAT also says how many of its tasks are executing, and
 // which services have started.
@@ -220,12 +251,36 @@ std::string encode_bye(std::string_view reason);
 
 // ---- decoding ------------------------------------------------------------
 
+// The module hash a PUT_MODULE names, read from the message's first bytes
+// alone ([7, 1, bin 32, ...]): the manager fails the waiting tasks of an
+// upload it refused unread (too large). Nullopt for anything else.
+std::optional<ModuleHash> put_module_hash(std::string_view head);
+
 // One task record (SUBMIT, TASKS), as Message::tasks() reads each; throws
 // DecodeError naming the field at fault.
 Task decode_task(const msgpack::object& record);
 // One result record (docs/protocol.md 8.3), written and read as RESULT does.
 void pack_result(msgpack::packer<msgpack::sbuffer>& packer, const Result& result);
 Result decode_result(const msgpack::object& record);
+
+// Records one list message may hold (SUBMIT's tasks, RESULT's results, the
+// ids of ACK and CANCEL, a worker HELLO's running tasks): the work one
+// message asks of its receiver stays bounded whatever its size. The
+// reference peers cut their batches far below it (kPeerBatchBytes).
+inline constexpr std::uint32_t kMaxRecords = 1u << 18;
+
+// What decoding one received message may cost. The manager reads its peers'
+// messages with limits (manager.cpp); bosses and workers trust the manager
+// and keep the defaults.
+struct ParseLimits {
+  std::size_t max_depth = 32;
+  // msgpack values (containers and scalars) in the message at most: each
+  // becomes a 24-byte object when unpacked (detail::check_msgpack).
+  std::size_t max_values = SIZE_MAX;
+  // str and bin fields point into the caller's bytes instead of being copied
+  // into the decoder's zone: the bytes must then outlive the Message.
+  bool reference_bytes = false;
+};
 
 // A received message, unpacked once. The accessors read its fields and throw
 // DecodeError on any mismatch. The version is checked by the caller, so that
@@ -234,7 +289,7 @@ class Message {
  public:
   // Unpacks with limits proportional to the size, so that a small frame cannot
   // claim a huge array. Throws DecodeError.
-  static Message parse(const char* data, std::size_t size);
+  static Message parse(const char* data, std::size_t size, const ParseLimits& limits = {});
 
   Type type() const { return type_; }
   std::uint32_t version() const { return version_; }
@@ -243,6 +298,8 @@ class Message {
   Hello hello() const;
   Welcome welcome() const;
   ErrorMessage error() const;
+  // ERROR "refused": what was refused (an ERROR without it: a HELLO).
+  Refusal refusal() const;
   std::vector<Task> tasks() const;       // SUBMIT or TASKS
   ModuleHash module_hash() const;        // NEED_MODULE, FETCH_MODULE
   ModuleUpload module_upload() const;    // PUT_MODULE

@@ -56,9 +56,9 @@ std::optional<std::string> not_a_manager(const std::string& endpoint) {
   if (got >= 5 && std::memcmp(first, "INFO ", 5) == 0)
     return "the server at " + endpoint +
            " is a NATS server, not a uni manager: connect with nats://" + host_port;
-  if (got == 0)
-    return "the server at " + endpoint +
-           " does not speak the uni protocol (it sent nothing: a web server, or another service?)";
+  // Silence proves nothing: a manager whose descriptors or I/O thread are
+  // exhausted sends no greeting either, and the caller calls that busy.
+  if (got == 0) return std::nullopt;
   return "the server at " + endpoint + " does not speak the uni protocol (not a uni manager)";
 }
 

@@ -9,8 +9,9 @@
 namespace uni::proto {
 
 // A sentence saying what listens at `endpoint` ("tcp://HOST:PORT") when it is
-// not a ZeroMQ peer, or nullopt when it is one (or cannot be told): then a
-// failed handshake means another key. Connects and reads its first bytes,
+// not a ZeroMQ peer, or nullopt when it is one or cannot be told (a peer that
+// sends nothing may be a web server or a manager too busy to greet): then the
+// caller judges by how the handshake failed. Connects and reads its first bytes,
 // for at most about a second.
 std::optional<std::string> not_a_manager(const std::string& endpoint);
 

@@ -14,7 +14,7 @@ namespace {
 template <class Enum, std::size_t N>
 using NameTable = std::array<std::pair<Enum, std::string_view>, N>;
 
-constexpr NameTable<Status, 12> kStatusNames{{
+constexpr NameTable<Status, 13> kStatusNames{{
     {Status::kOk, "ok"},
     {Status::kException, "exception"},
     {Status::kBadArguments, "bad-arguments"},
@@ -27,6 +27,7 @@ constexpr NameTable<Status, 12> kStatusNames{{
     {Status::kRejected, "rejected"},
     {Status::kHandedBack, "handed-back"},
     {Status::kQueueFull, "queue-full"},
+    {Status::kRefused, "refused"},
 }};
 
 constexpr NameTable<CancelState, 4> kCancelStateNames{{
@@ -89,6 +90,11 @@ constexpr std::string_view kNote = "note";
 // workers[]: only from a worker with capabilities ("python311"), optional.
 constexpr std::string_view kCapabilities = "capabilities";
 constexpr std::uint32_t kMaxCapabilities = 8;  // as many as HELLO's also_platforms
+// Added with the bounds on input: one map at the end.
+constexpr std::string_view kLimits = "limits", kDescriptors = "descriptors",
+                           kDescriptorLimit = "descriptor_limit", kConnections = "connections",
+                           kQueuedBytes = "queued_bytes", kMaxQueuedBytes = "max_queued_bytes",
+                           kAssemblingBytes = "assembling_bytes", kRefused = "refused";
 }  // namespace key
 
 [[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
@@ -203,7 +209,7 @@ std::string pack_status_report(const StatusReport& r) {
     p.pack(value);
   };
 
-  p.pack_map(14);
+  p.pack_map(15);
   field(key::kManager, r.manager);
   field(key::kVersion, r.version);
   field(key::kEndpoint, r.endpoint);
@@ -275,6 +281,18 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kWorker, f.worker);
     field(key::kAgeMs, f.age_ms);
   }
+  const StatusReport::Limits& l = r.limits;
+  p.pack(key::kLimits);
+  p.pack_map(7);
+  field(key::kDescriptors, l.descriptors);
+  field(key::kDescriptorLimit, l.descriptor_limit);
+  field(key::kConnections, l.connections);
+  field(key::kQueuedBytes, l.queued_bytes);
+  field(key::kMaxQueuedBytes, l.max_queued_bytes);
+  field(key::kAssemblingBytes, l.assembling_bytes);
+  p.pack(key::kRefused);
+  p.pack_map(static_cast<std::uint32_t>(l.refused.size()));
+  for (const auto& [name, count] : l.refused) field(name, count);
   return std::string(buffer.data(), buffer.size());
 }
 
@@ -365,6 +383,25 @@ StatusReport read_status_report(const msgpack::object& map) {
       out.error = f.str(key::kError);
       out.worker = f.str(key::kWorker);
       out.age_ms = f.u64(key::kAgeMs);
+    }
+  }
+  if (const msgpack::object* limits = in.find(key::kLimits)) {
+    Reader l(*limits, "STATUS_REPLY limits");
+    r.limits.descriptors = l.optional_u64(key::kDescriptors);
+    r.limits.descriptor_limit = l.optional_u64(key::kDescriptorLimit);
+    r.limits.connections = l.optional_u64(key::kConnections);
+    r.limits.queued_bytes = l.optional_u64(key::kQueuedBytes);
+    r.limits.max_queued_bytes = l.optional_u64(key::kMaxQueuedBytes);
+    r.limits.assembling_bytes = l.optional_u64(key::kAssemblingBytes);
+    if (const msgpack::object* refused = l.find(key::kRefused)) {
+      if (refused->type != msgpack::type::MAP) fail("STATUS_REPLY limits: refused: expected map");
+      for (std::uint32_t i = 0; i < refused->via.map.size; ++i) {
+        const msgpack::object_kv& kv = refused->via.map.ptr[i];
+        if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::POSITIVE_INTEGER)
+          fail("STATUS_REPLY limits: refused: expected names and counts");
+        r.limits.refused.emplace_back(std::string(kv.key.via.str.ptr, kv.key.via.str.size),
+                                      kv.val.via.u64);
+      }
     }
   }
   return r;

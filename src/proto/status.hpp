@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "uni/detail/msgpack_check.hpp"
@@ -29,8 +30,11 @@ enum class Status : std::uint8_t {
   // Not final, never reaches a boss's future:
   kHandedBack = 10,  // worker -> manager: a draining worker returns it unstarted or interrupted
   kQueueFull = 11,   // manager -> boss: not accepted now, submit again later (backpressure)
+  // Final again: the key this boss connected with may not submit (its role),
+  // or the task's id belongs to another key's session (docs/security.md).
+  kRefused = 12,
 };
-inline constexpr Status kLastStatus = Status::kQueueFull;
+inline constexpr Status kLastStatus = Status::kRefused;
 const char* status_name(Status status);  // "ok", "exception", "bad-arguments", ...
 std::optional<Status> status_from_name(std::string_view name);
 bool is_retryable(Status status);  // kCrashed from a worker: the manager may requeue
@@ -110,6 +114,17 @@ struct StatusReport {
     std::uint64_t age_ms = 0;
   };
   static constexpr std::size_t kFailureErrorBytes = 400;
+  // The manager's bounds (docs/security.md §8): what it holds against its
+  // limits, and how often each limit refused something since it started.
+  // An older manager sends none: zeros and an empty list.
+  struct Limits {
+    std::uint64_t descriptors = 0, descriptor_limit = 0;   // open now; RLIMIT_NOFILE
+    std::uint64_t connections = 0;                         // TCP connections to its port
+    std::uint64_t queued_bytes = 0, max_queued_bytes = 0;  // what tasks hold; --max-queued-bytes
+    std::uint64_t assembling_bytes = 0;  // large messages being received in chunks
+    // By limit name ("too-large", "queue-full", ...), in a fixed order.
+    std::vector<std::pair<std::string, std::uint64_t>> refused;
+  };
 
   std::string manager;  // run id, as in WELCOME
   std::string version;
@@ -126,6 +141,7 @@ struct StatusReport {
   std::uint64_t uptime_ms = 0;
   double tasks_per_s = 0;                // tasks finished per second over the last 10 s
   std::vector<Failure> recent_failures;  // at most 20
+  Limits limits;
 };
 
 // The report as the msgpack map STATUS_REPLY carries (the same bytes, key

@@ -15,13 +15,13 @@ std::string seconds_text(std::uint32_t ms) {
 }
 }  // namespace
 
+void ServiceBecomes::refuse(const proto::BecomeRequest& r, std::string why) {
+  reply_(proto::BecomeReply({r.request, r.service, false, std::move(why), 0, 0}));
+}
+
 void ServiceBecomes::request(const proto::BecomeRequest& r, std::uint64_t tag,
                              Clock::time_point now) {
-  if (tag == 0) {
-    reply_(proto::BecomeReply(
-        {r.request, r.service, false, "the service no longer runs on this worker", 0, 0}));
-    return;
-  }
+  if (tag == 0) return refuse(r, "the service no longer runs on this worker");
   for (const auto& [id, p] : pending_) {
     if (p.tag != tag) continue;
     reply_(proto::BecomeReply(

@@ -33,6 +33,8 @@ class ServiceBecomes {
   // A BECOME from the manager for the service that runs here under `tag`;
   // 0 if it does not run here (any more), which is answered at once.
   void request(const proto::BecomeRequest& r, std::uint64_t tag, Clock::time_point now);
+  // Answers a BECOME as failed at once, saying `why`.
+  void refuse(const proto::BecomeRequest& r, std::string why);
   // A MODULE reply from the manager: requests waiting for it go on.
   void module_arrived(const proto::ModuleReply& reply, Clock::time_point now);
   // Outcomes the runner reports, and time limits. Cheap when nothing is pending.

@@ -64,7 +64,17 @@ struct Held {
   std::optional<Status> stop_status;
   std::string stop_text;
   proto::Result result;
+  // proto::digest_args of its arguments, taken as they go to the runner:
+  // announced after a reconnect, it shows a manager that restarted since
+  // that this worker was sent the task (docs/security.md §14.4).
+  std::uint64_t args_digest = 0;
+  bool digested = false;
 };
+
+// The digest of a held task's arguments, from them if still here.
+std::uint64_t digest_of(const Held& h) {
+  return h.digested ? h.args_digest : proto::digest_args(h.task.args);
+}
 
 // A cache store that failed this many times in a row, for want of room or
 // of a writable directory, takes the worker out even if a probe passes.
@@ -270,7 +280,9 @@ void Supervisor::Impl::adapt(std::int64_t elapsed_ns) {
   // at all, so that long tasks spread evenly over the workers (a task waits
   // for a free slot; the round trip is small next to the task).
   std::uint32_t prefetch =
-      average_task_ns_ >= 10e6 ? 0 : power_of_two_at_most(2e6 / average_task_ns_, 1024);
+      average_task_ns_ >= 10e6
+          ? 0
+          : power_of_two_at_most(2e6 / average_task_ns_, proto::kMaxPrefetchPerSlot);
   // Hand an executor up to 0.5 ms of work at once: its results come back in
   // one write. Longer tasks go one at a time, to whichever executor is free.
   unsigned depth = power_of_two_at_most(0.5e6 / average_task_ns_, 256);
@@ -323,8 +335,8 @@ broker::WorkerAnnouncement Supervisor::Impl::announcement() const {
   a.isolation = config_.thread_isolation ? "thread" : "process";
   a.held.reserve(held_.size());
   for (const auto& [id, held] : held_)
-    a.held.push_back(
-        {id, held.task.module, held.task.function, held.task.flags, held.task.attempt});
+    a.held.push_back({id, held.task.module, held.task.function, held.task.flags, held.task.attempt,
+                      digest_of(held)});
   return a;
 }
 
@@ -536,8 +548,13 @@ void Supervisor::Impl::on_module(proto::ModuleReply& reply) {
 
 void Supervisor::Impl::on_become(const proto::BecomeRequest& request) {
   auto it = held_.find(request.service);
-  bool running = it != held_.end() && it->second.state == HeldState::kRunning &&
-                 (it->second.task.flags & proto::kFlagService);
+  const bool service = it != held_.end() && (it->second.task.flags & proto::kFlagService);
+  // The manager asks as soon as it has sent the service here: it may still
+  // wait for its module or for an executor.
+  if (service &&
+      (it->second.state == HeldState::kFetching || it->second.state == HeldState::kReady))
+    return becomes_->refuse(request, "the service has not started on this worker yet");
+  const bool running = service && it->second.state == HeldState::kRunning;
   becomes_->request(request, running ? it->second.tag : 0, Clock::now());
 }
 
@@ -639,6 +656,10 @@ void Supervisor::Impl::schedule() {
       continue;
     }
     Held& h = it->second;
+    if (!h.digested) {
+      h.args_digest = proto::digest_args(h.task.args);
+      h.digested = true;
+    }
     // The args are not needed here again: a task that must run again is sent
     // again by the manager.
     RunRequest request{

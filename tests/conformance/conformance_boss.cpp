@@ -65,6 +65,7 @@ const char* kind_name(uni::ErrorKind kind) {
     case uni::ErrorKind::kCancelled: return "cancelled";
     case uni::ErrorKind::kNoWorker: return "no-worker";
     case uni::ErrorKind::kRejected: return "rejected";
+    case uni::ErrorKind::kRefused: return "refused";
   }
   return "unknown";
 }

@@ -17,7 +17,12 @@ import time
 
 
 class LocalCluster:
-    def __init__(self, uni, workers=2, slots=2, worker_args=(), manager_args=()):
+    """keys: client keys to make with `uni keygen` before the manager starts,
+    as (NAME, ROLE) pairs. Given, the cluster is keyed: the manager admits only
+    these (--clients), the harness's admin key `harness` (its own commands,
+    through UNI_KEY) and worker key `harness-worker` (its workers)."""
+
+    def __init__(self, uni, workers=2, slots=2, worker_args=(), manager_args=(), keys=()):
         self.uni = uni
         self.dir = tempfile.mkdtemp(prefix="uni-py-")
         self.authkey = secrets.token_hex(16)
@@ -27,6 +32,9 @@ class LocalCluster:
                         XDG_CACHE_HOME=os.path.join(self.dir, "cache"),
                         UNI_AUTHKEY=self.authkey)
         self._manager_args = list(manager_args)
+        self.keyed = bool(keys)
+        if self.keyed:
+            self._make_keys(keys)
         self._processes = []
         self._count = 0
         self.manager = None
@@ -45,6 +53,24 @@ class LocalCluster:
 
     def __exit__(self, *exc):
         self.close()
+
+    def key_file(self, name):
+        return os.path.join(self.dir, "keys", name + ".secret")
+
+    def _make_keys(self, keys):
+        lines = []
+        for name, role in list(keys) + [("harness", "admin"), ("harness-worker", "worker")]:
+            r = subprocess.run([self.uni, "keygen", "--role", role, "--out",
+                                os.path.join(self.dir, "keys", name), "--authkey", self.authkey],
+                               env=self.env, capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                raise RuntimeError("uni keygen failed: " + r.stderr)
+            lines.append(r.stdout)
+        clients = os.path.join(self.dir, "keys", "clients")
+        with open(clients, "w") as f:
+            f.write("".join(lines))
+        self._manager_args += ["--clients", clients]
+        self.env["UNI_KEY"] = self.key_file("harness")
 
     def apply_env(self):
         """Points this process at the cluster (the Python client reads these)."""
@@ -76,8 +102,9 @@ class LocalCluster:
         raise RuntimeError("uni manager did not start:\n" + self.log(self.manager))
 
     def add_worker(self, slots=2, extra=(), wait=True):
+        key = ["--key", self.key_file("harness-worker")] if self.keyed and "--key" not in extra else []
         worker = self._spawn("worker", [self.uni, "worker", "--connect", self.address,
-                                        "--slots", str(slots)] + list(extra))
+                                        "--slots", str(slots)] + key + list(extra))
         self.workers.append(worker)
         if wait:
             self.wait_for_workers(len([w for w in self.workers if w.poll() is None]))

@@ -117,9 +117,10 @@ TEST(Cancel, CtrlCOfABigMapWithdrawsItAtOnceEvenWhenPressedTwice) {
         cluster, [](const nlohmann::json& s) { return s["queue"] == 0 && s["running"] == 0; }, 10s))
         << presses << " Ctrl-C: " << cluster.status().dump() << "\n"
         << map.read_stderr();
-    if (presses == 2)
+    if (presses == 2) {
       EXPECT_TRUE(contains(map.read_stderr(), "withdrawing this command's tasks"))
           << map.read_stderr();
+    }
   }
   expect_still_serving(cluster);
 }

@@ -191,6 +191,28 @@ TEST(Become, GoesBackAndForthAndStopStopsTheVersionRunning) {
   EXPECT_TRUE(service_with_id(cluster.status(), id).is_null());
 }
 
+// A service that answers its first client can be asked to become at once:
+// the manager refused it while its worker's report of the start, which
+// rides on the worker's next heartbeat, had not come in.
+TEST(Become, IsAcceptedAsSoonAsTheServiceAnswers) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  uni::Cluster boss = cluster.connect();
+  const int port = free_tcp_port();
+  Service<int> service = boss.spawn(server, port);  // not waited for, as uni spawn would
+  // Its first answer, as early as a client can have it.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!tcp_port_accepting(port)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the service never listened";
+    std::this_thread::sleep_for(1ms);
+  }
+  TcpClient client = TcpClient::connect(port);
+  ASSERT_EQ(ask(client, "first"), "first");
+  BecomeResult r = boss.become(service.id(), module_path("echo_v2"), "server");
+  EXPECT_EQ(r.becomes, 1u);
+  EXPECT_EQ(ask(client, "second"), "2 SECOND");
+  service.stop();
+}
+
 TEST(Become, AHundredBecomesLeakNoDescriptorAndStartNoExecutor) {
   TestCluster cluster({.workers = 1, .slots = 1});
   uni::Cluster boss = cluster.connect();

@@ -1,8 +1,9 @@
 // The manager's defensive decoding, seen from a raw ZeroMQ peer built from
 // the project's own protocol pieces: a HELLO of another protocol version is
-// answered with ERROR "version", random bytes with ERROR "malformed", a task
-// record it refuses with a `rejected` RESULT for that task (so that no boss
-// waits for ever), and the manager goes on serving.
+// answered with ERROR "version", random bytes with ERROR "malformed", a
+// SUBMIT with a bad task record is refused whole with a `rejected` RESULT
+// for each of its tasks (so that no boss waits for ever), and the manager
+// goes on serving.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -12,6 +13,7 @@
 #include "broker/zmq/transport.hpp"
 #include "common/keys.hpp"
 #include "common/module_file.hpp"
+#include "proto/chunks.hpp"
 #include "proto/messages.hpp"
 #include "test_cluster.hpp"
 
@@ -25,15 +27,23 @@ class RawPeer {
  public:
   RawPeer(TestCluster& cluster, const std::string& routing_id) {
     ::setenv("UNI_CONFIG_DIR", cluster.config_dir().c_str(), 1);
-    socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()), routing_id);
+    socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()));
+    socket_.set(zmq::sockopt::routing_id, zmq::buffer(routing_id));  // distinct, chosen here
     socket_.connect(cluster.address());
   }
 
+  // Sends a message as the reference peers do: in CHUNKs if it is larger
+  // than a frame.
   bool send(const std::string& bytes) {
+    return proto::send_in_frames(bytes, [&](std::string_view frame) { return send_frame(frame); });
+  }
+
+  bool send_frame(std::string_view bytes) {
     // ZMQ_IMMEDIATE: a send before the handshake finished fails; retry.
     auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) return true;
+      if (socket_.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait))
+        return true;
       std::this_thread::sleep_for(20ms);
     }
     return false;
@@ -184,12 +194,16 @@ std::map<std::uint64_t, std::string> rejections(
   return out;
 }
 
-TEST(Protocol, ASubmitWithBadTaskRecordsAnswersEachByIdAndTakesTheRest) {
-  TestCluster cluster;
-  RawPeer peer(cluster, "raw-submitting-boss");
+void say_hello(RawPeer& peer) {
   ASSERT_TRUE(peer.send(hello_with_version(proto::kVersion)));
   std::optional<proto::Message> welcome = peer.receive();
   ASSERT_TRUE(welcome && welcome->type() == proto::Type::kWelcome);
+}
+
+TEST(Protocol, ASubmitWithABadTaskRecordIsRefusedWholeAndEachOfItsTasksAnswered) {
+  TestCluster cluster;
+  RawPeer peer(cluster, "raw-submitting-boss");
+  ASSERT_NO_FATAL_FAILURE(say_hello(peer));
 
   ModuleFile testfns = ModuleFile::load(module_path("testfns"));
   msgpack::sbuffer submit;
@@ -207,18 +221,40 @@ TEST(Protocol, ASubmitWithBadTaskRecordsAnswersEachByIdAndTakesTheRest) {
 
   auto answers = receive_all(peer, 3s);
   std::map<std::uint64_t, std::string> rejected = rejections(answers);
-  EXPECT_EQ(rejected.size(), 3u);
-  EXPECT_NE(rejected[2].find("empty function name"), std::string::npos) << rejected[2];
-  EXPECT_NE(rejected[3].find("timeout_ms"), std::string::npos) << rejected[3];
-  EXPECT_NE(rejected[4].find("session"), std::string::npos) << rejected[4];
-  EXPECT_EQ(rejected.count(1), 0u) << "the good task was refused: " << rejected[1];
+  // Decoding stopped at record 2; every task whose id reads is answered with why.
+  ASSERT_EQ(rejected.size(), 4u);
+  for (const auto& [seq, why] : rejected) {
+    EXPECT_NE(why.find("record 2 of 5"), std::string::npos) << seq << ": " << why;
+    EXPECT_NE(why.find("empty function name"), std::string::npos) << seq << ": " << why;
+  }
   ASSERT_EQ(answers.count(proto::Type::kError), 1u);
-  EXPECT_EQ(answers.find(proto::Type::kError)->second.error().code, "malformed");
-  // The good task was taken: the manager asks for its module.
-  ASSERT_EQ(answers.count(proto::Type::kNeedModule), 1u);
+  proto::ErrorMessage error = answers.find(proto::Type::kError)->second.error();
+  EXPECT_EQ(error.code, "malformed");
+  EXPECT_NE(error.text.find("none of its tasks was taken"), std::string::npos) << error.text;
+  EXPECT_EQ(answers.count(proto::Type::kNeedModule), 0u)
+      << "a task of the refused SUBMIT was taken";
+  expect_still_serving(cluster);
+}
+
+TEST(Protocol, AnUndecodablePutModuleFailsTheTasksWaitingForIt) {
+  TestCluster cluster;
+  RawPeer peer(cluster, "raw-uploading-boss");
+  ASSERT_NO_FATAL_FAILURE(say_hello(peer));
+  ModuleFile testfns = ModuleFile::load(module_path("testfns"));
+  msgpack::sbuffer submit;
+  msgpack::packer<msgpack::sbuffer> p(submit);
+  p.pack_array(3);
+  p.pack_uint8(static_cast<std::uint8_t>(proto::Type::kSubmit));
+  p.pack_uint32(proto::kVersion);
+  p.pack_array(1);
+  pack_task(p, kSession, 1, testfns.hash, "add", false);
+  ASSERT_TRUE(peer.send(std::string(submit.data(), submit.size())));
+  auto asked = receive_all(peer, 2s);
+  ASSERT_EQ(asked.count(proto::Type::kNeedModule), 1u);
 
   // A PUT_MODULE that does not decode (platform not a string) fails the task
-  // waiting for that module instead of leaving it waiting for ever.
+  // waiting for that module instead of leaving it waiting for ever. It is
+  // larger than a frame: it travels in CHUNKs.
   msgpack::sbuffer put;
   msgpack::packer<msgpack::sbuffer> q(put);
   q.pack_array(5);
@@ -229,6 +265,7 @@ TEST(Protocol, ASubmitWithBadTaskRecordsAnswersEachByIdAndTakesTheRest) {
   q.pack(42);
   q.pack_bin(static_cast<std::uint32_t>(testfns.bytes.size()));
   q.pack_bin_body(testfns.bytes.data(), static_cast<std::uint32_t>(testfns.bytes.size()));
+  ASSERT_GT(put.size(), proto::kMaxFrameBytes);
   ASSERT_TRUE(peer.send(std::string(put.data(), put.size())));
   auto after_put = receive_all(peer, 3s);
   std::map<std::uint64_t, std::string> failed;

@@ -2,7 +2,8 @@
 // like `uni run` would; --wait, --timeout and --max-attempts work; a service
 // that waits for a worker is listed (with its id) by `uni status`, and Ctrl-C
 // withdraws it — also one its worker had already lined up behind a busy task;
-// it learns that its service started from the manager, without polling.
+// it learns that its service started from the manager, without polling;
+// `uni stop` returns once the service has ended and its port is free.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -172,6 +173,28 @@ TEST(Spawn, CtrlCWithdrawsAServiceLinedUpBehindABusyTask) {
   // The slot is free for the next task.
   CommandResult next = cluster.uni({"run", module_path("testfns"), "add", "1", "1"});
   EXPECT_EQ(next.exit_code, 0) << next.describe();
+}
+
+// `uni stop` of a running service returns once it has ended: its port is
+// closed and free, and the status no longer lists it. It returned once the
+// manager had told the worker, and the port still accepted a connection.
+TEST(Spawn, StopReturnsOnceTheServiceHasEndedAndItsPortIsFree) {
+  TestCluster cluster({.workers = 1, .slots = 1});
+  const int port = free_tcp_port();
+  CommandResult spawn = cluster.uni({"spawn", module_path("echo"), "server", std::to_string(port)});
+  ASSERT_EQ(spawn.exit_code, 0) << spawn.describe();
+  const std::string id = spawn.lines().at(0);
+  TcpClient client = TcpClient::connect(port);
+  ASSERT_TRUE(client.send_line("hello"));
+  ASSERT_EQ(client.read_line(10s), "hello");
+
+  CommandResult stop = cluster.uni({"stop", id});
+  EXPECT_EQ(stop.exit_code, 0) << stop.describe();
+  EXPECT_EQ(stop.out, "stopped " + id + "\n") << stop.describe();
+  EXPECT_FALSE(tcp_port_accepting(port)) << "the stopped service still listens";
+  EXPECT_TRUE(tcp_port_free(port));
+  EXPECT_TRUE(service_with_id(cluster.status(), id).is_null()) << cluster.status().dump();
+  EXPECT_EQ(client.read_line(10s), std::nullopt);
 }
 
 // `uni spawn` returns when the manager says the service started

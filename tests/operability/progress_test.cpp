@@ -51,9 +51,12 @@ TEST(MapProgress, OnATerminalALineRedrawnInPlaceWithTheFinalFigures) {
 }
 
 // Failures are counted as their results arrive, not as the map reaches them
-// in order: three tasks fail while the first one still runs.
+// in order: three tasks fail while the first one still runs. A slot for each
+// task: with two, the worker, which pipelines tasks it takes for short (as
+// the failures are) to the least loaded executor, may queue one of them
+// behind the slow task, and then it cannot fail before that ends.
 TEST(MapProgress, FailuresBehindAnUnfinishedTaskAreCountedAtOnce) {
-  TestCluster cluster({.workers = 1, .slots = 2});
+  TestCluster cluster({.workers = 1, .slots = 4});
   std::string input = write_input(cluster, "in.jsonl", {"[3000]", "[-1]", "[-2]", "[-3]"});
   PtyProcess map({uni_binary(), "map", module_path("testfns"), "sleep_ms", "--input", input},
                  client_env(cluster), (cluster.dir() / "results.jsonl").string());

@@ -64,3 +64,60 @@ class WorkedExample(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Chunks(unittest.TestCase):
+    """A message larger than a frame goes out as CHUNKs [25, 1, more, piece]
+    (docs/protocol.md §4.1), laid out as the C++ peers lay them out."""
+
+    def test_a_small_message_is_one_frame(self):
+        body = p.heartbeat()
+        self.assertEqual(p.frames(body), [body])
+        self.assertEqual(p.frames(b"x" * p.MAX_FRAME_BYTES), [b"x" * p.MAX_FRAME_BYTES])
+
+    def test_a_large_message_comes_back_whole_from_its_chunks(self):
+        body = bytes(range(256)) * 1000  # 256,000 bytes
+        frames = p.frames(body)
+        self.assertEqual(len(frames), 4)
+        pieces = []
+        for i, frame in enumerate(frames):
+            self.assertLessEqual(len(frame), p.MAX_FRAME_BYTES)
+            kind, version, more, piece = p.unpack(frame)
+            self.assertEqual((kind, version, more), (p.CHUNK, 1, i + 1 < len(frames)))
+            pieces.append(piece)
+        self.assertEqual(b"".join(pieces), body)
+        # A full piece: fixarray 4, 25, 1, true, bin16 of 65,520 bytes.
+        self.assertEqual(frames[0][:7], bytes.fromhex("94 19 01 c3 c5 ff f0"))
+
+
+class HandshakeVerdicts(unittest.TestCase):
+    """A refused key ends the connection at once; a handshake that dies late
+    stalled (the manager is busy), and is not blamed on the key."""
+
+    def watch(self):
+        from uni._connection import _HandshakeWatch
+        return _HandshakeWatch("tcp://127.0.0.1:1")
+
+    def test_a_quick_failure_is_a_refused_key(self):
+        import zmq
+        from uni.errors import ConnectError
+        w = self.watch()
+        w.on_event(zmq.EVENT_CONNECTED, now=10.0)
+        w.on_event(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, now=10.01)
+        w.on_event(zmq.EVENT_DISCONNECTED, now=10.01)
+        with self.assertRaises(ConnectError) as e:
+            w.check(0.1, 5.0)
+        self.assertIn("wrong authkey", str(e.exception))
+
+    def test_a_late_failure_is_a_busy_manager(self):
+        import zmq
+        from uni.errors import ConnectError
+        w = self.watch()
+        w.on_event(zmq.EVENT_CONNECTED, now=10.0)
+        w.on_event(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, now=13.0)
+        w.on_event(zmq.EVENT_DISCONNECTED, now=13.0)
+        w.check(3.1, 5.0)  # not given up yet, and not a key problem
+        with self.assertRaises(ConnectError) as e:
+            w.check(5.0, 5.0)
+        self.assertIn("busy or overloaded", str(e.exception))
+        self.assertNotIn("authkey", str(e.exception))

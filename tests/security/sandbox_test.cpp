@@ -1,14 +1,17 @@
 // The sandbox of tasks (docs/security.md §9), from the side of a hostile
-// task: it cannot read the authkey from its environment or its files, nor the
-// supervisor's or a sibling executor's memory; a call the sandbox denies
-// fails the task naming the call, and the worker serves on; descriptors of
-// whatever started the worker do not reach tasks; `--sandbox off` gives
-// tasks the worker's environment and rights back; `strict` cuts the network
-// and most of the filesystem. These tests run as root, where the sandbox
-// must hold too (capabilities dropped, seccomp, no_new_privs).
+// task: it cannot read the authkey from its environment or its files, nor a
+// keyed worker's key file, nor the supervisor's or a sibling executor's
+// memory; a call the sandbox denies fails the task naming the call, and the
+// worker serves on; descriptors of whatever started the worker do not reach
+// tasks; `--sandbox off` gives tasks the worker's environment and rights
+// back; `strict` cuts the network and most of the filesystem. These tests
+// run as root, where the sandbox must hold too (capabilities dropped,
+// seccomp, no_new_privs).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <iterator>
 
 #include "security_support.hpp"
 
@@ -38,6 +41,28 @@ TEST(Sandbox, ATaskCannotReadTheAuthkeyFromItsEnvironmentOrTheKeyFiles) {
   EXPECT_TRUE(is_error(derived_keys)) << derived_keys;
   // Ordinary files stay readable.
   EXPECT_FALSE(is_error(hostile(cluster, "read_path", {quoted("/etc/hostname")})));
+}
+
+TEST(Sandbox, AKeyedWorkersOwnKeyFileIsHiddenFromItsTasks) {
+  // In a keyed cluster the harness's workers connect with --key
+  // keys/harness-worker.secret: a task that read it could join the cluster
+  // as that worker.
+  TestCluster cluster({.workers = 1, .slots = 1, .keys = {{"alice", "boss"}}});
+  const std::filesystem::path secret = cluster.key_file("harness-worker");
+  std::ifstream in(secret);
+  const std::string secret_text((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_TRUE(contains(secret_text, "secret ")) << secret;
+
+  nlohmann::json read = hostile(cluster, "read_path", {quoted(secret.string())});
+  EXPECT_FALSE(contains(text_of(read), secret_text)) << read;
+  EXPECT_TRUE(is_error(read) || text_of(read).empty()) << read;
+  // Its public half beside it is no secret, and stays readable.
+  std::filesystem::path pub = secret;
+  pub.replace_extension(".pub");
+  std::ifstream pub_in(pub);
+  const std::string pub_text((std::istreambuf_iterator<char>(pub_in)), {});
+  ASSERT_FALSE(pub_text.empty()) << pub;
+  EXPECT_EQ(text_of(hostile(cluster, "read_path", {quoted(pub.string())})), pub_text);
 }
 
 TEST(Sandbox, ATaskCannotReadTheSupervisorsOrASiblingsMemory) {

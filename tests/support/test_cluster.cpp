@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -76,6 +78,7 @@ TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)),
   if (options_.authkey.empty()) options_.authkey = random_authkey();
   std::filesystem::create_directories(config_dir());
   std::filesystem::create_directories(cache_home());
+  if (keyed()) make_keys();
   start_manager("tcp://127.0.0.1:0");
   std::vector<pid_t> pids;
   for (int i = 0; i < options_.workers; ++i)
@@ -98,7 +101,30 @@ std::vector<std::string> TestCluster::client_env() const {
   std::vector<std::string> env = base_env();
   env.push_back("UNI_CONNECT=" + address_);
   env.push_back("UNI_AUTHKEY=" + options_.authkey);
+  // UNI_KEY wins over UNI_AUTHKEY: a keyed cluster's commands use the
+  // harness's admin key unless a test gives another.
+  if (keyed()) env.push_back("UNI_KEY=" + key_file("harness").string());
   return env;
+}
+
+std::filesystem::path TestCluster::key_file(const std::string& name) const {
+  return dir_ / "keys" / (name + ".secret");
+}
+
+void TestCluster::make_keys() {
+  std::vector<std::pair<std::string, std::string>> all = options_.keys;
+  all.emplace_back("harness", "admin");
+  all.emplace_back("harness-worker", "worker");
+  std::string clients;
+  for (const auto& [name, role] : all) {
+    CommandResult r = run({uni_binary(), "keygen", "--role", role, "--out",
+                           (dir_ / "keys" / name).string(), "--authkey", options_.authkey},
+                          {.cluster_env = false});
+    if (r.exit_code != 0) throw std::runtime_error("uni keygen failed: " + r.describe());
+    clients += r.out;  // its .pub line
+  }
+  std::ofstream(clients_file()) << clients;
+  options_.manager_args.insert(options_.manager_args.end(), {"--clients", clients_file().string()});
 }
 
 void TestCluster::start_manager(const std::string& listen) {
@@ -125,9 +151,11 @@ void TestCluster::start_manager(const std::string& listen) {
 
 ChildProcess& TestCluster::add_worker(unsigned slots, const std::vector<std::string>& extra,
                                       bool wait) {
-  std::vector<std::string> argv = {
-      uni_binary(), "worker",         "--connect", address_,
-      "--authkey",  options_.authkey, "--slots",   std::to_string(slots)};
+  std::vector<std::string> argv = {uni_binary(), "worker",  "--connect",
+                                   address_,     "--slots", std::to_string(slots)};
+  const bool own_key = std::find(extra.begin(), extra.end(), "--key") != extra.end();
+  if (!keyed()) argv.insert(argv.end(), {"--authkey", options_.authkey});
+  else if (!own_key) argv.insert(argv.end(), {"--key", key_file("harness-worker").string()});
   argv.insert(argv.end(), extra.begin(), extra.end());
   ChildProcess& w = workers_.emplace_back(start("worker", argv, {}, false));
   if (wait) wait_for_worker(w.pid());
@@ -251,7 +279,10 @@ nlohmann::json TestCluster::worker_status(pid_t pid) {
 uni::Cluster TestCluster::connect(uni::ConnectOptions options) {
   ::setenv("UNI_CONFIG_DIR", config_dir().c_str(), 1);
   ::setenv("XDG_CACHE_HOME", cache_home().c_str(), 1);
-  if (options.authkey.empty() && options.authkey_file.empty()) options.authkey = options_.authkey;
+  const bool given =
+      !options.authkey.empty() || !options.authkey_file.empty() || !options.key_file.empty();
+  if (!given && keyed()) options.key_file = key_file("harness").string();
+  else if (!given) options.authkey = options_.authkey;
   return uni::connect(address_, options);
 }
 

@@ -57,6 +57,12 @@ struct ClusterOptions {
   // >= 0: run `uni up --workers N --slots S` (manager and its own workers in
   // one process tree) instead of `uni manager`; `workers` then adds more.
   int up_workers = -1;
+  // Client keys to make with `uni keygen` before the manager starts, as
+  // {NAME, ROLE}. Not empty: a keyed cluster — the manager admits only these
+  // (`--clients`), plus the harness's own admin key `harness` (its status
+  // checks and commands) and worker key `harness-worker` (workers started
+  // without a --key of their own); nobody connects with the authkey.
+  std::vector<std::pair<std::string, std::string>> keys;
 };
 
 class TestCluster {
@@ -68,6 +74,10 @@ class TestCluster {
 
   const std::string& address() const { return address_; }  // tcp://127.0.0.1:PORT
   const std::string& authkey() const { return options_.authkey; }
+  bool keyed() const { return !options_.keys.empty(); }
+  // A keyed cluster's key NAME: its .secret file, and its .pub line's file.
+  std::filesystem::path key_file(const std::string& name) const;
+  std::filesystem::path clients_file() const { return dir_ / "keys" / "clients"; }
   const TempDir& dir() const { return dir_; }
   std::filesystem::path config_dir() const { return dir_ / "config"; }
   std::filesystem::path cache_home() const { return dir_ / "cache"; }  // XDG_CACHE_HOME
@@ -116,6 +126,8 @@ class TestCluster {
 
  private:
   void start_manager(const std::string& listen);
+  // `uni keygen` for options_.keys and the harness's own, and the clients file.
+  void make_keys();
   std::vector<std::string> client_env() const;
 
   ClusterOptions options_;

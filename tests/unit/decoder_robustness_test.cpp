@@ -38,7 +38,7 @@ std::vector<std::string> valid_frames() {
   worker.capacity = 3;
   worker.platform = "p";
   worker.isolation = "thread";
-  worker.running.push_back(RunningTask{{1, 2}, ModuleHash::of("m"), "fn", 1, 2});
+  worker.running.push_back(RunningTask{{1, 2}, ModuleHash::of("m"), "fn", 1, 2, 0x1234});
   frames.push_back(encode_hello(worker));
   frames.push_back(encode_welcome(Welcome{"mgr", "0.1.0", 1000, 1 << 20, 1 << 19}));
   frames.push_back(encode_error("malformed", "bad"));

@@ -22,6 +22,7 @@ proto::RunningTask announced(const TaskId& id, std::uint8_t flags = 0, std::uint
   rt.function = "factorial";
   rt.flags = flags;
   rt.attempt = attempt;
+  rt.args_digest = proto::digest_args(task(id.session, id.seq).args);  // it was sent them
   return rt;
 }
 
@@ -148,13 +149,64 @@ TEST_F(FailureRecovery, AReconnectingWorkerKeepsWhatItHoldsAndWhatNeverArrivedIs
   EXPECT_EQ(h.status().workers.size(), 1u);
 }
 
-TEST_F(FailureRecovery, AReannouncedTaskThatIsOnlyQueuedIsTakenByItsWorker) {
-  h.submit(kBoss, {task(kSession, 1)});  // no worker: queued
-  h.worker_hello("wa", 1, {announced({kSession, 1})});
-  EXPECT_TRUE(h.tasks_to("wa").empty());  // it has it already
+TEST_F(FailureRecovery, AWorkerLostAndBackTakesBackWhatStillWaitsForAWorker) {
+  h.worker_hello("wa", 1);
+  h.submit(kBoss, {task(kSession, 1)});
+  EXPECT_EQ(h.tasks_to("wa").size(), 1u);
+  h.advance(h.config().heartbeat_timeout + 1s);
+  h.tick();  // lost: requeued, no other worker takes it
+  EXPECT_EQ(h.record({kSession, 1})->state, TaskState::kQueued);
+  h.worker_hello("wa2", 1, {announced({kSession, 1})}, 1, "w-wa");  // back, as itself
+  EXPECT_TRUE(h.tasks_to("wa2").empty());                           // it has it already
+  EXPECT_TRUE(h.ids_to("wa2", Type::kCancel).empty());
   EXPECT_EQ(h.record({kSession, 1})->state, TaskState::kRunning);
-  EXPECT_EQ(h.status().queue, 0u);
-  h.results("wa", {result({kSession, 1})});
+  h.results("wa2", {result({kSession, 1})});
+  h.boss_heartbeat(kBoss);  // silent as long as the worker: marked away meanwhile
+  EXPECT_EQ(h.results_to(kBoss).size(), 1u);
+}
+
+TEST_F(FailureRecovery, AReannouncedTaskTheManagerNeverGaveThatWorkerIsStoppedThere) {
+  h.submit(kBoss, {task(kSession, 1)});  // no worker: queued
+  // A worker (a hostile one, or one confused) says it runs the queued task,
+  // with its arguments right even: it was never given it.
+  h.worker_hello("wa", 1, {announced({kSession, 1})});
+  EXPECT_EQ(h.ids_to("wa", Type::kCancel), (std::vector<TaskId>{{kSession, 1}}));
+  // The manager gives it the task the ordinary way instead, and believes the
+  // result of that run only.
+  std::vector<proto::Task> sent = h.tasks_to("wa");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].id, (TaskId{kSession, 1}));
+}
+
+TEST_F(FailureRecovery, AnotherWorkerLostAndBackIsNotTheOneItsTasksWereTakenFrom) {
+  h.worker_hello("wa", 1);
+  h.submit(kBoss, {task(kSession, 1)});
+  EXPECT_EQ(h.tasks_to("wa").size(), 1u);
+  h.advance(h.config().heartbeat_timeout + 1s);
+  h.tick();
+  // Its id, but not its secret: not the worker the task was taken from.
+  h.worker_hello("wx", 1, {announced({kSession, 1})}, 1, "w-wa", "guess");
+  EXPECT_EQ(h.ids_to("wx", Type::kCancel), (std::vector<TaskId>{{kSession, 1}}));
+}
+
+TEST_F(FailureRecovery, ASecondConnectionClaimingALiveWorkerIsRefusedAndTheWorkerKeepsItsTasks) {
+  h.worker_hello("wa", 1);
+  h.submit(kBoss, {task(kSession, 1)});
+  EXPECT_EQ(h.tasks_to("wa").size(), 1u);
+  h.worker_hello("wx", 1, {announced({kSession, 1})}, 1, "w-wa", "guess");
+  std::vector<proto::ErrorMessage> errors = h.errors_to("wx");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].code, "refused");
+  EXPECT_NE(errors[0].text.find("worker w-wa is connected already"), std::string::npos)
+      << errors[0].text;
+  EXPECT_EQ(h.status().workers.size(), 1u);
+  EXPECT_EQ(h.record({kSession, 1})->worker->peer, "wa");
+  // The same worker on a new connection (its secret) takes its record along.
+  h.worker_hello("wa-again", 1, {announced({kSession, 1})}, 1, "w-wa", "s");
+  EXPECT_TRUE(h.errors_to("wa-again").empty());
+  EXPECT_EQ(h.record({kSession, 1})->worker->peer, "wa-again");
+  EXPECT_EQ(h.status().workers.size(), 1u);
+  h.results("wa-again", {result({kSession, 1})});
   EXPECT_EQ(h.results_to(kBoss).size(), 1u);
 }
 

@@ -19,6 +19,13 @@ using uni::to_json;
 
 std::string pack(const json& value) { return uni::json_to_msgpack(value); }
 
+std::string hex_bytes(std::string_view hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  return out;
+}
+
 msgpack::object_handle unpack(const std::string& bytes) {
   return msgpack::unpack(bytes.data(), bytes.size());
 }
@@ -216,6 +223,46 @@ TEST(JsonLimits, DeeplyNestedMsgpackIsRefusedNotACrash) {
   msgpack::sbuffer fits;
   msgpack::object_handle ok = nested_msgpack(uni::kMaxNesting, fits);
   EXPECT_EQ(dump_json(to_json(ok.get())), nested_arrays(uni::kMaxNesting));
+}
+
+// Found by fuzz_json (tests/fuzz): maps whose keys are maps whose keys are
+// maps... Each level's key is written as JSON text and escaped again by the
+// level above, so the text doubles per level: 26 levels of 1-entry maps (75
+// bytes of msgpack) ran for seconds into hundreds of megabytes.
+TEST(JsonLimits, MapKeysNestedInMapKeysAreRefusedNotAnExponentialText) {
+  // The input it found, byte for byte (base64
+  // gYGBgYGBgYGBgYGBgYGBgYGBgYGBgYGBgYFbMSzgzDAwQTlcdR4eHh4eHh5bgYGBgYGBgYGBgVsxLODMMDBBOVx1Hh4eHh4eHlsi).
+  const std::string fuzzed = hex_bytes(
+      "8181818181818181818181818181818181818181818181818181"
+      "5b312ce0cc303041395c751e1e1e1e1e1e1e5b81818181818181"
+      "8181815b312ce0cc303041395c751e1e1e1e1e1e1e5b22");
+  ASSERT_EQ(fuzzed.size(), 75u);
+  ASSERT_EQ(uni::detail::check_msgpack(fuzzed.data(), fuzzed.size()), "");
+  try {
+    uni::msgpack_to_json(fuzzed);
+    ADD_FAILURE() << "converted the fuzzer's keys nested in keys";
+  } catch (const uni::JsonError& e) {
+    EXPECT_NE(std::string(e.what()).find("map keys nested in map keys"), std::string::npos)
+        << e.what();
+  }
+  // The same shape, well formed: a key nested 26 deep in keys.
+  std::string keys;
+  for (int i = 0; i < 26; ++i) keys += '\x81';  // fixmap of 1: its key is the next map
+  keys += '\x01';                               // the innermost key: 1
+  for (int i = 0; i < 26; ++i) keys += '\xc0';  // each map's value: nil
+  try {
+    uni::msgpack_to_json(keys);
+    ADD_FAILURE() << "converted keys nested 26 deep";
+  } catch (const uni::JsonError& e) {
+    EXPECT_NE(std::string(e.what()).find("map keys nested in map keys"), std::string::npos)
+        << e.what();
+  }
+  // Four levels still convert.
+  std::string four;
+  for (int i = 0; i < 4; ++i) four += '\x81';
+  four += '\x01';
+  for (int i = 0; i < 4; ++i) four += '\xc0';
+  EXPECT_NO_THROW(uni::msgpack_to_json(four));
 }
 
 TEST(JsonLimits, ParseRefusesWhatTheWireCannotCarry) {

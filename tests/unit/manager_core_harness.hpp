@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -84,20 +85,55 @@ class CoreHarness {
     deliver();
   }
 
+  // ---- who peers are ----
+  // The key a peer's connection was admitted with: the shared authkey's
+  // identity unless a test names another (keyed identities: identity()).
+  std::map<PeerId, std::shared_ptr<const Identity>> keys;
+  std::shared_ptr<const Identity> key_of(const PeerId& peer) const {
+    auto it = keys.find(peer);
+    return it != keys.end() ? it->second : shared_identity();
+  }
+  static std::shared_ptr<const Identity> shared_identity() {
+    static const auto shared = [] {
+      auto id = std::make_shared<Identity>();
+      id->name = "authkey";
+      id->role = Role::kAdmin;
+      id->shared = true;
+      return id;
+    }();
+    return shared;
+  }
+  // A key of a clients file: `tag` is its owner tag (its first four bytes).
+  static std::shared_ptr<const Identity> identity(const std::string& name, Role role,
+                                                  std::uint32_t tag) {
+    auto id = std::make_shared<Identity>();
+    id->name = name;
+    id->role = role;
+    id->public_key = std::string(32, '\0');
+    for (int i = 0; i < 4; ++i) id->public_key[i] = static_cast<char>(tag >> (24 - 8 * i));
+    id->public_key[31] =
+        static_cast<char>(name.size());  // distinct keys, same tag: a test's choice
+    id->owner_tag = tag;
+    return id;
+  }
+
   // ---- peers saying things ----
-  void boss_hello(const PeerId& boss, std::uint64_t session) {
+  void boss_hello(const PeerId& boss, std::uint64_t session, std::string secret = "") {
     proto::Hello h;
     h.role = "boss";
     h.session = session;
-    core_->on_hello(boss, h, now, out_);
+    h.secret = std::move(secret);
+    core_->on_hello(boss, h, key_of(boss), now, out_);
     deliver();
     turn();
   }
   void worker_hello(const PeerId& worker, std::uint32_t capacity,
-                    std::vector<proto::RunningTask> running = {}, std::uint32_t slots = 1) {
+                    std::vector<proto::RunningTask> running = {}, std::uint32_t slots = 1,
+                    std::string worker_id = "", std::string secret = "s") {
     proto::Hello h;
     h.role = "worker";
-    h.worker_id = "w-" + worker;
+    h.secret = std::move(secret);
+    h.worker_id = worker_id.empty() ? "w-" + worker : worker_id;
     h.host = "host-" + worker;
     h.pid = 100;
     h.slots = slots;
@@ -105,7 +141,7 @@ class CoreHarness {
     h.platform = kPlatform;
     h.isolation = "process";
     h.running = std::move(running);
-    core_->on_hello(worker, h, now, out_);
+    core_->on_hello(worker, h, key_of(worker), now, out_);
     deliver();
     turn();
   }

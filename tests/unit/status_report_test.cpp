@@ -56,6 +56,13 @@ StatusReport sample() {
   r.services[1].host.clear();
   r.bosses = 1;
   r.totals = {10, 7, 1, 2, 1, 5000000, 1, 5000000, 2, 10000000};
+  r.limits.descriptors = 21;
+  r.limits.descriptor_limit = 1048576;
+  r.limits.connections = 3;
+  r.limits.queued_bytes = 4096;
+  r.limits.max_queued_bytes = 1ull << 30;
+  r.limits.assembling_bytes = 70000;
+  r.limits.refused = {{"too-large", 1}, {"queue-full", 0}, {"closed", 2}};
   return r;
 }
 
@@ -156,6 +163,9 @@ void expect_same(const StatusReport& a, const StatusReport& b) {
   ASSERT_EQ(a.services.size(), b.services.size());
   EXPECT_EQ(a.services[1].state, b.services[1].state);
   EXPECT_EQ(a.totals.module_fetch_bytes, b.totals.module_fetch_bytes);
+  EXPECT_EQ(a.limits.descriptor_limit, b.limits.descriptor_limit);
+  EXPECT_EQ(a.limits.assembling_bytes, b.limits.assembling_bytes);
+  EXPECT_EQ(a.limits.refused, b.limits.refused);
 }
 
 // `newer` holds every key of `older`, in the same order and with the same
@@ -268,9 +278,10 @@ TEST(StatusReport, TravelsInStatusReplyAndReadsBackIntact) {
 
 TEST(StatusReport, KeysItDoesNotKnowAreIgnored) {
   std::string map = pack_status_report(sample());
-  // Fourteen keys -> fifteen: a newer manager's extra key at the end.
-  ASSERT_EQ(static_cast<unsigned char>(map[0]), 0x8e);
-  map[0] = static_cast<char>(0x8f);
+  // Fifteen keys -> sixteen: a newer manager's extra key at the end. (A map
+  // of 16 keys takes a map16 header: 0xde 0x00 0x10.)
+  ASSERT_EQ(static_cast<unsigned char>(map[0]), 0x8f);
+  map.replace(0, 1, std::string("\xde\x00\x10", 3));
   msgpack::sbuffer extra;
   msgpack::packer<msgpack::sbuffer> p(extra);
   p.pack(std::string_view("some_later_key"));
@@ -316,7 +327,8 @@ TEST(NameTables, EveryStatusAndStateHasOneNameBothWays) {
       {Status::kNoWorker, "no-worker"},
       {Status::kRejected, "rejected"},
       {Status::kHandedBack, "handed-back"},
-      {Status::kQueueFull, "queue-full"}};
+      {Status::kQueueFull, "queue-full"},
+      {Status::kRefused, "refused"}};
   ASSERT_EQ(statuses.size(), static_cast<std::size_t>(kLastStatus) + 1);
   for (auto [status, name] : statuses) {
     EXPECT_STREQ(status_name(status), name);
@@ -366,8 +378,8 @@ TEST(ServiceStarted, CarriesTaskIdsLikeAnAck) {
   EXPECT_EQ(m.type(), Type::kServiceStarted);
   EXPECT_STREQ(type_name(m.type()), "SERVICE_STARTED");
   EXPECT_EQ(m.task_ids(), ids);
-  // 24 (KEPT_RESULT) is the last type: 25 is unknown.
-  EXPECT_THROW(parse(std::string("\x92\x19\x01", 3)), DecodeError);
+  // 25 (CHUNK) is the last type: 26 is unknown.
+  EXPECT_THROW(parse(std::string("\x92\x1a\x01", 3)), DecodeError);
   EXPECT_EQ(static_cast<int>(kFlagStartedEvent), 8);
 }
 

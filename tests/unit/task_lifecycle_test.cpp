@@ -110,26 +110,38 @@ TEST_F(TaskLifecycle, AFullManagerAnswersQueueFullAndKeepsNoRecord) {
   EXPECT_EQ(small.status().totals.submitted, 2u);
 }
 
-TEST_F(TaskLifecycle, RefusedRecordsAreAnsweredByIdAndTheRestOfTheBatchIsTaken) {
+TEST_F(TaskLifecycle, ARefusedSubmitIsAnsweredForEveryIdThatReadsAndNothingIsTaken) {
+  const std::string why =
+      "SUBMIT refused: record 3 of 3: task: empty function name; none of its tasks was taken";
   Submission s;
-  s.tasks = {task(kSession, 1), task(0xDEAD, 2)};  // the second names another session
-  s.refused = {{{kSession, 3}, "task: empty function name"}};
-  s.unanswerable = {"task: expected array, got string"};
+  s.error = why;
+  s.refused = {{kSession, 1}, {kSession, 3}};
   h.submit(kBoss, std::move(s));
   std::vector<proto::Result> answers = h.results_to(kBoss);
   ASSERT_EQ(answers.size(), 2u);
-  EXPECT_EQ(answers[0].id, (TaskId{kSession, 3}));
+  EXPECT_EQ(answers[0].id, (TaskId{kSession, 1}));
   EXPECT_EQ(answers[0].status, Status::kRejected);
-  EXPECT_EQ(answers[0].payload, "the manager refused the task: task: empty function name");
-  EXPECT_EQ(answers[1].id, (TaskId{0xDEAD, 2}));
-  EXPECT_EQ(answers[1].payload,
-            "the manager refused the task: task 000000000000dead-2 does not belong to this "
-            "boss's session");
+  EXPECT_EQ(answers[0].payload,
+            "the manager refused the task: SUBMIT refused: record 3 of 3: task: empty function "
+            "name; none of its tasks was taken");
+  EXPECT_EQ(answers[1].id, (TaskId{kSession, 3}));
   std::vector<proto::ErrorMessage> errors = h.errors_to(kBoss);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].code, "malformed");
-  EXPECT_EQ(errors[0].text,
-            "SUBMIT: a task record without a readable id: task: expected array, got string");
+  EXPECT_EQ(errors[0].text, why);
+  EXPECT_EQ(h.core().tasks().size(), 0u);
+}
+
+TEST_F(TaskLifecycle, ATaskOfAnotherSessionIsRefusedByIdAndTheRestOfTheBatchIsTaken) {
+  Submission s;
+  s.tasks = {task(kSession, 1), task(0xDEAD, 2)};  // the second names another session
+  h.submit(kBoss, std::move(s));
+  std::vector<proto::Result> answers = h.results_to(kBoss);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].id, (TaskId{0xDEAD, 2}));
+  EXPECT_EQ(answers[0].payload,
+            "the manager refused the task: task 000000000000dead-2 does not belong to this "
+            "boss's session");
   EXPECT_NE(h.record({kSession, 1}), nullptr);  // the good one is taken
   EXPECT_EQ(h.core().tasks().size(), 1u);
 }

@@ -22,10 +22,15 @@ namespace uni::detail {
 // byte, so the elements claimed but not yet seen may never outnumber the
 // bytes left. msgpack-cxx reserves a container's claimed size before reading
 // it; after this check, a message of n bytes can make it reserve for at most
-// n elements in all. Returns an error text, or an empty string.
-inline std::string check_msgpack(const char* data, std::size_t size, std::size_t max_depth = 64) {
+// n elements in all. `max_elements` bounds the values (containers and
+// scalars) the whole value may hold: msgpack-cxx makes an object of 24 bytes
+// for each, so a receiver that caps them caps its decoding memory whatever
+// the bytes say. Returns an error text, or an empty string.
+inline std::string check_msgpack(const char* data, std::size_t size, std::size_t max_depth = 64,
+                                 std::size_t max_elements = SIZE_MAX) {
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   std::size_t pos = 0;
+  std::size_t elements = 0;
   std::size_t pending = 1;          // values still to read
   std::vector<std::uint64_t> open;  // per open container: values left in it
   auto be = [&](std::size_t offset, int bytes) {
@@ -35,6 +40,8 @@ inline std::string check_msgpack(const char* data, std::size_t size, std::size_t
   };
   while (pending > 0) {
     if (pos >= size) return "truncated msgpack";
+    if (++elements > max_elements)
+      return "msgpack holds more than " + std::to_string(max_elements) + " values";
     unsigned char b = p[pos++];
     std::uint64_t skip = 0;      // payload bytes to jump over
     std::uint64_t children = 0;  // values a container announces

@@ -2,7 +2,11 @@
 // manager_connection.hpp).
 #include "broker/zmq/manager_connection.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include "common/log.hpp"
+#include "proto/chunks.hpp"
 
 namespace uni::broker {
 
@@ -10,11 +14,10 @@ using proto::Message;
 using proto::Type;
 
 ManagerConnection::ManagerConnection(zmq::context_t& context, const CurveKeys& keys,
-                                     const std::string& address, const std::string& routing_id,
-                                     const char* role)
+                                     const std::string& address, const char* role)
     : endpoint_(proto::normalize_endpoint(address)),
       role_(role),
-      socket_(proto::make_dealer(context, keys, routing_id)),
+      socket_(proto::make_dealer(context, keys)),
       monitor_(context, socket_, role) {}
 
 proto::Welcome ManagerConnection::open(const std::string& hello,
@@ -73,6 +76,10 @@ proto::Welcome ManagerConnection::open(const std::string& hello,
           send_hello();
           continue;
         }
+        // Refused: the key may not connect as this (its role, a session or a
+        // worker id that is another's). Said as the manager says it.
+        if (error.code == "refused")
+          throw ConnectFailure(ConnectFailure::Reason::kProtocol, error.text);
         throw ConnectFailure(
             ConnectFailure::Reason::kProtocol,
             "the manager at " + endpoint_ + " refused the connection: " + error.text);
@@ -121,6 +128,10 @@ void ManagerConnection::receive(const zmq::message_t& frame, Peer& peer) {
           peer.on_unknown_to_manager();
           return;
         }
+        if (e.code == "refused") {
+          peer.on_refused(e.text, m.refusal());
+          return;
+        }
         log::error("the manager says: {}", e.text);
         return;
       }
@@ -135,6 +146,7 @@ void ManagerConnection::watch_monitor(Peer& peer) {
   bool again = false;
   while (auto event = monitor_.next()) {
     using Event = proto::SocketMonitor::Event;
+    if (*event == Event::kConnected) connected_at_ = Clock::now();
     if (*event == Event::kHandshakeOk) {
       again = true;
       up_ = true;
@@ -147,10 +159,15 @@ void ManagerConnection::watch_monitor(Peer& peer) {
       auto now = Clock::now();
       if (!last_refusal_warning_ || now - *last_refusal_warning_ > std::chrono::seconds(10)) {
         last_refusal_warning_ = now;
-        log::warn(
-            "cannot reconnect to the manager at {}: authentication failed (did it restart "
-            "with another authkey?); retrying",
-            endpoint_);
+        // A refusal ends the connection at once; a stall, after most of the
+        // handshake limit: the manager is busy, the key may be right.
+        if (now - connected_at_ >= proto::HandshakeWatch::kStalledAfter)
+          log::warn("cannot reconnect: {}; retrying", proto::stalled_handshake_text(endpoint_));
+        else
+          log::warn(
+              "cannot reconnect to the manager at {}: authentication failed (did it restart "
+              "with another authkey?); retrying",
+              endpoint_);
       }
     }
   }
@@ -164,11 +181,29 @@ void ManagerConnection::say_hello(Peer& peer, bool reconnect) {
 
 bool ManagerConnection::send(std::string_view body) {
   try {
-    zmq::message_t frame(body.data(), body.size());
-    return socket_.send(frame, zmq::send_flags::dontwait).has_value();
+    if (body.size() <= proto::kMaxFrameBytes) {
+      zmq::message_t frame(body.data(), body.size());
+      return socket_.send(frame, zmq::send_flags::dontwait).has_value();
+    }
+    // Larger than the manager reads in one frame: CHUNKs, each a message of
+    // its own, back to back (docs/protocol.md 4.1).
+    for (std::size_t at = 0; at < body.size(); at += proto::kChunkPieceBytes) {
+      std::size_t piece = std::min(proto::kChunkPieceBytes, body.size() - at);
+      char header[9];
+      std::size_t header_size = proto::write_chunk_header(header, at + piece < body.size(), piece);
+      zmq::message_t frame(header_size + piece);
+      std::memcpy(frame.data(), header, header_size);
+      std::memcpy(static_cast<char*>(frame.data()) + header_size, body.data() + at, piece);
+      if (!socket_.send(frame, zmq::send_flags::dontwait)) return false;
+    }
+    return true;
   } catch (const zmq::error_t&) {
     return false;
   }
+}
+
+void ManagerConnection::Peer::on_refused(const std::string& text, const proto::Refusal&) {
+  log::error("{}", text);
 }
 
 BrokerInfo broker_info(const proto::Welcome& w) {

@@ -42,11 +42,14 @@ class ManagerConnection {
     // The manager did not know this peer (it restarted): whatever was sent
     // before the latest HELLO (see hellos()) was dropped unanswered.
     virtual void on_unknown_to_manager() {}
+    // ERROR "refused": the manager would not do what `what` names, for the
+    // reason `text` gives (the key's role, or another's task).
+    virtual void on_refused(const std::string& text, const proto::Refusal& what);
   };
 
   // `role` names this side in log lines ("boss", "worker").
   ManagerConnection(zmq::context_t& context, const CurveKeys& keys, const std::string& address,
-                    const std::string& routing_id, const char* role);
+                    const char* role);
 
   // Connects, completes the CURVE handshake and the HELLO/WELCOME exchange.
   // Throws broker::ConnectFailure: unreachable, authentication failed, or the
@@ -62,8 +65,9 @@ class ManagerConnection {
   void process(const PollItem* ready, Peer& peer);
   static constexpr int kReadsPerTurn = 1024;
 
-  // Sends one message. False when there is no live connection (the peer's
-  // state is sent again after the next HELLO).
+  // Sends one message, in CHUNKs if it is larger than a frame. False when
+  // there is no live connection (the peer's state is sent again after the
+  // next HELLO).
   bool send(std::string_view body);
 
   bool connected() const { return up_; }
@@ -93,6 +97,7 @@ class ManagerConnection {
   Clock::time_point last_heard_ = Clock::now();
   std::optional<Clock::time_point> hello_sent_at_;
   std::optional<Clock::time_point> last_refusal_warning_;
+  Clock::time_point connected_at_{};  // the last TCP connection's start
 };
 
 // What a WELCOME says, as both sides of the seam see it.

@@ -1,11 +1,16 @@
 // ZeroMQ socket options, ZAP and monitor plumbing (see transport.hpp).
 #include "broker/zmq/transport.hpp"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.hpp"
+#include "proto/chunks.hpp"
 #include "proto/peer_probe.hpp"
 
 namespace uni::proto {
@@ -16,8 +21,9 @@ namespace {
 // host vanished) without waiting for the kernel's keepalive.
 constexpr int kZmtpHeartbeatMs = 1000;
 constexpr int kZmtpHeartbeatTimeoutMs = 5000;
-// A handshake that stalls this long fails, so a wrong key never hangs a peer.
-constexpr int kHandshakeMs = 3000;
+// A handshake that stalls this long fails, so a wrong key never hangs a peer
+// and a silent connection costs the manager no longer than this.
+constexpr int kHandshakeMs = static_cast<int>(kHandshakeLimit.count());
 // Reconnect with backoff from 100 ms to 1 s: a restarted manager sees its
 // workers and bosses back within about a second.
 constexpr int kReconnectMs = 100;
@@ -25,6 +31,10 @@ constexpr int kReconnectMaxMs = 1000;
 // Batching keeps message counts low; the high-water marks are a backstop,
 // and flow control (worker credit, boss windows) keeps queues far below them.
 constexpr int kHighWaterMark = 100000;
+// What libzmq queues from one peer for the manager is counted in messages,
+// not bytes: with frames of at most kMaxFrameBytes this bounds it at 64 MiB
+// per connection, and the manager's loop drains it long before.
+constexpr int kManagerReceiveHighWaterMark = 1000;
 
 void set_curve_keys(zmq::socket_t& s, const std::string& pub, const std::string& sec) {
   s.set(zmq::sockopt::curve_publickey, zmq::buffer(pub));
@@ -45,25 +55,30 @@ std::string normalize_endpoint(const std::string& address) {
 }
 
 zmq::socket_t make_router(zmq::context_t& context, const CurveKeys& keys, const std::string& listen,
-                          std::size_t max_message, std::string& bound) {
+                          std::string& bound) {
   zmq::socket_t s(context, zmq::socket_type::router);
   s.set(zmq::sockopt::curve_server, 1);
   s.set(zmq::sockopt::curve_secretkey, zmq::buffer(keys.server_secret));
   s.set(zmq::sockopt::zap_domain, "uni");
   // Fail loudly instead of dropping a message to an unknown or full peer.
   s.set(zmq::sockopt::router_mandatory, 1);
-  // A peer reconnecting with its routing id takes over the stale connection.
-  s.set(zmq::sockopt::router_handover, 1);
+  // Routing ids are the ROUTER's own (peers set none): a fresh one for each
+  // connection, so that no peer can name itself after another and be handed
+  // that peer's connection. Without ROUTER_HANDOVER, a peer that does choose
+  // the id of a live connection is not attached at all. Who a peer is comes
+  // from its key (ZAP) and its HELLO, never from its routing id.
+  s.set(zmq::sockopt::router_handover, 0);
   s.set(zmq::sockopt::sndhwm, kHighWaterMark);
-  s.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+  s.set(zmq::sockopt::rcvhwm, kManagerReceiveHighWaterMark);
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::heartbeat_ivl, kZmtpHeartbeatMs);
   s.set(zmq::sockopt::heartbeat_timeout, kZmtpHeartbeatTimeoutMs);
   s.set(zmq::sockopt::handshake_ivl, kHandshakeMs);
-  // Messages up to max_message get an application-level "too large" reply;
-  // this hard cap (twice that) protects memory from anything bigger by
-  // dropping the connection.
-  s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * max_message));
+  // libzmq reads a whole frame into memory before anyone looks at it, also a
+  // handshake command from a peer that has not authenticated: frames are
+  // small, so that such a peer costs kilobytes. Larger messages come in
+  // CHUNKs, which the manager puts together within --max-message.
+  s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes + kFrameSlackBytes));
   std::string endpoint = normalize_endpoint(listen);
   // "tcp://host:0" asks for an ephemeral port, as "tcp://host:*" does in libzmq.
   if (endpoint.size() > 2 && endpoint.ends_with(":0"))
@@ -77,12 +92,10 @@ zmq::socket_t make_router(zmq::context_t& context, const CurveKeys& keys, const 
   return s;
 }
 
-zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys,
-                          const std::string& routing_id) {
+zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys) {
   zmq::socket_t s(context, zmq::socket_type::dealer);
   s.set(zmq::sockopt::curve_serverkey, zmq::buffer(keys.server_public));
   set_curve_keys(s, keys.client_public, keys.client_secret);
-  s.set(zmq::sockopt::routing_id, zmq::buffer(routing_id));
   // Queue only on a live connection: while disconnected, sends fail with
   // EAGAIN and the peer's own state (resubmission after HELLO) takes over.
   s.set(zmq::sockopt::immediate, 1);
@@ -100,13 +113,41 @@ zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys,
 
 // ---- ZAP -------------------------------------------------------------------
 
-ZapHandler::ZapHandler(zmq::context_t& context, std::set<std::string> allowed_keys)
-    : socket_(context, zmq::socket_type::rep), allowed_(std::move(allowed_keys)) {
+ZapHandler::ZapHandler(zmq::context_t& context, ZapPolicy policy)
+    : socket_(context, zmq::socket_type::rep),
+      policy_(std::move(policy)),
+      stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (stop_fd_ < 0) throw std::runtime_error("eventfd failed");
   socket_.set(zmq::sockopt::linger, 0);
   socket_.bind("inproc://zeromq.zap.01");
+  // The socket is the thread's from here on.
+  thread_ = std::thread([this] { serve(); });
 }
 
-void ZapHandler::handle() {
+ZapHandler::~ZapHandler() {
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof(one));
+  thread_.join();
+  ::close(stop_fd_);
+}
+
+void ZapHandler::serve() {
+  zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
+  for (;;) {
+    try {
+      poll(items, 2, std::chrono::milliseconds(-1));
+      if (items[1].revents & ZMQ_POLLIN) return;
+      if (items[0].revents & ZMQ_POLLIN)
+        while (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) answer_one();
+    } catch (const std::exception& e) {
+      // A handshake left unanswered times out; the handler serves on.
+      log::error("ZAP handler: {}", e.what());
+    }
+  }
+}
+
+void ZapHandler::answer_one() {
   // Request frames: version, request id, domain, address, identity,
   // mechanism, credentials (the client's public key for CURVE).
   std::vector<zmq::message_t> frames;
@@ -114,23 +155,25 @@ void ZapHandler::handle() {
     zmq::message_t frame;
     if (!socket_.recv(frame, zmq::recv_flags::dontwait)) break;
     bool more = frame.more();
-    frames.push_back(std::move(frame));
+    if (frames.size() < 8) frames.push_back(std::move(frame));
     if (!more) break;
   }
   if (frames.empty()) return;
-  std::string version = frames.size() > 0 ? frames[0].to_string() : "";
-  std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
-  std::string mechanism = frames.size() > 5 ? frames[5].to_string() : "";
-  bool ok = version == "1.0" && mechanism == "CURVE" && frames.size() > 6 &&
-            allowed_.count(frames[6].to_string()) > 0;
-  if (!ok) ++refused_;
+  auto text = [&](std::size_t i) { return i < frames.size() ? frames[i].to_string() : ""; };
+  ZapRequest request{text(2), text(3), text(5), text(6)};
+  ZapVerdict verdict;
+  if (text(0) == "1.0") verdict = policy_(request);
+  else verdict.reason = "unsupported ZAP version";
+  if (verdict.admitted) admitted_.fetch_add(1, std::memory_order_relaxed);
+  else refused_.fetch_add(1, std::memory_order_relaxed);
   socket_.send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(std::string(ok ? "200" : "400")), zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(std::string(ok ? "OK" : "unknown client key")),
+  socket_.send(zmq::buffer(text(1)), zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(std::string(verdict.admitted ? "200" : "400")),
                zmq::send_flags::sndmore);
-  socket_.send(zmq::buffer(std::string()), zmq::send_flags::sndmore);  // user id
-  socket_.send(zmq::buffer(std::string()), zmq::send_flags::none);     // metadata
+  socket_.send(zmq::buffer(verdict.admitted ? std::string("OK") : verdict.reason),
+               zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(verdict.user_id), zmq::send_flags::sndmore);
+  socket_.send(zmq::buffer(std::string()), zmq::send_flags::none);  // metadata
 }
 
 // ---- monitor ---------------------------------------------------------------
@@ -179,15 +222,34 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 }
 }  // namespace
 
-bool HandshakeWatch::on_event(SocketMonitor::Event event) {
+std::string stalled_handshake_text(const std::string& address) {
+  return "the manager at " + address +
+         " accepted the connection but did not complete the handshake in " +
+         seconds_text(kHandshakeLimit) + " s (busy or overloaded)";
+}
+
+bool HandshakeWatch::on_event(SocketMonitor::Event event, Clock::time_point now) {
+  auto failed = [&] {
+    // One stalled connection reports its end twice (a failure, then the
+    // disconnection): it counts once. Refusals count per event, so that one
+    // wrong-key connection is enough to say so.
+    bool stalled = tcp_connects_ > 0 && now - connected_at_ >= kStalledAfter;
+    if (stalled && !last_stalled_) ++stalls_;
+    if (!stalled) ++failures_;
+    last_stalled_ = stalled;
+  };
   switch (event) {
-    case SocketMonitor::Event::kConnected: ++tcp_connects_; break;
+    case SocketMonitor::Event::kConnected:
+      ++tcp_connects_;
+      connected_at_ = now;
+      last_stalled_ = false;
+      break;
     case SocketMonitor::Event::kHandshakeOk: ok_ = true; break;
-    case SocketMonitor::Event::kHandshakeFailed: ++failures_; break;
+    case SocketMonitor::Event::kHandshakeFailed: failed(); break;
     case SocketMonitor::Event::kDisconnected:
       // A TCP connection that closes before any handshake succeeded is how a
       // CURVE server answers a client that encrypted to the wrong key.
-      if (!ok_) ++failures_;
+      if (!ok_) failed();
       ok_ = false;
       break;
     default: break;
@@ -198,19 +260,29 @@ bool HandshakeWatch::on_event(SocketMonitor::Event event) {
 void HandshakeWatch::check(std::chrono::milliseconds waited,
                            std::chrono::milliseconds limit) const {
   if (ok_) return;
-  // Two failed handshakes over working TCP: retrying will not change the key
-  // (unless what listens is no manager at all: then say what it is).
-  if (tcp_connects_ > 0 && (failures_ >= 2 || waited >= limit)) {
+  // Two refused handshakes over working TCP: retrying will not change the
+  // key. At the caller's limit, a handshake that failed quickly was refused
+  // too, while one that stalled met a manager too busy to finish it.
+  const bool refused_twice = tcp_connects_ > 0 && failures_ >= 2;
+  if (!refused_twice && waited < limit) return;
+  if (tcp_connects_ > 0) {
+    // Unless what listens is no manager at all: then say what it is.
     if (std::optional<std::string> other = not_a_manager(address_))
       throw ConnectFailure(ConnectFailure::Reason::kProtocol, *other);
-    if (failures_ >= 2)
-      throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
-                           "authentication failed (wrong authkey?) connecting to " + address_);
-    throw ConnectFailure(ConnectFailure::Reason::kAuthFailed,
-                         "authentication failed (wrong authkey?): the handshake with " + address_ +
-                             " did not complete");
+    if (refused_twice)
+      throw ConnectFailure(
+          ConnectFailure::Reason::kAuthFailed,
+          "authentication failed (wrong authkey, or a key not admitted?) connecting to " +
+              address_);
+    if (failures_ > 0 && stalls_ == 0)
+      throw ConnectFailure(
+          ConnectFailure::Reason::kAuthFailed,
+          "authentication failed (wrong authkey, or a key not admitted?): the handshake with " +
+              address_ + " did not complete");
+    throw ConnectFailure(
+        ConnectFailure::Reason::kUnreachable,
+        stalled_handshake_text(address_) + "; gave up after " + seconds_text(limit) + " s");
   }
-  if (waited < limit) return;
   throw ConnectFailure(ConnectFailure::Reason::kUnreachable, "cannot connect to " + address_ +
                                                                  ": no manager answered within " +
                                                                  seconds_text(limit) + " s");

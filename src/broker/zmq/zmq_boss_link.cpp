@@ -6,17 +6,12 @@
 #include "broker/zmq/socket_poll.hpp"
 #include "common/log.hpp"
 #include "proto/batch.hpp"
+#include "proto/chunks.hpp"
 #include "uni/uni.hpp"
 
 namespace uni::broker {
 
 namespace {
-
-std::string routing_id(std::uint64_t session) {
-  std::string rid = "b";
-  rid.append(reinterpret_cast<const char*>(&session), sizeof(session));
-  return rid;
-}
 
 template <class Promise>
 void fail(Promise& promise, std::exception_ptr error) {
@@ -32,7 +27,8 @@ void fail(Promise& promise, std::exception_ptr error) {
 ZmqBossLink::ZmqBossLink(const CurveKeys& keys, const std::string& address, std::uint64_t session)
     : identity_(manager_identity(address)),
       session_(session),
-      connection_(context_, keys, address, routing_id(session), "boss") {}
+      secret_(proto::new_hello_secret()),
+      connection_(context_, keys, address, "boss") {}
 
 ZmqBossLink::~ZmqBossLink() {
   if (!closed_) fail_pending(~0ull, "the connection is closing", false);
@@ -46,6 +42,7 @@ std::string ZmqBossLink::hello(bool) {
   proto::Hello h;
   h.role = "boss";
   h.session = session_;
+  h.secret = secret_;
   return proto::encode_hello(h);
 }
 
@@ -168,9 +165,55 @@ void ZmqBossLink::on_unknown_to_manager() {
   fail_pending(connection_.hellos(), identity_.name + " restarted before it answered", true);
 }
 
+void ZmqBossLink::on_refused(const std::string& text, const proto::Refusal& what) {
+  auto refused = [&] { return std::make_exception_ptr(RefusedError(text)); };
+  auto by_request = [&](auto& queue) {
+    auto it = std::find_if(queue.begin(), queue.end(),
+                           [&](const auto& p) { return p.first == what.request; });
+    if (it == queue.end()) return false;
+    fail(*it->second.reply, refused());
+    queue.erase(it);
+    return true;
+  };
+  using proto::Type;
+  switch (what.type) {
+    case Type::kHello:
+      // This boss may not go on: whatever waits fails.
+      fail_pending(~0ull, text, false, refused());
+      if (events_) events_->on_session_refused(text);
+      return;
+    case Type::kStatus:
+      if (!status_pending_.empty()) {
+        fail(*status_pending_.front().reply, refused());
+        status_pending_.pop_front();
+        return;
+      }
+      break;
+    case Type::kCancel: {
+      auto it = std::find_if(cancel_pending_.begin(), cancel_pending_.end(),
+                             [&](const Pending<CancelPromise>& p) { return p.ids == what.ids; });
+      if (it != cancel_pending_.end()) {
+        if (it->reply) fail(*it->reply, refused());
+        cancel_pending_.erase(it);
+        return;
+      }
+      break;
+    }
+    case Type::kBecome:
+      if (by_request(become_pending_)) return;
+      break;
+    case Type::kFetchResult:
+      if (by_request(kept_pending_)) return;
+      break;
+    default: break;
+  }
+  log::error("{}", text);
+}
+
 void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::string& why,
-                               bool connect_error) {
+                               bool connect_error, std::exception_ptr as) {
   auto error = [&](const char* request) {
+    if (as) return as;
     std::string text = why + (connect_error ? std::string(" the ") + request + " request" : "");
     return connect_error
                ? std::make_exception_ptr(ConnectError(ConnectError::Reason::kUnreachable, text))
@@ -205,7 +248,8 @@ void ZmqBossLink::fail_pending(std::uint64_t sent_before_hello, const std::strin
 void ZmqBossLink::submit(const std::vector<Submission>& tasks) {
   // Unsent batches (no connection) are fine: the client submits everything
   // without a result again after the next WELCOME.
-  proto::Batcher<proto::Task> batches(proto::kBatchBytes,
+  // Batches fit in one frame; only a single large task travels in chunks.
+  proto::Batcher<proto::Task> batches(proto::kPeerBatchBytes,
                                       [this](const std::vector<const proto::Task*>& batch) {
                                         connection_.send(proto::encode_submit(batch));
                                       });
@@ -219,7 +263,16 @@ void ZmqBossLink::put_module(const ModuleHash& hash, std::string_view platform,
 }
 
 void ZmqBossLink::acknowledge(const std::vector<proto::TaskId>& ids) {
-  connection_.send(proto::encode_ack(ids));
+  // A turn's results may be many: ACKs of at most a frame each (18 bytes an id).
+  constexpr std::size_t kIdsPerAck = proto::kPeerBatchBytes / 18 - 1;
+  if (ids.size() <= kIdsPerAck) {
+    connection_.send(proto::encode_ack(ids));
+    return;
+  }
+  for (std::size_t at = 0; at < ids.size(); at += kIdsPerAck) {
+    std::size_t end = std::min(ids.size(), at + kIdsPerAck);
+    connection_.send(proto::encode_ack({ids.begin() + at, ids.begin() + end}));
+  }
 }
 
 void ZmqBossLink::cancel(const std::vector<proto::TaskId>& ids,

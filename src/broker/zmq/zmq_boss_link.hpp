@@ -53,6 +53,7 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
   void on_message(const proto::Message& m) override;
   void on_dropped() override;
   void on_unknown_to_manager() override;
+  void on_refused(const std::string& text, const proto::Refusal& what) override;
 
   // A request awaiting its reply, and the HELLO count when it was sent.
   template <class Promise>
@@ -61,10 +62,15 @@ class ZmqBossLink final : public BossLink, private ManagerConnection::Peer {
     std::uint64_t hello = 0;
     std::vector<proto::TaskId> ids;  // cancels: what the reply must list
   };
-  void fail_pending(std::uint64_t sent_before_hello, const std::string& why, bool connect_error);
+  // `as`: the exception every request fails with, instead of one made of `why`.
+  void fail_pending(std::uint64_t sent_before_hello, const std::string& why, bool connect_error,
+                    std::exception_ptr as = nullptr);
 
   BrokerIdentity identity_;
   std::uint64_t session_;
+  // Sent in every HELLO: only this link knows it, so that nobody else can
+  // resume its session (docs/security.md).
+  std::string secret_;
   zmq::context_t context_{1};
   ManagerConnection connection_;
   BossEvents* events_ = nullptr;  // during process()

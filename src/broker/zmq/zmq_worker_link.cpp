@@ -4,14 +4,16 @@
 #include "broker/zmq/socket_poll.hpp"
 #include "common/log.hpp"
 #include "proto/batch.hpp"
+#include "proto/chunks.hpp"
 
 namespace uni::broker {
 
 namespace {
 
-proto::Hello hello_of(const WorkerAnnouncement& w) {
+proto::Hello hello_of(const WorkerAnnouncement& w, const std::string& secret) {
   proto::Hello h;
   h.role = "worker";
+  h.secret = secret;
   h.worker_id = w.worker_id;
   h.host = w.host;
   h.pid = w.pid;
@@ -27,22 +29,24 @@ proto::Hello hello_of(const WorkerAnnouncement& w) {
 }  // namespace
 
 ZmqWorkerLink::ZmqWorkerLink(const CurveKeys& keys, const std::string& address)
-    : keys_(keys), identity_(manager_identity(address)), address_(identity_.address) {}
+    : keys_(keys),
+      identity_(manager_identity(address)),
+      address_(identity_.address),
+      secret_(proto::new_hello_secret()) {}
 
 BrokerInfo ZmqWorkerLink::open(const WorkerAnnouncement& worker,
                                std::chrono::milliseconds timeout) {
   // One connection for the link's life: open() again after an attempt nobody
   // answered goes on with the same socket (ManagerConnection::open).
-  if (!connection_)
-    connection_.emplace(context_, keys_, address_, "w" + worker.worker_id, "worker");
-  return broker_info(connection_->open(proto::encode_hello(hello_of(worker)), timeout));
+  if (!connection_) connection_.emplace(context_, keys_, address_, "worker");
+  return broker_info(connection_->open(proto::encode_hello(hello_of(worker, secret_)), timeout));
 }
 
 std::string ZmqWorkerLink::hello(bool reconnect) {
   WorkerAnnouncement worker = events_->announce();
   if (reconnect)
     log::info("reconnected to the manager: announcing {} held task(s)", worker.held.size());
-  return proto::encode_hello(hello_of(worker));
+  return proto::encode_hello(hello_of(worker, secret_));
 }
 
 void ZmqWorkerLink::add_poll_items(std::vector<PollItem>& items) {
@@ -103,7 +107,8 @@ void ZmqWorkerLink::send_become_reply(const proto::BecomeReply& reply) {
 void ZmqWorkerLink::send_results(const std::vector<const proto::Result*>& results) {
   // Unsent batches (no connection) are fine: the worker keeps its results
   // until they are acknowledged and sends them again after the next WELCOME.
-  proto::Batcher<proto::Result> batches(proto::kBatchBytes,
+  // Batches fit in one frame; only a single large result travels in chunks.
+  proto::Batcher<proto::Result> batches(proto::kPeerBatchBytes,
                                         [this](const std::vector<const proto::Result*>& batch) {
                                           connection_->send(proto::encode_results(batch));
                                         });

@@ -17,8 +17,9 @@ namespace uni::broker {
 
 class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
  public:
-  // The worker's id, which names it to the manager (its routing id is
-  // derived from it), comes with the announcement of open().
+  // The worker's id travels in its HELLO (the announcement of open()), with
+  // a random secret of this link's own, which only it knows: a reconnection
+  // of this worker is told from another peer claiming its id by it.
   ZmqWorkerLink(const CurveKeys& keys, const std::string& address);
 
   BrokerInfo open(const WorkerAnnouncement& worker, std::chrono::milliseconds timeout) override;
@@ -44,10 +45,11 @@ class ZmqWorkerLink final : public WorkerLink, private ManagerConnection::Peer {
   CurveKeys keys_;
   BrokerIdentity identity_;
   std::string address_;
+  std::string secret_;
   std::string note_;  // sent with each heartbeat (set_note)
   zmq::context_t context_{1};
-  // Made by the first open(), which learns the worker's id; kept by the
-  // next ones (ManagerConnection::open says why).
+  // Made by the first open(); kept by the next ones (ManagerConnection::open
+  // says why).
   std::optional<ManagerConnection> connection_;
   WorkerEvents* events_ = nullptr;  // during process()
 };
