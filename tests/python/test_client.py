@@ -97,6 +97,11 @@ class Client(unittest.TestCase):
         with self.assertRaises(uni.ConnectError) as e:
             uni.connect("nats://127.0.0.1:1", connect_timeout=0.5)
         self.assertEqual(e.exception.reason, "unreachable")
+        # A client key file is for the manager through this package's protocol.
+        with self.assertRaisesRegex(uni.Error, r"a client key file \(key=\) is for the built-in"):
+            uni.connect("nats://127.0.0.1:1", key="/nonexistent/boss.secret")
+        with self.assertRaisesRegex(uni.Error, r"a client key file \(key=\) is for the built-in"):
+            uni.connect(self.local.address, key="/nonexistent/boss.secret", native=True)
         with self.assertRaises(uni.ConnectError) as e:
             uni.connect("nat://127.0.0.1:4222", authkey="k")
         self.assertIn("unknown scheme nat://", str(e.exception))
