@@ -43,11 +43,15 @@ nlohmann::json service_with_id(BrokerCluster& cluster, const std::string& id) {
 }
 
 // A service's entry once its worker reported it running (on NATS the
-// services bucket is put by the worker's heartbeat).
+// services bucket is put by the worker's heartbeat). Polled through the API.
 nlohmann::json running_service(BrokerCluster& cluster, const std::string& id) {
   nlohmann::json service;
   eventually([&] {
-    service = service_with_id(cluster, id);
+    service = nullptr;
+    nlohmann::json status = cluster.api_status();
+    if (status.is_object())
+      for (const auto& s : status.value("services", nlohmann::json::array()))
+        if (s.value("id", "") == id) service = s;
     return !service.is_null() && service.value("state", "") == "running";
   });
   return service;

@@ -52,7 +52,7 @@ void expect_still_serving(BrokerCluster& cluster) {
 
 // Whether every worker of the status executes a task.
 bool all_busy(BrokerCluster& cluster, std::size_t workers) {
-  json s = cluster.status();
+  json s = cluster.api_status();
   if (!s.is_object() || s["workers"].size() != workers) return false;
   for (const auto& w : s["workers"])
     if (w.value("busy", 0) == 0) return false;
@@ -64,7 +64,7 @@ bool all_busy(BrokerCluster& cluster, std::size_t workers) {
 // does: it spreads a map's tasks over the workers. A NATS worker takes up
 // to a message of tasks at once, so one of two may hold a whole short map.
 int busy_worker(BrokerCluster& cluster, std::size_t workers) {
-  json s = cluster.status();
+  json s = cluster.api_status();
   if (!s.is_object() || s["workers"].size() != workers) return -1;
   if (cluster.has_manager() && !all_busy(cluster, workers)) return -1;
   for (const auto& w : s["workers"])
@@ -76,7 +76,7 @@ int busy_worker(BrokerCluster& cluster, std::size_t workers) {
 
 // The tasks executing on the worker whose supervisor is `pid`.
 std::uint64_t busy_on(BrokerCluster& cluster, pid_t pid) {
-  json s = cluster.status();
+  json s = cluster.api_status();
   if (!s.is_object()) return 0;
   for (const json& w : s["workers"])
     if (w.value("pid", 0) == pid) return w.value("busy", std::uint64_t{0});

@@ -156,6 +156,19 @@ nlohmann::json BrokerCluster::status() {
   return j;
 }
 
+nlohmann::json BrokerCluster::api_status() {
+  if (manager_) return manager_->api_status();
+  try {
+    uni::ConnectOptions options;
+    options.connect_timeout = 2s;
+    options.on_notice = [](const std::string&) {};
+    uni::Cluster boss = connect(options);
+    return nlohmann::json::parse(uni::to_json(boss.status()));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 uni::Cluster BrokerCluster::connect(uni::ConnectOptions options) {
   if (manager_) return manager_->connect(std::move(options));
   ::setenv("UNI_CONFIG_DIR", (*nats_dir_ / "config").c_str(), 1);

@@ -86,6 +86,9 @@ class BrokerCluster {
                      const std::vector<std::string>& extra_env = {});
   // `uni status --json`; a failure fails the test and returns null.
   nlohmann::json status();
+  // The same document asked through the C++ API from this process (no
+  // process spawned: for polls); null if the broker cannot be reached.
+  nlohmann::json api_status();
   // A boss in this test process through the C++ API.
   uni::Cluster connect(uni::ConnectOptions options = {});
 

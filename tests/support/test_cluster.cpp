@@ -321,6 +321,18 @@ nlohmann::json TestCluster::status() {
   return j;
 }
 
+nlohmann::json TestCluster::api_status() {
+  try {
+    uni::ConnectOptions options;
+    options.connect_timeout = 2s;
+    options.on_notice = [](const std::string&) {};
+    uni::Cluster boss = connect(options);
+    return nlohmann::json::parse(uni::to_json(boss.status()));
+  } catch (const std::exception&) {
+    return nullptr;  // down or restarting: the poll asks again
+  }
+}
+
 nlohmann::json TestCluster::worker_status(pid_t pid) {
   nlohmann::json j = status();
   if (j.is_object() && j.contains("workers"))

@@ -134,6 +134,9 @@ class TestCluster {
 
   // `uni status --json`; a failure fails the test and returns null.
   nlohmann::json status();
+  // The same document asked through the C++ API from this process (no
+  // process spawned: for polls); null if the manager cannot be reached.
+  nlohmann::json api_status();
   // The worker entry of `status` whose pid is this one, or null.
   nlohmann::json worker_status(pid_t pid);
 
