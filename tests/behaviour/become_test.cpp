@@ -310,6 +310,9 @@ TEST_P(Become, AHundredBecomesLeakNoDescriptorAndStartNoExecutor) {
   Service<int> service = boss.spawn(server, port);  // v1, linked into this test
   TcpClient client = TcpClient::connect(port);
   ASSERT_EQ(ask(client, "0"), "0");
+  if (!cluster.has_manager()) {  // see IsAcceptedAsSoonAsTheServiceAnswers
+    ASSERT_FALSE(running_service(cluster, service.id()).is_null());
+  }
   const std::vector<pid_t> executors = executors_of(cluster.worker(0));
   ASSERT_EQ(executors.size(), 1u);
   const pid_t executor = executors[0];
