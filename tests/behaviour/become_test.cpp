@@ -30,10 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 nlohmann::json service_with_id(BrokerCluster& cluster, const std::string& id) {
   nlohmann::json status = cluster.status();
   if (!status.is_object()) return nullptr;

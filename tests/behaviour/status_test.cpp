@@ -23,10 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // A `uni map` input file of `lines` lines in the cluster's temp dir.
 std::string write_input(BrokerCluster& cluster, const std::string& name,
                         const std::vector<std::string>& lines) {

@@ -22,10 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 std::string testfns() { return module_path("testfns"); }
 
 // "[1,0]\n[2,0]\n..." for slow(i, ms) of the faults module (it returns i).

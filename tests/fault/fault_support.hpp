@@ -15,10 +15,6 @@ namespace uni::test {
 
 using namespace std::chrono_literals;
 
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // A good task after a fault: the cluster still serves.
 inline void expect_still_serving(TestCluster& cluster) {
   CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "2", "3"});

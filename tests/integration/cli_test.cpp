@@ -20,10 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // `uni run testfns FN ARGS...`, expected to succeed; its stdout as JSON.
 json run_json(TestCluster& cluster, const std::string& fn, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"run", module_path("testfns"), fn};

@@ -147,26 +147,12 @@ ChildProcess BrokerCluster::start(const std::string& name, const std::vector<std
 
 nlohmann::json BrokerCluster::status() {
   if (manager_) return manager_->status();
-  CommandResult r = uni({"status", "--json"}, {.timeout = 15s});
-  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
-  if (r.exit_code != 0 || j.is_discarded() || !j.is_object()) {
-    ADD_FAILURE() << "uni status --json failed\n" << r.describe();
-    return nullptr;
-  }
-  return j;
+  return status_json_of(uni({"status", "--json"}, {.timeout = 15s}));
 }
 
 nlohmann::json BrokerCluster::api_status() {
   if (manager_) return manager_->api_status();
-  try {
-    uni::ConnectOptions options;
-    options.connect_timeout = 2s;
-    options.on_notice = [](const std::string&) {};
-    uni::Cluster boss = connect(options);
-    return nlohmann::json::parse(uni::to_json(boss.status()));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
+  return api_status_of([this](uni::ConnectOptions options) { return connect(std::move(options)); });
 }
 
 uni::Cluster BrokerCluster::connect(uni::ConnectOptions options) {

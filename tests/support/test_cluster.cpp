@@ -311,8 +311,7 @@ CommandResult TestCluster::uni(const std::vector<std::string>& args,
   return run(argv, options);
 }
 
-nlohmann::json TestCluster::status() {
-  CommandResult r = uni({"status", "--json"}, {.timeout = 15s});
+nlohmann::json status_json_of(const CommandResult& r) {
   nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
   if (r.exit_code != 0 || j.is_discarded() || !j.is_object()) {
     ADD_FAILURE() << "uni status --json failed\n" << r.describe();
@@ -321,7 +320,7 @@ nlohmann::json TestCluster::status() {
   return j;
 }
 
-nlohmann::json TestCluster::api_status() {
+nlohmann::json api_status_of(const std::function<uni::Cluster(uni::ConnectOptions)>& connect) {
   try {
     uni::ConnectOptions options;
     options.connect_timeout = 2s;
@@ -331,6 +330,14 @@ nlohmann::json TestCluster::api_status() {
   } catch (const std::exception&) {
     return nullptr;  // down or restarting: the poll asks again
   }
+}
+
+nlohmann::json TestCluster::status() {
+  return status_json_of(uni({"status", "--json"}, {.timeout = 15s}));
+}
+
+nlohmann::json TestCluster::api_status() {
+  return api_status_of([this](uni::ConnectOptions options) { return connect(std::move(options)); });
 }
 
 nlohmann::json TestCluster::worker_status(pid_t pid) {

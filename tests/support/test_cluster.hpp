@@ -25,6 +25,11 @@
 
 namespace uni::test {
 
+// Whether `text` contains `part` (what most assertions on output ask).
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // Paths of this build's artefacts (compile definitions set by CMake).
 std::string bin_path(const std::string& program);  // e.g. "uni", "factorial_boss"
 std::string uni_binary();
@@ -156,6 +161,14 @@ class TestCluster {
   ChildProcess manager_;
   std::deque<ChildProcess> workers_;  // deque: references stay valid as it grows
 };
+
+// The JSON that `uni status --json` printed in `r`; null (and the test
+// failed) if the command failed or printed no JSON object.
+nlohmann::json status_json_of(const CommandResult& r);
+// The status of the cluster `connect` reaches, through the C++ API (no
+// process spawned), as `uni status --json` prints it; null while it does
+// not answer (down, restarting: a poll asks again).
+nlohmann::json api_status_of(const std::function<uni::Cluster(uni::ConnectOptions)>& connect);
 
 // Polls the status of the cluster `connect` reaches, through the C++ API (no
 // process spawned), until it lists a worker whose supervisor has this pid.
