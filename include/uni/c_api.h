@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library is built with hidden visibility and exports only its public
+   symbols: these declarations are among them. */
+#pragma GCC visibility push(default)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -91,5 +95,7 @@ void uni_c_free(char* data);
 #ifdef __cplusplus
 }
 #endif
+
+#pragma GCC visibility pop
 
 #endif /* UNI_C_API_H */
