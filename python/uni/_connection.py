@@ -177,6 +177,10 @@ class Connection:
         self._pending = {}  # seq -> Pending
         self._modules = {}  # hash -> ModuleFile
         self._cancelled = []  # ids sent again after a reconnect until their results arrive
+        # Whether a message went out in CHUNKs, and whether the manager said it
+        # cannot read them (one older than CHUNK: _on_error).
+        self._sent_in_pieces = False
+        self._no_pieces = None  # why, once known
         self._status_waiters = collections.deque()
         self._cancel_waiters = collections.deque()
         self._become_waiters = {}  # BECOME request number -> _BecomeWaiter
@@ -359,8 +363,10 @@ class Connection:
 
     def _send(self, body):
         try:
-            for frame in p.frames(body):  # a message larger than a frame goes in CHUNKs
+            frames = p.frames(body)  # a message larger than a frame goes in CHUNKs
+            for frame in frames:
                 self._socket.send(frame, zmq.NOBLOCK)
+            self._sent_in_pieces |= len(frames) > 1
             return True
         except zmq.ZMQError:  # EAGAIN while disconnected: the state is resent after HELLO
             return False
@@ -607,7 +613,11 @@ class Connection:
             # A BECOME waiting for it would wait for the manager's own limit.
             self._fail_becomes(lambda w: w.module is module, Error(why.decode()))
             return
-        self._send(p.put_module(module_hash, module.platform, module.data))
+        message = p.put_module(module_hash, module.platform, module.data)
+        if self._no_pieces and len(message) > p.MAX_FRAME_BYTES:
+            self._fail_large(self._no_pieces)
+            return
+        self._send(message)
 
     def _on_welcome(self, m):
         # A HELLO after a reconnect was answered: bring the manager up to date.
@@ -672,7 +682,30 @@ class Connection:
             return
         if code == "refused" and self._on_refused(text, m[4] if len(m) > 4 else None):
             return
+        if code == "malformed" and "unknown message type" in text and self._sent_in_pieces:
+            # A manager older than CHUNK (docs/protocol.md) answers each piece
+            # so: what went in pieces never arrives, and its tasks would wait
+            # for ever. They fail instead, saying why, and so does what follows.
+            if self._no_pieces is None:
+                self._no_pieces = (
+                    "the manager at %s does not read messages larger than %d KiB, which go in "
+                    "pieces (CHUNK): it is older than this client; run a manager of this uni "
+                    "release" % (self.endpoint, p.MAX_FRAME_BYTES >> 10))
+                log.error("%s", self._no_pieces)
+            self._fail_large(self._no_pieces)
+            return
         log.error("the manager says: %s", text)
+
+    def _fail_large(self, why):
+        """Fails the tasks and becomes whose module or arguments do not fit in a frame."""
+        def large(module, args=b""):
+            return len(module.data) + 256 > p.MAX_FRAME_BYTES or len(args) + 256 > p.MAX_FRAME_BYTES
+        failed = [seq for seq, t in self._pending.items() if large(t.module, t.record[4])]
+        for seq in failed:
+            self._resolve(seq, p.REJECTED, why.encode(), "", "", 0)
+        if failed:  # the manager may hold them, waiting for the module: let it drop them
+            self._send_cancel([(self.session, seq) for seq in failed], None)
+        self._fail_becomes(lambda w: large(w.module), Error(why))
 
     def _on_refused(self, text, about):
         """Fails what waits for the refused request (docs/protocol.md, ERROR);
