@@ -7,8 +7,10 @@ C extensions inside the sandbox, a 10,000-task map that survives a worker's
 SIGKILL, a Python echo service, and a worker without cloudpickle that is
 never sent a Python function."""
 
+import faulthandler
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +29,10 @@ from harness import LocalCluster, free_tcp_port
 
 # This module is not installed on the workers: its functions go by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+# A run that hangs says where before ctest's limit (300 s) ends it: every
+# thread's stack, once, on stderr. ctest then kills the run and what it started.
+faulthandler.dump_traceback_later(240, exit=False)
 
 PYTHON = sys.executable
 
@@ -104,7 +110,11 @@ class PythonFunctions(unittest.TestCase):
     def setUpClass(cls):
         cls.local = LocalCluster(UNI, workers=1, slots=2)
         cls.local.apply_env()
-        cls.cluster = uni.connect(cls.local.address)
+        try:
+            cls.cluster = uni.connect(cls.local.address)
+        except BaseException:  # tearDownClass is not called when setUpClass fails
+            cls.local.close()
+            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -216,7 +226,9 @@ class PythonFunctions(unittest.TestCase):
         self.assertEqual(self.cluster.submit(square, 9).result(30), 81)
 
     def test_a_crash_is_retried_up_to_max_attempts_with_each_cause_named(self):
-        marker = os.path.join(tempfile.mkdtemp(prefix="uni-py-retry-"), "crashed-once")
+        directory = tempfile.mkdtemp(prefix="uni-py-retry-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        marker = os.path.join(directory, "crashed-once")
         requeued = self.local.status()["totals"]["requeued"]
         self.assertEqual(self.cluster.remote(crash_once, max_attempts=2)(marker),
                          "attempt after the crash")
@@ -318,6 +330,7 @@ class PythonFunctions(unittest.TestCase):
 class AWorkerWithoutCloudpickle(unittest.TestCase):
     def test_is_never_sent_a_python_function_and_says_why(self):
         hide = tempfile.mkdtemp(prefix="uni-no-cloudpickle-")
+        self.addCleanup(shutil.rmtree, hide, ignore_errors=True)
         with open(os.path.join(hide, "cloudpickle.py"), "w") as f:
             f.write("raise ImportError('hidden from this worker by the test')\n")
         with LocalCluster(UNI, workers=0) as local:
@@ -382,7 +395,7 @@ class SandboxAndIsolation(unittest.TestCase):
                 self.assertIn("+python311", caught.exception.message)
                 # It runs modules as before.
                 ident = cluster.module(os.path.join(os.environ["UNI_MODULE_DIR"], "libtestfns.so"))
-                self.assertEqual(ident.ident(5), 5)
+                self.assertEqual(ident.ident.submit(5).result(30), 5)
             self.assertIn("Python functions: not offered under --isolation thread",
                           local.log(local.workers[0]))
 
@@ -436,6 +449,13 @@ class NatsCluster:
                         UNI_NATS_ACK_WAIT_MS="2000")
         self.env.pop("UNI_CONNECT", None)
         self.processes, self.workers = [], []
+        try:
+            self._start(workers, slots)
+        except BaseException:  # what started is stopped: a failed start leaves nothing
+            self.close()
+            raise
+
+    def _start(self, workers, slots):
         server = next(s for s in ("/usr/sbin/nats-server", "/usr/bin/nats-server")
                       if os.path.exists(s))
         self._spawn("nats", [server, "-js", "-sd", os.path.join(self.dir, "js"), "-a",
@@ -447,8 +467,7 @@ class NatsCluster:
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    self.close()
-                    raise RuntimeError("nats-server did not start")
+                    raise RuntimeError("nats-server did not start:\n" + self.log(self.processes[0]))
                 time.sleep(0.05)
         for _ in range(workers):
             self.add_worker(slots)
@@ -488,7 +507,7 @@ class NatsCluster:
                 except OSError:
                     pass
                 process.wait()
-        import shutil
+        self.processes = []
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -498,7 +517,11 @@ class OnNats(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.nats = NatsCluster(workers=2, slots=2)
-        cls.cluster = uni.connect(cls.nats.address)
+        try:
+            cls.cluster = uni.connect(cls.nats.address)
+        except BaseException:  # tearDownClass is not called when setUpClass fails
+            cls.nats.close()
+            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -571,6 +594,7 @@ class OnNats(unittest.TestCase):
 
     def test_a_worker_without_cloudpickle_is_not_sent_python_functions(self):
         hide = tempfile.mkdtemp(prefix="uni-no-cloudpickle-")
+        self.addCleanup(shutil.rmtree, hide, ignore_errors=True)
         with open(os.path.join(hide, "cloudpickle.py"), "w") as f:
             f.write("raise ImportError('hidden from this worker by the test')\n")
         nats = NatsCluster(workers=0)
