@@ -39,7 +39,8 @@ class CancelChannel {
                             const CancelChannelConfig& config = {});
 
   // Stores a cancel of `ids` (all of one session); retries transient failures.
-  PublishAck cancel(std::uint64_t session, const std::vector<proto::TaskId>& ids);
+  PublishAck cancel(std::uint64_t session, const std::vector<proto::TaskId>& ids,
+                    const PublishOptions& options = {});
   // Every stored cancel from the oldest on, then new ones as they come.
   CancelFeed follow();
 

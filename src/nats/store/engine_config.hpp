@@ -27,6 +27,9 @@ struct EngineConfig {
   // encoded tasks (batching is what makes JetStream fast, docs/scale-out.md 3).
   std::size_t batch_tasks = 100;
   std::size_t batch_bytes = 64 << 10;
+  // Bounds each JetStream API request (stream, consumer and bucket
+  // management, direct reads); a request unanswered by then is retried.
+  std::chrono::milliseconds api_timeout{5000};
   // How long results stay in UNI_RESULTS for `uni result ID`.
   std::chrono::milliseconds result_max_age{std::chrono::hours(24)};
 
