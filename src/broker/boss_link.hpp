@@ -81,6 +81,10 @@ class BossEvents {
   // The connection dropped (the link reconnects by itself; on_reconnected
   // follows). Requests awaiting a reply have failed already, with `why`.
   virtual void on_disconnected(const std::string& why) { (void)why; }
+  // The broker no longer holds these tasks of this boss although it had
+  // taken them (a NATS stream lost with its node, or purged): the boss
+  // submits them again (flag kFlagResubmitted). A notice says why.
+  virtual void on_tasks_lost(const std::vector<proto::TaskId>& ids) = 0;
   // Something the user should know, from the broker ("no worker for platform
   // X has joined yet").
   virtual void on_notice(const std::string& text) = 0;

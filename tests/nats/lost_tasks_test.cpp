@@ -8,17 +8,14 @@
 #include <thread>
 
 #include "engine_harness.hpp"
+#include "nats/store/task_queue.hpp"
+#include "uni/detail/platform.hpp"
+#include "uni_on_nats.hpp"
 
 namespace uni::nats {
 namespace {
 
 using proto::Status;
-
-bool mentions(const std::vector<std::string>& notices, const std::string& part) {
-  for (const std::string& n : notices)
-    if (n.find(part) != std::string::npos) return true;
-  return false;
-}
 
 // The first request of the boss for a job (is the module stored? the task
 // queue's stream) timed out while the node was stopped: the job was dropped
@@ -63,10 +60,43 @@ TEST(LostTasks, AModuleUploadThatTimedOutIsTriedAgain) {
   nats.node(0).resume();
   WorkerEngine worker(config_for(nats), identity("w1"));
   worker.set_credit(100);
-  std::vector<std::string> notices;
-  auto got = pump(boss, &worker, sent.size(), echo, 30s, &notices);
+  auto got = pump(boss, &worker, sent.size(), echo, 30s);
   ASSERT_EQ(got.size(), sent.size());
   for (const proto::Task& t : sent) EXPECT_EQ(got[t.id].at(0).status, Status::kOk);
+}
+
+// Tasks the cluster stored and then lost (here purged from their stream, as
+// a stream with one replica loses them with its node): the boss that waits
+// for them says so and submits them again; the map ends, exact and in order.
+TEST(LostTasks, AMapWhoseTasksTheClusterLostSaysSoAndSubmitsThemAgain) {
+  test::NatsCluster nats;
+  test::UniOnNats uni(nats.address());
+  const int count = 300;
+  test::ChildProcess map = uni.start_cli({"map", test::module_path("slowident"), "slow_ident"},
+                                         test::slow_ident_input(count, 1), "map");
+  // No worker yet: the tasks wait in their stream.
+  Connection c = Connection::connect({.address = nats.address()});
+  JetStream js(c);
+  const std::string platform = UNI_PLATFORM_TAG;
+  const std::string stream = Names().task_stream(platform);
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        std::optional<std::uint64_t> held =
+            TaskQueue::count_tasks(js, stream, Names().task_subject(platform) + ".>");
+        return held && *held == count;
+      },
+      20s))
+      << map.read_stderr();
+  js.purge_subject(stream, Names().task_subject(platform) + ".>");
+  test::ChildProcess worker = uni.worker(4);
+  std::optional<test::ExitStatus> status = map.wait_for(40s);
+  if (!status) map.kill();
+  ASSERT_TRUE(status) << "the map waits for ever: " << map.read_stderr();
+  EXPECT_EQ(status->code, 0) << map.read_stderr();
+  EXPECT_TRUE(test::results_in_order(map.read_stdout(), count));
+  EXPECT_NE(map.read_stderr().find("no longer holds " + std::to_string(count) + " task(s)"),
+            std::string::npos)
+      << map.read_stderr();
 }
 
 }  // namespace

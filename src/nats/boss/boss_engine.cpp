@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -27,6 +28,7 @@
 #include "common/process.hpp"
 #include "nats/boss/boss_heartbeat.hpp"
 #include "nats/boss/cluster_status.hpp"
+#include "nats/boss/task_audit.hpp"
 #include "nats/client/async_publisher.hpp"
 #include "nats/client/error.hpp"
 #include "nats/client/wake_fd.hpp"
@@ -81,6 +83,11 @@ constexpr std::chrono::seconds kSayFailingAfter{3};
 // A closing boss stores what it was given for at most this long when the
 // cluster does not answer, then gives up, saying how many tasks it lost.
 constexpr std::chrono::seconds kCloseLimit{10};
+// After this long without a result while tasks are out, the boss checks that
+// the cluster still holds them (TaskAudit); while it does, the pause before
+// the next check doubles, up to kMaxAuditInterval.
+constexpr std::chrono::milliseconds kAuditAfter{5000};
+constexpr std::chrono::milliseconds kMaxAuditInterval{60000};
 
 proto::Result failed(const proto::Task& task, Status status, std::string text) {
   proto::Result r;
@@ -113,6 +120,7 @@ struct BossEngine::Impl {
     max_payload = connection.max_payload();
     publish_thread = std::thread([this] { publish_loop(); });
     result_thread = std::thread([this] { result_loop(); });
+    audit_thread = std::thread([this] { audit_loop(); });
   }
 
   ~Impl() {
@@ -122,6 +130,8 @@ struct BossEngine::Impl {
       stop_deadline = Clock::now() + kCloseLimit;
     }
     jobs_changed.notify_all();
+    audit_wake.notify_all();
+    audit_thread.join();
     publish_thread.join();
     result_thread.join();
     publisher.forget_callbacks();
@@ -448,7 +458,11 @@ struct BossEngine::Impl {
         deliver(refused);
       } else {
         std::string id = TaskQueue::batch_id(ptrs);
-        std::string subject = queue.subject_for(ptrs.size());
+        // Submitted again (the cluster lost it): a new id, or the stream
+        // would drop it as a duplicate of the message it lost.
+        if (ptrs.front()->flags & proto::kFlagResubmitted)
+          id += "-again" + std::to_string(resubmit_round.load());
+        std::string subject = queue.subject_for(ptrs.front()->id.session, ptrs.size());
         {
           std::lock_guard lock(mutex);
           inflight[id] = {platform, std::move(current)};
@@ -467,7 +481,10 @@ struct BossEngine::Impl {
     };
     for (proto::Task& task : tasks) {
       std::size_t size = task.function.size() + task.args.size() + 64;
-      if (!current.empty() && (current.size() >= config.batch_tasks || bytes + size > limit))
+      if (!current.empty() && (current.size() >= config.batch_tasks || bytes + size > limit ||
+                               task.id.session != current.front().id.session ||
+                               (task.flags & proto::kFlagResubmitted) !=
+                                   (current.front().flags & proto::kFlagResubmitted)))
         flush();
       bytes += size;
       current.push_back(std::move(task));
@@ -526,6 +543,82 @@ struct BossEngine::Impl {
     if (again.empty()) return true;
     hold_back(again, why.empty() ? "the task streams did not answer" : why);
     return false;
+  }
+
+  // ---- the audit thread ----
+  // Checks, when results have not come for a while, that the cluster still
+  // holds the tasks it stored; the ones it lost are handed up to be
+  // submitted again. Its requests never hold up the other threads.
+  void audit_loop() {
+    TaskAudit audit(js, config.names, session);
+    std::chrono::milliseconds interval = kAuditAfter;
+    Clock::time_point last_audit = Clock::now();
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      if (last_result > last_audit) interval = kAuditAfter;  // results flow again
+      const Clock::time_point due = std::max(last_result, last_audit) + interval;
+      if (Clock::now() < due) {
+        audit_wake.wait_until(lock, due);
+        continue;
+      }
+      last_audit = Clock::now();
+      if (outstanding.empty()) continue;
+      lock.unlock();
+      std::vector<TaskId> lost;
+      std::vector<std::string> gone;
+      try {
+        lost = audit.lost(
+            stored_tasks(), [this](std::vector<proto::Result>& r) { deliver(r); }, gone);
+      } catch (const std::exception& e) {
+        log::debug("NATS: checking that the cluster holds this boss's tasks: {}", e.what());
+      }
+      if (!gone.empty()) reopen_stores = true;
+      report_lost(lost);
+      lock.lock();
+      last_audit = Clock::now();
+      interval = lost.empty() ? std::min(kMaxAuditInterval, 2 * interval) : kAuditAfter;
+    }
+  }
+
+  // This session's tasks without a result that the cluster confirmed
+  // storing, by platform: not those waiting to be published, nor those
+  // published and unanswered, nor those handed up as lost and not back.
+  std::map<std::string, std::vector<TaskId>> stored_tasks() {
+    std::lock_guard publishing(publish_mutex);  // `parked` is the publisher's
+    std::lock_guard lock(mutex);
+    std::unordered_set<TaskId, proto::TaskIdHash> unstored(resubmitting.begin(),
+                                                           resubmitting.end());
+    for (const Job& job : jobs)
+      if (const auto* submit = std::get_if<SubmitJob>(&job))
+        for (const proto::Task& t : submit->tasks) unstored.insert(t.id);
+    for (const auto& [id, batch] : inflight)
+      for (const proto::Task& t : batch.tasks) unstored.insert(t.id);
+    for (const auto& [hash, batches] : parked)
+      for (const Batch& b : batches)
+        for (const proto::Task& t : b.tasks) unstored.insert(t.id);
+    std::map<std::string, std::vector<TaskId>> out;
+    for (const auto& [id, platform] : outstanding)
+      if (id.session == session && !unstored.count(id)) out[platform_names[platform]].push_back(id);
+    return out;
+  }
+
+  void report_lost(const std::vector<TaskId>& lost) {
+    std::vector<TaskId> still;
+    {
+      std::lock_guard lock(mutex);
+      for (const TaskId& id : lost)
+        if (outstanding.count(id) && resubmitting.insert(id).second) still.push_back(id);
+      if (still.empty()) return;
+      ++resubmit_round;
+      std::sort(still.begin(), still.end());
+      events.lost.insert(events.lost.end(), still.begin(), still.end());
+      events.notices.push_back(
+          "the NATS cluster no longer holds " + std::to_string(still.size()) +
+          " task(s) of this boss that it had stored (the first: " + still.front().str() +
+          "; lost with a node, or their stream was purged or deleted); submitting them again");
+    }
+    log::debug("NATS: {} task(s) of this boss were lost by the cluster", still.size());
+    wake.signal();
   }
 
   // ---- the heartbeat's (BossHeartbeat) ----
@@ -674,7 +767,16 @@ struct BossEngine::Impl {
   bool confirm_due = false;  // published on a submitting thread: wait for the answers
   std::deque<Job> jobs;
   BossEvents events;
-  std::unordered_set<TaskId, proto::TaskIdHash> outstanding;
+  // Tasks submitted without a final result yet, and the platform of each
+  // (an index into platform_names).
+  std::unordered_map<TaskId, std::uint32_t, proto::TaskIdHash> outstanding;
+  std::vector<std::string> platform_names;
+  std::map<std::string, std::uint32_t> platform_index;
+  // Handed up as lost, not yet submitted again.
+  std::unordered_set<TaskId, proto::TaskIdHash> resubmitting;
+  std::condition_variable audit_wake;
+  // Counts the losses told: a batch submitted again gets a new message id.
+  std::atomic<std::uint32_t> resubmit_round{0};
   std::uint64_t max_submitted_seq = 0;  // of this session: higher ids are unknown
   std::set<std::string> platforms;      // submitted to
   Clock::time_point last_result = Clock::now();
@@ -708,8 +810,8 @@ struct BossEngine::Impl {
   std::set<std::string> hinted_platforms;  // told "no worker yet" about
   std::unordered_set<ModuleHash> known_modules, requested_modules;
   std::unordered_map<ModuleHash, std::vector<Batch>> parked;
-  bool reopen_stores = false;      // after a failure, before the next job
-  std::set<TaskId> watch_started;  // services whose start the boss waits for
+  std::atomic<bool> reopen_stores{false};  // after a failure, before the next job
+  std::set<TaskId> watch_started;          // services whose start the boss waits for
   // The result thread's own.
   std::uint64_t replay_from = 1;
   Clock::time_point next_service_check{};
@@ -721,7 +823,7 @@ struct BossEngine::Impl {
   const std::int64_t connected_ms = unix_ms_now();
   const std::string host = host_name();
 
-  std::thread publish_thread, result_thread;
+  std::thread publish_thread, result_thread, audit_thread;
   // Last: stopped first, after the threads above (the last id recorded).
   BossHeartbeat heartbeat{js, config, session,
                           [this] {
@@ -752,9 +854,12 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
     std::lock_guard lock(impl_->mutex);
     Clock::time_point now = Clock::now();
     impl_->platforms.insert(platform);
-    impl_->submitted_count += tasks.size();
+    auto [where, added] = impl_->platform_index.emplace(platform, impl_->platform_names.size());
+    if (added) impl_->platform_names.push_back(platform);
     for (const proto::Task& t : tasks) {
-      impl_->outstanding.insert(t.id);
+      impl_->resubmitting.erase(t.id);
+      // A task given again (lost by the cluster) is not counted twice.
+      if (impl_->outstanding.emplace(t.id, where->second).second) ++impl_->submitted_count;
       if (t.id.session == impl_->session)
         impl_->max_submitted_seq = std::max(impl_->max_submitted_seq, t.id.seq);
       if ((t.flags & proto::kFlagService) && (t.flags & proto::kFlagStartedEvent))

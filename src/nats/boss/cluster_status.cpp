@@ -29,7 +29,7 @@ std::uint64_t ms_since(std::int64_t then, std::int64_t now) {
 std::optional<std::uint64_t> tasks_in_stream(JetStream& js, const EngineConfig& config,
                                              const std::string& platform) {
   return TaskQueue::count_tasks(js, config.names.task_stream(platform),
-                                config.names.task_subject(platform));
+                                config.names.task_subject(platform) + ".>");
 }
 
 // The platforms that have a task stream: tasks may wait there for a

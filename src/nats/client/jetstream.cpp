@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 
+#include <nlohmann/json.hpp>
+
 #include <thread>
 
 #include "common/log.hpp"
@@ -202,6 +204,50 @@ std::optional<Message> JetStream::next_message(const std::string& stream,
   check(status, "reading " + subject + " from sequence " + std::to_string(from_sequence) +
                     " of stream " + stream);
   return Message(MsgHandle(raw));
+}
+
+std::optional<JetStream::Stored> JetStream::next_stored(const std::string& stream,
+                                                        const std::string& subject,
+                                                        std::uint64_t from_sequence) {
+  // nats.c reads by subject only the last message, or directly: the
+  // stream's API request does the rest (server 2.9: next_by_subj).
+  nlohmann::json request = {{"seq", from_sequence}, {"next_by_subj", subject}};
+  const std::string doing = "reading " + subject + " from sequence " +
+                            std::to_string(from_sequence) + " of stream " + stream;
+  Message reply =
+      connection_->request("$JS.API.STREAM.MSG.GET." + stream, request.dump(), api_timeout_);
+  nlohmann::json answer;
+  try {
+    answer = nlohmann::json::parse(reply.data());
+  } catch (const nlohmann::json::exception& e) {
+    throw NatsError(FailureKind::kOther, NATS_ERR, 0, doing + ": the answer is not JSON");
+  }
+  if (answer.contains("error")) {
+    const nlohmann::json& error = answer["error"];
+    int code = error.value("err_code", 0);
+    if (code == JSNoMessageFoundErr || error.value("code", 0) == 404) {
+      if (code == JSStreamNotFoundErr)
+        throw NatsError(FailureKind::kNotFound, NATS_NOT_FOUND, code,
+                        doing + ": " + error.value("description", "stream not found"));
+      return std::nullopt;
+    }
+    throw NatsError(code == 10008 ? FailureKind::kTimeout : FailureKind::kOther, NATS_ERR, code,
+                    doing + ": " + error.value("description", "") + " [JetStream error " +
+                        std::to_string(code) + "]");
+  }
+  const nlohmann::json& message = answer.at("message");
+  Stored out;
+  out.sequence = message.value("seq", std::uint64_t{0});
+  out.subject = message.value("subject", "");
+  const std::string data = message.value("data", "");
+  out.data.resize(data.size());
+  std::size_t length = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data.data()), out.data.size(),
+                        data.data(), data.size(), nullptr, &length, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0)
+    throw NatsError(FailureKind::kOther, NATS_ERR, 0, doing + ": the message is not base64");
+  out.data.resize(length);
+  return out;
 }
 
 void JetStream::delete_message(const std::string& stream, std::uint64_t sequence) {

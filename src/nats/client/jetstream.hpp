@@ -94,6 +94,15 @@ class JetStream {
   std::optional<Message> next_message(const std::string& stream, const std::string& subject,
                                       std::uint64_t from_sequence);
   void delete_message(const std::string& stream, std::uint64_t sequence);
+  // The same as next_message, asked of the stream's leader (no allow_direct
+  // needed, never a lagging replica's view): for a reader that must see
+  // every message the stream holds now. nullopt when there is none.
+  struct Stored {
+    std::uint64_t sequence = 0;
+    std::string subject, data;
+  };
+  std::optional<Stored> next_stored(const std::string& stream, const std::string& subject,
+                                    std::uint64_t from_sequence);
 
  private:
   jsOptions options() const;
