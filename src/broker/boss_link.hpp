@@ -196,6 +196,9 @@ class BossLink {
   // When the broker was last heard from (any message), for "no word from
   // ..." notices: a silent broker is not necessarily a dropped connection.
   virtual Clock::time_point last_heard() const = 0;
+  // Why the broker is silent, when the link knows ("creating stream X:
+  // Timeout"), for the same notices; "" if it does not.
+  virtual std::string silence_reason() const { return ""; }
   // Which broker this is (known before open()), and its name for messages
   // to the user: "the manager at tcp://host:port".
   virtual const BrokerIdentity& identity() const = 0;

@@ -139,9 +139,19 @@ void Client::Io::check_silence(Clock::time_point now) {
   } else if (!silence_noticed_ && now - last_heard >= limit && waiting()) {
     silence_noticed_ = true;
     auto silent_s = std::chrono::duration_cast<std::chrono::seconds>(now - last_heard).count();
-    on_notice_("no word from " + link_->name() + " for " + std::to_string(silent_s) +
-               " s; waiting for it to come back (" + std::to_string(pending_.size()) +
-               " unfinished task(s) are submitted again when it does)");
+    std::string why = link_->silence_reason();
+    if (!why.empty()) why = " (" + why + ")";
+    if (link_->identity().has_manager)
+      on_notice_("no word from " + link_->name() + " for " + std::to_string(silent_s) + " s" + why +
+                 "; waiting for it to come back (" + std::to_string(pending_.size()) +
+                 " unfinished task(s) are submitted again when it does)");
+    else  // a cluster that stores the tasks itself (NATS JetStream)
+      on_notice_("no answer from " + link_->name() + " for " + std::to_string(silent_s) + " s" +
+                 why +
+                 "; waiting for it (it may be electing leaders, or lack a quorum of its "
+                 "nodes); " +
+                 std::to_string(pending_.size()) +
+                 " unfinished task(s) wait, and any it lost are submitted again");
   }
 }
 

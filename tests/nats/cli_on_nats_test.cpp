@@ -6,7 +6,11 @@
 // the NATS cluster rather than a manager.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "nats_test_util.hpp"
@@ -148,15 +152,37 @@ TEST(CliOnNats, AWrongCredentialExitsWithCode3InTimeAndSaysWhy) {
   EXPECT_EQ(right.cli({"run", testfns(), "add", "1", "2"}).out, "3\n");
 }
 
+// CPU seconds process `pid` has used (user and system), from /proc.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "pid (comm) "
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 // Messages name the broker they talk to: a worker started before its
-// cluster says it waits for a NATS cluster, not for a manager.
-TEST(CliOnNats, AWorkerStartedBeforeItsClusterSaysItWaitsForTheNatsCluster) {
+// cluster says it waits for the NATS cluster, not for a manager, and why
+// (not "none has answered for 0 s"); it waits without spinning (a refused
+// connection fails at once: it tried again at once, at 100 % CPU).
+TEST(CliOnNats, AWorkerStartedBeforeItsClusterWaitsQuietlyAndSaysWhy) {
   const std::string address = "nats://127.0.0.1:" + std::to_string(free_tcp_port());
   UniOnNats uni(address);
   ChildProcess worker = uni.start_cli({"worker"});
-  EXPECT_TRUE(worker.wait_for_stderr("waiting for a NATS cluster at " + address + ":", 20s))
+  EXPECT_TRUE(worker.wait_for_stderr(
+      "waiting for the NATS cluster at " + address + ": cannot reach a NATS server", 20s))
       << worker.read_stderr();
+  const double before = cpu_seconds(worker.pid());
+  std::this_thread::sleep_for(3s);
+  const double used = cpu_seconds(worker.pid()) - before;
+  EXPECT_LT(used, 0.5) << "the waiting worker used " << used << " s of CPU in 3 s";
   EXPECT_EQ(worker.read_stderr().find("manager"), std::string::npos) << worker.read_stderr();
+  EXPECT_EQ(worker.read_stderr().find("for 0 s"), std::string::npos) << worker.read_stderr();
   worker.kill(SIGTERM);
   EXPECT_TRUE(worker.wait_for(10s).has_value());
 }

@@ -78,8 +78,6 @@ constexpr std::chrono::milliseconds kConfirmFor{10000};
 // kMaxHoldBack.
 constexpr std::chrono::milliseconds kFirstHoldBack{200};
 constexpr std::chrono::milliseconds kMaxHoldBack{2000};
-// When the failures of the publisher are told to the user.
-constexpr std::chrono::seconds kSayFailingAfter{3};
 // A closing boss stores what it was given for at most this long when the
 // cluster does not answer, then gives up, saying how many tasks it lost.
 constexpr std::chrono::seconds kCloseLimit{10};
@@ -110,10 +108,12 @@ struct BossEngine::Impl {
         session(s),
         connection(Connection::connect(config.connect)),
         js(connection, config.api_timeout),
-        results(ResultStream::open(
-            js, config.names, {.replicas = config.replicas, .max_age = config.result_max_age})),
-        cancels(CancelChannel::open(js, config.names, {.replicas = config.replicas})),
-        modules(ModuleStore::open(js, config.names, {.replicas = config.replicas})),
+        // Handles only: the streams are made (or checked) by the publisher
+        // before its first job, retried through leader elections, so that
+        // a boss starts as soon as a server takes its connection.
+        results(ResultStream::bind(js, config.names)),
+        cancels(CancelChannel::bind(js, config.names)),
+        modules(ModuleStore::bind(js, config.names)),
         feed(results.subscribe(session)),
         publisher(connection, {.ack_timeout = std::min<std::chrono::milliseconds>(
                                    config.api_timeout, std::chrono::milliseconds(5000))}) {
@@ -161,7 +161,7 @@ struct BossEngine::Impl {
         events.results.push_back(std::move(r));
         any = true;
       }
-      if (any) last_result = Clock::now();
+      if (any) last_result = last_answer = Clock::now();
     }
     if (any) wake.signal();
   }
@@ -195,6 +195,7 @@ struct BossEngine::Impl {
       bool ok = run_jobs(todo);
       ok = confirm() && ok;
       if (ok && worked) publishing_works();
+      if (ok) heard();
     }
   }
 
@@ -268,8 +269,9 @@ struct BossEngine::Impl {
 
   // Puts `todo` back before the jobs posted meanwhile, held back for a
   // while; the stores are opened again first (a stream may have gone).
+  // While this lasts, the boss counts the cluster as silent (last_answer()),
+  // and the client tells the user, with `why`.
   void hold_back(std::deque<Job>& todo, const std::string& why) {
-    bool say = false;
     {
       std::lock_guard lock(mutex);
       const Clock::time_point now = Clock::now();
@@ -280,33 +282,29 @@ struct BossEngine::Impl {
       hold_back_until = now + hold_back_for;
       jobs.insert(jobs.begin(), std::make_move_iterator(todo.begin()),
                   std::make_move_iterator(todo.end()));
-      say = !failure_said && now - *failing_since >= kSayFailingAfter;
-      failure_said |= say;
     }
     todo.clear();
     reopen_stores = true;
     log::debug("NATS: the cluster did not take what this boss sends ({}); trying again", why);
-    if (say)
-      notify("the NATS cluster has not stored this boss's tasks for " +
-             std::to_string(kSayFailingAfter.count()) + " s (" + why +
-             "); trying again until it does");
   }
 
-  // A round went through: the failures, if any were told, are over.
+  // A round went through: the failures are over.
   void publishing_works() {
-    bool said = false;
-    {
-      std::lock_guard lock(mutex);
-      if (!failing_since) return;
-      failing_since.reset();
-      hold_back_for = {};
-      said = std::exchange(failure_said, false);
-    }
-    if (said) notify("the NATS cluster stores this boss's tasks again");
+    std::lock_guard lock(mutex);
+    failing_since.reset();
+    failure_text.clear();
+    hold_back_for = {};
   }
 
-  // After a failure: the streams and stores this boss writes, opened again
-  // (each is created if it is gone), and the task queues with them.
+  // The cluster answered this boss.
+  void heard() {
+    std::lock_guard lock(mutex);
+    last_answer = Clock::now();
+  }
+
+  // Before the first job and after a failure: the streams and stores this
+  // boss writes, opened (each created if it is missing, or gone), and the
+  // task queues with them.
   void reopen() {
     // The result thread reads `results`: only its stream is made again.
     ResultStream::open(js, config.names,
@@ -792,11 +790,10 @@ struct BossEngine::Impl {
   // Batches published and not yet answered, by message id (under `mutex`:
   // answered on nats.c's thread).
   std::unordered_map<std::string, Batch> inflight;
-  // The publisher's failures (under `mutex`): since when, why, whether the
-  // user was told, and until when the jobs are held back.
+  // The publisher's failures (under `mutex`): since when, why, and until
+  // when the jobs are held back.
   std::optional<Clock::time_point> failing_since;
   std::string failure_text;
-  bool failure_said = false;
   std::chrono::milliseconds hold_back_for{0};
   Clock::time_point hold_back_until{};
   Clock::time_point stop_deadline = Clock::time_point::max();
@@ -810,8 +807,9 @@ struct BossEngine::Impl {
   std::set<std::string> hinted_platforms;  // told "no worker yet" about
   std::unordered_set<ModuleHash> known_modules, requested_modules;
   std::unordered_map<ModuleHash, std::vector<Batch>> parked;
-  std::atomic<bool> reopen_stores{false};  // after a failure, before the next job
-  std::set<TaskId> watch_started;          // services whose start the boss waits for
+  // Before the first job, and after a failure: the streams are (re)made.
+  std::atomic<bool> reopen_stores{true};
+  std::set<TaskId> watch_started;  // services whose start the boss waits for
   // The result thread's own.
   std::uint64_t replay_from = 1;
   Clock::time_point next_service_check{};
@@ -825,12 +823,15 @@ struct BossEngine::Impl {
 
   std::thread publish_thread, result_thread, audit_thread;
   // Last: stopped first, after the threads above (the last id recorded).
-  BossHeartbeat heartbeat{js, config, session,
+  BossHeartbeat heartbeat{js,
+                          config,
+                          session,
                           [this] {
                             std::lock_guard lock(mutex);
                             return max_submitted_seq;
                           },
-                          [this] { return boss_entry(); }};
+                          [this] { return boss_entry(); },
+                          [this] { heard(); }};
 };
 
 BossEngine::BossEngine(EngineConfig config, std::uint64_t session)
@@ -966,6 +967,18 @@ proto::StatusReport BossEngine::status() {
     platforms.assign(impl_->platforms.begin(), impl_->platforms.end());
   }
   return read_cluster_status(impl_->js, impl_->config, platforms);
+}
+
+BossEngine::Clock::time_point BossEngine::last_answer() const {
+  std::lock_guard lock(impl_->mutex);
+  // While what it sends is not taken, the cluster is not answering it.
+  return impl_->failing_since ? std::min(impl_->last_answer, *impl_->failing_since)
+                              : impl_->last_answer;
+}
+
+std::string BossEngine::trouble() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->failure_text;
 }
 
 std::size_t BossEngine::outstanding() const {

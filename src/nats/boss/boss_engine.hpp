@@ -9,6 +9,7 @@
 // wake_fd() collects what they found with take().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,6 +69,12 @@ class BossEngine {
 
   // Tasks submitted whose result has not been handed up.
   std::size_t outstanding() const;
+  // When the cluster last answered this boss (a result, a stored batch, its
+  // heartbeat's entry); not since the first of a run of failures to store
+  // what it sends. trouble(): the last of those failures, "" when none.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last_answer() const;
+  std::string trouble() const;
   Connection& connection();
   const EngineConfig& config() const;
 

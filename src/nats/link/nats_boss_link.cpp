@@ -138,8 +138,7 @@ std::optional<proto::Result> NatsBossLink::detached_result(const proto::TaskId& 
 }
 
 broker::BossLink::Clock::time_point NatsBossLink::last_heard() const {
-  if (engine_ && engine_->connection().connected()) last_connected_ = Clock::now();
-  return last_connected_;
+  return engine_ ? engine_->last_answer() : Clock::now();
 }
 
 }  // namespace uni::nats

@@ -17,8 +17,9 @@ namespace uni::nats {
 struct EngineConfig {
   ConnectOptions connect;
   Names names;
-  // Replicas of every stream and bucket uni creates (3 survives a node).
-  int replicas = 1;
+  // Replicas of every stream and bucket uni creates; 0: as many as the
+  // cluster offers, up to 3 (3 survive the loss of a node).
+  int replicas = 0;
   // A fetched batch not acked nor marked in progress within this time goes to
   // another worker; the bound on noticing a dead worker.
   std::chrono::milliseconds ack_wait{30000};
