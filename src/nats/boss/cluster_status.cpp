@@ -85,6 +85,9 @@ proto::StatusReport read_cluster_status(JetStream& js, const EngineConfig& confi
     out.heartbeat_age_ms = ms_since(w.at_ms, now);
     out.last_seen_ms = out.heartbeat_age_ms;
     out.uptime_ms = ms_since(w.started_ms, now);
+    out.note = w.note;
+    // A worker out of service has no credit (as the manager reports it).
+    if (!w.note.empty()) out.capacity = 0;
     report.running += w.busy;
     report.assigned += out.assigned;
     report.totals.completed += w.completed;
