@@ -13,9 +13,13 @@
 #include <sstream>
 #include <thread>
 
+#include "nats/client/jetstream.hpp"
+#include "nats/store/names.hpp"
+#include "nats/store/task_queue.hpp"
 #include "nats_test_util.hpp"
 #include "net.hpp"
 #include "tls_certificates.hpp"
+#include "uni/detail/platform.hpp"
 #include "uni_on_nats.hpp"
 
 namespace uni::test {
@@ -280,6 +284,82 @@ TEST(CliOnNats, AWrongSchemeSaysWhatListensOrNamesTheSchemes) {
     EXPECT_NE(r.err.find("unknown scheme nat://"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("nats://HOST:PORT"), std::string::npos) << r.err;
   }
+}
+
+// A worker whose module cache breaks takes itself out of service, and says
+// why in `uni status` on NATS as on a manager (its note was dropped on NATS:
+// the worker, silently idle, looked healthy). Its task runs on another.
+TEST(CliOnNats, AWorkerWhoseCacheBrokeSaysWhyInStatus) {
+  NatsCluster nats;
+  UniOnNats uni(nats.address());
+  const std::filesystem::path broken_dir = uni.dir() / "broken-cache";
+  ChildProcess broken = uni.worker(2, "broken", {"--cache-dir", broken_dir.string()});
+  // A file takes the directory's place: every module it stores now fails.
+  std::filesystem::rename(broken_dir, uni.dir() / "broken-cache.gone");
+  std::ofstream(broken_dir) << "x";
+
+  UniOnNats::Outcome submit = uni.cli({"submit", testfns(), "add", "1", "2"});
+  ASSERT_EQ(submit.status.code, 0) << submit.err;
+  const std::string id = submit.out.substr(0, submit.out.find('\n'));
+  nlohmann::json report;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    UniOnNats::Outcome s = uni.cli({"status", "--json"});
+    if (s.status.code == 0) {
+      report = nlohmann::json::parse(s.out);
+      if (report["workers"].size() == 1 && !report["workers"][0].value("note", "").empty()) break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(report["workers"].size(), 1u) << report.dump() << broken.read_stderr();
+  EXPECT_NE(report["workers"][0].value("note", "").find("module cache"), std::string::npos)
+      << report.dump() << broken.read_stderr();
+  EXPECT_EQ(report["workers"][0]["capacity"], 0) << report.dump();
+  EXPECT_EQ(report["totals"]["failed"], 0) << report.dump();
+  UniOnNats::Outcome text = uni.cli({"status"});
+  EXPECT_NE(text.out.find("takes no tasks"), std::string::npos) << text.out << text.err;
+
+  ChildProcess healthy = uni.worker(2, "healthy");
+  UniOnNats::Outcome result = uni.cli({"result", id, "--wait", "60"}, {}, 90s);
+  EXPECT_EQ(result.status.code, 0) << result.err;
+  EXPECT_EQ(result.out, "3\n") << result.err;
+}
+
+// An interrupted map ends in bounded time while the cluster does not answer
+// (a stream gone with its node, here a node stopped): its cancel looked up
+// every unfinished task in a bucket it could not open, a timeout each, and
+// the map hung until SIGKILL.
+TEST(CliOnNats, AnInterruptedMapEndsWhileTheClusterDoesNotAnswer) {
+  NatsCluster nats;
+  UniOnNats uni(nats.address());
+  const int count = 500;
+  ChildProcess map =
+      uni.start_cli({"map", slowident(), "slow_ident"}, slow_ident_input(count, 1), "map");
+  // No worker: the tasks wait in their stream.
+  nats::Connection c = nats::Connection::connect({.address = nats.address()});
+  nats::JetStream js(c);
+  const std::string platform = UNI_PLATFORM_TAG;
+  ASSERT_TRUE(nats::testing::eventually(
+      [&] {
+        std::optional<std::uint64_t> held = nats::TaskQueue::count_tasks(
+            js, nats::Names().task_stream(platform), nats::Names().task_subject(platform) + ".>");
+        return held && *held == count;
+      },
+      20s))
+      << map.read_stderr();
+  nats.node(0).pause();
+  map.kill(SIGTERM);
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<ExitStatus> status = map.wait_for(40s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  nats.node(0).resume();
+  if (!status) map.kill();
+  ASSERT_TRUE(status) << "the interrupted map did not end: " << map.read_stderr();
+  EXPECT_LT(took, 30s) << map.read_stderr();
+  std::printf("the interrupted map ended %.1f s after SIGTERM\n",
+              std::chrono::duration<double>(took).count());
+  EXPECT_NE(map.read_stderr().find("cancelling " + std::to_string(count)), std::string::npos)
+      << map.read_stderr();
 }
 
 }  // namespace

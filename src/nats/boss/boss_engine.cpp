@@ -81,6 +81,9 @@ constexpr std::chrono::milliseconds kMaxHoldBack{2000};
 // A closing boss stores what it was given for at most this long when the
 // cluster does not answer, then gives up, saying how many tasks it lost.
 constexpr std::chrono::seconds kCloseLimit{10};
+// And the publisher's last try this much longer, before the connection is
+// closed under it.
+constexpr std::chrono::seconds kCloseGrace{1};
 // After this long without a result while tasks are out, the boss checks that
 // the cluster still holds them (TaskAudit); while it does, the pause before
 // the next check doubles, up to kMaxAuditInterval.
@@ -118,21 +121,37 @@ struct BossEngine::Impl {
         publisher(connection, {.ack_timeout = std::min<std::chrono::milliseconds>(
                                    config.api_timeout, std::chrono::milliseconds(5000))}) {
     max_payload = connection.max_payload();
-    publish_thread = std::thread([this] { publish_loop(); });
+    publish_thread = std::thread([this] {
+      publish_loop();
+      std::lock_guard lock(mutex);
+      publisher_done = true;
+      publisher_ended.notify_all();
+    });
     result_thread = std::thread([this] { result_loop(); });
     audit_thread = std::thread([this] { audit_loop(); });
   }
 
   ~Impl() {
     {
-      std::lock_guard lock(mutex);
+      std::unique_lock lock(mutex);
       stopping = true;
       stop_deadline = Clock::now() + kCloseLimit;
+      jobs_changed.notify_all();
+      audit_wake.notify_all();
+      // A cluster that does not answer would hold each thread for its
+      // requests' timeouts, one after another (a reopen is several): past
+      // the close limit the connection is closed, and they all fail at once.
+      // An interrupted command ends in bounded time.
+      if (!publisher_ended.wait_until(lock, stop_deadline + kCloseGrace,
+                                      [&] { return publisher_done; })) {
+        lock.unlock();
+        log::debug("NATS: closing: the cluster did not answer in {} s; closing the connection",
+                   kCloseLimit.count());
+        natsConnection_Close(connection.get());
+      }
     }
-    jobs_changed.notify_all();
-    audit_wake.notify_all();
-    audit_thread.join();
     publish_thread.join();
+    audit_thread.join();
     result_thread.join();
     publisher.forget_callbacks();
   }
@@ -797,6 +816,8 @@ struct BossEngine::Impl {
   std::chrono::milliseconds hold_back_for{0};
   Clock::time_point hold_back_until{};
   Clock::time_point stop_deadline = Clock::time_point::max();
+  bool publisher_done = false;  // its thread has ended (under `mutex`)
+  std::condition_variable publisher_ended;
   // The last answer of the cluster to this boss (under `mutex`).
   Clock::time_point last_answer = Clock::now();
 
@@ -886,10 +907,15 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
   std::vector<proto::Result> ended;  // ended here: `cancelled` results to store
   std::vector<TaskId> to_stop;       // cancels for the workers
   std::optional<ServiceRegistry> services;
+  // A cluster that does not answer is asked once per cancel, not once per id:
+  // a map's thousands of ids would wait a timeout each (an interrupted map
+  // that never ended).
+  bool services_unreachable = false, ledger_unreachable = false;
   // A service a worker reports running is stopped by that worker, which
   // stores its `cancelled` result; other tasks cannot be told queued from
   // running (a worker may hold them fetched), so they end here.
   auto running_service = [&](const TaskId& id) {
+    if (services_unreachable) return false;
     try {
       if (!services)
         services.emplace(ServiceRegistry::open(impl_->js, impl_->config.names,
@@ -897,6 +923,7 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
       return services->find(id.str()).has_value();
     } catch (const std::exception& e) {
       log::debug("NATS: looking for service {}: {}", id.str(), e.what());
+      services_unreachable = !services.has_value();
       return false;
     }
   };
@@ -904,6 +931,7 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
   // as it grows, `uni submit` its one task before publishing it).
   std::optional<SessionLedger> ledger;
   auto handed_out = [&](const TaskId& id) {
+    if (ledger_unreachable) return true;
     try {
       if (!ledger)
         ledger.emplace(SessionLedger::open(impl_->js, impl_->config.names, impl_->config.replicas,
@@ -913,20 +941,25 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
     } catch (const std::exception& e) {
       // Cannot tell: as before the ledger, taken as submitted.
       log::debug("NATS: looking up session {}: {}", session_hex(id.session), e.what());
+      ledger_unreachable = !ledger.has_value();
       return true;
     }
   };
   for (const TaskId& id : ids) {
     CancelState state;
     if (id.session == impl_->session) {
-      bool outstanding = false, submitted = false;
+      bool outstanding = false, submitted = false, service = false;
       {
         std::lock_guard lock(impl_->mutex);
         outstanding = impl_->outstanding.count(id) > 0;
         submitted = id.seq <= impl_->max_submitted_seq;
+        service = impl_->open_services.count(id) > 0;
       }
+      // Only a service of its own can be running as one: a map's tasks
+      // are not looked up in the cluster.
       if (!outstanding) state = submitted ? CancelState::kDone : CancelState::kUnknown;
-      else state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
+      else
+        state = service && running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
     } else if (impl_->results.find(id)) {  // another boss's task (uni stop)
       state = CancelState::kDone;
     } else if (running_service(id)) {

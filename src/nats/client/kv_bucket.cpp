@@ -32,8 +32,10 @@ kvStore* create(JetStream& js, const KvBucketConfig& config, int replicas,
   kvStore* kv = nullptr;
   natsStatus status = js_CreateKeyValue(&kv, js.get(), &cfg);
   if (status == NATS_OK) return kv;
-  natsStatus ignored;
-  std::string detail = nats_GetLastError(&ignored) != nullptr ? nats_GetLastError(&ignored) : "";
+  natsStatus last = NATS_OK;
+  const char* last_text = nats_GetLastError(&last);
+  // Another status's text is an earlier failure's (see check()).
+  std::string detail = last_text != nullptr && last == status ? last_text : "";
   error.emplace(classify(status, 0, detail), status, 0,
                 "creating KV bucket " + config.bucket + ": " + natsStatus_GetText(status) +
                     (detail.empty() ? "" : " (" + detail + ")"));
