@@ -417,6 +417,13 @@ struct FailureStatus {
   std::uint64_t age_ms = 0;  // since it ended
 };
 
+// A stream of the broker's (NATS JetStream: uni's streams and buckets) and
+// its copies: `replicas` kept, `current` of them live and up to date now.
+struct StreamStatus {
+  std::string name;
+  std::uint32_t replicas = 0, current = 0;
+};
+
 // What Cluster::become did.
 struct BecomeResult {
   // From the old version's hand_over() to the new version's take_over():
@@ -448,6 +455,11 @@ struct ClusterStatus {
   std::uint64_t uptime_ms = 0;                 // the manager's
   double tasks_per_s = 0;                      // tasks finished per second over the last 10 s
   std::vector<FailureStatus> recent_failures;  // most recent first, at most 20
+  // On NATS: uni's streams, and whether the cluster can lose any one node
+  // now with every stream still keeping a quorum of its replicas. Empty and
+  // false from a manager (one process: it has no replicas).
+  std::vector<StreamStatus> streams;
+  bool survives_node_loss = false;
   // The broker that answered, as the connection knows it (not sent by it,
   // not in to_json): its kind ("manager", "NATS cluster") and whether a
   // manager runs. Without one (NATS) there is no uptime, the totals are the

@@ -101,6 +101,8 @@ void copy_common(const From& in, To& out) {
   out.tasks_per_s = in.tasks_per_s;
   for (const auto& f : in.recent_failures)
     out.recent_failures.push_back({f.id, f.function, f.status, f.error, f.worker, f.age_ms});
+  for (const auto& st : in.streams) out.streams.push_back({st.name, st.replicas, st.current});
+  out.survives_node_loss = in.survives_node_loss;
 }
 
 ClusterStatus public_status(const proto::StatusReport& report) {

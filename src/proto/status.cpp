@@ -86,6 +86,10 @@ constexpr std::string_view kHeartbeatAgeMs = "heartbeat_age_ms", kUptimeMs = "up
                            kStatus = "status", kError = "error", kAgeMs = "age_ms";
 // workers[]: only from a worker that takes no tasks, and why (optional).
 constexpr std::string_view kNote = "note";
+// Only from a broker that keeps replicas (optional): streams[] of
+// {name, replicas, current}, and whether it can lose a node.
+constexpr std::string_view kStreams = "streams", kName = "name", kReplicas = "replicas",
+                           kCurrent = "current", kSurvivesNodeLoss = "survives_node_loss";
 }  // namespace key
 
 [[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
@@ -200,7 +204,7 @@ std::string pack_status_report(const StatusReport& r) {
     p.pack(value);
   };
 
-  p.pack_map(14);
+  p.pack_map(r.streams.empty() ? 14 : 16);
   field(key::kManager, r.manager);
   field(key::kVersion, r.version);
   field(key::kEndpoint, r.endpoint);
@@ -270,6 +274,17 @@ std::string pack_status_report(const StatusReport& r) {
     field(key::kError, f.error);
     field(key::kWorker, f.worker);
     field(key::kAgeMs, f.age_ms);
+  }
+  if (!r.streams.empty()) {
+    p.pack(key::kStreams);
+    p.pack_array(static_cast<std::uint32_t>(r.streams.size()));
+    for (const StatusReport::Stream& st : r.streams) {
+      p.pack_map(3);
+      field(key::kName, st.name);
+      field(key::kReplicas, st.replicas);
+      field(key::kCurrent, st.current);
+    }
+    field(key::kSurvivesNodeLoss, r.survives_node_loss);
   }
   return std::string(buffer.data(), buffer.size());
 }
@@ -349,6 +364,17 @@ StatusReport read_status_report(const msgpack::object& map) {
       out.worker = f.str(key::kWorker);
       out.age_ms = f.u64(key::kAgeMs);
     }
+  }
+  if (in.find(key::kStreams)) {
+    const msgpack::object& streams = in.array(key::kStreams);
+    for (std::uint32_t i = 0; i < streams.via.array.size; ++i) {
+      Reader st(streams.via.array.ptr[i], "STATUS_REPLY stream");
+      StatusReport::Stream& out = r.streams.emplace_back();
+      out.name = st.str(key::kName);
+      out.replicas = st.u32(key::kReplicas);
+      out.current = st.u32(key::kCurrent);
+    }
+    if (in.find(key::kSurvivesNodeLoss)) r.survives_node_loss = in.boolean(key::kSurvivesNodeLoss);
   }
   return r;
 }

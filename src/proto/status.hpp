@@ -107,6 +107,11 @@ struct StatusReport {
     std::uint64_t age_ms = 0;
   };
   static constexpr std::size_t kFailureErrorBytes = 400;
+  // A stream of a broker that keeps replicas (NATS JetStream).
+  struct Stream {
+    std::string name;
+    std::uint32_t replicas = 0, current = 0;  // kept; live and up to date now
+  };
 
   std::string manager;  // run id, as in WELCOME
   std::string version;
@@ -123,6 +128,10 @@ struct StatusReport {
   std::uint64_t uptime_ms = 0;
   double tasks_per_s = 0;                // tasks finished per second over the last 10 s
   std::vector<Failure> recent_failures;  // at most 20
+  // Only from a broker that keeps replicas (NATS; never on the wire from a
+  // manager): its streams, and whether it can lose any one node now.
+  std::vector<Stream> streams;
+  bool survives_node_loss = false;
 };
 
 // The report as the msgpack map STATUS_REPLY carries (the same bytes, key

@@ -80,9 +80,19 @@ TEST(CliOnNats, StatusListsWorkersAndServicesAndStopEndsAService) {
   EXPECT_EQ(report["services"][0]["id"], id);
   EXPECT_EQ(report["services"][0]["function"], "sleep_ms");
 
+  // One server: every stream has its one copy, and the cluster cannot lose it.
+  ASSERT_FALSE(report["streams"].empty()) << status.out;
+  for (const nlohmann::json& st : report["streams"]) {
+    EXPECT_EQ(st["replicas"], 1) << st.dump();
+    EXPECT_EQ(st["current"], 1) << st.dump();
+  }
+  EXPECT_EQ(report["survives_node_loss"], false) << status.out;
+
   UniOnNats::Outcome text = uni.cli({"status"});
   EXPECT_NE(text.out.find(id), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("1 worker"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("UNI_RESULTS 1/1"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("the cluster cannot lose a node"), std::string::npos) << text.out;
 
   UniOnNats::Outcome stop = uni.cli({"stop", id});
   EXPECT_EQ(stop.status.code, 0) << stop.out << stop.err;
@@ -360,6 +370,27 @@ TEST(CliOnNats, AnInterruptedMapEndsWhileTheClusterDoesNotAnswer) {
               std::chrono::duration<double>(took).count());
   EXPECT_NE(map.read_stderr().find("cancelling " + std::to_string(count)), std::string::npos)
       << map.read_stderr();
+}
+
+// `uni result --wait` waits through a server restart within its wait (it
+// exited at once: "cannot reach a NATS server").
+TEST(CliOnNats, ResultWaitsThroughAServerRestart) {
+  NatsCluster nats;
+  UniOnNats uni(nats.address());
+  ChildProcess worker = uni.worker();
+  UniOnNats::Outcome submit = uni.cli({"submit", testfns(), "add", "20", "22"});
+  ASSERT_EQ(submit.status.code, 0) << submit.err;
+  const std::string id = submit.out.substr(0, submit.out.find('\n'));
+  ASSERT_EQ(uni.cli({"result", id, "--wait", "30"}).out, "42\n");
+  nats.node(0).kill();
+  ChildProcess result = uni.start_cli({"result", id, "--wait", "60"}, {}, "result");
+  std::this_thread::sleep_for(2s);
+  EXPECT_TRUE(result.running()) << result.read_stderr();
+  nats.node(0).restart();
+  std::optional<ExitStatus> status = result.wait_for(60s);
+  ASSERT_TRUE(status) << result.read_stderr();
+  EXPECT_EQ(status->code, 0) << result.read_stderr();
+  EXPECT_EQ(result.read_stdout(), "42\n") << result.read_stderr();
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "nats/client/jetstream.hpp"
@@ -115,6 +117,85 @@ TEST(ClusterFaults, AMapStartedWhileTheClusterComesUpSurvivesANodeKilled) {
   EXPECT_EQ(out.status.code, 0) << "node n" << victim + 1 << " killed\n" << out.err;
   EXPECT_TRUE(results_in_order(out.out, kTasks)) << "node n" << victim + 1 << " killed\n"
                                                  << out.err;
+}
+
+// `uni status --json` on the cluster, parsed; null if it failed.
+nlohmann::json status_of(UniOnNats& uni) {
+  UniOnNats::Outcome s = uni.cli({"status", "--json"});
+  return s.status.code == 0 ? nlohmann::json::parse(s.out) : nlohmann::json();
+}
+
+// `uni status` says how many replicas each stream keeps and whether the
+// cluster can lose a node: yes on 3 nodes with the defaults, no once a node
+// is down (2 of 3 live).
+TEST(ClusterFaults, StatusSaysTheReplicasAndWhetherTheClusterCanLoseANode) {
+  NatsCluster nats(3);
+  nats.wait_jetstream_ready();
+  UniOnNats uni(nats.address());
+  ChildProcess worker = uni.worker(1);
+  UniOnNats::Outcome run = uni.cli({"run", slowident(), "slow_ident", "7", "0"});
+  ASSERT_EQ(run.out, "7\n") << run.err;
+  nlohmann::json report;
+  EXPECT_TRUE(nats::testing::eventually(
+      [&] {
+        report = status_of(uni);
+        return report.is_object() && report.value("survives_node_loss", false);
+      },
+      30s))
+      << report.dump();
+  std::set<std::string> names;
+  for (const nlohmann::json& st : report["streams"]) {
+    names.insert(st["name"].get<std::string>());
+    EXPECT_EQ(st["replicas"], 3) << st.dump();
+  }
+  for (const std::string& stream : kStreams) EXPECT_EQ(names.count(stream), 1u) << stream;
+  UniOnNats::Outcome text = uni.cli({"status"});
+  EXPECT_NE(text.out.find("UNI_RESULTS 3/3"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("the cluster can lose any one node"), std::string::npos) << text.out;
+
+  nats.node(2).kill();
+  EXPECT_TRUE(nats::testing::eventually(
+      [&] {
+        report = status_of(uni);
+        return report.is_object() && !report.value("streams", nlohmann::json::array()).empty() &&
+               !report.value("survives_node_loss", true);
+      },
+      60s))
+      << report.dump();
+  text = uni.cli({"status"});
+  EXPECT_NE(text.out.find("the cluster cannot lose a node"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("2 of 3 live"), std::string::npos) << text.out;
+}
+
+// Commands wait through a cluster that lost its quorum (2 of 3 nodes down)
+// until it has one again, and say what they wait for: `uni submit` exited 2
+// after 5 s ("...: Timeout"), `uni status` failed.
+TEST(ClusterFaults, CommandsWaitForTheClusterToRegainItsQuorum) {
+  NatsCluster nats(3);
+  nats.wait_jetstream_ready();
+  UniOnNats uni(nats.address());
+  ChildProcess worker = uni.worker(1);
+  ASSERT_EQ(uni.cli({"run", slowident(), "slow_ident", "1", "0"}).out, "1\n");
+  nats.node(1).kill();
+  nats.node(2).kill();
+  ChildProcess submit =
+      uni.start_cli({"submit", slowident(), "slow_ident", "5", "0"}, {}, "submit");
+  ChildProcess status = uni.start_cli({"status"}, {}, "status");
+  std::this_thread::sleep_for(7s);  // longer than a request's timeout (5 s)
+  EXPECT_TRUE(submit.running()) << submit.read_stderr();
+  nats.node(1).restart();
+  std::optional<ExitStatus> submitted = submit.wait_for(90s);
+  ASSERT_TRUE(submitted) << submit.read_stderr();
+  EXPECT_EQ(submitted->code, 0) << submit.read_stderr();
+  EXPECT_NE(submit.read_stderr().find("waiting for the NATS cluster"), std::string::npos)
+      << submit.read_stderr();
+  std::optional<ExitStatus> told = status.wait_for(60s);
+  ASSERT_TRUE(told) << status.read_stderr();
+  EXPECT_EQ(told->code, 0) << status.read_stderr();
+  EXPECT_NE(status.read_stdout().find("1 worker"), std::string::npos) << status.read_stdout();
+  const std::string id = submit.read_stdout().substr(0, submit.read_stdout().find('\n'));
+  UniOnNats::Outcome result = uni.cli({"result", id, "--wait", "60"}, {}, 90s);
+  EXPECT_EQ(result.out, "5\n") << result.err;
 }
 
 TEST(ClusterFaults, AWorkerKilledMidMapHasItsTasksRedelivered) {
