@@ -574,9 +574,9 @@ class Cluster {
   }
 
   // Workers, queue and services as the manager sees them now. Throws
-  // ConnectError if the manager does not answer within 5 s or the connection
-  // drops first.
-  ClusterStatus status() const;
+  // ConnectError if the manager does not answer within `wait` or the
+  // connection drops first.
+  ClusterStatus status(std::chrono::milliseconds wait = std::chrono::seconds(5)) const;
 
   // The manager's address.
   const std::string& address() const { return address_; }

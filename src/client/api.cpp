@@ -144,8 +144,8 @@ CancelResult public_cancel(proto::CancelState state) {
 
 }  // namespace
 
-ClusterStatus Cluster::status() const {
-  ClusterStatus out = public_status(client_->status(std::chrono::milliseconds(5000)));
+ClusterStatus Cluster::status(std::chrono::milliseconds wait) const {
+  ClusterStatus out = public_status(client_->status(wait));
   const broker::BrokerIdentity& broker = client_->identity();
   out.broker = broker.kind;
   out.has_manager = broker.has_manager;
