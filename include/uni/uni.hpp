@@ -44,6 +44,14 @@
 #include "uni/detail/types.hpp"
 #include "uni/version.hpp"
 
+// The client's engine is private to libuni-client.so: declared before the
+// public part, so that its members stay hidden.
+namespace uni::detail {
+class Client;
+}  // namespace uni::detail
+
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni {
 
 class ServiceContext;  // uni/service.hpp
@@ -181,7 +189,6 @@ struct TaskOptions {
 // ---- internals the templates below need ------------------------------------------
 
 namespace detail {
-class Client;
 struct TaskState;
 struct ModuleInfo;
 
@@ -635,3 +642,4 @@ class Cluster {
 Cluster connect(const std::string& address = "", const ConnectOptions& options = {});
 
 }  // namespace uni
+#pragma GCC visibility pop
