@@ -401,6 +401,7 @@ StatusReport read_status_report(const msgpack::object& map) {
                                       kv.val.via.u64);
       }
     }
+  }
   if (in.find(key::kStreams)) {
     const msgpack::object& streams = in.array(key::kStreams);
     for (std::uint32_t i = 0; i < streams.via.array.size; ++i) {
