@@ -397,7 +397,9 @@ ClusterStatus status_within(const Cluster& cluster, std::chrono::seconds limit) 
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     try {
       return cluster.status(said ? std::max(left, std::chrono::milliseconds(1000)) : 5000ms);
-    } catch (const Error& e) {  // the broker's failure: status throws nothing else
+    } catch (const RefusedError&) {
+      throw;                    // an answer: waiting would not change it
+    } catch (const Error& e) {  // the broker's failure
       if (Clock::now() >= deadline) throw;
       if (!said)
         std::fprintf(stderr, "uni status: %s; waiting for up to %lld s\n", e.what(),

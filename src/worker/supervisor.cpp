@@ -67,13 +67,12 @@ struct Held {
   // proto::digest_args of its arguments, taken as they go to the runner:
   // announced after a reconnect, it shows a manager that restarted since
   // that this worker was sent the task (docs/security.md §14.4).
-  std::uint64_t args_digest = 0;
-  bool digested = false;
+  std::optional<std::uint64_t> args_digest;
 };
 
 // The digest of a held task's arguments, from them if still here.
 std::uint64_t digest_of(const Held& h) {
-  return h.digested ? h.args_digest : proto::digest_args(h.task.args);
+  return h.args_digest ? *h.args_digest : proto::digest_args(h.task.args);
 }
 
 // A cache store that failed this many times in a row, for want of room or
@@ -665,10 +664,7 @@ void Supervisor::Impl::schedule() {
       continue;
     }
     Held& h = it->second;
-    if (!h.digested) {
-      h.args_digest = proto::digest_args(h.task.args);
-      h.digested = true;
-    }
+    if (!h.args_digest) h.args_digest = proto::digest_args(h.task.args);
     // The args are not needed here again: a task that must run again is sent
     // again by the manager.
     RunRequest request{

@@ -26,12 +26,12 @@
 
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/wake_fd.hpp"
 #include "nats/boss/boss_heartbeat.hpp"
 #include "nats/boss/cluster_status.hpp"
 #include "nats/boss/task_audit.hpp"
 #include "nats/client/async_publisher.hpp"
 #include "nats/client/error.hpp"
-#include "nats/client/wake_fd.hpp"
 #include "nats/store/cancel_channel.hpp"
 #include "nats/store/module_store.hpp"
 #include "nats/store/registry.hpp"

@@ -153,7 +153,17 @@ StreamState JetStream::ensure_stream_with(const StreamConfig& config, int replic
   jsOptions opts = options();
   jsStreamInfo* info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus status = js_AddStream(&info, js_.get(), &cfg, &opts, &code);
+  // Two processes creating the same stream at once: the server can answer
+  // the second "subjects overlap" (with the stream it is still creating for
+  // the first). Asked again once that one exists, it answers "done" or
+  // "name in use"; a real overlap with another stream stays one.
+  natsStatus status = NATS_OK;
+  for (int attempt = 1;; ++attempt) {
+    code = static_cast<jsErrCode>(0);
+    status = js_AddStream(&info, js_.get(), &cfg, &opts, &code);
+    if (status == NATS_OK || code != JSStreamSubjectOverlapErr || attempt == 10) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   if (status != NATS_OK && code == JSStreamNameExistErr) {
     // It exists with another configuration (another client's defaults, or an
     // operator's change): bring it to this one, keeping replicas it has

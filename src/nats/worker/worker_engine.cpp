@@ -18,9 +18,9 @@
 #include <unordered_set>
 
 #include "common/log.hpp"
+#include "common/wake_fd.hpp"
 #include "nats/client/async_publisher.hpp"
 #include "nats/client/error.hpp"
-#include "nats/client/wake_fd.hpp"
 #include "nats/store/cancel_channel.hpp"
 #include "nats/store/module_store.hpp"
 #include "nats/store/registry.hpp"
