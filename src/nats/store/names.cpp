@@ -44,8 +44,13 @@ std::string Names::task_subject(std::string_view platform) const {
   return prefix_ + ".tasks." + std::string(platform);
 }
 
-std::string Names::task_subject(std::string_view platform, std::size_t count) const {
-  return task_subject(platform) + "." + std::to_string(count);
+std::string Names::task_subject(std::string_view platform, std::uint64_t session,
+                                std::size_t count) const {
+  return task_subject(platform) + "." + session_hex(session) + "." + std::to_string(count);
+}
+
+std::string Names::task_session_subjects(std::string_view platform, std::uint64_t session) const {
+  return task_subject(platform) + "." + session_hex(session) + ".*";
 }
 
 std::string Names::platform_of_task_stream(std::string_view stream) const {

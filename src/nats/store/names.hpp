@@ -21,9 +21,14 @@ class Names {
   // pull consumer its workers share.
   std::string task_stream(std::string_view platform) const;   // UNI_TASKS_<platform>
   std::string task_subject(std::string_view platform) const;  // uni.tasks.<platform>
-  // A message of `count` tasks is published on uni.tasks.<platform>.<count>,
-  // so that the stream's per-subject counts say how many tasks it holds.
-  std::string task_subject(std::string_view platform, std::size_t count) const;
+  // A message of `count` tasks of boss session `session` is published on
+  // uni.tasks.<platform>.<session>.<count>: the stream's per-subject counts
+  // say how many tasks it holds, in all and of each session, and a boss can
+  // read its own messages (to find tasks the cluster no longer holds).
+  std::string task_subject(std::string_view platform, std::uint64_t session,
+                           std::size_t count) const;
+  // Every message of one session: uni.tasks.<platform>.<session>.*
+  std::string task_session_subjects(std::string_view platform, std::uint64_t session) const;
   std::string task_consumer() const { return "workers"; }
   // The platform whose task stream `stream` is; empty if it is none.
   std::string platform_of_task_stream(std::string_view stream) const;

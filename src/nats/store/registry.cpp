@@ -62,6 +62,7 @@ void WorkerRegistry::announce(const WorkerEntry& worker) {
                          {"started_ms", worker.started_ms},
                          {"at_ms", worker.at_ms}};
   if (!worker.also_platforms.empty()) json["also_platforms"] = worker.also_platforms;
+  if (!worker.note.empty()) json["note"] = worker.note;
   bucket_.put(worker.id, json.dump());
 }
 
@@ -88,6 +89,7 @@ std::vector<WorkerEntry> WorkerRegistry::list() {
     w.tasks_per_s = json.value("tasks_per_s", 0.0);
     w.started_ms = json.value("started_ms", std::int64_t{0});
     w.at_ms = json.value("at_ms", std::int64_t{0});
+    w.note = json.value("note", "");
     return w;
   });
 }

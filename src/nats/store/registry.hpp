@@ -40,6 +40,8 @@ struct WorkerEntry {
   // Platforms it serves beside `platform` (a capability added:
   // "...+python311", proto/platforms.hpp).
   std::vector<std::string> also_platforms = {};
+  // Why it takes no tasks (its module cache is unusable); empty when it does.
+  std::string note{};
 };
 
 struct ServiceEntry {

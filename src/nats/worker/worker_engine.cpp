@@ -160,6 +160,7 @@ struct WorkerEngine::Impl {
     e.started_ms = tally.started_ms;
     e.at_ms = unix_ms_now();
     e.tasks_per_s = tally.rate_now();
+    e.note = note;
     return e;
   }
 
@@ -597,6 +598,7 @@ struct WorkerEngine::Impl {
 
   EngineConfig config;
   WorkerIdentity identity;
+  std::string note;  // set_note() (under `mutex`)
   Connection connection;
   JetStream js;
   std::vector<std::unique_ptr<Feed>> feeds;  // its own platform first
@@ -691,6 +693,11 @@ void WorkerEngine::send_results(const std::vector<const proto::Result*>& results
 
 void WorkerEngine::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
   impl_->chores.post([impl = impl_.get(), busy, started] { impl->beat(busy, started); });
+}
+
+void WorkerEngine::set_note(const std::string& note) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->note = note;
 }
 
 std::uint32_t WorkerEngine::service_became(const proto::TaskId& id, const ModuleHash& module,
