@@ -28,6 +28,15 @@ void check_platform(std::string_view platform) {
   }
 }
 
+bool valid_subject_token(std::string_view token) {
+  if (token.empty()) return false;
+  for (char c : token)
+    if (c == '.' || c == '*' || c == '>' || std::isspace(static_cast<unsigned char>(c)) ||
+        !std::isprint(static_cast<unsigned char>(c)))
+      return false;
+  return true;
+}
+
 std::string session_hex(std::uint64_t session) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(session));
@@ -48,6 +57,29 @@ std::string Names::task_subject(std::string_view platform, std::size_t count) co
   return task_subject(platform) + "." + std::to_string(count);
 }
 
+std::string Names::task_subject(std::string_view platform, std::string_view owner,
+                                std::size_t count) const {
+  if (owner.empty()) return task_subject(platform, count);
+  return task_subject(platform) + "." + std::string(owner) + "." + std::to_string(count);
+}
+
+std::string Names::requeue_subject(std::string_view platform, std::string_view owner,
+                                   std::size_t count) const {
+  if (owner.empty()) return task_subject(platform, count);
+  return task_subject(platform, owner, count) + ".requeued";
+}
+
+std::string Names::task_owner(std::string_view platform, std::string_view subject) const {
+  // <prefix>.tasks.<platform>[.<owner>].<count>[.requeued]: an owner is the
+  // token after the platform when a count follows it.
+  const std::string base = task_subject(platform) + ".";
+  if (subject.size() <= base.size() || subject.substr(0, base.size()) != base) return "";
+  std::string_view rest = subject.substr(base.size());
+  std::size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return "";
+  return std::string(rest.substr(0, dot));
+}
+
 std::string Names::platform_of_task_stream(std::string_view stream) const {
   const std::string prefix = upper_ + "_TASKS_";
   if (stream.size() <= prefix.size() || stream.substr(0, prefix.size()) != prefix) return "";
@@ -62,6 +94,10 @@ std::string Names::exhausted_stream(std::string_view platform) const {
 std::string Names::result_stream() const { return upper_ + "_RESULTS"; }
 std::string Names::result_subject(std::uint64_t session) const {
   return prefix_ + ".results." + session_hex(session);
+}
+std::string Names::result_subject(std::string_view owner, std::uint64_t session) const {
+  if (owner.empty()) return result_subject(session);
+  return prefix_ + ".results." + std::string(owner) + "." + session_hex(session);
 }
 std::string Names::result_subjects() const { return prefix_ + ".results.>"; }
 

@@ -12,9 +12,11 @@ TaskQueue TaskQueue::open(JetStream& js, const Names& names, const std::string& 
   StreamConfig stream;
   stream.name = names.task_stream(platform);
   stream.description = "uni tasks for platform " + platform;
-  // Messages go to "<subject>.<count>"; the bare subject stays for messages
-  // of an older uni, and is the one workers subscribe with.
-  stream.subjects = {names.task_subject(platform), names.task_subject(platform) + ".*"};
+  // Messages go to "<subject>.<count>", "<subject>.<owner>.<count>" or
+  // (put back by a worker) "<subject>.<owner>.<count>.requeued"; the bare
+  // subject stays for messages of an older uni, and is the one workers
+  // subscribe with.
+  stream.subjects = {names.task_subject(platform), names.task_subject(platform) + ".>"};
   stream.retention = Retention::kWorkQueue;
   stream.replicas = config.replicas;
   stream.max_msgs = config.max_messages;
@@ -22,7 +24,7 @@ TaskQueue TaskQueue::open(JetStream& js, const Names& names, const std::string& 
   stream.discard_new = true;
   stream.duplicate_window = config.duplicate_window;
   js.ensure_stream(stream);
-  return TaskQueue(js, platform, stream.name, stream.subjects.front());
+  return TaskQueue(js, names, platform, stream.name, stream.subjects.front());
 }
 
 std::string TaskQueue::batch_id(const std::vector<const proto::Task*>& tasks) {
@@ -59,8 +61,13 @@ std::optional<std::uint64_t> TaskQueue::count_tasks(JetStream& js, const std::st
   if (const jsStreamStateSubjects* subjects = info->State.Subjects) {
     for (int i = 0; i < subjects->Count; ++i) {
       const jsStreamStateSubject& s = subjects->List[i];
+      // "<count>", "<owner>.<count>" or "<owner>.<count>.requeued".
       std::string_view count(s.Subject);
       count.remove_prefix(std::min(count.size(), subject.size() + 1));
+      if (std::size_t dot = count.find('.'); dot != std::string_view::npos) {
+        count.remove_prefix(dot + 1);
+        count = count.substr(0, count.find('.'));
+      }
       std::uint64_t per_message = 0;
       auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), per_message);
       if (error != std::errc() || end != count.data() + count.size() || per_message == 0)
@@ -74,9 +81,11 @@ std::optional<std::uint64_t> TaskQueue::count_tasks(JetStream& js, const std::st
   return total;
 }
 
-std::optional<std::vector<proto::Task>> TaskQueue::read(std::uint64_t stream_sequence) {
+std::optional<std::vector<proto::Task>> TaskQueue::read(std::uint64_t stream_sequence,
+                                                        std::string* owner) {
   std::optional<Message> message = js_->message(stream_, stream_sequence);
   if (!message) return std::nullopt;
+  if (owner != nullptr) *owner = names_.task_owner(platform_, message->subject());
   return decode_task_batch(message->data());
 }
 

@@ -49,9 +49,11 @@ class TaskQueue {
                                                   const std::string& subject);
 
   // A stored batch by its stream sequence, for one whose deliveries are
-  // exhausted (see ExhaustedTasks); nullopt if it is gone. Throws
+  // exhausted (see ExhaustedTasks), and the owner its subject names;
+  // nullopt if it is gone. Throws
   // proto::DecodeError if it is not a batch of tasks.
-  std::optional<std::vector<proto::Task>> read(std::uint64_t stream_sequence);
+  std::optional<std::vector<proto::Task>> read(std::uint64_t stream_sequence,
+                                               std::string* owner = nullptr);
   // Removes it; false if it was gone already.
   bool remove(std::uint64_t stream_sequence);
 
@@ -59,19 +61,32 @@ class TaskQueue {
   const std::string& platform() const { return platform_; }
   const std::string& stream() const { return stream_; }
   const std::string& subject() const { return subject_; }
-  // The subject of a message of `count` tasks: "<subject>.<count>".
+  // The subject of a message of `count` tasks submitted by this
+  // connection's identity: "<subject>.<count>", or "<subject>.<owner>.<count>"
+  // (Names::task_subject).
   std::string subject_for(std::size_t count) const {
-    return subject_ + "." + std::to_string(count);
+    return owner_.empty() ? subject_ + "." + std::to_string(count)
+                          : subject_ + "." + owner_ + "." + std::to_string(count);
+  }
+  // The identity this connection submits as ("" for none).
+  const std::string& owner() const { return owner_; }
+  // Where a worker puts back `count` tasks of `owner` (Names::requeue_subject).
+  std::string requeue_subject_for(const std::string& owner, std::size_t count) const {
+    return names_.requeue_subject(platform_, owner, count);
   }
 
  private:
-  TaskQueue(JetStream& js, std::string platform, std::string stream, std::string subject)
+  TaskQueue(JetStream& js, const Names& names, std::string platform, std::string stream,
+            std::string subject)
       : js_(&js),
+        names_(names),
         platform_(std::move(platform)),
         stream_(std::move(stream)),
-        subject_(std::move(subject)) {}
+        subject_(std::move(subject)),
+        owner_(js.connection().identity()) {}
   JetStream* js_;
-  std::string platform_, stream_, subject_;
+  Names names_;
+  std::string platform_, stream_, subject_, owner_;
 };
 
 // Decodes a TASKS message. Throws proto::DecodeError saying what is wrong.

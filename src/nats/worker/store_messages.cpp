@@ -5,8 +5,8 @@ namespace uni::nats {
 
 void pack_requeues(const std::vector<proto::Task>& tasks,
                    const std::vector<std::uint64_t>& from_batch, const TaskQueue& queue,
-                   std::size_t max_tasks, std::size_t max_bytes, MessageIds ids,
-                   std::vector<StoreMessage>& out) {
+                   const std::string& owner, std::size_t max_tasks, std::size_t max_bytes,
+                   MessageIds ids, std::vector<StoreMessage>& out) {
   for (std::size_t first = 0; first < tasks.size();) {
     StoreMessage store;
     std::vector<const proto::Task*> part;
@@ -18,7 +18,7 @@ void pack_requeues(const std::vector<proto::Task>& tasks,
       part.push_back(&tasks[i]);
       store.requeue_of.push_back(from_batch[i]);
     }
-    store.subject = queue.subject_for(part.size());
+    store.subject = queue.requeue_subject_for(owner, part.size());
     store.data = proto::encode_tasks(part);
     store.msg_id = "requeue-" + part.front()->id.str() + "-" + ids.worker + "-" +
                    std::to_string(++ids.published);
@@ -27,10 +27,10 @@ void pack_requeues(const std::vector<proto::Task>& tasks,
   }
 }
 
-void pack_results(std::map<std::uint64_t, std::vector<proto::Result>>& by_session,
-                  const Names& names, std::size_t max_bytes, MessageIds ids,
-                  std::vector<StoreMessage>& out) {
-  for (auto& [session, list] : by_session) {
+void pack_results(ResultsBySession& by_session, const Names& names, std::size_t max_bytes,
+                  MessageIds ids, std::vector<StoreMessage>& out) {
+  for (auto& [key, list] : by_session) {
+    const auto& [owner, session] = key;
     StoreMessage store;
     std::size_t bytes = 0;
     auto flush = [&] {
@@ -38,7 +38,7 @@ void pack_results(std::map<std::uint64_t, std::vector<proto::Result>>& by_sessio
       std::vector<const proto::Result*> ptrs;
       ptrs.reserve(store.results.size());
       for (const proto::Result& r : store.results) ptrs.push_back(&r);
-      store.subject = names.result_subject(session);
+      store.subject = names.result_subject(owner, session);
       store.data = proto::encode_results(ptrs);
       store.msg_id = ids.worker + "-r" + std::to_string(++ids.published);
       out.push_back(std::move(store));

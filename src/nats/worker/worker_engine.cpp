@@ -55,6 +55,10 @@ struct HeldBatch {
 
 struct HeldTask {
   proto::Task task;
+  // The identity that submitted it, named by its message's subject (""
+  // for none): its result goes to that identity's subject. Interned in
+  // Impl::owners.
+  const std::string* owner = nullptr;
   std::uint64_t batch = 0;  // stream sequence of its message
   bool supervised = false;  // given to the supervisor (else ended here)
   bool finished = false;    // its result came back (being stored)
@@ -211,6 +215,8 @@ struct WorkerEngine::Impl {
         return;
       }
       std::vector<proto::Task> tasks = delivery.tasks();
+      const std::string* owner =
+          &*owners.insert(config.names.task_owner(identity.platform, delivery.subject())).first;
       HeldBatch& batch =
           batches.emplace(info.stream_seq, HeldBatch{std::move(delivery), 0}).first->second;
       for (proto::Task& task : tasks) {
@@ -219,6 +225,7 @@ struct WorkerEngine::Impl {
         std::optional<proto::Result> end = reason_not_to_run(task, info, now_ns);
         HeldTask& h = held[task.id];
         h.batch = info.stream_seq;
+        h.owner = owner;
         h.supervised = !end;
         if (end) {
           ended.push_back(std::move(*end));
@@ -356,12 +363,11 @@ struct WorkerEngine::Impl {
   // session, several to a message; kHandedBack ones and retryable crashes
   // as one-task messages to the queue. True if the supervisor is to be told.
   bool prepare(std::vector<proto::Result>& batch, std::vector<StoreMessage>& stores) {
-    std::map<std::uint64_t, std::vector<proto::Result>> by_session;
+    ResultsBySession by_session;
     bool told = false;
     // Tasks given back together (a supervisor recalling its prefetch) go
     // out together: a message per task would cost the stream a message each.
-    std::vector<proto::Task> requeued;
-    std::vector<std::uint64_t> requeued_from;
+    std::map<const std::string*, Requeues> requeued;  // by owner
     for (proto::Result& r : batch) {
       r.worker = identity.id;
       r.host = identity.host;
@@ -382,8 +388,9 @@ struct WorkerEngine::Impl {
         // Forgotten now, so that its new message, which may come back to
         // this worker at once, is not taken for a duplicate; its old batch
         // is acked only once the new message is stored.
-        requeued.push_back(std::move(again));
-        requeued_from.push_back(it->second.batch);
+        Requeues& of_owner = requeued[it->second.owner];
+        of_owner.tasks.push_back(std::move(again));
+        of_owner.from_batch.push_back(it->second.batch);
         told |= forget(it);
       } else if (proto::is_final(r.status)) {
         if (r.payload.size() + 1024 > max_payload) {
@@ -393,13 +400,14 @@ struct WorkerEngine::Impl {
                       " bytes is larger than the NATS server's max payload of " +
                       std::to_string(max_payload) + " bytes";
         }
-        by_session[r.id.session].push_back(std::move(r));
+        by_session[{*it->second.owner, r.id.session}].push_back(std::move(r));
       }
     }
     const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
     const MessageIds ids{identity.id, published};
-    pack_requeues(requeued, requeued_from, queue, config.batch_tasks,
-                  std::min(limit, config.batch_bytes), ids, stores);
+    for (auto& [owner, list] : requeued)
+      pack_requeues(list.tasks, list.from_batch, queue, *owner, config.batch_tasks,
+                    std::min(limit, config.batch_bytes), ids, stores);
     pack_results(by_session, config.names, limit, ids, stores);
     return told;
   }
@@ -599,6 +607,8 @@ struct WorkerEngine::Impl {
   std::map<std::uint64_t, HeldBatch> batches;
   std::unordered_map<TaskId, HeldTask, proto::TaskIdHash> held;
   std::unordered_set<TaskId, proto::TaskIdHash> cancelled;
+  // Identities whose tasks came here, interned: few (one per boss user).
+  std::set<std::string> owners;
   std::set<TaskId> announced_services;
   std::deque<proto::Result> outbox;
   WorkerEngineEvents events;

@@ -1,0 +1,81 @@
+// Subjects that name a boss's identity, and the permissions built on them:
+// the owner read back from each form of task subject, and what each role is
+// granted (and, as much, what it is not) before any server is involved.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "nats/store/names.hpp"
+#include "nats/store/permissions.hpp"
+
+namespace uni::nats {
+namespace {
+
+const std::string kPlatform = "x86_64-linux-libstdc++-cxx11";
+
+bool has(const std::vector<std::string>& list, const std::string& subject) {
+  return std::find(list.begin(), list.end(), subject) != list.end();
+}
+
+TEST(NatsNames, TaskAndResultSubjectsNameTheOwnerWhenThereIsOne) {
+  Names names;
+  EXPECT_EQ(names.task_subject(kPlatform, "", 5), "uni.tasks." + kPlatform + ".5");
+  EXPECT_EQ(names.task_subject(kPlatform, "alice", 5), "uni.tasks." + kPlatform + ".alice.5");
+  EXPECT_EQ(names.requeue_subject(kPlatform, "alice", 2),
+            "uni.tasks." + kPlatform + ".alice.2.requeued");
+  EXPECT_EQ(names.requeue_subject(kPlatform, "", 2), "uni.tasks." + kPlatform + ".2");
+  EXPECT_EQ(names.result_subject("", 1), "uni.results.0000000000000001");
+  EXPECT_EQ(names.result_subject("alice", 1), "uni.results.alice.0000000000000001");
+
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".alice.5"), "alice");
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".alice.2.requeued"), "alice");
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".5"), "");
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform), "");
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks.other.alice.5"), "");
+}
+
+TEST(NatsPermissions, EachRoleIsGrantedItsSubjectsOnly) {
+  Names names;
+  RolePermissions boss = role_permissions(names, Role::kBoss, "alice", {kPlatform});
+  EXPECT_TRUE(has(boss.publish, "uni.tasks.*.alice.*"));
+  EXPECT_TRUE(has(boss.subscribe, "uni.results.alice.*"));
+  EXPECT_TRUE(has(boss.subscribe, "_INBOX_alice.>"));
+  EXPECT_TRUE(has(boss.publish, "$JS.API.CONSUMER.CREATE.UNI_RESULTS.*.uni.results.alice.*"));
+  EXPECT_FALSE(boss.allow_responses);
+
+  RolePermissions worker = role_permissions(names, Role::kWorker, "w1", {kPlatform});
+  EXPECT_TRUE(has(worker.publish, "uni.results.>"));
+  EXPECT_TRUE(has(worker.publish, "uni.tasks.*.*.*.requeued"));
+  EXPECT_TRUE(worker.allow_responses);
+
+  RolePermissions observer = role_permissions(names, Role::kObserver, "eye", {kPlatform});
+  for (const RolePermissions* p : {&boss, &worker, &observer}) {
+    for (const std::string& s : p->publish) {
+      // Nothing destructive, no wildcard over the API, no direct read of results.
+      EXPECT_EQ(s.find("DELETE.UNI_RESULTS"), std::string::npos) << s;
+      EXPECT_EQ(s.find("STREAM.DELETE"), std::string::npos) << s;
+      EXPECT_EQ(s.find("PURGE"), std::string::npos) << s;
+      EXPECT_EQ(s.find("UPDATE"), std::string::npos) << s;
+      EXPECT_EQ(s.find("CONSUMER.DELETE"), std::string::npos) << s;
+      EXPECT_NE(s, ">");
+      EXPECT_NE(s, "$JS.API.>");
+      EXPECT_EQ(s.find("GET.UNI_RESULTS"), std::string::npos) << s;
+      EXPECT_NE(s, "$JS.API.CONSUMER.CREATE.UNI_RESULTS");
+    }
+    for (const std::string& s : p->subscribe) {
+      EXPECT_NE(s.rfind("_INBOX.", 0), 0u) << "the shared inbox prefix: " << s;
+      EXPECT_NE(s, "uni.results.>");
+    }
+  }
+  for (const std::string& s : worker.publish)
+    EXPECT_FALSE(s.rfind("uni.tasks.", 0) == 0 && s.find("requeued") == std::string::npos) << s;
+  for (const std::string& s : observer.publish)
+    EXPECT_NE(s.rfind("$JS.API.", 0), std::string::npos) << "an observer only asks: " << s;
+
+  RolePermissions admin = role_permissions(names, Role::kAdmin, "root", {kPlatform});
+  EXPECT_TRUE(has(admin.publish, ">"));
+  EXPECT_THROW(role_permissions(names, Role::kBoss, "a.b", {kPlatform}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace uni::nats
