@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "cli/commands.hpp"
-#include "common/identity.hpp"
 #include "common/files.hpp"
+#include "common/identity.hpp"
 #include "nats/client/nkey.hpp"
 #include "nats/store/permissions.hpp"
 #include "uni/detail/platform.hpp"
@@ -47,14 +47,15 @@ void add_nats_config_command(CLI::App& app, int& exit_code) {
       for (const auto& n : flags->observers) wanted.emplace_back(n, Role::kObserver);
       for (const auto& n : flags->admins) wanted.emplace_back(n, Role::kAdmin);
       if (wanted.empty())
-        throw CommandError(kExitUsage, "name at least one user: --boss, --worker, --observer or "
-                                       "--admin NAME");
+        throw CommandError(kExitUsage,
+                           "name at least one user: --boss, --worker, --observer or "
+                           "--admin NAME");
       namespace fs = std::filesystem;
       fs::create_directories(flags->out);
       for (const auto& [name, role] : wanted) {
         if (!nats::valid_subject_token(name) || name.find('/') != std::string::npos)
-          throw CommandError(kExitUsage, "the user name '" + name +
-                                             "' must be letters, digits, '-' or '_'");
+          throw CommandError(kExitUsage,
+                             "the user name '" + name + "' must be letters, digits, '-' or '_'");
         if (fs::exists(fs::path(flags->out) / (name + ".nk")))
           throw CommandError(kExitUsage,
                              (fs::path(flags->out) / (name + ".nk")).string() +

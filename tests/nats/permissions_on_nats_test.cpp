@@ -48,9 +48,9 @@ struct PermittedCluster {
 
   PermittedCluster() {
     ChildOptions options;
-    options.argv = {uni_binary(), "nats-config", "--out", keys.path().string(), "--boss",
-                    "alice",      "--boss",      "bob",   "--worker",           "w1",
-                    "--observer", "eye",         "--admin", "root"};
+    options.argv = {
+        uni_binary(), "nats-config", "--out", keys.path().string(), "--boss", "alice",   "--boss",
+        "bob",        "--worker",    "w1",    "--observer",         "eye",    "--admin", "root"};
     options.output_dir = keys.path();
     options.name = "nats-config";
     ChildProcess config = ChildProcess::start(options);
@@ -155,18 +155,19 @@ TEST(PermissionsOnNats, EachRoleDoesItsJobAndNothingElse) {
   for (const char* who : {"w1", "alice", "eye"}) {
     SCOPED_TRACE(who);
     Connection c = cluster.connect_as(who);
-    for (const std::string& stream : {results, tasks, modules, workers_kv,
-                                      kNames.cancel_stream()}) {
+    for (const std::string& stream :
+         {results, tasks, modules, workers_kv, kNames.cancel_stream()}) {
       EXPECT_TRUE(refused(c, "$JS.API.STREAM.DELETE." + stream)) << stream;
       EXPECT_TRUE(refused(c, "$JS.API.STREAM.PURGE." + stream)) << stream;
     }
-    EXPECT_TRUE(refused(c, "$JS.API.STREAM.UPDATE." + results,
-                        R"({"name":")" + results + R"(","subjects":["uni.results.>"],"max_age":1000000})"));
+    EXPECT_TRUE(
+        refused(c, "$JS.API.STREAM.UPDATE." + results,
+                R"({"name":")" + results + R"(","subjects":["uni.results.>"],"max_age":1000000})"));
     EXPECT_TRUE(refused(c, "$JS.API.CONSUMER.DELETE." + tasks + ".workers"));
     // A stream of a name no uni client uses, capturing another's inbox.
-    EXPECT_TRUE(refused(c, "$JS.API.STREAM.CREATE.SPY",
-                        R"({"name":"SPY","subjects":["_INBOX_)" + cluster.public_key["alice"] +
-                            R"(.>"]})"));
+    EXPECT_TRUE(refused(
+        c, "$JS.API.STREAM.CREATE.SPY",
+        R"({"name":"SPY","subjects":["_INBOX_)" + cluster.public_key["alice"] + R"(.>"]})"));
   }
   EXPECT_EQ(admin.stream_state(results)->messages, stored_results);
   for (const std::string& stream : {tasks, modules, workers_kv, kNames.cancel_stream()})
@@ -176,8 +177,7 @@ TEST(PermissionsOnNats, EachRoleDoesItsJobAndNothingElse) {
   // Publishing tasks: a worker and an observer cannot, a boss only as itself.
   const std::uint64_t queued = admin.stream_state(tasks)->last_seq;
   const std::string task_body = "not a task, but it must not be stored either";
-  for (const auto& [who, subject] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [who, subject] : std::vector<std::pair<std::string, std::string>>{
            {"w1", kNames.task_subject(kPlatform, 1)},
            {"w1", kNames.task_subject(kPlatform, cluster.public_key["alice"], 1)},
            {"w1", kNames.task_subject(kPlatform, cluster.public_key["w1"], 1)},
@@ -210,9 +210,9 @@ TEST(PermissionsOnNats, EachRoleDoesItsJobAndNothingElse) {
                         R"({"stream_name":")" + results +
                             R"(","config":{"name":"spy","filter_subject":"uni.results.)" +
                             alice_key + R"(.>","deliver_policy":"all","ack_policy":"none"}})"));
-    EXPECT_THROW(nats::read_subject(c, results, "uni.results." + alice_key + ".0000000000000001",
-                                    1, 1500ms),
-                 nats::NatsError);
+    EXPECT_THROW(
+        nats::read_subject(c, results, "uni.results." + alice_key + ".0000000000000001", 1, 1500ms),
+        nats::NatsError);
     // Replies to alice come to her inbox prefix, where no one else listens.
     EXPECT_FALSE(receives(c, "_INBOX_" + alice_key + ".>", [&] {
       UniOnNats::Outcome again = alice->cli({"result", id});
@@ -224,8 +224,8 @@ TEST(PermissionsOnNats, EachRoleDoesItsJobAndNothingElse) {
   std::optional<proto::TaskId> task_id = proto::TaskId::parse(id);
   ASSERT_TRUE(task_id.has_value()) << id;
   alice_session = task_id->session;
-  EXPECT_FALSE(nats::read_subject(alice_raw, results, kNames.result_subject(alice_key, alice_session),
-                                  1, 5000ms)
+  EXPECT_FALSE(nats::read_subject(alice_raw, results,
+                                  kNames.result_subject(alice_key, alice_session), 1, 5000ms)
                    .empty());
   EXPECT_TRUE(receives(root, kNames.result_subjects(), [&] {
     UniOnNats::Outcome again = alice->cli({"run", testfns(), "add", "1", "1"});

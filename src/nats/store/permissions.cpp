@@ -26,12 +26,15 @@ void may_open(std::vector<std::string>& to, const std::string& stream) {
 }
 
 // Reading a KV bucket: its entries directly, and listing its keys (an
-// ordered consumer of nats.c, answered on the reader's inbox).
+// ordered consumer of nats.c, answered on the reader's inbox, which nats.c
+// deletes when the listing ends and waits for the answer: refused, every
+// listing would wait out the API timeout). A registry bucket has no
+// consumer but such listings.
 void may_read_bucket(std::vector<std::string>& to, const std::string& stream) {
   may_open(to, stream);
   add(to, {api("DIRECT.GET", stream), api("DIRECT.GET", stream) + ".>",
            api("STREAM.MSG.GET", stream), api("CONSUMER.CREATE", stream),
-           api("CONSUMER.CREATE", stream) + ".>"});
+           api("CONSUMER.CREATE", stream) + ".>", api("CONSUMER.DELETE", stream) + ".*"});
 }
 
 std::string quoted(const std::string& text) { return "\"" + text + "\""; }
@@ -70,29 +73,31 @@ RolePermissions role_permissions(const Names& names, Role role, const std::strin
   may_read_bucket(pub, services);
   may_read_bucket(pub, bosses);
   for (const std::string& platform : platforms) may_open(pub, names.task_stream(platform));
-  if (role == Role::kObserver) return out;
-
-  // Bosses and workers: the module store is read by both (direct gets of
-  // chunks by subject, the metadata by last message), cancels and results
-  // are opened by both.
+  // `uni status` is a boss's connection that submits nothing: it opens the
+  // streams a boss opens and listens on its own (always empty) result subject.
   may_open(pub, modules);
-  add(pub, {api("DIRECT.GET", modules), api("STREAM.MSG.GET", modules)});
   may_open(pub, results);
   may_open(pub, cancels);
   may_open(pub, sessions);
+  out.subscribe.push_back(p + ".results." + identity + ".*");
+  // ... and puts its entry in the bosses bucket, under its own identity.
+  pub.push_back("$KV." + names.boss_bucket() + "." + identity + ".*");
+  if (role == Role::kObserver) return out;
+
+  // Bosses and workers read the module store (direct gets of chunks by
+  // subject, the metadata by last message).
+  add(pub, {api("DIRECT.GET", modules), api("STREAM.MSG.GET", modules)});
 
   if (role == Role::kBoss) {
     // Tasks only under its own identity; results only its own, live on its
     // subject or stored, through a consumer whose filter names its subject.
     pub.push_back(p + ".tasks.*." + identity + ".*");
-    add(pub, {p + ".cancel.*", p + ".become.*", "$KV." + names.boss_bucket() + ".>",
-              "$KV." + names.session_bucket() + ".>", "$O." + names.module_bucket() + ".C.>",
+    add(pub, {p + ".cancel.*", p + ".become.*", "$KV." + names.session_bucket() + ".>", "$O." + names.module_bucket() + ".C.>",
               "$O." + names.module_bucket() + ".M.>",
               api("CONSUMER.CREATE", results) + ".*." + p + ".results." + identity + ".*"});
     // A boss reads the ledger of ids handed out (cancel of another session's id).
     add(pub, {api("DIRECT.GET", sessions), api("DIRECT.GET", sessions) + ".>",
               api("STREAM.MSG.GET", sessions)});
-    out.subscribe.push_back(p + ".results." + identity + ".*");
     return out;
   }
 
@@ -120,7 +125,8 @@ RolePermissions role_permissions(const Names& names, Role role, const std::strin
   add(pub, {p + ".tasks.*.*.*.requeued", p + ".results.>", "$KV." + names.worker_bucket() + ".>",
             "$KV." + names.service_bucket() + ".>", api("CONSUMER.CREATE", cancels),
             api("CONSUMER.CREATE", cancels) + ".>"});
-  out.subscribe.push_back(p + ".become.*");
+  // A worker has no result subject of its own to listen on.
+  out.subscribe = {inbox, p + ".become.*"};
   out.allow_responses = true;
   return out;
 }
