@@ -64,8 +64,7 @@ std::vector<SubjectRead> read_subject(Connection& connection, const std::string&
     const nlohmann::json& error = info["error"];
     const int code = error.value("err_code", 0);
     if (code == JSStreamNotFoundErr) return {};
-    throw NatsError(FailureKind::kOther,
-                    NATS_ERR, code,
+    throw NatsError(FailureKind::kOther, NATS_ERR, code,
                     "reading " + subject + " from stream " + stream + ": " +
                         error.value("description", std::string("refused")));
   }

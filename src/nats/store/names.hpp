@@ -50,7 +50,7 @@ class Names {
   std::string result_subject(std::uint64_t session) const;  // uni.results.<session>
   // uni.results.<owner>.<session> (uni.results.<session> with no owner).
   std::string result_subject(std::string_view owner, std::uint64_t session) const;
-  std::string result_subjects() const;                      // uni.results.>
+  std::string result_subjects() const;  // uni.results.>
 
   std::string cancel_stream() const;                        // UNI_CANCELS
   std::string cancel_subject(std::uint64_t session) const;  // uni.cancel.<session>

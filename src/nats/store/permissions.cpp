@@ -63,8 +63,9 @@ RolePermissions role_permissions(const Names& names, Role role, const std::strin
   const std::string inbox = "_INBOX_" + identity + ".>";
   const std::string results = names.result_stream(), cancels = names.cancel_stream();
   const std::string modules = "OBJ_" + names.module_bucket();
-  const std::string workers = "KV_" + names.worker_bucket(), services = "KV_" + names.service_bucket(),
-                    bosses = "KV_" + names.boss_bucket(), sessions = "KV_" + names.session_bucket();
+  const std::string workers = "KV_" + names.worker_bucket(),
+                    services = "KV_" + names.service_bucket(), bosses = "KV_" + names.boss_bucket(),
+                    sessions = "KV_" + names.session_bucket();
   std::vector<std::string>& pub = out.publish;
   out.subscribe = {inbox};
   // Every role reads the status: the registries and the task streams' counts.
@@ -92,8 +93,8 @@ RolePermissions role_permissions(const Names& names, Role role, const std::strin
     // Tasks only under its own identity; results only its own, live on its
     // subject or stored, through a consumer whose filter names its subject.
     pub.push_back(p + ".tasks.*." + identity + ".*");
-    add(pub, {p + ".cancel.*", p + ".become.*", "$KV." + names.session_bucket() + ".>", "$O." + names.module_bucket() + ".C.>",
-              "$O." + names.module_bucket() + ".M.>",
+    add(pub, {p + ".cancel.*", p + ".become.*", "$KV." + names.session_bucket() + ".>",
+              "$O." + names.module_bucket() + ".C.>", "$O." + names.module_bucket() + ".M.>",
               api("CONSUMER.CREATE", results) + ".*." + p + ".results." + identity + ".*"});
     // A boss reads the ledger of ids handed out (cancel of another session's id).
     add(pub, {api("DIRECT.GET", sessions), api("DIRECT.GET", sessions) + ".>",
