@@ -57,8 +57,9 @@ TEST(NatsPermissions, EachRoleIsGrantedItsSubjectsOnly) {
       EXPECT_EQ(s.find("PURGE"), std::string::npos) << s;
       EXPECT_EQ(s.find("UPDATE"), std::string::npos) << s;
       // Only the listing consumers of the registries (nats.c deletes its own).
-      if (s.find("CONSUMER.DELETE") != std::string::npos)
+      if (s.find("CONSUMER.DELETE") != std::string::npos) {
         EXPECT_EQ(s.find("CONSUMER.DELETE.KV_uni_"), 0u + std::string("$JS.API.").size()) << s;
+      }
       EXPECT_NE(s, ">");
       EXPECT_NE(s, "$JS.API.>");
       EXPECT_EQ(s.find("GET.UNI_RESULTS"), std::string::npos) << s;
