@@ -25,7 +25,7 @@ DEBS := $(DEBS_RUN) $(DEBS_TEST)
 # `make fuzz` only: clang and its libFuzzer runtime.
 FUZZ_DEBS := clang libclang-rt-14-dev
 
-.PHONY: all deps deps-run deps-test fuzz-deps build run test install bench bench-quick bench-nats \
+.PHONY: all deps deps-run deps-test fuzz-deps build run test check install bench bench-quick bench-nats \
         sanitize fuzz format clean
 
 all: build
@@ -63,6 +63,12 @@ run: deps-run
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The fast check of a change: the unit tier and the smoke tier (one test of
+# each main path of the behaviour suite, on both brokers), in under two
+# minutes after a build. `make test` runs everything; CI runs that.
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300 -L 'unit|smoke'
 
 # The uni binary, include/uni, libuni-client.so, the CMake package and uni.pc
 # under PREFIX (docs/install.md). sudo only where PREFIX is not writable;

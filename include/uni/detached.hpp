@@ -28,6 +28,8 @@
 
 #include "uni/uni.hpp"
 
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni {
 
 struct DetachedResult {
@@ -70,3 +72,4 @@ std::optional<DetachedResult> detached_result(const std::string& address, const 
                                               const ConnectOptions& connection = {});
 
 }  // namespace uni
+#pragma GCC visibility pop

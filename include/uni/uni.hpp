@@ -44,6 +44,14 @@
 #include "uni/detail/types.hpp"
 #include "uni/version.hpp"
 
+// The client's engine is private to libuni-client.so: declared before the
+// public part, so that its members stay hidden.
+namespace uni::detail {
+class Client;
+}  // namespace uni::detail
+
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni {
 
 class ServiceContext;  // uni/service.hpp
@@ -181,7 +189,6 @@ struct TaskOptions {
 // ---- internals the templates below need ------------------------------------------
 
 namespace detail {
-class Client;
 struct TaskState;
 struct ModuleInfo;
 
@@ -436,6 +443,13 @@ struct FailureStatus {
   std::uint64_t age_ms = 0;  // since it ended
 };
 
+// A stream of the broker's (NATS JetStream: uni's streams and buckets) and
+// its copies: `replicas` kept, `current` of them live and up to date now.
+struct StreamStatus {
+  std::string name;
+  std::uint32_t replicas = 0, current = 0;
+};
+
 // What Cluster::become did.
 struct BecomeResult {
   // From the old version's hand_over() to the new version's take_over():
@@ -478,6 +492,11 @@ struct ClusterStatus {
     // name ("too-large", "queue-full", ...; docs/security.md section 8).
     std::vector<std::pair<std::string, std::uint64_t>> refused;
   } limits;
+  // On NATS: uni's streams, and whether the cluster can lose any one node
+  // now with every stream still keeping a quorum of its replicas. Empty and
+  // false from a manager (one process: it has no replicas).
+  std::vector<StreamStatus> streams;
+  bool survives_node_loss = false;
   // The broker that answered, as the connection knows it (not sent by it,
   // not in to_json): its kind ("manager", "NATS cluster") and whether a
   // manager runs. Without one (NATS) there is no uptime, the totals are the
@@ -592,9 +611,9 @@ class Cluster {
   }
 
   // Workers, queue and services as the manager sees them now. Throws
-  // ConnectError if the manager does not answer within 5 s or the connection
-  // drops first.
-  ClusterStatus status() const;
+  // ConnectError if the manager does not answer within `wait` or the
+  // connection drops first.
+  ClusterStatus status(std::chrono::milliseconds wait = std::chrono::seconds(5)) const;
 
   // The manager's address.
   const std::string& address() const { return address_; }
@@ -623,3 +642,4 @@ class Cluster {
 Cluster connect(const std::string& address = "", const ConnectOptions& options = {});
 
 }  // namespace uni
+#pragma GCC visibility pop

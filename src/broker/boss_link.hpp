@@ -81,6 +81,10 @@ class BossEvents {
   // The connection dropped (the link reconnects by itself; on_reconnected
   // follows). Requests awaiting a reply have failed already, with `why`.
   virtual void on_disconnected(const std::string& why) { (void)why; }
+  // The broker no longer holds these tasks of this boss although it had
+  // taken them (a NATS stream lost with its node, or purged): the boss
+  // submits them again (flag kFlagResubmitted). A notice says why.
+  virtual void on_tasks_lost(const std::vector<proto::TaskId>& ids) = 0;
   // Something the user should know, from the broker ("no worker for platform
   // X has joined yet").
   virtual void on_notice(const std::string& text) = 0;
@@ -196,6 +200,9 @@ class BossLink {
   // When the broker was last heard from (any message), for "no word from
   // ..." notices: a silent broker is not necessarily a dropped connection.
   virtual Clock::time_point last_heard() const = 0;
+  // Why the broker is silent, when the link knows ("creating stream X:
+  // Timeout"), for the same notices; "" if it does not.
+  virtual std::string silence_reason() const { return ""; }
   // Which broker this is (known before open()), and its name for messages
   // to the user: "the manager at tcp://host:port".
   virtual const BrokerIdentity& identity() const = 0;

@@ -384,6 +384,32 @@ void add_stop_command(CLI::App& app, int& exit_code) {
   });
 }
 
+// The status, waited for up to `limit` while the broker does not answer (a
+// NATS cluster electing leaders, regaining a quorum), saying so once: a
+// status is most wanted when the cluster is in trouble. One request at a
+// time: a request that timed out still runs, and new ones would queue
+// behind it.
+ClusterStatus status_within(const Cluster& cluster, std::chrono::seconds limit) {
+  const Clock::time_point deadline = Clock::now() + limit;
+  bool said = false;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    try {
+      return cluster.status(said ? std::max(left, std::chrono::milliseconds(1000)) : 5000ms);
+    } catch (const RefusedError&) {
+      throw;                    // an answer: waiting would not change it
+    } catch (const Error& e) {  // the broker's failure
+      if (Clock::now() >= deadline) throw;
+      if (!said)
+        std::fprintf(stderr, "uni status: %s; waiting for up to %lld s\n", e.what(),
+                     static_cast<long long>(limit.count()));
+      said = true;
+      std::this_thread::sleep_for(500ms);
+    }
+  }
+}
+
 void add_status_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("status", "list workers, the queue and services");
   auto client_flags = std::make_shared<ClientFlags>();
@@ -404,7 +430,7 @@ void add_status_command(CLI::App& app, int& exit_code) {
         throw CommandError(kExitUsage, "--interval: not a number of seconds >= 0.1: " + *interval);
       Cluster cluster = connect_cluster(*client_flags);
       if (*watch) return watch_status([&] { return cluster.status(); }, *json, *every);
-      ClusterStatus status = cluster.status();
+      ClusterStatus status = status_within(cluster, 30s);
       if (*json) {
         std::printf("%s\n", to_json(status).c_str());
         return kExitOk;

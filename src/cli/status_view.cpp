@@ -100,6 +100,30 @@ std::string status_text(const ClusterStatus& status) {
       if (count > 0) refused += (refused.empty() ? "" : ", ") + name + " " + std::to_string(count);
     if (!refused.empty()) append(out, "refused by limits: %s\n", refused.c_str());
   }
+  if (!status.streams.empty()) {
+    // Replicas kept / live now, and whether a node can go: a stream stops
+    // (stalls every command that needs it) when it loses its quorum.
+    std::string line = "streams (replicas live/kept):";
+    std::string weak;
+    for (const auto& st : status.streams) {
+      line += " " + st.name + " " + std::to_string(st.current) + "/" + std::to_string(st.replicas);
+      if (st.current < st.replicas / 2 + 2)
+        weak += (weak.empty() ? "" : ", ") + st.name +
+                (st.current < st.replicas ? " (" + std::to_string(st.current) + " of " +
+                                                std::to_string(st.replicas) + " live)"
+                                          : " (" + std::to_string(st.replicas) + " replica" +
+                                                (st.replicas == 1 ? "" : "s") + ")");
+    }
+    append(out, "%s\n", line.c_str());
+    if (status.survives_node_loss)
+      append(out,
+             "the cluster can lose any one node: every stream keeps a quorum of its replicas\n");
+    else
+      append(out,
+             "the cluster cannot lose a node without stopping: %s; 3 replicas on 3 or more "
+             "JetStream nodes survive one (UNI_NATS_REPLICAS)\n",
+             weak.empty() ? "its streams are not all known" : weak.c_str());
+  }
   append(out, "%zu service(s)\n", status.services.size());
   if (!status.services.empty()) {
     append(out, "  %-24s %-9s %-10s %-8s %-12s %-7s %s\n", "ID", "STATE", "WORKER", "UPTIME",

@@ -109,6 +109,8 @@ void copy_common(const From& in, To& out) {
   out.limits.max_queued_bytes = in.limits.max_queued_bytes;
   out.limits.assembling_bytes = in.limits.assembling_bytes;
   out.limits.refused = in.limits.refused;
+  for (const auto& st : in.streams) out.streams.push_back({st.name, st.replicas, st.current});
+  out.survives_node_loss = in.survives_node_loss;
 }
 
 ClusterStatus public_status(const proto::StatusReport& report) {
@@ -150,8 +152,8 @@ CancelResult public_cancel(proto::CancelState state) {
 
 }  // namespace
 
-ClusterStatus Cluster::status() const {
-  ClusterStatus out = public_status(client_->status(std::chrono::milliseconds(5000)));
+ClusterStatus Cluster::status(std::chrono::milliseconds wait) const {
+  ClusterStatus out = public_status(client_->status(wait));
   const broker::BrokerIdentity& broker = client_->identity();
   out.broker = broker.kind;
   out.has_manager = broker.has_manager;

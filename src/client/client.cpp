@@ -61,6 +61,7 @@ class Client::Io final : private broker::BossEvents {
   void on_services_started(const std::vector<TaskId>& ids) override;
   void on_reconnected(const broker::BrokerInfo& info) override;
   void on_disconnected(const std::string& why) override { log::debug("{}", why); }
+  void on_tasks_lost(const std::vector<TaskId>& ids) override;
   void on_notice(const std::string& text) override { on_notice_(text); }
   void on_broker_leaving(const std::string& reason) override;
   void on_session_refused(const std::string& why) override;
@@ -143,9 +144,19 @@ void Client::Io::check_silence(Clock::time_point now) {
   } else if (!silence_noticed_ && now - last_heard >= limit && waiting()) {
     silence_noticed_ = true;
     auto silent_s = std::chrono::duration_cast<std::chrono::seconds>(now - last_heard).count();
-    on_notice_("no word from " + link_->name() + " for " + std::to_string(silent_s) +
-               " s; waiting for it to come back (" + std::to_string(pending_.size()) +
-               " unfinished task(s) are submitted again when it does)");
+    std::string why = link_->silence_reason();
+    if (!why.empty()) why = " (" + why + ")";
+    if (link_->identity().has_manager)
+      on_notice_("no word from " + link_->name() + " for " + std::to_string(silent_s) + " s" + why +
+                 "; waiting for it to come back (" + std::to_string(pending_.size()) +
+                 " unfinished task(s) are submitted again when it does)");
+    else  // a cluster that stores the tasks itself (NATS JetStream)
+      on_notice_("no answer from " + link_->name() + " for " + std::to_string(silent_s) + " s" +
+                 why +
+                 "; waiting for it (it may be electing leaders, or lack a quorum of its "
+                 "nodes); " +
+                 std::to_string(pending_.size()) +
+                 " unfinished task(s) wait, and any it lost are submitted again");
   }
 }
 
@@ -313,6 +324,22 @@ void Client::Io::on_reconnected(const broker::BrokerInfo& info) {
   if (!cancelled_.empty()) link_->cancel(cancelled_, nullptr);
   if (!all.empty()) log::info("reconnected: resubmitted {} unfinished task(s)", all.size());
   else log::debug("reconnected to {} {}", link_->identity().kind, info.id);
+}
+
+void Client::Io::on_tasks_lost(const std::vector<TaskId>& ids) {
+  // In order, flagged as after a reconnect: the broker gives them new
+  // message ids, so that what it lost is not taken for a duplicate.
+  std::vector<std::shared_ptr<TaskState>> again;
+  for (const TaskId& id : ids) {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;  // its result came meanwhile
+    it->second->task.flags |= proto::kFlagResubmitted;
+    again.push_back(it->second);
+  }
+  std::sort(again.begin(), again.end(),
+            [](const auto& a, const auto& b) { return a->task.id.seq < b->task.id.seq; });
+  send_tasks(again);
+  log::info("submitted again {} task(s) {} no longer held", again.size(), the_broker());
 }
 
 void Client::Io::on_broker_leaving(const std::string& reason) {

@@ -58,7 +58,7 @@ std::shared_ptr<const Identity> ClientDirectory::find(const std::string& user_id
 }
 
 std::size_t ClientDirectory::reload() {
-  if (path_.empty()) return table()->size();
+  if (path_.empty()) return size();
   auto fresh = load(path_);
   std::lock_guard lock(mutex_);
   table_ = fresh;

@@ -36,6 +36,7 @@ class ClientDirectory {
   // Reads the clients file again and returns how many keys it lists. On an
   // error (logged by the caller) the old table stays and this throws.
   std::size_t reload();
+  std::size_t size() const { return table()->size(); }  // keys admitted
   bool keyed() const { return !path_.empty(); }
   const std::string& path() const { return path_; }
 

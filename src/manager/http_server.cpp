@@ -12,7 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +26,7 @@
 #include "common/json_msgpack.hpp"
 #include "common/log.hpp"
 #include "common/unique_fd.hpp"
+#include "common/wake_fd.hpp"
 #include "manager/dashboard_assets.hpp"
 #include "manager/http_request.hpp"
 
@@ -97,10 +98,7 @@ std::string host_of(std::string_view header) {
 
 // Compares in a time that does not depend on where the two differ.
 bool same_secret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size() || a.empty()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  return a.size() == b.size() && !a.empty() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 // The JSON of `uni status --json`: the STATUS_REPLY map converted the same way.
@@ -175,13 +173,11 @@ class HttpServer::Impl {
           ": serving beyond loopback needs a bearer token (--http-token-file FILE): the "
           "dashboard shows the cluster's hosts, functions and task errors");
     bind(where);
-    if (!stop_) throw std::runtime_error("eventfd failed");
     thread_ = std::thread([this] { serve(); });
   }
 
   ~Impl() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(stop_.get(), &one, sizeof(one));
+    stop_.signal();
     thread_.join();
   }
 
@@ -231,7 +227,7 @@ class HttpServer::Impl {
     std::vector<pollfd> fds;
     for (;;) {
       fds.clear();
-      fds.push_back({stop_.get(), POLLIN, 0});
+      fds.push_back({stop_.fd(), POLLIN, 0});
       fds.push_back({listener_.get(), POLLIN, 0});
       SteadyClock::time_point now = SteadyClock::now();
       SteadyClock::time_point wake = now + std::chrono::seconds(1);
@@ -458,7 +454,7 @@ class HttpServer::Impl {
   HttpOptions options_;
   SnapshotBoard& board_;
   UniqueFd listener_;
-  UniqueFd stop_{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+  WakeFd stop_;  // signalled once to stop the thread
   std::string url_;
   std::list<Connection> connections_;
   std::thread thread_;

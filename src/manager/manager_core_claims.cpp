@@ -11,7 +11,6 @@
 //
 // So an id read from `uni status` or a log lets no worker take a task, and a
 // manager restart lets it take only tasks whose arguments it was sent.
-#include <cstdio>
 
 #include "common/log.hpp"
 #include "manager/manager_core.hpp"
@@ -71,7 +70,6 @@ void ManagerCore::worker_hello(const PeerId& peer, const proto::Hello& hello,
                     about, out);
     if (Worker* other = workers_.find(peer); other && other != live)
       worker_gone(*other, "its connection now speaks as worker " + live->id, out);
-    bosses_.release(peer);
     workers_.rebind(*live, peer);
   }
   bosses_.release(peer);

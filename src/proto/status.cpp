@@ -92,6 +92,10 @@ constexpr std::string_view kLimits = "limits", kDescriptors = "descriptors",
                            kDescriptorLimit = "descriptor_limit", kConnections = "connections",
                            kQueuedBytes = "queued_bytes", kMaxQueuedBytes = "max_queued_bytes",
                            kAssemblingBytes = "assembling_bytes", kRefused = "refused";
+// Only from a broker that keeps replicas (optional): streams[] of
+// {name, replicas, current}, and whether it can lose a node.
+constexpr std::string_view kStreams = "streams", kName = "name", kReplicas = "replicas",
+                           kCurrent = "current", kSurvivesNodeLoss = "survives_node_loss";
 }  // namespace key
 
 [[noreturn]] void fail(const std::string& what) { throw DecodeError(what); }
@@ -206,7 +210,7 @@ std::string pack_status_report(const StatusReport& r) {
     p.pack(value);
   };
 
-  p.pack_map(15);
+  p.pack_map(r.streams.empty() ? 15 : 17);
   field(key::kManager, r.manager);
   field(key::kVersion, r.version);
   field(key::kEndpoint, r.endpoint);
@@ -289,6 +293,17 @@ std::string pack_status_report(const StatusReport& r) {
   p.pack(key::kRefused);
   p.pack_map(static_cast<std::uint32_t>(l.refused.size()));
   for (const auto& [name, count] : l.refused) field(name, count);
+  if (!r.streams.empty()) {
+    p.pack(key::kStreams);
+    p.pack_array(static_cast<std::uint32_t>(r.streams.size()));
+    for (const StatusReport::Stream& st : r.streams) {
+      p.pack_map(3);
+      field(key::kName, st.name);
+      field(key::kReplicas, st.replicas);
+      field(key::kCurrent, st.current);
+    }
+    field(key::kSurvivesNodeLoss, r.survives_node_loss);
+  }
   return std::string(buffer.data(), buffer.size());
 }
 
@@ -386,6 +401,17 @@ StatusReport read_status_report(const msgpack::object& map) {
                                       kv.val.via.u64);
       }
     }
+  }
+  if (in.find(key::kStreams)) {
+    const msgpack::object& streams = in.array(key::kStreams);
+    for (std::uint32_t i = 0; i < streams.via.array.size; ++i) {
+      Reader st(streams.via.array.ptr[i], "STATUS_REPLY stream");
+      StatusReport::Stream& out = r.streams.emplace_back();
+      out.name = st.str(key::kName);
+      out.replicas = st.u32(key::kReplicas);
+      out.current = st.u32(key::kCurrent);
+    }
+    if (in.find(key::kSurvivesNodeLoss)) r.survives_node_loss = in.boolean(key::kSurvivesNodeLoss);
   }
   return r;
 }

@@ -122,6 +122,11 @@ struct StatusReport {
     // By limit name ("too-large", "queue-full", ...), in a fixed order.
     std::vector<std::pair<std::string, std::uint64_t>> refused;
   };
+  // A stream of a broker that keeps replicas (NATS JetStream).
+  struct Stream {
+    std::string name;
+    std::uint32_t replicas = 0, current = 0;  // kept; live and up to date now
+  };
 
   std::string manager;  // run id, as in WELCOME
   std::string version;
@@ -139,6 +144,10 @@ struct StatusReport {
   double tasks_per_s = 0;                // tasks finished per second over the last 10 s
   std::vector<Failure> recent_failures;  // at most 20
   Limits limits;
+  // Only from a broker that keeps replicas (NATS; never on the wire from a
+  // manager): its streams, and whether it can lose any one node now.
+  std::vector<Stream> streams;
+  bool survives_node_loss = false;
 };
 
 // The report as the msgpack map STATUS_REPLY carries (the same bytes, key

@@ -67,13 +67,12 @@ struct Held {
   // proto::digest_args of its arguments, taken as they go to the runner:
   // announced after a reconnect, it shows a manager that restarted since
   // that this worker was sent the task (docs/security.md §14.4).
-  std::uint64_t args_digest = 0;
-  bool digested = false;
+  std::optional<std::uint64_t> args_digest;
 };
 
 // The digest of a held task's arguments, from them if still here.
 std::uint64_t digest_of(const Held& h) {
-  return h.digested ? h.args_digest : proto::digest_args(h.task.args);
+  return h.args_digest ? *h.args_digest : proto::digest_args(h.task.args);
 }
 
 // A cache store that failed this many times in a row, for want of room or
@@ -353,6 +352,7 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
                   std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
       attempt = std::max(std::chrono::milliseconds(1), std::min(attempt, left));
     }
+    const Clock::time_point tried = Clock::now();
     try {
       return link_->open(announcement(), attempt);
     } catch (const broker::ConnectFailure& e) {
@@ -362,13 +362,26 @@ std::optional<broker::BrokerInfo> Supervisor::Impl::connect_first() {
       if (config_.connect_timeout.count() > 0 && now - start >= config_.connect_timeout) throw;
       if (stop_ || drain_requested_) return std::nullopt;
       if (!said || now - *said >= kReminder) {
-        log::warn(
-            "waiting for a {} at {}: none has answered for {} s; retrying until one "
-            "does (--connect-timeout sets a limit)",
-            link_->identity().kind, link_->identity().address,
-            std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
+        const broker::BrokerIdentity& broker = link_->identity();
+        if (broker.has_manager)
+          log::warn(
+              "waiting for a {} at {}: none has answered for {} s; retrying until one "
+              "does (--connect-timeout sets a limit)",
+              broker.kind, broker.address,
+              std::chrono::duration_cast<std::chrono::seconds>(now - start).count());
+        else  // a cluster with no manager (NATS) says why it cannot take the worker
+          log::warn(
+              "waiting for {}: {}; retrying until it answers (--connect-timeout sets a "
+              "limit)",
+              broker.name, e.what());
         said = now;
       }
+      // A refused connection fails at once: the attempt's time is waited
+      // out, or the worker would spin (and never yield the CPU).
+      for (Clock::time_point until = tried + attempt;
+           Clock::now() < until && !stop_ && !drain_requested_;)
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(std::chrono::milliseconds(50), until - Clock::now()));
     }
   }
 }
@@ -651,10 +664,7 @@ void Supervisor::Impl::schedule() {
       continue;
     }
     Held& h = it->second;
-    if (!h.digested) {
-      h.args_digest = proto::digest_args(h.task.args);
-      h.digested = true;
-    }
+    if (!h.args_digest) h.args_digest = proto::digest_args(h.task.args);
     // The args are not needed here again: a task that must run again is sent
     // again by the manager.
     RunRequest request{

@@ -15,10 +15,6 @@ namespace uni::test {
 
 using namespace std::chrono_literals;
 
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // A good task after a fault: the cluster still serves.
 inline void expect_still_serving(TestCluster& cluster) {
   CommandResult r = cluster.uni({"run", module_path("testfns"), "add", "2", "3"});
@@ -41,14 +37,15 @@ inline void expect_each_result_once(const CommandResult& r, int count) {
   for (int i = 1; i <= count; ++i) EXPECT_EQ(lines[i - 1], std::to_string(i)) << r.describe();
 }
 
-// Polls `uni status --json` until pred(status) holds; false on timeout.
+// Polls the status (the document of `uni status --json`, asked through the
+// C++ API: no process per round) until pred(status) holds; false on timeout.
 template <class Pred>
 bool wait_status(TestCluster& cluster, Pred pred, std::chrono::milliseconds timeout = 20s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    nlohmann::json s = cluster.status();
+    nlohmann::json s = cluster.api_status();
     if (!s.is_null() && pred(s)) return true;
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(20ms);
   }
   return false;
 }

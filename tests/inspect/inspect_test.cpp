@@ -69,10 +69,6 @@ Inspected inspect(const TempDir& dir, const std::vector<std::string>& args,
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 TEST(Inspect, ModulesThatFailWhenLoadedAreDescribedWithoutRunningThem) {
   TempDir dir("uni-inspect");
   for (const char* name : {"load_crash", "load_exit", "load_throw"}) {

@@ -1,7 +1,9 @@
 // The CLI conventions of design §7 that scripts rely on: JSON arguments (and
 // what the wire cannot carry refused with exit 2, never a crash), options
-// anywhere before `--`, `uni map` line for line, `uni status --json` shape,
-// --version, exit code 2 for usage errors and unreadable input, `uni inspect`.
+// anywhere before `--`, --version, exit code 2 for usage errors and
+// unreadable input, `uni inspect`. These are the client's own and are tested
+// on the manager; `uni map` line for line, `uni status --json` and `uni stop`
+// are broker behaviour, tested on both in tests/behaviour.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -17,10 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // `uni run testfns FN ARGS...`, expected to succeed; its stdout as JSON.
 json run_json(TestCluster& cluster, const std::string& fn, const std::vector<std::string>& args) {
@@ -243,25 +241,6 @@ TEST(CliArguments, MalformedJsonIsAUsageErrorThatSaysHowToPassAString) {
   EXPECT_EQ(run_json(cluster, "greet", {"ab"}), json("hello, ab"));
 }
 
-TEST(CliMap, OneLinePerInputLineInInputOrder) {
-  TestCluster cluster({.workers = 1, .slots = 2});
-  // Later lines finish first: the output must still follow the input.
-  std::string input = "[600]\n[300]\n[0]\n[100]\n";
-  CommandResult r = cluster.uni({"map", module_path("testfns"), "sleep_ms", "--input", "-"},
-                                {.stdin_text = input});
-  EXPECT_EQ(r.exit_code, 0) << r.describe();
-  EXPECT_EQ(r.lines(), (std::vector<std::string>{"600", "300", "0", "100"})) << r.describe();
-
-  std::ostringstream many;
-  for (int i = 0; i < 200; ++i) many << "[" << i << ", " << 1000 - i << "]\n";
-  std::filesystem::path file = cluster.dir().write("many.jsonl", many.str());
-  CommandResult m = cluster.uni({"map", "--input", file.string(), module_path("testfns"), "add"});
-  EXPECT_EQ(m.exit_code, 0) << m.describe();
-  std::vector<std::string> lines = m.lines();
-  ASSERT_EQ(lines.size(), 200u) << m.describe();
-  for (const auto& line : lines) EXPECT_EQ(line, "1000");
-}
-
 TEST(CliMap, EmptyInputPrintsNothingAndSucceeds) {
   TestCluster cluster;
   CommandResult r =
@@ -284,99 +263,6 @@ TEST(CliMap, UnreadableInputIsAnErrorNotAnEmptyMap) {
                    module_path("testfns"), cluster.dir().path().string()});
   EXPECT_EQ(in.exit_code, 2) << in.describe();
   EXPECT_TRUE(contains(in.err, "cannot read standard input")) << in.describe();
-}
-
-TEST(CliMap, AFailedTaskIsAnErrorLineAndExitCode1) {
-  TestCluster cluster;
-  std::string input = "[10, 2]\n[1, 0]\n[9, 3]\nnot json\n[8, 4]\n";
-  CommandResult r =
-      cluster.uni({"map", module_path("testfns"), "checked_div"}, {.stdin_text = input});
-  EXPECT_EQ(r.exit_code, 1) << r.describe();
-  std::vector<std::string> lines = r.lines();
-  ASSERT_EQ(lines.size(), 5u) << r.describe();
-  EXPECT_EQ(lines[0], "5");
-  EXPECT_EQ(lines[2], "3");
-  EXPECT_EQ(lines[4], "2");
-  for (int i : {1, 3}) {
-    json j = json::parse(lines[i], nullptr, false);
-    ASSERT_TRUE(j.is_object() && j.contains("error") && j["error"].is_string())
-        << "line " << i << ": " << lines[i];
-  }
-  EXPECT_TRUE(contains(json::parse(lines[1])["error"].get<std::string>(), "division by zero"))
-      << lines[1];
-}
-
-TEST(CliStatus, JsonListsWorkersQueueAndServices) {
-  TestCluster cluster({.workers = 2, .slots = 3});
-  json j = cluster.status();
-  ASSERT_TRUE(j.is_object());
-  ASSERT_TRUE(j.contains("workers") && j["workers"].is_array()) << j.dump();
-  ASSERT_EQ(j["workers"].size(), 2u) << j.dump();
-  std::set<pid_t> pids = {cluster.worker(0).pid(), cluster.worker(1).pid()};
-  std::set<std::string> ids;
-  for (const json& w : j["workers"]) {
-    ASSERT_TRUE(w.is_object());
-    EXPECT_TRUE(w.contains("id") && w["id"].is_string()) << w.dump();
-    ids.insert(w.value("id", ""));
-    EXPECT_EQ(w.value("host", ""), host_name()) << w.dump();
-    EXPECT_EQ(pids.count(w.value("pid", -1)), 1u) << w.dump();
-    EXPECT_EQ(w.value("slots", -1), 3) << w.dump();
-    EXPECT_EQ(w.value("busy", -1), 0) << w.dump();
-  }
-  EXPECT_EQ(ids.size(), 2u) << "worker ids are not distinct: " << j.dump();
-  ASSERT_TRUE(j.contains("queue") && j["queue"].is_number_integer()) << j.dump();
-  EXPECT_EQ(j["queue"].get<int>(), 0);
-  ASSERT_TRUE(j.contains("services") && j["services"].is_array()) << j.dump();
-  EXPECT_TRUE(j["services"].empty());
-
-  // The human-readable form names the same workers.
-  CommandResult text = cluster.uni({"status"});
-  EXPECT_EQ(text.exit_code, 0) << text.describe();
-  for (const auto& id : ids) EXPECT_TRUE(contains(text.out, id)) << text.describe();
-}
-
-TEST(CliStatus, BusyAndQueueCountRunningAndWaitingTasks) {
-  TestCluster cluster({.workers = 1, .slots = 1});
-  uni::Cluster boss = cluster.connect();
-  auto sleep = boss.function<int(int)>(module_path("testfns"), "sleep_ms");
-  std::vector<Future<int>> futures;
-  for (int i = 0; i < 3; ++i) futures.push_back(sleep(1000));
-  json j;
-  bool seen = false;
-  for (int i = 0; i < 30 && !seen; ++i) {
-    j = cluster.status();
-    seen = j.is_object() && j["workers"][0].value("busy", 0) == 1 && j.value("queue", 0) >= 1;
-    if (!seen) std::this_thread::sleep_for(100ms);
-  }
-  EXPECT_TRUE(seen) << "expected one busy slot and queued tasks: " << j.dump();
-  for (auto& f : futures) ASSERT_TRUE(f.wait_for(60s));
-}
-
-TEST(CliStop, CancelsARunningTaskById) {
-  TestCluster cluster({.workers = 1, .slots = 1});
-  uni::Cluster boss = cluster.connect();
-  Future<int> f = boss.function<int(int)>(module_path("testfns"), "sleep_ms")(60000);
-  // Wait until it runs, then stop it from the command line.
-  json j;
-  for (int i = 0; i < 50; ++i) {
-    j = cluster.status();
-    if (j.is_object() && j["workers"][0].value("busy", 0) == 1) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  ASSERT_EQ(j["workers"][0].value("busy", 0), 1) << j.dump();
-  CommandResult r = cluster.uni({"stop", f.id()});
-  EXPECT_EQ(r.exit_code, 0) << r.describe();
-  ASSERT_TRUE(f.wait_for(15s)) << "the stopped task did not end";
-  try {
-    f.get();
-    ADD_FAILURE() << "a stopped task returned a value";
-  } catch (const TaskError& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kCancelled) << e.what();
-  }
-  // The slot is free for the next task.
-  CommandResult next = cluster.uni({"run", module_path("testfns"), "add", "1", "1"});
-  EXPECT_EQ(next.exit_code, 0) << next.describe();
-  EXPECT_EQ(next.out, "2\n");
 }
 
 TEST(CliVersion, PrintsTheVersion) {

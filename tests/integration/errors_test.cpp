@@ -24,10 +24,6 @@ void expect_still_serving(TestCluster& cluster) {
   EXPECT_EQ(r.out, "5\n") << r.describe();
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 TEST(BadInput, UnknownFunctionIsNamedAndTheExportsListed) {
   TestCluster cluster;
   CommandResult r = cluster.uni({"run", module_path("testfns"), "no_such_fn", "1"});

@@ -19,10 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // `uni submit ARGS...`: the id it printed (the test fails if it did not).
 std::string submit(TestCluster& cluster, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"submit"};

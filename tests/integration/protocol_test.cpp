@@ -5,72 +5,20 @@
 // for each of its tasks (so that no boss waits for ever), and the manager
 // goes on serving.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <map>
 #include <random>
 
-#include "broker/zmq/transport.hpp"
-#include "common/keys.hpp"
 #include "common/module_file.hpp"
 #include "proto/chunks.hpp"
 #include "proto/messages.hpp"
+#include "raw_peer.hpp"
 #include "test_cluster.hpp"
 
 namespace uni::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A DEALER with the cluster's client keys, connected to its manager.
-class RawPeer {
- public:
-  RawPeer(TestCluster& cluster, const std::string& routing_id) {
-    ::setenv("UNI_CONFIG_DIR", cluster.config_dir().c_str(), 1);
-    socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()));
-    socket_.set(zmq::sockopt::routing_id, zmq::buffer(routing_id));  // distinct, chosen here
-    socket_.connect(cluster.address());
-  }
-
-  // Sends a message as the reference peers do: in CHUNKs if it is larger
-  // than a frame.
-  bool send(const std::string& bytes) {
-    return proto::send_in_frames(bytes, [&](std::string_view frame) { return send_frame(frame); });
-  }
-
-  bool send_frame(std::string_view bytes) {
-    // ZMQ_IMMEDIATE: a send before the handshake finished fails; retry.
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (socket_.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait))
-        return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
-  // The next message that is not a HEARTBEAT or NOTICE; nullopt on timeout.
-  std::optional<proto::Message> receive(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, left);
-      zmq::message_t frame;
-      if (!socket_.recv(frame, zmq::recv_flags::dontwait)) continue;
-      proto::Message m =
-          proto::Message::parse(static_cast<const char*>(frame.data()), frame.size());
-      if (m.type() == proto::Type::kHeartbeat || m.type() == proto::Type::kNotice) continue;
-      return m;
-    }
-  }
-
- private:
-  zmq::context_t context_;
-  zmq::socket_t socket_;
-};
 
 // A boss HELLO as encode_hello writes it, but claiming protocol `version`.
 std::string hello_with_version(std::uint32_t version) {

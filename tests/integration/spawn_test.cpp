@@ -16,10 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Polls `uni status` until `done(status)`; the last status seen.
 template <class Done>
 nlohmann::json wait_status(TestCluster& cluster, Done done,

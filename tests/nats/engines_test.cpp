@@ -5,114 +5,19 @@
 // went unacked stops at its attempt
 // limit; a crashed attempt is requeued; a wait limit ends a task nobody took;
 // results outlive their boss; the status lists the worker and its service.
-#include <poll.h>
-
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "nats/boss/boss_engine.hpp"
+#include "engine_harness.hpp"
 #include "nats/store/result_stream.hpp"
 #include "nats/store/task_consumer.hpp"
-#include "nats/worker/worker_engine.hpp"
-#include "nats_server.hpp"
-#include "nats_test_util.hpp"
 
 namespace uni::nats {
 namespace {
 
-using namespace std::chrono_literals;
 using proto::Status;
 using proto::TaskId;
-
-const std::string kPlatform = "x86_64-linux-libstdc++-cxx11";
-const std::string kModuleBytes = "module bytes";
-
-EngineConfig config_for(const test::NatsCluster& nats, std::chrono::milliseconds ack_wait = 30s) {
-  EngineConfig config;
-  config.connect.address = nats.address();
-  config.ack_wait = ack_wait;
-  config.max_deliver = 5;
-  return config;
-}
-
-WorkerIdentity identity(const std::string& id) {
-  return {.id = id,
-          .host = "testhost",
-          .platform = kPlatform,
-          .isolation = "thread",
-          .pid = 42,
-          .slots = 4};
-}
-
-std::vector<proto::Task> tasks(std::uint64_t session, int count, std::uint8_t max_attempts = 3) {
-  std::vector<proto::Task> out = testing::make_tasks(session, 1, count);
-  for (proto::Task& t : out) t.max_attempts = max_attempts;
-  return out;
-}
-
-// Waits for either engine's fd, up to `timeout`.
-void wait_for_events(const BossEngine* boss, const WorkerEngine* worker,
-                     std::chrono::milliseconds timeout) {
-  std::vector<pollfd> fds;
-  if (boss) fds.push_back({boss->wake_fd(), POLLIN, 0});
-  if (worker) fds.push_back({worker->wake_fd(), POLLIN, 0});
-  ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
-}
-
-// Runs a boss and a worker until `want` results came or `timeout` passed.
-// `run` decides each task's result; modules are put and fetched as asked.
-std::map<TaskId, std::vector<proto::Result>> pump(
-    BossEngine& boss, WorkerEngine* worker, std::size_t want,
-    const std::function<proto::Result(const proto::Task&)>& run,
-    std::chrono::milliseconds timeout = 20s) {
-  std::map<TaskId, std::vector<proto::Result>> got;
-  std::size_t count = 0;
-  std::vector<proto::Task> waiting_module;
-  bool have_module = false;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (count < want && std::chrono::steady_clock::now() < deadline) {
-    wait_for_events(&boss, worker, 100ms);
-    BossEvents b = boss.take();
-    for (const ModuleHash& hash : b.modules_needed) {
-      EXPECT_EQ(hash, ModuleHash::of(kModuleBytes));
-      boss.put_module(hash, kPlatform, kModuleBytes);
-    }
-    for (proto::Result& r : b.results) {
-      got[r.id].push_back(r);
-      ++count;
-    }
-    if (!worker) continue;
-    WorkerEngineEvents w = worker->take();
-    for (proto::ModuleReply& m : w.modules) {
-      EXPECT_TRUE(m.bytes) << m.error;
-      if (!m.bytes) continue;
-      EXPECT_EQ(*m.bytes, kModuleBytes);
-      have_module = true;
-    }
-    for (proto::Task& t : w.tasks) {
-      if (!have_module && waiting_module.empty()) worker->fetch_module(t.module);
-      waiting_module.push_back(t);
-    }
-    if (have_module && !waiting_module.empty()) {
-      std::vector<proto::Result> results;
-      for (const proto::Task& t : waiting_module) results.push_back(run(t));
-      std::vector<const proto::Result*> ptrs;
-      for (const proto::Result& r : results) ptrs.push_back(&r);
-      worker->send_results(ptrs);
-      waiting_module.clear();
-    }
-  }
-  return got;
-}
-
-proto::Result echo(const proto::Task& t) {
-  proto::Result r;
-  r.id = t.id;
-  r.payload = t.args;
-  r.attempt = t.attempt;
-  return r;
-}
 
 TEST(Engines, EveryTaskRunsAndEachResultComesBackOnce) {
   test::NatsCluster nats;

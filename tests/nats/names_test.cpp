@@ -19,25 +19,37 @@ bool has(const std::vector<std::string>& list, const std::string& subject) {
 
 TEST(NatsNames, TaskAndResultSubjectsNameTheOwnerWhenThereIsOne) {
   Names names;
-  EXPECT_EQ(names.task_subject(kPlatform, "", 5), "uni.tasks." + kPlatform + ".5");
-  EXPECT_EQ(names.task_subject(kPlatform, "alice", 5), "uni.tasks." + kPlatform + ".alice.5");
-  EXPECT_EQ(names.requeue_subject(kPlatform, "alice", 2),
-            "uni.tasks." + kPlatform + ".alice.2.requeued");
-  EXPECT_EQ(names.requeue_subject(kPlatform, "", 2), "uni.tasks." + kPlatform + ".2");
+  const std::string session = "000000000000000a";
+  EXPECT_EQ(names.task_subject(kPlatform, "", 10, 5),
+            "uni.tasks." + kPlatform + "." + session + ".5");
+  EXPECT_EQ(names.task_subject(kPlatform, "alice", 10, 5),
+            "uni.tasks." + kPlatform + ".alice." + session + ".5");
+  EXPECT_EQ(names.requeue_subject(kPlatform, "alice", 10, 2),
+            "uni.tasks." + kPlatform + ".alice." + session + ".2.requeued");
+  EXPECT_EQ(names.requeue_subject(kPlatform, "", 10, 2),
+            "uni.tasks." + kPlatform + "." + session + ".2");
+  EXPECT_EQ(names.task_session_subjects(kPlatform, "", 10),
+            "uni.tasks." + kPlatform + "." + session + ".*");
+  EXPECT_EQ(names.task_session_subjects(kPlatform, "alice", 10),
+            "uni.tasks." + kPlatform + ".alice." + session + ".>");
   EXPECT_EQ(names.result_subject("", 1), "uni.results.0000000000000001");
   EXPECT_EQ(names.result_subject("alice", 1), "uni.results.alice.0000000000000001");
 
-  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".alice.5"), "alice");
-  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".alice.2.requeued"), "alice");
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".alice." + session + ".5"),
+            "alice");
+  EXPECT_EQ(
+      names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".alice." + session + ".2.requeued"),
+      "alice");
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + "." + session + ".5"), "");
   EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform + ".5"), "");
   EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks." + kPlatform), "");
-  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks.other.alice.5"), "");
+  EXPECT_EQ(names.task_owner(kPlatform, "uni.tasks.other.alice." + session + ".5"), "");
 }
 
 TEST(NatsPermissions, EachRoleIsGrantedItsSubjectsOnly) {
   Names names;
   RolePermissions boss = role_permissions(names, Role::kBoss, "alice", {kPlatform});
-  EXPECT_TRUE(has(boss.publish, "uni.tasks.*.alice.*"));
+  EXPECT_TRUE(has(boss.publish, "uni.tasks.*.alice.*.*"));
   EXPECT_TRUE(has(boss.subscribe, "uni.results.alice.*"));
   EXPECT_TRUE(has(boss.subscribe, "_INBOX_alice.>"));
   EXPECT_TRUE(has(boss.publish, "$JS.API.CONSUMER.CREATE.UNI_RESULTS.*.uni.results.alice.*"));
@@ -45,7 +57,7 @@ TEST(NatsPermissions, EachRoleIsGrantedItsSubjectsOnly) {
 
   RolePermissions worker = role_permissions(names, Role::kWorker, "w1", {kPlatform});
   EXPECT_TRUE(has(worker.publish, "uni.results.>"));
-  EXPECT_TRUE(has(worker.publish, "uni.tasks.*.*.*.requeued"));
+  EXPECT_TRUE(has(worker.publish, "uni.tasks.*.*.*.*.requeued"));
   EXPECT_TRUE(worker.allow_responses);
 
   RolePermissions observer = role_permissions(names, Role::kObserver, "eye", {kPlatform});

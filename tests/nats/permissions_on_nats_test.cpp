@@ -190,12 +190,12 @@ void each_role_does_its_job_and_nothing_else(PermittedCluster& cluster) {
   // Publishing tasks: a worker and an observer cannot, a boss only as itself.
   const std::string task_body = "not a task, but it must not be stored either";
   for (const auto& [who, subject] : std::vector<std::pair<std::string, std::string>>{
-           {"w1", kNames.task_subject(kPlatform, 1)},
-           {"w1", kNames.task_subject(kPlatform, cluster.public_key["alice"], 1)},
-           {"w1", kNames.task_subject(kPlatform, cluster.public_key["w1"], 1)},
-           {"eye", kNames.task_subject(kPlatform, cluster.public_key["eye"], 1)},
-           {"bob", kNames.task_subject(kPlatform, cluster.public_key["alice"], 1)},
-           {"bob", kNames.task_subject(kPlatform, 1)}})
+           {"w1", kNames.task_subject(kPlatform, "", 1, 1)},
+           {"w1", kNames.task_subject(kPlatform, cluster.public_key["alice"], 1, 1)},
+           {"w1", kNames.task_subject(kPlatform, cluster.public_key["w1"], 1, 1)},
+           {"eye", kNames.task_subject(kPlatform, cluster.public_key["eye"], 1, 1)},
+           {"bob", kNames.task_subject(kPlatform, cluster.public_key["alice"], 1, 1)},
+           {"bob", kNames.task_subject(kPlatform, "", 1, 1)}})
     attempts.push_back({who, subject, task_body});
   // Reading stored results: a worker, an observer and another boss cannot.
   const std::string alice_key = cluster.public_key["alice"];

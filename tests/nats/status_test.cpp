@@ -4,7 +4,7 @@
 // live workers' and bosses' counts; connected bosses are counted and one that
 // leaves is not; a service no worker runs yet is listed `queued`; a cancel of
 // another session's id that was never handed out answers `unknown`. The same
-// through the CLI: `uni status` and `uni stop` on NATS.
+// through the CLI, on both brokers: tests/behaviour/status_test.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -249,49 +249,6 @@ TEST(NatsStatus, ACancelOfAnotherSessionsIdNeverHandedOutIsUnknown) {
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->status, Status::kCancelled);
   EXPECT_FALSE(detached_result(config_for(nats), past_the_last, 0ms));
-}
-
-// Through the CLI, with real processes: `uni submit` stores the module and a
-// task, a `uni map` of 150 more waits with no worker (a message of 100 and
-// one of 50): `uni status` counts 151 queued and the waiting boss; `uni stop`
-// cancels the submitted task and says it knows no id never handed out.
-TEST(NatsStatusCli, StatusCountsQueuedTasksAndBossesAndStopKnowsWhatWasHandedOut) {
-  test::NatsCluster nats;
-  test::UniOnNats uni(nats.address());
-  const std::string testfns = test::module_path("testfns");
-  test::UniOnNats::Outcome submit = uni.cli({"submit", testfns, "add", "20", "22"});
-  ASSERT_EQ(submit.status.code, 0) << submit.err;
-  const std::string id = submit.out.substr(0, submit.out.find('\n'));
-  std::string input;
-  for (int i = 0; i < 150; ++i) input += "[1,2]\n";
-  test::ChildProcess map = uni.start_cli({"map", testfns, "add"}, input, "map");
-
-  nlohmann::json report;
-  ASSERT_TRUE(testing::eventually(
-      [&] {
-        test::UniOnNats::Outcome s = uni.cli({"status", "--json"});
-        if (s.status.code != 0) return false;
-        report = nlohmann::json::parse(s.out);
-        return report.value("queue", 0) == 151 && report.value("bosses", 0) >= 1;
-      },
-      30s))
-      << report.dump();
-  test::UniOnNats::Outcome text = uni.cli({"status"});
-  EXPECT_NE(text.out.find("queue: 151 waiting"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("boss(es) connected"), std::string::npos) << text.out;
-  // No manager runs: no uptime of one, and no count of kept results.
-  EXPECT_EQ(text.out.rfind("NATS cluster at ", 0), 0u) << text.out;
-  EXPECT_EQ(text.out.find(", up "), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("results are kept in the cluster"), std::string::npos) << text.out;
-
-  test::UniOnNats::Outcome stop = uni.cli({"stop", id});
-  EXPECT_EQ(stop.status.code, 0) << stop.err;
-  EXPECT_EQ(stop.out, "cancelled " + id + " before it started\n");
-  test::UniOnNats::Outcome never = uni.cli({"stop", "00000000deadbeef-1"});
-  EXPECT_EQ(never.status.code, 1) << never.out;
-  EXPECT_NE(never.err.find("no task or service with id 00000000deadbeef-1"), std::string::npos)
-      << never.err;
-  map.kill();
 }
 
 }  // namespace

@@ -4,8 +4,12 @@
 // batch redelivered after ack-wait (attempt 2); in-progress keeps a long task
 // from being redelivered; the last delivery of a poison batch is flagged, and
 // one nobody acked reaches the exhausted sweeper; garbage in the stream is
-// termed, not returned; a full queue refuses new tasks.
+// termed, not returned; a full queue refuses new tasks; processes that
+// create it at the same time all open it.
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "nats/client/error.hpp"
 #include "nats/store/task_consumer.hpp"
@@ -43,6 +47,36 @@ struct Worker {
   TaskQueue queue;
   TaskConsumer consumer;
 };
+
+// Workers that start together all open the queue: the server can answer one
+// of two simultaneous creations of a stream "subjects overlap" (with itself),
+// and a worker took that for a broken cluster and exited.
+TEST(TaskQueue, ProcessesThatCreateItAtTheSameTimeAllOpenIt) {
+  test::NatsCluster nats;
+  constexpr int kOpeners = 6;
+  std::vector<Connection> connections;
+  for (int i = 0; i < kOpeners; ++i)
+    connections.push_back(Connection::connect({.address = nats.address()}));
+  for (int round = 0; round < 5; ++round) {
+    const std::string platform = "race-" + std::to_string(round);
+    std::atomic<int> ready = 0, failed = 0;
+    std::vector<std::thread> openers;
+    for (int i = 0; i < kOpeners; ++i)
+      openers.emplace_back([&, i] {
+        JetStream js(connections[i]);
+        ready.fetch_add(1);
+        while (ready.load() < kOpeners) std::this_thread::yield();
+        try {
+          TaskQueue::open(js, Names(), platform);
+        } catch (const NatsError& e) {
+          ADD_FAILURE() << "round " << round << ": " << e.what();
+          failed.fetch_add(1);
+        }
+      });
+    for (std::thread& t : openers) t.join();
+    ASSERT_EQ(failed.load(), 0);
+  }
+}
 
 TEST(TaskQueue, BatchesRoundTripAndLeaveTheStreamWhenAcked) {
   Fixture f;

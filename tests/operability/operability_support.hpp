@@ -15,10 +15,6 @@
 
 namespace uni::test {
 
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // "http://127.0.0.1:PORT", from the manager's "dashboard on URL/" line.
 inline std::string dashboard_url(TestCluster& cluster) {
   if (!cluster.manager().wait_for_stdout("dashboard on ", std::chrono::seconds(10))) return "";

@@ -63,9 +63,9 @@ TEST(HandshakeDiagnosis, AManagerThatNeverFinishesTheHandshakeIsCalledBusyNotAKe
   CommandResult r =
       cluster.uni({"run", "--connect", silent.address(), module_path("testfns"), "add", "1", "2"});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
-  EXPECT_TRUE(has(r.err, "did not complete the handshake")) << r.describe();
-  EXPECT_TRUE(has(r.err, "busy or overloaded")) << r.describe();
-  EXPECT_FALSE(has(r.err, "authkey")) << r.describe();
+  EXPECT_TRUE(contains(r.err, "did not complete the handshake")) << r.describe();
+  EXPECT_TRUE(contains(r.err, "busy or overloaded")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "authkey")) << r.describe();
   // The C++ API says the same, as a reason that is not the key's.
   try {
     uni::ConnectOptions options;
@@ -75,7 +75,7 @@ TEST(HandshakeDiagnosis, AManagerThatNeverFinishesTheHandshakeIsCalledBusyNotAKe
     ADD_FAILURE() << "connected to a listener that never answers";
   } catch (const uni::ConnectError& e) {
     EXPECT_EQ(e.reason(), uni::ConnectError::Reason::kUnreachable) << e.what();
-    EXPECT_TRUE(has(e.what(), "busy or overloaded")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "busy or overloaded")) << e.what();
   }
 }
 
@@ -83,9 +83,9 @@ TEST(HandshakeDiagnosis, AWrongKeyIsStillCalledAKeyProblemAndQuickly) {
   TestCluster cluster({.workers = 0});
   CommandResult r = cluster.uni({"status", "--authkey", "not-the-key"});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
-  EXPECT_TRUE(has(r.err, "authentication failed (wrong authkey, or a key not admitted?)"))
+  EXPECT_TRUE(contains(r.err, "authentication failed (wrong authkey, or a key not admitted?)"))
       << r.describe();
-  EXPECT_FALSE(has(r.err, "busy")) << r.describe();
+  EXPECT_FALSE(contains(r.err, "busy")) << r.describe();
   EXPECT_LT(r.elapsed, 3000ms) << r.describe();
 }
 

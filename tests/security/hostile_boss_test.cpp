@@ -1,5 +1,5 @@
 // After authentication: what a peer holding the key can make the manager do
-// with one message. Attackers written for the test (RawZmqPeer) send a
+// with one message. Attackers written for the test (RawPeer) send a
 // megabyte of bad SUBMIT records, a worker HELLO announcing 300,000 held
 // tasks, forty megabytes of tasks parked for a module that never comes, a
 // stream of garbage, and frames over the frame limit. The manager must
@@ -32,7 +32,7 @@ std::uint64_t refused(const nlohmann::json& status, const std::string& limit) {
 std::size_t count_lines(const std::string& text, const std::string& part) {
   std::size_t n = 0;
   for (const std::string& line : split_lines(text))
-    if (has(line, part)) ++n;
+    if (contains(line, part)) ++n;
   return n;
 }
 
@@ -76,7 +76,7 @@ TEST(HostileBoss, AMegabyteSubmitOfBadRecordsIsRefusedAtOnceAndDelaysNoOtherClie
   }
   ASSERT_FALSE(before.empty());
 
-  RawZmqPeer attacker(cluster, "b-attacker");
+  RawPeer attacker(cluster, "b-attacker");
   ASSERT_TRUE(attacker.hello_as_boss(kSession));
   // A million nil records: each once cost the manager a C++ exception and an
   // error string (1 MB froze its loop for seconds).
@@ -110,7 +110,7 @@ TEST(HostileBoss, AMegabyteSubmitOfBadRecordsIsRefusedAtOnceAndDelaysNoOtherClie
 
 TEST(HostileBoss, EveryTaskOfARefusedSubmitIsAnsweredAndNoneTaken) {
   TestCluster cluster({.workers = 0});
-  RawZmqPeer attacker(cluster, "b-attacker");
+  RawPeer attacker(cluster, "b-attacker");
   ASSERT_TRUE(attacker.hello_as_boss(kSession));
   // 20,000 records that are only an id: each is answered `rejected`, by id.
   const std::uint32_t count = 20'000;
@@ -129,7 +129,7 @@ TEST(HostileBoss, EveryTaskOfARefusedSubmitIsAnsweredAndNoneTaken) {
     if (m->type() != proto::Type::kResult) continue;
     for (const proto::Result& r : m->results()) {
       EXPECT_EQ(r.status, proto::Status::kRejected);
-      EXPECT_TRUE(has(r.payload, "record 1 of 20000")) << r.payload;
+      EXPECT_TRUE(contains(r.payload, "record 1 of 20000")) << r.payload;
       ++rejected;
     }
   }
@@ -161,7 +161,7 @@ std::string worker_hello(std::uint32_t slots, std::uint32_t held) {
 TEST(HostileBoss, AWorkerHelloWithThreeHundredThousandHeldTasksIsRefused) {
   TestCluster cluster;
   const pid_t manager = cluster.manager().pid();
-  RawZmqPeer attacker(cluster, "whostile1");
+  RawPeer attacker(cluster, "whostile1");
   const std::string hello = worker_hello(4, 300'000);
   ASSERT_GT(hello.size(), 10 * kMiB);
   ASSERT_TRUE(attacker.send(hello));
@@ -170,16 +170,16 @@ TEST(HostileBoss, AWorkerHelloWithThreeHundredThousandHeldTasksIsRefused) {
   ASSERT_EQ(reply->type(), proto::Type::kError) << proto::type_name(reply->type());
   // Refused before any record is read: too many values for one message.
   EXPECT_EQ(reply->error().code, "malformed");
-  EXPECT_TRUE(has(reply->error().text, "values")) << reply->error().text;
+  EXPECT_TRUE(contains(reply->error().text, "values")) << reply->error().text;
 
   // A smaller one, but still more than 4 slots can hold: refused by name.
-  RawZmqPeer second(cluster, "whostile2");
+  RawPeer second(cluster, "whostile2");
   ASSERT_TRUE(second.send(worker_hello(4, 5000)));
   std::optional<proto::Message> refusal = second.receive(10s);
   ASSERT_TRUE(refusal);
   ASSERT_EQ(refusal->type(), proto::Type::kError) << proto::type_name(refusal->type());
   EXPECT_EQ(refusal->error().code, "refused");
-  EXPECT_TRUE(has(refusal->error().text, "4 slot(s) holds at most 4100 tasks"))
+  EXPECT_TRUE(contains(refusal->error().text, "4 slot(s) holds at most 4100 tasks"))
       << refusal->error().text;
 
   nlohmann::json status = cluster.status();
@@ -196,7 +196,7 @@ TEST(HostileBoss, AWorkerHelloWithThreeHundredThousandHeldTasksIsRefused) {
 TEST(HostileBoss, ParkedDetachedTasksAreBoundedInBytesAndDroppedWhenTheirBossLeaves) {
   TestCluster cluster({.manager_args = {"--max-queued-bytes", "20M"}});
   const pid_t manager = cluster.manager().pid();
-  RawZmqPeer attacker(cluster, "b-parker");
+  RawPeer attacker(cluster, "b-parker");
   ASSERT_TRUE(attacker.hello_as_boss(kSession));
   // 40 detached tasks of 1 MiB each, for a module the attacker never uploads.
   const ModuleHash never = ModuleHash::of("a module that never comes");
@@ -216,7 +216,7 @@ TEST(HostileBoss, ParkedDetachedTasksAreBoundedInBytesAndDroppedWhenTheirBossLea
     if (m->type() != proto::Type::kResult) continue;
     for (const proto::Result& r : m->results()) {
       EXPECT_EQ(r.status, proto::Status::kQueueFull) << r.payload;
-      EXPECT_TRUE(has(r.payload, "--max-queued-bytes")) << r.payload;
+      EXPECT_TRUE(contains(r.payload, "--max-queued-bytes")) << r.payload;
       ++full;
     }
   }
@@ -242,7 +242,7 @@ TEST(HostileBoss, ParkedDetachedTasksAreBoundedInBytesAndDroppedWhenTheirBossLea
 
 TEST(HostileBoss, APeerThatKeepsSendingGarbageLosesItsConnectionAndFloodsNoLog) {
   TestCluster cluster;
-  RawZmqPeer attacker(cluster, "b-garbage");
+  RawPeer attacker(cluster, "b-garbage");
   ASSERT_TRUE(attacker.hello_as_boss(kSession));
   const std::string garbage = "\xc1 not msgpack at all";
   std::size_t errors = 0;
@@ -267,7 +267,7 @@ TEST(HostileBoss, APeerThatKeepsSendingGarbageLosesItsConnectionAndFloodsNoLog) 
 
 TEST(HostileBoss, AFrameOverTheFrameLimitEndsTheConnection) {
   TestCluster cluster;
-  RawZmqPeer attacker(cluster, "b-bigframe");
+  RawPeer attacker(cluster, "b-bigframe");
   ASSERT_TRUE(attacker.hello_as_boss(kSession));
   std::string big = proto::encode_heartbeat();
   big.resize(proto::kMaxFrameBytes + 4096, '\0');
@@ -280,7 +280,7 @@ TEST(HostileBoss, AFrameOverTheFrameLimitEndsTheConnection) {
 TEST(HostileBoss, AChunkedUploadOverTheLimitIsRefusedUnkeptAndFailsItsTasks) {
   TestCluster cluster({.manager_args = {"--max-message", "2M", "--max-module", "1M"}});
   const pid_t manager = cluster.manager().pid();
-  RawZmqPeer boss(cluster, "b-uploader");
+  RawPeer boss(cluster, "b-uploader");
   ASSERT_TRUE(boss.hello_as_boss(kSession));
   const ModuleHash hash = ModuleHash::of("pretend");
   proto::Task t;
@@ -298,7 +298,7 @@ TEST(HostileBoss, AChunkedUploadOverTheLimitIsRefusedUnkeptAndFailsItsTasks) {
   while (std::optional<proto::Message> m = boss.receive(3s)) {
     if (m->type() == proto::Type::kError) {
       EXPECT_EQ(m->error().code, "too-large");
-      EXPECT_TRUE(has(m->error().text, std::to_string(upload.size()))) << m->error().text;
+      EXPECT_TRUE(contains(m->error().text, std::to_string(upload.size()))) << m->error().text;
       too_large = true;
     }
     if (m->type() == proto::Type::kResult)

@@ -105,7 +105,7 @@ TEST(HostileHttp, AHugeBodyAndFiftySlowClientsLeaveTheStatusAnsweringWithinASeco
   trickler.join();
   poster.join();
   EXPECT_GT(answered, 10);
-  EXPECT_TRUE(has(answer_to_post, "413")) << answer_to_post.substr(0, 200);
+  EXPECT_TRUE(contains(answer_to_post, "413")) << answer_to_post.substr(0, 200);
   // The slow ones were let go after the request time limit.
   std::size_t closed = 0;
   for (RawTcp& tcp : slow)
@@ -145,7 +145,7 @@ TEST(HostileHttp, OversizedHeadsBodiesAndOtherMethodsAreRefused) {
   EXPECT_EQ(chunked.status, 413);
   Reply del = request(port, "DELETE /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_EQ(del.status, 405);
-  EXPECT_TRUE(has(del.head, "Allow: GET, HEAD")) << del.head;
+  EXPECT_TRUE(contains(del.head, "Allow: GET, HEAD")) << del.head;
   EXPECT_EQ(request(port, "NOT HTTP AT ALL\r\n\r\n").status, 400);
   // And it still serves.
   EXPECT_EQ(get(port, "/api/status").status, 200);
@@ -160,7 +160,7 @@ TEST(HostileHttp, TheHostHeaderMustNameTheServer) {
   // A page of evil.example whose name was rebound to 127.0.0.1.
   Reply rebound = get(port, "/api/status", "", "evil.example" + at);
   EXPECT_EQ(rebound.status, 403);
-  EXPECT_FALSE(has(rebound.body, "workers")) << rebound.body;
+  EXPECT_FALSE(contains(rebound.body, "workers")) << rebound.body;
   EXPECT_EQ(get(port, "/api/status", "", "127.0.0.1" + at).status, 200);
   EXPECT_EQ(get(port, "/api/status", "", "localhost" + at).status, 200);
   EXPECT_EQ(get(port, "/api/status", "", "dash.example" + at).status, 200);
@@ -175,7 +175,7 @@ TEST(HostileHttp, BeyondLoopbackABearerTokenIsRequired) {
   std::optional<ExitStatus> exit = bare.wait_for(10s);
   ASSERT_TRUE(exit.has_value());
   EXPECT_EQ(exit->code, 2) << bare.read_stderr();
-  EXPECT_TRUE(has(bare.read_stderr(), "--http-token-file")) << bare.read_stderr();
+  EXPECT_TRUE(contains(bare.read_stderr(), "--http-token-file")) << bare.read_stderr();
 
   const std::string token_file = (cluster.dir() / "http-token").string();
   std::ofstream(token_file) << "s3cret-token-value\n";
@@ -189,19 +189,19 @@ TEST(HostileHttp, BeyondLoopbackABearerTokenIsRequired) {
   const int port = std::stoi(url.substr(url.rfind(':') + 1));
   Reply none = get(port, "/api/status");
   EXPECT_EQ(none.status, 401);
-  EXPECT_TRUE(has(none.head, "WWW-Authenticate: Bearer")) << none.head;
+  EXPECT_TRUE(contains(none.head, "WWW-Authenticate: Bearer")) << none.head;
   EXPECT_EQ(get(port, "/metrics", "Authorization: Bearer wrong\r\n").status, 401);
   EXPECT_EQ(get(port, "/metrics", "Authorization: Bearer s3cret-token-value\r\n").status, 200);
   EXPECT_EQ(get(port, "/").status, 401);
   // The dashboard: opened once with the token, then its cookie.
   Reply opened = get(port, "/?token=s3cret-token-value");
   EXPECT_EQ(opened.status, 303) << opened.head;
-  EXPECT_TRUE(has(opened.head, "Set-Cookie: uni_token=s3cret-token-value; Path=/; HttpOnly"))
+  EXPECT_TRUE(contains(opened.head, "Set-Cookie: uni_token=s3cret-token-value; Path=/; HttpOnly"))
       << opened.head;
   EXPECT_EQ(get(port, "/api/status", "Cookie: uni_token=s3cret-token-value\r\n").status, 200);
   EXPECT_EQ(get(port, "/?token=wrong").status, 401);
   // The token is never logged.
-  EXPECT_FALSE(has(guarded.read_stderr(), "s3cret")) << guarded.read_stderr();
+  EXPECT_FALSE(contains(guarded.read_stderr(), "s3cret")) << guarded.read_stderr();
 }
 
 TEST(HostileHttp, RedactLeavesTaskErrorsOutOfTheStatus) {
@@ -214,15 +214,15 @@ TEST(HostileHttp, RedactLeavesTaskErrorsOutOfTheStatus) {
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (std::chrono::steady_clock::now() < deadline) {
     body = get(port, "/api/status").body;
-    if (has(body, "recent_failures\":[{")) break;
+    if (contains(body, "recent_failures\":[{")) break;
     std::this_thread::sleep_for(100ms);
   }
   nlohmann::json status = nlohmann::json::parse(body);
   ASSERT_EQ(status["recent_failures"].size(), 1u) << body;
   EXPECT_EQ(status["recent_failures"][0]["error"], "[redacted]");
-  EXPECT_FALSE(has(body, "private-argument")) << body;
+  EXPECT_FALSE(contains(body, "private-argument")) << body;
   // `uni status` itself, for those who hold the key, still says why.
-  EXPECT_TRUE(has(cluster.uni({"status"}).out, "private-argument"));
+  EXPECT_TRUE(contains(cluster.uni({"status"}).out, "private-argument"));
 }
 
 TEST(Descriptors, TheLimitIsRaisedAtStartAndStatusSaysHowManyAreInUse) {
@@ -240,8 +240,8 @@ TEST(Descriptors, TheLimitIsRaisedAtStartAndStatusSaysHowManyAreInUse) {
   EXPECT_EQ(status["limits"]["descriptor_limit"].get<std::uint64_t>(), limit.rlim_max);
   EXPECT_GT(status["limits"]["descriptors"].get<std::uint64_t>(), 3u);
   CommandResult text = cluster.uni({"status"});
-  EXPECT_TRUE(has(text.out, "descriptors: ")) << text.out;
-  EXPECT_TRUE(has(text.out, " in use of " + std::to_string(limit.rlim_max))) << text.out;
+  EXPECT_TRUE(contains(text.out, "descriptors: ")) << text.out;
+  EXPECT_TRUE(contains(text.out, " in use of " + std::to_string(limit.rlim_max))) << text.out;
 }
 
 }  // namespace

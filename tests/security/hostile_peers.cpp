@@ -4,18 +4,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
-#include <thread>
-
-#include "broker/zmq/transport.hpp"
-#include "common/keys.hpp"
-#include "proto/chunks.hpp"
 
 namespace uni::test {
 
@@ -108,65 +102,6 @@ std::string zmtp_command_header(std::uint64_t size) {
   h[0] = 0x06;  // a command frame, long size
   for (int i = 0; i < 8; ++i) h[1 + i] = static_cast<char>(size >> (56 - 8 * i));
   return h;
-}
-
-RawZmqPeer::RawZmqPeer(TestCluster& cluster, const std::string& routing_id) {
-  ::setenv("UNI_CONFIG_DIR", cluster.config_dir().c_str(), 1);
-  socket_ = proto::make_dealer(context_, derive_curve_keys(cluster.authkey()));
-  socket_.set(zmq::sockopt::routing_id, zmq::buffer(routing_id));
-  static int counter = 0;
-  std::string endpoint = "inproc://raw-peer-monitor-" + std::to_string(counter++);
-  if (zmq_socket_monitor(socket_.handle(), endpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0)
-    throw zmq::error_t();
-  monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
-  monitor_.connect(endpoint);
-  socket_.connect(cluster.address());
-}
-
-bool RawZmqPeer::send(std::string_view message) {
-  return proto::send_in_frames(message, [&](std::string_view frame) { return send_frame(frame); });
-}
-
-bool RawZmqPeer::send_frame(std::string_view frame) {
-  // ZMQ_IMMEDIATE: a send before the handshake finished fails; retry.
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (socket_.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait))
-      return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return false;
-}
-
-std::optional<proto::Message> RawZmqPeer::receive(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, left);
-    if (!socket_.recv(last_, zmq::recv_flags::dontwait)) continue;
-    proto::Message m = proto::Message::parse(static_cast<const char*>(last_.data()), last_.size());
-    if (m.type() == proto::Type::kHeartbeat || m.type() == proto::Type::kNotice) continue;
-    return m;
-  }
-}
-
-bool RawZmqPeer::disconnected_within(std::chrono::milliseconds timeout) {
-  zmq::pollitem_t item{monitor_.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, timeout);
-  zmq::message_t event;
-  return monitor_.recv(event, zmq::recv_flags::dontwait).has_value();
-}
-
-bool RawZmqPeer::hello_as_boss(std::uint64_t session) {
-  proto::Hello h;
-  h.role = "boss";
-  h.session = session;
-  if (!send(proto::encode_hello(h))) return false;
-  std::optional<proto::Message> welcome = receive(10s);
-  return welcome && welcome->type() == proto::Type::kWelcome;
 }
 
 namespace {

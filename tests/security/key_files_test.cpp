@@ -11,21 +11,14 @@
 #include <fstream>
 #include <thread>
 
-#include "attacker_peer.hpp"
+#include "forged_messages.hpp"
+#include "security_support.hpp"
 
 namespace uni::test {
 namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-CommandOptions as(const TestCluster& cluster, const std::string& key) {
-  return {.env = {"UNI_KEY=" + cluster.key_file(key).string()}};
-}
 
 TEST(KeyFiles, KeygenWritesAPrivateSecretAndAPubLineAndNeverOverwrites) {
   TestCluster cluster({.workers = 0, .keys = {{"alice", "boss"}}});

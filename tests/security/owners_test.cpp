@@ -6,25 +6,13 @@
 // client that opened it, also under the shared authkey (its secret).
 #include <gtest/gtest.h>
 
-#include "attacker_peer.hpp"
+#include "forged_messages.hpp"
+#include "security_support.hpp"
 
 namespace uni::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-CommandOptions as(const TestCluster& cluster, const std::string& key) {
-  return {.env = {"UNI_KEY=" + cluster.key_file(key).string()}};
-}
-
-void expect_refused(const CommandResult& r, const std::string& text) {
-  EXPECT_EQ(r.exit_code, 3) << r.describe();
-  EXPECT_TRUE(contains(r.err, text)) << "expected '" << text << "'\n" << r.describe();
-}
 
 TEST(Owners, AnotherBossCannotStopBecomeOrFetchWhatItDoesNotOwnAnAdminCan) {
   TestCluster cluster({.workers = 1,
@@ -86,7 +74,7 @@ TEST(Owners, ASessionIsResumedOnlyByTheClientThatOpenedItEvenWithTheSharedAuthke
   SlowBoss victim = slow_boss(cluster);
   // Another holder of the authkey says HELLO with the victim's session (its
   // id is in every task id it prints), without the victim's secret.
-  AttackerPeer attacker(cluster, AttackerPeer::authkey_keys(cluster));
+  RawPeer attacker(cluster, RawPeer::authkey_keys(cluster));
   ASSERT_TRUE(attacker.send(boss_hello(victim.session(), "not the victim's secret")));
   std::optional<proto::Message> reply = attacker.receive(10s);
   ASSERT_TRUE(reply);
@@ -106,7 +94,7 @@ TEST(Owners, AnotherKeyCannotOpenASessionOfAKeyItIsNot) {
   Cluster boss = cluster.connect(alice);
   Future<int> f = boss.function<int(int)>(module_path("testfns"), "sleep_ms")(1000);
   const std::uint64_t session = proto::TaskId::parse(f.id())->session;
-  AttackerPeer bob(cluster, AttackerPeer::key_file_keys(cluster, "bob"));
+  RawPeer bob(cluster, RawPeer::key_file_keys(cluster, "bob"));
   ASSERT_TRUE(bob.send(boss_hello(session)));
   std::optional<proto::Message> reply = bob.receive(10s);
   ASSERT_TRUE(reply);

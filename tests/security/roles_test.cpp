@@ -5,25 +5,13 @@
 // acts on its own; an admin does everything.
 #include <gtest/gtest.h>
 
-#include "attacker_peer.hpp"
+#include "forged_messages.hpp"
+#include "security_support.hpp"
 
 namespace uni::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-CommandOptions as(const TestCluster& cluster, const std::string& key) {
-  return {.env = {"UNI_KEY=" + cluster.key_file(key).string()}};
-}
-
-void expect_refused(const CommandResult& r, const std::string& text) {
-  EXPECT_EQ(r.exit_code, 3) << r.describe();
-  EXPECT_TRUE(contains(r.err, text)) << "expected '" << text << "'\n" << r.describe();
-}
 
 class Roles : public ::testing::Test {
  protected:
@@ -83,7 +71,7 @@ TEST_F(Roles, OnlyWorkerAndAdminKeysServeAsWorkers) {
 
 TEST_F(Roles, TheManagerRefusesARawWorkerRoleMessageItsRoleMayNotSend) {
   // What the CLI never sends, a raw peer may: a CANCEL from a worker key.
-  AttackerPeer peer(cluster, AttackerPeer::key_file_keys(cluster, "w1"));
+  RawPeer peer(cluster, RawPeer::key_file_keys(cluster, "w1"));
   ASSERT_TRUE(peer.send(boss_hello(session_of_key(cluster, "w1"))));
   std::optional<proto::Message> welcome = peer.receive(10s);
   ASSERT_TRUE(welcome);

@@ -1,5 +1,6 @@
-// Helpers of the security tests: hostile tasks run through `uni run`, their
-// results read as JSON, and the files of a cluster they go after.
+// Helpers of the security tests: commands run as a key and the refusals they
+// meet, hostile tasks run through `uni run`, their results read as JSON, and
+// the files of a cluster they go after.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,8 +14,15 @@
 
 namespace uni::test {
 
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
+// A command's options to run as a keyed cluster's key NAME (UNI_KEY).
+inline CommandOptions as(const TestCluster& cluster, const std::string& key) {
+  return {.env = {"UNI_KEY=" + cluster.key_file(key).string()}};
+}
+
+// A command the manager refused: exit 3, and `text` on stderr.
+inline void expect_refused(const CommandResult& r, const std::string& text) {
+  EXPECT_EQ(r.exit_code, 3) << r.describe();
+  EXPECT_TRUE(contains(r.err, text)) << "expected '" << text << "'\n" << r.describe();
 }
 
 // A JSON string argument for `uni run`.

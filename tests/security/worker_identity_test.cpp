@@ -9,8 +9,8 @@
 
 #include <thread>
 
-#include "attacker_peer.hpp"
 #include "common/module_file.hpp"
+#include "forged_messages.hpp"
 
 namespace uni::test {
 namespace {
@@ -36,7 +36,7 @@ void hello_adoption_is_refused(TestCluster& cluster, const CurveKeys& attacker_k
   const proto::TaskId id = *proto::TaskId::parse(f.id());
   ASSERT_FALSE(f.wait_for(300ms));  // no worker yet: queued
 
-  AttackerPeer attacker(cluster, attacker_keys);
+  RawPeer attacker(cluster, attacker_keys);
   ASSERT_TRUE(attacker.send(worker_hello("attacker", 0, {claim(id)})));
   ASSERT_TRUE(attacker.expect(proto::Type::kWelcome, 10s)) << "the attacker was not welcomed";
   // It is told to drop the task it claims ...
@@ -58,12 +58,12 @@ void hello_adoption_is_refused(TestCluster& cluster, const CurveKeys& attacker_k
 
 TEST(WorkerIdentity, AHelloListingAnotherBossesQueuedTaskDoesNotHandItOver) {
   TestCluster cluster({.workers = 0});
-  hello_adoption_is_refused(cluster, AttackerPeer::authkey_keys(cluster));
+  hello_adoption_is_refused(cluster, RawPeer::authkey_keys(cluster));
 }
 
 TEST(WorkerIdentity, AWorkerKeyCannotClaimAnotherBossesTaskEither) {
   TestCluster cluster({.workers = 0, .keys = {{"alice", "boss"}, {"mallory", "worker"}}});
-  hello_adoption_is_refused(cluster, AttackerPeer::key_file_keys(cluster, "mallory"));
+  hello_adoption_is_refused(cluster, RawPeer::key_file_keys(cluster, "mallory"));
 }
 
 TEST(WorkerIdentity, AConnectionTakingALiveWorkersRoutingIdAndIdIsRefusedAndGetsNoTask) {
@@ -74,7 +74,7 @@ TEST(WorkerIdentity, AConnectionTakingALiveWorkersRoutingIdAndIdIsRefusedAndGets
   const int victim_pid = status["workers"][0]["pid"];
 
   // The routing id the worker used to choose for itself, and its id.
-  AttackerPeer attacker(cluster, AttackerPeer::authkey_keys(cluster), "w" + victim);
+  RawPeer attacker(cluster, RawPeer::authkey_keys(cluster), "w" + victim);
   ASSERT_TRUE(attacker.send(worker_hello(victim, 8)));
   std::optional<proto::Message> reply = attacker.receive(10s);
   ASSERT_TRUE(reply) << "no answer to the impostor's HELLO";
@@ -110,7 +110,7 @@ TEST(WorkerIdentity, AWorkerKeyCannotTakeOverAnotherWorkersIdEither) {
   nlohmann::json status = cluster.status();
   ASSERT_EQ(status["workers"].size(), 1u) << status.dump();
   const std::string victim = status["workers"][0]["id"];
-  AttackerPeer attacker(cluster, AttackerPeer::key_file_keys(cluster, "mallory"));
+  RawPeer attacker(cluster, RawPeer::key_file_keys(cluster, "mallory"));
   ASSERT_TRUE(attacker.send(worker_hello(victim, 8)));
   std::optional<proto::Message> reply = attacker.receive(10s);
   ASSERT_TRUE(reply);

@@ -112,6 +112,9 @@ void NatsServer::kill() {
   process_.wait_for(10s);
 }
 
+void NatsServer::pause() { process_.signal(SIGSTOP); }
+void NatsServer::resume() { process_.signal(SIGCONT); }
+
 void NatsServer::restart() {
   kill();
   start();

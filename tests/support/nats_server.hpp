@@ -54,6 +54,10 @@ class NatsServer {
 
   void kill();     // SIGKILL, reaped
   void restart();  // same ports, same store, waits until it accepts clients
+  // SIGSTOP and SIGCONT: a node that stops answering while its connections
+  // stay open (a hung host), and comes back.
+  void pause();
+  void resume();
   std::string log() const;
 
  private:

@@ -18,15 +18,48 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string random_authkey() {
-  std::random_device rd;
-  std::ostringstream out;
-  out << "test-key-" << std::hex << rd() << rd() << rd();
-  return out.str();
+// A cluster given no authkey takes this one. It is the same for every test
+// of the build tree so that its Argon2id derivation (a fraction of a second
+// of CPU and 64 MiB, paid by the first process of each cluster) is done once
+// and shared through UNI_TEST_KEY_CACHE; isolation comes from each cluster's
+// own ephemeral port and config dir, not from the secret.
+constexpr const char* kSharedAuthkey = "uni-test-shared-authkey-7c1e9a";
+
+// The derived-key files a cluster's processes would write into
+// CONFIG/derived: copied in from the run's cache before the cluster starts.
+void copy_cached_keys(const std::filesystem::path& config_dir) {
+  const std::filesystem::path cache = std::filesystem::path(UNI_TEST_KEY_CACHE) / "derived";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(cache, ec)) return;
+  const std::filesystem::path target = config_dir / "derived";
+  std::filesystem::create_directories(target);
+  std::filesystem::permissions(target, std::filesystem::perms::owner_all);
+  for (const auto& entry : std::filesystem::directory_iterator(cache, ec)) {
+    if (entry.path().extension() != ".keys") continue;  // not another test's copy under way
+    const std::filesystem::path to = target / entry.path().filename();
+    if (!std::filesystem::copy_file(entry.path(), to, ec)) continue;
+    std::filesystem::permissions(
+        to, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  }
 }
 
-// `base` with each NAME=VALUE of `extra` added, replacing an entry of the same
-// NAME (uni::Process passes duplicates through, and getenv takes the first).
+// ... and, once the manager has derived what was missing, copied back out
+// (a temp name, then a rename: parallel tests never see half a file).
+void keep_derived_keys(const std::filesystem::path& config_dir) {
+  const std::filesystem::path cache = std::filesystem::path(UNI_TEST_KEY_CACHE) / "derived";
+  std::error_code ec;
+  std::filesystem::create_directories(cache, ec);
+  for (const auto& entry : std::filesystem::directory_iterator(config_dir / "derived", ec)) {
+    const std::filesystem::path to = cache / entry.path().filename();
+    if (std::filesystem::exists(to, ec)) continue;
+    const std::filesystem::path temp =
+        cache / (entry.path().filename().string() + "." + std::to_string(::getpid()));
+    if (std::filesystem::copy_file(entry.path(), temp, ec)) std::filesystem::rename(temp, to, ec);
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> merge_env(std::vector<std::string> base,
                                    const std::vector<std::string>& extra) {
   for (const std::string& e : extra) {
@@ -36,8 +69,6 @@ std::vector<std::string> merge_env(std::vector<std::string> base,
   }
   return base;
 }
-
-}  // namespace
 
 std::string bin_path(const std::string& program) {
   return std::string(UNI_BIN_DIR) + "/" + program;
@@ -75,11 +106,14 @@ std::string CommandResult::describe() const {
 }
 
 TestCluster::TestCluster(ClusterOptions options) : options_(std::move(options)), dir_("uni-it") {
-  if (options_.authkey.empty()) options_.authkey = random_authkey();
+  const bool shared_key = options_.authkey.empty();
+  if (shared_key) options_.authkey = kSharedAuthkey;
   std::filesystem::create_directories(config_dir());
   std::filesystem::create_directories(cache_home());
+  if (shared_key) copy_cached_keys(config_dir());
   if (keyed()) make_keys();
   start_manager("tcp://127.0.0.1:0");
+  if (shared_key) keep_derived_keys(config_dir());
   std::vector<pid_t> pids;
   for (int i = 0; i < options_.workers; ++i)
     pids.push_back(add_worker(options_.slots, options_.worker_args, false).pid());
@@ -94,7 +128,10 @@ TestCluster::~TestCluster() {
 }
 
 std::vector<std::string> TestCluster::base_env() const {
-  return {"UNI_CONFIG_DIR=" + config_dir().string(), "XDG_CACHE_HOME=" + cache_home().string()};
+  std::vector<std::string> env = {"UNI_CONFIG_DIR=" + config_dir().string(),
+                                  "XDG_CACHE_HOME=" + cache_home().string()};
+  env.insert(env.end(), options_.env.begin(), options_.env.end());
+  return env;
 }
 
 std::vector<std::string> TestCluster::client_env() const {
@@ -162,40 +199,51 @@ ChildProcess& TestCluster::add_worker(unsigned slots, const std::vector<std::str
   return w;
 }
 
-bool TestCluster::wait_for_worker(pid_t pid, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
+bool wait_for_listed_worker(const std::function<uni::Cluster()>& connect, pid_t pid,
+                            std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::optional<uni::Cluster> boss;
+  std::string problem = "not listed";
   while (Clock::now() < deadline) {
-    CommandResult r = uni({"status", "--json"}, {.timeout = 10s});
-    if (r.exit_code == 0) {
-      nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
-      if (!j.is_discarded() && j.contains("workers"))
-        for (const auto& w : j["workers"])
-          if (w.value("pid", 0) == pid) return true;
+    try {
+      if (!boss) boss = connect();
+      for (const uni::WorkerStatus& w : boss->status().workers)
+        if (w.pid == static_cast<std::uint32_t>(pid)) return true;
+    } catch (const std::exception& e) {
+      problem = e.what();
+      boss.reset();  // the next round connects again
     }
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(20ms);
   }
-  std::string log;
+  ADD_FAILURE() << "worker " << pid << " was not listed within " << timeout.count() << " ms ("
+                << problem << ")";
+  return false;
+}
+
+bool TestCluster::wait_for_worker(pid_t pid, std::chrono::milliseconds timeout) {
+  if (wait_for_listed_worker([this] { return connect(); }, pid, timeout)) return true;
   for (auto& w : workers_)
-    if (w.pid() == pid) log = w.read_stderr();
-  ADD_FAILURE() << "worker " << pid << " did not join the manager within " << timeout.count()
-                << " ms; its stderr:\n"
-                << log;
+    if (w.pid() == pid) ADD_FAILURE() << "the stderr of worker " << pid << ":\n" << w.read_stderr();
   return false;
 }
 
 bool TestCluster::wait_for_worker_count(std::size_t count, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + timeout;
+  std::optional<uni::Cluster> boss;
   std::size_t seen = 0;
+  std::string problem;
   while (Clock::now() < deadline) {
-    CommandResult r = uni({"status", "--json"}, {.timeout = 10s});
-    nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
-    if (r.exit_code == 0 && !j.is_discarded() && j.contains("workers")) {
-      seen = j["workers"].size();
+    try {
+      if (!boss) boss = connect();
+      seen = boss->status().workers.size();
       if (seen == count) return true;
+    } catch (const std::exception& e) {
+      problem = std::string(" (") + e.what() + ")";
+      boss.reset();
     }
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(20ms);
   }
-  ADD_FAILURE() << "expected " << count << " workers, the manager lists " << seen;
+  ADD_FAILURE() << "expected " << count << " workers, the manager lists " << seen << problem;
   return false;
 }
 
@@ -221,12 +269,12 @@ ChildProcess TestCluster::start(const std::string& name, const std::vector<std::
   return ChildProcess::start(options);
 }
 
-CommandResult TestCluster::run(const std::vector<std::string>& argv,
-                               const CommandOptions& options) {
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::filesystem::path& output_dir, const CommandOptions& options) {
   ChildOptions child;
   child.argv = argv;
-  child.env = merge_env(options.cluster_env ? client_env() : base_env(), options.env);
-  child.output_dir = dir_.path();
+  child.env = merge_env(env, options.env);
+  child.output_dir = output_dir;
   child.name = std::filesystem::path(argv.at(0)).filename().string();
   child.stdin_text = options.stdin_text;
 
@@ -251,6 +299,11 @@ CommandResult TestCluster::run(const std::vector<std::string>& argv,
   return result;
 }
 
+CommandResult TestCluster::run(const std::vector<std::string>& argv,
+                               const CommandOptions& options) {
+  return run_command(argv, options.cluster_env ? client_env() : base_env(), dir_.path(), options);
+}
+
 CommandResult TestCluster::uni(const std::vector<std::string>& args,
                                const CommandOptions& options) {
   std::vector<std::string> argv = {uni_binary()};
@@ -258,14 +311,33 @@ CommandResult TestCluster::uni(const std::vector<std::string>& args,
   return run(argv, options);
 }
 
-nlohmann::json TestCluster::status() {
-  CommandResult r = uni({"status", "--json"}, {.timeout = 15s});
+nlohmann::json status_json_of(const CommandResult& r) {
   nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
   if (r.exit_code != 0 || j.is_discarded() || !j.is_object()) {
     ADD_FAILURE() << "uni status --json failed\n" << r.describe();
     return nullptr;
   }
   return j;
+}
+
+nlohmann::json api_status_of(const std::function<uni::Cluster(uni::ConnectOptions)>& connect) {
+  try {
+    uni::ConnectOptions options;
+    options.connect_timeout = 2s;
+    options.on_notice = [](const std::string&) {};
+    uni::Cluster boss = connect(options);
+    return nlohmann::json::parse(uni::to_json(boss.status()));
+  } catch (const std::exception&) {
+    return nullptr;  // down or restarting: the poll asks again
+  }
+}
+
+nlohmann::json TestCluster::status() {
+  return status_json_of(uni({"status", "--json"}, {.timeout = 15s}));
+}
+
+nlohmann::json TestCluster::api_status() {
+  return api_status_of([this](uni::ConnectOptions options) { return connect(std::move(options)); });
 }
 
 nlohmann::json TestCluster::worker_status(pid_t pid) {

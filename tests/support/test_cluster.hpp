@@ -1,7 +1,8 @@
 // TestCluster: a real uni cluster for one test — a `uni manager` on an
 // ephemeral loopback port and N `uni worker` processes, all in a private temp
 // dir (UNI_CONFIG_DIR and XDG_CACHE_HOME point into it, so nothing touches the
-// user's ~/.config or ~/.cache) with an explicit authkey. It runs CLI commands
+// user's ~/.config or ~/.cache) with an explicit authkey. Readiness (a worker
+// has joined) is asked through the C++ API, not by spawning `uni status`. It runs CLI commands
 // and other programs against the cluster with timeouts, and offers the fault
 // injection later tests need: kill -9 of any process, start more workers,
 // stop and restart the manager on the same address. Everything it started is
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +24,11 @@
 #include "temp_dir.hpp"
 
 namespace uni::test {
+
+// Whether `text` contains `part` (what most assertions on output ask).
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // Paths of this build's artefacts (compile definitions set by CMake).
 std::string bin_path(const std::string& program);  // e.g. "uni", "factorial_boss"
@@ -53,7 +60,9 @@ struct ClusterOptions {
   unsigned slots = 2;
   std::vector<std::string> worker_args;   // extra flags for each initial worker
   std::vector<std::string> manager_args;  // extra flags for the manager
-  std::string authkey;                    // empty: a random one
+  // Empty: the harness's shared test authkey, whose derived keys are made
+  // once per build tree and copied into the cluster's config dir.
+  std::string authkey;
   // >= 0: run `uni up --workers N --slots S` (manager and its own workers in
   // one process tree) instead of `uni manager`; `workers` then adds more.
   int up_workers = -1;
@@ -63,7 +72,20 @@ struct ClusterOptions {
   // checks and commands) and worker key `harness-worker` (workers started
   // without a --key of their own); nobody connects with the authkey.
   std::vector<std::pair<std::string, std::string>> keys;
+  // NAME=VALUE for every process of the cluster (manager, workers, commands).
+  std::vector<std::string> env;
 };
+
+// `base` with each NAME=VALUE of `extra` added, replacing an entry of the same
+// NAME (uni::Process passes duplicates through, and getenv takes the first).
+std::vector<std::string> merge_env(std::vector<std::string> base,
+                                   const std::vector<std::string>& extra);
+
+// Runs `argv` to its end with `env` (then options.env) over the inherited
+// environment, its output in files under `output_dir`; a timeout kills it
+// and fails the test. options.cluster_env is the caller's to apply.
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::filesystem::path& output_dir, const CommandOptions& options);
 
 class TestCluster {
  public:
@@ -117,6 +139,9 @@ class TestCluster {
 
   // `uni status --json`; a failure fails the test and returns null.
   nlohmann::json status();
+  // The same document asked through the C++ API from this process (no
+  // process spawned: for polls); null if the manager cannot be reached.
+  nlohmann::json api_status();
   // The worker entry of `status` whose pid is this one, or null.
   nlohmann::json worker_status(pid_t pid);
 
@@ -136,6 +161,20 @@ class TestCluster {
   ChildProcess manager_;
   std::deque<ChildProcess> workers_;  // deque: references stay valid as it grows
 };
+
+// The JSON that `uni status --json` printed in `r`; null (and the test
+// failed) if the command failed or printed no JSON object.
+nlohmann::json status_json_of(const CommandResult& r);
+// The status of the cluster `connect` reaches, through the C++ API (no
+// process spawned), as `uni status --json` prints it; null while it does
+// not answer (down, restarting: a poll asks again).
+nlohmann::json api_status_of(const std::function<uni::Cluster(uni::ConnectOptions)>& connect);
+
+// Polls the status of the cluster `connect` reaches, through the C++ API (no
+// process spawned), until it lists a worker whose supervisor has this pid.
+// Fails the test (ADD_FAILURE) and returns false on timeout.
+bool wait_for_listed_worker(const std::function<uni::Cluster()>& connect, pid_t pid,
+                            std::chrono::milliseconds timeout);
 
 // This machine's host name, as workers report it.
 std::string host_name();

@@ -3,7 +3,8 @@
 // with their module's platform and resolve on their results, which are
 // acknowledged; a module is uploaded when the broker needs it; after a
 // reconnection every unfinished task is submitted again in order, flagged,
-// and cancels are repeated; "queue full" means submitted again later; status
+// and cancels are repeated; tasks a broker says it lost go again, alone and
+// flagged; "queue full" means submitted again later; status
 // and cancel answers reach the caller typed, and a request the link fails
 // (a drop) reaches the caller at once; services started wake their waiters;
 // a task larger than the broker accepts is refused without being sent; the
@@ -163,6 +164,29 @@ TEST_F(ClientOverDouble, AfterAReconnectionUnfinishedTasksGoAgainInOrderFlaggedA
     EXPECT_EQ(r.submitted[4].args, pack_int(3));
     EXPECT_EQ(r.cancels[1], std::vector<TaskId>{c->task.id});
   });
+}
+
+// A broker with no manager (NATS) says which tasks it no longer holds: only
+// those go again, flagged (the broker gives them new message ids).
+TEST_F(ClientOverDouble, TasksTheBrokerLostAreSubmittedAgainAloneAndFlagged) {
+  start();
+  auto a = submit(1), b = submit(2), c = submit(3);
+  ASSERT_TRUE(stage_->wait_until([](BossLinkRecord& r) { return r.submitted.size() == 3; },
+                                 "three tasks submitted"));
+  deliver({result_of(a->task.id, Status::kOk, "A")});
+  ASSERT_TRUE(wait_done(a));
+  stage_->play([ids = std::vector<TaskId>{c->task.id, a->task.id}](broker::BossEvents& e) {
+    e.on_tasks_lost(ids);
+  });
+  ASSERT_TRUE(stage_->wait_until([](BossLinkRecord& r) { return r.submitted.size() == 4; },
+                                 "the lost task submitted again"));
+  stage_->with([&](BossLinkRecord& r) {
+    EXPECT_EQ(r.submitted[3].id, c->task.id);  // not a, which had its result
+    EXPECT_TRUE(r.submitted[3].flags & proto::kFlagResubmitted);
+    EXPECT_EQ(r.submitted[3].args, pack_int(3));
+  });
+  EXPECT_FALSE(b->done);
+  EXPECT_FALSE(c->done);
 }
 
 TEST_F(ClientOverDouble, QueueFullMeansSubmittedAgainLaterNotFinished) {

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni::detail {
 
 inline std::string demangle(const char* mangled) {
@@ -19,3 +21,4 @@ inline std::string demangle(const char* mangled) {
 }
 
 }  // namespace uni::detail
+#pragma GCC visibility pop

@@ -19,6 +19,8 @@
 
 #include "uni/detail/module_abi.hpp"
 
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni {
 class ServiceContext;  // uni/service.hpp
 }
@@ -279,3 +281,4 @@ struct ExportInfo<R (*)(::uni::ServiceContext&, Args...)> {
 };
 
 }  // namespace uni::detail
+#pragma GCC visibility pop

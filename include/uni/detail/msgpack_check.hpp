@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni::detail {
 
 // Checks that `data` holds exactly one msgpack value whose containers could
@@ -154,3 +156,4 @@ inline const char* kind_name(const msgpack::object& o) {
 }
 
 }  // namespace uni::detail
+#pragma GCC visibility pop

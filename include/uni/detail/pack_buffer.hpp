@@ -15,6 +15,8 @@
 #include <string>
 #include <type_traits>
 
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni::detail {
 
 // A type of its own so that the packer's float handling can be specialized
@@ -39,6 +41,7 @@ std::array<char, 1 + sizeof(Float)> float_bytes(Float value) {
 }
 
 }  // namespace uni::detail
+#pragma GCC visibility pop
 
 namespace msgpack {
 inline namespace v3 {}

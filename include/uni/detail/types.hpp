@@ -24,6 +24,8 @@
 #include "uni/detail/msgpack_check.hpp"
 #include "uni/detail/pack_buffer.hpp"
 
+// Declared here, exported by libuni-client.so (built with hidden visibility).
+#pragma GCC visibility push(default)
 namespace uni::detail {
 
 inline std::string mismatch(const char* expected, const msgpack::object& o) {
@@ -390,3 +392,4 @@ bool decode_arguments(const msgpack::object& o, Tuple& out, std::string& error) 
 }
 
 }  // namespace uni::detail
+#pragma GCC visibility pop

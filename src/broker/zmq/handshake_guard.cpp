@@ -4,14 +4,11 @@
 #include <arpa/inet.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <set>
-#include <stdexcept>
 #include <vector>
 
 #include "broker/zmq/transport.hpp"
@@ -57,9 +54,7 @@ HandshakeGuard::HandshakeGuard(zmq::context_t& context, zmq::socket_t& router,
                                std::size_t max_pending, std::chrono::milliseconds handshake_limit)
     : monitor_(context, zmq::socket_type::pair),
       max_pending_(max_pending),
-      window_(handshake_limit + std::chrono::seconds(1)),
-      stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (stop_fd_ < 0) throw std::runtime_error("eventfd failed");
+      window_(handshake_limit + std::chrono::seconds(1)) {
   static std::atomic<unsigned> counter{0};
   std::string endpoint = "inproc://uni-handshake-guard-" + std::to_string(counter++);
   int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED |
@@ -72,10 +67,8 @@ HandshakeGuard::HandshakeGuard(zmq::context_t& context, zmq::socket_t& router,
 }
 
 HandshakeGuard::~HandshakeGuard() {
-  std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof(one));
+  stop_.signal();
   thread_.join();
-  ::close(stop_fd_);
 }
 
 HandshakeGuard::Counts HandshakeGuard::counts() const {
@@ -92,7 +85,7 @@ HandshakeGuard::Counts HandshakeGuard::counts() const {
 
 void HandshakeGuard::watch() {
   zmq::pollitem_t items[] = {{monitor_.handle(), 0, ZMQ_POLLIN, 0},
-                             {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
+                             {nullptr, stop_.fd(), ZMQ_POLLIN, 0}};
   for (;;) {
     try {
       poll(items, 2, std::chrono::milliseconds(-1));

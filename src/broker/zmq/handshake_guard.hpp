@@ -20,6 +20,8 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "common/wake_fd.hpp"
+
 namespace uni::proto {
 
 class HandshakeGuard {
@@ -61,7 +63,7 @@ class HandshakeGuard {
   zmq::socket_t monitor_;
   const std::size_t max_pending_;
   const std::chrono::milliseconds window_;
-  int stop_fd_ = -1;
+  WakeFd stop_;  // signalled once to stop the thread
   // Connections accepted within the window and not closed: the handshakes
   // under way are among them.
   std::map<int, Recent> recent_;

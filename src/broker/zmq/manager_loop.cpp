@@ -11,7 +11,6 @@
 #include "manager/manager.hpp"
 
 #include <arpa/inet.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,7 +26,7 @@
 #include "broker/zmq/transport.hpp"
 #include "common/descriptors.hpp"
 #include "common/log.hpp"
-#include "common/unique_fd.hpp"
+#include "common/wake_fd.hpp"
 #include "manager/chunk_assembler.hpp"
 #include "manager/client_directory.hpp"
 #include "manager/error_budget.hpp"
@@ -127,11 +126,9 @@ class Manager::Impl {
         zap_(context_, zap_policy(*clients_)),
         router_(proto::make_router(context_, config_.keys, config_.listen, endpoint_)),
         guard_(context_, router_, config_.max_pending_handshakes, proto::kHandshakeLimit),
-        wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         manager_id_(random_hex(8)),
         core_(config_, manager_id_, endpoint_, Clock::now()),
         chunks_(config_.max_message, assembling_budget(config_)) {
-    if (!wake_) throw std::runtime_error("eventfd failed");
     note_transport(Clock::now());
     if (!config_.http.empty()) {
       board_.publish(core_.snapshot(Clock::now()), Clock::now());
@@ -152,21 +149,17 @@ class Manager::Impl {
 
   void request_stop() {
     stop_ = true;
-    wake();
+    wake_.signal();
   }
 
   void request_reload() {
     reload_ = true;
-    wake();
+    wake_.signal();
   }
 
   void run();
 
  private:
-  void wake() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof(one));
-  }
   void reload_clients();
   void read_messages();
   // One frame from `peer`: a message, or a piece of one.
@@ -201,7 +194,7 @@ class Manager::Impl {
   proto::HandshakeGuard guard_;
   std::uint64_t failed_handshakes_seen_ = 0;  // guard_'s count when last logged
   std::optional<Clock::time_point> handshakes_logged_;
-  UniqueFd wake_;
+  WakeFd wake_;  // stop and reload requests, from other threads
   std::atomic<bool> stop_{false};
   std::atomic<bool> reload_{false};
   std::string manager_id_;
@@ -234,20 +227,17 @@ void Manager::Impl::watch_handshakes(Clock::time_point now) {
 void Manager::Impl::run() {
   log::info("manager {} listening on {}", manager_id_, endpoint_);
   if (clients_->keyed())
-    log::info("admitting the {} key(s) of {} (SIGHUP reads it again)", clients_->reload(),
+    log::info("admitting the {} key(s) of {} (SIGHUP reads it again)", clients_->size(),
               clients_->path());
   zmq::pollitem_t items[] = {
       {router_.handle(), 0, ZMQ_POLLIN, 0},
-      {nullptr, wake_.get(), ZMQ_POLLIN, 0},
+      {nullptr, wake_.fd(), ZMQ_POLLIN, 0},
   };
   Clock::time_point next_timer = Clock::now();
   while (!stop_) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_timer - Clock::now());
     proto::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
-    if (items[1].revents & ZMQ_POLLIN) {
-      std::uint64_t count;
-      [[maybe_unused]] ssize_t n = ::read(wake_.get(), &count, sizeof(count));
-    }
+    if (items[1].revents & ZMQ_POLLIN) wake_.drain();
     if (reload_.exchange(false)) reload_clients();
     if (items[0].revents & ZMQ_POLLIN) read_messages();
     core_.dispatch();

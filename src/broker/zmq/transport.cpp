@@ -1,9 +1,6 @@
 // ZeroMQ socket options, ZAP and monitor plumbing (see transport.hpp).
 #include "broker/zmq/transport.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -114,10 +111,7 @@ zmq::socket_t make_dealer(zmq::context_t& context, const CurveKeys& keys) {
 // ---- ZAP -------------------------------------------------------------------
 
 ZapHandler::ZapHandler(zmq::context_t& context, ZapPolicy policy)
-    : socket_(context, zmq::socket_type::rep),
-      policy_(std::move(policy)),
-      stop_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (stop_fd_ < 0) throw std::runtime_error("eventfd failed");
+    : socket_(context, zmq::socket_type::rep), policy_(std::move(policy)) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.bind("inproc://zeromq.zap.01");
   // The socket is the thread's from here on.
@@ -125,15 +119,13 @@ ZapHandler::ZapHandler(zmq::context_t& context, ZapPolicy policy)
 }
 
 ZapHandler::~ZapHandler() {
-  std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof(one));
+  stop_.signal();
   thread_.join();
-  ::close(stop_fd_);
 }
 
 void ZapHandler::serve() {
   zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
-                             {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
+                             {nullptr, stop_.fd(), ZMQ_POLLIN, 0}};
   for (;;) {
     try {
       poll(items, 2, std::chrono::milliseconds(-1));

@@ -16,6 +16,7 @@
 
 #include "broker/connect_failure.hpp"
 #include "common/keys.hpp"
+#include "common/wake_fd.hpp"
 
 namespace uni::proto {
 
@@ -86,7 +87,7 @@ class ZapHandler {
 
   zmq::socket_t socket_;
   ZapPolicy policy_;
-  int stop_fd_ = -1;  // an eventfd: written once to stop the thread
+  WakeFd stop_;  // signalled once to stop the thread
   std::atomic<std::uint64_t> admitted_{0}, refused_{0};
   std::thread thread_;
 };

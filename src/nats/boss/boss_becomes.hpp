@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/wake_fd.hpp"
 #include "nats/client/connection.hpp"
-#include "nats/client/wake_fd.hpp"
 #include "nats/store/engine_config.hpp"
 #include "proto/become.hpp"
 

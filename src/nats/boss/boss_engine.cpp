@@ -2,15 +2,20 @@
 // the streams' answers) and a result thread (the session's subscription,
 // replays from the stream, wait limits). Tasks whose queue and module are
 // known are published on the submitting thread when the publisher is idle.
+// No job is dropped when the cluster does not answer: it is put back and
+// tried again (the same message ids, so a batch is stored once), and the
+// boss says so if that lasts.
 #include "nats/boss/boss_engine.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <set>
 #include <thread>
@@ -21,11 +26,12 @@
 
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/wake_fd.hpp"
 #include "nats/boss/boss_heartbeat.hpp"
 #include "nats/boss/cluster_status.hpp"
+#include "nats/boss/task_audit.hpp"
 #include "nats/client/async_publisher.hpp"
 #include "nats/client/error.hpp"
-#include "nats/client/wake_fd.hpp"
 #include "nats/store/cancel_channel.hpp"
 #include "nats/store/module_store.hpp"
 #include "nats/store/registry.hpp"
@@ -64,6 +70,25 @@ struct Batch {
 // How long tasks published on a submitting thread wait for the publisher
 // thread to confirm them (and republish what failed transiently).
 constexpr std::chrono::milliseconds kConfirmAfter{20};
+// How long the stream's answers are awaited (transient failures published
+// again meanwhile) before the batches still unconfirmed are put back as
+// jobs, their stream opened again (created, if it went) and tried anew.
+constexpr std::chrono::milliseconds kConfirmFor{10000};
+// Jobs the cluster did not take are tried again after this, doubling up to
+// kMaxHoldBack.
+constexpr std::chrono::milliseconds kFirstHoldBack{200};
+constexpr std::chrono::milliseconds kMaxHoldBack{2000};
+// A closing boss stores what it was given for at most this long when the
+// cluster does not answer, then gives up, saying how many tasks it lost.
+constexpr std::chrono::seconds kCloseLimit{10};
+// And the publisher's last try this much longer, before the connection is
+// closed under it.
+constexpr std::chrono::seconds kCloseGrace{1};
+// After this long without a result while tasks are out, the boss checks that
+// the cluster still holds them (TaskAudit); while it does, the pause before
+// the next check doubles, up to kMaxAuditInterval.
+constexpr std::chrono::milliseconds kAuditAfter{5000};
+constexpr std::chrono::milliseconds kMaxAuditInterval{60000};
 
 proto::Result failed(const proto::Task& task, Status status, std::string text) {
   proto::Result r;
@@ -85,26 +110,50 @@ struct BossEngine::Impl {
       : config(std::move(c)),
         session(s),
         connection(Connection::connect(config.connect)),
-        js(connection),
-        results(ResultStream::open(
-            js, config.names, {.replicas = config.replicas, .max_age = config.result_max_age})),
-        cancels(CancelChannel::open(js, config.names, {.replicas = config.replicas})),
-        modules(ModuleStore::open(js, config.names, {.replicas = config.replicas})),
+        js(connection, config.api_timeout),
+        // Handles only: the streams are made (or checked) by the publisher
+        // before its first job, retried through leader elections, so that
+        // a boss starts as soon as a server takes its connection.
+        results(ResultStream::bind(js, config.names)),
+        cancels(CancelChannel::bind(js, config.names)),
+        modules(ModuleStore::bind(js, config.names)),
         feed(results.subscribe(session)),
-        publisher(connection) {
+        publisher(connection, {.ack_timeout = std::min<std::chrono::milliseconds>(
+                                   config.api_timeout, std::chrono::milliseconds(5000))}) {
     max_payload = connection.max_payload();
-    publish_thread = std::thread([this] { publish_loop(); });
+    publish_thread = std::thread([this] {
+      publish_loop();
+      std::lock_guard lock(mutex);
+      publisher_done = true;
+      publisher_ended.notify_all();
+    });
     result_thread = std::thread([this] { result_loop(); });
+    audit_thread = std::thread([this] { audit_loop(); });
   }
 
   ~Impl() {
     {
-      std::lock_guard lock(mutex);
+      std::unique_lock lock(mutex);
       stopping = true;
+      stop_deadline = Clock::now() + kCloseLimit;
+      jobs_changed.notify_all();
+      audit_wake.notify_all();
+      // A cluster that does not answer would hold each thread for its
+      // requests' timeouts, one after another (a reopen is several): past
+      // the close limit the connection is closed, and they all fail at once.
+      // An interrupted command ends in bounded time.
+      if (!publisher_ended.wait_until(lock, stop_deadline + kCloseGrace,
+                                      [&] { return publisher_done; })) {
+        lock.unlock();
+        log::debug("NATS: closing: the cluster did not answer in {} s; closing the connection",
+                   kCloseLimit.count());
+        natsConnection_Close(connection.get());
+      }
     }
-    jobs_changed.notify_all();
     publish_thread.join();
+    audit_thread.join();
     result_thread.join();
+    publisher.forget_callbacks();
   }
 
   // ---- shared with the polling thread (under `mutex`) ----
@@ -131,7 +180,7 @@ struct BossEngine::Impl {
         events.results.push_back(std::move(r));
         any = true;
       }
-      if (any) last_result = Clock::now();
+      if (any) last_result = last_answer = Clock::now();
     }
     if (any) wake.signal();
   }
@@ -150,54 +199,165 @@ struct BossEngine::Impl {
     for (;;) {
       {
         std::unique_lock lock(mutex);
-        auto job_waiting = [&] { return stopping || !jobs.empty(); };
-        jobs_changed.wait(lock, [&] { return job_waiting() || confirm_due; });
-        // Tasks published on a submitting thread are confirmed together a
-        // little later, not each at once: a thread woken per task would take
-        // a CPU from that task's way through the server and the worker.
-        if (!job_waiting()) jobs_changed.wait_for(lock, kConfirmAfter, job_waiting);
-        if (stopping && jobs.empty() && !confirm_due) break;  // nothing left
+        if (!wait_for_work(lock)) return;
       }
       // Taken before the jobs, so that a submit that finds no job waiting
       // and the publisher free cannot overtake earlier jobs.
       std::lock_guard publishing(publish_mutex);
-      std::deque<Job> batch;
+      std::deque<Job> todo;
       {
         std::lock_guard lock(mutex);
-        batch.swap(jobs);
+        if (Clock::now() >= hold_back_until) todo.swap(jobs);
         confirm_due = false;
       }
-      for (Job& job : batch) {
-        try {
-          std::visit([this](auto& j) { run(j); }, job);
-        } catch (const std::exception& e) {
-          log::warn("NATS: {}", e.what());
-        }
-      }
-      confirm();
+      const bool worked = !todo.empty();
+      bool ok = run_jobs(todo);
+      ok = confirm() && ok;
+      if (ok && worked) publishing_works();
+      if (ok) heard();
     }
+  }
+
+  // Waits until there are jobs to run (not held back) or published tasks
+  // to confirm (under `mutex`). False: the engine stops and nothing is left,
+  // or what is left could not be stored before the close limit.
+  bool wait_for_work(std::unique_lock<std::mutex>& lock) {
+    for (;;) {
+      const Clock::time_point now = Clock::now();
+      if (stopping && !jobs.empty() && now >= stop_deadline) give_up_jobs();
+      if (stopping && jobs.empty() && !confirm_due) return false;
+      if (!jobs.empty() && now >= hold_back_until) return true;
+      if (confirm_due) {
+        // Tasks published on a submitting thread are confirmed together a
+        // little later, not each at once: a thread woken per task would
+        // take a CPU from that task's way through the server and the worker.
+        if (jobs.empty())
+          jobs_changed.wait_for(lock, kConfirmAfter, [&] { return stopping || !jobs.empty(); });
+        return true;
+      }
+      if (jobs.empty()) {
+        jobs_changed.wait(lock, [&] { return stopping || confirm_due || !jobs.empty(); });
+        continue;
+      }
+      Clock::time_point until = hold_back_until;
+      if (stopping) until = std::min(until, stop_deadline);
+      jobs_changed.wait_until(lock, until);
+    }
+  }
+
+  // The engine is closing and the cluster did not take these in time
+  // (under `mutex`): said, and dropped.
+  void give_up_jobs() {
+    std::size_t tasks = 0;
+    for (const Job& job : jobs)
+      if (const auto* submit = std::get_if<SubmitJob>(&job)) tasks += submit->tasks.size();
+    log::warn(
+        "NATS: closing: {} task(s) and {} other request(s) were not stored in the cluster "
+        "within {} s ({}); they are lost with this boss",
+        tasks, jobs.size(), kCloseLimit.count(), failure_text);
+    jobs.clear();
+  }
+
+  // Runs jobs in order. A job the cluster did not take is put back, with
+  // those after it, to be tried again after a pause: nothing is dropped.
+  // False if that happened.
+  bool run_jobs(std::deque<Job>& todo) {
+    if (todo.empty()) return true;
+    if (reopen_stores) {
+      try {
+        reopen();
+      } catch (const std::exception& e) {
+        hold_back(todo, e.what());
+        return false;
+      }
+    }
+    while (!todo.empty()) {
+      std::vector<Job> next;
+      try {
+        next = std::visit([this](auto& j) { return run(j); }, todo.front());
+      } catch (const std::exception& e) {
+        hold_back(todo, e.what());
+        return false;
+      }
+      todo.pop_front();
+      todo.insert(todo.begin(), std::make_move_iterator(next.begin()),
+                  std::make_move_iterator(next.end()));
+    }
+    return true;
+  }
+
+  // Puts `todo` back before the jobs posted meanwhile, held back for a
+  // while; the stores are opened again first (a stream may have gone).
+  // While this lasts, the boss counts the cluster as silent (last_answer()),
+  // and the client tells the user, with `why`.
+  void hold_back(std::deque<Job>& todo, const std::string& why) {
+    {
+      std::lock_guard lock(mutex);
+      const Clock::time_point now = Clock::now();
+      if (!failing_since) failing_since = now;
+      failure_text = why;
+      hold_back_for =
+          hold_back_for.count() == 0 ? kFirstHoldBack : std::min(kMaxHoldBack, 2 * hold_back_for);
+      hold_back_until = now + hold_back_for;
+      jobs.insert(jobs.begin(), std::make_move_iterator(todo.begin()),
+                  std::make_move_iterator(todo.end()));
+    }
+    todo.clear();
+    reopen_stores = true;
+    log::debug("NATS: the cluster did not take what this boss sends ({}); trying again", why);
+  }
+
+  // A round went through: the failures are over.
+  void publishing_works() {
+    std::lock_guard lock(mutex);
+    failing_since.reset();
+    failure_text.clear();
+    hold_back_for = {};
+  }
+
+  // The cluster answered this boss.
+  void heard() {
+    std::lock_guard lock(mutex);
+    last_answer = Clock::now();
+  }
+
+  // Before the first job and after a failure: the streams and stores this
+  // boss writes, opened (each created if it is missing, or gone), and the
+  // task queues with them.
+  void reopen() {
+    // The result thread reads `results`: only its stream is made again.
+    ResultStream::open(js, config.names,
+                       {.replicas = config.replicas, .max_age = config.result_max_age});
+    cancels = CancelChannel::open(js, config.names, {.replicas = config.replicas});
+    modules = ModuleStore::open(js, config.names, {.replicas = config.replicas});
+    queues.clear();
+    reopen_stores = false;
   }
 
   TaskQueue& queue_for(const std::string& platform) {
     auto it = queues.find(platform);
     if (it != queues.end()) return it->second;
     TaskQueue queue = TaskQueue::open(js, config.names, platform, {.replicas = config.replicas});
-    try {  // a hint, as the manager gives one: tasks wait until a worker comes
-      WorkerRegistry registry =
-          WorkerRegistry::open(js, config.names, {.replicas = config.replicas});
-      std::vector<WorkerEntry> workers = registry.list();
-      bool any = std::any_of(workers.begin(), workers.end(),
-                             [&](const WorkerEntry& w) { return w.platform == platform; });
-      if (!any)
-        notify("no worker for platform " + platform +
-               " is registered in the NATS cluster yet; the tasks wait in stream " +
-               queue.stream() + " until one comes");
-    } catch (const std::exception& e) {
-      log::debug("NATS: cannot list the workers: {}", e.what());
+    if (hinted_platforms.insert(platform).second) {
+      try {  // a hint, as the manager gives one: tasks wait until a worker comes
+        WorkerRegistry registry =
+            WorkerRegistry::open(js, config.names, {.replicas = config.replicas});
+        std::vector<WorkerEntry> workers = registry.list();
+        bool any = std::any_of(workers.begin(), workers.end(),
+                               [&](const WorkerEntry& w) { return w.platform == platform; });
+        if (!any)
+          notify("no worker for platform " + platform +
+                 " is registered in the NATS cluster yet; the tasks wait in stream " +
+                 queue.stream() + " until one comes");
+      } catch (const std::exception& e) {
+        log::debug("NATS: cannot list the workers: {}", e.what());
+      }
     }
     return queues.emplace(platform, std::move(queue)).first->second;
   }
 
+  // Whether the module is stored; if not, it is asked of the boss (once).
+  // Throws if the store does not answer.
   bool module_ready(const ModuleHash& hash) {
     if (known_modules.count(hash)) return true;
     if (modules.contains(hash)) {
@@ -219,14 +379,10 @@ struct BossEngine::Impl {
       std::lock_guard lock(mutex);
       if (!jobs.empty()) return false;
     }
-    if (!queues.count(job.platform)) return false;
+    if (reopen_stores || !queues.count(job.platform)) return false;
     for (const proto::Task& task : job.tasks)
       if (!known_modules.count(task.module) || parked.count(task.module)) return false;
-    try {
-      run(job);
-    } catch (const std::exception& e) {
-      log::warn("NATS: {}", e.what());
-    }
+    run(job);  // needs no request: cannot fail
     bool was_due = false;
     {
       std::lock_guard lock(mutex);
@@ -236,12 +392,19 @@ struct BossEngine::Impl {
     return true;
   }
 
-  void run(SubmitJob& job) {
+  // Throws, leaving `job` whole, if the cluster does not answer what must be
+  // asked first (the queue's stream, whether its modules are stored).
+  std::vector<Job> run(SubmitJob& job) {
+    queue_for(job.platform);
+    std::unordered_map<ModuleHash, bool> ready_module;
+    for (const proto::Task& task : job.tasks)
+      if (!ready_module.count(task.module))
+        ready_module[task.module] = !parked.count(task.module) && module_ready(task.module);
+    // Nothing below asks the cluster: nothing below throws.
     std::vector<proto::Task> ready;
     ready.reserve(job.tasks.size());
     for (proto::Task& task : job.tasks) {
-      auto parked_it = parked.find(task.module);
-      if (parked_it == parked.end() && module_ready(task.module)) {
+      if (ready_module[task.module]) {
         ready.push_back(std::move(task));
         continue;
       }
@@ -253,37 +416,46 @@ struct BossEngine::Impl {
       waiting.back().tasks.push_back(std::move(task));
     }
     publish_tasks(job.platform, ready);
+    return {};
   }
 
-  void run(ModuleJob& job) {
+  // Stores the module, then its parked tasks go out (as jobs of their own,
+  // next). Throws, leaving `job` whole, if the store does not take it.
+  std::vector<Job> run(ModuleJob& job) {
     modules.put(job.hash, job.platform, job.bytes, job.signatures);
     known_modules.insert(job.hash);
     requested_modules.erase(job.hash);
+    std::vector<Job> next;
     auto it = parked.find(job.hash);
-    if (it == parked.end()) return;
-    std::vector<Batch> waiting = std::move(it->second);
+    if (it == parked.end()) return next;
+    for (Batch& b : it->second) next.emplace_back(SubmitJob{b.platform, std::move(b.tasks)});
     parked.erase(it);
-    for (Batch& b : waiting) publish_tasks(b.platform, b.tasks);
+    return next;
   }
 
-  void run(CancelJob& job) {
+  std::vector<Job> run(CancelJob& job) {
+    // Each store is tried briefly: the job is tried again as a whole (a
+    // cancel stored twice does no harm), and a closing boss is not held up.
+    PublishOptions options;
+    options.retry_for = std::chrono::seconds(2);
     std::map<std::uint64_t, std::vector<TaskId>> by_session;
     for (const TaskId& id : job.ids) by_session[id.session].push_back(id);
-    for (auto& [s, ids] : by_session) cancels.cancel(s, ids);
+    for (auto& [s, ids] : by_session) cancels.cancel(s, ids, options);
     std::map<std::uint64_t, std::vector<const proto::Result*>> stored;
     for (const proto::Result& r : job.results) stored[r.id.session].push_back(&r);
     for (auto& [s, list] : stored) {
-      PublishOptions options;
       options.msg_id = "cancel-" + list.front()->id.str() + "-" + std::to_string(list.size());
       results.publish(s, list, options);
     }
+    return {};
   }
 
   // Cuts the tasks into messages and publishes them without waiting for
-  // each answer; confirm() waits for all.
+  // each answer; confirm() waits for all. The queue is open (run() opened
+  // it): nothing here throws.
   void publish_tasks(const std::string& platform, std::vector<proto::Task>& tasks) {
     if (tasks.empty()) return;
-    TaskQueue& queue = queue_for(platform);
+    TaskQueue& queue = queues.at(platform);
     const std::size_t limit =
         std::min<std::size_t>(config.batch_bytes, static_cast<std::size_t>(max_payload) - 1024);
     std::vector<proto::Task> current;
@@ -302,19 +474,34 @@ struct BossEngine::Impl {
                                        std::to_string(max_payload) + " bytes"));
         deliver(refused);
       } else {
-        try {
-          publisher.publish(queue.subject_for(ptrs.size()), data, TaskQueue::batch_id(ptrs));
-        } catch (const NatsError& e) {
-          log::debug("NATS: async publish failed ({}); confirm() retries it", e.what());
+        std::string id = TaskQueue::batch_id(ptrs);
+        // Submitted again (the cluster lost it): a new id, or the stream
+        // would drop it as a duplicate of the message it lost.
+        if (ptrs.front()->flags & proto::kFlagResubmitted)
+          id += "-again" + std::to_string(resubmit_round.load());
+        std::string subject = queue.subject_for(ptrs.front()->id.session, ptrs.size());
+        {
+          std::lock_guard lock(mutex);
+          inflight[id] = {platform, std::move(current)};
         }
-        unconfirmed.push_back({platform, std::move(current)});
+        try {
+          publisher.publish(subject, data, id,
+                            [this, id](const NatsError* failure) { answered(id, failure); });
+        } catch (const NatsError& e) {
+          // Not even sent: a refusal (e.g. the payload); a lost connection
+          // is kept by the publisher and sent again.
+          answered(id, &e);
+        }
       }
       current.clear();
       bytes = 0;
     };
     for (proto::Task& task : tasks) {
       std::size_t size = task.function.size() + task.args.size() + 64;
-      if (!current.empty() && (current.size() >= config.batch_tasks || bytes + size > limit))
+      if (!current.empty() && (current.size() >= config.batch_tasks || bytes + size > limit ||
+                               task.id.session != current.front().id.session ||
+                               (task.flags & proto::kFlagResubmitted) !=
+                                   (current.front().flags & proto::kFlagResubmitted)))
         flush();
       bytes += size;
       current.push_back(std::move(task));
@@ -322,32 +509,133 @@ struct BossEngine::Impl {
     flush();
   }
 
-  // Waits until the stream stored every batch sent; a batch refused for good
-  // (a full queue) is tried alone, and its tasks come back as kQueueFull.
-  void confirm() {
-    if (unconfirmed.empty()) return;
-    std::vector<Batch> sent;
-    sent.swap(unconfirmed);
+  // The stream's answer for batch `id` (on nats.c's thread): stored, or
+  // refused for good (a full queue): its tasks come back as kQueueFull.
+  void answered(const std::string& id, const NatsError* failure) {
+    std::vector<proto::Result> back;
+    {
+      std::lock_guard lock(mutex);
+      auto it = inflight.find(id);
+      if (it == inflight.end()) return;  // answered already (published twice)
+      if (failure != nullptr)
+        for (const proto::Task& t : it->second.tasks)
+          back.push_back(
+              failed(t, Status::kQueueFull, std::string("not queued: ") + failure->what()));
+      else last_answer = Clock::now();
+      inflight.erase(it);
+    }
+    if (!back.empty()) deliver(back);
+  }
+
+  // Waits until the streams answered for every batch sent (republishing
+  // what failed transiently). Batches still unanswered after kConfirmFor
+  // (or at the close limit) are put back as jobs: published again with the
+  // same ids, into a queue opened again, so each is stored once. False if
+  // that happened.
+  bool confirm() {
+    {
+      std::lock_guard lock(mutex);
+      if (inflight.empty()) return true;
+    }
+    std::chrono::milliseconds limit = kConfirmFor;
+    {
+      std::lock_guard lock(mutex);
+      if (stopping)
+        limit = std::clamp(
+            std::chrono::duration_cast<std::chrono::milliseconds>(stop_deadline - Clock::now()),
+            std::chrono::milliseconds(1), kConfirmFor);
+    }
+    std::string why;
     try {
-      publisher.finish();
-      return;
+      publisher.finish(limit);
     } catch (const NatsError& e) {
-      log::warn("NATS: some task batches were not stored ({}); trying each again", e.what());
+      why = e.what();
     }
-    for (Batch& b : sent) {
-      std::vector<const proto::Task*> ptrs;
-      for (const proto::Task& t : b.tasks) ptrs.push_back(&t);
-      try {
-        PublishOptions options;
-        options.retry_for = std::chrono::seconds(5);
-        queue_for(b.platform).publish(ptrs, options);
-      } catch (const NatsError& e) {
-        std::vector<proto::Result> back;
-        for (const proto::Task& t : b.tasks)
-          back.push_back(failed(t, Status::kQueueFull, std::string("not queued: ") + e.what()));
-        deliver(back);
+    std::deque<Job> again;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& [id, b] : inflight) again.emplace_back(SubmitJob{b.platform, std::move(b.tasks)});
+      inflight.clear();
+    }
+    if (again.empty()) return true;
+    hold_back(again, why.empty() ? "the task streams did not answer" : why);
+    return false;
+  }
+
+  // ---- the audit thread ----
+  // Checks, when results have not come for a while, that the cluster still
+  // holds the tasks it stored; the ones it lost are handed up to be
+  // submitted again. Its requests never hold up the other threads.
+  void audit_loop() {
+    TaskAudit audit(js, config.names, session);
+    std::chrono::milliseconds interval = kAuditAfter;
+    Clock::time_point last_audit = Clock::now();
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      if (last_result > last_audit) interval = kAuditAfter;  // results flow again
+      const Clock::time_point due = std::max(last_result, last_audit) + interval;
+      if (Clock::now() < due) {
+        audit_wake.wait_until(lock, due);
+        continue;
       }
+      last_audit = Clock::now();
+      if (outstanding.empty()) continue;
+      lock.unlock();
+      std::vector<TaskId> lost;
+      std::vector<std::string> gone;
+      try {
+        lost = audit.lost(
+            stored_tasks(), [this](std::vector<proto::Result>& r) { deliver(r); }, gone);
+      } catch (const std::exception& e) {
+        log::debug("NATS: checking that the cluster holds this boss's tasks: {}", e.what());
+      }
+      if (!gone.empty()) reopen_stores = true;
+      report_lost(lost);
+      lock.lock();
+      last_audit = Clock::now();
+      interval = lost.empty() ? std::min(kMaxAuditInterval, 2 * interval) : kAuditAfter;
     }
+  }
+
+  // This session's tasks without a result that the cluster confirmed
+  // storing, by platform: not those waiting to be published, nor those
+  // published and unanswered, nor those handed up as lost and not back.
+  std::map<std::string, std::vector<TaskId>> stored_tasks() {
+    std::lock_guard publishing(publish_mutex);  // `parked` is the publisher's
+    std::lock_guard lock(mutex);
+    std::unordered_set<TaskId, proto::TaskIdHash> unstored(resubmitting.begin(),
+                                                           resubmitting.end());
+    for (const Job& job : jobs)
+      if (const auto* submit = std::get_if<SubmitJob>(&job))
+        for (const proto::Task& t : submit->tasks) unstored.insert(t.id);
+    for (const auto& [id, batch] : inflight)
+      for (const proto::Task& t : batch.tasks) unstored.insert(t.id);
+    for (const auto& [hash, batches] : parked)
+      for (const Batch& b : batches)
+        for (const proto::Task& t : b.tasks) unstored.insert(t.id);
+    std::map<std::string, std::vector<TaskId>> out;
+    for (const auto& [id, platform] : outstanding)
+      if (id.session == session && !unstored.count(id)) out[platform_names[platform]].push_back(id);
+    return out;
+  }
+
+  void report_lost(const std::vector<TaskId>& lost) {
+    std::vector<TaskId> still;
+    {
+      std::lock_guard lock(mutex);
+      for (const TaskId& id : lost)
+        if (outstanding.count(id) && resubmitting.insert(id).second) still.push_back(id);
+      if (still.empty()) return;
+      ++resubmit_round;
+      std::sort(still.begin(), still.end());
+      events.lost.insert(events.lost.end(), still.begin(), still.end());
+      events.notices.push_back(
+          "the NATS cluster no longer holds " + std::to_string(still.size()) +
+          " task(s) of this boss that it had stored (the first: " + still.front().str() +
+          "; lost with a node, or their stream was purged or deleted); submitting them again");
+    }
+    log::debug("NATS: {} task(s) of this boss were lost by the cluster", still.size());
+    wake.signal();
   }
 
   // ---- the heartbeat's (BossHeartbeat) ----
@@ -496,7 +784,16 @@ struct BossEngine::Impl {
   bool confirm_due = false;  // published on a submitting thread: wait for the answers
   std::deque<Job> jobs;
   BossEvents events;
-  std::unordered_set<TaskId, proto::TaskIdHash> outstanding;
+  // Tasks submitted without a final result yet, and the platform of each
+  // (an index into platform_names).
+  std::unordered_map<TaskId, std::uint32_t, proto::TaskIdHash> outstanding;
+  std::vector<std::string> platform_names;
+  std::map<std::string, std::uint32_t> platform_index;
+  // Handed up as lost, not yet submitted again.
+  std::unordered_set<TaskId, proto::TaskIdHash> resubmitting;
+  std::condition_variable audit_wake;
+  // Counts the losses told: a batch submitted again gets a new message id.
+  std::atomic<std::uint32_t> resubmit_round{0};
   std::uint64_t max_submitted_seq = 0;  // of this session: higher ids are unknown
   std::set<std::string> platforms;      // submitted to
   Clock::time_point last_result = Clock::now();
@@ -509,13 +806,30 @@ struct BossEngine::Impl {
   };
   std::priority_queue<WaitDeadline, std::vector<WaitDeadline>, std::greater<>> wait_deadlines;
 
+  // Batches published and not yet answered, by message id (under `mutex`:
+  // answered on nats.c's thread).
+  std::unordered_map<std::string, Batch> inflight;
+  // The publisher's failures (under `mutex`): since when, why, and until
+  // when the jobs are held back.
+  std::optional<Clock::time_point> failing_since;
+  std::string failure_text;
+  std::chrono::milliseconds hold_back_for{0};
+  Clock::time_point hold_back_until{};
+  Clock::time_point stop_deadline = Clock::time_point::max();
+  bool publisher_done = false;  // its thread has ended (under `mutex`)
+  std::condition_variable publisher_ended;
+  // The last answer of the cluster to this boss (under `mutex`).
+  Clock::time_point last_answer = Clock::now();
+
   // The publisher's own: its thread's, or a submitting thread's that holds
   // publish_mutex (publish_now).
   std::mutex publish_mutex;
   std::map<std::string, TaskQueue> queues;
+  std::set<std::string> hinted_platforms;  // told "no worker yet" about
   std::unordered_set<ModuleHash> known_modules, requested_modules;
   std::unordered_map<ModuleHash, std::vector<Batch>> parked;
-  std::vector<Batch> unconfirmed;
+  // Before the first job, and after a failure: the streams are (re)made.
+  std::atomic<bool> reopen_stores{true};
   std::set<TaskId> watch_started;  // services whose start the boss waits for
   // The result thread's own.
   std::uint64_t replay_from = 1;
@@ -528,14 +842,17 @@ struct BossEngine::Impl {
   const std::int64_t connected_ms = unix_ms_now();
   const std::string host = host_name();
 
-  std::thread publish_thread, result_thread;
+  std::thread publish_thread, result_thread, audit_thread;
   // Last: stopped first, after the threads above (the last id recorded).
-  BossHeartbeat heartbeat{js, config, session,
+  BossHeartbeat heartbeat{js,
+                          config,
+                          session,
                           [this] {
                             std::lock_guard lock(mutex);
                             return max_submitted_seq;
                           },
-                          [this] { return boss_entry(); }};
+                          [this] { return boss_entry(); },
+                          [this] { heard(); }};
 };
 
 BossEngine::BossEngine(EngineConfig config, std::uint64_t session)
@@ -559,9 +876,12 @@ void BossEngine::submit(const std::string& platform, std::vector<proto::Task> ta
     std::lock_guard lock(impl_->mutex);
     Clock::time_point now = Clock::now();
     impl_->platforms.insert(platform);
-    impl_->submitted_count += tasks.size();
+    auto [where, added] = impl_->platform_index.emplace(platform, impl_->platform_names.size());
+    if (added) impl_->platform_names.push_back(platform);
     for (const proto::Task& t : tasks) {
-      impl_->outstanding.insert(t.id);
+      impl_->resubmitting.erase(t.id);
+      // A task given again (lost by the cluster) is not counted twice.
+      if (impl_->outstanding.emplace(t.id, where->second).second) ++impl_->submitted_count;
       if (t.id.session == impl_->session)
         impl_->max_submitted_seq = std::max(impl_->max_submitted_seq, t.id.seq);
       if ((t.flags & proto::kFlagService) && (t.flags & proto::kFlagStartedEvent))
@@ -587,10 +907,15 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
   std::vector<proto::Result> ended;  // ended here: `cancelled` results to store
   std::vector<TaskId> to_stop;       // cancels for the workers
   std::optional<ServiceRegistry> services;
+  // A cluster that does not answer is asked once per cancel, not once per id:
+  // a map's thousands of ids would wait a timeout each (an interrupted map
+  // that never ended).
+  bool services_unreachable = false, ledger_unreachable = false;
   // A service a worker reports running is stopped by that worker, which
   // stores its `cancelled` result; other tasks cannot be told queued from
   // running (a worker may hold them fetched), so they end here.
   auto running_service = [&](const TaskId& id) {
+    if (services_unreachable) return false;
     try {
       if (!services)
         services.emplace(ServiceRegistry::open(impl_->js, impl_->config.names,
@@ -598,6 +923,7 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
       return services->find(id.str()).has_value();
     } catch (const std::exception& e) {
       log::debug("NATS: looking for service {}: {}", id.str(), e.what());
+      services_unreachable = !services.has_value();
       return false;
     }
   };
@@ -605,6 +931,7 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
   // as it grows, `uni submit` its one task before publishing it).
   std::optional<SessionLedger> ledger;
   auto handed_out = [&](const TaskId& id) {
+    if (ledger_unreachable) return true;
     try {
       if (!ledger)
         ledger.emplace(SessionLedger::open(impl_->js, impl_->config.names, impl_->config.replicas,
@@ -614,20 +941,25 @@ std::vector<proto::CancelOutcome> BossEngine::cancel(const std::vector<proto::Ta
     } catch (const std::exception& e) {
       // Cannot tell: as before the ledger, taken as submitted.
       log::debug("NATS: looking up session {}: {}", session_hex(id.session), e.what());
+      ledger_unreachable = !ledger.has_value();
       return true;
     }
   };
   for (const TaskId& id : ids) {
     CancelState state;
     if (id.session == impl_->session) {
-      bool outstanding = false, submitted = false;
+      bool outstanding = false, submitted = false, service = false;
       {
         std::lock_guard lock(impl_->mutex);
         outstanding = impl_->outstanding.count(id) > 0;
         submitted = id.seq <= impl_->max_submitted_seq;
+        service = impl_->open_services.count(id) > 0;
       }
+      // Only a service of its own can be running as one: a map's tasks
+      // are not looked up in the cluster.
       if (!outstanding) state = submitted ? CancelState::kDone : CancelState::kUnknown;
-      else state = running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
+      else
+        state = service && running_service(id) ? CancelState::kStopping : CancelState::kCancelled;
     } else if (impl_->results.find(id)) {  // another boss's task (uni stop)
       state = CancelState::kDone;
     } else if (running_service(id)) {
@@ -668,6 +1000,18 @@ proto::StatusReport BossEngine::status() {
     platforms.assign(impl_->platforms.begin(), impl_->platforms.end());
   }
   return read_cluster_status(impl_->js, impl_->config, platforms);
+}
+
+BossEngine::Clock::time_point BossEngine::last_answer() const {
+  std::lock_guard lock(impl_->mutex);
+  // While what it sends is not taken, the cluster is not answering it.
+  return impl_->failing_since ? std::min(impl_->last_answer, *impl_->failing_since)
+                              : impl_->last_answer;
+}
+
+std::string BossEngine::trouble() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->failure_text;
 }
 
 std::size_t BossEngine::outstanding() const {

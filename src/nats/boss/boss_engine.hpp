@@ -3,11 +3,13 @@
 // leader elections), modules uploaded once by hash to the object store before
 // the tasks that need them, results taken from the session's own subject and
 // handed up once per task id, cancels stored for the workers, the wait limit
-// enforced here, and the cluster's status assembled from the registries and
-// the streams. Background threads do the network work; the thread that polls
+// enforced here, tasks the cluster lost after storing them found (and
+// submitted again by the boss), and the cluster's status assembled from the
+// registries and the streams. Background threads do the network work; the thread that polls
 // wake_fd() collects what they found with take().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -27,8 +29,12 @@ struct BossEvents {
   // Services submitted with proto::kFlagStartedEvent that a worker reports
   // executing (in the services bucket).
   std::vector<proto::TaskId> services_started;
+  // Tasks the cluster no longer holds although it had stored them (a notice
+  // says so): the boss submits them again, with proto::kFlagResubmitted.
+  std::vector<proto::TaskId> lost;
   bool empty() const {
-    return results.empty() && modules_needed.empty() && notices.empty() && services_started.empty();
+    return results.empty() && modules_needed.empty() && notices.empty() &&
+           services_started.empty() && lost.empty();
   }
 };
 
@@ -47,6 +53,8 @@ class BossEngine {
   BossEvents take();
 
   // Queues tasks of one platform for publishing; never blocks on the network.
+  // A task given again (flag proto::kFlagResubmitted, after `lost`) goes out
+  // in a message of a new id.
   void submit(const std::string& platform, std::vector<proto::Task> tasks);
   // A module asked for through modules_needed: stored, then its tasks go out.
   void put_module(const ModuleHash& hash, std::string platform, std::string bytes,
@@ -61,6 +69,12 @@ class BossEngine {
 
   // Tasks submitted whose result has not been handed up.
   std::size_t outstanding() const;
+  // When the cluster last answered this boss (a result, a stored batch, its
+  // heartbeat's entry); not since the first of a run of failures to store
+  // what it sends. trouble(): the last of those failures, "" when none.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point last_answer() const;
+  std::string trouble() const;
   Connection& connection();
   const EngineConfig& config() const;
 

@@ -9,12 +9,13 @@ namespace uni::nats {
 
 BossHeartbeat::BossHeartbeat(JetStream& js, const EngineConfig& config, std::uint64_t session,
                              std::function<std::uint64_t()> max_seq,
-                             std::function<BossEntry()> entry)
+                             std::function<BossEntry()> entry, std::function<void()> answered)
     : js_(js),
       config_(config),
       session_(session),
       max_seq_(std::move(max_seq)),
       entry_(std::move(entry)),
+      answered_(std::move(answered)),
       thread_([this] { loop(); }) {}
 
 BossHeartbeat::~BossHeartbeat() {
@@ -54,6 +55,7 @@ void BossHeartbeat::loop() {
         if (!bosses)
           bosses.emplace(BossRegistry::open(js_, config_.names, {.replicas = config_.replicas}));
         bosses->announce(entry_());
+        if (answered_) answered_();
         next_beat = Clock::now() + std::chrono::seconds(1);
       }
     } catch (const std::exception& e) {

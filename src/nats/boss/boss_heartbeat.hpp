@@ -21,10 +21,12 @@ namespace uni::nats {
 class BossHeartbeat {
  public:
   // `max_seq` and `entry` are called on the heartbeat's thread: the highest
-  // id the session handed out so far, and the boss's entry now. The buckets
-  // are opened there too, so a boss starts no slower.
+  // id the session handed out so far, and the boss's entry now; `answered`
+  // each time the entry was put. The buckets are opened there too, so a
+  // boss starts no slower.
   BossHeartbeat(JetStream& js, const EngineConfig& config, std::uint64_t session,
-                std::function<std::uint64_t()> max_seq, std::function<BossEntry()> entry);
+                std::function<std::uint64_t()> max_seq, std::function<BossEntry()> entry,
+                std::function<void()> answered = {});
   ~BossHeartbeat();
   BossHeartbeat(const BossHeartbeat&) = delete;
   BossHeartbeat& operator=(const BossHeartbeat&) = delete;
@@ -37,6 +39,7 @@ class BossHeartbeat {
   const std::uint64_t session_;
   std::function<std::uint64_t()> max_seq_;
   std::function<BossEntry()> entry_;
+  std::function<void()> answered_;
   std::mutex mutex_;
   std::condition_variable stop_;
   bool stopping_ = false;

@@ -1,5 +1,5 @@
-// read_cluster_status: the registries (workers, bosses, services), then the
-// task count of each platform's stream.
+// read_cluster_status: the registries (workers, bosses, services), the
+// task count of each platform's stream, and the replicas of uni's streams.
 #include "nats/boss/cluster_status.hpp"
 
 #include <algorithm>
@@ -29,7 +29,7 @@ std::uint64_t ms_since(std::int64_t then, std::int64_t now) {
 std::optional<std::uint64_t> tasks_in_stream(JetStream& js, const EngineConfig& config,
                                              const std::string& platform) {
   return TaskQueue::count_tasks(js, config.names.task_stream(platform),
-                                config.names.task_subject(platform));
+                                config.names.task_subject(platform) + ".>");
 }
 
 // The platforms that have a task stream: tasks may wait there for a
@@ -53,6 +53,63 @@ std::vector<std::string> platforms_with_streams(JetStream& js, const Names& name
     if (!platform.empty()) out.push_back(std::move(platform));
   }
   return out;
+}
+
+// Whether `stream` is one of uni's (with this prefix).
+bool is_unis(const Names& names, const std::string& stream) {
+  static const std::string kv = "KV_", object = "OBJ_";
+  const std::string results = names.result_stream();  // <PREFIX>_RESULTS
+  const std::string exhausted = results.substr(0, results.rfind('_')) + "_EXHAUSTED_";
+  return !names.platform_of_task_stream(stream).empty() || stream.rfind(exhausted, 0) == 0 ||
+         stream == results || stream == names.cancel_stream() ||
+         stream == object + names.module_bucket() || stream == kv + names.worker_bucket() ||
+         stream == kv + names.service_bucket() || stream == kv + names.boss_bucket() ||
+         stream == kv + names.session_bucket();
+}
+
+// uni's streams, their replicas and how many are live; by name.
+std::vector<proto::StatusReport::Stream> read_streams(JetStream& js, const Names& names) {
+  jsOptions opts;
+  jsOptions_Init(&opts);
+  opts.Wait = js.api_timeout().count();
+  jsStreamInfoList* raw = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus status = js_Streams(&raw, js.get(), &opts, &code);
+  std::vector<proto::StatusReport::Stream> out;
+  if (status == NATS_NOT_FOUND) return out;
+  check(status, "listing the streams", code);
+  std::unique_ptr<jsStreamInfoList, void (*)(jsStreamInfoList*)> list(raw,
+                                                                      jsStreamInfoList_Destroy);
+  for (int i = 0; i < list->Count; ++i) {
+    const jsStreamInfo* info = list->List[i];
+    if (info == nullptr || info->Config == nullptr || info->Config->Name == nullptr) continue;
+    std::string name = info->Config->Name;
+    if (!is_unis(names, name)) continue;
+    proto::StatusReport::Stream& st = out.emplace_back();
+    st.name = std::move(name);
+    st.replicas = static_cast<std::uint32_t>(std::max<int64_t>(1, info->Config->Replicas));
+    if (info->Cluster == nullptr) {  // a single server: its one copy answered
+      st.current = 1;
+      continue;
+    }
+    // The leader, and the followers that are up to date.
+    st.current = info->Cluster->Leader != nullptr && *info->Cluster->Leader != '\0' ? 1 : 0;
+    for (int r = 0; r < info->Cluster->ReplicasLen; ++r) {
+      const jsPeerInfo* peer = info->Cluster->Replicas[r];
+      if (peer != nullptr && peer->Current && !peer->Offline) ++st.current;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+// Whether every stream keeps a quorum of its replicas (a majority) with
+// one more of them gone.
+bool survives_node_loss(const std::vector<proto::StatusReport::Stream>& streams) {
+  if (streams.empty()) return false;
+  for (const proto::StatusReport::Stream& st : streams)
+    if (st.current < st.replicas / 2 + 2) return false;  // quorum + 1
+  return true;
 }
 
 }  // namespace
@@ -85,6 +142,9 @@ proto::StatusReport read_cluster_status(JetStream& js, const EngineConfig& confi
     out.heartbeat_age_ms = ms_since(w.at_ms, now);
     out.last_seen_ms = out.heartbeat_age_ms;
     out.uptime_ms = ms_since(w.started_ms, now);
+    out.note = w.note;
+    // A worker out of service has no credit (as the manager reports it).
+    if (!w.note.empty()) out.capacity = 0;
     report.running += w.busy;
     report.assigned += out.assigned;
     report.totals.completed += w.completed;
@@ -158,6 +218,13 @@ proto::StatusReport read_cluster_status(JetStream& js, const EngineConfig& confi
   }
   std::sort(report.services.begin(), report.services.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
+
+  try {
+    report.streams = read_streams(js, config.names);
+    report.survives_node_loss = survives_node_loss(report.streams);
+  } catch (const std::exception& e) {
+    log::debug("NATS: cannot read the streams' replicas: {}", e.what());
+  }
   return report;
 }
 

@@ -2,6 +2,7 @@
 // failure collection in its ack handler, and retry in finish().
 #include "nats/client/async_publisher.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -164,13 +165,19 @@ void AsyncPublisher::forget_callbacks() {
   state_->callbacks_done.wait(lock, [&] { return state_->callbacks_running == 0; });
 }
 
-std::size_t AsyncPublisher::finish() {
-  auto deadline = std::chrono::steady_clock::now() + state_->config.retry_for;
+std::size_t AsyncPublisher::finish() { return finish(state_->config.retry_for); }
+
+std::size_t AsyncPublisher::finish(std::chrono::milliseconds retry_for) {
+  auto deadline = std::chrono::steady_clock::now() + retry_for;
   std::size_t republished = 0;
   jsPubOptions options;
   jsPubOptions_Init(&options);
   for (int round = 1;; ++round) {
-    options.MaxWait = state_->config.ack_timeout.count() + 1000;
+    // Never past the deadline: a caller that is closing bounds its wait.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    options.MaxWait =
+        std::clamp<std::int64_t>(left.count(), 1, state_->config.ack_timeout.count() + 1000);
     natsStatus complete = js_PublishAsyncComplete(state_->js.get(), &options);
     std::vector<MsgHandle> again;
     {
@@ -179,11 +186,17 @@ std::size_t AsyncPublisher::finish() {
       again.swap(state_->failed);
     }
     if (again.empty() && complete == NATS_OK) return republished;
-    if (std::chrono::steady_clock::now() > deadline)
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::size_t count = again.size();
+      {
+        // Kept for a later finish() or retry_failed(), callbacks and all.
+        std::lock_guard lock(state_->mutex);
+        for (MsgHandle& msg : again) state_->failed.push_back(std::move(msg));
+      }
       throw NatsError(FailureKind::kTimeout, NATS_TIMEOUT, 0,
-                      std::to_string(again.size()) +
-                          " messages still not stored after retrying for " +
-                          std::to_string(state_->config.retry_for.count()) + " ms");
+                      std::to_string(count) + " messages still not stored after retrying for " +
+                          std::to_string(retry_for.count()) + " ms");
+    }
     if (again.empty()) continue;  // still waiting for answers
     backoff_sleep(round);
     for (MsgHandle& msg : again) {

@@ -59,6 +59,9 @@ class AsyncPublisher {
   // if a stream refused a message for good (e.g. its limits) or some are
   // still not stored after retry_for.
   std::size_t finish();
+  // The same, giving up after `retry_for` instead of the configured limit
+  // (a caller that is closing, or that republishes later itself).
+  std::size_t finish(std::chrono::milliseconds retry_for);
 
   std::uint64_t stored() const;  // acknowledged by a stream so far
 

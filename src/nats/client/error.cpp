@@ -62,7 +62,10 @@ void check(natsStatus status, std::string_view doing, jsErrCode js_code) {
   if (status == NATS_OK) return;
   natsStatus last = NATS_OK;
   const char* last_text = nats_GetLastError(&last);
-  std::string detail = last_text != nullptr ? last_text : "";
+  // The last error is per thread and outlives its call: one of another
+  // status is an earlier failure's (a stale "replicas > 1 not supported"
+  // added to a timeout), not this one's.
+  std::string detail = last_text != nullptr && last == status ? last_text : "";
   std::string what(doing);
   what += ": ";
   what += natsStatus_GetText(status);

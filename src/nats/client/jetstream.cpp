@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 
+#include <nlohmann/json.hpp>
+
 #include <thread>
 
 #include "common/log.hpp"
@@ -67,7 +69,64 @@ jsOptions JetStream::options() const {
   return opts;
 }
 
+bool JetStream::too_few_nodes(const NatsError& error) {
+  switch (error.js_code()) {
+    case JSStreamReplicasNotSupportedErr: auto_replicas_ = 1; return true;  // not clustered
+    case JSInsufficientResourcesErr:
+    case JSClusterNoPeersErr: return true;
+    default: break;
+  }
+  // nats.c's KV calls report no error code: the server's words.
+  std::string_view what = error.what();
+  if (what.find("not supported in non-clustered mode") != std::string_view::npos) {
+    auto_replicas_ = 1;
+    return true;
+  }
+  return what.find("insufficient resources") != std::string_view::npos ||
+         what.find("no suitable peers") != std::string_view::npos;
+}
+
 StreamState JetStream::ensure_stream(const StreamConfig& config) {
+  if (config.replicas > 0) return ensure_stream_with(config, config.replicas, false);
+  // As many as the cluster offers: tried from the most down. A node that is
+  // down makes a new stream start with fewer; the next open raises it.
+  for (int replicas = auto_replicas();; --replicas) {
+    try {
+      return ensure_stream_with(config, replicas, true);
+    } catch (const NatsError& e) {
+      if (replicas <= 1 || !too_few_nodes(e)) throw;
+    }
+  }
+}
+
+void JetStream::raise_replicas(const std::string& stream) {
+  jsOptions opts = options();
+  jsStreamInfo* raw = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  check(js_GetStreamInfo(&raw, js_.get(), stream.c_str(), &opts, &code),
+        "reading the configuration of stream " + stream, code);
+  StreamInfoHandle info(raw);
+  const int current = static_cast<int>(info->Config->Replicas);
+  for (int replicas = auto_replicas(); replicas > current; --replicas) {
+    info->Config->Replicas = replicas;
+    jsStreamInfo* updated = nullptr;
+    code = static_cast<jsErrCode>(0);
+    natsStatus status = js_UpdateStream(&updated, js_.get(), info->Config, &opts, &code);
+    if (status == NATS_OK) {
+      StreamInfoHandle done(updated);
+      log::info("NATS: stream {} now has {} replicas (had {})", stream, replicas, current);
+      return;
+    }
+    try {
+      check(status, "raising the replicas of stream " + stream, code);
+    } catch (const NatsError& e) {
+      if (!too_few_nodes(e)) throw;
+    }
+  }
+}
+
+StreamState JetStream::ensure_stream_with(const StreamConfig& config, int replicas,
+                                          bool keep_more) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   std::vector<const char*> subjects;
@@ -79,7 +138,7 @@ StreamState JetStream::ensure_stream(const StreamConfig& config) {
   cfg.Retention = config.retention == Retention::kWorkQueue  ? js_WorkQueuePolicy
                   : config.retention == Retention::kInterest ? js_InterestPolicy
                                                              : js_LimitsPolicy;
-  cfg.Replicas = config.replicas;
+  cfg.Replicas = replicas;
   cfg.Storage = config.memory_storage ? js_MemoryStorage : js_FileStorage;
   cfg.MaxMsgs = config.max_msgs;
   cfg.MaxBytes = config.max_bytes;
@@ -94,10 +153,25 @@ StreamState JetStream::ensure_stream(const StreamConfig& config) {
   jsOptions opts = options();
   jsStreamInfo* info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus status = js_AddStream(&info, js_.get(), &cfg, &opts, &code);
+  // Two processes creating the same stream at once: the server can answer
+  // the second "subjects overlap" (with the stream it is still creating for
+  // the first). Asked again once that one exists, it answers "done" or
+  // "name in use"; a real overlap with another stream stays one.
+  natsStatus status = NATS_OK;
+  for (int attempt = 1;; ++attempt) {
+    code = static_cast<jsErrCode>(0);
+    status = js_AddStream(&info, js_.get(), &cfg, &opts, &code);
+    if (status == NATS_OK || code != JSStreamSubjectOverlapErr || attempt == 10) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   if (status != NATS_OK && code == JSStreamNameExistErr) {
     // It exists with another configuration (another client's defaults, or an
-    // operator's change): bring it to this one.
+    // operator's change): bring it to this one, keeping replicas it has
+    // beyond those asked if they were not given.
+    if (keep_more)
+      if (std::optional<StreamState> now = stream_state(config.name);
+          now && now->replicas > replicas)
+        cfg.Replicas = now->replicas;
     code = static_cast<jsErrCode>(0);
     status = js_UpdateStream(&info, js_.get(), &cfg, &opts, &code);
     check(status, "updating stream " + config.name + " to uni's configuration", code);
@@ -202,6 +276,50 @@ std::optional<Message> JetStream::next_message(const std::string& stream,
   check(status, "reading " + subject + " from sequence " + std::to_string(from_sequence) +
                     " of stream " + stream);
   return Message(MsgHandle(raw));
+}
+
+std::optional<JetStream::Stored> JetStream::next_stored(const std::string& stream,
+                                                        const std::string& subject,
+                                                        std::uint64_t from_sequence) {
+  // nats.c reads by subject only the last message, or directly: the
+  // stream's API request does the rest (server 2.9: next_by_subj).
+  nlohmann::json request = {{"seq", from_sequence}, {"next_by_subj", subject}};
+  const std::string doing = "reading " + subject + " from sequence " +
+                            std::to_string(from_sequence) + " of stream " + stream;
+  Message reply =
+      connection_->request("$JS.API.STREAM.MSG.GET." + stream, request.dump(), api_timeout_);
+  nlohmann::json answer;
+  try {
+    answer = nlohmann::json::parse(reply.data());
+  } catch (const nlohmann::json::exception& e) {
+    throw NatsError(FailureKind::kOther, NATS_ERR, 0, doing + ": the answer is not JSON");
+  }
+  if (answer.contains("error")) {
+    const nlohmann::json& error = answer["error"];
+    int code = error.value("err_code", 0);
+    if (code == JSNoMessageFoundErr || error.value("code", 0) == 404) {
+      if (code == JSStreamNotFoundErr)
+        throw NatsError(FailureKind::kNotFound, NATS_NOT_FOUND, code,
+                        doing + ": " + error.value("description", "stream not found"));
+      return std::nullopt;
+    }
+    throw NatsError(code == 10008 ? FailureKind::kTimeout : FailureKind::kOther, NATS_ERR, code,
+                    doing + ": " + error.value("description", "") + " [JetStream error " +
+                        std::to_string(code) + "]");
+  }
+  const nlohmann::json& message = answer.at("message");
+  Stored out;
+  out.sequence = message.value("seq", std::uint64_t{0});
+  out.subject = message.value("subject", "");
+  const std::string data = message.value("data", "");
+  out.data.resize(data.size());
+  std::size_t length = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data.data()), out.data.size(),
+                        data.data(), data.size(), nullptr, &length, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0)
+    throw NatsError(FailureKind::kOther, NATS_ERR, 0, doing + ": the message is not base64");
+  out.data.resize(length);
+  return out;
 }
 
 void JetStream::delete_message(const std::string& stream, std::uint64_t sequence) {

@@ -5,6 +5,7 @@
 // cancels, modules, buckets) are built on this.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "nats/client/connection.hpp"
+#include "nats/client/error.hpp"
 #include "nats/client/handles.hpp"
 #include "nats/client/message.hpp"
 
@@ -25,6 +27,8 @@ struct StreamConfig {
   std::string description;
   std::vector<std::string> subjects;
   Retention retention = Retention::kLimits;
+  // 0: as many as the cluster offers, up to kDefaultReplicas (an existing
+  // stream keeps more, and one with fewer is raised when the cluster can).
   int replicas = 1;
   bool memory_storage = false;  // default: file storage, survives a restart
   std::int64_t max_msgs = -1, max_bytes = -1, max_msgs_per_subject = -1;
@@ -62,6 +66,10 @@ struct PublishAck {
   int attempts = 1;
 };
 
+// Replicas uni gives a stream where the cluster has that many JetStream
+// nodes: a quorum (two) survives the loss of any one node.
+inline constexpr int kDefaultReplicas = 3;
+
 // Safe to use from several threads, as nats.c's jsCtx is; the objects built
 // on it (queues, stores, buckets) are too, except where they say otherwise.
 class JetStream {
@@ -76,8 +84,19 @@ class JetStream {
   std::chrono::milliseconds api_timeout() const { return api_timeout_; }
 
   // Creates the stream, or updates it when it exists with another
-  // configuration. Throws NatsError (e.g. replicas above the cluster's size).
+  // configuration. Throws NatsError (e.g. replicas above the cluster's size,
+  // when they were given).
   StreamState ensure_stream(const StreamConfig& config);
+  // For a stream made by nats.c (a KV bucket's) and replicas 0: raises its
+  // replicas towards kDefaultReplicas as far as the cluster allows; never
+  // lowers them. Throws NatsError.
+  void raise_replicas(const std::string& stream);
+  // The replicas to try first for replicas 0: kDefaultReplicas, or 1 once
+  // the server said it is not clustered.
+  int auto_replicas() const { return auto_replicas_.load(); }
+  // Whether `error` means the cluster has too few nodes for the replicas
+  // asked (noting a server that is not clustered at all).
+  bool too_few_nodes(const NatsError& error);
   std::optional<StreamState> stream_state(const std::string& stream);
   void delete_stream(const std::string& stream);
   // Removes every message of `subject` from the stream.
@@ -94,10 +113,23 @@ class JetStream {
   std::optional<Message> next_message(const std::string& stream, const std::string& subject,
                                       std::uint64_t from_sequence);
   void delete_message(const std::string& stream, std::uint64_t sequence);
+  // The same as next_message, asked of the stream's leader (no allow_direct
+  // needed, never a lagging replica's view): for a reader that must see
+  // every message the stream holds now. nullopt when there is none.
+  struct Stored {
+    std::uint64_t sequence = 0;
+    std::string subject, data;
+  };
+  std::optional<Stored> next_stored(const std::string& stream, const std::string& subject,
+                                    std::uint64_t from_sequence);
 
  private:
   jsOptions options() const;
+  // One try with `replicas`; an existing stream with more keeps them when
+  // `keep_more`.
+  StreamState ensure_stream_with(const StreamConfig& config, int replicas, bool keep_more);
   Connection* connection_;
+  std::atomic<int> auto_replicas_{kDefaultReplicas};
   std::chrono::milliseconds api_timeout_;
   JsContextHandle js_;
 };

@@ -1,6 +1,9 @@
 // KvBucket over nats.c's kvStore.
 #include "nats/client/kv_bucket.hpp"
 
+#include <optional>
+
+#include "common/log.hpp"
 #include "nats/client/error.hpp"
 
 namespace uni::nats {
@@ -14,25 +17,54 @@ bool valid_kv_key(std::string_view key) {
   return true;
 }
 
-KvBucket KvBucket::open(JetStream& js, const KvBucketConfig& config) {
+namespace {
+
+// One try at making the bucket with `replicas`; nullptr and `error` if it failed.
+kvStore* create(JetStream& js, const KvBucketConfig& config, int replicas,
+                std::optional<NatsError>& error) {
   kvConfig cfg;
   kvConfig_Init(&cfg);
   cfg.Bucket = config.bucket.c_str();
   if (!config.description.empty()) cfg.Description = config.description.c_str();
   cfg.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(config.ttl).count();  // nats.c: ns
-  cfg.Replicas = config.replicas;
+  cfg.Replicas = replicas;
   cfg.History = static_cast<uint8_t>(config.history);
   kvStore* kv = nullptr;
   natsStatus status = js_CreateKeyValue(&kv, js.get(), &cfg);
-  if (status != NATS_OK) {
-    natsStatus ignored;
-    std::string create_error =
-        nats_GetLastError(&ignored) != nullptr ? nats_GetLastError(&ignored) : "";
-    // It may exist with other settings (made by an older uni or an operator): bind to it.
-    if (js_KeyValue(&kv, js.get(), config.bucket.c_str()) != NATS_OK)
-      throw NatsError(classify(status, 0, create_error), status, 0,
-                      "creating KV bucket " + config.bucket + ": " + natsStatus_GetText(status) +
-                          (create_error.empty() ? "" : " (" + create_error + ")"));
+  if (status == NATS_OK) return kv;
+  natsStatus last = NATS_OK;
+  const char* last_text = nats_GetLastError(&last);
+  // Another status's text is an earlier failure's (see check()).
+  std::string detail = last_text != nullptr && last == status ? last_text : "";
+  error.emplace(classify(status, 0, detail), status, 0,
+                "creating KV bucket " + config.bucket + ": " + natsStatus_GetText(status) +
+                    (detail.empty() ? "" : " (" + detail + ")"));
+  return nullptr;
+}
+
+}  // namespace
+
+KvBucket KvBucket::open(JetStream& js, const KvBucketConfig& config) {
+  const bool automatic = config.replicas <= 0;
+  std::optional<NatsError> error;
+  kvStore* kv = nullptr;
+  for (int replicas = automatic ? js.auto_replicas() : config.replicas;; --replicas) {
+    kv = create(js, config, replicas, error);
+    if (kv != nullptr || !automatic || replicas <= 1 || !js.too_few_nodes(*error)) break;
+  }
+  if (kv == nullptr) {
+    // It may exist with other settings (made by an older uni or an
+    // operator): bind to it, and give it the replicas the cluster offers.
+    if (js_KeyValue(&kv, js.get(), config.bucket.c_str()) != NATS_OK) throw *error;
+    KvBucket bucket{KvStoreHandle(kv)};
+    if (automatic) {
+      try {
+        js.raise_replicas("KV_" + config.bucket);
+      } catch (const NatsError& e) {
+        log::debug("NATS: {}", e.what());  // it works with the replicas it has
+      }
+    }
+    return bucket;
   }
   return KvBucket(KvStoreHandle(kv));
 }

@@ -20,6 +20,8 @@ struct KvBucketConfig {
   std::string bucket;  // letters, digits, '_' and '-'
   std::string description;
   std::chrono::milliseconds ttl{0};  // 0: entries never expire
+  // 0: as many as the cluster offers, up to kDefaultReplicas (an existing
+  // bucket with fewer is raised when the cluster can).
   int replicas = 1;
   int history = 1;  // revisions kept per key
 };

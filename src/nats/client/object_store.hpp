@@ -39,6 +39,10 @@ class ObjectStore {
  public:
   // Creates the bucket's stream as nats.go would, or binds to it.
   static ObjectStore open(JetStream& js, const ObjectStoreConfig& config);
+  // A handle on the bucket, with no request (its stream made by open()).
+  static ObjectStore bind(JetStream& js, const std::string& bucket) {
+    return ObjectStore(js, bucket);
+  }
 
   // Stores `data` under `name`, replacing an earlier object of that name
   // (whose chunks are purged after the new metadata is stored). Chunks are

@@ -51,8 +51,12 @@ void throw_api_error(const std::exception& error) {
       case FailureKind::kTls: throw ConnectError(ConnectError::Reason::kAuthFailed, nats->what());
       case FailureKind::kUnreachable:
         throw ConnectError(ConnectError::Reason::kUnreachable, nats->what());
-      default: throw Error(nats->what());
+      default: break;
     }
+    // A cluster that did not answer in the command's wait (no quorum, no
+    // leader): not a usage error.
+    if (is_transient(*nats)) throw ConnectError(ConnectError::Reason::kUnreachable, nats->what());
+    throw Error(nats->what());
   }
   // An address or a setting that cannot be read.
   if (dynamic_cast<const std::invalid_argument*>(&error)) throw Error(error.what());

@@ -38,6 +38,7 @@ void NatsBossLink::process(const broker::PollItem* ready, broker::BossEvents& ev
   for (const ModuleHash& hash : got.modules_needed) events.on_module_needed(hash);
   if (!got.services_started.empty()) events.on_services_started(got.services_started);
   if (!got.results.empty()) events.on_results(got.results);
+  if (!got.lost.empty()) events.on_tasks_lost(got.lost);
 }
 
 void NatsBossLink::submit(const std::vector<broker::Submission>& tasks) {
@@ -137,8 +138,7 @@ std::optional<proto::Result> NatsBossLink::detached_result(const proto::TaskId& 
 }
 
 broker::BossLink::Clock::time_point NatsBossLink::last_heard() const {
-  if (engine_ && engine_->connection().connected()) last_connected_ = Clock::now();
-  return last_connected_;
+  return engine_ ? engine_->last_answer() : Clock::now();
 }
 
 }  // namespace uni::nats

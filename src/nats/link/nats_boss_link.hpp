@@ -42,7 +42,10 @@ class NatsBossLink final : public broker::BossLink {
   bool requests_pending() const override { return becomes_ && becomes_->pending(); }
   void heartbeat() override {}
   void close(std::string_view reason) override;
+  // The cluster's last answer to this boss (a result, a stored batch, its
+  // registry entry): no quorum, no answer.
   Clock::time_point last_heard() const override;
+  std::string silence_reason() const override { return engine_ ? engine_->trouble() : ""; }
   const broker::BrokerIdentity& identity() const override { return identity_; }
 
  private:
@@ -51,7 +54,6 @@ class NatsBossLink final : public broker::BossLink {
   std::uint64_t session_;
   std::unique_ptr<BossEngine> engine_;
   std::unique_ptr<BossBecomes> becomes_;  // on engine_'s connection: goes first
-  mutable Clock::time_point last_connected_ = Clock::now();
 };
 
 }  // namespace uni::nats

@@ -29,6 +29,7 @@ broker::BrokerInfo NatsWorkerLink::open(const broker::WorkerAnnouncement& worker
     throw_connect_failure(e);
   }
   engine_->set_credit(worker.capacity);
+  engine_->set_note(note_);  // a worker reconnecting may be out of service
   return nats_broker_info(engine_->connection());
 }
 
@@ -64,6 +65,11 @@ void NatsWorkerLink::send_results(const std::vector<const proto::Result*>& resul
 
 void NatsWorkerLink::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
   engine_->heartbeat(busy, started);
+}
+
+void NatsWorkerLink::set_note(const std::string& note) {
+  note_ = note;
+  if (engine_) engine_->set_note(note);
 }
 
 void NatsWorkerLink::send_become_reply(const proto::BecomeReply& reply) {

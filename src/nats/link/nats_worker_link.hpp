@@ -29,6 +29,8 @@ class NatsWorkerLink final : public broker::WorkerLink {
   void fetch_module(const ModuleHash& hash) override;
   void send_results(const std::vector<const proto::Result*>& results) override;
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services) override;
+  // In the worker's registry entry, with each heartbeat.
+  void set_note(const std::string& note) override;
   // To the boss that asked; a success is also written to the service's
   // registry entry (its new module and function, its becomes).
   void send_become_reply(const proto::BecomeReply& reply) override;
@@ -39,6 +41,7 @@ class NatsWorkerLink final : public broker::WorkerLink {
   std::string address_;
   broker::BrokerIdentity identity_;
   std::unique_ptr<WorkerEngine> engine_;
+  std::string note_;                         // set_note(), given to each engine
   std::unique_ptr<BecomeListener> becomes_;  // on engine_'s connection: goes first
 };
 

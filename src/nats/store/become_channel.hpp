@@ -18,8 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/wake_fd.hpp"
 #include "nats/client/connection.hpp"
-#include "nats/client/wake_fd.hpp"
 #include "nats/store/names.hpp"
 #include "proto/become.hpp"
 

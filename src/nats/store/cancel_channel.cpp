@@ -19,9 +19,10 @@ CancelChannel CancelChannel::open(JetStream& js, const Names& names,
   return CancelChannel(js, names, stream.name);
 }
 
-PublishAck CancelChannel::cancel(std::uint64_t session, const std::vector<proto::TaskId>& ids) {
+PublishAck CancelChannel::cancel(std::uint64_t session, const std::vector<proto::TaskId>& ids,
+                                 const PublishOptions& options) {
   if (ids.empty()) throw std::invalid_argument("cancelling no task");
-  return js_->publish(names_.cancel_subject(session), proto::encode_cancel(ids));
+  return js_->publish(names_.cancel_subject(session), proto::encode_cancel(ids), options);
 }
 
 CancelFeed CancelChannel::follow() {

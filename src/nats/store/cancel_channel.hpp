@@ -37,9 +37,14 @@ class CancelChannel {
  public:
   static CancelChannel open(JetStream& js, const Names& names,
                             const CancelChannelConfig& config = {});
+  // A handle with no request: the stream is made by open(), elsewhere or later.
+  static CancelChannel bind(JetStream& js, const Names& names) {
+    return CancelChannel(js, names, names.cancel_stream());
+  }
 
   // Stores a cancel of `ids` (all of one session); retries transient failures.
-  PublishAck cancel(std::uint64_t session, const std::vector<proto::TaskId>& ids);
+  PublishAck cancel(std::uint64_t session, const std::vector<proto::TaskId>& ids,
+                    const PublishOptions& options = {});
   // Every stored cancel from the oldest on, then new ones as they come.
   CancelFeed follow();
 

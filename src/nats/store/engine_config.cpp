@@ -55,7 +55,7 @@ EngineConfig EngineConfig::from_environment(const std::string& address) {
   config.connect.tls_ca_file = variable("UNI_NATS_TLS_CA");
   config.connect.tls_cert_file = variable("UNI_NATS_TLS_CERT");
   config.connect.tls_key_file = variable("UNI_NATS_TLS_KEY");
-  config.replicas = static_cast<int>(number("UNI_NATS_REPLICAS", 1, 1, 5));
+  config.replicas = static_cast<int>(number("UNI_NATS_REPLICAS", 0, 1, 5));
   config.ack_wait = std::chrono::milliseconds(number("UNI_NATS_ACK_WAIT_MS", 30000, 100, 86400000));
   config.max_deliver = static_cast<int>(number("UNI_NATS_MAX_DELIVER", 10, 2, 1000));
   std::string prefix = variable("UNI_NATS_PREFIX");

@@ -17,8 +17,9 @@ namespace uni::nats {
 struct EngineConfig {
   ConnectOptions connect;
   Names names;
-  // Replicas of every stream and bucket uni creates (3 survives a node).
-  int replicas = 1;
+  // Replicas of every stream and bucket uni creates; 0: as many as the
+  // cluster offers, up to 3 (3 survive the loss of a node).
+  int replicas = 0;
   // A fetched batch not acked nor marked in progress within this time goes to
   // another worker; the bound on noticing a dead worker.
   std::chrono::milliseconds ack_wait{30000};
@@ -27,6 +28,9 @@ struct EngineConfig {
   // encoded tasks (batching is what makes JetStream fast, docs/scale-out.md 3).
   std::size_t batch_tasks = 100;
   std::size_t batch_bytes = 64 << 10;
+  // Bounds each JetStream API request (stream, consumer and bucket
+  // management, direct reads); a request unanswered by then is retried.
+  std::chrono::milliseconds api_timeout{5000};
   // How long results stay in UNI_RESULTS for `uni result ID`.
   std::chrono::milliseconds result_max_age{std::chrono::hours(24)};
 

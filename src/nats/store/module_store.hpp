@@ -23,6 +23,10 @@ struct ModuleStoreConfig {
 class ModuleStore {
  public:
   static ModuleStore open(JetStream& js, const Names& names, const ModuleStoreConfig& config = {});
+  // A handle with no request: the store is made by open(), elsewhere or later.
+  static ModuleStore bind(JetStream& js, const Names& names) {
+    return ModuleStore(ObjectStore::bind(js, names.module_bucket()));
+  }
 
   // Stores the module unless it is there already. Throws std::invalid_argument
   // if `bytes` do not hash to `hash`. Returns whether it uploaded.

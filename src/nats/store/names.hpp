@@ -25,18 +25,23 @@ class Names {
   // pull consumer its workers share.
   std::string task_stream(std::string_view platform) const;   // UNI_TASKS_<platform>
   std::string task_subject(std::string_view platform) const;  // uni.tasks.<platform>
-  // A message of `count` tasks is published on uni.tasks.<platform>.<count>
-  // (no owner) or uni.tasks.<platform>.<owner>.<count>, so that the stream's
-  // per-subject counts say how many tasks it holds.
-  std::string task_subject(std::string_view platform, std::size_t count) const;
-  std::string task_subject(std::string_view platform, std::string_view owner,
+  // A message of `count` tasks of boss session `session`, submitted by
+  // identity `owner`, is published on
+  // uni.tasks.<platform>[.<owner>].<session>.<count>: the stream's
+  // per-subject counts say how many tasks it holds, in all and of each
+  // session; a boss can read its own messages (to find tasks the cluster no
+  // longer holds); and a permission can bind a boss to its own identity.
+  std::string task_subject(std::string_view platform, std::string_view owner, std::uint64_t session,
                            std::size_t count) const;
   // Tasks a worker puts back in the queue (given back, or to retry):
-  // uni.tasks.<platform>.<owner>.<count>.requeued, a subject a worker may be
-  // allowed to publish on without being allowed to submit as a boss; with
-  // no owner, the boss's own subject.
+  // uni.tasks.<platform>.<owner>.<session>.<count>.requeued, a subject a
+  // worker may be allowed to publish on without being allowed to submit as a
+  // boss; with no owner, the boss's own subject.
   std::string requeue_subject(std::string_view platform, std::string_view owner,
-                              std::size_t count) const;
+                              std::uint64_t session, std::size_t count) const;
+  // Every message of one session, requeued ones included.
+  std::string task_session_subjects(std::string_view platform, std::string_view owner,
+                                    std::uint64_t session) const;
   // The owner named by the subject of a task message; "" if none.
   std::string task_owner(std::string_view platform, std::string_view subject) const;
   std::string task_consumer() const { return "workers"; }

@@ -92,7 +92,7 @@ RolePermissions role_permissions(const Names& names, Role role, const std::strin
   if (role == Role::kBoss) {
     // Tasks only under its own identity; results only its own, live on its
     // subject or stored, through a consumer whose filter names its subject.
-    pub.push_back(p + ".tasks.*." + identity + ".*");
+    pub.push_back(p + ".tasks.*." + identity + ".*.*");  // <session>.<count>
     add(pub, {p + ".cancel.*", p + ".become.*", "$KV." + names.session_bucket() + ".>",
               "$O." + names.module_bucket() + ".C.>", "$O." + names.module_bucket() + ".M.>",
               api("CONSUMER.CREATE", results) + ".*." + p + ".results." + identity + ".*"});
@@ -123,7 +123,7 @@ RolePermissions role_permissions(const Names& names, Role role, const std::strin
               api("CONSUMER.MSG.NEXT", exhausted) + ".sweepers",
               "$JS.ACK." + exhausted + ".sweepers.>"});
   }
-  add(pub, {p + ".tasks.*.*.*.requeued", p + ".results.>", "$KV." + names.worker_bucket() + ".>",
+  add(pub, {p + ".tasks.*.*.*.*.requeued", p + ".results.>", "$KV." + names.worker_bucket() + ".>",
             "$KV." + names.service_bucket() + ".>", api("CONSUMER.CREATE", cancels),
             api("CONSUMER.CREATE", cancels) + ".>"});
   // A worker has no result subject of its own to listen on.

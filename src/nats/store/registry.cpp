@@ -61,6 +61,7 @@ void WorkerRegistry::announce(const WorkerEntry& worker) {
                          {"tasks_per_s", worker.tasks_per_s},
                          {"started_ms", worker.started_ms},
                          {"at_ms", worker.at_ms}};
+  if (!worker.note.empty()) json["note"] = worker.note;
   bucket_.put(worker.id, json.dump());
 }
 
@@ -85,6 +86,7 @@ std::vector<WorkerEntry> WorkerRegistry::list() {
     w.tasks_per_s = json.value("tasks_per_s", 0.0);
     w.started_ms = json.value("started_ms", std::int64_t{0});
     w.at_ms = json.value("at_ms", std::int64_t{0});
+    w.note = json.value("note", "");
     return w;
   });
 }

@@ -37,6 +37,8 @@ struct WorkerEntry {
   double tasks_per_s = 0;  // results stored per second over the last 10 s
   // Unix ms, by the worker's clock: when it started, when it put this entry.
   std::int64_t started_ms = 0, at_ms = 0;
+  // Why it takes no tasks (its module cache is unusable); empty when it does.
+  std::string note{};
 };
 
 struct ServiceEntry {

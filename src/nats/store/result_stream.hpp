@@ -54,6 +54,11 @@ class ResultStream {
  public:
   static ResultStream open(JetStream& js, const Names& names,
                            const ResultStreamConfig& config = {});
+  // A handle on the stream as it is, created by someone else (its settings
+  // are left alone).
+  static ResultStream bind(JetStream& js, const Names& names) {
+    return ResultStream(js, names, names.result_stream());
+  }
 
   // Stores the results (all of one session) as one message; retries
   // transient failures. `options.msg_id` should name the batch (a worker's id

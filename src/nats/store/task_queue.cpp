@@ -12,8 +12,8 @@ TaskQueue TaskQueue::open(JetStream& js, const Names& names, const std::string& 
   StreamConfig stream;
   stream.name = names.task_stream(platform);
   stream.description = "uni tasks for platform " + platform;
-  // Messages go to "<subject>.<count>", "<subject>.<owner>.<count>" or
-  // (put back by a worker) "<subject>.<owner>.<count>.requeued"; the bare
+  // Messages go to "<subject>[.<owner>].<session>.<count>", put back by a
+  // worker to "<subject>.<owner>.<session>.<count>.requeued"; the bare
   // subject stays for messages of an older uni, and is the one workers
   // subscribe with.
   stream.subjects = {names.task_subject(platform), names.task_subject(platform) + ".>"};
@@ -36,7 +36,8 @@ PublishAck TaskQueue::publish(const std::vector<const proto::Task*>& tasks,
                               PublishOptions options) {
   if (tasks.empty()) throw std::invalid_argument("publishing an empty batch of tasks");
   if (options.msg_id.empty()) options.msg_id = batch_id(tasks);
-  return js_->publish(subject_for(tasks.size()), proto::encode_tasks(tasks), options);
+  return js_->publish(subject_for(tasks.front()->id.session, tasks.size()),
+                      proto::encode_tasks(tasks), options);
 }
 
 std::uint64_t TaskQueue::depth() {
@@ -45,11 +46,10 @@ std::uint64_t TaskQueue::depth() {
 }
 
 std::optional<std::uint64_t> TaskQueue::count_tasks(JetStream& js, const std::string& stream,
-                                                    const std::string& subject) {
+                                                    const std::string& filter) {
   jsOptions opts;
   jsOptions_Init(&opts);
   opts.Wait = js.api_timeout().count();
-  std::string filter = subject + ".>";
   opts.Stream.Info.SubjectsFilter = filter.c_str();
   jsStreamInfo* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
@@ -61,13 +61,12 @@ std::optional<std::uint64_t> TaskQueue::count_tasks(JetStream& js, const std::st
   if (const jsStreamStateSubjects* subjects = info->State.Subjects) {
     for (int i = 0; i < subjects->Count; ++i) {
       const jsStreamStateSubject& s = subjects->List[i];
-      // "<count>", "<owner>.<count>" or "<owner>.<count>.requeued".
+      // The count is the last token but ".requeued":
+      // "<subject>[.<owner>].<session>.<count>[.requeued]", or
+      // "<subject>.<count>" from an older uni.
       std::string_view count(s.Subject);
-      count.remove_prefix(std::min(count.size(), subject.size() + 1));
-      if (std::size_t dot = count.find('.'); dot != std::string_view::npos) {
-        count.remove_prefix(dot + 1);
-        count = count.substr(0, count.find('.'));
-      }
+      if (count.ends_with(".requeued")) count.remove_suffix(std::string_view(".requeued").size());
+      count.remove_prefix(count.rfind('.') + 1);
       std::uint64_t per_message = 0;
       auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), per_message);
       if (error != std::errc() || end != count.data() + count.size() || per_message == 0)
@@ -76,9 +75,34 @@ std::optional<std::uint64_t> TaskQueue::count_tasks(JetStream& js, const std::st
       counted_messages += s.Msgs;
     }
   }
-  // The rest are on the bare subject: one task each.
-  if (info->State.Msgs > counted_messages) total += info->State.Msgs - counted_messages;
+  // The rest are on the bare subject: one task each (counted only when all
+  // the stream's messages were asked for).
+  if (filter.size() > 2 && filter.compare(filter.size() - 2, 2, ".>") == 0 &&
+      info->State.Msgs > counted_messages)
+    total += info->State.Msgs - counted_messages;
   return total;
+}
+
+std::optional<std::vector<proto::TaskId>> TaskQueue::session_tasks(std::uint64_t session) {
+  std::vector<proto::TaskId> out;
+  const std::string filter = names_.task_session_subjects(platform_, owner_, session);
+  for (std::uint64_t seq = 1;;) {
+    std::optional<JetStream::Stored> message;
+    try {
+      message = js_->next_stored(stream_, filter, seq);
+    } catch (const NatsError& e) {
+      if (e.js_code() == JSStreamNotFoundErr) return std::nullopt;
+      throw;
+    }
+    if (!message) break;
+    seq = message->sequence + 1;
+    try {
+      for (const proto::Task& task : decode_task_batch(message->data)) out.push_back(task.id);
+    } catch (const proto::DecodeError&) {
+      // Not a batch of tasks: the workers term it; nothing of this session.
+    }
+  }
+  return out;
 }
 
 std::optional<std::vector<proto::Task>> TaskQueue::read(std::uint64_t stream_sequence,

@@ -32,21 +32,34 @@ class TaskQueue {
   // Creates the platform's stream, or brings it to `config`. Throws NatsError.
   static TaskQueue open(JetStream& js, const Names& names, const std::string& platform,
                         const TaskQueueConfig& config = {});
+  // A handle on the platform's stream as it is (not created, its settings
+  // left alone).
+  static TaskQueue bind(JetStream& js, const Names& names, const std::string& platform) {
+    return TaskQueue(js, names, platform, names.task_stream(platform),
+                     names.task_subject(platform));
+  }
 
   // Publishes one batch as one message; retries transient failures (see
-  // PublishOptions). options.msg_id empty: batch_id(tasks) is used.
+  // PublishOptions). options.msg_id empty: batch_id(tasks) is used. The
+  // tasks are of one session (the first task's).
   PublishAck publish(const std::vector<const proto::Task*>& tasks, PublishOptions options = {});
   // "<session>-<first seq>-<count>": the same batch always gets the same id.
   static std::string batch_id(const std::vector<const proto::Task*>& tasks);
 
   std::uint64_t depth();  // messages (batches) waiting or in flight
   // Tasks in those messages, summed from the stream's per-subject counts
-  // (a message of n tasks is on subject_for(n); one on the bare subject,
-  // from an older uni, counts as one). nullopt if the stream is gone.
-  std::optional<std::uint64_t> tasks() { return count_tasks(*js_, stream_, subject_); }
-  // The same for any task stream, without creating or changing it.
+  // (a message of n tasks is on subject_for(session, n); one on the bare
+  // subject, from an older uni, counts as one). nullopt if the stream is gone.
+  std::optional<std::uint64_t> tasks() { return count_tasks(*js_, stream_, subject_ + ".>"); }
+  // The same for any task stream, without creating or changing it, for the
+  // messages on `filter` (the queue's subject + ".>" for all of them).
   static std::optional<std::uint64_t> count_tasks(JetStream& js, const std::string& stream,
-                                                  const std::string& subject);
+                                                  const std::string& filter);
+  // The tasks of one boss session in the stream now (waiting, or held by a
+  // worker: a message stays until acked), read message by message in stream
+  // order, so that a task queued again (its new message stored before the
+  // old one is acked) is seen once at least. nullopt if the stream is gone.
+  std::optional<std::vector<proto::TaskId>> session_tasks(std::uint64_t session);
 
   // A stored batch by its stream sequence, for one whose deliveries are
   // exhausted (see ExhaustedTasks), and the owner its subject names;
@@ -61,18 +74,18 @@ class TaskQueue {
   const std::string& platform() const { return platform_; }
   const std::string& stream() const { return stream_; }
   const std::string& subject() const { return subject_; }
-  // The subject of a message of `count` tasks submitted by this
-  // connection's identity: "<subject>.<count>", or "<subject>.<owner>.<count>"
-  // (Names::task_subject).
-  std::string subject_for(std::size_t count) const {
-    return owner_.empty() ? subject_ + "." + std::to_string(count)
-                          : subject_ + "." + owner_ + "." + std::to_string(count);
+  // The subject of a message of `count` tasks of `session`, submitted by
+  // this connection's identity (Names::task_subject).
+  std::string subject_for(std::uint64_t session, std::size_t count) const {
+    return names_.task_subject(platform_, owner_, session, count);
   }
   // The identity this connection submits as ("" for none).
   const std::string& owner() const { return owner_; }
-  // Where a worker puts back `count` tasks of `owner` (Names::requeue_subject).
-  std::string requeue_subject_for(const std::string& owner, std::size_t count) const {
-    return names_.requeue_subject(platform_, owner, count);
+  // Where a worker puts back `count` tasks of `owner`'s `session`
+  // (Names::requeue_subject).
+  std::string requeue_subject_for(const std::string& owner, std::uint64_t session,
+                                  std::size_t count) const {
+    return names_.requeue_subject(platform_, owner, session, count);
   }
 
  private:

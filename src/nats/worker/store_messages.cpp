@@ -1,24 +1,35 @@
 // Packing of a worker's result-path messages: see store_messages.hpp.
 #include "nats/worker/store_messages.hpp"
 
+#include <algorithm>
+
 namespace uni::nats {
 
 void pack_requeues(const std::vector<proto::Task>& tasks,
                    const std::vector<std::uint64_t>& from_batch, const TaskQueue& queue,
                    const std::string& owner, std::size_t max_tasks, std::size_t max_bytes,
                    MessageIds ids, std::vector<StoreMessage>& out) {
-  for (std::size_t first = 0; first < tasks.size();) {
+  // A message holds tasks of one session (its subject names it): the
+  // tasks in session order, stable within each.
+  std::vector<std::size_t> order(tasks.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return tasks[a].id.session < tasks[b].id.session;
+  });
+  for (std::size_t first = 0; first < order.size();) {
     StoreMessage store;
     std::vector<const proto::Task*> part;
     std::size_t bytes = 0;
-    for (std::size_t i = first; i < tasks.size() && part.size() < max_tasks; ++i) {
-      std::size_t size = tasks[i].function.size() + tasks[i].args.size() + 64;
-      if (!part.empty() && bytes + size > max_bytes) break;
+    for (std::size_t k = first; k < order.size() && part.size() < max_tasks; ++k) {
+      const proto::Task& task = tasks[order[k]];
+      std::size_t size = task.function.size() + task.args.size() + 64;
+      if (!part.empty() && (bytes + size > max_bytes || task.id.session != part[0]->id.session))
+        break;
       bytes += size;
-      part.push_back(&tasks[i]);
-      store.requeue_of.push_back(from_batch[i]);
+      part.push_back(&task);
+      store.requeue_of.push_back(from_batch[order[k]]);
     }
-    store.subject = queue.requeue_subject_for(owner, part.size());
+    store.subject = queue.requeue_subject_for(owner, part.front()->id.session, part.size());
     store.data = proto::encode_tasks(part);
     store.msg_id = "requeue-" + part.front()->id.str() + "-" + ids.worker + "-" +
                    std::to_string(++ids.published);

@@ -18,9 +18,9 @@
 #include <unordered_set>
 
 #include "common/log.hpp"
+#include "common/wake_fd.hpp"
 #include "nats/client/async_publisher.hpp"
 #include "nats/client/error.hpp"
-#include "nats/client/wake_fd.hpp"
 #include "nats/store/cancel_channel.hpp"
 #include "nats/store/module_store.hpp"
 #include "nats/store/registry.hpp"
@@ -142,6 +142,7 @@ struct WorkerEngine::Impl {
     e.started_ms = tally.started_ms;
     e.at_ms = unix_ms_now();
     e.tasks_per_s = tally.rate_now();
+    e.note = note;
     return e;
   }
 
@@ -576,6 +577,7 @@ struct WorkerEngine::Impl {
 
   EngineConfig config;
   WorkerIdentity identity;
+  std::string note;  // set_note() (under `mutex`)
   Connection connection;
   JetStream js;
   TaskQueue queue;
@@ -673,6 +675,11 @@ void WorkerEngine::send_results(const std::vector<const proto::Result*>& results
 
 void WorkerEngine::heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started) {
   impl_->chores.post([impl = impl_.get(), busy, started] { impl->beat(busy, started); });
+}
+
+void WorkerEngine::set_note(const std::string& note) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->note = note;
 }
 
 std::uint32_t WorkerEngine::service_became(const proto::TaskId& id, const ModuleHash& module,

@@ -62,6 +62,9 @@ class WorkerEngine {
   // Puts the registry entries again: the worker with `busy`, and the started
   // services. Call every second or so (the entries expire after 3 s).
   void heartbeat(std::uint32_t busy, const std::vector<proto::TaskId>& started_services);
+  // Why the worker takes no tasks, or empty: put in its registry entry from
+  // the next heartbeat on, for `uni status`.
+  void set_note(const std::string& note);
 
   // Service `id` took on new code (`uni become`): its registry entry says so
   // from now on, and a rerun here starts the new function. Returns how many

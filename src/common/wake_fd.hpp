@@ -1,6 +1,8 @@
-// An eventfd that the NATS engines' threads signal when they have something
-// for the thread that polls (a boss's I/O thread, a worker's supervisor): the
-// poller adds fd() to its poll set and calls drain() once it wakes.
+// An eventfd one thread signals to wake another that polls: the NATS
+// engines' threads and their polling thread, the manager's loop (stop,
+// reload), and the threads of the ZAP handler, the handshake guard and the
+// HTTP server (stop). The poller adds fd() to its poll set and calls drain()
+// once it wakes.
 #pragma once
 
 #include <sys/eventfd.h>
@@ -11,7 +13,7 @@
 
 #include "common/unique_fd.hpp"
 
-namespace uni::nats {
+namespace uni {
 
 class WakeFd {
  public:
@@ -32,4 +34,4 @@ class WakeFd {
   UniqueFd fd_;
 };
 
-}  // namespace uni::nats
+}  // namespace uni
