@@ -62,6 +62,8 @@ void add_become_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
 // Client keys for a manager started with --clients (cmd_keygen.cpp).
 void add_keygen_command(CLI::App& app, int& exit_code);
+// nkey users and nats-server permissions for a NATS cluster (cmd_nats_config.cpp).
+void add_nats_config_command(CLI::App& app, int& exit_code);
 // Module signatures and signing keys (cmd_sign.cpp).
 void add_sign_command(CLI::App& app, int& exit_code);
 // Tasks that outlive their boss (cmd_detached.cpp).

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add_become_command(app, exit_code);
   add_inspect_command(app, exit_code);
   add_keygen_command(app, exit_code);
+  add_nats_config_command(app, exit_code);
   add_sign_command(app, exit_code);
   add_submit_command(app, exit_code);
   add_result_command(app, exit_code);

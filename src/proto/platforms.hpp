@@ -11,6 +11,10 @@
 
 namespace uni::proto {
 
+// The capability of a worker that runs Python functions (CPython 3.11,
+// docs/python.md): its tag is the platform's plus "+python311".
+inline constexpr std::string_view kPythonCapability = "python311";
+
 // The capability a tag names after its last '+' ("python311"), or empty.
 // It begins with a letter: "libstdc++" has a '+' or two of its own.
 std::string_view platform_capability(std::string_view platform);

@@ -164,7 +164,8 @@ struct ExecutorPool::Executor {
   struct InFlight {
     std::uint64_t tag;
     proto::TaskId task;
-    OutputLines out, err;  // captured output, not yet a whole line
+    OutputLines out, err;    // captured output, not yet a whole line
+    bool exclusive = false;  // RunRequest::exclusive: nothing may queue behind it
   };
   Process process;
   UniqueFd channel, out, err;
@@ -197,6 +198,8 @@ struct ExecutorPool::Executor {
 
   bool channel_usable() const { return process.running() && channel_open; }
   bool takes_tasks() const { return channel_usable() && !retiring; }
+  // Running an exclusive request (RunRequest::exclusive): nothing joins it.
+  bool held_alone() const { return !inflight.empty() && inflight.front().exclusive; }
   InFlight* find(std::uint64_t tag) {
     for (auto& f : inflight)
       if (f.tag == tag) return &f;
@@ -308,7 +311,8 @@ void ExecutorPool::spawn(Executor& e) {
 std::size_t ExecutorPool::room() const {
   std::size_t n = 0;
   for (const auto& e : executors_)
-    if (e->takes_tasks() && e->inflight.size() < depth_) n += depth_ - e->inflight.size();
+    if (e->takes_tasks() && !e->held_alone() && e->inflight.size() < depth_)
+      n += depth_ - e->inflight.size();
   return n;
 }
 
@@ -318,6 +322,7 @@ bool ExecutorPool::start(RunRequest& request) {
   std::size_t limit = request.exclusive ? 1 : depth_;
   for (auto& e : executors_)
     if (e->takes_tasks() && e->inflight.size() < limit &&
+        !e->held_alone() &&
         (!best || e->inflight.size() < best->inflight.size()))
       best = e.get();
   if (!best) return false;
@@ -325,7 +330,7 @@ bool ExecutorPool::start(RunRequest& request) {
   // Written from add_poll_items: one write for everything handed over in a
   // turn of the supervisor's loop.
   best->pending += run_frame(request);
-  best->inflight.push_back({request.tag, request.task, {}, {}});
+  best->inflight.push_back({request.tag, request.task, {}, {}, request.exclusive});
   if (options_.max_tasks != 0 && ++best->handed >= options_.max_tasks) {
     best->retiring =
         "it ran " + std::to_string(options_.max_tasks) + " task(s) (--max-tasks-per-executor)";

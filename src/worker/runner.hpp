@@ -45,9 +45,11 @@ struct RunRequest {
   std::string function;
   std::string args;
   proto::TaskId task;  // prefixed to its output lines
-  // Must never run twice (max attempts 1): handed only to an executor with
-  // nothing else in its pipeline, so that its fate is never confused with a
-  // neighbour's if the executor dies.
+  // Handed only to an executor with nothing else in its pipeline, and
+  // nothing is queued behind it: a task that must never run twice (max
+  // attempts 1), so that its fate is never confused with a neighbour's if
+  // the executor dies; and a service, which holds its executor until it is
+  // stopped (a task or service queued behind it would wait as long).
   bool exclusive = false;
   ModuleHash module{};    // the module at module_path
   int module_image = -1;  // its sealed image; -1: load module_path itself

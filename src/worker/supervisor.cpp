@@ -672,9 +672,14 @@ void Supervisor::Impl::schedule() {
     if (!h.args_digest) h.args_digest = proto::digest_args(h.task.args);
     // The args are not needed here again: a task that must run again is sent
     // again by the manager.
-    RunRequest request{
-        next_tag_, cache_.path(h.task.module), h.task.function, std::move(h.task.args),
-        id,        h.task.max_attempts == 1,   h.task.module,   cache_.image(h.task.module)};
+    RunRequest request{next_tag_,
+                       cache_.path(h.task.module),
+                       h.task.function,
+                       std::move(h.task.args),
+                       id,
+                       h.task.max_attempts == 1 || (h.task.flags & proto::kFlagService) != 0,
+                       h.task.module,
+                       cache_.image(h.task.module)};
     if (!runner_->start(request)) {  // in order: wait for an executor that can take it
       h.task.args = std::move(request.args);
       break;

@@ -70,6 +70,7 @@ NatsServer::NatsServer(const std::filesystem::path& dir, const std::string& name
   if (options.max_payload > 0)
     config += "max_payload: " + std::to_string(options.max_payload) + "\n";
   config += auth_block(options.auth);
+  if (!options.extra_config.empty()) config += options.extra_config + "\n";
   if (tls_) {
     config += "tls {\n  cert_file: " + quoted(options.tls.cert_file) +
               "\n  key_file: " + quoted(options.tls.key_file) + "\n";

@@ -33,6 +33,9 @@ struct NatsServerOptions {
   NatsAuth auth;
   NatsTls tls;                   // TLS on when cert_file is set
   std::int64_t max_payload = 0;  // 0: the server's default (1 MB)
+  // Appended to the configuration as it is (`include /path/authorization.conf`
+  // for the block `uni nats-config` writes).
+  std::string extra_config;
 };
 
 class NatsServer {

@@ -33,8 +33,9 @@ std::vector<proto::TaskId> TaskAudit::lost(
   // the count had its result stored before it left.
   std::map<std::string, std::optional<std::uint64_t>> counts;
   for (const auto& [platform, ids] : tasks)
-    counts[platform] = TaskQueue::count_tasks(js_, names_.task_stream(platform),
-                                              names_.task_session_subjects(platform, session_));
+    counts[platform] = TaskQueue::count_tasks(
+        js_, names_.task_stream(platform),
+        names_.task_session_subjects(platform, js_.connection().identity(), session_));
   std::vector<proto::TaskId> read = read_results(found);
   std::unordered_set<proto::TaskId, proto::TaskIdHash> resolved(read.begin(), read.end());
 

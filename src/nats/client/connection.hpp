@@ -71,6 +71,15 @@ class Connection {
   Subscription subscribe(const std::string& subject);
   void flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+  // The NATS identity the credentials give: the user name, else the nkey's
+  // public key; "" with a token or no credentials. uni names it in the
+  // subjects of a boss's tasks and results and in the connection's inbox
+  // prefix (_INBOX_<identity>), so that server permissions can hold each
+  // user to its own (docs/security.md, "NATS credential").
+  const std::string& identity() const;
+  // A fresh reply subject under the connection's inbox prefix.
+  std::string new_inbox() const;
+
   bool connected() const;
   std::string connected_url() const;  // "" while disconnected
   std::int64_t max_payload() const;   // the server's limit on one message's payload

@@ -24,19 +24,6 @@ std::string seconds_text(Clock::duration d) {
   return out;
 }
 
-// A private subject for one request's answer, released when it goes.
-class Inbox {
- public:
-  Inbox() { check(natsInbox_Create(&inbox_), "making an inbox"); }
-  ~Inbox() { natsInbox_Destroy(inbox_); }
-  Inbox(const Inbox&) = delete;
-  Inbox& operator=(const Inbox&) = delete;
-  const char* c_str() const { return inbox_; }
-
- private:
-  natsInbox* inbox_ = nullptr;
-};
-
 }  // namespace
 
 proto::BecomeReply ask_become(Connection& connection, const Names& names,
@@ -46,10 +33,12 @@ proto::BecomeReply ask_become(Connection& connection, const Names& names,
   const std::string subject = names.become_subject(worker_id);
   const Clock::time_point sent = Clock::now();
   try {
-    Inbox inbox;
+    // Under the connection's inbox prefix, where permissions let only this
+    // identity subscribe.
+    const std::string inbox = connection.new_inbox();
     // Subscribed before the request goes out, on the same connection: the
     // answer (or the server's "no responders") cannot come first.
-    Subscription answers = connection.subscribe(inbox.c_str());
+    Subscription answers = connection.subscribe(inbox);
     const std::string data = proto::encode_become(request);
     check(natsConnection_PublishRequest(connection.get(), subject.c_str(), inbox.c_str(),
                                         data.data(), static_cast<int>(data.size())),

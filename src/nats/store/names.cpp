@@ -1,6 +1,8 @@
 // Names: building and checking the NATS names uni uses.
 #include "nats/store/names.hpp"
 
+#include <algorithm>
+
 #include <cctype>
 #include <cstdio>
 #include <stdexcept>
@@ -28,6 +30,15 @@ void check_platform(std::string_view platform) {
   }
 }
 
+bool valid_subject_token(std::string_view token) {
+  if (token.empty()) return false;
+  for (char c : token)
+    if (c == '.' || c == '*' || c == '>' || std::isspace(static_cast<unsigned char>(c)) ||
+        !std::isprint(static_cast<unsigned char>(c)))
+      return false;
+  return true;
+}
+
 std::string session_hex(std::uint64_t session) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(session));
@@ -44,13 +55,34 @@ std::string Names::task_subject(std::string_view platform) const {
   return prefix_ + ".tasks." + std::string(platform);
 }
 
-std::string Names::task_subject(std::string_view platform, std::uint64_t session,
-                                std::size_t count) const {
-  return task_subject(platform) + "." + session_hex(session) + "." + std::to_string(count);
+std::string Names::task_subject(std::string_view platform, std::string_view owner,
+                                std::uint64_t session, std::size_t count) const {
+  std::string out = task_subject(platform) + ".";
+  if (!owner.empty()) out += std::string(owner) + ".";
+  return out + session_hex(session) + "." + std::to_string(count);
 }
 
-std::string Names::task_session_subjects(std::string_view platform, std::uint64_t session) const {
-  return task_subject(platform) + "." + session_hex(session) + ".*";
+std::string Names::requeue_subject(std::string_view platform, std::string_view owner,
+                                   std::uint64_t session, std::size_t count) const {
+  if (owner.empty()) return task_subject(platform, owner, session, count);
+  return task_subject(platform, owner, session, count) + ".requeued";
+}
+
+std::string Names::task_session_subjects(std::string_view platform, std::string_view owner,
+                                         std::uint64_t session) const {
+  if (owner.empty()) return task_subject(platform) + "." + session_hex(session) + ".*";
+  return task_subject(platform) + "." + std::string(owner) + "." + session_hex(session) + ".>";
+}
+
+std::string Names::task_owner(std::string_view platform, std::string_view subject) const {
+  // <prefix>.tasks.<platform>[.<owner>].<session>.<count>[.requeued]: an
+  // owner is there when three tokens follow the platform (".requeued" aside).
+  const std::string base = task_subject(platform) + ".";
+  if (subject.size() <= base.size() || subject.substr(0, base.size()) != base) return "";
+  std::string_view rest = subject.substr(base.size());
+  if (rest.ends_with(".requeued")) rest.remove_suffix(std::string_view(".requeued").size());
+  if (std::count(rest.begin(), rest.end(), '.') != 2) return "";
+  return std::string(rest.substr(0, rest.find('.')));
 }
 
 std::string Names::platform_of_task_stream(std::string_view stream) const {
@@ -67,6 +99,10 @@ std::string Names::exhausted_stream(std::string_view platform) const {
 std::string Names::result_stream() const { return upper_ + "_RESULTS"; }
 std::string Names::result_subject(std::uint64_t session) const {
   return prefix_ + ".results." + session_hex(session);
+}
+std::string Names::result_subject(std::string_view owner, std::uint64_t session) const {
+  if (owner.empty()) return result_subject(session);
+  return prefix_ + ".results." + std::string(owner) + "." + session_hex(session);
 }
 std::string Names::result_subjects() const { return prefix_ + ".results.>"; }
 

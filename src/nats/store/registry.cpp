@@ -138,7 +138,12 @@ BossRegistry BossRegistry::open(JetStream& js, const Names& names, const Registr
                                           .description = "uni bosses connected",
                                           .ttl = config.ttl,
                                           .replicas = config.replicas,
-                                          .history = 1}));
+                                          .history = 1}),
+                      js.connection().identity());
+}
+
+std::string BossRegistry::key(std::uint64_t session) const {
+  return identity_.empty() ? session_hex(session) : identity_ + "." + session_hex(session);
 }
 
 void BossRegistry::announce(const BossEntry& boss) {
@@ -153,10 +158,10 @@ void BossRegistry::announce(const BossEntry& boss) {
                          {"connected_ms", boss.connected_ms},
                          {"at_ms", boss.at_ms},
                          {"services", services}};
-  bucket_.put(session_hex(boss.session), json.dump());
+  bucket_.put(key(boss.session), json.dump());
 }
 
-void BossRegistry::leave(std::uint64_t session) { bucket_.remove(session_hex(session)); }
+void BossRegistry::leave(std::uint64_t session) { bucket_.remove(key(session)); }
 
 std::vector<BossEntry> BossRegistry::list() {
   return list_entries<BossEntry>(bucket_, [](const nlohmann::json& json) {

@@ -113,8 +113,14 @@ class BossRegistry {
   std::vector<BossEntry> list();
 
  private:
-  explicit BossRegistry(KvBucket bucket) : bucket_(std::move(bucket)) {}
+  BossRegistry(KvBucket bucket, std::string identity)
+      : bucket_(std::move(bucket)), identity_(std::move(identity)) {}
+  // "<session>", or "<identity>.<session>" for a connection with a NATS
+  // identity: a permission on $KV.<bucket>.<identity>.* lets it write its
+  // own entries and no other boss's.
+  std::string key(std::uint64_t session) const;
   KvBucket bucket_;
+  std::string identity_;
 };
 
 // The highest task id each boss session handed out, kept as long as results

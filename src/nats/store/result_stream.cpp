@@ -2,6 +2,7 @@
 #include "nats/store/result_stream.hpp"
 
 #include "common/log.hpp"
+#include "nats/client/subject_reader.hpp"
 
 namespace uni::nats {
 
@@ -51,11 +52,19 @@ PublishAck ResultStream::publish(std::uint64_t session,
                                  const std::vector<const proto::Result*>& results,
                                  const PublishOptions& options) {
   if (results.empty()) throw std::invalid_argument("publishing an empty batch of results");
-  return js_->publish(names_.result_subject(session), proto::encode_results(results), options);
+  return publish(owner_, session, results, options);
+}
+
+PublishAck ResultStream::publish(const std::string& owner, std::uint64_t session,
+                                 const std::vector<const proto::Result*>& results,
+                                 const PublishOptions& options) {
+  if (results.empty()) throw std::invalid_argument("publishing an empty batch of results");
+  return js_->publish(names_.result_subject(owner, session), proto::encode_results(results),
+                      options);
 }
 
 ResultFeed ResultStream::subscribe(std::uint64_t session) {
-  ResultFeed feed(js_->connection().subscribe(names_.result_subject(session)));
+  ResultFeed feed(js_->connection().subscribe(names_.result_subject(owner_, session)));
   // The subscription is known to the server once the flush returns: a result
   // published after this call reaches it.
   js_->connection().flush();
@@ -64,7 +73,24 @@ ResultFeed ResultStream::subscribe(std::uint64_t session) {
 
 std::vector<StoredResults> ResultStream::read(std::uint64_t session, std::uint64_t from) {
   std::vector<StoredResults> out;
-  std::string subject = names_.result_subject(session);
+  std::string subject = names_.result_subject(owner_, session);
+  if (!owner_.empty()) {
+    // A direct get names its subject in the request body, which permissions
+    // cannot see: an identity reads through a consumer that names it.
+    for (SubjectRead& read :
+         read_subject(js_->connection(), stream_, subject, from, js_->api_timeout())) {
+      StoredResults stored;
+      stored.stream_seq = read.stream_seq;
+      try {
+        stored.results = decode_result_batch(read.message.data());
+        out.push_back(std::move(stored));
+      } catch (const proto::DecodeError& e) {
+        log::warn("NATS: stored message {} of {} is not a batch of results ({}); skipped",
+                  stored.stream_seq, stream_, e.what());
+      }
+    }
+    return out;
+  }
   for (std::uint64_t seq = std::max<std::uint64_t>(from, 1);;) {
     std::optional<Message> message = js_->next_message(stream_, subject, seq);
     if (!message) break;

@@ -6,7 +6,10 @@
 // the way). A worker publishes a batch of results as one RESULT message of
 // the protocol (proto::encode_results) and acks its tasks only once the stream
 // has stored them. Results may arrive twice (a redelivered task ran twice):
-// deduplicate by task id.
+// deduplicate by task id. A connection with a NATS identity (a user or an
+// nkey) keeps its results on uni.results.<identity>.<session> and reads
+// them back through a consumer whose filter is in its API subject
+// (read_subject), so that permissions can hold each boss to its own.
 #pragma once
 
 #include <chrono>
@@ -62,6 +65,11 @@ class ResultStream {
   // and a counter) so a retried publish is stored once.
   PublishAck publish(std::uint64_t session, const std::vector<const proto::Result*>& results,
                      const PublishOptions& options = {});
+  // The same for the tasks of another identity (a worker storing the results
+  // of a boss's tasks: `owner` is named by the subject of their message).
+  PublishAck publish(const std::string& owner, std::uint64_t session,
+                     const std::vector<const proto::Result*>& results,
+                     const PublishOptions& options = {});
 
   // Subscribe before submitting: results published from then on arrive.
   ResultFeed subscribe(std::uint64_t session);
@@ -79,10 +87,11 @@ class ResultStream {
 
  private:
   ResultStream(JetStream& js, const Names& names, std::string stream)
-      : js_(&js), names_(names), stream_(std::move(stream)) {}
+      : js_(&js), names_(names), stream_(std::move(stream)), owner_(js.connection().identity()) {}
   JetStream* js_;
   Names names_;
   std::string stream_;
+  std::string owner_;  // this connection's identity: whose results it reads
 };
 
 // Decodes a RESULT message. Throws proto::DecodeError.

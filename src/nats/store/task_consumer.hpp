@@ -38,6 +38,8 @@ class TaskDelivery {
   // plus the attempts a requeued task had before.
   const std::vector<proto::Task>& tasks() const { return tasks_; }
   const DeliveryInfo& info() const { return info_; }
+  // The message's subject: it names the owner of its tasks (Names::task_owner).
+  std::string_view subject() const { return message_.subject(); }
   std::uint64_t attempt() const { return info_.delivered; }
   // The server will not deliver this message again: ack or term it now, or
   // it ends in the exhausted advisories (ExhaustedTasks).

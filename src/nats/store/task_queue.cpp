@@ -12,11 +12,11 @@ TaskQueue TaskQueue::open(JetStream& js, const Names& names, const std::string& 
   StreamConfig stream;
   stream.name = names.task_stream(platform);
   stream.description = "uni tasks for platform " + platform;
-  // Messages go to "<subject>.<session>.<count>"; the bare subject and
-  // "<subject>.<count>" stay for messages of an older uni, and the bare one
-  // is the one workers subscribe with.
-  stream.subjects = {names.task_subject(platform), names.task_subject(platform) + ".*",
-                     names.task_subject(platform) + ".*.*"};
+  // Messages go to "<subject>[.<owner>].<session>.<count>", put back by a
+  // worker to "<subject>.<owner>.<session>.<count>.requeued"; the bare
+  // subject stays for messages of an older uni, and is the one workers
+  // subscribe with.
+  stream.subjects = {names.task_subject(platform), names.task_subject(platform) + ".>"};
   stream.retention = Retention::kWorkQueue;
   stream.replicas = config.replicas;
   stream.max_msgs = config.max_messages;
@@ -61,9 +61,11 @@ std::optional<std::uint64_t> TaskQueue::count_tasks(JetStream& js, const std::st
   if (const jsStreamStateSubjects* subjects = info->State.Subjects) {
     for (int i = 0; i < subjects->Count; ++i) {
       const jsStreamStateSubject& s = subjects->List[i];
-      // The last token is the count: "<subject>.<session>.<count>", or
+      // The count is the last token but ".requeued":
+      // "<subject>[.<owner>].<session>.<count>[.requeued]", or
       // "<subject>.<count>" from an older uni.
       std::string_view count(s.Subject);
+      if (count.ends_with(".requeued")) count.remove_suffix(std::string_view(".requeued").size());
       count.remove_prefix(count.rfind('.') + 1);
       std::uint64_t per_message = 0;
       auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), per_message);
@@ -83,7 +85,7 @@ std::optional<std::uint64_t> TaskQueue::count_tasks(JetStream& js, const std::st
 
 std::optional<std::vector<proto::TaskId>> TaskQueue::session_tasks(std::uint64_t session) {
   std::vector<proto::TaskId> out;
-  const std::string filter = names_.task_session_subjects(platform_, session);
+  const std::string filter = names_.task_session_subjects(platform_, owner_, session);
   for (std::uint64_t seq = 1;;) {
     std::optional<JetStream::Stored> message;
     try {
@@ -103,9 +105,11 @@ std::optional<std::vector<proto::TaskId>> TaskQueue::session_tasks(std::uint64_t
   return out;
 }
 
-std::optional<std::vector<proto::Task>> TaskQueue::read(std::uint64_t stream_sequence) {
+std::optional<std::vector<proto::Task>> TaskQueue::read(std::uint64_t stream_sequence,
+                                                        std::string* owner) {
   std::optional<Message> message = js_->message(stream_, stream_sequence);
   if (!message) return std::nullopt;
+  if (owner != nullptr) *owner = names_.task_owner(platform_, message->subject());
   return decode_task_batch(message->data());
 }
 

@@ -62,9 +62,11 @@ class TaskQueue {
   std::optional<std::vector<proto::TaskId>> session_tasks(std::uint64_t session);
 
   // A stored batch by its stream sequence, for one whose deliveries are
-  // exhausted (see ExhaustedTasks); nullopt if it is gone. Throws
+  // exhausted (see ExhaustedTasks), and the owner its subject names;
+  // nullopt if it is gone. Throws
   // proto::DecodeError if it is not a batch of tasks.
-  std::optional<std::vector<proto::Task>> read(std::uint64_t stream_sequence);
+  std::optional<std::vector<proto::Task>> read(std::uint64_t stream_sequence,
+                                               std::string* owner = nullptr);
   // Removes it; false if it was gone already.
   bool remove(std::uint64_t stream_sequence);
 
@@ -72,10 +74,18 @@ class TaskQueue {
   const std::string& platform() const { return platform_; }
   const std::string& stream() const { return stream_; }
   const std::string& subject() const { return subject_; }
-  // The subject of a message of `count` tasks of `session`:
-  // "<subject>.<session>.<count>".
+  // The subject of a message of `count` tasks of `session`, submitted by
+  // this connection's identity (Names::task_subject).
   std::string subject_for(std::uint64_t session, std::size_t count) const {
-    return names_.task_subject(platform_, session, count);
+    return names_.task_subject(platform_, owner_, session, count);
+  }
+  // The identity this connection submits as ("" for none).
+  const std::string& owner() const { return owner_; }
+  // Where a worker puts back `count` tasks of `owner`'s `session`
+  // (Names::requeue_subject).
+  std::string requeue_subject_for(const std::string& owner, std::uint64_t session,
+                                  std::size_t count) const {
+    return names_.requeue_subject(platform_, owner, session, count);
   }
 
  private:
@@ -85,10 +95,11 @@ class TaskQueue {
         names_(names),
         platform_(std::move(platform)),
         stream_(std::move(stream)),
-        subject_(std::move(subject)) {}
+        subject_(std::move(subject)),
+        owner_(js.connection().identity()) {}
   JetStream* js_;
   Names names_;
-  std::string platform_, stream_, subject_;
+  std::string platform_, stream_, subject_, owner_;
 };
 
 // Decodes a TASKS message. Throws proto::DecodeError saying what is wrong.

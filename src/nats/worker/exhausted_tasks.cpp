@@ -65,13 +65,15 @@ std::optional<ExhaustedBatch> ExhaustedTasks::next(std::chrono::milliseconds wai
     return std::nullopt;
   }
   std::vector<proto::Task> tasks;
+  std::string owner;
   try {
-    if (auto stored = queue_->read(stream_seq)) tasks = std::move(*stored);
+    if (auto stored = queue_->read(stream_seq, &owner)) tasks = std::move(*stored);
   } catch (const proto::DecodeError& e) {
     log::warn("NATS: exhausted message {} of {} is not a batch of tasks ({}); removed", stream_seq,
               queue_->stream(), e.what());
   }
-  return ExhaustedBatch(*queue_, std::move(advisory), stream_seq, deliveries, std::move(tasks));
+  return ExhaustedBatch(*queue_, std::move(advisory), stream_seq, deliveries, std::move(tasks),
+                        std::move(owner));
 }
 
 void ExhaustedBatch::done() {
@@ -99,7 +101,7 @@ void ExhaustedTasks::fail_waiting(ResultStream& results, const std::string& work
       for (const proto::Result& r : list) ptrs.push_back(&r);
       PublishOptions options;
       options.msg_id = "exhausted-" + queue_->stream() + "-" + std::to_string(batch->stream_seq());
-      results.publish(session, ptrs, options);
+      results.publish(batch->owner(), session, ptrs, options);
     }
     log::warn(
         "NATS: batch {} of {} ({} tasks) was delivered {} times without an ack; its tasks failed",

@@ -23,17 +23,21 @@ namespace uni::nats {
 class ExhaustedBatch {
  public:
   ExhaustedBatch(TaskQueue& queue, Message advisory, std::uint64_t stream_seq,
-                 std::uint64_t deliveries, std::vector<proto::Task> tasks)
+                 std::uint64_t deliveries, std::vector<proto::Task> tasks, std::string owner)
       : queue_(&queue),
         advisory_(std::move(advisory)),
         stream_seq_(stream_seq),
         deliveries_(deliveries),
-        tasks_(std::move(tasks)) {}
+        tasks_(std::move(tasks)),
+        owner_(std::move(owner)) {}
 
   // Empty if the batch left the queue already (acked late, or done elsewhere).
   const std::vector<proto::Task>& tasks() const { return tasks_; }
   std::uint64_t stream_seq() const { return stream_seq_; }
   std::uint64_t deliveries() const { return deliveries_; }
+  // The identity that submitted the tasks ("" for none): their results go
+  // to its subjects.
+  const std::string& owner() const { return owner_; }
   void done();
 
  private:
@@ -41,6 +45,7 @@ class ExhaustedBatch {
   Message advisory_;
   std::uint64_t stream_seq_, deliveries_;
   std::vector<proto::Task> tasks_;
+  std::string owner_;
 };
 
 class ExhaustedTasks {

@@ -7,8 +7,8 @@ namespace uni::nats {
 
 void pack_requeues(const std::vector<proto::Task>& tasks,
                    const std::vector<std::uint64_t>& from_batch, const TaskQueue& queue,
-                   std::size_t max_tasks, std::size_t max_bytes, MessageIds ids,
-                   std::vector<StoreMessage>& out) {
+                   const std::string& owner, std::size_t max_tasks, std::size_t max_bytes,
+                   MessageIds ids, std::vector<StoreMessage>& out) {
   // A message holds tasks of one session (its subject names it): the
   // tasks in session order, stable within each.
   std::vector<std::size_t> order(tasks.size());
@@ -29,7 +29,7 @@ void pack_requeues(const std::vector<proto::Task>& tasks,
       part.push_back(&task);
       store.requeue_of.push_back(from_batch[order[k]]);
     }
-    store.subject = queue.subject_for(part.front()->id.session, part.size());
+    store.subject = queue.requeue_subject_for(owner, part.front()->id.session, part.size());
     store.data = proto::encode_tasks(part);
     store.msg_id = "requeue-" + part.front()->id.str() + "-" + ids.worker + "-" +
                    std::to_string(++ids.published);
@@ -38,10 +38,10 @@ void pack_requeues(const std::vector<proto::Task>& tasks,
   }
 }
 
-void pack_results(std::map<std::uint64_t, std::vector<proto::Result>>& by_session,
-                  const Names& names, std::size_t max_bytes, MessageIds ids,
-                  std::vector<StoreMessage>& out) {
-  for (auto& [session, list] : by_session) {
+void pack_results(ResultsBySession& by_session, const Names& names, std::size_t max_bytes,
+                  MessageIds ids, std::vector<StoreMessage>& out) {
+  for (auto& [key, list] : by_session) {
+    const auto& [owner, session] = key;
     StoreMessage store;
     std::size_t bytes = 0;
     auto flush = [&] {
@@ -49,7 +49,7 @@ void pack_results(std::map<std::uint64_t, std::vector<proto::Result>>& by_sessio
       std::vector<const proto::Result*> ptrs;
       ptrs.reserve(store.results.size());
       for (const proto::Result& r : store.results) ptrs.push_back(&r);
-      store.subject = names.result_subject(session);
+      store.subject = names.result_subject(owner, session);
       store.data = proto::encode_results(ptrs);
       store.msg_id = ids.worker + "-r" + std::to_string(++ids.published);
       out.push_back(std::move(store));

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "nats/store/names.hpp"
@@ -27,17 +29,28 @@ struct MessageIds {
   std::uint64_t& published;
 };
 
-// Appends to `out` the messages for `tasks` (from_batch[i]: the batch
-// tasks[i] came in), at most `max_tasks` and about `max_bytes` each.
+// Tasks to put back in the queue, and the batch each came in.
+struct Requeues {
+  std::vector<proto::Task> tasks;
+  std::vector<std::uint64_t> from_batch;
+};
+
+// Final results by the identity that submitted their tasks ("" for none)
+// and boss session: each key is one result subject.
+using ResultsBySession =
+    std::map<std::pair<std::string_view, std::uint64_t>, std::vector<proto::Result>>;
+
+// Appends to `out` the messages for `tasks` of `owner` (from_batch[i]: the
+// batch tasks[i] came in), at most `max_tasks` and about `max_bytes` each,
+// on the owner's requeue subject (Names::requeue_subject).
 void pack_requeues(const std::vector<proto::Task>& tasks,
                    const std::vector<std::uint64_t>& from_batch, const TaskQueue& queue,
-                   std::size_t max_tasks, std::size_t max_bytes, MessageIds ids,
-                   std::vector<StoreMessage>& out);
+                   const std::string& owner, std::size_t max_tasks, std::size_t max_bytes,
+                   MessageIds ids, std::vector<StoreMessage>& out);
 
 // Appends to `out` the messages for each session's results, about
 // `max_bytes` each (a result larger than that goes alone).
-void pack_results(std::map<std::uint64_t, std::vector<proto::Result>>& by_session,
-                  const Names& names, std::size_t max_bytes, MessageIds ids,
-                  std::vector<StoreMessage>& out);
+void pack_results(ResultsBySession& by_session, const Names& names, std::size_t max_bytes,
+                  MessageIds ids, std::vector<StoreMessage>& out);
 
 }  // namespace uni::nats

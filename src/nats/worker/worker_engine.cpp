@@ -75,6 +75,10 @@ std::uint64_t batch_key(std::size_t feed, std::uint64_t stream_seq) {
 
 struct HeldTask {
   proto::Task task;
+  // The identity that submitted it, named by its message's subject (""
+  // for none): its result goes to that identity's subject. Interned in
+  // Impl::owners.
+  const std::string* owner = nullptr;
   std::uint64_t batch = 0;  // batch_key of its message
   std::size_t feed = 0;     // the queue it came from (a requeue goes back there)
   bool supervised = false;  // given to the supervisor (else ended here)
@@ -238,6 +242,10 @@ struct WorkerEngine::Impl {
         return;
       }
       std::vector<proto::Task> tasks = delivery.tasks();
+      const std::string* owner =
+          &*owners
+                .insert(config.names.task_owner(feeds[feed]->queue.platform(), delivery.subject()))
+                .first;
       HeldBatch& batch = batches.emplace(key, HeldBatch{std::move(delivery), 0}).first->second;
       for (proto::Task& task : tasks) {
         if (held.count(task.id)) continue;  // the same task in two messages: run once
@@ -246,6 +254,7 @@ struct WorkerEngine::Impl {
         HeldTask& h = held[task.id];
         h.batch = key;
         h.feed = feed;
+        h.owner = owner;
         h.supervised = !end;
         if (end) {
           ended.push_back(std::move(*end));
@@ -384,12 +393,12 @@ struct WorkerEngine::Impl {
   // session, several to a message; kHandedBack ones and retryable crashes
   // as one-task messages to the queue. True if the supervisor is to be told.
   bool prepare(std::vector<proto::Result>& batch, std::vector<StoreMessage>& stores) {
-    std::map<std::uint64_t, std::vector<proto::Result>> by_session;
+    ResultsBySession by_session;
     bool told = false;
     // Tasks given back together (a supervisor recalling its prefetch) go
     // out together: a message per task would cost the stream a message each.
-    std::vector<std::vector<proto::Task>> requeued(feeds.size());
-    std::vector<std::vector<std::uint64_t>> requeued_from(feeds.size());
+    // By the queue they came from and the identity that submitted them.
+    std::map<std::pair<std::size_t, const std::string*>, Requeues> requeued;
     for (proto::Result& r : batch) {
       r.worker = identity.id;
       r.host = identity.host;
@@ -410,8 +419,9 @@ struct WorkerEngine::Impl {
         // Forgotten now, so that its new message, which may come back to
         // this worker at once, is not taken for a duplicate; its old batch
         // is acked only once the new message is stored.
-        requeued[it->second.feed].push_back(std::move(again));
-        requeued_from[it->second.feed].push_back(it->second.batch);
+        Requeues& to = requeued[{it->second.feed, it->second.owner}];
+        to.tasks.push_back(std::move(again));
+        to.from_batch.push_back(it->second.batch);
         told |= forget(it);
       } else if (proto::is_final(r.status)) {
         if (r.payload.size() + 1024 > max_payload) {
@@ -421,15 +431,14 @@ struct WorkerEngine::Impl {
                       " bytes is larger than the NATS server's max payload of " +
                       std::to_string(max_payload) + " bytes";
         }
-        by_session[r.id.session].push_back(std::move(r));
+        by_session[{*it->second.owner, r.id.session}].push_back(std::move(r));
       }
     }
     const std::size_t limit = std::min<std::size_t>(256 << 10, max_payload - 1024);
     const MessageIds ids{identity.id, published};
-    for (std::size_t f = 0; f < feeds.size(); ++f)
-      if (!requeued[f].empty())
-        pack_requeues(requeued[f], requeued_from[f], feeds[f]->queue, config.batch_tasks,
-                      std::min(limit, config.batch_bytes), ids, stores);
+    for (auto& [where, list] : requeued)
+      pack_requeues(list.tasks, list.from_batch, feeds[where.first]->queue, *where.second,
+                    config.batch_tasks, std::min(limit, config.batch_bytes), ids, stores);
     pack_results(by_session, config.names, limit, ids, stores);
     return told;
   }
@@ -628,6 +637,8 @@ struct WorkerEngine::Impl {
   std::map<std::uint64_t, HeldBatch> batches;
   std::unordered_map<TaskId, HeldTask, proto::TaskIdHash> held;
   std::unordered_set<TaskId, proto::TaskIdHash> cancelled;
+  // Identities whose tasks came here, interned: few (one per boss user).
+  std::set<std::string> owners;
   std::set<TaskId> announced_services;
   std::deque<proto::Result> outbox;
   WorkerEngineEvents events;
