@@ -1,4 +1,4 @@
-// The "dashboard" workload (issue 10): what serving the dashboard costs the
+// The "dashboard" workload: what serving the dashboard costs the
 // manager. Two clusters in the same run, alike but for the manager's --http:
 // W1-style throughput (ident tasks submitted without waiting, 2 workers x 1
 // slot) alternately on the one without HTTP and on the one with it, while a

@@ -1,4 +1,4 @@
-// uni-bench: the benchmark suite (issue 4, design §11; bench/README.md).
+// uni-bench: the benchmark suite.
 //
 //   uni-bench [--quick] [--workload W1,W2,W3,W4,memory,workers200] [--isolation process,thread]
 //
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
           cluster.add_workers(1, iso);
           if (w3) attempt("W3", iso, [&] { bench::run_w3_two_workers(config, cluster, iso, *w3); });
         } else {
-          // Issue 9's target for three replicas: W2 p50 <= 2.5 ms.
+          // The target for three replicas: W2 p50 <= 2.5 ms.
           attempt("W2", iso, [&] { bench::run_w2(config, cluster, iso); });
           cluster.add_workers(1, iso);
         }

@@ -1,5 +1,5 @@
 // uni-nats-bench: publish+fetch throughput of tasks batched per message on
-// JetStream (issue 9), to choose the batch size of the NATS broker: one
+// JetStream, to choose the batch size of the NATS broker: one
 // nats-server with a 1-replica work-queue stream, and a 3-node loopback
 // cluster with 3 replicas. For each batch size a boss publishes TASKS
 // messages (proto::encode_tasks, async, deduplicated ids) while a worker

@@ -144,7 +144,7 @@ void run_w1(const Config& c, LocalCluster& cluster, const std::string& isolation
             {"baseline_per_s", round_to(base, 1)},
             {"ratio", round_to(ratio(rate, base), 4)},
             {"submit_ms", round_to(median(submits), 2)},
-            // Issue 4: at least 2x the raw message rate with process isolation, more with threads.
+            // The target: at least 2x the raw message rate with process isolation, more with threads.
             {"target", {{"ratio_min", 2.0}, {"met", ratio(rate, base) >= 2.0}}},
             {"repeats", c.repeats},
             {"runs", runs}});
@@ -207,7 +207,7 @@ void run_w2(const Config& c, LocalCluster& cluster, const std::string& isolation
             {"socketpair_p50_us", round_to(s50, 1)},
             {"ratio_p50", round_to(ratio(p50, b50), 4)},
             {"ratio_p99", round_to(ratio(p99, b99), 4)},
-            // Issue 4: p50 at most 1.3x the raw round trip, plus one socketpair
+            // The target: p50 at most 1.3x the raw round trip, plus one socketpair
             // round trip under process isolation.
             {"target", {{"p50_us_max", round_to(target, 1)}, {"met", p50 <= target}}},
             {"repeats", c.repeats},
@@ -321,7 +321,7 @@ void run_w3_two_workers(const Config& c, LocalCluster& cluster, const std::strin
             // Cores this run really had: near 1 when other work takes the second core
             // (then no speedup can reach 1.85, and the figures say so).
             {"cores_available", round_to(ratio(p.reference_1_thread_ms, ref), 2)},
-            // Issue 4: speedup from 1 to 2 workers >= 1.85, 2 workers <= 1.1x the 2-thread loop.
+            // The target: speedup from 1 to 2 workers >= 1.85, 2 workers <= 1.1x the 2-thread loop.
             {"target",
              {{"speedup_min", 1.85},
               {"ratio_to_reference_max", 1.1},
@@ -465,7 +465,7 @@ void run_w4(const Config& c, const Environment& env, LocalCluster& cluster,
             {"second_call", second_moved.json()},
             {"baseline_module_round_trip_ms", round_to(b.p50_us / 1000.0, 3)},
             {"ratio", round_to(ratio(first, b.p50_us / 1000.0), 3)},
-            // Issue 4: a cold call of a 1 MB module within 10 ms; later calls send no module bytes.
+            // The target: a cold call of a 1 MB module within 10 ms; later calls send no module bytes.
             {"target",
              {{"first_call_ms_max", 10.0},
               {"second_call_module_bytes_max", 0},
@@ -544,7 +544,7 @@ void run_memory(const Config& c, const Environment& env) {
             {"projected_rss_1m_bytes", projected},
             {"submit_s", round_to(submit_s, 3)},
             {"queue_fill_s", round_to(fill_s, 3)},
-            // Issue 4: 1,000,000 queued tasks in at most 256 MB (MiB here) of manager memory.
+            // The target: 1,000,000 queued tasks in at most 256 MB (MiB here) of manager memory.
             {"target", {{"rss_1m_bytes_max", kTargetBytes}, {"met", projected <= kTargetBytes}}}});
 }
 

@@ -412,7 +412,7 @@ struct WorkerStatus {
   std::uint64_t assigned = 0;                  // held by it, prefetched ones included
   std::uint32_t capacity = 0;                  // tasks it may hold now (its credit)
   std::uint64_t last_seen_ms = 0;              // since the manager last heard from it
-  // 0 from a manager older than these fields (issue 10).
+  // 0 from a manager older than these fields.
   std::uint64_t completed = 0;         // its tasks that ended ok
   std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
   std::uint64_t heartbeat_age_ms = 0;  // since its last heartbeat

@@ -1,6 +1,6 @@
 // `uni run`, `map`, `spawn`, `stop`, `status`, `become`: the boss side on the command
 // line, through the public API of include/uni/uni.hpp alone (untyped calls
-// with msgpack in and out). Arguments are JSON (design §7); results are
+// with msgpack in and out). Arguments are JSON; results are
 // printed as JSON.
 #include <unistd.h>
 

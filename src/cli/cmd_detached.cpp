@@ -1,4 +1,4 @@
-// `uni submit` and `uni result`: a task that outlives its boss (issue 9). The
+// `uni submit` and `uni result`: a task that outlives its boss. The
 // first hands the task to the cluster and prints its id; the second, from any
 // process and later, prints its result as `uni run` would. On NATS the task
 // and its result are stored by the cluster; on the built-in manager they are

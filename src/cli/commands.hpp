@@ -1,5 +1,5 @@
 // The `uni` command line: one function per subcommand, and the conventions
-// they share (design §7): exit codes, client flags, argument parsing.
+// they share: exit codes, client flags, argument parsing.
 #pragma once
 
 #include <CLI/CLI.hpp>

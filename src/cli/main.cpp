@@ -1,5 +1,5 @@
 // `uni`: one binary for every role (manager, worker, up) and every client
-// command (run, map, spawn, stop, status, inspect). See design §7 and README.
+// command (run, map, spawn, stop, status, inspect). See README and docs/architecture.md.
 #include <sodium.h>
 
 #include <cstdio>

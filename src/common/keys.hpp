@@ -1,4 +1,4 @@
-// Authkeys and the CURVE keys derived from them (design §6). One secret, the
+// Authkeys and the CURVE keys derived from them. One secret, the
 // authkey, yields the manager's keypair and the shared client keypair through
 // Argon2id (libsodium crypto_pwhash), so a recorded handshake does not make a
 // weak authkey cheap to guess offline. Derived keys are cached beside the

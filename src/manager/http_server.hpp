@@ -1,4 +1,4 @@
-// The manager's read-only HTTP face (issue 10), off unless `--http` is given:
+// The manager's read-only HTTP face, off unless `--http` is given:
 // `/metrics` (Prometheus text), `/api/status` (the JSON of `uni status
 // --json`), `/api/history` (tasks/s per second) and `/` (the dashboard,
 // whose files are compiled into the binary). It serves from a thread of its

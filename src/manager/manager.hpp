@@ -1,4 +1,4 @@
-// The manager (design §1-2, 5): the rendezvous of a cluster. It owns the task
+// The manager: the rendezvous of a cluster. It owns the task
 // queue, routes each result to the boss that submitted the task, stores
 // modules by hash, keeps the registry of workers, and watches everyone's
 // heartbeats. One thread, one ROUTER socket, one poll loop; with --http, an

@@ -1,4 +1,4 @@
-// The manager without its socket (design §2, §5): one entry point per
+// The manager without its socket: one entry point per
 // message type, taking decoded messages and the peer that sent them and
 // filling an Outbox with what must be sent. It joins the task table, the
 // worker registry, the boss router and the module store, applying to each

@@ -1,4 +1,4 @@
-// What the manager measures besides its counters (issue 10): histograms of
+// What the manager measures besides its counters: histograms of
 // task run time and queue wait, tasks finished per second over the last
 // minutes, and the most recent failures. The core updates them on its own
 // thread; a MetricsSnapshot is a copy the HTTP thread may read at leisure,

@@ -79,7 +79,7 @@ constexpr std::string_view kSubmitted = "submitted", kCompleted = "completed", k
                            kModuleUploadBytes = "module_upload_bytes",
                            kModuleFetches = "module_fetches",
                            kModuleFetchBytes = "module_fetch_bytes";
-// Added with the dashboard (issue 10): appended after the keys above, and
+// Added with the dashboard: appended after the keys above, and
 // read as optional, so older and newer managers and clients mix.
 constexpr std::string_view kHeartbeatAgeMs = "heartbeat_age_ms", kUptimeMs = "uptime_ms",
                            kCancelled = "cancelled", kKeptResults = "kept_results",

@@ -71,7 +71,7 @@ struct StatusReport {
     std::uint32_t capacity = 0;  // its current credit
     std::string platform, isolation;
     std::uint64_t last_seen_ms = 0;
-    // Added with the dashboard (issue 10); 0 from an older manager.
+    // Added with the dashboard; 0 from an older manager.
     std::uint64_t completed = 0;         // its tasks that ended ok
     std::uint64_t failed = 0;            // its tasks that failed, and runs lost to crashes
     std::uint64_t heartbeat_age_ms = 0;  // since its last HEARTBEAT
@@ -142,7 +142,7 @@ struct StatusReport {
   std::vector<Service> services;  // by id
   std::uint64_t bosses = 0;       // connected
   Totals totals;
-  // Added with the dashboard (issue 10); 0 or empty from an older manager.
+  // Added with the dashboard; 0 or empty from an older manager.
   std::uint64_t uptime_ms = 0;
   double tasks_per_s = 0;                // tasks finished per second over the last 10 s
   std::vector<Failure> recent_failures;  // at most 20

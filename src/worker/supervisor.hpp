@@ -1,4 +1,4 @@
-// The worker's supervisor (design §4): its link to the broker
+// The worker's supervisor: its link to the broker
 // (broker/worker_link.hpp), the tasks it holds (fetching their module, ready, running, finished and
 // not yet acknowledged), the module cache, the runner (executor processes or threads), heartbeats,
 // timeouts and cancellation. One thread, one poll loop.

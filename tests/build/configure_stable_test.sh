@@ -2,7 +2,7 @@
 # Configures a scratch build directory of the source tree twice and fails if
 # the second configure changed any generated compile or link flags: a change
 # there makes the next build recompile every object, which is what a fresh
-# clone paid once between `make run` and `make test` (issue 13).
+# clone paid once between `make run` and `make test`.
 set -euo pipefail
 src=${1:?usage: configure_stable_test.sh SOURCE_DIR}
 scratch=$(mktemp -d -t uni-configure.XXXXXX)

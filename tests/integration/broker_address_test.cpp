@@ -1,5 +1,5 @@
 // The address picks the broker (src/app/links.hpp): a nats:// address goes
-// to the NATS JetStream links (issue 9). With no NATS server there, every
+// to the NATS JetStream links. With no NATS server there, every
 // command that takes an address fails with exit code 3 and a message naming
 // the servers it tried, without repeating the URL's password.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The CLI conventions of design §7 that scripts rely on: JSON arguments (and
+// The CLI conventions that scripts rely on: JSON arguments (and
 // what the wire cannot carry refused with exit 2, never a crash), options
 // anywhere before `--`, --version, exit code 2 for usage errors and
 // unreadable input, `uni inspect`. These are the client's own and are tested

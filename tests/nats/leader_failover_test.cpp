@@ -1,5 +1,5 @@
 // Publishing tasks through a 3-node cluster while the stream's leader is
-// killed with SIGKILL (issue 9): publishes fail with "no responders" during
+// killed with SIGKILL: publishes fail with "no responders" during
 // the election and are retried with their message ids, so every batch is
 // stored exactly once (the stream's last sequence equals the batches sent),
 // and a worker connected to the killed node fails over and receives every

@@ -1,4 +1,4 @@
-// The dashboard in a real browser (issue 10): headless Chromium, driven by
+// The dashboard in a real browser: headless Chromium, driven by
 // dashboard_driver.py through chromedriver, against a real cluster with
 // `--http`. The page shows the right number of workers; its completed
 // counter and tasks/s chart move while a `uni map` runs; a failing task

@@ -1,4 +1,4 @@
-// The manager's HTTP face (issue 10): off unless --http is given; /metrics
+// The manager's HTTP face: off unless --http is given; /metrics
 // is valid Prometheus text (tests/support/prometheus_text.hpp) whose
 // counters, gauges and histograms count what the cluster did; /api/status is
 // the JSON of `uni status --json`; / serves the dashboard with every asset

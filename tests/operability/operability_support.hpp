@@ -1,4 +1,4 @@
-// Helpers shared by the operability tests (issue 10): the manager's HTTP
+// Helpers shared by the operability tests: the manager's HTTP
 // address from its stdout, GET/other requests through cpp-httplib, waiting
 // for `uni status --json` to reach a condition, and input files for `uni map`.
 #pragma once

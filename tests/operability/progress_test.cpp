@@ -1,4 +1,4 @@
-// `uni map`'s progress line (issue 10): on a terminal (a pseudo-terminal
+// `uni map`'s progress line: on a terminal (a pseudo-terminal
 // here) one line on stderr redrawn in place, ending with the final
 // done/total and the failures, while stdout keeps exactly one result per
 // input line; nothing when stderr is not a terminal; --quiet silences it and

@@ -1,4 +1,4 @@
-// Real `nats-server` processes for the NATS tests (issue 9): one server or a
+// Real `nats-server` processes for the NATS tests: one server or a
 // cluster of nodes on loopback, each with JetStream on, its store in a private
 // temp dir and free ports, started from a generated config file. Nodes can be
 // killed with SIGKILL and restarted on the same ports and store (a node that

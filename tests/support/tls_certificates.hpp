@@ -1,4 +1,4 @@
-// Test certificates made by `openssl` at test time (issue 9: nothing secret is
+// Test certificates made by `openssl` at test time (nothing secret is
 // committed): a CA, a server certificate for 127.0.0.1 and localhost signed by
 // it, and a client certificate for mutual TLS, as PEM files in a directory.
 #pragma once

@@ -117,7 +117,7 @@ TEST(PrometheusText, IsValidExpositionFormatWithUniNamesHelpTypeAndUnits) {
       EXPECT_TRUE(name.ends_with("_seconds")) << name;
     }
   }
-  // What issue 10 asks for, with the snapshot's values.
+  // What the metrics must show, with the snapshot's values.
   EXPECT_EQ(families.at("uni_tasks_submitted_total").value(), 100);
   EXPECT_EQ(families.at("uni_tasks_completed_total").value(), 90);
   EXPECT_EQ(families.at("uni_tasks_failed_total").value(), 5);

@@ -205,7 +205,7 @@ TEST_F(SupervisorOverDouble, DrainingGrantsNoMoreCreditAndLeavesWithAGoodbye) {
 namespace uni::test {
 namespace {
 
-// BECOME (issue 12): a request for a service that does not run here, and
+// BECOME: a request for a service that does not run here, and
 // one under thread isolation, where no service can hand over, are each
 // answered at once, saying why; the task itself runs on untouched.
 TEST_F(SupervisorOverDouble, ABecomeThatCannotHappenHereIsAnsweredSayingWhy) {

@@ -1,4 +1,4 @@
-// A boss on NATS JetStream, without a manager (issue 9): tasks published in
+// A boss on NATS JetStream, without a manager: tasks published in
 // batches to their platform's work-queue stream (message ids, retried through
 // leader elections), modules uploaded once by hash to the object store before
 // the tasks that need them, results taken from the session's own subject and

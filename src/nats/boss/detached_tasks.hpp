@@ -1,4 +1,4 @@
-// Tasks that outlive their boss, on NATS (issue 9, `uni submit` and
+// Tasks that outlive their boss, on NATS (`uni submit` and
 // `uni result`): a submit stores the module (once, by hash) and the task in
 // its platform's work-queue stream, both confirmed by the streams, and
 // returns; any process later reads the task's result from UNI_RESULTS by its

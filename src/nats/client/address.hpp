@@ -1,4 +1,4 @@
-// A NATS cluster address as uni takes it (issue 9): "nats://h1:4222,nats://h2:4222",
+// A NATS cluster address as uni takes it: "nats://h1:4222,nats://h2:4222",
 // each URL optionally with credentials ("nats://user:pass@h:4222",
 // "nats://TOKEN@h:4222") and "tls://" for TLS. Credentials are lifted out so
 // that they apply to every server, including ones the cluster tells about later.
@@ -24,7 +24,7 @@ struct NatsAddress {
 };
 
 // Whether an address names a NATS cluster (nats:// or tls://) rather than
-// uni's built-in manager (tcp://): the choice of backend of issue 9.
+// uni's built-in manager (tcp://): the choice of backend.
 bool is_nats_address(std::string_view text);
 
 }  // namespace uni::nats

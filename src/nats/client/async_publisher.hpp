@@ -1,7 +1,7 @@
 // Publishing many messages to JetStream without waiting for each stream
 // acknowledgement (a boss submitting a map, a worker's results): up to
 // max_pending in flight, each with a max wait so that a publish whose server
-// died fails instead of pending for ever (issue 9), and finish() republishes
+// died fails instead of pending for ever, and finish() republishes
 // what failed transiently (no responders during a leader election, timeouts)
 // with the same message id, so nothing is lost and nothing stored twice.
 // A publish may carry a callback, called on nats.c's thread once its message

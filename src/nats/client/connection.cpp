@@ -209,7 +209,7 @@ Connection Connection::connect(const ConnectOptions& options) {
     std::string hint;
     // A server that requires a client certificate drops a client without one
     // right after the handshake; nats.c then reads nothing where it expected
-    // PONG (issue 9) and says only "Protocol Error".
+    // PONG and says only "Protocol Error".
     if (tls && status == NATS_PROTOCOL_ERROR && kind == FailureKind::kOther) {
       kind = FailureKind::kTls;
       if (options.tls_cert_file.empty())

@@ -35,7 +35,7 @@ struct ConnectOptions {
   // shuffled; for tests and for clients that should stay near one node.
   bool ordered_servers = false;
   // The first connect gives up after this much in all, across every server,
-  // so a wrong address or credential is reported in time (issue 9: 5 s).
+  // so a wrong address or credential is reported in time (5 s).
   std::chrono::milliseconds connect_deadline{4000};
   // Between reconnect attempts to one server; nats.c cycles through all of
   // them, with a small random jitter so that clients do not come back in step.

@@ -49,7 +49,7 @@ FailureKind classify(natsStatus status, int js_code, std::string_view detail);
 
 // Whether an operation that failed this way may succeed if tried again soon:
 // a stream without a leader answers "no responders" or times out until the
-// election ends (issue 9: 5-8 s after the leader dies).
+// election ends (5-8 s after the leader dies).
 bool is_transient(const NatsError& error);
 
 }  // namespace uni::nats

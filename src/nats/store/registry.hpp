@@ -1,5 +1,5 @@
 // The live worker registry and the services list as KV buckets with a TTL
-// (issue 9): a worker puts its entry on every heartbeat, a started service is
+//: a worker puts its entry on every heartbeat, a started service is
 // put by its worker while it runs; an entry whose owner died expires TTL after
 // its last put, so `uni status` lists what is alive without anyone cleaning
 // up. Values are JSON, readable with any NATS tool.

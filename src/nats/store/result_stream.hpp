@@ -1,5 +1,5 @@
 // Results on JetStream, one subject per boss session. Tasks outlive their boss
-// (issue 9): a result is stored in a limits stream (kept for max_age), so
+//: a result is stored in a limits stream (kept for max_age), so
 // `uni result ID` finds it after the boss that submitted it has exited, and a
 // reconnecting boss replays what it missed; a boss that is there receives it
 // at once through a plain subscription to the same subject (no consumer in

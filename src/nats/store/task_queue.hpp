@@ -18,7 +18,7 @@
 namespace uni::nats {
 
 struct TaskQueueConfig {
-  int replicas = 1;  // 3 for a queue that survives a node (issue 9)
+  int replicas = 1;  // 3 for a queue that survives a node
   // Backpressure: past either limit a publish is refused ("maximum messages
   // exceeded") instead of old tasks being dropped; -1: no limit.
   std::int64_t max_messages = -1;

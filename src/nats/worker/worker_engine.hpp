@@ -1,4 +1,4 @@
-// A worker on NATS JetStream, without a manager (issue 9): batches pulled
+// A worker on NATS JetStream, without a manager: batches pulled
 // from the platform's shared consumer within the credit the supervisor grants,
 // in-progress sent for every batch held so that long tasks are not
 // redelivered, results stored on their boss's subject before the batch is
