@@ -4,15 +4,14 @@
 #include "worker/python_probe.hpp"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
-#include "common/process.hpp"
-#include "common/unique_fd.hpp"
+#include "proto/platforms.hpp"
+#include "worker/sandbox.hpp"
 
 namespace uni::worker {
 
@@ -20,36 +19,16 @@ namespace uni::worker {
 
 PythonSupport probe_python(const std::string& program, const SandboxOptions& sandbox,
                            const std::vector<std::string>& env) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
-    return {"", std::string("cannot probe Python: pipe: ") + std::strerror(errno)};
-  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  SpawnOptions probe;
-  probe.argv = {program, "executor", "--probe-python"};
-  for (std::string& flag : sandbox_flags(sandbox)) probe.argv.push_back(std::move(flag));
-  probe.fds = {{write_end.get(), 1}};
-  probe.env = env;
-  probe.inherit_env = false;
-  probe.stdin_null = true;
-  Process process = Process::spawn(probe);
-  write_end.reset();
-  std::string said;
-  char chunk[1024];
-  for (;;) {
-    ssize_t n = ::read(read_end.get(), chunk, sizeof(chunk));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    said.append(chunk, static_cast<std::size_t>(n));
+  ProbeOutput probe;
+  try {
+    probe = run_probe(program, "--probe-python", sandbox, env, false);
+  } catch (const std::runtime_error& e) {
+    return {"", e.what()};
   }
-  ExitStatus status = process.wait();
-  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
-  if (status.signaled || status.code != 0)
-    return {"", "Python did not start in an executor (the probe " + status.describe() + ")"};
-  if (said.starts_with("ok ")) {
-    std::string rest = said.substr(3);
-    return {UNI_PYTHON_CAPABILITY, rest};
-  }
-  return {"", said.starts_with("no ") ? said.substr(3) : "the probe said nothing"};
+  if (!probe.ok) return {"", "Python did not start in an executor (the probe " + probe.how + ")"};
+  if (probe.said.starts_with("ok "))
+    return {std::string(proto::kPythonCapability), probe.said.substr(3)};
+  return {"", probe.said.starts_with("no ") ? probe.said.substr(3) : "the probe said nothing"};
 }
 
 int run_python_probe() {
@@ -57,7 +36,7 @@ int run_python_probe() {
   if (!python) {
     const char* e = ::dlerror();
     std::printf("no %s does not load (%s): install lib%s and python3-cloudpickle\n",
-                UNI_PYTHON_LIBRARY, e ? e : "?", UNI_PYTHON_CAPABILITY);
+                UNI_PYTHON_LIBRARY, e ? e : "?", proto::kPythonCapability.data());
     return 0;
   }
   using SetHome = void (*)(const wchar_t*);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -77,36 +78,46 @@ std::vector<std::string> sandbox_flags(const SandboxOptions& options) {
   return flags;
 }
 
-std::string probe_sandbox(const std::string& program, const SandboxOptions& options) {
+ProbeOutput run_probe(const std::string& program, const std::string& probe,
+                      const SandboxOptions& options, const std::vector<std::string>& env,
+                      bool with_stderr) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
-    throw std::runtime_error(std::string("cannot probe the sandbox: pipe: ") +
-                             std::strerror(errno));
+    throw std::runtime_error("cannot run " + probe + ": pipe: " + std::strerror(errno));
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  SpawnOptions probe;
-  probe.argv = {program, "executor", "--probe-sandbox"};
-  for (std::string& flag : sandbox_flags(options)) probe.argv.push_back(std::move(flag));
-  probe.fds = {{write_end.get(), 1}, {write_end.get(), 2}};
-  probe.env = scrubbed_environment();
-  probe.inherit_env = false;
-  probe.stdin_null = true;
-  Process process = Process::spawn(probe);
+  SpawnOptions spawn;
+  spawn.argv = {program, "executor", probe};
+  for (std::string& flag : sandbox_flags(options)) spawn.argv.push_back(std::move(flag));
+  spawn.fds = {{write_end.get(), 1}};
+  if (with_stderr) spawn.fds.push_back({write_end.get(), 2});
+  spawn.env = env;
+  spawn.inherit_env = false;
+  spawn.stdin_null = true;
+  Process process = Process::spawn(spawn);
   write_end.reset();
-  std::string said;
+  ProbeOutput out;
   char chunk[4096];
   for (;;) {
     ssize_t n = ::read(read_end.get(), chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    said.append(chunk, static_cast<std::size_t>(n));
+    out.said.append(chunk, static_cast<std::size_t>(n));
   }
   ExitStatus status = process.wait();
-  while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
-  if (status.signaled || status.code != 0)
+  while (!out.said.empty() && std::isspace(static_cast<unsigned char>(out.said.back())))
+    out.said.pop_back();
+  out.ok = !status.signaled && status.code == 0;
+  out.how = status.describe();
+  return out;
+}
+
+std::string probe_sandbox(const std::string& program, const SandboxOptions& options) {
+  ProbeOutput probe = run_probe(program, "--probe-sandbox", options, scrubbed_environment(), true);
+  if (!probe.ok)
     throw std::runtime_error(
         "--sandbox " + std::string(sandbox_level_name(options.level)) +
-        " is not available here: " + (said.empty() ? "the probe " + status.describe() : said));
-  return said;
+        " is not available here: " + (probe.said.empty() ? "the probe " + probe.how : probe.said));
+  return probe.said;
 }
 
 void make_undumpable() { ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }

@@ -48,6 +48,19 @@ std::string probe_sandbox(const std::string& program, const SandboxOptions& opti
 // The executor's command-line flags for `options`.
 std::vector<std::string> sandbox_flags(const SandboxOptions& options);
 
+// What a probe executor said: `program executor <probe> <sandbox flags>`
+// run to its end with environment `env` only, its stdout (and stderr, with
+// `with_stderr`) read whole, trailing blanks cut. Throws std::runtime_error
+// if no pipe can be made.
+struct ProbeOutput {
+  std::string said;
+  bool ok = false;  // exited with code 0
+  std::string how;  // how it ended ("exited with code 3", ...)
+};
+ProbeOutput run_probe(const std::string& program, const std::string& probe,
+                      const SandboxOptions& options, const std::vector<std::string>& env,
+                      bool with_stderr);
+
 // Makes this process not dumpable: its memory, environment and descriptors
 // are then out of reach of other processes of its user (ptrace,
 // /proc/PID/mem, /proc/PID/environ) unless they hold CAP_SYS_PTRACE.
