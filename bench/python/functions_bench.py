@@ -187,12 +187,7 @@ def main():
         pure, _ = on_uni(local, n, False, args.round_trips)
         native, _ = on_uni(local, n, True, args.round_trips)
         module = os.path.join(args.build, "modules", "libtestfns.so")
-        lines = "".join("[%d]\n" % i for i in range(n))
-        start = time.perf_counter()
-        r = subprocess.run([binary, "map", "--connect", local.address, module, "ident"],
-                           input=lines, capture_output=True, text=True, env=local.env)
-        elapsed = time.perf_counter() - start
-        assert r.returncode == 0 and r.stdout.count("\n") == n, r.stderr
+        elapsed = local.time_cli_map(module, "ident", n)
         cxx = n / elapsed
         emit(bench="python_functions", workload="W1", system="uni map, C++ ident module",
              tasks=n, seconds=round(elapsed, 3), tasks_per_s=round(cxx))

@@ -8,7 +8,6 @@ docs/performance.md, "Python client"). Run with Debian's Python:
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -42,12 +41,7 @@ def main():
         print(json.dumps({"bench": "python_map", "client": "python", "tasks": n,
                           "workers": args.workers, "slots": args.slots,
                           "seconds": round(elapsed, 3), "tasks_per_s": round(n / elapsed)}))
-        lines = "".join("[%d]\n" % i for i in range(n))
-        start = time.perf_counter()
-        r = subprocess.run([binary, "map", "--connect", local.address, module, "ident"],
-                           input=lines, capture_output=True, text=True, env=local.env)
-        elapsed = time.perf_counter() - start
-        assert r.returncode == 0 and r.stdout.count("\n") == n, r.stderr
+        elapsed = local.time_cli_map(module, "ident", n)
         print(json.dumps({"bench": "python_map", "client": "uni map (C++)", "tasks": n,
                           "workers": args.workers, "slots": args.slots,
                           "seconds": round(elapsed, 3), "tasks_per_s": round(n / elapsed)}))

@@ -117,6 +117,18 @@ class LocalCluster:
             raise RuntimeError("uni status failed: " + r.stderr)
         return json.loads(r.stdout)
 
+    def time_cli_map(self, module, function, n):
+        """Seconds `uni map MODULE FUNCTION` takes over n one-integer argument
+        lines [0] .. [n-1]; raises if it fails or prints other than n lines."""
+        lines = "".join("[%d]\n" % i for i in range(n))
+        start = time.perf_counter()
+        r = subprocess.run([self.uni, "map", "--connect", self.address, module, function],
+                           input=lines, capture_output=True, text=True, env=self.env)
+        elapsed = time.perf_counter() - start
+        if r.returncode != 0 or r.stdout.count("\n") != n:
+            raise RuntimeError("uni map failed: " + r.stderr)
+        return elapsed
+
     def wait_for_workers(self, count, timeout=30):
         deadline = time.monotonic() + timeout
         while True:

@@ -37,6 +37,30 @@ faulthandler.dump_traceback_later(240, exit=False)
 PYTHON = sys.executable
 
 
+def echo_service_round_trip(test, cluster, line, while_running=lambda: None):
+    """Spawns echo_server as a service, talks to it over TCP, checks
+    while_running(), stops it and expects its result to be a cancel."""
+    port = free_tcp_port()
+    service = cluster.spawn(echo_server, port)
+    test.assertTrue(service.wait_started(30))
+    s = None
+    for _ in range(200):  # the service may still be binding its port
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            break
+        except OSError:
+            time.sleep(0.05)
+    test.assertIsNotNone(s, "the echo service never listened on port %d" % port)
+    with s:
+        s.sendall(line)
+        test.assertEqual(s.recv(1024), line)
+    while_running()
+    test.assertIn(service.stop(), ("stopping", "cancelled"))
+    with test.assertRaises(uni.TaskError) as caught:
+        service.result(30)
+    test.assertEqual(caught.exception.kind, "cancelled")
+
+
 class Boom(Exception):
     """An exception type of the boss's own (sent by value, raised back as itself)."""
 
@@ -279,24 +303,10 @@ class PythonFunctions(unittest.TestCase):
             pass
 
     def test_a_python_echo_service_is_spawned_and_stopped(self):
-        port = free_tcp_port()
-        service = self.cluster.spawn(echo_server, port)
-        self.assertTrue(service.wait_started(30))
-        for _ in range(200):
-            try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                time.sleep(0.05)
-        with s:
-            s.sendall(b"hello\n")
-            self.assertEqual(s.recv(1024), b"hello\n")
-        services = self.cluster.status()["services"]
-        self.assertEqual([x["function"] for x in services], [__name__ + ".echo_server"])
-        self.assertIn(service.stop(), ("stopping", "cancelled"))
-        with self.assertRaises(uni.TaskError) as caught:
-            service.result(30)
-        self.assertEqual(caught.exception.kind, "cancelled")
+        def listed():
+            services = self.cluster.status()["services"]
+            self.assertEqual([x["function"] for x in services], [__name__ + ".echo_server"])
+        echo_service_round_trip(self, self.cluster, b"hello\n", while_running=listed)
 
     def test_what_does_not_pickle_is_refused_before_anything_is_sent(self):
         import threading
@@ -546,22 +556,7 @@ class OnNats(unittest.TestCase):
         self.assertEqual([w.get("capabilities") for w in workers], [["python311"]] * 2)
 
     def test_an_echo_service_is_spawned_and_stopped(self):
-        port = free_tcp_port()
-        service = self.cluster.spawn(echo_server, port)
-        self.assertTrue(service.wait_started(30))
-        for _ in range(200):
-            try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                time.sleep(0.05)
-        with s:
-            s.sendall(b"hi nats\n")
-            self.assertEqual(s.recv(1024), b"hi nats\n")
-        self.assertIn(service.stop(), ("stopping", "cancelled"))
-        with self.assertRaises(uni.TaskError) as caught:
-            service.result(30)
-        self.assertEqual(caught.exception.kind, "cancelled")
+        echo_service_round_trip(self, self.cluster, b"hi nats\n")
 
     def test_ten_thousand_tasks_survive_a_worker_kill(self):
         def slow_square(x):
